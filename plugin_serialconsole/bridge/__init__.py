@@ -1,0 +1,1 @@
+"""The WebSocket side: one-time tokens and the websockify proxy process."""

@@ -1,0 +1,148 @@
+"""The websockify process: stock WebSocketProxy, extended only through its seams.
+
+Run as ``python -m plugin_serialconsole.bridge.proxy`` by the plugin, with the listening
+socket already bound by the parent and passed as ``--listen-fd``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import stat
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from websockify import auth_plugins
+from websockify.websocketproxy import ProxyRequestHandler, WebSocketProxy
+
+from plugin_serialconsole.bridge.tokens import TokenStore
+from plugin_serialconsole.ids import is_console_id
+
+log = logging.getLogger(__name__)
+
+
+def _hostname(netloc: str) -> str | None:
+    try:
+        return urlsplit(f"//{netloc}").hostname
+    except ValueError:
+        return None
+
+
+def normalize_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def origin_allowed(origin: str | None, host_header: str | None, allowed: Iterable[str]) -> bool:
+    """No Origin (a non-browser client) passes; a browser's must match Host or the allow list.
+
+    Ports may differ: the page comes from the cherrypy port, the WebSocket goes to ours.
+    """
+    if origin is None:
+        return True
+    if normalize_origin(origin) in {normalize_origin(o) for o in allowed}:
+        return True
+    try:
+        parsed = urlsplit(origin)
+        origin_host = parsed.hostname
+    except ValueError:
+        return False
+    if parsed.scheme not in ("http", "https") or not origin_host:
+        return False
+    return origin_host == _hostname(host_header or "")
+
+
+class OriginCheck(auth_plugins.BasePlugin):
+    """websockify auth plugin refusing browser WebSockets from foreign origins."""
+
+    def __init__(self, allowed_origins: Iterable[str] = ()) -> None:
+        super().__init__(None)
+        self.allowed_origins = tuple(allowed_origins)
+
+    def authenticate(self, headers, target_host, target_port) -> None:
+        origin = headers.get("Origin")
+        if not origin_allowed(origin, headers.get("Host"), self.allowed_origins):
+            raise auth_plugins.InvalidOriginError(
+                expected=f"the Host header's hostname or {list(self.allowed_origins)}",
+                actual=origin,
+            )
+
+
+class ConsoleTokens:
+    """websockify token plugin: a one-time token -> the console's Unix socket."""
+
+    def __init__(self, tokens: TokenStore, sockets_dir: Path) -> None:
+        self.tokens = tokens
+        self.sockets_dir = sockets_dir
+
+    def lookup(self, token: str) -> list[str] | None:
+        console = self.tokens.consume(token)
+        if console is None or not is_console_id(console):
+            return None
+        path = self.sockets_dir / console
+        try:
+            if not stat.S_ISSOCK(os.lstat(path).st_mode):
+                return None
+        except FileNotFoundError:
+            return None
+        return ["unix_socket", str(path)]
+
+
+class ConsoleRequestHandler(ProxyRequestHandler):
+    """Checks Origin before the token is spent, and never logs a token."""
+
+    _origin_checked = False
+
+    def validate_connection(self) -> None:
+        self.auth_connection()
+        super().validate_connection()
+
+    def auth_connection(self) -> None:
+        if not self._origin_checked:
+            self._origin_checked = True
+            super().auth_connection()
+
+    def get_target(self, target_plugin):
+        tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
+        target = target_plugin.lookup(tokens[0].strip())
+        if target is None:
+            self.send_error(403, "Unknown, used or expired console token")
+            raise self.server.EClose("refused: unknown, used or expired console token")
+        return target
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="websockify bridge for serial consoles")
+    parser.add_argument("--listen-fd", type=int, required=True, help="bound TCP socket fd")
+    parser.add_argument("--tokens-dir", type=Path, required=True)
+    parser.add_argument("--sockets-dir", type=Path, required=True)
+    parser.add_argument("--allowed-origin", action="append", default=[])
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s websockify[%(process)d] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    # websockify forks a process per connection; the default start method may not fork.
+    multiprocessing.set_start_method("fork", force=True)
+    proxy = WebSocketProxy(
+        RequestHandlerClass=ConsoleRequestHandler,
+        listen_fd=args.listen_fd,
+        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir), args.sockets_dir),
+        auth_plugin=OriginCheck(args.allowed_origin),
+        verbose=args.verbose,
+    )
+    proxy.start_server()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

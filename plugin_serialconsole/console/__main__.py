@@ -1,0 +1,102 @@
+"""Entry point of a console process (started by the host, not by hand).
+
+    python -m plugin_serialconsole.console --uri URI --guest-uuid UUID --guest-name NAME \\
+        --device ALIAS --socket PATH [--idle-timeout S] [--accept-timeout S] [--force]
+
+Reports on stdout and takes ``stop`` lines on stdin (see ``protocol``); logs on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.session import HOST_STOPPED, ConsoleSession, listen_unix
+from plugin_serialconsole.console.simulated import SimulatedConsole
+
+log = logging.getLogger("plugin_serialconsole.console")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m plugin_serialconsole.console",
+        description="Serve one guest console device on one Unix socket, to one client.",
+    )
+    parser.add_argument("--uri", required=True, help="libvirt URI of the host's connection")
+    parser.add_argument("--guest-uuid", required=True)
+    parser.add_argument("--guest-name", required=True, help="for messages only")
+    parser.add_argument("--device", required=True, help="console device alias, e.g. serial0")
+    parser.add_argument("--socket", required=True, type=Path, help="Unix socket path to serve")
+    parser.add_argument("--idle-timeout", type=float, default=1800.0, help="0 disables it")
+    parser.add_argument("--accept-timeout", type=float, default=60.0)
+    parser.add_argument("--force", action="store_true", help="take the console over")
+    parser.add_argument("--lang", default=i18n.DEFAULT_LANGUAGE, help="language of final line")
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def report(line: bytes) -> None:
+    sys.stdout.buffer.write(line)
+    sys.stdout.buffer.flush()
+
+
+def open_guest(args: argparse.Namespace):
+    if protocol.is_mock_uri(args.uri):
+        return SimulatedConsole(args.guest_name)
+    from plugin_serialconsole.console.libvirt_stream import LibvirtConsole
+
+    guest = LibvirtConsole(args.uri, args.guest_uuid, args.device, force=args.force)
+    guest.open()
+    return guest
+
+
+async def watch_host(session: ConsoleSession) -> None:
+    """Obey ``stop`` lines from the host; its end of file means it is gone."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        message = protocol.decode(line)
+        if message.get("event") == protocol.STOP and message.get("code") in i18n.messages:
+            session.finish(message["code"])
+            return
+    session.finish(HOST_STOPPED)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    try:
+        guest = open_guest(args)
+    except protocol.ConsoleOpenError as error:
+        report(protocol.encode(protocol.FAILED, code=error.code, params=error.params))
+        return 1
+    session = ConsoleSession(
+        guest, args.socket, report, args.idle_timeout, args.accept_timeout, args.lang
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, session.finish, HOST_STOPPED)
+    host_watch = asyncio.create_task(watch_host(session))
+    code, _params = await session.run(listen_unix(args.socket))
+    host_watch.cancel()
+    log.info("console %s of %s ended: %s", args.device, args.guest_uuid, code)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s console[%(process)d] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""A simulated guest serial console for the mock model: a tiny line shell, never a real one.
+
+It echoes what is typed (Enter arrives as ``\\r`` and is answered with ``\\r\\n``) and knows
+``echo``, ``seq``, ``help`` and ``poweroff``. Output is produced lazily as the reader asks
+for it, so ``seq`` runs as fast as the client takes it and never piles up in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import shlex
+from collections import deque
+from collections.abc import Iterator
+
+PROMPT = b"# "
+CTRL_C = "\x03"
+BACKSPACES = ("\x7f", "\x08")
+CHUNK = 64 * 1024
+SEQ_BATCH = 4096
+HELP = "commands: echo ARGS, seq N, help, poweroff\r\n"
+
+
+def seq_output(last: int) -> Iterator[bytes]:
+    """``seq LAST`` with terminal line endings, in chunks."""
+    for start in range(1, last + 1, SEQ_BATCH):
+        stop = min(start + SEQ_BATCH, last + 1)
+        yield ("\r\n".join(map(str, range(start, stop))) + "\r\n").encode()
+
+
+class SimulatedConsole:
+    """The console of a simulated guest named ``guest_name``."""
+
+    def __init__(self, guest_name: str) -> None:
+        self.guest_name = guest_name
+        self.powered_off = False
+        self.end_reason: tuple[str, dict] | None = None
+        self._pending: deque[bytes] = deque()
+        self._running: Iterator[bytes] | None = None
+        self._line: list[str] = []
+        self._typeahead: deque[str] = deque()
+        self._escape = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._readable = asyncio.Event()
+        self._emit(f"\r\nSimulated serial console of guest {guest_name}. Type 'help'.\r\n".encode())
+        self._emit(PROMPT)
+
+    def _emit(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._readable.set()
+
+    async def read(self) -> bytes:
+        """Next output; b'' once the guest has powered off and all output was read."""
+        while True:
+            if self._pending:
+                return self._take_pending()
+            if self._running is not None:
+                chunk = next(self._running, None)
+                if chunk is not None:
+                    return chunk
+                self._running = None
+                self._emit(PROMPT)
+                self._replay_typeahead()
+                continue
+            if self.powered_off:
+                return b""
+            self._readable.clear()
+            await self._readable.wait()
+
+    def _take_pending(self) -> bytes:
+        out = bytearray()
+        while self._pending and len(out) < CHUNK:
+            out += self._pending.popleft()
+        return bytes(out)
+
+    async def write(self, data: bytes) -> None:
+        if self.powered_off:
+            return
+        for char in self._decoder.decode(data):
+            self._key(char)
+
+    def close(self) -> None:
+        self._readable.set()
+
+    def _key(self, char: str) -> None:
+        if self._escape or char == "\x1b":
+            self._skip_escape_sequence(char)
+        elif char == CTRL_C:
+            self._interrupt()
+        elif self._running is not None:
+            self._typeahead.append(char)  # like a tty: read once the command is done
+        elif char in ("\r", "\n"):
+            self._emit(b"\r\n")
+            self._run(self._take_line())
+        elif char in BACKSPACES:
+            if self._line:
+                self._line.pop()
+                self._emit(b"\b \b")
+        elif char >= " " or char == "\t":
+            self._line.append(char)
+            self._emit(char.encode())
+
+    def _skip_escape_sequence(self, char: str) -> None:
+        """Arrow keys and friends (ESC [ ... final byte) are ignored, not echoed."""
+        self._escape += char
+        if len(self._escape) >= 2 and (self._escape[1] != "[" or char.isalpha() or char == "~"):
+            self._escape = ""
+
+    def _replay_typeahead(self) -> None:
+        while self._typeahead and self._running is None and not self.powered_off:
+            self._key(self._typeahead.popleft())
+
+    def _interrupt(self) -> None:
+        self._running = None
+        self._typeahead.clear()
+        self._line.clear()
+        self._emit(b"^C\r\n" + PROMPT)
+
+    def _take_line(self) -> str:
+        line = "".join(self._line)
+        self._line.clear()
+        return line
+
+    def _run(self, line: str) -> None:
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            self._reply(f"sh: syntax error: {error}")
+            return
+        if not words:
+            self._emit(PROMPT)
+            return
+        command, args = words[0], words[1:]
+        if command == "echo":
+            self._reply(" ".join(args))
+        elif command == "seq":
+            self._seq(args)
+        elif command == "help":
+            self._emit(HELP.encode() + PROMPT)
+        elif command == "poweroff":
+            self._power_off()
+        else:
+            self._reply(f"sh: {command}: not found")
+
+    def _reply(self, text: str) -> None:
+        self._emit(text.encode() + b"\r\n" + PROMPT)
+
+    def _seq(self, args: list[str]) -> None:
+        if len(args) != 1 or not args[0].isdigit():
+            self._reply("usage: seq N")
+            return
+        self._running = seq_output(int(args[0]))
+
+    def _power_off(self) -> None:
+        self._emit(b"reboot: Power down\r\n")
+        self.powered_off = True
+        self.end_reason = ("SCONS0104L", {})

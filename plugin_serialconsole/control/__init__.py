@@ -1,0 +1,1 @@
+"""REST resources: JSON in and out, validated against API.json."""

@@ -1,0 +1,99 @@
+"""Request and response plumbing shared by every REST handler.
+
+Bodies are read and validated here (never by cherrypy's HTML-error tools), so every bad
+request gets the same JSON error shape: ``{"code": "SCONS....E", "reason": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import cherrypy
+import jsonschema
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.errors import SerialConsoleError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+STATUS_CODES = {404: "SCONS0011E", 405: "SCONS0012E", 413: "SCONS0015E", 500: "SCONS0013E"}
+
+
+@cache
+def api_schema() -> dict[str, Any]:
+    return json.loads(resources.files("plugin_serialconsole").joinpath("API.json").read_text())
+
+
+def request_language() -> str:
+    request = cherrypy.request
+    return i18n.negotiate(request.headers.get("Accept-Language"), request.params.get("lang"))
+
+
+def json_body(action: str) -> dict[str, Any]:
+    """The request's JSON body (``{}`` when empty), validated against API.json[action]."""
+    request = cherrypy.request
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise SerialConsoleError("SCONS0006E", 400, error="bad Content-Length") from None
+    if length > MAX_BODY:
+        raise SerialConsoleError("SCONS0015E", 413, limit=MAX_BODY)
+    raw = request.body.fp.read(length) if length else b""
+    if not raw.strip():
+        document: Any = {}
+    else:
+        content_type = request.headers.get("Content-Type", "application/json")
+        if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
+            raise SerialConsoleError("SCONS0014E", 415)
+        try:
+            document = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise SerialConsoleError("SCONS0006E", 400, error=str(error)) from None
+    validate(action, document)
+    return document
+
+
+def validate(action: str, document: Any) -> None:
+    schema = api_schema()["properties"][action]
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(document)
+    )
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "body"
+        raise SerialConsoleError("SCONS0007E", 400, error=f"{where}: {error.message}")
+
+
+def respond(status: int, document: Any = None) -> bytes:
+    cherrypy.response.status = status
+    if status == 204:
+        cherrypy.response.headers.pop("Content-Type", None)
+        return b""
+    cherrypy.response.headers["Content-Type"] = "application/json; charset=utf-8"
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def error_document(error: SerialConsoleError, language: str) -> dict[str, str]:
+    return {"code": error.code, "reason": error.reason(language)}
+
+
+def respond_error(error: SerialConsoleError) -> bytes:
+    return respond(error.status, error_document(error, request_language()))
+
+
+def cherrypy_error_page(status: str, message: str, traceback: str, version: str) -> str:
+    """JSON for errors cherrypy raises itself (before or outside our handlers)."""
+    code_number = int(str(status).split()[0])
+    code = STATUS_CODES.get(code_number, "SCONS0017E")
+    params = {"path": cherrypy.request.path_info, "method": cherrypy.request.method,
+              "status": code_number, "limit": MAX_BODY}
+    cherrypy.response.headers["Content-Type"] = "application/json; charset=utf-8"
+    try:
+        language = request_language()
+    except Exception:  # the request itself may be what is broken
+        language = i18n.DEFAULT_LANGUAGE
+    return json.dumps({"code": code, "reason": i18n.translate(code, params, language)})

@@ -1,0 +1,154 @@
+"""The plugin's REST resources, mounted by the host at the plugin's mount point.
+
+    GET    /vms                    every guest with state and console devices
+    GET    /vms/<guest>            one guest (by name, else UUID)
+    POST   /vms/<guest>/serial     open a console: 201 with a one-time WebSocket token
+    DELETE /vms/<guest>/serial     end the guest's console session(s): 204
+    GET    /sessions               open sessions
+
+Routing is a small table rather than cherrypy's object tree: guest names are data and may
+be anything, including the names of Python attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import cherrypy
+
+from plugin_serialconsole.control import http
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.hookspecs import PluginInfo
+from plugin_serialconsole.model.guests import GuestModel
+from plugin_serialconsole.model.sessions import SessionManager
+
+log = logging.getLogger(__name__)
+
+GUEST = object()  # placeholder for the guest segment in a route
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    info: PluginInfo
+    listen_host: str
+    ws_port: Callable[[], int]
+    token_ttl: float
+
+
+class RestApi:
+    """cherrypy root: every request goes through ``default`` and the route table."""
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        guests: GuestModel,
+        sessions: SessionManager,
+        check_auth: Callable[[], str | None],
+    ) -> None:
+        self.settings = settings
+        self.guests = guests
+        self.sessions = sessions
+        self.check_auth = check_auth
+        self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
+            ("GET", (), self.index),
+            ("GET", ("vms",), self.list_guests),
+            ("GET", ("vms", GUEST), self.show_guest),
+            ("POST", ("vms", GUEST, "serial"), self.open_console),
+            ("DELETE", ("vms", GUEST, "serial"), self.close_console),
+            ("GET", ("sessions",), self.list_sessions),
+        ]
+
+    @cherrypy.expose
+    def default(self, *segments: str, **_params: str) -> bytes:
+        method = cherrypy.request.method
+        try:
+            if self.check_auth() is None:
+                raise SerialConsoleError("SCONS0016E", 401)
+            handler, args = self._route(method, segments)
+            return handler(*args)
+        except SerialConsoleError as error:
+            if error.status >= 500:
+                log.error("%s %s: %s", method, cherrypy.request.path_info, error)
+            return http.respond_error(error)
+        except Exception:
+            log.exception("%s %s failed", method, cherrypy.request.path_info)
+            return http.respond_error(SerialConsoleError("SCONS0013E", 500))
+
+    def _route(self, method: str, segments: tuple[str, ...]):
+        allowed = []
+        for route_method, pattern, handler in self.routes:
+            args = _match(pattern, segments)
+            if args is None:
+                continue
+            if route_method == method:
+                return handler, args
+            allowed.append(route_method)
+        if allowed:
+            cherrypy.response.headers["Allow"] = ", ".join(allowed)
+            raise SerialConsoleError("SCONS0012E", 405, method=method)
+        raise SerialConsoleError("SCONS0011E", 404, path=cherrypy.request.path_info)
+
+    def index(self) -> bytes:
+        info = self.settings.info
+        return http.respond(200, {"name": info.name, "version": info.version,
+                                  "links": {"vms": "vms", "sessions": "sessions"}})
+
+    def list_guests(self) -> bytes:
+        return http.respond(200, [guest.as_json() for guest in self.guests.list()])
+
+    def show_guest(self, ident: str) -> bytes:
+        return http.respond(200, self.guests.lookup(ident).as_json())
+
+    def open_console(self, ident: str) -> bytes:
+        body = http.json_body("serial_open")
+        guest = self.guests.lookup(ident)
+        session, token = self.sessions.open(
+            guest, body.get("device"), bool(body.get("force", False)), http.request_language()
+        )
+        device = session.device.alias
+        return http.respond(201, {
+            "token": token.token,
+            "ws_url": f"ws://{self._ws_host()}:{self.settings.ws_port()}/?token={token.token}",
+            "page": self._page(guest.name, device, token.token),
+            "expires_in": int(self.settings.token_ttl),
+            "device": device,
+        })
+
+    def close_console(self, ident: str) -> bytes:
+        body = http.json_body("serial_close")
+        guest = self.guests.lookup(ident)
+        self.sessions.close(guest, body.get("device") or cherrypy.request.params.get("device"))
+        return http.respond(204)
+
+    def list_sessions(self) -> bytes:
+        return http.respond(200, [session.as_json() for session in self.sessions.list()])
+
+    def _ws_host(self) -> str:
+        """The host name the client used to reach us; the proxy listens on the same host."""
+        host_header = cherrypy.request.headers.get("Host", "")
+        try:
+            hostname = urlsplit(f"//{host_header}").hostname
+        except ValueError:
+            hostname = None
+        hostname = hostname or self.settings.listen_host
+        return f"[{hostname}]" if ":" in hostname else hostname
+
+    def _page(self, guest: str, device: str, token: str) -> str:
+        mount = self.settings.info.mount_point
+        return f"{mount}/console.html?guest={quote(guest, safe='')}&device={device}#token={token}"
+
+
+def _match(pattern: tuple, segments: tuple[str, ...]) -> list[Any] | None:
+    if len(pattern) != len(segments):
+        return None
+    args = []
+    for expected, segment in zip(pattern, segments, strict=True):
+        if expected is GUEST:
+            args.append(segment)
+        elif expected != segment:
+            return None
+    return args

@@ -1,0 +1,31 @@
+"""The one exception type the plugin raises toward its clients."""
+
+from __future__ import annotations
+
+from plugin_serialconsole import i18n
+
+
+class SerialConsoleError(Exception):
+    """An error with a message code, its parameters and the HTTP status it maps to."""
+
+    def __init__(self, code: str, status: int, **params: object) -> None:
+        if code not in i18n.messages:
+            raise ValueError(f"unknown message code {code}")
+        super().__init__(code, params)
+        self.code = code
+        self.status = status
+        self.params = params
+
+    def reason(self, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+        return i18n.translate(self.code, self.params, language)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason()}"
+
+
+def not_found(guest: str) -> SerialConsoleError:
+    return SerialConsoleError("SCONS0001E", 404, guest=guest)
+
+
+def console_unavailable(guest: str, error: str) -> SerialConsoleError:
+    return SerialConsoleError("SCONS0009E", 500, guest=guest, error=error)

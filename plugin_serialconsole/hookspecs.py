@@ -1,0 +1,89 @@
+"""The host <-> plugin contract (pluggy project name ``wok``).
+
+A plugin is announced through the entry-point group ``wok.plugins``. The entry point names
+either a module of hook implementations or a class, which the host instantiates once, with
+no arguments, before registering the instance. Hooks are always called with keyword
+arguments.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pluggy
+
+PROJECT_NAME = "wok"
+ENTRY_POINT_GROUP = "wok.plugins"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab the host's UI shows for the plugin (Wok's ``tab-ext.xml``)."""
+
+    title: str
+    path: str
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Who a plugin is and where the host mounts it."""
+
+    name: str
+    version: str
+    mount_point: str
+    gettext_domain: str
+    tabs: tuple[Tab, ...] = ()
+
+
+@dataclass
+class PluginApp:
+    """A cherrypy root object and its config, to be mounted at ``mount_point``."""
+
+    mount_point: str
+    root: Any
+    config: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Host(Protocol):
+    """What the host hands to every hook.
+
+    ``config`` is the host's whole configuration: section ``[server]`` holds ``host``,
+    ``port``, ``ws_port`` and ``uri``; a plugin reads its own section, named after it.
+    """
+
+    config: configparser.ConfigParser
+    run_dir: Path
+    logger: logging.Logger
+
+    def connection(self) -> Any:
+        """The shared libvirt connection, reconnected first if it broke."""
+
+    def check_auth(self) -> str | None:
+        """The operator authenticated for the current request, or None."""
+
+
+@hookspec
+def wok_plugin_info() -> PluginInfo:
+    """Return the plugin's name, version, mount point, gettext domain and UI tabs."""
+
+
+@hookspec
+def wok_plugin_app(host: Host) -> PluginApp:
+    """Return the cherrypy root object and config for the host to mount."""
+
+
+@hookspec
+def wok_plugin_start(host: Host) -> None:
+    """Start the plugin's side processes; called when the host's engine starts."""
+
+
+@hookspec
+def wok_plugin_stop(host: Host) -> None:
+    """Stop everything the plugin started; called when the host's engine stops."""

@@ -1,0 +1,1 @@
+"""A small standalone host implementing the Wok plugin contract (``serialconsole-host``)."""

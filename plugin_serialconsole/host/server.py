@@ -1,0 +1,117 @@
+"""The standalone host: cherrypy server, plugins mounted at their mount points.
+
+Plugins' start/stop hooks ride on the cherrypy engine, so SIGTERM or Ctrl+C stops them
+(and everything they started) before the process exits.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import signal
+from pathlib import Path
+
+import cherrypy
+import libvirt
+import pluggy
+from cherrypy.process.plugins import SimplePlugin
+
+from plugin_serialconsole.host.connection import SharedConnection
+from plugin_serialconsole.host.plugins import get_plugin_manager
+
+log = logging.getLogger(__name__)
+
+
+class StandaloneHost:
+    """What plugins get from this host (see ``hookspecs.Host``)."""
+
+    def __init__(
+        self, config: configparser.ConfigParser, run_dir: Path, connection: SharedConnection
+    ) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.logger = logging.getLogger("serialconsole.host")
+        self._connection = connection
+
+    def connection(self) -> libvirt.virConnect:
+        return self._connection.get()
+
+    def check_auth(self) -> str | None:
+        """No authentication scheme yet: the host serves loopback operators only."""
+        return "operator"
+
+
+class PluginLifecycle(SimplePlugin):
+    """Runs the plugins' start/stop hooks on the engine's start/stop."""
+
+    def __init__(self, bus, hook, host: StandaloneHost) -> None:
+        super().__init__(bus)
+        self.hook = hook
+        self.host = host
+
+    def start(self) -> None:
+        self.hook.wok_plugin_start(host=self.host)
+
+    def stop(self) -> None:
+        self.hook.wok_plugin_stop(host=self.host)
+
+
+def configure_cherrypy(server: configparser.SectionProxy) -> None:
+    cherrypy.config.update({
+        "server.socket_host": server.get("host"),
+        "server.socket_port": server.getint("port"),
+        "engine.autoreload.on": False,
+        "checker.on": False,
+        "log.screen": False,
+        "request.show_tracebacks": False,
+        "tools.trailing_slash.on": False,
+    })
+    cherrypy.engine.signal_handler.handlers = {
+        "SIGTERM": cherrypy.engine.exit,
+        "SIGHUP": cherrypy.engine.exit,
+        "SIGINT": cherrypy.engine.exit,
+    }
+
+
+def mount_plugins(manager: pluggy.PluginManager, host: StandaloneHost) -> list[str]:
+    mounted = []
+    for app in manager.hook.wok_plugin_app(host=host):
+        cherrypy.tree.mount(app.root, app.mount_point, app.config)
+        mounted.append(app.mount_point)
+    return mounted
+
+
+def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
+    """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
+    server = config["server"]
+    connection = SharedConnection(server["uri"])
+    try:
+        connection.get()
+    except libvirt.libvirtError as error:
+        log.error("cannot connect to libvirt at %s: %s (REST calls will answer 503 until "
+                  "it is reachable)", server["uri"], error.get_error_message())
+    host = StandaloneHost(config, run_dir, connection)
+    manager = get_plugin_manager()
+    if not manager.get_plugins():
+        log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
+        return 1
+    configure_cherrypy(server)
+    mount_points = mount_plugins(manager, host)
+    PluginLifecycle(cherrypy.engine, manager.hook, host).subscribe()
+    cherrypy.engine.signal_handler.subscribe()
+    try:
+        cherrypy.engine.start()
+    except Exception as error:  # noqa: BLE001 - reported, then a clean exit code
+        log.error("the host could not start: %s", error)
+        cherrypy.engine.exit()
+        return 1
+    if cherrypy.engine.state != cherrypy.engine.states.STARTED:
+        cherrypy.engine.exit()
+        return 1
+    bound_host, bound_port = cherrypy.server.bound_addr[:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    announce([f"http://{shown_host}:{bound_port}{mount}/" for mount in mount_points])
+    cherrypy.engine.block()
+    connection.close()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return 0

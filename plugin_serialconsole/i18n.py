@@ -1,0 +1,101 @@
+"""Every message the plugin shows, by code, and their translation.
+
+Codes are ``SCONS`` + 4 digits + severity: ``E`` for errors returned to clients, ``L`` for
+activity (session ends, told to the console client and logged). Texts use ``%(name)s``
+placeholders so gettext tools check them.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from functools import lru_cache
+from pathlib import Path
+
+DOMAIN = "serialconsole"
+LOCALE_DIR = Path(__file__).parent / "locale"
+DEFAULT_LANGUAGE = "en"
+
+
+def N_(text: str) -> str:
+    """Mark a string for extraction without translating it here."""
+    return text
+
+
+messages: dict[str, str] = {
+    "SCONS0001E": N_("Guest %(guest)s does not exist."),
+    "SCONS0002E": N_("Guest %(guest)s is not running (state: %(state)s)."),
+    "SCONS0003E": N_(
+        "Console %(device)s of guest %(guest)s is already in use. "
+        'Send {"force": true} to take it over.'
+    ),
+    "SCONS0004E": N_("Guest %(guest)s has no console device %(device)s. Devices: %(devices)s."),
+    "SCONS0005E": N_("Guest %(guest)s has no serial or console device."),
+    "SCONS0006E": N_("The request body is not valid JSON: %(error)s"),
+    "SCONS0007E": N_("Invalid request: %(error)s"),
+    "SCONS0008E": N_("Guest %(guest)s has no open console session."),
+    "SCONS0009E": N_("The console of guest %(guest)s could not be opened: %(error)s"),
+    "SCONS0010E": N_("The libvirt connection %(uri)s is not available: %(error)s"),
+    "SCONS0011E": N_("Resource not found: %(path)s"),
+    "SCONS0012E": N_("Method %(method)s is not allowed here."),
+    "SCONS0013E": N_("Internal error; the host log has the details."),
+    "SCONS0014E": N_("The request body must be a JSON document (Content-Type: application/json)."),
+    "SCONS0015E": N_("The request body is larger than %(limit)s bytes."),
+    "SCONS0016E": N_("Authentication required."),
+    "SCONS0017E": N_("HTTP error %(status)s."),
+    "SCONS0101L": N_("Console closed by the client."),
+    "SCONS0102L": N_("Disconnected (Ctrl+Q)."),
+    "SCONS0103L": N_("No activity for %(seconds)s seconds; console closed."),
+    "SCONS0104L": N_("The guest stopped."),
+    "SCONS0105L": N_("The host is shutting down."),
+    "SCONS0106L": N_("The session was ended by an operator."),
+    "SCONS0107L": N_("The console was taken over by another session."),
+    "SCONS0108L": N_("No client connected within %(seconds)s seconds."),
+    "SCONS0109L": N_("The guest console closed: %(error)s"),
+    "SCONS0110L": N_("Console session of guest %(guest)s, device %(device)s opened."),
+    "SCONS0111L": N_("Console session of guest %(guest)s, device %(device)s ended: %(reason)s"),
+}
+
+_LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")
+
+
+@lru_cache(maxsize=64)
+def _translation(language: str) -> gettext.NullTranslations:
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
+
+
+def normalize_language(tag: str) -> str | None:
+    """``pt-BR`` -> ``pt_BR``; None for anything that is not a language tag."""
+    tag = tag.strip()
+    if not _LANG_TAG.match(tag):
+        return None
+    parts = tag.replace("-", "_").split("_")
+    return "_".join([parts[0].lower()] + [p.upper() for p in parts[1:]])
+
+
+def negotiate(accept_language: str | None, override: str | None = None) -> str:
+    """Pick the language from ``?lang=`` or else the best ``Accept-Language`` entry."""
+    if override and (lang := normalize_language(override)):
+        return lang
+    ranked: list[tuple[float, str]] = []
+    for item in (accept_language or "").split(","):
+        tag, _, params = item.partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if (lang := normalize_language(tag)) and quality > 0:
+            ranked.append((quality, lang))
+    ranked.sort(key=lambda pair: -pair[0])
+    return ranked[0][1] if ranked else DEFAULT_LANGUAGE
+
+
+def translate(code: str, params: dict[str, object] | None = None, language: str = "en") -> str:
+    """The text of message ``code`` in ``language`` (English when untranslated)."""
+    text = _translation(language).gettext(messages[code])
+    try:
+        return text % (params or {})
+    except (KeyError, TypeError, ValueError):
+        return messages[code] % (params or {})

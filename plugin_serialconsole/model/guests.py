@@ -1,0 +1,192 @@
+"""Guests as the plugin sees them: name, UUID, state and console devices.
+
+Read only through the host's shared libvirt connection. The mock model differs in one
+place: when a simulated guest powers off, it is stopped in the test driver too.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import libvirt
+
+from plugin_serialconsole.console.protocol import is_mock_uri
+from plugin_serialconsole.errors import SerialConsoleError, not_found
+
+STATE_NAMES = {
+    libvirt.VIR_DOMAIN_NOSTATE: "nostate",
+    libvirt.VIR_DOMAIN_RUNNING: "running",
+    libvirt.VIR_DOMAIN_BLOCKED: "blocked",
+    libvirt.VIR_DOMAIN_PAUSED: "paused",
+    libvirt.VIR_DOMAIN_SHUTDOWN: "shutdown",
+    libvirt.VIR_DOMAIN_SHUTOFF: "shutoff",
+    libvirt.VIR_DOMAIN_CRASHED: "crashed",
+    libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
+}
+# States in which a guest's console can be opened.
+LIVE_STATES = frozenset({"running", "blocked", "paused"})
+
+
+@dataclass(frozen=True)
+class ConsoleDevice:
+    alias: str
+    type: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"alias": self.alias, "type": self.type}
+
+
+@dataclass(frozen=True)
+class Guest:
+    name: str
+    uuid: str
+    state: str
+    consoles: tuple[ConsoleDevice, ...]
+
+    @property
+    def running(self) -> bool:
+        return self.state in LIVE_STATES
+
+    def device(self, alias: str | None) -> ConsoleDevice:
+        """The console device ``alias``, or the guest's first one when None."""
+        if not self.consoles:
+            raise SerialConsoleError("SCONS0005E", 400, guest=self.name)
+        if alias is None:
+            return self.consoles[0]
+        for console in self.consoles:
+            if console.alias == alias:
+                return console
+        devices = ", ".join(c.alias for c in self.consoles)
+        raise SerialConsoleError("SCONS0004E", 400, guest=self.name, device=alias, devices=devices)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "uuid": self.uuid,
+            "state": self.state,
+            "consoles": [c.as_json() for c in self.consoles],
+        }
+
+
+def console_devices(domain_xml: str) -> tuple[ConsoleDevice, ...]:
+    """Serial ports, then consoles, named by their alias or the way libvirt names them.
+
+    A ``<console>`` whose target is a serial port that is also listed as a ``<serial>``
+    is the same port (libvirt adds it for compatibility), so it is left out.
+    """
+    devices = ET.fromstring(domain_xml).find("devices")
+    if devices is None:
+        return ()
+    found: list[ConsoleDevice] = []
+    serial_ports = set()
+    for index, serial in enumerate(devices.findall("serial")):
+        found.append(ConsoleDevice(_alias(serial, f"serial{index}"), serial.get("type", "pty")))
+        serial_ports.add(_target(serial).get("port", str(index)))
+    for index, console in enumerate(devices.findall("console")):
+        target = _target(console)
+        if target.get("type", "serial") == "serial" and target.get("port", "0") in serial_ports:
+            continue
+        found.append(ConsoleDevice(_alias(console, f"console{index}"), console.get("type", "pty")))
+    return tuple(found)
+
+
+def _alias(element: ET.Element, default: str) -> str:
+    alias = element.find("alias")
+    return alias.get("name", default) if alias is not None else default
+
+
+def _target(element: ET.Element) -> ET.Element:
+    target = element.find("target")
+    return target if target is not None else ET.Element("target")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuidlib.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+class GuestModel(Protocol):
+    """What the REST layer and the sessions need to know about guests."""
+
+    def list(self) -> list[Guest]:
+        """Every guest, running or not."""
+
+    def lookup(self, ident: str) -> Guest:
+        """The guest named ``ident``, or else with UUID ``ident``; 404 if none."""
+
+    def guest_stopped(self, guest_uuid: str) -> None:
+        """A console process saw its guest stop."""
+
+
+class LibvirtGuests:
+    """Guests read from the host's shared libvirt connection."""
+
+    def __init__(self, uri: str, connection: Callable[[], Any]) -> None:
+        self.uri = uri
+        self._connection = connection
+
+    def _conn(self):
+        try:
+            return self._connection()
+        except libvirt.libvirtError as error:
+            raise self._unavailable(error) from error
+
+    def list(self) -> list[Guest]:
+        guests = [self._describe(domain) for domain in self._conn().listAllDomains()]
+        return sorted(guests, key=lambda guest: guest.name)
+
+    def lookup(self, ident: str) -> Guest:
+        return self._describe(self._domain(ident))
+
+    def _domain(self, ident: str):
+        conn = self._conn()
+        if "\x00" in ident or len(ident.encode()) > 1024:
+            raise not_found(ident)
+        try:
+            return conn.lookupByName(ident)
+        except libvirt.libvirtError as error:
+            if error.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise self._unavailable(error) from error
+        if _is_uuid(ident):
+            try:
+                return conn.lookupByUUIDString(ident)
+            except libvirt.libvirtError as error:
+                if error.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise self._unavailable(error) from error
+        raise not_found(ident)
+
+    def _unavailable(self, error: libvirt.libvirtError) -> SerialConsoleError:
+        return SerialConsoleError(
+            "SCONS0010E", 503, uri=self.uri, error=error.get_error_message()
+        )
+
+    def _describe(self, domain) -> Guest:
+        state = STATE_NAMES.get(domain.state()[0], "unknown")
+        return Guest(domain.name(), domain.UUIDString(), state, console_devices(domain.XMLDesc()))
+
+    def guest_stopped(self, guest_uuid: str) -> None:
+        """Nothing to do: libvirt already knows."""
+
+
+class MockGuests(LibvirtGuests):
+    """Guests of the libvirt test driver, whose consoles are simulated."""
+
+    def guest_stopped(self, guest_uuid: str) -> None:
+        try:
+            domain = self._conn().lookupByUUIDString(guest_uuid)
+            if domain.isActive():
+                domain.destroy()
+        except libvirt.libvirtError:
+            pass
+
+
+def make_guest_model(uri: str, connection: Callable[[], Any]) -> GuestModel:
+    model = MockGuests if is_mock_uri(uri) else LibvirtGuests
+    return model(uri, connection)

@@ -1,0 +1,183 @@
+"""Console sessions: one writer per guest console device, each its own process.
+
+A session owns a console process, a socket in the sockets directory and one token. When
+the process ends, for whatever reason, its watcher thread reaps it and removes the socket
+and the token, so nothing outlives a session.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.ids import console_id
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
+from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec, start_watcher
+
+log = logging.getLogger(__name__)
+
+WAITING = "waiting"
+CONNECTED = "connected"
+STOP_TIMEOUT = 5.0
+OPERATOR_ENDED = "SCONS0106L"
+TAKEN_OVER = "SCONS0107L"
+HOST_STOPPING = "SCONS0105L"
+GUEST_STOPPED = "SCONS0104L"
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    uri: str
+    sockets_dir: Path
+    token_ttl: float
+    idle_timeout: float
+
+
+@dataclass
+class Session:
+    guest: Guest
+    device: ConsoleDevice
+    console_id: str
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
+    state: str = WAITING
+    token_digest: str = ""
+    process: ConsoleProcess | None = None
+    ended: threading.Event = field(default_factory=threading.Event)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "guest": self.guest.name,
+            "uuid": self.guest.uuid,
+            "device": self.device.alias,
+            "since": self.since.isoformat(timespec="seconds"),
+            "state": self.state,
+            "pid": self.process.pid if self.process else None,
+        }
+
+
+class SessionManager:
+    """Opens, lists and ends console sessions."""
+
+    def __init__(self, guests: GuestModel, tokens: TokenStore, settings: SessionSettings) -> None:
+        self.guests = guests
+        self.tokens = tokens
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+
+    def open(
+        self, guest: Guest, alias: str | None, force: bool = False, language: str = "en"
+    ) -> tuple[Session, IssuedToken]:
+        """Start a console process for one device of a running guest; return its token."""
+        device = guest.device(alias)
+        if not guest.running:
+            raise SerialConsoleError("SCONS0002E", 409, guest=guest.name, state=guest.state)
+        session = Session(guest, device, console_id(guest.uuid, device.alias))
+        self._reserve(session, force)
+        try:
+            session.process = ConsoleProcess.start(self._spec(session, force, language))
+            token = self.tokens.issue(session.console_id, self.settings.token_ttl)
+        except BaseException:
+            self._release(session)
+            if session.process is not None:
+                session.process.kill()
+            raise
+        session.token_digest = token.digest
+        start_watcher(session.process, lambda r: self._on_report(session, r),
+                      lambda: self._on_exit(session))
+        log.info("%s", i18n.translate("SCONS0110L", {"guest": guest.name, "device": device.alias}))
+        return session, token
+
+    def _spec(self, session: Session, force: bool, language: str) -> ConsoleSpec:
+        return ConsoleSpec(
+            uri=self.settings.uri,
+            guest_uuid=session.guest.uuid,
+            guest_name=session.guest.name,
+            device=session.device.alias,
+            socket_path=self.settings.sockets_dir / session.console_id,
+            idle_timeout=self.settings.idle_timeout,
+            accept_timeout=self.settings.token_ttl,
+            force=force,
+            language=language,
+        )
+
+    def _reserve(self, session: Session, force: bool) -> None:
+        """Claim the device for ``session``; with ``force``, end whoever holds it first."""
+        with self._lock:
+            holder = self._sessions.get(session.console_id)
+            if holder is None:
+                self._sessions[session.console_id] = session
+                return
+            if not force or holder.process is None:
+                raise SerialConsoleError(
+                    "SCONS0003E", 409, guest=session.guest.name, device=session.device.alias
+                )
+        self._end(holder, TAKEN_OVER)
+        with self._lock:
+            if self._sessions.setdefault(session.console_id, session) is not session:
+                raise SerialConsoleError(
+                    "SCONS0003E", 409, guest=session.guest.name, device=session.device.alias
+                )
+
+    def _release(self, session: Session) -> None:
+        with self._lock:
+            if self._sessions.get(session.console_id) is session:
+                del self._sessions[session.console_id]
+
+    def _on_report(self, session: Session, report: dict[str, Any]) -> None:
+        if report.get("event") == "connected":
+            session.state = CONNECTED
+
+    def _on_exit(self, session: Session) -> None:
+        """The process is reaped: remove everything the session left."""
+        self._release(session)
+        self.tokens.revoke(session.token_digest)
+        socket_path = self.settings.sockets_dir / session.console_id
+        if socket_path.is_socket():
+            with self._lock:
+                if session.console_id not in self._sessions:
+                    socket_path.unlink(missing_ok=True)
+        code, params = session.process.end or ("SCONS0109L", {"error": "process died"})
+        if code == GUEST_STOPPED:
+            self.guests.guest_stopped(session.guest.uuid)
+        reason = i18n.translate(code, params)
+        log.info("%s", i18n.translate("SCONS0111L", {
+            "guest": session.guest.name, "device": session.device.alias, "reason": reason}))
+        session.ended.set()
+
+    def _end(self, session: Session, code: str) -> None:
+        """Stop a session's process and wait until it is cleaned up."""
+        session.process.request_stop(code)
+        if not session.ended.wait(STOP_TIMEOUT):
+            log.warning("console process %s ignored stop; killing it", session.process.pid)
+            session.process.kill()
+            session.ended.wait(STOP_TIMEOUT)
+
+    def close(self, guest: Guest, alias: str | None = None) -> int:
+        """End the guest's sessions (one device's, if given); return how many ended."""
+        with self._lock:
+            mine = [s for s in self._sessions.values()
+                    if s.guest.uuid == guest.uuid and s.process is not None
+                    and alias in (None, s.device.alias)]
+        if not mine:
+            raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
+        for session in mine:
+            self._end(session, OPERATOR_ENDED)
+        return len(mine)
+
+    def list(self) -> list[Session]:
+        with self._lock:
+            return [s for s in self._sessions.values() if s.process is not None]
+
+    def stop_all(self) -> None:
+        for session in self.list():
+            session.process.request_stop(HOST_STOPPING)
+        for session in self.list():
+            self._end(session, HOST_STOPPING)

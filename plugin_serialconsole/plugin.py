@@ -1,0 +1,139 @@
+"""The serialconsole plugin: the hook implementations the host calls."""
+
+from __future__ import annotations
+
+import configparser
+import logging
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge.runner import WebsockifyBridge
+from plugin_serialconsole.bridge.tokens import TokenStore
+from plugin_serialconsole.control import http
+from plugin_serialconsole.control.rest import ApiSettings, RestApi
+from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
+from plugin_serialconsole.ids import check_socket_dir
+from plugin_serialconsole.model.guests import make_guest_model
+from plugin_serialconsole.model.sessions import SessionManager, SessionSettings
+
+log = logging.getLogger(__name__)
+
+NAME = "serialconsole"
+MOUNT_POINT = "/plugins/serialconsole"
+DEFAULTS = {
+    "token_ttl": "60",
+    "idle_timeout": "1800",
+    "allowed_origins": "",
+}
+
+
+def _version() -> str:
+    try:
+        return version("plugin_serialconsole")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's own config section, with defaults, as typed values."""
+
+    token_ttl: float
+    idle_timeout: float
+    allowed_origins: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: configparser.ConfigParser) -> Settings:
+        section = {**DEFAULTS, **(dict(config[NAME]) if config.has_section(NAME) else {})}
+        token_ttl = float(section["token_ttl"])
+        idle_timeout = float(section["idle_timeout"])
+        if token_ttl <= 0 or idle_timeout < 0:
+            raise ValueError("token_ttl must be > 0 and idle_timeout >= 0")
+        origins = tuple(o for o in section["allowed_origins"].replace(",", " ").split() if o)
+        return cls(token_ttl, idle_timeout, origins)
+
+
+class SerialConsolePlugin:
+    """One instance per host; everything it starts, it stops."""
+
+    def __init__(self) -> None:
+        self.bridge: WebsockifyBridge | None = None
+        self.sessions: SessionManager | None = None
+        self.tokens: TokenStore | None = None
+        self.sockets_dir: Path | None = None
+
+    @hookimpl
+    def wok_plugin_info(self) -> PluginInfo:
+        return PluginInfo(
+            name=NAME,
+            version=_version(),
+            mount_point=MOUNT_POINT,
+            gettext_domain=i18n.DOMAIN,
+            tabs=(Tab(title="Serial console", path=f"{MOUNT_POINT}/"),),
+        )
+
+    @hookimpl
+    def wok_plugin_app(self, host: Host) -> PluginApp:
+        server = host.config["server"]
+        settings = Settings.from_config(host.config)
+        self.sockets_dir = host.run_dir / "consoles"
+        check_socket_dir(self.sockets_dir)
+        self.tokens = TokenStore(host.run_dir / "tokens")
+        self.bridge = WebsockifyBridge(
+            server.get("host", "127.0.0.1"),
+            server.getint("ws_port", 64667),
+            self.tokens.directory,
+            self.sockets_dir,
+            settings.allowed_origins,
+        )
+        uri = server["uri"]
+        guests = make_guest_model(uri, host.connection)
+        self.sessions = SessionManager(
+            guests,
+            self.tokens,
+            SessionSettings(uri, self.sockets_dir, settings.token_ttl, settings.idle_timeout),
+        )
+        api = RestApi(
+            ApiSettings(self.wok_plugin_info(), server.get("host", "127.0.0.1"),
+                        lambda: self.bridge.port, settings.token_ttl),
+            guests,
+            self.sessions,
+            host.check_auth,
+        )
+        config = {
+            "/": {
+                "request.process_request_body": False,
+                "error_page.default": http.cherrypy_error_page,
+                "tools.encode.on": False,
+            }
+        }
+        return PluginApp(MOUNT_POINT, api, config)
+
+    @hookimpl
+    def wok_plugin_start(self, host: Host) -> None:
+        self._prepare_run_dir()
+        self.bridge.start()
+        host.logger.info(
+            "serial consoles: WebSocket proxy on ws://%s:%s/", self.bridge.host, self.bridge.port
+        )
+
+    def _prepare_run_dir(self) -> None:
+        """Private dirs; sockets and tokens left by an earlier, killed host are swept."""
+        for directory in (self.sockets_dir, self.tokens.directory):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory.chmod(0o700)
+        stale = [p for p in self.sockets_dir.iterdir() if p.is_socket()]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        self.tokens.clear()
+        if stale:
+            log.info("removed %d stale console sockets from %s", len(stale), self.sockets_dir)
+
+    @hookimpl
+    def wok_plugin_stop(self, host: Host) -> None:
+        if self.sessions is not None:
+            self.sessions.stop_all()
+        if self.bridge is not None:
+            self.bridge.stop()
