@@ -96,8 +96,12 @@ class SerialConsolePlugin:
             SessionSettings(uri, self.sockets_dir, settings.token_ttl, settings.idle_timeout),
         )
         api = RestApi(
-            ApiSettings(self.wok_plugin_info(), server.get("host", "127.0.0.1"),
-                        lambda: self.bridge.port, settings.token_ttl),
+            ApiSettings(
+                self.wok_plugin_info(),
+                server.get("host", "127.0.0.1"),
+                lambda: self.bridge.port,
+                settings.token_ttl,
+            ),
             guests,
             self.sessions,
             host.check_auth,

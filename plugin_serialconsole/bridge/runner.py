@@ -47,10 +47,15 @@ class WebsockifyBridge:
     def _spawn(self) -> None:
         assert self._listener is not None
         command = [
-            sys.executable, "-m", "plugin_serialconsole.bridge.proxy",
-            "--listen-fd", str(self._listener.fileno()),
-            "--tokens-dir", str(self.tokens_dir),
-            "--sockets-dir", str(self.sockets_dir),
+            sys.executable,
+            "-m",
+            "plugin_serialconsole.bridge.proxy",
+            "--listen-fd",
+            str(self._listener.fileno()),
+            "--tokens-dir",
+            str(self.tokens_dir),
+            "--sockets-dir",
+            str(self.sockets_dir),
         ]
         for origin in self.allowed_origins:
             command += ["--allowed-origin", origin]

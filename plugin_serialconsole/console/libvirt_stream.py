@@ -8,6 +8,7 @@ the client, so a slow client slows the stream instead of growing memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import libvirt
@@ -134,23 +135,15 @@ class LibvirtConsole:
 
     def close(self) -> None:
         if self._stream is not None:
-            try:
+            with contextlib.suppress(libvirt.libvirtError):
                 self._stream.eventRemoveCallback()
-            except libvirt.libvirtError:
-                pass
-            try:
+            with contextlib.suppress(libvirt.libvirtError):
                 self._stream.abort()
-            except libvirt.libvirtError:
-                pass
             self._stream = None
         if self._conn is not None:
             if self._lifecycle_id is not None:
-                try:
+                with contextlib.suppress(libvirt.libvirtError):
                     self._conn.domainEventDeregisterAny(self._lifecycle_id)
-                except libvirt.libvirtError:
-                    pass
-            try:
+            with contextlib.suppress(libvirt.libvirtError):
                 self._conn.close()
-            except libvirt.libvirtError:
-                pass
             self._conn = None

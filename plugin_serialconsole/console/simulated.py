@@ -18,6 +18,7 @@ CTRL_C = "\x03"
 BACKSPACES = ("\x7f", "\x08")
 CHUNK = 64 * 1024
 SEQ_BATCH = 4096
+TYPEAHEAD_LIMIT = 64 * 1024
 HELP = "commands: echo ARGS, seq N, help, poweroff\r\n"
 
 
@@ -88,7 +89,8 @@ class SimulatedConsole:
         elif char == CTRL_C:
             self._interrupt()
         elif self._running is not None:
-            self._typeahead.append(char)  # like a tty: read once the command is done
+            if len(self._typeahead) < TYPEAHEAD_LIMIT:
+                self._typeahead.append(char)  # like a tty: read once the command is done
         elif char in ("\r", "\n"):
             self._emit(b"\r\n")
             self._run(self._take_line())

@@ -89,8 +89,12 @@ def cherrypy_error_page(status: str, message: str, traceback: str, version: str)
     """JSON for errors cherrypy raises itself (before or outside our handlers)."""
     code_number = int(str(status).split()[0])
     code = STATUS_CODES.get(code_number, "SCONS0017E")
-    params = {"path": cherrypy.request.path_info, "method": cherrypy.request.method,
-              "status": code_number, "limit": MAX_BODY}
+    params = {
+        "path": cherrypy.request.path_info,
+        "method": cherrypy.request.method,
+        "status": code_number,
+        "limit": MAX_BODY,
+    }
     cherrypy.response.headers["Content-Type"] = "application/json; charset=utf-8"
     try:
         language = request_language()

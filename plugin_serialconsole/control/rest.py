@@ -94,8 +94,14 @@ class RestApi:
 
     def index(self) -> bytes:
         info = self.settings.info
-        return http.respond(200, {"name": info.name, "version": info.version,
-                                  "links": {"vms": "vms", "sessions": "sessions"}})
+        return http.respond(
+            200,
+            {
+                "name": info.name,
+                "version": info.version,
+                "links": {"vms": "vms", "sessions": "sessions"},
+            },
+        )
 
     def list_guests(self) -> bytes:
         return http.respond(200, [guest.as_json() for guest in self.guests.list()])
@@ -110,13 +116,16 @@ class RestApi:
             guest, body.get("device"), bool(body.get("force", False)), http.request_language()
         )
         device = session.device.alias
-        return http.respond(201, {
-            "token": token.token,
-            "ws_url": f"ws://{self._ws_host()}:{self.settings.ws_port()}/?token={token.token}",
-            "page": self._page(guest.name, device, token.token),
-            "expires_in": int(self.settings.token_ttl),
-            "device": device,
-        })
+        return http.respond(
+            201,
+            {
+                "token": token.token,
+                "ws_url": f"ws://{self._ws_host()}:{self.settings.ws_port()}/?token={token.token}",
+                "page": self._page(guest.name, device, token.token),
+                "expires_in": int(self.settings.token_ttl),
+                "device": device,
+            },
+        )
 
     def close_console(self, ident: str) -> bytes:
         body = http.json_body("serial_close")

@@ -43,36 +43,73 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--mock", action="store_true",
-                        help="use the mock model: libvirt's test driver with simulated consoles")
-    source.add_argument("--uri", help="libvirt connection URI (default: $LIBVIRT_DEFAULT_URI "
-                                      f"or {DEFAULT_URI}); any test:/// URI is simulated")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on, HTTP and WebSocket (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8010,
-                        help="HTTP port of the REST API (default: %(default)s; 0 picks one)")
-    parser.add_argument("--ws-port", type=int, default=64667,
-                        help="WebSocket proxy port (default: %(default)s; 0 picks one)")
-    parser.add_argument("--run-dir", type=Path, default=None,
-                        help="private directory for console sockets and tokens "
-                             f"(default: {default_run_dir()})")
-    parser.add_argument("--token-ttl", type=float, default=60.0,
-                        help="seconds a console token stays valid unused (default: %(default)s)")
-    parser.add_argument("--idle-timeout", type=float, default=1800.0,
-                        help="seconds without traffic before a console closes; 0 never "
-                             "(default: %(default)s)")
-    parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
-                        help="extra browser Origin allowed to open WebSockets, e.g. "
-                             "https://console.example.com (repeatable)")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="log level on stderr (default: %(default)s)")
+    source.add_argument(
+        "--mock",
+        action="store_true",
+        help="use the mock model: libvirt's test driver with simulated consoles",
+    )
+    source.add_argument(
+        "--uri",
+        help="libvirt connection URI (default: $LIBVIRT_DEFAULT_URI "
+        f"or {DEFAULT_URI}); any test:/// URI is simulated",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on, HTTP and WebSocket (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8010,
+        help="HTTP port of the REST API (default: %(default)s; 0 picks one)",
+    )
+    parser.add_argument(
+        "--ws-port",
+        type=int,
+        default=64667,
+        help="WebSocket proxy port (default: %(default)s; 0 picks one)",
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help=f"private directory for console sockets and tokens (default: {default_run_dir()})",
+    )
+    parser.add_argument(
+        "--token-ttl",
+        type=float,
+        default=60.0,
+        help="seconds a console token stays valid unused (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds without traffic before a console closes; 0 never (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="extra browser Origin allowed to open WebSockets, e.g. "
+        "https://console.example.com (repeatable)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level on stderr (default: %(default)s)",
+    )
     return parser
 
 
 def build_config(args: argparse.Namespace) -> configparser.ConfigParser:
-    uri = mock_uri() if args.mock else (
-        args.uri or os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
+    uri = (
+        mock_uri()
+        if args.mock
+        else (args.uri or os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI)
     )
     config = configparser.ConfigParser(interpolation=None)
     config["server"] = {

@@ -57,15 +57,17 @@ class PluginLifecycle(SimplePlugin):
 
 
 def configure_cherrypy(server: configparser.SectionProxy) -> None:
-    cherrypy.config.update({
-        "server.socket_host": server.get("host"),
-        "server.socket_port": server.getint("port"),
-        "engine.autoreload.on": False,
-        "checker.on": False,
-        "log.screen": False,
-        "request.show_tracebacks": False,
-        "tools.trailing_slash.on": False,
-    })
+    cherrypy.config.update(
+        {
+            "server.socket_host": server.get("host"),
+            "server.socket_port": server.getint("port"),
+            "engine.autoreload.on": False,
+            "checker.on": False,
+            "log.screen": False,
+            "request.show_tracebacks": False,
+            "tools.trailing_slash.on": False,
+        }
+    )
     cherrypy.engine.signal_handler.handlers = {
         "SIGTERM": cherrypy.engine.exit,
         "SIGHUP": cherrypy.engine.exit,
@@ -88,8 +90,18 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     try:
         connection.get()
     except libvirt.libvirtError as error:
-        log.error("cannot connect to libvirt at %s: %s (REST calls will answer 503 until "
-                  "it is reachable)", server["uri"], error.get_error_message())
+        log.error(
+            "cannot connect to libvirt at %s: %s (REST calls will answer 503 until "
+            "it is reachable)",
+            server["uri"],
+            error.get_error_message(),
+        )
+    if server["host"] not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "listening on %s without authentication: anyone who reaches it gets guest "
+            "consoles; put it behind an authenticating proxy",
+            server["host"],
+        )
     host = StandaloneHost(config, run_dir, connection)
     manager = get_plugin_manager()
     if not manager.get_plugins():

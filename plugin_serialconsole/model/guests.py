@@ -139,11 +139,23 @@ class LibvirtGuests:
             raise self._unavailable(error) from error
 
     def list(self) -> list[Guest]:
-        guests = [self._describe(domain) for domain in self._conn().listAllDomains()]
+        guests = []
+        for domain in self._conn().listAllDomains():
+            try:
+                guests.append(self._describe(domain))
+            except libvirt.libvirtError as error:
+                if error.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise self._unavailable(error) from error
+                # a transient guest went away while we listed it
         return sorted(guests, key=lambda guest: guest.name)
 
     def lookup(self, ident: str) -> Guest:
-        return self._describe(self._domain(ident))
+        try:
+            return self._describe(self._domain(ident))
+        except libvirt.libvirtError as error:
+            if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                raise not_found(ident) from error
+            raise self._unavailable(error) from error
 
     def _domain(self, ident: str):
         conn = self._conn()
@@ -163,9 +175,7 @@ class LibvirtGuests:
         raise not_found(ident)
 
     def _unavailable(self, error: libvirt.libvirtError) -> SerialConsoleError:
-        return SerialConsoleError(
-            "SCONS0010E", 503, uri=self.uri, error=error.get_error_message()
-        )
+        return SerialConsoleError("SCONS0010E", 503, uri=self.uri, error=error.get_error_message())
 
     def _describe(self, domain) -> Guest:
         state = STATE_NAMES.get(domain.state()[0], "unknown")

@@ -40,15 +40,25 @@ class ConsoleSpec:
 
     def command(self) -> list[str]:
         command = [
-            sys.executable, "-m", "plugin_serialconsole.console",
-            "--uri", self.uri,
-            "--guest-uuid", self.guest_uuid,
-            "--guest-name", self.guest_name,
-            "--device", self.device,
-            "--socket", str(self.socket_path),
-            "--idle-timeout", str(self.idle_timeout),
-            "--accept-timeout", str(self.accept_timeout),
-            "--lang", self.language,
+            sys.executable,
+            "-m",
+            "plugin_serialconsole.console",
+            "--uri",
+            self.uri,
+            "--guest-uuid",
+            self.guest_uuid,
+            "--guest-name",
+            self.guest_name,
+            "--device",
+            self.device,
+            "--socket",
+            str(self.socket_path),
+            "--idle-timeout",
+            str(self.idle_timeout),
+            "--accept-timeout",
+            str(self.accept_timeout),
+            "--lang",
+            self.language,
         ]
         return command + (["--force"] if self.force else [])
 

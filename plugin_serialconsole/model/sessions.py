@@ -90,8 +90,9 @@ class SessionManager:
                 session.process.kill()
             raise
         session.token_digest = token.digest
-        start_watcher(session.process, lambda r: self._on_report(session, r),
-                      lambda: self._on_exit(session))
+        start_watcher(
+            session.process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
+        )
         log.info("%s", i18n.translate("SCONS0110L", {"guest": guest.name, "device": device.alias}))
         return session, token
 
@@ -148,8 +149,13 @@ class SessionManager:
         if code == GUEST_STOPPED:
             self.guests.guest_stopped(session.guest.uuid)
         reason = i18n.translate(code, params)
-        log.info("%s", i18n.translate("SCONS0111L", {
-            "guest": session.guest.name, "device": session.device.alias, "reason": reason}))
+        log.info(
+            "%s",
+            i18n.translate(
+                "SCONS0111L",
+                {"guest": session.guest.name, "device": session.device.alias, "reason": reason},
+            ),
+        )
         session.ended.set()
 
     def _end(self, session: Session, code: str) -> None:
@@ -163,9 +169,13 @@ class SessionManager:
     def close(self, guest: Guest, alias: str | None = None) -> int:
         """End the guest's sessions (one device's, if given); return how many ended."""
         with self._lock:
-            mine = [s for s in self._sessions.values()
-                    if s.guest.uuid == guest.uuid and s.process is not None
-                    and alias in (None, s.device.alias)]
+            mine = [
+                s
+                for s in self._sessions.values()
+                if s.guest.uuid == guest.uuid
+                and s.process is not None
+                and alias in (None, s.device.alias)
+            ]
         if not mine:
             raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
         for session in mine:
