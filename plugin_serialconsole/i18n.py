@@ -73,29 +73,43 @@ def normalize_language(tag: str) -> str | None:
     return "_".join([parts[0].lower()] + [p.upper() for p in parts[1:]])
 
 
+def _quality(params: list[str]) -> float | None:
+    """The ``q`` of an Accept-Language entry (1 when absent), None when malformed."""
+    for param in params:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return 1.0
+
+
 def negotiate(accept_language: str | None, override: str | None = None) -> str:
     """Pick the language from ``?lang=`` or else the best ``Accept-Language`` entry."""
     if override and (lang := normalize_language(override)):
         return lang
     ranked: list[tuple[float, str]] = []
     for item in (accept_language or "").split(","):
-        tag, _, params = item.partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                continue
-        if (lang := normalize_language(tag)) and quality > 0:
+        tag, *params = item.split(";")
+        quality = _quality(params)
+        if quality is not None and quality > 0 and (lang := normalize_language(tag)):
             ranked.append((quality, lang))
     ranked.sort(key=lambda pair: -pair[0])
     return ranked[0][1] if ranked else DEFAULT_LANGUAGE
 
 
+class _Params(dict):
+    """Message parameters; one that is missing shows as ``?`` instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
 def translate(code: str, params: dict[str, object] | None = None, language: str = "en") -> str:
     """The text of message ``code`` in ``language`` (English when untranslated)."""
-    text = _translation(language).gettext(messages[code])
+    values = _Params(params or {})
     try:
-        return text % (params or {})
-    except (KeyError, TypeError, ValueError):
-        return messages[code] % (params or {})
+        return _translation(language).gettext(messages[code]) % values
+    except (TypeError, ValueError):  # a broken translation: fall back to English
+        return messages[code] % values

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TOKEN_BYTES = 32
+IN_PROGRESS_GRACE = 60.0
 _TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -26,6 +27,13 @@ def digest(token: str) -> str:
 
 def looks_like_token(token: str) -> bool:
     return 40 <= len(token) <= 64 and set(token) <= _TOKEN_ALPHABET
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class TokenStore:
         removed = 0
         now = time.time()
         for path in self.directory.iterdir():
+            if path.name.startswith(".") and _age(path) < IN_PROGRESS_GRACE:
+                continue  # being written by issue()
             try:
                 expires = json.loads(path.read_bytes()).get("expires", 0)
             except (OSError, ValueError, AttributeError):

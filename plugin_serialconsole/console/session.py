@@ -101,7 +101,7 @@ class ConsoleSession:
         server = await asyncio.start_unix_server(self._on_client, sock=listening)
         self.report(protocol.encode(protocol.READY))
         accept_timer = loop.call_later(
-            self.accept_timeout, self._nobody_came, int(self.accept_timeout)
+            self.accept_timeout, self._nobody_came, f"{self.accept_timeout:g}"
         )
         try:
             code, params = await self._finished
@@ -114,7 +114,7 @@ class ConsoleSession:
         self.report(protocol.encode(protocol.ENDED, code=code, params=params))
         return code, params
 
-    def _nobody_came(self, seconds: int) -> None:
+    def _nobody_came(self, seconds: str) -> None:
         if self._writer is None:
             self.finish(NOBODY_CAME, seconds=seconds)
 
@@ -169,7 +169,7 @@ class ConsoleSession:
         while True:
             remaining = self._last_activity + self.idle_timeout - loop.time()
             if remaining <= 0:
-                self.finish(IDLE, seconds=int(self.idle_timeout))
+                self.finish(IDLE, seconds=f"{self.idle_timeout:g}")
                 return
             await asyncio.sleep(remaining)
 

@@ -103,9 +103,18 @@ class SimulatedConsole:
             self._emit(char.encode())
 
     def _skip_escape_sequence(self, char: str) -> None:
-        """Arrow keys and friends (ESC [ ... final byte) are ignored, not echoed."""
+        """Arrow keys and friends (ESC [ ... final, ESC O x) are ignored, not echoed."""
         self._escape += char
-        if len(self._escape) >= 2 and (self._escape[1] != "[" or char.isalpha() or char == "~"):
+        if len(self._escape) < 2:
+            return
+        introducer = self._escape[1]
+        if introducer == "[":
+            done = len(self._escape) > 2 and (char.isalpha() or char == "~")
+        elif introducer == "O":
+            done = len(self._escape) == 3
+        else:
+            done = True
+        if done:
             self._escape = ""
 
     def _replay_typeahead(self) -> None:

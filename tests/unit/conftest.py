@@ -1,0 +1,166 @@
+"""Shared helpers for the unit tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 5.0
+
+
+@pytest.fixture
+def short_dir():
+    """A directory with a short path, so Unix socket paths fit in 107 bytes."""
+    path = Path(tempfile.mkdtemp(dir="/tmp", prefix="sc"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def recv_until(sock: socket.socket, marker: bytes, timeout: float = TIMEOUT) -> bytes:
+    """Receive from ``sock`` until ``marker`` was seen; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    data = bytearray()
+    while marker not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"{marker!r} not received; got {bytes(data)!r}")
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            raise AssertionError(f"EOF before {marker!r}; got {bytes(data)!r}")
+        data += chunk
+    return bytes(data)
+
+
+def recv_until_eof(sock: socket.socket, timeout: float = TIMEOUT) -> bytes:
+    """Everything ``sock`` sends until its end of file; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    data = bytearray()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no EOF; got {bytes(data)!r}")
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+class ConsoleProcess:
+    """A ``python -m plugin_serialconsole.console`` subprocess on the simulated guest."""
+
+    def __init__(self, socket_path: Path, *extra: str, **options: float) -> None:
+        self.socket_path = socket_path
+        args = {"accept-timeout": 5, "idle-timeout": 0, **options}
+        command = [
+            sys.executable,
+            "-m",
+            "plugin_serialconsole.console",
+            "--uri",
+            "test:///default",
+            "--guest-uuid",
+            "U",
+            "--guest-name",
+            "mock-vm",
+            "--device",
+            "serial0",
+            "--socket",
+            str(socket_path),
+            *(f"--{name.replace('_', '-')}={value}" for name, value in args.items()),
+            *extra,
+        ]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+            bufsize=0,
+        )
+        self._buffer = bytearray()
+        self.clients: list[socket.socket] = []
+
+    def event(self, timeout: float = TIMEOUT) -> dict:
+        """The next JSON line the process reports on its stdout."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no event; partial stdout {bytes(self._buffer)!r}")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise AssertionError(f"stdout closed; stderr: {self.stderr()!r}")
+                self._buffer += chunk
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        return json.loads(line)
+
+    recv_until = staticmethod(recv_until)
+    recv_until_eof = staticmethod(recv_until_eof)
+
+    def connect(self) -> socket.socket:
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.clients.append(client)
+        client.settimeout(TIMEOUT)
+        client.connect(str(self.socket_path))
+        return client
+
+    def send_stdin(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        return self.proc.wait(timeout)
+
+    def stderr(self) -> bytes:
+        if self.proc.poll() is None:
+            return b"(still running)"
+        return self.proc.stderr.read()
+
+    def kill(self) -> None:
+        for client in self.clients:
+            client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(TIMEOUT)
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            pipe.close()
+
+
+@pytest.fixture
+def console_process(short_dir):
+    """Factory starting console processes; all are killed at the end, pass or fail."""
+    started: list[ConsoleProcess] = []
+
+    def start(*extra: str, **options: float) -> ConsoleProcess:
+        process = ConsoleProcess(short_dir / "c", *extra, **options)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()

@@ -1,0 +1,191 @@
+"""The console process, run for real on the simulated guest, driven over its socket and pipes."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import stat
+
+import pytest
+
+
+def ready(process):
+    assert process.event() == {"event": "ready"}
+    return process
+
+
+def connected(process):
+    """Ready process + connected client that has read the banner and the first prompt."""
+    ready(process)
+    client = process.connect()
+    assert process.event() == {"event": "connected"}
+    assert b"mock-vm" in process.recv_until(client, b"# ")
+    return client
+
+
+def assert_ended(process, client, code):
+    """The client gets a final line naming ``code`` then EOF; the process ends cleanly."""
+    rest = process.recv_until_eof(client)
+    last_line = rest.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1]
+    assert b"[serialconsole]" in last_line
+    assert f"({code})".encode() in last_line
+    assert rest.endswith(b"\r\n")
+    assert process.wait() == 0
+    event = process.event()
+    assert event["event"] == "ended"
+    assert event["code"] == code
+    assert not process.socket_path.exists()
+    return rest
+
+
+def test_ready_socket_is_private_and_a_socket(console_process):
+    process = ready(console_process())
+    mode = process.socket_path.stat().st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
+
+
+def test_client_gets_echo_and_command_output(console_process):
+    process = console_process()
+    client = connected(process)
+    client.sendall(b"echo hi\r")
+    assert process.recv_until(client, b"hi\r\n# ") == b"echo hi\r\nhi\r\n# "
+
+
+def test_ctrl_q_disconnects(console_process):
+    process = console_process()
+    client = connected(process)
+    client.sendall(b"echo hi\r")
+    process.recv_until(client, b"hi\r\n# ")
+    client.sendall(b"\x11")
+    rest = assert_ended(process, client, "SCONS0102L")
+    assert b"Disconnected (Ctrl+Q)." in rest
+
+
+def test_input_before_ctrl_q_in_same_packet_reaches_guest(console_process):
+    process = console_process()
+    client = connected(process)
+    client.sendall(b"xy\x11ignored\r")
+    rest = assert_ended(process, client, "SCONS0102L")
+    assert rest.startswith(b"xy")
+    assert b"ignored" not in rest
+
+
+def test_stop_from_host_ends_session(console_process):
+    process = console_process()
+    client = connected(process)
+    process.send_stdin(b'{"event":"stop","code":"SCONS0106L"}\n')
+    rest = assert_ended(process, client, "SCONS0106L")
+    assert b"ended by an operator" in rest
+
+
+def test_garbage_on_stdin_is_ignored(console_process):
+    process = console_process()
+    client = connected(process)
+    process.send_stdin(b'not json\n{"event":"stop","code":"NOPE"}\n[1]\n')
+    client.sendall(b"echo still\r")
+    assert process.recv_until(client, b"still\r\n# ").endswith(b"still\r\n# ")
+    process.send_stdin(b'{"event":"stop","code":"SCONS0107L"}\n')
+    assert_ended(process, client, "SCONS0107L")
+
+
+def test_stop_with_a_parameterised_code_still_ends_cleanly(console_process):
+    # watch_host accepts any known code; SCONS0103L's text needs %(seconds)s.
+    process = console_process()
+    client = connected(process)
+    process.send_stdin(b'{"event":"stop","code":"SCONS0103L"}\n')
+    assert_ended(process, client, "SCONS0103L")
+
+
+def test_host_eof_on_stdin_ends_session(console_process):
+    process = console_process()
+    client = connected(process)
+    process.proc.stdin.close()
+    assert_ended(process, client, "SCONS0105L")
+
+
+def test_sigterm_ends_session(console_process):
+    process = console_process()
+    client = connected(process)
+    process.proc.send_signal(signal.SIGTERM)
+    assert_ended(process, client, "SCONS0105L")
+
+
+def test_sigterm_before_any_client(console_process):
+    process = ready(console_process())
+    process.proc.send_signal(signal.SIGTERM)
+    assert process.wait() == 0
+    assert process.event()["code"] == "SCONS0105L"
+    assert not process.socket_path.exists()
+
+
+def test_nobody_connecting_ends_session(console_process):
+    process = ready(console_process(accept_timeout=0.5))
+    event = process.event()
+    assert event["event"] == "ended"
+    assert event["code"] == "SCONS0108L"
+    assert process.wait() == 0
+    assert not process.socket_path.exists()
+
+
+def test_idle_client_is_disconnected(console_process):
+    process = console_process(idle_timeout=0.5)
+    client = connected(process)
+    rest = assert_ended(process, client, "SCONS0103L")
+    assert b"No activity" in rest
+
+
+def test_accept_timeout_does_not_end_a_connected_session(console_process):
+    process = console_process(accept_timeout=0.4)
+    client = connected(process)
+    client.settimeout(0.6)
+    with pytest.raises(TimeoutError):
+        client.recv(1)
+    client.sendall(b"echo late\r")
+    assert process.recv_until(client, b"late\r\n# ").endswith(b"late\r\n# ")
+
+
+def test_guest_poweroff_ends_session(console_process):
+    process = console_process()
+    client = connected(process)
+    client.sendall(b"poweroff\r")
+    rest = assert_ended(process, client, "SCONS0104L")
+    assert b"Power down" in rest
+    assert b"The guest stopped." in rest
+
+
+def test_client_closing_ends_session(console_process):
+    process = console_process()
+    client = connected(process)
+    client.close()
+    assert process.wait() == 0
+    event = process.event()
+    assert event == {"event": "ended", "code": "SCONS0101L", "params": {}}
+
+
+def test_second_client_is_refused(console_process):
+    process = console_process()
+    client = connected(process)
+    assert not process.socket_path.exists()
+    second = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with second, pytest.raises(OSError):
+        second.settimeout(5)
+        second.connect(str(process.socket_path))
+    client.sendall(b"echo first\r")
+    assert process.recv_until(client, b"first\r\n# ").endswith(b"first\r\n# ")
+
+
+def test_large_output_reaches_client_in_order(console_process):
+    process = console_process()
+    client = connected(process)
+    client.sendall(b"seq 50000\r")
+    output = process.recv_until(client, b"\r\n50000\r\n# ", timeout=10)
+    expected = "".join(f"{n}\r\n" for n in range(1, 50001)).encode()
+    assert output == b"seq 50000\r\n" + expected + b"# "
+
+
+def test_final_line_in_requested_language_falls_back_to_english(console_process):
+    process = console_process("--lang=xx")
+    client = connected(process)
+    client.sendall(b"\x11")
+    assert b"Disconnected (Ctrl+Q)." in assert_ended(process, client, "SCONS0102L")
