@@ -10,6 +10,7 @@ import argparse
 import logging
 import multiprocessing
 import os
+import select
 import stat
 import sys
 from collections.abc import Iterable
@@ -114,6 +115,20 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         return target
 
 
+class ConsoleProxy(WebSocketProxy):
+    """WebSocketProxy that ends when the host does: its stdin is the host's lifeline.
+
+    websockify calls ``poll`` about once a second; end of file on stdin means the host
+    is gone (even killed with SIGKILL), so the proxy stops and frees the port.
+    """
+
+    def poll(self) -> None:
+        readable, _, _ = select.select([sys.stdin], [], [], 0)
+        if readable and not os.read(sys.stdin.fileno(), 1024):
+            self.msg("the host is gone; stopping")
+            self.terminate()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="websockify bridge for serial consoles")
     parser.add_argument("--listen-fd", type=int, required=True, help="bound TCP socket fd")
@@ -133,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # websockify forks a process per connection; the default start method may not fork.
     multiprocessing.set_start_method("fork", force=True)
-    proxy = WebSocketProxy(
+    proxy = ConsoleProxy(
         RequestHandlerClass=ConsoleRequestHandler,
         listen_fd=args.listen_fd,
         token_plugin=ConsoleTokens(TokenStore(args.tokens_dir), args.sockets_dir),

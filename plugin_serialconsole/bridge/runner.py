@@ -59,8 +59,9 @@ class WebsockifyBridge:
         ]
         for origin in self.allowed_origins:
             command += ["--allowed-origin", origin]
+        # stdin is a lifeline: the proxy stops when it reads end of file, i.e. when we die.
         self._process = subprocess.Popen(
-            command, pass_fds=(self._listener.fileno(),), stdin=subprocess.DEVNULL
+            command, pass_fds=(self._listener.fileno(),), stdin=subprocess.PIPE
         )
 
     @property
@@ -70,6 +71,7 @@ class WebsockifyBridge:
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
+            self._process.stdin.close()
             try:
                 self._process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:

@@ -147,7 +147,7 @@ class SessionManager:
                     socket_path.unlink(missing_ok=True)
         code, params = session.process.end or ("SCONS0109L", {"error": "process died"})
         if code == GUEST_STOPPED:
-            self.guests.guest_stopped(session.guest.uuid)
+            self._guest_stopped(session.guest)
         reason = i18n.translate(code, params)
         log.info(
             "%s",
@@ -157,6 +157,18 @@ class SessionManager:
             ),
         )
         session.ended.set()
+
+    def _guest_stopped(self, guest: Guest) -> None:
+        """One console saw the guest stop: so do the guest's other consoles."""
+        self.guests.guest_stopped(guest.uuid)
+        with self._lock:
+            others = [
+                s
+                for s in self._sessions.values()
+                if s.guest.uuid == guest.uuid and s.process is not None
+            ]
+        for other in others:
+            other.process.request_stop(GUEST_STOPPED)
 
     def _end(self, session: Session, code: str) -> None:
         """Stop a session's process and wait until it is cleaned up."""

@@ -1,0 +1,1 @@
+"""Integration tests: the host as a subprocess, REST and WebSocket clients."""
