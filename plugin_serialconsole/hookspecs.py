@@ -80,8 +80,9 @@ def wok_plugin_app(host: Host) -> PluginApp:
 
 
 @hookspec
-def wok_plugin_start(host: Host) -> None:
-    """Start the plugin's side processes; called when the host's engine starts."""
+def wok_plugin_start(host: Host) -> list[str]:
+    """Start the plugin's side processes when the host's engine starts; return the URLs
+    they serve (e.g. a WebSocket proxy) for the host to announce."""
 
 
 @hookspec

@@ -116,12 +116,13 @@ class SerialConsolePlugin:
         return PluginApp(MOUNT_POINT, api, config)
 
     @hookimpl
-    def wok_plugin_start(self, host: Host) -> None:
+    def wok_plugin_start(self, host: Host) -> list[str]:
         self._prepare_run_dir()
         self.bridge.start()
-        host.logger.info(
-            "serial consoles: WebSocket proxy on ws://%s:%s/", self.bridge.host, self.bridge.port
-        )
+        host_part = f"[{self.bridge.host}]" if ":" in self.bridge.host else self.bridge.host
+        url = f"ws://{host_part}:{self.bridge.port}/"
+        host.logger.info("serial consoles: WebSocket proxy on %s", url)
+        return [url]
 
     def _prepare_run_dir(self) -> None:
         """Private dirs; sockets and tokens left by an earlier, killed host are swept."""

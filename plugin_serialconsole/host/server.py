@@ -48,9 +48,15 @@ class PluginLifecycle(SimplePlugin):
         super().__init__(bus)
         self.hook = hook
         self.host = host
+        self.urls: list[str] = []
 
     def start(self) -> None:
-        self.hook.wok_plugin_start(host=self.host)
+        try:
+            results = self.hook.wok_plugin_start(host=self.host)
+        except Exception as error:
+            log.error("a plugin failed to start: %s", error)
+            raise
+        self.urls = [url for urls in results for url in (urls or [])]
 
     def stop(self) -> None:
         self.hook.wok_plugin_stop(host=self.host)
@@ -109,7 +115,8 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
         return 1
     configure_cherrypy(server)
     mount_points = mount_plugins(manager, host)
-    PluginLifecycle(cherrypy.engine, manager.hook, host).subscribe()
+    lifecycle = PluginLifecycle(cherrypy.engine, manager.hook, host)
+    lifecycle.subscribe()
     cherrypy.engine.signal_handler.subscribe()
     try:
         cherrypy.engine.start()
@@ -122,7 +129,8 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
         return 1
     bound_host, bound_port = cherrypy.server.bound_addr[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    announce([f"http://{shown_host}:{bound_port}{mount}/" for mount in mount_points])
+    urls = [f"http://{shown_host}:{bound_port}{mount}/" for mount in mount_points]
+    announce(urls + lifecycle.urls)
     cherrypy.engine.block()
     connection.close()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -28,41 +28,36 @@ def short_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def recv_until(sock: socket.socket, marker: bytes, timeout: float = TIMEOUT) -> bytes:
-    """Receive from ``sock`` until ``marker`` was seen; fail after ``timeout`` seconds."""
+def _receive(sock: socket.socket, enough, timeout: float, waiting_for: str) -> tuple[bytes, bool]:
+    """Receive until ``enough(data)`` or end of file; return (data, reached EOF)."""
     deadline = time.monotonic() + timeout
     data = bytearray()
-    while marker not in data:
+    while not enough(data):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssertionError(f"{marker!r} not received; got {bytes(data)!r}")
+            raise AssertionError(f"{waiting_for} not received; got {bytes(data)!r}")
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(65536)
         except TimeoutError:
             continue
         if not chunk:
-            raise AssertionError(f"EOF before {marker!r}; got {bytes(data)!r}")
+            return bytes(data), True
         data += chunk
-    return bytes(data)
+    return bytes(data), False
+
+
+def recv_until(sock: socket.socket, marker: bytes, timeout: float = TIMEOUT) -> bytes:
+    """Receive from ``sock`` until ``marker`` was seen; fail after ``timeout`` seconds."""
+    data, eof = _receive(sock, lambda d: marker in d, timeout, repr(marker))
+    if eof:
+        raise AssertionError(f"EOF before {marker!r}; got {data!r}")
+    return data
 
 
 def recv_until_eof(sock: socket.socket, timeout: float = TIMEOUT) -> bytes:
     """Everything ``sock`` sends until its end of file; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    data = bytearray()
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no EOF; got {bytes(data)!r}")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
-        if not chunk:
-            return bytes(data)
-        data += chunk
+    return _receive(sock, lambda d: False, timeout, "EOF")[0]
 
 
 class ConsoleProcess:

@@ -80,8 +80,9 @@ def test_app_is_mounted_at_the_mount_point_and_start_stop_leave_nothing(short_di
     (short_dir / "consoles").mkdir(mode=0o700)
     stale = short_dir / "consoles" / "stale-file"
     stale.write_text("")
-    plugin.wok_plugin_start(host=host)
+    urls = plugin.wok_plugin_start(host=host)
     try:
+        assert urls == [f"ws://127.0.0.1:{plugin.bridge.port}/"]
         assert plugin.bridge.pid is not None and plugin.bridge.port > 0
         assert (short_dir / "consoles").stat().st_mode & 0o777 == 0o700
         assert (short_dir / "tokens").stat().st_mode & 0o777 == 0o700
