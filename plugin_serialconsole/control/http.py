@@ -37,13 +37,7 @@ def request_language() -> str:
 def json_body(action: str) -> dict[str, Any]:
     """The request's JSON body (``{}`` when empty), validated against API.json[action]."""
     request = cherrypy.request
-    try:
-        length = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        raise SerialConsoleError("SCONS0006E", 400, error="bad Content-Length") from None
-    if length > MAX_BODY:
-        raise SerialConsoleError("SCONS0015E", 413, limit=MAX_BODY)
-    raw = request.body.fp.read(length) if length else b""
+    raw = _read_body(request)
     if not raw.strip():
         document: Any = {}
     else:
@@ -56,6 +50,23 @@ def json_body(action: str) -> dict[str, Any]:
             raise SerialConsoleError("SCONS0006E", 400, error=str(error)) from None
     validate(action, document)
     return document
+
+
+def _read_body(request) -> bytes:
+    """The raw body, sized by Content-Length or chunked; at most MAX_BODY bytes."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise SerialConsoleError("SCONS0006E", 400, error="bad Content-Length") from None
+    if length > MAX_BODY:
+        raise SerialConsoleError("SCONS0015E", 413, limit=MAX_BODY)
+    if chunked:
+        raw = request.body.fp.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            raise SerialConsoleError("SCONS0015E", 413, limit=MAX_BODY)
+        return raw
+    return request.body.fp.read(length) if length > 0 else b""
 
 
 def validate(action: str, document: Any) -> None:

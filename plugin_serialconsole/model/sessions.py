@@ -76,9 +76,9 @@ class SessionManager:
         self, guest: Guest, alias: str | None, force: bool = False, language: str = "en"
     ) -> tuple[Session, IssuedToken]:
         """Start a console process for one device of a running guest; return its token."""
-        device = guest.device(alias)
         if not guest.running:
             raise SerialConsoleError("SCONS0002E", 409, guest=guest.name, state=guest.state)
+        device = guest.device(alias)
         session = Session(guest, device, console_id(guest.uuid, device.alias))
         self._reserve(session, force)
         try:

@@ -105,6 +105,24 @@ def test_open_with_charset_content_type(host):
     assert response.status_code == 201, response.text
 
 
+def test_open_with_chunked_body(host):
+    """A body without Content-Length (chunked) is read, not ignored."""
+    parts = iter([b'{"device": ', b'"serial1"}'])
+    response = host.post(
+        "vms/mock-dual/serial", data=parts, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["device"] == "serial1"
+
+
+def test_chunked_body_too_large(host):
+    parts = iter([b'{"device": "', b"x" * (64 * 1024), b'"}'])
+    response = host.post(
+        "vms/mock-dual/serial", data=parts, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 413, "SCONS0015E")
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -117,6 +135,8 @@ def test_unknown_guest(host):
 
 def test_guest_not_running(host):
     assert_error(host.post("vms/mock-off/serial"), 409, "SCONS0002E")
+    # the guest's state is the more useful answer than a device complaint
+    assert_error(host.post("vms/mock-off/serial", json={"device": "nope"}), 409, "SCONS0002E")
     assert host.sessions() == []
 
 
