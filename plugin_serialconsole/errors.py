@@ -27,5 +27,9 @@ def not_found(guest: str) -> SerialConsoleError:
     return SerialConsoleError("SCONS0001E", 404, guest=guest)
 
 
+def console_in_use(guest: str, device: str) -> SerialConsoleError:
+    return SerialConsoleError("SCONS0003E", 409, guest=guest, device=device)
+
+
 def console_unavailable(guest: str, error: str) -> SerialConsoleError:
     return SerialConsoleError("SCONS0009E", 500, guest=guest, error=error)

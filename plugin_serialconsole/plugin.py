@@ -17,6 +17,7 @@ from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hoo
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.guests import make_guest_model
 from plugin_serialconsole.model.sessions import SessionManager, SessionSettings
+from plugin_serialconsole.netloc import url_host
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +120,15 @@ class SerialConsolePlugin:
     def wok_plugin_start(self, host: Host) -> list[str]:
         self._prepare_run_dir()
         self.bridge.start()
-        host_part = f"[{self.bridge.host}]" if ":" in self.bridge.host else self.bridge.host
-        url = f"ws://{host_part}:{self.bridge.port}/"
+        url = f"ws://{url_host(self.bridge.host)}:{self.bridge.port}/"
         host.logger.info("serial consoles: WebSocket proxy on %s", url)
         return [url]
 
     def _prepare_run_dir(self) -> None:
         """Private dirs; sockets and tokens left by an earlier, killed host are swept."""
-        for directory in (self.sockets_dir, self.tokens.directory):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            directory.chmod(0o700)
+        self.sockets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.sockets_dir.chmod(0o700)
+        self.tokens.create_directory()
         stale = [p for p in self.sockets_dir.iterdir() if p.is_socket()]
         for path in stale:
             path.unlink(missing_ok=True)

@@ -22,15 +22,9 @@ from websockify.websocketproxy import ProxyRequestHandler, WebSocketProxy
 
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.ids import is_console_id
+from plugin_serialconsole.netloc import hostname_of
 
 log = logging.getLogger(__name__)
-
-
-def _hostname(netloc: str) -> str | None:
-    try:
-        return urlsplit(f"//{netloc}").hostname
-    except ValueError:
-        return None
 
 
 def normalize_origin(origin: str) -> str:
@@ -53,7 +47,7 @@ def origin_allowed(origin: str | None, host_header: str | None, allowed: Iterabl
         return False
     if parsed.scheme not in ("http", "https") or not origin_host:
         return False
-    return origin_host == _hostname(host_header or "")
+    return origin_host == hostname_of(host_header or "")
 
 
 class OriginCheck(auth_plugins.BasePlugin):

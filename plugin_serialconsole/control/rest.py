@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import cherrypy
 
@@ -25,6 +25,7 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import PluginInfo
 from plugin_serialconsole.model.guests import GuestModel
 from plugin_serialconsole.model.sessions import SessionManager
+from plugin_serialconsole.netloc import hostname_of, url_host
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +139,8 @@ class RestApi:
 
     def _ws_host(self) -> str:
         """The host name the client used to reach us; the proxy listens on the same host."""
-        host_header = cherrypy.request.headers.get("Host", "")
-        try:
-            hostname = urlsplit(f"//{host_header}").hostname
-        except ValueError:
-            hostname = None
-        hostname = hostname or self.settings.listen_host
-        return f"[{hostname}]" if ":" in hostname else hostname
+        hostname = hostname_of(cherrypy.request.headers.get("Host", ""))
+        return url_host(hostname or self.settings.listen_host)
 
     def _page(self, guest: str, device: str, token: str) -> str:
         mount = self.settings.info.mount_point

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import configparser
 import logging
-import signal
 from pathlib import Path
 
 import cherrypy
@@ -18,6 +17,7 @@ from cherrypy.process.plugins import SimplePlugin
 
 from plugin_serialconsole.host.connection import SharedConnection
 from plugin_serialconsole.host.plugins import get_plugin_manager
+from plugin_serialconsole.netloc import url_host
 
 log = logging.getLogger(__name__)
 
@@ -118,20 +118,11 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     lifecycle = PluginLifecycle(cherrypy.engine, manager.hook, host)
     lifecycle.subscribe()
     cherrypy.engine.signal_handler.subscribe()
-    try:
-        cherrypy.engine.start()
-    except Exception as error:  # noqa: BLE001 - reported, then a clean exit code
-        log.error("the host could not start: %s", error)
-        cherrypy.engine.exit()
-        return 1
-    if cherrypy.engine.state != cherrypy.engine.states.STARTED:
-        cherrypy.engine.exit()
-        return 1
+    # A failing start listener makes cherrypy log it and exit with status 70.
+    cherrypy.engine.start()
     bound_host, bound_port = cherrypy.server.bound_addr[:2]
-    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    urls = [f"http://{shown_host}:{bound_port}{mount}/" for mount in mount_points]
+    urls = [f"http://{url_host(bound_host)}:{bound_port}{mount}/" for mount in mount_points]
     announce(urls + lifecycle.urls)
     cherrypy.engine.block()
     connection.close()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return 0

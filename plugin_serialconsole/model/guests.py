@@ -161,14 +161,10 @@ class LibvirtGuests:
         conn = self._conn()
         if "\x00" in ident or len(ident.encode()) > 1024:
             raise not_found(ident)
-        try:
-            return conn.lookupByName(ident)
-        except libvirt.libvirtError as error:
-            if error.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                raise self._unavailable(error) from error
-        if _is_uuid(ident):
+        lookups = [conn.lookupByName] + ([conn.lookupByUUIDString] if _is_uuid(ident) else [])
+        for lookup in lookups:
             try:
-                return conn.lookupByUUIDString(ident)
+                return lookup(ident)
             except libvirt.libvirtError as error:
                 if error.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                     raise self._unavailable(error) from error

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole.console import protocol
-from plugin_serialconsole.errors import SerialConsoleError, console_unavailable
+from plugin_serialconsole.errors import console_in_use, console_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +84,15 @@ class ConsoleProcess:
         try:
             first = process._first_report()
         except BaseException:
-            process.kill()
-            process._close_pipes()
+            process._discard()
             raise
         if first.get("event") == protocol.READY:
             return process
-        process.kill()
-        process._close_pipes()
+        process._discard()
         if first.get("event") == protocol.FAILED:
             code, params = first.get("code", ""), first.get("params") or {}
             if code == "SCONS0003E":
-                raise SerialConsoleError(code, 409, guest=spec.guest_name, device=spec.device)
+                raise console_in_use(spec.guest_name, spec.device)
             error = params.get("error", code)
         else:
             error = "the console process exited before it was ready"
@@ -142,7 +140,9 @@ class ConsoleProcess:
             os.killpg(self._popen.pid, signal.SIGKILL)
         self._popen.wait()
 
-    def _close_pipes(self) -> None:
+    def _discard(self) -> None:
+        """Kill a process that never became ready; no watcher will close its pipes."""
+        self.kill()
         for pipe in (self._popen.stdin, self._popen.stdout):
             with contextlib.suppress(OSError, ValueError):
                 pipe.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
-from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.errors import SerialConsoleError, console_in_use
 from plugin_serialconsole.ids import console_id
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
 from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec, start_watcher
@@ -117,15 +117,11 @@ class SessionManager:
                 self._sessions[session.console_id] = session
                 return
             if not force or holder.process is None:
-                raise SerialConsoleError(
-                    "SCONS0003E", 409, guest=session.guest.name, device=session.device.alias
-                )
+                raise console_in_use(session.guest.name, session.device.alias)
         self._end(holder, TAKEN_OVER)
         with self._lock:
             if self._sessions.setdefault(session.console_id, session) is not session:
-                raise SerialConsoleError(
-                    "SCONS0003E", 409, guest=session.guest.name, device=session.device.alias
-                )
+                raise console_in_use(session.guest.name, session.device.alias)
 
     def _release(self, session: Session) -> None:
         with self._lock:
@@ -140,7 +136,7 @@ class SessionManager:
         """The process is reaped: remove everything the session left."""
         self._release(session)
         self.tokens.revoke(session.token_digest)
-        socket_path = self.settings.sockets_dir / session.console_id
+        socket_path = session.process.spec.socket_path
         if socket_path.is_socket():
             with self._lock:
                 if session.console_id not in self._sessions:
@@ -161,13 +157,7 @@ class SessionManager:
     def _guest_stopped(self, guest: Guest) -> None:
         """One console saw the guest stop: so do the guest's other consoles."""
         self.guests.guest_stopped(guest.uuid)
-        with self._lock:
-            others = [
-                s
-                for s in self._sessions.values()
-                if s.guest.uuid == guest.uuid and s.process is not None
-            ]
-        for other in others:
+        for other in self._sessions_of(guest):
             other.process.request_stop(GUEST_STOPPED)
 
     def _end(self, session: Session, code: str) -> None:
@@ -180,14 +170,7 @@ class SessionManager:
 
     def close(self, guest: Guest, alias: str | None = None) -> int:
         """End the guest's sessions (one device's, if given); return how many ended."""
-        with self._lock:
-            mine = [
-                s
-                for s in self._sessions.values()
-                if s.guest.uuid == guest.uuid
-                and s.process is not None
-                and alias in (None, s.device.alias)
-            ]
+        mine = [s for s in self._sessions_of(guest) if alias in (None, s.device.alias)]
         if not mine:
             raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
         for session in mine:
@@ -195,10 +178,15 @@ class SessionManager:
         return len(mine)
 
     def list(self) -> list[Session]:
+        """Sessions whose process runs (not those still starting)."""
         with self._lock:
             return [s for s in self._sessions.values() if s.process is not None]
 
+    def _sessions_of(self, guest: Guest) -> list[Session]:
+        return [s for s in self.list() if s.guest.uuid == guest.uuid]
+
     def stop_all(self) -> None:
+        # Ask every process first so they wind down in parallel, then wait for each.
         for session in self.list():
             session.process.request_stop(HOST_STOPPING)
         for session in self.list():
