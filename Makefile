@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 RUN_ARGS ?=
 PYTEST_ARGS ?=
-# Debian packages libvirt-python needs to build from PyPI.
+# Debian packages the tests need, one line per concern.
+# libvirt-python builds from PyPI against these:
 APT_PACKAGES := libvirt-dev pkg-config gcc python3-venv
 
 .PHONY: run check lint test system-deps clean

@@ -117,12 +117,13 @@ class RestApi:
             guest, body.get("device"), bool(body.get("force", False)), http.request_language()
         )
         device = session.device.alias
+        ws_url = self._ws_url(token.token)
         return http.respond(
             201,
             {
                 "token": token.token,
-                "ws_url": f"ws://{self._ws_host()}:{self.settings.ws_port()}/?token={token.token}",
-                "page": self._page(guest.name, device, token.token),
+                "ws_url": ws_url,
+                "page": self._page(guest.name, device, ws_url),
                 "expires_in": int(self.settings.token_ttl),
                 "device": device,
             },
@@ -137,14 +138,20 @@ class RestApi:
     def list_sessions(self) -> bytes:
         return http.respond(200, [session.as_json() for session in self.sessions.list()])
 
+    def _ws_url(self, token: str) -> str:
+        return f"ws://{self._ws_host()}:{self.settings.ws_port()}/?token={token}"
+
     def _ws_host(self) -> str:
         """The host name the client used to reach us; the proxy listens on the same host."""
         hostname = hostname_of(cherrypy.request.headers.get("Host", ""))
         return url_host(hostname or self.settings.listen_host)
 
-    def _page(self, guest: str, device: str, token: str) -> str:
+    def _page(self, guest: str, device: str, ws_url: str) -> str:
+        """The console page; the WebSocket URL (token included) rides in the fragment,
+        which browsers never send to a server or write to its logs."""
         mount = self.settings.info.mount_point
-        return f"{mount}/console.html?guest={quote(guest, safe='')}&device={device}#token={token}"
+        query = f"guest={quote(guest, safe='')}&device={device}"
+        return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
 
 
 def _match(pattern: tuple, segments: tuple[str, ...]) -> list[Any] | None:

@@ -76,7 +76,7 @@ def test_open_response_shape(host):
     assert opened["ws_url"].endswith(f"/?token={opened['token']}")
     assert opened["page"] == (
         f"/plugins/serialconsole/console.html?guest={quote(UNICODE_GUEST, safe='')}"
-        f"&device=serial0#token={opened['token']}"
+        f"&device=serial0#ws={quote(opened['ws_url'], safe='')}"
     )
     (session,) = host.sessions()
     assert session["guest"] == UNICODE_GUEST
