@@ -43,6 +43,9 @@ messages: dict[str, str] = {
     "SCONS0015E": N_("The request body is larger than %(limit)s bytes."),
     "SCONS0016E": N_("Authentication required."),
     "SCONS0017E": N_("HTTP error %(status)s."),
+    "SCONS0018E": N_(
+        "Too many console sessions are open (the limit is %(limit)s). End one and try again."
+    ),
     "SCONS0101L": N_("Console closed by the client."),
     "SCONS0102L": N_("Disconnected (Ctrl+Q)."),
     "SCONS0103L": N_("No activity for %(seconds)s seconds; console closed."),

@@ -27,6 +27,7 @@ DEFAULTS = {
     "token_ttl": "60",
     "idle_timeout": "1800",
     "allowed_origins": "",
+    "max_sessions": "100",
 }
 
 
@@ -44,16 +45,18 @@ class Settings:
     token_ttl: float
     idle_timeout: float
     allowed_origins: tuple[str, ...]
+    max_sessions: int
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
         section = {**DEFAULTS, **(dict(config[NAME]) if config.has_section(NAME) else {})}
         token_ttl = float(section["token_ttl"])
         idle_timeout = float(section["idle_timeout"])
-        if token_ttl <= 0 or idle_timeout < 0:
-            raise ValueError("token_ttl must be > 0 and idle_timeout >= 0")
+        max_sessions = int(section["max_sessions"])
+        if token_ttl <= 0 or idle_timeout < 0 or max_sessions < 1:
+            raise ValueError("token_ttl must be > 0, idle_timeout >= 0 and max_sessions >= 1")
         origins = tuple(o for o in section["allowed_origins"].replace(",", " ").split() if o)
-        return cls(token_ttl, idle_timeout, origins)
+        return cls(token_ttl, idle_timeout, origins, max_sessions)
 
 
 class SerialConsolePlugin:
@@ -94,7 +97,13 @@ class SerialConsolePlugin:
         self.sessions = SessionManager(
             guests,
             self.tokens,
-            SessionSettings(uri, self.sockets_dir, settings.token_ttl, settings.idle_timeout),
+            SessionSettings(
+                uri,
+                self.sockets_dir,
+                settings.token_ttl,
+                settings.idle_timeout,
+                settings.max_sessions,
+            ),
         )
         api = RestApi(
             ApiSettings(

@@ -15,11 +15,12 @@ import stat
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from websockify import auth_plugins
-from websockify.websocketproxy import ProxyRequestHandler, WebSocketProxy
+from websockify.websocketproxy import WebSocketProxy
 
+from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.ids import is_console_id
 from plugin_serialconsole.netloc import hostname_of
@@ -84,29 +85,6 @@ class ConsoleTokens:
         except FileNotFoundError:
             return None
         return ["unix_socket", str(path)]
-
-
-class ConsoleRequestHandler(ProxyRequestHandler):
-    """Checks Origin before the token is spent, and never logs a token."""
-
-    _origin_checked = False
-
-    def validate_connection(self) -> None:
-        self.auth_connection()
-        super().validate_connection()
-
-    def auth_connection(self) -> None:
-        if not self._origin_checked:
-            self._origin_checked = True
-            super().auth_connection()
-
-    def get_target(self, target_plugin):
-        tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
-        target = target_plugin.lookup(tokens[0].strip())
-        if target is None:
-            self.send_error(403, "Unknown, used or expired console token")
-            raise self.server.EClose("refused: unknown, used or expired console token")
-        return target
 
 
 class ConsoleProxy(WebSocketProxy):

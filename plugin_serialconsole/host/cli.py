@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds without traffic before a console closes; 0 never (default: %(default)s)",
     )
     parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=100,
+        help="console sessions open at once, at most; more are refused with 503 "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--allowed-origin",
         action="append",
         default=[],
@@ -122,6 +129,7 @@ def build_config(args: argparse.Namespace) -> configparser.ConfigParser:
         "token_ttl": str(args.token_ttl),
         "idle_timeout": str(args.idle_timeout),
         "allowed_origins": " ".join(args.allowed_origin),
+        "max_sessions": str(args.max_sessions),
     }
     return config
 
@@ -129,8 +137,8 @@ def build_config(args: argparse.Namespace) -> configparser.ConfigParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.token_ttl <= 0 or args.idle_timeout < 0:
-        parser.error("--token-ttl must be > 0 and --idle-timeout >= 0")
+    if args.token_ttl <= 0 or args.idle_timeout < 0 or args.max_sessions < 1:
+        parser.error("--token-ttl must be > 0, --idle-timeout >= 0 and --max-sessions >= 1")
     logging.basicConfig(
         level=args.log_level,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",

@@ -38,6 +38,7 @@ class SessionSettings:
     sockets_dir: Path
     token_ttl: float
     idle_timeout: float
+    max_sessions: int = 100
 
 
 @dataclass
@@ -114,6 +115,8 @@ class SessionManager:
         with self._lock:
             holder = self._sessions.get(session.console_id)
             if holder is None:
+                if len(self._sessions) >= self.settings.max_sessions:
+                    raise SerialConsoleError("SCONS0018E", 503, limit=self.settings.max_sessions)
                 self._sessions[session.console_id] = session
                 return
             if not force or holder.process is None:
