@@ -256,6 +256,12 @@ class Host:
 
         return wait_for(find, 5.0, f"session {guest}/{device} {state}")
 
+    def wait_for_no_session(self, guest: str, device: str) -> None:
+        def gone():
+            return not [s for s in self.sessions() if (s["guest"], s["device"]) == (guest, device)]
+
+        wait_for(gone, 5.0, f"session {guest}/{device} to end")
+
     # cleanliness -------------------------------------------------------------
 
     def dir_entries(self) -> dict[str, list[str]]:
