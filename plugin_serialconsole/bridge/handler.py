@@ -70,7 +70,7 @@ class ConsoleRequestHandler(ProxyRequestHandler):
 
     def get_target(self, target_plugin):
         tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
-        target = target_plugin.lookup(tokens[0].strip())
+        target = target_plugin.lookup(tokens[0].strip(), self.headers.get("Cookie", ""))
         if target is None:
             self.send_error(403, "Unknown, used or expired console token")
             raise self.server.EClose("refused: unknown, used or expired console token")

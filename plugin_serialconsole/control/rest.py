@@ -22,7 +22,7 @@ import cherrypy
 
 from plugin_serialconsole.control import http
 from plugin_serialconsole.errors import SerialConsoleError
-from plugin_serialconsole.hookspecs import PluginInfo
+from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.guests import GuestModel
 from plugin_serialconsole.model.sessions import SessionManager
 from plugin_serialconsole.netloc import hostname_of, url_host
@@ -48,7 +48,7 @@ class RestApi:
         settings: ApiSettings,
         guests: GuestModel,
         sessions: SessionManager,
-        check_auth: Callable[[], str | None],
+        check_auth: Callable[[], Identity | None],
     ) -> None:
         self.settings = settings
         self.guests = guests
@@ -67,9 +67,13 @@ class RestApi:
     def default(self, *segments: str, **_params: str) -> bytes:
         method = cherrypy.request.method
         try:
-            if self.check_auth() is None:
+            identity = self.check_auth()
+            if identity is None:
                 raise SerialConsoleError("SCONS0016E", 401)
+            if not identity.csrf_ok:
+                raise SerialConsoleError("SCONS0019E", 403)
             handler, args = self._route(method, segments)
+            cherrypy.request.identity = identity
             return handler(*args)
         except SerialConsoleError as error:
             if error.status >= 500:
@@ -114,7 +118,11 @@ class RestApi:
         body = http.json_body("serial_open")
         guest = self.guests.lookup(ident)
         session, token = self.sessions.open(
-            guest, body.get("device"), bool(body.get("force", False)), http.request_language()
+            guest,
+            body.get("device"),
+            bool(body.get("force", False)),
+            http.request_language(),
+            cherrypy.request.identity,
         )
         device = session.device.alias
         ws_url = self._ws_url(token.token)

@@ -10,7 +10,10 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
 from plugin_serialconsole.ids import check_socket_dir
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 DEFAULT_URI = "qemu:///system"
 
@@ -71,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="WebSocket proxy port (default: %(default)s; 0 picks one)",
     )
     parser.add_argument(
+        "--auth",
+        choices=["users", "none"],
+        default="users",
+        help="users: operators log in with a name and password from --users-file "
+        "(HTTP Basic works for API clients); none: no login, allowed only with a "
+        "loopback --host (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--users-file",
+        type=Path,
+        default=DEFAULT_USERS_FILE,
+        help="operators and their scrypt password hashes, managed with "
+        "serialconsole-passwd (default: %(default)s)",
+    )
+    parser.add_argument(
         "--run-dir",
         type=Path,
         default=None,
@@ -124,6 +142,8 @@ def build_config(args: argparse.Namespace) -> configparser.ConfigParser:
         "port": str(args.port),
         "ws_port": str(args.ws_port),
         "uri": uri,
+        "auth": args.auth,
+        "users_file": str(args.users_file.absolute()),
     }
     config["serialconsole"] = {
         "token_ttl": str(args.token_ttl),
@@ -132,6 +152,22 @@ def build_config(args: argparse.Namespace) -> configparser.ConfigParser:
         "max_sessions": str(args.max_sessions),
     }
     return config
+
+
+def check_auth_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.auth == "none":
+        if args.host not in LOOPBACK:
+            parser.error(
+                f"--auth none serves guest consoles to anyone who reaches {args.host}; "
+                "it is allowed only with a loopback --host (127.0.0.1, ::1, localhost)"
+            )
+        return
+    if not args.users_file.is_file():
+        parser.error(
+            f"no users file at {args.users_file}: create one with "
+            f"'serialconsole-passwd --users-file {args.users_file} NAME', "
+            "or use --auth none on a loopback --host"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    check_auth_options(parser, args)
     run_dir = (args.run_dir or default_run_dir()).absolute()
     try:
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -125,6 +125,8 @@ class Host:
             sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock",
             "--port", "0", "--ws-port", "0", "--run-dir", str(self.run_dir), *self.options,
         ]  # fmt: skip
+        if "--auth" not in self.options and "--users-file" not in self.options:
+            command += ["--auth", "none"]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log
