@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import cherrypy
 
@@ -66,6 +66,7 @@ class RestApi:
     @cherrypy.expose
     def default(self, *segments: str, **_params: str) -> bytes:
         method = cherrypy.request.method
+        segments = raw_segments() or segments
         try:
             identity = self.check_auth()
             if identity is None:
@@ -160,6 +161,23 @@ class RestApi:
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest, safe='')}&device={device}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
+
+
+def raw_segments() -> tuple[str, ...] | None:
+    """The path after the mount point, split first and then percent-decoded once.
+
+    cherrypy decodes before splitting and turns a literal ``%2F`` into ``/`` as well, so a
+    guest named ``a%2Fb`` or ``%2F`` would be looked up as another name.
+    """
+    request = cherrypy.request
+    raw = request.wsgi_environ.get("REQUEST_URI")
+    if raw is None:
+        return None
+    path = urlsplit(raw).path
+    if not path.startswith(request.script_name):
+        return None
+    path = path[len(request.script_name) :]
+    return tuple(unquote(segment, errors="replace") for segment in path.split("/") if segment)
 
 
 def _match(pattern: tuple, segments: tuple[str, ...]) -> list[Any] | None:

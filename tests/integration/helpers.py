@@ -121,8 +121,9 @@ class Host:
     # lifecycle -------------------------------------------------------------
 
     def start(self) -> Host:
+        source = [] if "--uri" in self.options else ["--mock"]
         command = [
-            sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock",
+            sys.executable, "-m", "plugin_serialconsole.host.cli", *source,
             "--port", "0", "--ws-port", "0", "--run-dir", str(self.run_dir), *self.options,
         ]  # fmt: skip
         if "--auth" not in self.options and "--users-file" not in self.options:
