@@ -139,9 +139,7 @@ class DirectConsole:
     def read_until(self, marker: bytes, timeout: float = 10.0) -> bytes:
         """Bytes up to and including ``marker``; the rest stays buffered."""
         with self._changed:
-            found = self._changed.wait_for(
-                lambda: marker in self.buffer or self.error, timeout
-            )
+            found = self._changed.wait_for(lambda: marker in self.buffer or self.error, timeout)
             at = self.buffer.find(marker)
             if at < 0:
                 why = self.error if found else f"timed out after {timeout} s"

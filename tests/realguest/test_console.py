@@ -30,15 +30,14 @@ def test_seq_20000_arrives_byte_exact(host, connect, module_guest):
     answer_42(console)
 
 
-def test_reboot_keeps_the_console(host, connect, new_guest):
-    guest = new_guest()
-    console = open_console(host, connect, guest)
+def test_reboot_keeps_the_console(host, connect, module_guest):
+    console = open_console(host, connect, module_guest)
     shell(console)
-    pid = host.wait_session_state("connected", guest.name)["pid"]
+    pid = host.wait_session_state("connected", module_guest.name)["pid"]
     console.send("reboot\r")
     wait_boot(console, BOOT_LINE)
     answer_42(console)
-    assert host.wait_session_state("connected", guest.name)["pid"] == pid
+    assert host.wait_session_state("connected", module_guest.name)["pid"] == pid
 
 
 def test_guest_list_reads_states_and_devices(host, module_guest, new_guest):
