@@ -16,6 +16,7 @@ through a libvirt console stream opened here. Prints a table.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def main() -> int:
     finally:
         guest.destroy()
         daemons.stop()
+        shutil.rmtree(daemons.workdir, ignore_errors=True)
     print_table(pipeline, direct)
     return 0
 
