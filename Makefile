@@ -9,6 +9,8 @@ PYTEST_ARGS ?=
 # Debian packages the tests need, one line per concern.
 # libvirt-python builds from PyPI against these:
 APT_PACKAGES := libvirt-dev pkg-config gcc python3-venv
+# real-guest tests: libvirtd + QEMU, and what contrib/tinyguest/build-tinyguest builds a guest with:
+APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
 
 .PHONY: run check lint test system-deps clean
 
@@ -39,7 +41,8 @@ system-deps:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=900 install -y -qq $$missing >/dev/null; \
 	else \
 	  echo "missing Debian packages:$$missing (run as root, or install them)"; \
 	fi

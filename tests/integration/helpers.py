@@ -104,10 +104,14 @@ def assert_pid_gone(pid: int) -> None:
 
 
 class Host:
-    """One ``serialconsole-host --mock`` subprocess with its own short run directory."""
+    """One ``serialconsole-host`` subprocess (``--mock`` unless ``source`` says otherwise, e.g.
+    ``("--uri", "qemu:///system")``) with its own short run directory."""
 
-    def __init__(self, *options: str, run_dir: Path | None = None) -> None:
+    def __init__(
+        self, *options: str, run_dir: Path | None = None, source: tuple[str, ...] = ("--mock",)
+    ) -> None:
         self.options = options
+        self.source = source
         self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
         fd, log_name = tempfile.mkstemp(prefix=f"{self.run_dir.name}-", suffix=".log", dir="/tmp")
         os.close(fd)
@@ -121,9 +125,8 @@ class Host:
     # lifecycle -------------------------------------------------------------
 
     def start(self) -> Host:
-        source = [] if "--uri" in self.options else ["--mock"]
         command = [
-            sys.executable, "-m", "plugin_serialconsole.host.cli", *source,
+            sys.executable, "-m", "plugin_serialconsole.host.cli", *self.source,
             "--port", "0", "--ws-port", "0", "--run-dir", str(self.run_dir), *self.options,
         ]  # fmt: skip
         if "--auth" not in self.options and "--users-file" not in self.options:
@@ -299,9 +302,9 @@ class Host:
             time.sleep(POLL_INTERVAL)
 
 
-def shared_host(*options: str) -> Iterator[Host]:
+def shared_host(*options: str, source: tuple[str, ...] = ("--mock",)) -> Iterator[Host]:
     """Body of a module-scoped host fixture: start, yield, SIGTERM and check clean."""
-    host = Host(*options)
+    host = Host(*options, source=source)
     try:
         host.start()
         yield host

@@ -48,7 +48,7 @@ def host(tmp_path_factory):
     xml = tmp_path_factory.mktemp("names") / "odd-names.xml"
     guests = "".join(domain(n, name) for n, name in enumerate(ODD_NAMES))
     xml.write_text(f"<node>{guests}</node>")
-    yield from shared_host("--uri", f"test://{Path(xml).resolve()}")
+    yield from shared_host(source=("--uri", f"test://{Path(xml).resolve()}"))
 
 
 def test_every_odd_name_is_listed(host):
