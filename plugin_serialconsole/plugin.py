@@ -13,6 +13,8 @@ from plugin_serialconsole.bridge.runner import WebsockifyBridge
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.rest import ApiSettings, RestApi
+from plugin_serialconsole.control.root import PluginRoot
+from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, ui_problems
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.guests import make_guest_model
@@ -28,6 +30,7 @@ DEFAULTS = {
     "idle_timeout": "1800",
     "allowed_origins": "",
     "max_sessions": "100",
+    "ui_dir": "",
 }
 
 
@@ -46,6 +49,7 @@ class Settings:
     idle_timeout: float
     allowed_origins: tuple[str, ...]
     max_sessions: int
+    ui_dir: str = ""
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
@@ -56,7 +60,7 @@ class Settings:
         if token_ttl <= 0 or idle_timeout < 0 or max_sessions < 1:
             raise ValueError("token_ttl must be > 0, idle_timeout >= 0 and max_sessions >= 1")
         origins = tuple(o for o in section["allowed_origins"].replace(",", " ").split() if o)
-        return cls(token_ttl, idle_timeout, origins, max_sessions)
+        return cls(token_ttl, idle_timeout, origins, max_sessions, section["ui_dir"].strip())
 
 
 class SerialConsolePlugin:
@@ -116,6 +120,10 @@ class SerialConsolePlugin:
             self.sessions,
             host.check_auth,
         )
+        ui_dir = find_ui_dir(settings.ui_dir)
+        if missing := ui_problems(ui_dir):
+            log.warning("the web UI in %s is incomplete (run `make ui`): %s", ui_dir, missing)
+        root = PluginRoot(api, UiFiles(ui_dir), host.check_auth)
         config = {
             "/": {
                 "request.process_request_body": False,
@@ -123,7 +131,7 @@ class SerialConsolePlugin:
                 "tools.encode.on": False,
             }
         }
-        return PluginApp(MOUNT_POINT, api, config)
+        return PluginApp(MOUNT_POINT, root, config)
 
     @hookimpl
     def wok_plugin_start(self, host: Host) -> list[str]:
