@@ -117,7 +117,12 @@ def sources() -> Iterator[Found]:
 
 
 def extract_template() -> Catalog:
-    catalog = Catalog(project="plugin_serialconsole", domain=DOMAIN, fuzzy=False)
+    catalog = Catalog(
+        project="plugin_serialconsole",
+        domain=DOMAIN,
+        copyright_holder="the plugin_serialconsole authors",
+        fuzzy=False,
+    )
     for text, path, line in sources():
         if not text:
             continue
