@@ -4,7 +4,7 @@ Layout of the UI directory (``ui/`` in a source checkout, built by ``make ui``):
 
     index.html, console.html       the pages
     css/, js/, images/, config/    our own files
-    node_modules/@xterm/...        xterm.js and its addons, from the npm registry
+    node_modules/@xterm/*/{lib,css}/  xterm.js and its addons, from the npm registry
     i18n/<lang>.json               the pages' strings, compiled from po/
 
 Only those places and a few file types are served; everything else is a 404, whatever
@@ -28,12 +28,11 @@ from plugin_serialconsole.errors import SerialConsoleError
 log = logging.getLogger(__name__)
 
 PAGES = {"index.html", "console.html"}
-SERVED_TREES = (("css",), ("js",), ("images",), ("config",), ("node_modules", "@xterm"))
+OUR_TREES = {"css", "js", "images", "config"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".json": "application/json; charset=utf-8",
     ".map": "application/json; charset=utf-8",
     ".svg": "image/svg+xml",
     ".png": "image/png",
@@ -90,10 +89,8 @@ class UiFiles:
         return body
 
     def file(self, segments: tuple[str, ...]) -> bytes:
-        """A static file below one of SERVED_TREES, given as URL path segments."""
-        if not any(segments[: len(tree)] == tree for tree in SERVED_TREES):
-            raise _not_found()
-        if len(segments) <= 1 or any(_bad_segment(s) for s in segments):
+        """A static file of ours or of an xterm.js package, given as URL path segments."""
+        if not _served_tree(segments) or any(_bad_segment(s) for s in segments):
             raise _not_found()
         return self._serve(self.directory.joinpath(*segments))
 
@@ -127,6 +124,17 @@ class UiFiles:
         headers["Cache-Control"] = "no-cache"
         headers["X-Content-Type-Options"] = "nosniff"
         return static.serve_file(str(resolved), content_type=content_type)
+
+
+def _served_tree(segments: tuple[str, ...]) -> bool:
+    """Our own trees, and only the built files (lib/, css/) of the @xterm packages."""
+    if len(segments) >= 2 and segments[0] in OUR_TREES:
+        return True
+    return (
+        len(segments) >= 5
+        and segments[:2] == ("node_modules", "@xterm")
+        and (segments[3] in ("lib", "css"))
+    )
 
 
 def _bad_segment(segment: str) -> bool:

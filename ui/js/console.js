@@ -12,7 +12,8 @@ import { ConsoleSession } from "./session.js";
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
 const IN_USE = "SCONS0003E";
-const IN_USE_RETRY_MS = 3000; // a reload's old session may take a moment to end
+// Our own previous session (before a reload or Reconnect) may take a moment to end.
+const IN_USE_RETRY_MS = 3000;
 
 const query = new URLSearchParams(location.search);
 const guest = query.get("guest") || "";
@@ -52,7 +53,7 @@ function showTakeOver(visible) {
   $("takeover").hidden = !visible;
 }
 
-async function requestUrl(force, automatic) {
+async function requestUrl(force) {
   const started = performance.now();
   for (;;) {
     try {
@@ -61,7 +62,6 @@ async function requestUrl(force, automatic) {
       return answer.ws_url;
     } catch (error) {
       const retry =
-        automatic &&
         error instanceof ApiError &&
         error.code === IN_USE &&
         performance.now() - started < IN_USE_RETRY_MS;
@@ -74,7 +74,7 @@ async function requestUrl(force, automatic) {
 }
 
 /** Connect to `url`, or first ask the REST API for one (`force` takes a busy console over). */
-async function connect({ url = null, force = false, automatic = false } = {}) {
+async function connect({ url = null, force = false } = {}) {
   if (session) {
     session.close();
     session = null;
@@ -83,7 +83,7 @@ async function connect({ url = null, force = false, automatic = false } = {}) {
   setState("connecting");
   if (!url) {
     try {
-      url = await requestUrl(force, automatic);
+      url = await requestUrl(force);
     } catch (error) {
       const reason = error instanceof ApiError ? error.reason : String(error);
       setState("disconnected", reason);
@@ -195,7 +195,7 @@ async function main() {
     connect,
     translateTree,
   };
-  await connect({ url, automatic: true });
+  await connect({ url });
 }
 
 main();
