@@ -14,7 +14,9 @@ pytest.importorskip("playwright")
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an asyncio loop running in this thread while
+# it is open, which later asyncio.run() callers (unit tests) must not find.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not chromium_available():
         message = f"{CHROMIUM} is not installed (Debian package chromium; `make system-deps`)"
