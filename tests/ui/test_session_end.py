@@ -82,3 +82,18 @@ def test_poweroff_shows_the_reason_and_keeps_the_text(own_host, open_context):
     assert status_text(page) == ("Disconnected: Guest mock-vm is not running (state: shutoff).")
     assert "still-here" in terminal_text(page)
     page.context.close()
+
+
+def test_take_over_a_console_in_use(host, open_context):
+    context = open_context()
+    first = open_console(context.new_page(), host)
+    second = context.new_page()
+    second.goto(console_url(host))
+    wait_js(second, "!document.getElementById('takeover').hidden", what="the Take over button")
+    assert "already in use" in status_text(second)
+    second.get_by_role("button", name="Take over").click()
+    wait_state(second, "connected")
+    wait_state(first, "disconnected")
+    assert status_text(first) == "Disconnected: The console was taken over by another session."
+    second.keyboard.type("echo mine\r")
+    wait_terminal_line(second, "mine")
