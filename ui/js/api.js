@@ -1,6 +1,11 @@
-// The plugin's REST API, relative to the page (both live at the plugin's mount point).
+// The plugin's REST API, relative to the page (both live at the plugin's mount point), and
+// the host's login (/auth): a browser logs in once; its session cookie goes along by itself
+// (to the WebSocket too), and requests that change something carry the CSRF token.
 
 import { withLanguage } from "./i18n.js";
+
+const AUTH = "/auth/";
+let csrfToken = null;
 
 /** A REST error: `code` (SCONS####E) and `reason`, already in the page's language. */
 export class ApiError extends Error {
@@ -22,6 +27,9 @@ async function call(method, path, body) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
+  if (csrfToken && method !== "GET") {
+    options.headers["X-CSRF-Token"] = csrfToken;
+  }
   let response;
   try {
     response = await fetch(withLanguage(path), options);
@@ -39,6 +47,28 @@ async function call(method, path, body) {
     throw new ApiError(response.status, (document && document.code) || "", reason);
   }
   return document;
+}
+
+/** True when the request failed for want of a login (or of a fresh one). */
+export function needsLogin(error) {
+  return error instanceof ApiError && (error.status === 401 || error.code === "SCONS0019E");
+}
+
+/** Pick up an existing login session's CSRF token (the cookie alone can't give it). */
+export async function resumeSession() {
+  try {
+    const session = await call("GET", AUTH + "session");
+    csrfToken = (session && session.csrf_token) || null;
+  } catch {
+    csrfToken = null; // not logged in, or a host without /auth: requests will say
+  }
+}
+
+/** Log in: the session cookie is set by the answer; keep its CSRF token. */
+export async function logIn(username, password) {
+  const answer = await call("POST", AUTH + "login", { username, password });
+  csrfToken = answer.csrf_token || null;
+  return answer.user;
 }
 
 export function guestPath(guest) {

@@ -4,9 +4,10 @@
 // fragment, dropped from the address bar at once so a reload never reuses a spent token)
 // or from the page's own POST, on load without one and on Reconnect.
 
-import { ApiError, openConsole } from "./api.js";
+import { ApiError, needsLogin, openConsole, resumeSession } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
+import { askLogin } from "./login.js";
 import { ConsoleSession } from "./session.js";
 
 const FONT_KEY = "serialconsole.fontSize";
@@ -88,6 +89,10 @@ async function connect({ url = null, force = false } = {}) {
       const reason = error instanceof ApiError ? error.reason : String(error);
       setState("disconnected", reason);
       showTakeOver(error instanceof ApiError && error.code === IN_USE);
+      if (needsLogin(error)) {
+        await askLogin($("login"));
+        await connect({ force });
+      }
       return;
     }
   }
@@ -179,6 +184,7 @@ function bindControls() {
 async function main() {
   const url = takeFragmentUrl();
   await loadCatalog();
+  await resumeSession();
   createTerminal();
   setTitle();
   setFontSize(fontSize());

@@ -1,8 +1,9 @@
 // The guest list: every guest with its state and console devices, and an "Open console"
 // link per device; the action is disabled, with the reason shown, when it can't work.
 
-import { listGuests } from "./api.js";
+import { listGuests, needsLogin, resumeSession } from "./api.js";
 import { _, format, languageQuery, loadCatalog } from "./i18n.js";
+import { askLogin } from "./login.js";
 
 // States in which a console can be opened (the server's LIVE_STATES).
 const LIVE = new Set(["running", "blocked", "paused"]);
@@ -117,11 +118,16 @@ async function refresh() {
     status.textContent = format(_("The guest list could not be loaded: %(reason)s"), {
       reason: error.reason || String(error),
     });
+    if (needsLogin(error)) {
+      await askLogin(document.getElementById("login"));
+      await refresh();
+    }
   }
 }
 
 async function main() {
   await loadCatalog();
+  await resumeSession();
   document.getElementById("refresh").addEventListener("click", refresh);
   await refresh();
 }
