@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -171,3 +172,18 @@ def test_screenshot(host, page):
         target.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(target))
         assert target.stat().st_size > 10_000
+
+
+def test_paste_larger_than_a_websocket_message_arrives_whole(host, page):
+    """The proxy refuses one message over 1 MiB; the page splits a big paste into frames."""
+    lines = [f"line {n:06d} abcdefghijklmnopqrstuvwxyz0123456789" for n in range(32000)]
+    text = "\n".join(lines) + "\n"
+    assert len(text.encode()) > 1024 * 1024
+    open_console(page, host)
+    page.keyboard.type("sha256sum\r")
+    page.evaluate("(text) => window.serialconsole.term.paste(text)", text)
+    focus_terminal(page)
+    page.keyboard.press("Control+D")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    wait_terminal_line(page, f"{digest}  -", timeout=60)
+    assert status_text(page) == "Connected"

@@ -4,6 +4,7 @@
 
 const FINAL_LINE = /\r\n\[serialconsole\] ([^\r\n]+) \((SCONS\d{4}L)\)\r\n$/;
 const TAIL = 1024;
+const SEND_CHUNK = 64 * 1024;
 
 /** The server's closing reason at the end of `text`: {text, code} or null. */
 export function finalReason(text) {
@@ -62,10 +63,14 @@ export class ConsoleSession {
     return this.socket.readyState === WebSocket.OPEN;
   }
 
-  /** Send what the user typed or pasted (a string), as one binary frame of UTF-8. */
+  /** Send what the user typed or pasted (a string) as UTF-8, in binary frames of at most
+   * 64 KiB: the proxy refuses a single message over 1 MiB, and a big paste must get through. */
   send(text) {
     if (this.open && text) {
-      this.socket.send(this.encoder.encode(text));
+      const bytes = this.encoder.encode(text);
+      for (let at = 0; at < bytes.length; at += SEND_CHUNK) {
+        this.socket.send(bytes.subarray(at, at + SEND_CHUNK));
+      }
     }
   }
 
