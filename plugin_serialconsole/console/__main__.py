@@ -19,6 +19,7 @@ from plugin_serialconsole import i18n
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.session import HOST_STOPPED, ConsoleSession, listen_unix
 from plugin_serialconsole.console.simulated import SimulatedConsole
+from plugin_serialconsole.logfmt import configure_stderr
 
 log = logging.getLogger("plugin_serialconsole.console")
 
@@ -90,11 +91,7 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s console[%(process)d] %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_stderr(args.log_level.upper(), "console[%(process)d]")
     return asyncio.run(serve(args))
 
 

@@ -114,7 +114,12 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
         return 1
     configure_cherrypy(server)
-    mount_points = mount_plugins(manager, host)
+    try:
+        mount_points = mount_plugins(manager, host)
+    except ValueError as error:
+        log.error("configuration refused by a plugin: %s", error)
+        connection.close()
+        return 2
     lifecycle = PluginLifecycle(cherrypy.engine, manager.hook, host)
     lifecycle.subscribe()
     cherrypy.engine.signal_handler.subscribe()
