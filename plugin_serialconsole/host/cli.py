@@ -17,6 +17,7 @@ from pathlib import Path
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host import logs
 from plugin_serialconsole.ids import check_socket_dir
+from plugin_serialconsole.logfmt import configure_stderr
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def prepare_run_dir(run_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_stderr(logging.WARNING)  # until [logging] is read: warnings about the file
     try:
         config = host_config.load(args.config, overrides(args))
         logs.configure(config["logging"])

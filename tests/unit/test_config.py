@@ -141,7 +141,8 @@ def test_unknown_host_keys_are_warned_about(no_default_file, tmp_path, caplog):
     assert "unknown keys: prot" in caplog.text
 
 
-def test_command_line_errors_exit_2_with_the_reason(no_default_file, tmp_path, capsys):
+def test_command_line_errors_exit_2_with_the_reason(no_default_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "configure_stderr", lambda *args: None)  # keep pytest's logging
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--config", str(write(tmp_path, "[server]\nport = x\n"))])
     assert exit_.value.code == 2
