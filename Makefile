@@ -20,11 +20,13 @@ APT_GET := apt-get -o DPkg::Lock::Timeout=900
 DEB_DIR := build/deb
 # Debian's tools, not a venv's or pyenv's python3, build the package.
 DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
+# real-guest tests: libvirtd + QEMU, and what contrib/tinyguest/build-tinyguest builds a guest with:
+APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
 
 .PHONY: run check lint test deb deb-check system-deps clean
 
 run: $(INSTALLED)
-	$(VENV)/bin/serialconsole-host --mock $(RUN_ARGS)
+	$(VENV)/bin/serialconsole-host --mock --auth none $(RUN_ARGS)
 
 check: lint test deb-check
 

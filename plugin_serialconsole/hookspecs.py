@@ -51,6 +51,23 @@ class PluginApp:
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """The operator behind the current request, as the host authenticated them.
+
+    A browser login session is proved on the WebSocket handshake by a cookie: the host
+    names it and gives the SHA-256 of its value, so a console token can be bound to the
+    session that asked for it. Clients without a session (HTTP Basic, no auth) have none.
+    ``csrf_ok`` is False for a state-changing request that rides on the session cookie
+    without the session's CSRF token.
+    """
+
+    user: str
+    session_cookie: str | None = None
+    session_digest: str | None = None
+    csrf_ok: bool = True
+
+
 class Host(Protocol):
     """What the host hands to every hook.
 
@@ -67,8 +84,8 @@ class Host(Protocol):
     def connection(self) -> Any:
         """The shared libvirt connection, reconnected first if it broke."""
 
-    def check_auth(self) -> str | None:
-        """The operator authenticated for the current request, or None."""
+    def check_auth(self) -> Identity | None:
+        """Who the current request comes from, or None when not authenticated."""
 
 
 @hookspec

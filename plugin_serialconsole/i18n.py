@@ -43,6 +43,12 @@ messages: dict[str, str] = {
     "SCONS0015E": N_("The request body is larger than %(limit)s bytes."),
     "SCONS0016E": N_("Authentication required."),
     "SCONS0017E": N_("HTTP error %(status)s."),
+    "SCONS0019E": N_("This request needs the X-CSRF-Token header of your login session."),
+    "SCONS0020E": N_("Wrong user name or password."),
+    "SCONS0021E": N_('Log in with a JSON body {"username": "...", "password": "..."}.'),
+    "SCONS0018E": N_(
+        "Too many console sessions are open (the limit is %(limit)s). End one and try again."
+    ),
     "SCONS0101L": N_("Console closed by the client."),
     "SCONS0102L": N_("Disconnected (Ctrl+Q)."),
     "SCONS0103L": N_("No activity for %(seconds)s seconds; console closed."),

@@ -30,6 +30,7 @@ DEFAULTS = {
     "idle_timeout": "1800",
     "allowed_origins": "",
     "websocket_url": DEFAULT_TEMPLATE,
+    "max_sessions": "100",
 }
 
 
@@ -48,6 +49,7 @@ class Settings:
     idle_timeout: float
     allowed_origins: tuple[str, ...]
     websocket_url: WebSocketUrl
+    max_sessions: int
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
@@ -55,10 +57,20 @@ class Settings:
         section = {**DEFAULTS, **{key: value for key, value in given.items() if value.strip()}}
         token_ttl = _number(section, "token_ttl")
         idle_timeout = _number(section, "idle_timeout")
-        if token_ttl <= 0 or idle_timeout < 0:
-            raise ValueError(f"[{NAME}] token_ttl must be > 0 and idle_timeout >= 0")
+        max_sessions = _number(section, "max_sessions")
+        if token_ttl <= 0 or idle_timeout < 0 or max_sessions < 1 or max_sessions % 1:
+            raise ValueError(
+                f"[{NAME}] token_ttl must be > 0, idle_timeout >= 0 and max_sessions a "
+                "whole number >= 1"
+            )
         origins = tuple(o for o in section["allowed_origins"].replace(",", " ").split() if o)
-        return cls(token_ttl, idle_timeout, origins, WebSocketUrl(section["websocket_url"]))
+        return cls(
+            token_ttl,
+            idle_timeout,
+            origins,
+            WebSocketUrl(section["websocket_url"]),
+            int(max_sessions),
+        )
 
 
 def _number(section: dict[str, str], key: str) -> float:
@@ -106,7 +118,13 @@ class SerialConsolePlugin:
         self.sessions = SessionManager(
             guests,
             self.tokens,
-            SessionSettings(uri, self.sockets_dir, settings.token_ttl, settings.idle_timeout),
+            SessionSettings(
+                uri,
+                self.sockets_dir,
+                settings.token_ttl,
+                settings.idle_timeout,
+                settings.max_sessions,
+            ),
         )
         api = RestApi(
             ApiSettings(

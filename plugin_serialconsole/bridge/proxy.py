@@ -7,6 +7,8 @@ socket already bound by the parent and passed as ``--listen-fd``.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import logging
 import multiprocessing
 import os
@@ -14,13 +16,15 @@ import select
 import stat
 import sys
 from collections.abc import Iterable
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from websockify import auth_plugins
-from websockify.websocketproxy import ProxyRequestHandler, WebSocketProxy
+from websockify.websocketproxy import WebSocketProxy
 
-from plugin_serialconsole.bridge.tokens import TokenStore
+from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
+from plugin_serialconsole.bridge.tokens import SessionBinding, TokenStore
 from plugin_serialconsole.ids import is_console_id
 from plugin_serialconsole.logfmt import configure_stderr
 from plugin_serialconsole.netloc import hostname_of
@@ -67,6 +71,19 @@ class OriginCheck(auth_plugins.BasePlugin):
             )
 
 
+def _carries_session(cookie_header: str, binding: SessionBinding) -> bool:
+    cookies = SimpleCookie()
+    try:
+        cookies.load(cookie_header)
+    except CookieError:
+        return False
+    morsel = cookies.get(binding.cookie)
+    if morsel is None:
+        return False
+    presented = hashlib.sha256(morsel.value.encode()).hexdigest()
+    return hmac.compare_digest(presented, binding.digest)
+
+
 class ConsoleTokens:
     """websockify token plugin: a one-time token -> the console's Unix socket."""
 
@@ -74,40 +91,22 @@ class ConsoleTokens:
         self.tokens = tokens
         self.sockets_dir = sockets_dir
 
-    def lookup(self, token: str) -> list[str] | None:
-        console = self.tokens.consume(token)
-        if console is None or not is_console_id(console):
+    def lookup(self, token: str, cookie_header: str = "") -> list[str] | None:
+        """The console's socket, if ``token`` is valid and, when it was issued to a login
+        session, the handshake carries that session's cookie. A token is spent either way."""
+        record = self.tokens.consume(token)
+        if record is None or not is_console_id(record.console):
             return None
-        path = self.sockets_dir / console
+        if record.binding is not None and not _carries_session(cookie_header, record.binding):
+            log.warning("refused a console token presented without its login session")
+            return None
+        path = self.sockets_dir / record.console
         try:
             if not stat.S_ISSOCK(os.lstat(path).st_mode):
                 return None
         except FileNotFoundError:
             return None
         return ["unix_socket", str(path)]
-
-
-class ConsoleRequestHandler(ProxyRequestHandler):
-    """Checks Origin before the token is spent, and never logs a token."""
-
-    _origin_checked = False
-
-    def validate_connection(self) -> None:
-        self.auth_connection()
-        super().validate_connection()
-
-    def auth_connection(self) -> None:
-        if not self._origin_checked:
-            self._origin_checked = True
-            super().auth_connection()
-
-    def get_target(self, target_plugin):
-        tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
-        target = target_plugin.lookup(tokens[0].strip())
-        if target is None:
-            self.send_error(403, "Unknown, used or expired console token")
-            raise self.server.EClose("refused: unknown, used or expired console token")
-        return target
 
 
 class ConsoleProxy(WebSocketProxy):

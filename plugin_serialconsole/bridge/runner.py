@@ -1,4 +1,4 @@
-"""Starts and stops the websockify process from the plugin's start/stop hooks."""
+"""Starts, supervises and stops the websockify process for the plugin's start/stop hooks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import logging
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,13 +16,20 @@ from plugin_serialconsole.logfmt import level_name
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
+# A proxy that dies is restarted at once, then after a growing delay if it keeps dying
+# young, so a crash loop cannot spin a core.
+FIRST_RESTART_DELAY = 0.1
+MAX_RESTART_DELAY = 10.0
+HEALTHY_AFTER = 10.0
 
 
 class WebsockifyBridge:
     """The websockify proxy process, listening on a socket this object binds.
 
     Binding here, before the child starts, makes the port usable the moment ``start``
-    returns, reports a busy port in the host's own startup, and supports port 0.
+    returns, reports a busy port in the host's own startup, and supports port 0. As the
+    socket stays open here, a proxy that dies is restarted on the same port, and
+    connections that arrive meanwhile wait in the backlog instead of being refused.
     """
 
     def __init__(
@@ -39,12 +48,44 @@ class WebsockifyBridge:
         self.port: int | None = None
         self._listener: socket.socket | None = None
         self._process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # a restart and a stop never interleave
+        self._supervisor: threading.Thread | None = None
 
     def start(self) -> None:
         self._listener = socket.create_server((self.host, self.requested_port), backlog=128)
         self.port = self._listener.getsockname()[1]
+        self._stopping.clear()
         self._spawn()
         log.info("websockify listening on %s:%s (pid %s)", self.host, self.port, self.pid)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="websockify-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        delay = FIRST_RESTART_DELAY
+        while not self._stopping.is_set():
+            process, started = self._process, time.monotonic()
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            lived = time.monotonic() - started
+            delay = (
+                FIRST_RESTART_DELAY if lived > HEALTHY_AFTER else min(delay * 2, MAX_RESTART_DELAY)
+            )
+            log.warning(
+                "websockify (pid %s) exited with %s after %.1f s; restarting it in %.1f s",
+                process.pid, code, lived, delay,
+            )  # fmt: skip
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                process.stdin.close()
+                self._spawn()
+            log.info("websockify restarted (pid %s)", self.pid)
 
     def _spawn(self) -> None:
         assert self._listener is not None
@@ -73,6 +114,8 @@ class WebsockifyBridge:
         return self._process.pid if self._process else None
 
     def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
         if self._process is not None:
             self._process.terminate()
             self._process.stdin.close()
@@ -82,7 +125,10 @@ class WebsockifyBridge:
                 log.warning("websockify did not stop in %ss; killing it", STOP_TIMEOUT)
                 self._process.kill()
                 self._process.wait()
-            self._process = None
+        if self._supervisor is not None:
+            self._supervisor.join(STOP_TIMEOUT)
+            self._supervisor = None
+        self._process = None
         if self._listener is not None:
             self._listener.close()
             self._listener = None

@@ -37,6 +37,20 @@ def _age(path: Path) -> float:
 
 
 @dataclass(frozen=True)
+class SessionBinding:
+    """The login session a token belongs to: its cookie's name and the value's SHA-256."""
+
+    cookie: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    console: str
+    binding: SessionBinding | None = None
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     token: str
     digest: str
@@ -53,10 +67,15 @@ class TokenStore:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
 
-    def issue(self, console_id: str, ttl: float) -> IssuedToken:
+    def issue(
+        self, console_id: str, ttl: float, binding: SessionBinding | None = None
+    ) -> IssuedToken:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         issued = IssuedToken(token, digest(token), time.time() + ttl)
-        record = json.dumps({"console": console_id, "expires": issued.expires_at}).encode()
+        fields = {"console": console_id, "expires": issued.expires_at}
+        if binding is not None:
+            fields["session"] = {"cookie": binding.cookie, "digest": binding.digest}
+        record = json.dumps(fields).encode()
         temporary = self.directory / f".{issued.digest}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -66,8 +85,8 @@ class TokenStore:
         os.replace(temporary, self.directory / issued.digest)
         return issued
 
-    def consume(self, token: str) -> str | None:
-        """The console id the token opens, or None if unknown, used or expired."""
+    def consume(self, token: str) -> TokenRecord | None:
+        """What the token opens, or None if unknown, used or expired."""
         if not looks_like_token(token):
             return None
         path = self.directory / digest(token)
@@ -76,9 +95,11 @@ class TokenStore:
             path.unlink()
         except (FileNotFoundError, ValueError):
             return None
-        if record.get("expires", 0) < time.time():
+        if record.get("expires", 0) < time.time() or not isinstance(record.get("console"), str):
             return None
-        return record.get("console")
+        session = record.get("session")
+        binding = SessionBinding(session["cookie"], session["digest"]) if session else None
+        return TokenRecord(record["console"], binding)
 
     def revoke(self, token_digest: str) -> None:
         (self.directory / token_digest).unlink(missing_ok=True)

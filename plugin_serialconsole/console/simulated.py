@@ -1,7 +1,8 @@
 """A simulated guest serial console for the mock model: a tiny line shell, never a real one.
 
 It echoes what is typed (Enter arrives as ``\\r`` and is answered with ``\\r\\n``) and knows
-``echo``, ``seq``, ``help`` and ``poweroff``. Output is produced lazily as the reader asks
+``echo``, ``seq``, ``sha256sum`` (of what is typed until Ctrl+D, as on a tty that turns
+``\\r`` into ``\\n``), ``help`` and ``poweroff``. Output is produced lazily as the reader asks
 for it, so ``seq`` runs as fast as the client takes it and never piles up in memory.
 """
 
@@ -9,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import hashlib
+import re
 import shlex
 from collections import deque
 from collections.abc import Iterator
 
 PROMPT = b"# "
 CTRL_C = "\x03"
+CTRL_D = "\x04"
+NOT_PLAIN_INPUT = re.compile("[\x03\x04\x1b]")
 BACKSPACES = ("\x7f", "\x08")
 CHUNK = 64 * 1024
 SEQ_BATCH = 4096
 TYPEAHEAD_LIMIT = 64 * 1024
-HELP = "commands: echo ARGS, seq N, help, poweroff\r\n"
+HELP = "commands: echo ARGS, seq N, sha256sum (input ends with Ctrl+D), help, poweroff\r\n"
 
 
 def seq_output(last: int) -> Iterator[bytes]:
@@ -40,6 +45,7 @@ class SimulatedConsole:
         self._running: Iterator[bytes] | None = None
         self._line: list[str] = []
         self._typeahead: deque[str] = deque()
+        self._hashing: hashlib._Hash | None = None
         self._escape = ""
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._readable = asyncio.Event()
@@ -77,8 +83,23 @@ class SimulatedConsole:
     async def write(self, data: bytes) -> None:
         if self.powered_off:
             return
-        for char in self._decoder.decode(data):
-            self._key(char)
+        text = self._decoder.decode(data)
+        at = 0
+        while at < len(text):
+            if self._hashing is not None and not self._escape:
+                at = self._hash_plain_input(text, at)
+            if at < len(text):
+                self._key(text[at])
+                at += 1
+
+    def _hash_plain_input(self, text: str, start: int) -> int:
+        """Feed ``sha256sum`` the run of ordinary input from ``start``, all at once."""
+        special = NOT_PLAIN_INPUT.search(text, start)
+        end = special.start() if special else len(text)
+        plain = text[start:end].replace("\r", "\n")
+        self._hashing.update(plain.encode())
+        self._emit(plain.replace("\n", "\r\n").encode())
+        return end
 
     def close(self) -> None:
         self._readable.set()
@@ -88,6 +109,8 @@ class SimulatedConsole:
             self._skip_escape_sequence(char)
         elif char == CTRL_C:
             self._interrupt()
+        elif self._hashing is not None:
+            self._hash_key(char)
         elif self._running is not None:
             if len(self._typeahead) < TYPEAHEAD_LIMIT:
                 self._typeahead.append(char)  # like a tty: read once the command is done
@@ -121,8 +144,16 @@ class SimulatedConsole:
         while self._typeahead and self._running is None and not self.powered_off:
             self._key(self._typeahead.popleft())
 
+    def _hash_key(self, char: str) -> None:
+        if char != CTRL_D:
+            self._hash_plain_input(char, 0)
+            return
+        digest, self._hashing = self._hashing.hexdigest(), None
+        self._reply(f"{digest}  -")
+
     def _interrupt(self) -> None:
         self._running = None
+        self._hashing = None
         self._typeahead.clear()
         self._line.clear()
         self._emit(b"^C\r\n" + PROMPT)
@@ -146,6 +177,8 @@ class SimulatedConsole:
             self._reply(" ".join(args))
         elif command == "seq":
             self._seq(args)
+        elif command == "sha256sum" and not args:
+            self._hashing = hashlib.sha256()
         elif command == "help":
             self._emit(HELP.encode() + PROMPT)
         elif command == "poweroff":

@@ -16,14 +16,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import cherrypy
 
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
-from plugin_serialconsole.hookspecs import PluginInfo
+from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.guests import GuestModel
 from plugin_serialconsole.model.sessions import SessionManager
 
@@ -49,7 +49,7 @@ class RestApi:
         settings: ApiSettings,
         guests: GuestModel,
         sessions: SessionManager,
-        check_auth: Callable[[], str | None],
+        check_auth: Callable[[], Identity | None],
     ) -> None:
         self.settings = settings
         self.guests = guests
@@ -67,10 +67,15 @@ class RestApi:
     @cherrypy.expose
     def default(self, *segments: str, **_params: str) -> bytes:
         method = cherrypy.request.method
+        segments = raw_segments() or segments
         try:
-            if self.check_auth() is None:
+            identity = self.check_auth()
+            if identity is None:
                 raise SerialConsoleError("SCONS0016E", 401)
+            if not identity.csrf_ok:
+                raise SerialConsoleError("SCONS0019E", 403)
             handler, args = self._route(method, segments)
+            cherrypy.request.identity = identity
             return handler(*args)
         except SerialConsoleError as error:
             if error.status >= 500:
@@ -115,7 +120,11 @@ class RestApi:
         body = http.json_body("serial_open")
         guest = self.guests.lookup(ident)
         session, token = self.sessions.open(
-            guest, body.get("device"), bool(body.get("force", False)), http.request_language()
+            guest,
+            body.get("device"),
+            bool(body.get("force", False)),
+            http.request_language(),
+            cherrypy.request.identity,
         )
         device = session.device.alias
         ws_url = self._ws_url(token.token)
@@ -155,6 +164,23 @@ class RestApi:
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest, safe='')}&device={device}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
+
+
+def raw_segments() -> tuple[str, ...] | None:
+    """The path after the mount point, split first and then percent-decoded once.
+
+    cherrypy decodes before splitting and turns a literal ``%2F`` into ``/`` as well, so a
+    guest named ``a%2Fb`` or ``%2F`` would be looked up as another name.
+    """
+    request = cherrypy.request
+    raw = request.wsgi_environ.get("REQUEST_URI")
+    if raw is None:
+        return None
+    path = urlsplit(raw).path
+    if not path.startswith(request.script_name):
+        return None
+    path = path[len(request.script_name) :]
+    return tuple(unquote(segment, errors="replace") for segment in path.split("/") if segment)
 
 
 def _match(pattern: tuple, segments: tuple[str, ...]) -> list[Any] | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host import logs
+from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.logfmt import configure_stderr
 
@@ -28,9 +29,12 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "host": ("server", "host"),
     "port": ("server", "port"),
     "ws_port": ("server", "ws_port"),
+    "auth": ("server", "auth"),
+    "users_file": ("server", "users_file"),
     "run_dir": ("server", "run_dir"),
     "token_ttl": ("serialconsole", "token_ttl"),
     "idle_timeout": ("serialconsole", "idle_timeout"),
+    "max_sessions": ("serialconsole", "max_sessions"),
     "allowed_origin": ("serialconsole", "allowed_origins"),
     "websocket_url": ("serialconsole", "websocket_url"),
     "log_level": ("logging", "level"),
@@ -72,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("--host", help="address to listen on, HTTP and WebSocket [server] host")
     add("--port", type=int, help="HTTP port of the REST API; 0 picks one [server] port")
     add("--ws-port", type=int, help="WebSocket proxy port; 0 picks one [server] ws_port")
+    add(
+        "--auth",
+        choices=host_config.AUTH_MODES,
+        help="users: operators log in with a name and password from the users file "
+        "(HTTP Basic works for API clients); none: no login, allowed only with a "
+        "loopback --host [server] auth (default: users)",
+    )
+    add(
+        "--users-file",
+        type=Path,
+        help="operators and their scrypt password hashes, managed with "
+        f"serialconsole-passwd [server] users_file (default: {DEFAULT_USERS_FILE})",
+    )
     add("--run-dir", type=Path, help="private directory for console sockets [server] run_dir")
     add("--token-ttl", type=float, help="seconds a token stays valid [serialconsole] token_ttl")
     add(
@@ -79,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="seconds without traffic before a console closes, 0 never "
         "[serialconsole] idle_timeout",
+    )
+    add(
+        "--max-sessions",
+        type=int,
+        help="console sessions open at once, at most; more are refused with 503 "
+        "[serialconsole] max_sessions",
     )
     add(
         "--allowed-origin",
@@ -129,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = host_config.load(args.config, overrides(args))
         logs.configure(config["logging"])
+        host_config.check_auth(config["server"])
         run_dir = Path(config["server"]["run_dir"])
         prepare_run_dir(run_dir)
     except host_config.ConfigError as error:

@@ -14,11 +14,15 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PATH = Path("/etc/serialconsole/serialconsole.conf")
 DEFAULT_URI = "qemu:///system"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+AUTH_MODES = ("users", "none")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 # The host's sections with their defaults; "" means "worked out at start" (see below).
 HOST_DEFAULTS: dict[str, dict[str, str]] = {
@@ -28,6 +32,9 @@ HOST_DEFAULTS: dict[str, dict[str, str]] = {
         "ws_port": "64667",
         "mock": "no",
         "uri": "",
+        "auth": "users",
+        "users_file": "",
+        "session_timeout": "1800",
         "run_dir": "",
     },
     "logging": {
@@ -58,6 +65,14 @@ def default_run_dir() -> Path:
     if runtime:
         return Path(runtime) / "serialconsole"
     return Path(f"/tmp/serialconsole-{os.geteuid()}")
+
+
+def default_users_file() -> Path:
+    """systemd's copy (``LoadCredential=users:...``) if there is one, else /etc's."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / "users").is_file():
+        return Path(credentials) / "users"
+    return DEFAULT_USERS_FILE
 
 
 def load(
@@ -108,6 +123,16 @@ def _resolve(config: configparser.ConfigParser) -> None:
     elif not server["uri"]:
         server["uri"] = os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
     server["run_dir"] = str(Path(server["run_dir"] or default_run_dir()).absolute())
+    server["users_file"] = str(Path(server["users_file"] or default_users_file()).absolute())
+    if server["auth"] not in AUTH_MODES:
+        raise ConfigError(f"[server] auth: one of {', '.join(AUTH_MODES)}, not {server['auth']!r}")
+    try:
+        if float(server["session_timeout"]) <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"[server] session_timeout: seconds > 0, not {server['session_timeout']!r}"
+        ) from None
     for key in ("port", "ws_port"):
         try:
             port = int(server[key])
@@ -120,6 +145,24 @@ def _resolve(config: configparser.ConfigParser) -> None:
     if logs["level"] not in LOG_LEVELS:
         raise ConfigError(f"[logging] level: one of {', '.join(LOG_LEVELS)}, not {logs['level']!r}")
     logger_levels(logs)
+
+
+def check_auth(server: configparser.SectionProxy) -> None:
+    """Refuse to serve consoles without a login beyond loopback, or with no users file."""
+    if server["auth"] == "none":
+        if server["host"] not in LOOPBACK:
+            raise ConfigError(
+                f"auth = none (--auth none) serves guest consoles to anyone who reaches "
+                f"{server['host']}; it is allowed only with a loopback host "
+                "(127.0.0.1, ::1, localhost)"
+            )
+        return
+    if not Path(server["users_file"]).is_file():
+        raise ConfigError(
+            f"no users file at {server['users_file']}: create one with "
+            f"'serialconsole-passwd --users-file {server['users_file']} NAME', "
+            "or use auth = none (--auth none) on a loopback host"
+        )
 
 
 def logger_levels(logs: configparser.SectionProxy) -> dict[str, str]:

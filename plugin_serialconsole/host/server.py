@@ -9,13 +9,18 @@ from __future__ import annotations
 import configparser
 import logging
 from pathlib import Path
+from typing import Any
 
 import cherrypy
 import libvirt
 import pluggy
 from cherrypy.process.plugins import SimplePlugin
 
+from plugin_serialconsole.hookspecs import Identity
+from plugin_serialconsole.host.auth_api import AuthApi
 from plugin_serialconsole.host.connection import SharedConnection
+from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
+from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.plugins import get_plugin_manager
 from plugin_serialconsole.netloc import url_host
 
@@ -26,19 +31,24 @@ class StandaloneHost:
     """What plugins get from this host (see ``hookspecs.Host``)."""
 
     def __init__(
-        self, config: configparser.ConfigParser, run_dir: Path, connection: SharedConnection
+        self,
+        config: configparser.ConfigParser,
+        run_dir: Path,
+        connection: SharedConnection,
+        authenticator: Authenticator | NoAuthentication,
     ) -> None:
         self.config = config
         self.run_dir = run_dir
         self.logger = logging.getLogger("serialconsole.host")
         self._connection = connection
+        self._authenticator = authenticator
 
     def connection(self) -> libvirt.virConnect:
         return self._connection.get()
 
-    def check_auth(self) -> str | None:
-        """No authentication scheme yet: the host serves loopback operators only."""
-        return "operator"
+    def check_auth(self) -> Identity | None:
+        request = cherrypy.request
+        return self._authenticator.identify(request.method, request.headers)
 
 
 class PluginLifecycle(SimplePlugin):
@@ -89,6 +99,16 @@ def mount_plugins(manager: pluggy.PluginManager, host: StandaloneHost) -> list[s
     return mounted
 
 
+def make_auth(server: configparser.SectionProxy) -> tuple[Any, AuthApi]:
+    """The authenticator plugins ask, and the ``/auth`` endpoints, for ``[server] auth``."""
+    if server["auth"] == "none":
+        log.warning("authentication is off (--auth none): every local user is an operator")
+        return NoAuthentication(), AuthApi(None, None)
+    users = UsersFile(Path(server["users_file"]))
+    sessions = LoginSessions(server.getfloat("session_timeout"))
+    return Authenticator(users, sessions), AuthApi(Authenticator(users, sessions), sessions)
+
+
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
     server = config["server"]
@@ -102,13 +122,8 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
             server["uri"],
             error.get_error_message(),
         )
-    if server["host"] not in ("127.0.0.1", "::1", "localhost"):
-        log.warning(
-            "listening on %s without authentication: anyone who reaches it gets guest "
-            "consoles; put it behind an authenticating proxy",
-            server["host"],
-        )
-    host = StandaloneHost(config, run_dir, connection)
+    authenticator, auth_api = make_auth(server)
+    host = StandaloneHost(config, run_dir, connection, authenticator)
     manager = get_plugin_manager()
     if not manager.get_plugins():
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
@@ -120,6 +135,7 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
         log.error("configuration refused by a plugin: %s", error)
         connection.close()
         return 2
+    cherrypy.tree.mount(auth_api, "/auth", {"/": {"tools.encode.on": False}})
     lifecycle = PluginLifecycle(cherrypy.engine, manager.hook, host)
     lifecycle.subscribe()
     cherrypy.engine.signal_handler.subscribe()

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
+from plugin_serialconsole.bridge.tokens import IssuedToken, SessionBinding, TokenStore
 from plugin_serialconsole.errors import SerialConsoleError, console_in_use
+from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
 from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec, start_watcher
@@ -38,6 +39,7 @@ class SessionSettings:
     sockets_dir: Path
     token_ttl: float
     idle_timeout: float
+    max_sessions: int = 100
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Session:
     since: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: str = WAITING
     token_digest: str = ""
+    user: str = ""
     process: ConsoleProcess | None = None
     ended: threading.Event = field(default_factory=threading.Event)
 
@@ -59,7 +62,14 @@ class Session:
             "since": self.since.isoformat(timespec="seconds"),
             "state": self.state,
             "pid": self.process.pid if self.process else None,
+            "user": self.user,
         }
+
+
+def _binding(identity: Identity | None) -> SessionBinding | None:
+    if identity is None or not identity.session_cookie or not identity.session_digest:
+        return None
+    return SessionBinding(identity.session_cookie, identity.session_digest)
 
 
 class SessionManager:
@@ -73,17 +83,26 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
 
     def open(
-        self, guest: Guest, alias: str | None, force: bool = False, language: str = "en"
+        self,
+        guest: Guest,
+        alias: str | None,
+        force: bool = False,
+        language: str = "en",
+        identity: Identity | None = None,
     ) -> tuple[Session, IssuedToken]:
-        """Start a console process for one device of a running guest; return its token."""
+        """Start a console process for one device of a running guest; return its token,
+        bound to the login session of ``identity`` when it has one."""
         if not guest.running:
             raise SerialConsoleError("SCONS0002E", 409, guest=guest.name, state=guest.state)
         device = guest.device(alias)
         session = Session(guest, device, console_id(guest.uuid, device.alias))
+        session.user = identity.user if identity else ""
         self._reserve(session, force)
         try:
             session.process = ConsoleProcess.start(self._spec(session, force, language))
-            token = self.tokens.issue(session.console_id, self.settings.token_ttl)
+            token = self.tokens.issue(
+                session.console_id, self.settings.token_ttl, _binding(identity)
+            )
         except BaseException:
             self._release(session)
             if session.process is not None:
@@ -114,6 +133,8 @@ class SessionManager:
         with self._lock:
             holder = self._sessions.get(session.console_id)
             if holder is None:
+                if len(self._sessions) >= self.settings.max_sessions:
+                    raise SerialConsoleError("SCONS0018E", 503, limit=self.settings.max_sessions)
                 self._sessions[session.console_id] = session
                 return
             if not force or holder.process is None:

@@ -29,6 +29,7 @@ APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 APT_TIMEOUT = 1200
 SHIPPED_FILES = (
     "/usr/bin/serialconsole-host",
+    "/usr/bin/serialconsole-passwd",
     "/etc/serialconsole/serialconsole.conf",
     "/lib/systemd/system/serialconsole.service",
     "/usr/share/serialconsole/nginx/serialconsole.conf",
@@ -97,6 +98,17 @@ def test_package_ships_its_files_and_runs_on_debian_python(installed):
     ).split()
     assert where[0].startswith("/usr/lib/python3/dist-packages/plugin_serialconsole/")
     print(f"Debian's websockify: {where[1]}")
+
+
+def test_installed_passwd_writes_a_private_users_file(installed, tmp_path):
+    users = tmp_path / "users"
+    result = subprocess.run(
+        ["/usr/bin/serialconsole-passwd", "--users-file", str(users), "alice"],
+        input="a-long-password\n", capture_output=True, text=True, timeout=60, cwd="/",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert users.read_text().startswith("alice:")
+    assert users.stat().st_mode & 0o777 == 0o600
 
 
 def test_installed_host_serves_a_console(installed):

@@ -104,7 +104,8 @@ def assert_pid_gone(pid: int) -> None:
 
 
 class Host:
-    """One ``serialconsole-host --mock`` subprocess with its own short run directory.
+    """One ``serialconsole-host`` subprocess (``--mock`` unless ``source`` says otherwise, e.g.
+    ``("--uri", "qemu:///system")``) with its own short run directory.
 
     ``command`` replaces the default ``python -m plugin_serialconsole.host.cli`` (e.g. an
     installed ``/usr/bin/serialconsole-host``); ``cwd`` is the working directory.
@@ -114,10 +115,12 @@ class Host:
         self,
         *options: str,
         run_dir: Path | None = None,
+        source: tuple[str, ...] = ("--mock",),
         command: Sequence[str] | None = None,
         cwd: Path | None = None,
     ) -> None:
         self.options = options
+        self.source = source
         self.command = list(command or [sys.executable, "-m", "plugin_serialconsole.host.cli"])
         self.cwd = cwd
         self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
@@ -135,9 +138,11 @@ class Host:
 
     def start(self) -> Host:
         command = [
-            *self.command, "--mock",
+            *self.command, *self.source,
             "--port", "0", "--ws-port", "0", "--run-dir", str(self.run_dir), *self.options,
         ]  # fmt: skip
+        if "--auth" not in self.options and "--users-file" not in self.options:
+            command += ["--auth", "none"]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=self.cwd
@@ -271,6 +276,12 @@ class Host:
 
         return wait_for(find, 5.0, f"session {guest}/{device} {state}")
 
+    def wait_for_no_session(self, guest: str, device: str) -> None:
+        def gone():
+            return not [s for s in self.sessions() if (s["guest"], s["device"]) == (guest, device)]
+
+        wait_for(gone, 5.0, f"session {guest}/{device} to end")
+
     # cleanliness -------------------------------------------------------------
 
     def dir_entries(self) -> dict[str, list[str]]:
@@ -305,9 +316,9 @@ class Host:
             time.sleep(POLL_INTERVAL)
 
 
-def shared_host(*options: str) -> Iterator[Host]:
+def shared_host(*options: str, source: tuple[str, ...] = ("--mock",)) -> Iterator[Host]:
     """Body of a module-scoped host fixture: start, yield, SIGTERM and check clean."""
-    host = Host(*options)
+    host = Host(*options, source=source)
     try:
         host.start()
         yield host

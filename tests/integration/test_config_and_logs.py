@@ -58,7 +58,7 @@ def test_refused_configuration_exits_2_and_says_why(options, message):
     run_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
     command = [
         sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock",
-        "--port", "0", "--ws-port", "0", "--run-dir", str(run_dir), *options,
+        "--port", "0", "--ws-port", "0", "--run-dir", str(run_dir), "--auth", "none", *options,
     ]  # fmt: skip
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=STOP_TIMEOUT * 3)

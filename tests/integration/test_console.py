@@ -159,7 +159,8 @@ def test_help_and_unknown_command(host, connect):
     console.banner()
     console.send("help\r")
     assert console.read_until(PROMPT) == (
-        b"help\r\ncommands: echo ARGS, seq N, help, poweroff\r\n# "
+        b"help\r\ncommands: echo ARGS, seq N, sha256sum (input ends with Ctrl+D), help, poweroff"
+        b"\r\n# "
     )
     console.send("frobnicate\r")
     assert console.read_until(PROMPT) == b"frobnicate\r\nsh: frobnicate: not found\r\n# "

@@ -18,10 +18,22 @@ import pytest
 import requests
 import websocket
 
-from .helpers import HTTP_TIMEOUT, WS_TIMEOUT, Host, expect_refused, idle_between_tests, shared_host
+from plugin_serialconsole.host.passwords import hash_password
+
+from .helpers import (
+    HTTP_TIMEOUT,
+    WS_TIMEOUT,
+    Console,
+    Host,
+    expect_refused,
+    idle_between_tests,
+    shared_host,
+)
 from .nginx import Nginx, nginx_binary
 
 API = "/plugins/serialconsole/"
+PASSWORD = "s3cret-operator-pw"
+COOKIE = "serialconsole_session"
 SECURITY_HEADERS = (
     "Strict-Transport-Security",
     "X-Content-Type-Options",
@@ -51,15 +63,25 @@ def proxied_host() -> Iterator[Host]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def nginx(proxied_host: Host) -> Iterator[Nginx]:
+def proxy_for(host: Host) -> Nginx:
+    """A started nginx in front of ``host``; the caller stops it."""
     require(nginx_binary(), "nginx")
     require(shutil.which("openssl"), "openssl")
-    http_port = int(proxied_host.url.split(":")[2].split("/")[0])
-    ws_port = int(proxied_host.ws_url.rstrip("/").rsplit(":", 1)[1])
+    http_port = int(host.url.split(":")[2].split("/")[0])
+    ws_port = int(host.ws_url.rstrip("/").rsplit(":", 1)[1])
     server = Nginx(http_port, ws_port)
     try:
-        yield server.start()
+        return server.start()
+    except BaseException:
+        server.stop()
+        raise
+
+
+@pytest.fixture(scope="module")
+def nginx(proxied_host: Host) -> Iterator[Nginx]:
+    server = proxy_for(proxied_host)
+    try:
+        yield server
     finally:
         server.stop()
 
@@ -135,3 +157,48 @@ def test_security_headers_on_every_answer(host, nginx, path, status):
     assert not missing
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "nginx/" not in response.headers.get("Server", "")
+
+
+def test_login_and_console_through_nginx(start_host, tmp_path):
+    """The deployment as documented: operators log in; the session cookie is Secure (nginx
+    says the client used HTTPS) and reaches the WebSocket proxy, which wants it."""
+    users = tmp_path / "users"
+    users.write_text(f"alice:{hash_password(PASSWORD)}\n")
+    users.chmod(0o600)
+    host = start_host(
+        "--auth", "users", "--users-file", str(users), "--websocket-url", "wss://{host}/websockify"
+    )  # fmt: skip
+    server = proxy_for(host)
+    try:
+        browser = requests.Session()
+        browser.trust_env = False  # else $REQUESTS_CA_BUNDLE would beat ``verify``
+        browser.verify = str(server.cert)
+        login = browser.post(
+            server.origin + "/auth/login",
+            json={"username": "alice", "password": PASSWORD},
+            timeout=HTTP_TIMEOUT,
+        )
+        assert login.status_code == 200, login.text
+        assert "Secure" in login.headers["Set-Cookie"]
+        browser.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        tls = {"origin": server.origin, "sslopt": {"ca_certs": str(server.cert)}}
+        # a token is bound to the login session: without its cookie, refused (and spent)
+        other = browser.post(server.origin + API + "vms/mock-dual/serial", timeout=HTTP_TIMEOUT)
+        assert other.status_code == 201, other.text
+        expect_refused(other.json()["ws_url"], 403, **tls)
+        opened = browser.post(server.origin + API + "vms/mock-vm/serial", timeout=HTTP_TIMEOUT)
+        assert opened.status_code == 201, opened.text
+        ws_url = opened.json()["ws_url"]
+        cookie = f"{COOKIE}={browser.cookies[COOKIE]}"
+        console = Console(
+            websocket.create_connection(ws_url, timeout=WS_TIMEOUT, cookie=cookie, **tls)
+        )
+        try:
+            console.banner()
+        finally:
+            console.close()
+        for guest in ("mock-vm", "mock-dual"):
+            closed = browser.delete(f"{server.origin}{API}vms/{guest}/serial", timeout=HTTP_TIMEOUT)
+            assert closed.status_code in (204, 404)
+    finally:
+        server.stop()

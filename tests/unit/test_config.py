@@ -200,3 +200,25 @@ def test_sample_loads_as_shipped_and_uncommented(no_default_file, tmp_path):
     assert config["server"]["host"] == "127.0.0.1"
     settings = plugin.Settings.from_config(config)
     assert settings.websocket_url.template == "ws://{hostname}:{ws_port}/"
+
+
+def test_users_file_comes_from_systemd_credentials_when_passed(
+    no_default_file, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert parse()["server"]["users_file"] == str(host_config.DEFAULT_USERS_FILE)
+    (tmp_path / "users").write_text("")
+    assert parse()["server"]["users_file"] == str(tmp_path / "users")
+    assert parse("--users-file", "/srv/u")["server"]["users_file"] == "/srv/u"
+
+
+def test_login_is_required_beyond_loopback_and_needs_a_users_file(no_default_file, tmp_path):
+    with pytest.raises(ConfigError, match="loopback"):
+        host_config.check_auth(parse("--auth", "none", "--host", "0.0.0.0")["server"])
+    host_config.check_auth(parse("--auth", "none")["server"])
+    with pytest.raises(ConfigError, match="serialconsole-passwd"):
+        host_config.check_auth(parse("--users-file", str(tmp_path / "absent"))["server"])
+    (tmp_path / "users").write_text("")
+    host_config.check_auth(parse("--users-file", str(tmp_path / "users"))["server"])
+    with pytest.raises(ConfigError, match="auth"):
+        load(write(tmp_path, "[server]\nauth = maybe\n"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import random
 
 from plugin_serialconsole.console.simulated import SimulatedConsole
 
@@ -279,3 +281,44 @@ def test_read_waits_for_input():
         return await asyncio.wait_for(pending, TIMEOUT)
 
     assert asyncio.run(scenario()) == b"z"
+
+
+def test_sha256sum_hashes_typed_input_until_ctrl_d_like_a_tty():
+    async def scenario():
+        console = await booted()
+        await console.write(b"sha256sum\r")
+        await read_until(console, b"sha256sum\r\n")
+        await console.write("line one\rzwei ü\r".encode())
+        echoed = await read_until(console, "zwei ü\r\n".encode())
+        await console.write(b"\x04")
+        return echoed, await read_until(console, PROMPT)
+
+    echoed, answer = asyncio.run(scenario())
+    assert echoed == "line one\r\nzwei ü\r\n".encode()
+    digest = hashlib.sha256("line one\nzwei ü\n".encode()).hexdigest()
+    assert answer == f"{digest}  -\r\n# ".encode()
+
+
+def test_sha256sum_of_a_large_paste_split_across_writes():
+    data = bytes(random.Random(7).choice(b"abcdefghij \r") for _ in range(300_000))
+
+    async def scenario():
+        console = await booted()
+        await console.write(b"sha256sum\r")
+        for at in range(0, len(data), 4096):
+            await console.write(data[at : at + 4096])
+        await console.write(b"\x04")
+        return await read_until(console, b"  -\r\n" + PROMPT)
+
+    answer = asyncio.run(scenario())
+    assert hashlib.sha256(data.replace(b"\r", b"\n")).hexdigest().encode() in answer
+
+
+def test_ctrl_c_abandons_sha256sum():
+    async def scenario():
+        console = await booted()
+        await console.write(b"sha256sum\rabc\x03")
+        await read_until(console, b"^C\r\n" + PROMPT)
+        return await run_line(console, b"echo back")
+
+    assert asyncio.run(scenario()) == b"echo back\r\nback\r\n# "

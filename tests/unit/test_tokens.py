@@ -10,7 +10,13 @@ import time
 
 import pytest
 
-from plugin_serialconsole.bridge.tokens import TokenStore, digest, looks_like_token
+from plugin_serialconsole.bridge.tokens import (
+    SessionBinding,
+    TokenRecord,
+    TokenStore,
+    digest,
+    looks_like_token,
+)
 
 CONSOLE = "0123456789abcdef01234567"
 
@@ -28,7 +34,7 @@ def test_directory_is_private(store):
 
 def test_issued_token_opens_its_console_exactly_once(store):
     issued = store.issue(CONSOLE, ttl=60)
-    assert store.consume(issued.token) == CONSOLE
+    assert store.consume(issued.token) == TokenRecord(CONSOLE)
     assert store.consume(issued.token) is None
 
 
@@ -82,7 +88,7 @@ def test_garbage_tokens_are_refused(store, garbage):
 def test_garbage_shaped_like_a_stored_digest_is_refused(store):
     issued = store.issue(CONSOLE, ttl=60)
     assert store.consume(issued.digest) is None
-    assert store.consume(issued.token) == CONSOLE
+    assert store.consume(issued.token) == TokenRecord(CONSOLE)
 
 
 def test_record_is_stored_under_sha256_digest(store):
@@ -116,7 +122,7 @@ def test_revoke_makes_token_useless(store):
     kept = store.issue(CONSOLE, ttl=60)
     store.revoke(issued.digest)
     assert store.consume(issued.token) is None
-    assert store.consume(kept.token) == CONSOLE
+    assert store.consume(kept.token) == TokenRecord(CONSOLE)
 
 
 def test_revoke_unknown_digest_is_harmless(store):
@@ -130,7 +136,7 @@ def test_sweep_removes_expired_records_only(store):
     assert store.sweep() == 3
     assert sorted(p.name for p in store.directory.iterdir()) == sorted(a.digest for a in alive)
     assert all(store.consume(e.token) is None for e in expired)
-    assert all(store.consume(a.token) == CONSOLE for a in alive)
+    assert all(store.consume(a.token) == TokenRecord(CONSOLE) for a in alive)
 
 
 def test_sweep_removes_unreadable_records(store):
@@ -175,5 +181,12 @@ def test_concurrent_consumers_have_exactly_one_winner_per_token(store):
                 process.kill()
     for n, _token in enumerate(tokens):
         winners = [outcome[n] for outcome in outcomes if outcome[n] is not None]
-        assert winners == [f"{n:024x}"]
+        assert winners == [TokenRecord(f"{n:024x}")]
     assert list(store.directory.iterdir()) == []
+
+
+def test_binding_to_a_login_session_is_kept_with_the_token(store):
+    binding = SessionBinding("serialconsole_session", "ab" * 32)
+    issued = store.issue(CONSOLE, ttl=60, binding=binding)
+    assert binding.digest in (store.directory / issued.digest).read_text()
+    assert store.consume(issued.token) == TokenRecord(CONSOLE, binding)

@@ -1,0 +1,138 @@
+"""The per-connection side of the websockify bridge: token check, logging, relay.
+
+websockify forks one process per WebSocket connection and runs one of these handlers in
+it. We extend the stock handler through its seams: the order of the Origin and token
+checks, redacted logs, bounded messages and a relay loop with backpressure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import select
+import socket
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from websockify.websocketproxy import ProxyRequestHandler
+from websockify.websockifyserver import CompatibleWebSocket
+
+# A paste arrives as one message; 1 MiB is far above any paste a terminal should send.
+MAX_MESSAGE = 1024 * 1024
+# What is buffered may also hold a frame header and the start of the next frames.
+BUFFER_SLACK = 64 * 1024
+FLUSH_TIMEOUT = 5.0
+TOO_BIG = 1009
+TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]*")
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every ``token=`` replaced."""
+    return TOKEN_IN_TEXT.sub(r"\1<redacted>", text)
+
+
+class BoundedWebSocket(CompatibleWebSocket):
+    """Refuses (close code 1009) a message larger than MAX_MESSAGE instead of buffering it.
+
+    websockify buffers a whole message before decoding it; without a bound one client could
+    make its handler process grow without limit.
+    """
+
+    def _recv(self) -> bool:
+        more = super()._recv()
+        if len(self._recv_buffer) + len(self._partial_msg) > MAX_MESSAGE + BUFFER_SLACK:
+            self._recv_buffer = b""
+            self._partial_msg = b""
+            self.shutdown(socket.SHUT_RDWR, TOO_BIG, "Message too big")
+            self.close_code, self.close_reason = TOO_BIG, "Message too big"
+            self._received_close = True
+            return False
+        return more
+
+
+class ConsoleRequestHandler(ProxyRequestHandler):
+    """Checks Origin before the token is spent, never logs a token, relays with backpressure."""
+
+    SocketClass = BoundedWebSocket
+    _origin_checked = False
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base's signature)
+        super().log_message("%s", redact(format % args))
+
+    def validate_connection(self) -> None:
+        self.auth_connection()
+        super().validate_connection()
+
+    def auth_connection(self) -> None:
+        if not self._origin_checked:
+            self._origin_checked = True
+            super().auth_connection()
+
+    def get_target(self, target_plugin):
+        tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
+        target = target_plugin.lookup(tokens[0].strip(), self.headers.get("Cookie", ""))
+        if target is None:
+            self.send_error(403, "Unknown, used or expired console token")
+            raise self.server.EClose("refused: unknown, used or expired console token")
+        return target
+
+    def do_proxy(self, target: socket.socket) -> None:
+        """Relay both ways, holding at most one chunk in each direction.
+
+        Console output is read only once the previous chunk has gone out to the browser,
+        and browser input only once the previous input reached the console, so a slow
+        peer slows the other side down instead of filling this process's memory.
+        """
+        target.setblocking(False)
+        to_target = bytearray()
+        client_busy = False
+        while True:
+            readers = [target] if not client_busy else []
+            writers = [self.request] if client_busy else []
+            if to_target:
+                writers.append(target)
+            else:
+                readers.append(self.request)
+            readable, writable, _ = select.select(readers, writers, [])
+            if self.request in writable:
+                client_busy = self.send_frames()
+            if target in writable:
+                del to_target[: _send_some(target, to_target)]
+            if self.request in readable:
+                self._from_client(to_target, target)
+            if target in readable:
+                client_busy = self._from_target(target)
+
+    def _from_client(self, to_target: bytearray, target: socket.socket) -> None:
+        messages, closed = self.recv_frames()
+        for message in messages:
+            to_target += message
+        if closed:
+            _flush(target, to_target)
+            raise self.CClose(closed["code"], closed["reason"])
+
+    def _from_target(self, target: socket.socket) -> bool:
+        try:
+            data = target.recv(self.server.buffer_size)
+        except BlockingIOError:
+            return bool(self.send_parts)
+        if data:
+            return self.send_frames([data])
+        deadline = time.monotonic() + FLUSH_TIMEOUT
+        while self.send_frames() and time.monotonic() < deadline:
+            select.select([], [self.request], [], deadline - time.monotonic())
+        raise self.CClose(1000, "Target closed")
+
+
+def _send_some(sock: socket.socket, data: bytearray) -> int:
+    try:
+        return sock.send(data)
+    except BlockingIOError:
+        return 0
+
+
+def _flush(sock: socket.socket, data: bytearray) -> None:
+    """Best effort: hand the client's last input to the console before closing."""
+    sock.settimeout(FLUSH_TIMEOUT)
+    with contextlib.suppress(OSError):
+        sock.sendall(data)

@@ -1,0 +1,159 @@
+"""The host's login endpoints, mounted at ``/auth``.
+
+    POST /auth/login     {"username", "password"} -> 200 {"user", "csrf_token"} + cookie
+    POST /auth/logout    -> 204, the session and its cookie are gone
+    GET  /auth/session   -> 200 {"user", "csrf_token", "auth"} or 401
+
+With ``--auth none`` only ``/auth/session`` answers (``"auth": "none"``), so a page can
+tell it needs no login.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import cherrypy
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.host.login import (
+    COOKIE,
+    CSRF_HEADER,
+    Authenticator,
+    LoginSessions,
+    cookie_value,
+)
+from plugin_serialconsole.netloc import hostname_of
+
+log = logging.getLogger(__name__)
+
+MAX_LOGIN_BODY = 4096
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+
+
+def _respond(status: int, document: Any = None) -> bytes:
+    cherrypy.response.status = status
+    cherrypy.response.headers["Cache-Control"] = "no-store"
+    if document is None:
+        return b""
+    cherrypy.response.headers["Content-Type"] = "application/json; charset=utf-8"
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def _error(error: AuthError) -> bytes:
+    request = cherrypy.request
+    language = i18n.negotiate(request.headers.get("Accept-Language"), request.params.get("lang"))
+    reason = i18n.translate(error.code, {}, language)
+    return _respond(error.status, {"code": error.code, "reason": reason})
+
+
+def _login_body() -> tuple[str, str]:
+    request = cherrypy.request
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = -1
+    if not 0 < length <= MAX_LOGIN_BODY:
+        raise AuthError(400, "SCONS0021E")
+    try:
+        body = json.loads(request.body.fp.read(length))
+        username, password = body["username"], body["password"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise AuthError(400, "SCONS0021E") from None
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise AuthError(400, "SCONS0021E")
+    return username, password
+
+
+def _same_origin() -> bool:
+    """A login form posted from another site (login CSRF) is refused; tools send no Origin."""
+    origin = cherrypy.request.headers.get("Origin")
+    if origin is None:
+        return True
+    host = hostname_of(cherrypy.request.headers.get("Host", ""))
+    return hostname_of(origin.split("://", 1)[-1]) == host
+
+
+def _secure_request() -> bool:
+    request = cherrypy.request
+    return request.scheme == "https" or (
+        request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    )
+
+
+def _set_cookie(value: str, max_age: int | None) -> None:
+    attributes = [f"{COOKIE}={value}", "Path=/", "HttpOnly", "SameSite=Strict"]
+    if max_age is not None:
+        attributes.append(f"Max-Age={max_age}")
+    if _secure_request():
+        attributes.append("Secure")
+    cherrypy.response.headers["Set-Cookie"] = "; ".join(attributes)
+
+
+class AuthApi:
+    """cherrypy root of ``/auth``."""
+
+    def __init__(self, authenticator: Authenticator | None, sessions: LoginSessions | None):
+        self.authenticator = authenticator  # None: --auth none
+        self.sessions = sessions
+
+    @cherrypy.expose
+    def default(self, *segments: str, **_params: str) -> bytes:
+        method = cherrypy.request.method
+        route = (method, segments)
+        try:
+            if route == ("GET", ("session",)):
+                return self.session()
+            if self.authenticator is None:
+                raise AuthError(404, "SCONS0011E")
+            if route == ("POST", ("login",)):
+                return self.login()
+            if route == ("POST", ("logout",)):
+                return self.logout()
+            raise AuthError(404, "SCONS0011E")
+        except AuthError as error:
+            return _error(error)
+
+    def session(self) -> bytes:
+        if self.authenticator is None:
+            return _respond(200, {"user": "operator", "csrf_token": "", "auth": "none"})
+        session_id = cookie_value(cherrypy.request.headers)
+        session = self.sessions.find(session_id) if session_id else None
+        if session is None:
+            raise AuthError(401, "SCONS0016E")
+        return _respond(
+            200, {"user": session.user, "csrf_token": session.csrf_token, "auth": "users"}
+        )
+
+    def login(self) -> bytes:
+        if not _same_origin():
+            raise AuthError(403, "SCONS0019E")
+        username, password = _login_body()
+        if not self.authenticator.users.verify(username, password):
+            log.warning("failed login for %r from %s", username, cherrypy.request.remote.ip)
+            raise AuthError(401, "SCONS0020E")
+        session_id, session = self.sessions.create(username)
+        _set_cookie(session_id, None)
+        log.info("operator %s logged in from %s", username, cherrypy.request.remote.ip)
+        return _respond(200, {"user": username, "csrf_token": session.csrf_token})
+
+    def logout(self) -> bytes:
+        headers = cherrypy.request.headers
+        session_id = cookie_value(headers)
+        session = self.sessions.find(session_id) if session_id else None
+        if session is None:
+            raise AuthError(401, "SCONS0016E")
+        if not hmac.compare_digest(headers.get(CSRF_HEADER, ""), session.csrf_token):
+            raise AuthError(403, "SCONS0019E")
+        self.sessions.drop(session_id)
+        _set_cookie("", 0)
+        log.info("operator %s logged out", session.user)
+        return _respond(204)

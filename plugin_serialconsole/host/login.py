@@ -1,0 +1,137 @@
+"""Who is asking: login sessions behind a cookie, HTTP Basic for API clients, or nobody.
+
+A login session is a random id in an HttpOnly, SameSite=Strict cookie (Secure over
+HTTPS), kept here only as its SHA-256. Requests that change state and ride on the cookie
+must also carry the session's CSRF token in ``X-CSRF-Token``: a page from another site
+can make the browser send the cookie, never read the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+
+from plugin_serialconsole.hookspecs import Identity
+from plugin_serialconsole.host.passwords import UsersFile
+
+COOKIE = "serialconsole_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ABSOLUTE_LIFETIME = 12 * 3600.0
+
+
+def session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+@dataclass
+class LoginSession:
+    user: str
+    csrf_token: str
+    created: float
+    last_seen: float
+
+
+class LoginSessions:
+    """Live login sessions by digest; idle ones expire after ``idle_timeout`` seconds."""
+
+    def __init__(self, idle_timeout: float) -> None:
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._sessions: dict[str, LoginSession] = {}
+
+    def create(self, user: str) -> tuple[str, LoginSession]:
+        session_id = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        session = LoginSession(user, secrets.token_urlsafe(32), now, now)
+        with self._lock:
+            self._drop_expired(now)
+            self._sessions[session_digest(session_id)] = session
+        return session_id, session
+
+    def find(self, session_id: str) -> LoginSession | None:
+        now = time.monotonic()
+        with self._lock:
+            session = self._sessions.get(session_digest(session_id))
+            if session is None or self._expired(session, now):
+                self._sessions.pop(session_digest(session_id), None)
+                return None
+            session.last_seen = now
+            return session
+
+    def drop(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_digest(session_id), None)
+
+    def _expired(self, session: LoginSession, now: float) -> bool:
+        return (
+            now - session.last_seen > self.idle_timeout or now - session.created > ABSOLUTE_LIFETIME
+        )
+
+    def _drop_expired(self, now: float) -> None:
+        for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[key]
+
+
+def cookie_value(headers: Any, name: str = COOKIE) -> str | None:
+    cookies = SimpleCookie()
+    try:
+        cookies.load(headers.get("Cookie", ""))
+    except Exception:  # noqa: BLE001 (a malformed Cookie header is just no cookie)
+        return None
+    morsel = cookies.get(name)
+    return morsel.value if morsel else None
+
+
+def basic_credentials(headers: Any) -> tuple[str, str] | None:
+    scheme, _, encoded = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        name, colon, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (name, password) if colon else None
+
+
+class Authenticator:
+    """Decides who the current request comes from (``Host.check_auth``)."""
+
+    def __init__(self, users: UsersFile, sessions: LoginSessions) -> None:
+        self.users = users
+        self.sessions = sessions
+
+    def identify(self, method: str, headers: Any) -> Identity | None:
+        credentials = basic_credentials(headers)
+        if credentials is not None:
+            if self.users.verify(*credentials):
+                return Identity(user=credentials[0])
+            return None
+        session_id = cookie_value(headers)
+        session = self.sessions.find(session_id) if session_id else None
+        if session is None:
+            return None
+        csrf_ok = method in SAFE_METHODS or hmac.compare_digest(
+            headers.get(CSRF_HEADER, ""), session.csrf_token
+        )
+        return Identity(
+            user=session.user,
+            session_cookie=COOKIE,
+            session_digest=session_digest(session_id),
+            csrf_ok=csrf_ok,
+        )
+
+
+class NoAuthentication:
+    """``--auth none``: everyone on loopback is the operator."""
+
+    def identify(self, method: str, headers: Any) -> Identity | None:
+        return Identity(user="operator")

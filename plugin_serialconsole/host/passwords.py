@@ -1,0 +1,111 @@
+"""Operators and their password hashes: the users file and scrypt.
+
+The users file holds one ``name:hash`` line per operator (``#`` starts a comment), with
+hashes like ``$scrypt$ln=15,r=8,p=1$<salt>$<hash>`` (base64). It is re-read when it
+changes, so adding an operator needs no restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import stat
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOG2_N, BLOCK_SIZE, PARALLELISM = 15, 8, 1  # ~32 MiB and ~0.1 s per check: slow on purpose
+SALT_BYTES = 16
+KEY_BYTES = 32
+MAX_MEMORY = 64 * 1024 * 1024
+USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+HASH_FORMAT = re.compile(
+    r"\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)"
+)
+
+
+def _scrypt(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode(), salt=salt, n=2**log2_n, r=r, p=p, maxmem=MAX_MEMORY, dklen=KEY_BYTES
+    )
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(SALT_BYTES)
+    key = _scrypt(password, salt, LOG2_N, BLOCK_SIZE, PARALLELISM)
+    encoded = [base64.b64encode(part).decode() for part in (salt, key)]
+    return f"$scrypt$ln={LOG2_N},r={BLOCK_SIZE},p={PARALLELISM}${encoded[0]}${encoded[1]}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    match = HASH_FORMAT.fullmatch(encoded)
+    if match is None:
+        return False
+    log2_n, r, p = (int(group) for group in match.groups()[:3])
+    if log2_n > 20 or r * p > 64:
+        return False  # a hash this costly is not ours; refuse rather than stall
+    salt, key = (base64.b64decode(group) for group in match.groups()[3:])
+    return hmac.compare_digest(_scrypt(password, salt, log2_n, r, p), key)
+
+
+# A fixed hash to check unknown names against, so they cost as much as known ones.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def parse_users(text: str) -> dict[str, str]:
+    users = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, encoded = line.partition(":")
+        if not USER_NAME.fullmatch(name) or not HASH_FORMAT.fullmatch(encoded):
+            log.warning("users file line %d is not name:$scrypt$...; ignored", number)
+            continue
+        users[name] = encoded
+    return users
+
+
+class UsersFile:
+    """The operators allowed in, read from ``path`` (again whenever the file changes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._users: dict[str, str] = {}
+
+    def users(self) -> dict[str, str]:
+        with self._lock:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp != self._stamp:
+                if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                    log.warning("%s is readable by others; chmod 600 it", self.path)
+                self._users = parse_users(self.path.read_text())
+                self._stamp = stamp
+            return self._users
+
+    def verify(self, name: str, password: str) -> bool:
+        try:
+            encoded = self.users().get(name)
+        except OSError as error:
+            log.error("cannot read users file %s: %s", self.path, error)
+            encoded = None
+        return verify_password(password, encoded or _DUMMY_HASH) and encoded is not None
+
+    def save(self, users: dict[str, str]) -> None:
+        """Write ``users`` atomically, mode 0600."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("# serialconsole operators: name:scrypt hash (serialconsole-passwd)\n")
+            out.writelines(f"{name}:{encoded}\n" for name, encoded in sorted(users.items()))
+        os.replace(temporary, self.path)

@@ -1,0 +1,193 @@
+"""Operators log in; nobody else gets a console, and a token works only for its session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+import websocket
+
+from plugin_serialconsole.host.passwords import hash_password
+
+from .helpers import HTTP_TIMEOUT, PROMPT, WS_TIMEOUT, Console, shared_host
+
+PASSWORD = "s3cret-operator-pw"
+COOKIE = "serialconsole_session"
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("auth") / "users"
+    path.write_text(f"alice:{hash_password(PASSWORD)}\nbob:{hash_password(PASSWORD)}\n")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="module")
+def auth_host(users_file):
+    yield from shared_host("--auth", "users", "--users-file", str(users_file))
+
+
+@pytest.fixture
+def host(auth_host):
+    """The module's host; each test's console sessions are ended after it."""
+    yield auth_host
+    for name in ("mock-vm", "mock-dual"):
+        response = requests.delete(
+            auth_host.api(f"vms/{name}/serial"), auth=("alice", PASSWORD), timeout=HTTP_TIMEOUT
+        )
+        assert response.status_code in (204, 404), response.text
+
+
+def auth_url(host, path: str) -> str:
+    return host.url.split("/plugins/")[0] + "/auth/" + path
+
+
+def login(host, name: str = "alice", password: str = PASSWORD, **headers) -> requests.Session:
+    browser = requests.Session()
+    response = browser.post(
+        auth_url(host, "login"),
+        json={"username": name, "password": password},
+        headers=headers,
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    browser.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+    return browser
+
+
+def connect(ws_url: str, cookie: str | None = None) -> Console:
+    options = {"cookie": f"{COOKIE}={cookie}"} if cookie else {}
+    return Console(websocket.create_connection(ws_url, timeout=WS_TIMEOUT, **options))
+
+
+def test_nothing_without_login(host):
+    for method, path in [("GET", "vms"), ("GET", "sessions"), ("POST", "vms/mock-vm/serial")]:
+        response = requests.request(method, host.api(path), timeout=HTTP_TIMEOUT)
+        assert response.status_code == 401
+        assert response.json()["code"] == "SCONS0016E"
+    assert requests.get(auth_url(host, "session"), timeout=HTTP_TIMEOUT).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"username": "alice", "password": "wrong"}, 401, "SCONS0020E"),
+        ({"username": "mallory", "password": PASSWORD}, 401, "SCONS0020E"),
+        ({"username": "alice"}, 400, "SCONS0021E"),
+        (["alice", PASSWORD], 400, "SCONS0021E"),
+    ],
+)
+def test_bad_logins_are_refused(host, body, status, code):
+    response = requests.post(auth_url(host, "login"), json=body, timeout=HTTP_TIMEOUT)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert "Set-Cookie" not in response.headers
+
+
+def test_login_from_another_site_is_refused(host):
+    response = requests.post(
+        auth_url(host, "login"),
+        json={"username": "alice", "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "SCONS0019E")
+
+
+def test_session_cookie_attributes(host):
+    response = requests.post(
+        auth_url(host, "login"), json={"username": "alice", "password": PASSWORD}, timeout=10
+    )
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here
+    behind_tls = requests.post(
+        auth_url(host, "login"),
+        json={"username": "alice", "password": PASSWORD},
+        headers={"X-Forwarded-Proto": "https"},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert "Secure" in behind_tls.headers["Set-Cookie"]
+
+
+def test_logged_in_operator_opens_a_console_with_csrf_token(host):
+    browser = login(host)
+    assert browser.get(host.api("vms"), timeout=HTTP_TIMEOUT).status_code == 200
+    whoami = browser.get(auth_url(host, "session"), timeout=HTTP_TIMEOUT).json()
+    assert whoami["user"] == "alice" and whoami["auth"] == "users"
+    forged = browser.post(
+        host.api("vms/mock-vm/serial"), headers={"X-CSRF-Token": "forged"}, timeout=HTTP_TIMEOUT
+    )
+    assert (forged.status_code, forged.json()["code"]) == (403, "SCONS0019E")
+    opened = browser.post(host.api("vms/mock-vm/serial"), timeout=HTTP_TIMEOUT)
+    assert opened.status_code == 201, opened.text
+    console = connect(opened.json()["ws_url"], browser.cookies[COOKIE])
+    console.banner()
+    console.send("echo in\r")
+    assert console.read_until(b"\r\n" + PROMPT).endswith(b"in\r\n# ")
+    sessions = browser.get(host.api("sessions"), timeout=HTTP_TIMEOUT).json()
+    assert [s["user"] for s in sessions] == ["alice"]
+    console.close()
+
+
+@pytest.mark.parametrize("cookie", [None, "someone-elses-session"])
+def test_token_is_refused_without_its_login_session(host, cookie):
+    browser = login(host)
+    opened = browser.post(host.api("vms/mock-vm/serial"), timeout=HTTP_TIMEOUT).json()
+    other = login(host, "bob").cookies[COOKIE] if cookie else None
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(opened["ws_url"], other)
+    assert refused.value.status_code == 403
+    # the token is spent: even its own session cannot use it now
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        connect(opened["ws_url"], browser.cookies[COOKIE])
+
+
+def test_logout_needs_csrf_and_ends_the_session(host):
+    browser = login(host)
+    session_id = browser.cookies[COOKIE]
+    csrf = browser.headers.pop("X-CSRF-Token")
+    assert browser.post(auth_url(host, "logout"), timeout=HTTP_TIMEOUT).status_code == 403
+    response = browser.post(
+        auth_url(host, "logout"), headers={"X-CSRF-Token": csrf}, timeout=HTTP_TIMEOUT
+    )
+    assert response.status_code == 204
+    assert "Max-Age=0" in response.headers["Set-Cookie"]
+    assert browser.get(host.api("vms"), timeout=HTTP_TIMEOUT).status_code == 401
+    replayed = requests.get(host.api("vms"), cookies={COOKIE: session_id}, timeout=HTTP_TIMEOUT)
+    assert replayed.status_code == 401
+
+
+def test_http_basic_for_api_clients(host):
+    opened = requests.post(
+        host.api("vms/mock-dual/serial"), auth=("bob", PASSWORD), timeout=HTTP_TIMEOUT
+    )
+    assert opened.status_code == 201, opened.text
+    console = connect(opened.json()["ws_url"])  # no login session: the token is not bound
+    console.banner()
+    console.close()
+    wrong = requests.get(host.api("vms"), auth=("bob", "nope"), timeout=HTTP_TIMEOUT)
+    assert wrong.status_code == 401
+
+
+def run_cli(*options: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock", *options],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_auth_none_refuses_a_non_loopback_address(tmp_path):
+    done = run_cli("--auth", "none", "--host", "0.0.0.0", "--run-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert "loopback" in done.stderr
+
+
+def test_missing_users_file_is_a_clear_error(tmp_path):
+    done = run_cli("--users-file", str(tmp_path / "none"), "--run-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert "serialconsole-passwd" in done.stderr

@@ -1,0 +1,82 @@
+"""1000 open/close cycles leave nothing behind: no zombie, no file, no leaked descriptor."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import websocket
+
+from .helpers import UNICODE_GUEST, WS_TIMEOUT, Console
+
+CYCLES = 1000
+WARMUP = 20
+CONNECT_EVERY = 10  # every tenth cycle also connects, reads the banner and presses Ctrl+Q
+DEVICES = [("mock-vm", "serial0"), ("mock-dual", "serial0"), ("mock-dual", "serial1"),
+           (UNICODE_GUEST, "serial0")]  # fmt: skip
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def zombies_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def cycle(host, guest: str, device: str, number: int) -> None:
+    opened = host.open(guest, device=device)
+    if number % CONNECT_EVERY:
+        response = host.close(guest, device)
+        assert response.status_code == 204, response.text
+        return
+    console = Console(websocket.create_connection(opened["ws_url"], timeout=WS_TIMEOUT))
+    try:
+        console.banner()
+        console.send(b"\x11")
+        console.read_until_close()
+    finally:
+        console.close()
+    host.wait_for_no_session(guest, device)
+
+
+def run_cycles(host, count: int) -> None:
+    def worker(lane: int) -> None:
+        guest, device = DEVICES[lane]
+        for number in range(lane, count, len(DEVICES)):
+            cycle(host, guest, device, number)
+
+    with ThreadPoolExecutor(len(DEVICES)) as pool:
+        for result in [pool.submit(worker, lane) for lane in range(len(DEVICES))]:
+            result.result()
+
+
+def test_thousand_open_close_cycles_leave_nothing(start_host):
+    host = start_host()
+    run_cycles(host, WARMUP)
+    host.assert_idle()
+    fds_before = open_fds(host.proc.pid)
+    started = time.monotonic()
+    run_cycles(host, CYCLES)
+    elapsed = time.monotonic() - started
+    host.assert_idle()
+    zombies = zombies_of(host.proc.pid)
+    fds_after = open_fds(host.proc.pid)
+    print(
+        f"\n{CYCLES} cycles in {elapsed:.1f} s: zombies {len(zombies)}, "
+        f"host fds {fds_before} -> {fds_after}, files left {host.dir_entries()}"
+    )
+    assert zombies == []
+    assert fds_after <= fds_before + 2, f"host fds grew from {fds_before} to {fds_after}"

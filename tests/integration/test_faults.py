@@ -1,0 +1,98 @@
+"""Faults the host must survive: killed children, and the session limit under pressure.
+
+Recovery times are printed (run with ``-s`` to see them); the tests assert behaviour, not
+speed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .helpers import PROMPT, STOP_TIMEOUT, pid_gone, processes_mentioning, wait_for
+
+
+def children_of(pid: int, marker: str) -> list[int]:
+    found = []
+    for child in processes_mentioning(marker):
+        try:
+            stat = Path(f"/proc/{child}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(child)
+    return found
+
+
+def echo_works(host, connect, guest: str = "mock-vm") -> None:
+    console = connect(host.open(guest)["ws_url"])
+    console.banner()
+    console.send("echo alive\r")
+    assert console.read_until(b"\r\n" + PROMPT).endswith(b"alive\r\n# ")
+    console.send(b"\x11")
+    console.read_until_close()
+
+
+def test_console_process_killed_is_cleaned_up(start_host, connect):
+    host = start_host()
+    console = connect(host.open()["ws_url"])
+    console.banner()
+    pid = host.wait_session_state("connected")["pid"]
+    killed_at = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    console.read_until_close()
+    wait_for(lambda: pid_gone(pid), STOP_TIMEOUT, "the killed console to be reaped")
+    host.assert_idle()
+    echo_works(host, connect)
+    print(
+        f"\nconsole process kill -9 -> next console working: {time.monotonic() - killed_at:.2f} s"
+    )
+
+
+def test_websocket_proxy_killed_is_restarted(start_host, connect):
+    host = start_host()
+    (proxy,) = children_of(host.proc.pid, "bridge.proxy")
+    survivor = connect(host.open("mock-dual", device="serial1")["ws_url"])
+    survivor.banner()
+    killed_at = time.monotonic()
+    os.kill(proxy, signal.SIGKILL)
+    wait_for(
+        lambda: [p for p in children_of(host.proc.pid, "bridge.proxy") if p != proxy],
+        15.0,
+        "a new websockify process",
+    )
+    echo_works(host, connect)
+    recovery = time.monotonic() - killed_at
+    print(f"\nwebsockify kill -9 -> next console working: {recovery:.2f} s")
+    # A console connected before the crash keeps working: its connection has its own process.
+    survivor.send("echo survived\r")
+    assert survivor.read_until(b"\r\n" + PROMPT).endswith(b"survived\r\n# ")
+    assert "exited with -9" in host.log() and "restarted" in host.log()
+
+
+def test_session_limit_answers_503_then_frees_up(start_host, connect):
+    host = start_host("--max-sessions", "2")
+    host.open("mock-vm")
+    host.open("mock-dual", device="serial0")
+    refused = host.post("vms/mock-dual/serial", json={"device": "serial1"})
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "SCONS0018E"
+    assert "2" in refused.json()["reason"]
+    # takeover of a held device is not a new session: it stays allowed at the limit
+    assert host.post("vms/mock-vm/serial", json={"force": True}).status_code == 201
+    assert host.close("mock-vm").status_code == 204
+    assert host.open("mock-dual", device="serial1")["device"] == "serial1"
+    assert len(host.sessions()) == 2
+
+
+def test_max_sessions_must_be_positive(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock", "--max-sessions", "0",
+         "--auth", "none", "--run-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "max_sessions" in done.stderr  # the plugin checks its [serialconsole] keys

@@ -1,0 +1,125 @@
+"""Nothing lost, nothing unbounded: backpressure, large pastes, oversized messages, logs."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from pathlib import Path
+
+import pytest
+import websocket
+
+from .helpers import PROMPT, WS_TIMEOUT, processes_mentioning
+
+SEQ_LAST = 1_300_000  # a little over 10 MB of output
+MiB = 1024 * 1024
+
+
+def seq_bytes(last: int) -> bytes:
+    return ("\r\n".join(map(str, range(1, last + 1))) + "\r\n").encode()
+
+
+def proc_field(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {name} for {pid}")
+
+
+def rss_kib(pid: int) -> int:
+    return proc_field(pid, "VmRSS")
+
+
+def connection_handlers(host) -> list[int]:
+    """websockify's per-connection processes: children of the proxy process."""
+    proxies = processes_mentioning("bridge.proxy")
+    mine = [pid for pid, cmd in proxies.items() if str(host.run_dir) in cmd]
+    return [pid for pid in mine if proc_field(pid, "PPid") in mine]
+
+
+def console_processes(host) -> list[int]:
+    return [
+        pid
+        for pid, cmd in processes_mentioning("plugin_serialconsole.console").items()
+        if str(host.run_dir) in cmd
+    ]
+
+
+def test_slow_client_gets_10_mb_in_order_and_buffers_stay_bounded(host, connect):
+    console = connect(host.open()["ws_url"])
+    console.banner()
+    (handler,) = connection_handlers(host)
+    (process,) = console_processes(host)
+    before = {pid: rss_kib(pid) for pid in (handler, process)}
+    console.send(f"seq {SEQ_LAST}\r")
+    # The client reads nothing for a while: the guest runs far ahead of it unless the
+    # pipeline pushes back. Watch how much the proxy and the console process hold.
+    peak = dict(before)
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:
+        for pid in peak:
+            peak[pid] = max(peak[pid], rss_kib(pid))
+        time.sleep(0.05)
+    growth = {pid: peak[pid] - before[pid] for pid in peak}
+    assert all(kib < 3 * 1024 for kib in growth.values()), f"RSS growth KiB: {growth}"
+    # Then it reads slowly, in small bites, and must get every byte in order.
+    expected = f"seq {SEQ_LAST}\r\n".encode() + seq_bytes(SEQ_LAST) + PROMPT
+    received = bytearray()
+    deadline = time.monotonic() + 120
+    while len(received) < len(expected) and time.monotonic() < deadline:
+        console.ws.settimeout(WS_TIMEOUT)
+        received += console.ws.recv_data()[1]
+    assert len(received) == len(expected)
+    assert received == expected
+
+
+@pytest.mark.parametrize("frame", [64 * 1024, MiB], ids=["64KiB-frames", "1MiB-message"])
+def test_large_paste_reaches_the_guest_intact(host, connect, frame):
+    data = bytes(
+        random.Random(frame).choice(b"abcdefghijklmnopqrstuvwxyz0123456789 \r") for _ in range(MiB)
+    )
+    console = connect(host.open()["ws_url"])
+    console.banner()
+    console.send("sha256sum\r")
+    console.read_until(b"sha256sum\r\n")
+    for at in range(0, len(data), frame):
+        console.send(data[at : at + frame])
+    console.send(b"\x04")
+    answer = console.read_until(b"  -\r\n" + PROMPT, timeout=60)
+    digest = hashlib.sha256(data.replace(b"\r", b"\n")).hexdigest().encode()
+    assert answer.endswith(digest + b"  -\r\n" + PROMPT)
+    assert answer[: -len(digest) - 7] == data.replace(b"\r", b"\r\n")
+
+
+def test_oversized_message_is_refused_and_the_host_serves_on(host, connect):
+    console = connect(host.open()["ws_url"])
+    console.banner()
+    console.send(b"x" * (2 * MiB))
+    console.read_until_close(timeout=20)
+    assert console.ws.status is None or console.ws.status != 1000
+    host.assert_idle()
+    second = connect(host.open()["ws_url"])
+    second.banner()
+    second.send("echo still here\r")
+    assert second.read_until(b"\r\n" + PROMPT).endswith(b"still here\r\n# ")
+
+
+def test_no_token_is_ever_logged_in_clear(start_host, connect):
+    host = start_host("--log-level", "DEBUG")
+    tokens = []
+    for _ in range(2):
+        opened = host.open()
+        tokens.append(opened["token"])
+        console = connect(opened["ws_url"])
+        console.banner()
+        console.close()
+        host.assert_idle()
+    refused = host.open()
+    tokens.append(refused["token"])
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(refused["ws_url"] + "x", timeout=WS_TIMEOUT)
+    host.close()
+    log = host.log()
+    assert "token=<redacted>" in log
+    assert not [token for token in tokens if token in log]
