@@ -16,12 +16,12 @@ APT_PACKAGES += nginx openssl systemd rpm
 # the .deb build (contrib/debian):
 APT_PACKAGES += build-essential dpkg-dev debhelper dh-python pybuild-plugin-pyproject \
 	python3-all python3-setuptools
+# real-guest tests: libvirtd + QEMU, and what contrib/tinyguest/build-tinyguest builds a guest with:
+APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
 APT_GET := apt-get -o DPkg::Lock::Timeout=900
 DEB_DIR := build/deb
 # Debian's tools, not a venv's or pyenv's python3, build the package.
 DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
-# real-guest tests: libvirtd + QEMU, and what contrib/tinyguest/build-tinyguest builds a guest with:
-APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
 
 .PHONY: run check lint test deb deb-check system-deps clean
 
