@@ -107,7 +107,7 @@ def test_installed_passwd_writes_a_private_users_file(installed, tmp_path):
         input="a-long-password\n", capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert users.read_text().startswith("alice:")
+    assert "\nalice:$scrypt$" in users.read_text()
     assert users.stat().st_mode & 0o777 == 0o600
 
 
