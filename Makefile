@@ -1,5 +1,7 @@
 # make run    — install what is missing, then serve the mock model on 127.0.0.1:8010
 # make check  — install what is missing, then lint and run every test, the .deb's included
+# make ui     — xterm.js from the npm registry (npm ci) and the compiled message catalogs
+# make pot    — refresh po/serialconsole.pot from the sources and merge it into po/*.po
 # make deb    — build the Debian package into build/deb/ (contrib/debian)
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,14 +20,23 @@ APT_PACKAGES += build-essential dpkg-dev debhelper dh-python pybuild-plugin-pypr
 	python3-all python3-setuptools
 # real-guest tests: libvirtd + QEMU, and what contrib/tinyguest/build-tinyguest builds a guest with:
 APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
+# Browser tests drive Debian's Chromium with Playwright (which never downloads a browser):
+APT_PACKAGES += chromium
+# xterm.js comes from the npm registry; Debian's npm only when no npm is installed at all:
+ifeq ($(shell command -v npm),)
+APT_PACKAGES += nodejs npm
+endif
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+NPM ?= npm
+NODE_MODULES := ui/node_modules/.package-lock.json
 APT_GET := apt-get -o DPkg::Lock::Timeout=900
 DEB_DIR := build/deb
 # Debian's tools, not a venv's or pyenv's python3, build the package.
 DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 
-.PHONY: run check lint test deb deb-check system-deps clean
+.PHONY: run check lint test deb deb-check system-deps clean ui pot screenshot
 
-run: $(INSTALLED)
+run: $(INSTALLED) ui
 	$(VENV)/bin/serialconsole-host --mock --auth none $(RUN_ARGS)
 
 check: lint test deb-check
@@ -34,11 +45,12 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(INSTALLED)
+test: $(INSTALLED) ui
 	$(PY) -m pytest --ignore=tests/install $(PYTEST_ARGS)
 
-# The source tree (no venv, build output or git data) with contrib/debian as debian/.
-deb: system-deps
+# The source tree, its UI built (no venv, build output or git data), with contrib/debian
+# as debian/.
+deb: system-deps ui
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/src
 	tar -cf - --exclude=./.venv --exclude=./build --exclude=./.git --exclude=__pycache__ \
@@ -53,6 +65,23 @@ deb: system-deps
 deb-check: deb $(INSTALLED)
 	SERIALCONSOLE_DEB="$$(ls $(DEB_DIR)/serialconsole_*_all.deb)" \
 	  $(PY) -m pytest tests/install $(PYTEST_ARGS)
+
+# Everything the pages need at run time ends up under ui/ (and .mo files in the package).
+ui: $(NODE_MODULES) $(INSTALLED)
+	$(PY) tools/catalogs.py compile
+
+$(NODE_MODULES): ui/package.json ui/package-lock.json
+	$(MAKE) system-deps
+	cd ui && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+pot: $(INSTALLED)
+	$(PY) tools/catalogs.py pot
+
+# Refresh the README's screenshot of the console page (taken by a browser test).
+screenshot: $(INSTALLED) ui
+	SERIALCONSOLE_SCREENSHOT=$(CURDIR)/docs/console-page.png \
+	  $(PY) -m pytest -q tests/ui/test_console_page.py -k screenshot
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(MAKE) system-deps
@@ -76,4 +105,5 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache ui/node_modules ui/i18n \
+	  plugin_serialconsole/locale

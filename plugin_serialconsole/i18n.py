@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gettext
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,8 +94,14 @@ def _quality(params: list[str]) -> float | None:
 
 def negotiate(accept_language: str | None, override: str | None = None) -> str:
     """Pick the language from ``?lang=`` or else the best ``Accept-Language`` entry."""
+    ranked = _ranked(accept_language, override)
+    return ranked[0] if ranked else DEFAULT_LANGUAGE
+
+
+def _ranked(accept_language: str | None, override: str | None) -> list[str]:
+    """Languages the client asks for, best first: a valid ``?lang=`` alone, else Accept-Language."""
     if override and (lang := normalize_language(override)):
-        return lang
+        return [lang]
     ranked: list[tuple[float, str]] = []
     for item in (accept_language or "").split(","):
         tag, *params = item.split(";")
@@ -102,7 +109,31 @@ def negotiate(accept_language: str | None, override: str | None = None) -> str:
         if quality is not None and quality > 0 and (lang := normalize_language(tag)):
             ranked.append((quality, lang))
     ranked.sort(key=lambda pair: -pair[0])
-    return ranked[0][1] if ranked else DEFAULT_LANGUAGE
+    return [lang for _, lang in ranked]
+
+
+def choose_language(
+    accept_language: str | None, override: str | None, available: Iterable[str]
+) -> str:
+    """The best language we have a catalog for (English when none fits).
+
+    A tag matches its own catalog, else one of the same language (``de`` or ``de-AT`` ->
+    ``de_DE``, ``pt`` -> ``pt_BR``): a near translation beats none.
+    """
+    have = sorted(set(available) | {DEFAULT_LANGUAGE})
+    for wanted in _ranked(accept_language, override):
+        if wanted in have:
+            return wanted
+        primary = wanted.split("_")[0]
+        for candidate in have:
+            if candidate.split("_")[0] == primary:
+                return candidate
+    return DEFAULT_LANGUAGE
+
+
+def catalog_languages(directory: Path = LOCALE_DIR) -> frozenset[str]:
+    """Languages with a compiled server catalog (``<lang>/LC_MESSAGES/<domain>.mo``)."""
+    return frozenset(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
 
 
 class _Params(dict):

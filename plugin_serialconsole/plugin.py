@@ -14,6 +14,8 @@ from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.rest import ApiSettings, RestApi
 from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
+from plugin_serialconsole.control.root import PluginRoot
+from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, ui_problems
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.guests import make_guest_model
@@ -31,6 +33,7 @@ DEFAULTS = {
     "allowed_origins": "",
     "websocket_url": DEFAULT_TEMPLATE,
     "max_sessions": "100",
+    "ui_dir": "",
 }
 
 
@@ -50,6 +53,7 @@ class Settings:
     allowed_origins: tuple[str, ...]
     websocket_url: WebSocketUrl
     max_sessions: int
+    ui_dir: str = ""
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
@@ -70,6 +74,7 @@ class Settings:
             origins,
             WebSocketUrl(section["websocket_url"]),
             int(max_sessions),
+            section["ui_dir"].strip(),
         )
 
 
@@ -138,6 +143,10 @@ class SerialConsolePlugin:
             self.sessions,
             host.check_auth,
         )
+        ui_dir = find_ui_dir(settings.ui_dir)
+        if missing := ui_problems(ui_dir):
+            log.warning("the web UI in %s is incomplete (run `make ui`): %s", ui_dir, missing)
+        root = PluginRoot(api, UiFiles(ui_dir))
         config = {
             "/": {
                 "request.process_request_body": False,
@@ -145,7 +154,7 @@ class SerialConsolePlugin:
                 "tools.encode.on": False,
             }
         }
-        return PluginApp(MOUNT_POINT, api, config)
+        return PluginApp(MOUNT_POINT, root, config)
 
     @hookimpl
     def wok_plugin_start(self, host: Host) -> list[str]:

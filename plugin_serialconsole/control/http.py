@@ -29,9 +29,44 @@ def api_schema() -> dict[str, Any]:
     return json.loads(resources.files("plugin_serialconsole").joinpath("API.json").read_text())
 
 
-def request_language() -> str:
+def request_language(available: frozenset[str] | None = None) -> str:
+    """The request's language among ``available`` (default: the compiled server catalogs)."""
     request = cherrypy.request
-    return i18n.negotiate(request.headers.get("Accept-Language"), request.params.get("lang"))
+    lang = request.params.get("lang")
+    return i18n.choose_language(
+        request.headers.get("Accept-Language"),
+        lang if isinstance(lang, str) else None,
+        i18n.catalog_languages() if available is None else available,
+    )
+
+
+def _media_quality(accept: str, media_type: str) -> float:
+    """How much ``accept`` wants ``media_type``: the q of its most specific matching range."""
+    kind = media_type.split("/")[0]
+    best = (-1, 0.0)  # (specificity, quality)
+    for item in accept.split(","):
+        media_range, *params = item.strip().split(";")
+        media_range = media_range.strip().lower()
+        specificity = {media_type: 2, f"{kind}/*": 1, "*/*": 0}.get(media_range)
+        if specificity is None or specificity < best[0]:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        best = (specificity, quality)
+    return best[1]
+
+
+def prefers_html(accept: str | None) -> bool:
+    """True when ``Accept`` ranks HTML above JSON (a browser navigating), not on a tie."""
+    if not accept:
+        return False
+    return _media_quality(accept, "text/html") > _media_quality(accept, "application/json")
 
 
 def json_body(action: str) -> dict[str, Any]:

@@ -50,7 +50,12 @@ def _respond(status: int, document: Any = None) -> bytes:
 
 def _error(error: AuthError) -> bytes:
     request = cherrypy.request
-    language = i18n.negotiate(request.headers.get("Accept-Language"), request.params.get("lang"))
+    lang = request.params.get("lang")
+    language = i18n.choose_language(
+        request.headers.get("Accept-Language"),
+        lang if isinstance(lang, str) else None,
+        i18n.catalog_languages(),
+    )
     reason = i18n.translate(error.code, {}, language)
     return _respond(error.status, {"code": error.code, "reason": reason})
 

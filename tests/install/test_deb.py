@@ -124,6 +124,13 @@ def test_installed_host_serves_a_console(installed):
         guests = host.get("vms")
         assert guests.status_code == 200, guests.text
         assert "mock-vm" in [guest["name"] for guest in guests.json()]
+        # the web UI from /usr/share/serialconsole/ui, xterm.js included
+        for path in ("", "console.html", "ui/node_modules/@xterm/xterm/lib/xterm.js"):
+            assert host.get(path).status_code == 200, path
+        # the server's message catalogs (.mo) are in the package
+        english = host.get("vms/no-such-guest").json()["reason"]
+        german = host.get("vms/no-such-guest", headers={"Accept-Language": "de"}).json()
+        assert german["code"] == "SCONS0001E" and german["reason"] != english
         opened = host.open("mock-vm")
         # Debian's websockify runs the Origin check too, before the token is spent
         expect_refused(opened["ws_url"], 403, origin="http://evil.example")

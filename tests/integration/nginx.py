@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .helpers import POLL_INTERVAL, free_port
+import pytest
+
+from .helpers import POLL_INTERVAL, Host, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "contrib" / "nginx" / "serialconsole.conf"
@@ -151,3 +153,26 @@ class Nginx:
                 self.proc.stderr.close()
         finally:
             shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+def require(program: str | None, name: str) -> None:
+    """Skip without ``program``, but fail in CI, whose setup installs it."""
+    if program is None:
+        message = f"{name} is not installed (make system-deps installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def proxy_for(host: Host) -> Nginx:
+    """A started nginx in front of ``host``; the caller stops it."""
+    require(nginx_binary(), "nginx")
+    require(shutil.which("openssl"), "openssl")
+    http_port = int(host.url.split(":")[2].split("/")[0])
+    ws_port = int(host.ws_url.rstrip("/").rsplit(":", 1)[1])
+    server = Nginx(http_port, ws_port)
+    try:
+        return server.start()
+    except BaseException:
+        server.stop()
+        raise

@@ -191,3 +191,14 @@ def test_missing_users_file_is_a_clear_error(tmp_path):
     done = run_cli("--users-file", str(tmp_path / "none"), "--run-dir", str(tmp_path))
     assert done.returncode == 2
     assert "serialconsole-passwd" in done.stderr
+
+
+def test_login_errors_speak_the_browsers_language(host):
+    response = requests.post(
+        auth_url(host, "login"),
+        json={"username": "alice", "password": "wrong"},
+        headers={"Accept-Language": "de"},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.json()["code"] == "SCONS0020E"
+    assert response.json()["reason"] != "Wrong user name or password."

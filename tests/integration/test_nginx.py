@@ -7,7 +7,6 @@ A real nginx (Debian's) with a certificate made here proxies to a real
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from .helpers import (
     idle_between_tests,
     shared_host,
 )
-from .nginx import Nginx, nginx_binary
+from .nginx import Nginx, proxy_for
 
 API = "/plugins/serialconsole/"
 PASSWORD = "s3cret-operator-pw"
@@ -43,15 +42,6 @@ SECURITY_HEADERS = (
 )
 
 
-def require(program: str | None, name: str) -> None:
-    """Skip without ``program``, but fail in CI, whose setup installs it."""
-    if program is None:
-        message = f"{name} is not installed (make system-deps installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def proxied_host() -> Iterator[Host]:
     directory = Path(tempfile.mkdtemp(prefix="scconf", dir="/tmp"))
@@ -61,20 +51,6 @@ def proxied_host() -> Iterator[Host]:
         yield from shared_host("--config", str(config))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def proxy_for(host: Host) -> Nginx:
-    """A started nginx in front of ``host``; the caller stops it."""
-    require(nginx_binary(), "nginx")
-    require(shutil.which("openssl"), "openssl")
-    http_port = int(host.url.split(":")[2].split("/")[0])
-    ws_port = int(host.ws_url.rstrip("/").rsplit(":", 1)[1])
-    server = Nginx(http_port, ws_port)
-    try:
-        return server.start()
-    except BaseException:
-        server.stop()
-        raise
 
 
 @pytest.fixture(scope="module")

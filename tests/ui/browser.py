@@ -1,0 +1,97 @@
+"""Browser-test helpers: Debian's Chromium driven by Playwright, and reading the terminal.
+
+Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` with flags that
+keep an offline machine's Chromium quiet. Every wait is bounded (``wait_for`` polls).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from integration.helpers import wait_for
+
+CHROMIUM = os.environ.get("SERIALCONSOLE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+UI_TIMEOUT = 15.0
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+
+TERMINAL_TEXT = """() => {
+  const buffer = window.serialconsole.term.buffer.active;
+  const lines = [];
+  for (let i = 0; i < buffer.length; i++) {
+    lines.push(buffer.getLine(i).translateToString(true));
+  }
+  return lines.join("\\n");
+}"""
+
+
+def chromium_available() -> bool:
+    return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).is_file()
+
+
+def js(page, expression: str, arg: Any = None) -> Any:
+    return page.evaluate(expression, arg)
+
+
+def wait_js(page, expression: str, timeout: float = UI_TIMEOUT, what: str | None = None) -> Any:
+    """Poll a JS expression until truthy. (Playwright's wait_for_function evaluates strings
+    with eval, which the pages' Content-Security-Policy rightly forbids.)"""
+    return wait_for(lambda: page.evaluate(expression), timeout, what or expression)
+
+
+def console_state(page) -> str | None:
+    return page.evaluate("window.serialconsole ? window.serialconsole.state : null")
+
+
+def wait_state(page, state: str, timeout: float = UI_TIMEOUT) -> None:
+    wait_for(
+        lambda: console_state(page) == state,
+        timeout,
+        f"console state {state!r} (status: {status_text(page)!r})",
+    )
+
+
+def status_text(page) -> str:
+    return page.evaluate("document.getElementById('status-text')?.textContent ?? ''")
+
+
+def terminal_text(page) -> str:
+    return page.evaluate(TERMINAL_TEXT)
+
+
+def terminal_lines(page) -> list[str]:
+    return terminal_text(page).split("\n")
+
+
+def wait_terminal_line(page, line: str, timeout: float = UI_TIMEOUT) -> None:
+    """Until the terminal shows a line that is exactly ``line`` (trailing blanks ignored)."""
+    wait_for(
+        lambda: line in [text.rstrip() for text in terminal_lines(page)],
+        timeout,
+        f"terminal line {line!r} in:\n{terminal_text(page)[-1500:]}",
+    )
+
+
+def wait_prompt_count(page, count: int, timeout: float = UI_TIMEOUT) -> None:
+    """Until at least ``count`` lines start with the simulated shell's prompt."""
+    wait_for(
+        lambda: sum(t.startswith("# ") or t == "#" for t in terminal_lines(page)) >= count,
+        timeout,
+        f"{count} prompts in:\n{terminal_text(page)[-1500:]}",
+    )
+
+
+def focus_terminal(page) -> None:
+    page.evaluate("window.serialconsole.term.focus()")
+    wait_js(page, "document.activeElement === window.serialconsole.term.textarea")

@@ -1,0 +1,62 @@
+"""The pages and the REST reasons they show follow Accept-Language; ?lang= overrides it."""
+
+from __future__ import annotations
+
+from .browser import status_text, wait_js, wait_state
+from .test_console_page import console_url
+
+
+def translated_list(page, host, extra: str = ""):
+    page.goto(host.url + extra)
+    wait_js(page, "!document.getElementById('guests').hidden", what="the guest table")
+    return page
+
+
+def test_portuguese_from_accept_language(host, open_context):
+    context = open_context(locale="pt-BR")
+    page = translated_list(context.new_page(), host)
+    assert page.evaluate("document.documentElement.lang") == "pt-BR"
+    assert page.title() == "Consoles seriais"
+    assert page.get_by_role("heading", level=1).inner_text() == "Consoles seriais"
+    assert page.get_by_role("button", name="Atualizar").is_visible()
+    assert "O convidado não está em execução (desligado)." in page.inner_text("body")
+    assert page.get_by_role("link", name="Abrir console serial0 de mock-vm").count() == 1
+
+    page.goto(console_url(host))
+    wait_state(page, "connected")
+    assert status_text(page) == "Conectado"
+    assert page.title() == "mock-vm – console serial"
+    assert page.get_by_role("button", name="Reconectar").is_disabled()
+    assert "Ctrl+Q desconecta." in page.inner_text("#hint")
+    page.keyboard.press("Control+q")
+    wait_state(page, "disconnected")
+    # The console's own last line, in the language of the page that opened it.
+    assert status_text(page) == "Desconectado: Desconectado (Ctrl+Q)."
+
+
+def test_rest_reason_in_the_page_language(host, open_context):
+    page = open_context(locale="pt-BR").new_page()
+    page.goto(console_url(host, "mock-off"))
+    wait_js(page, "document.getElementById('status-text').textContent.includes('mock-off')")
+    assert status_text(page) == (
+        "Desconectado: O convidado mock-off não está em execução (estado: shutoff)."
+    )
+
+
+def test_lang_parameter_overrides_accept_language(host, open_context):
+    page = translated_list(open_context(locale="pt-BR").new_page(), host, "?lang=de-DE")
+    assert page.evaluate("document.documentElement.lang") == "de-DE"
+    assert page.title() == "Serielle Konsolen"
+    # The override follows the links to the console page, and on to the REST API.
+    link = page.get_by_role("link", name="Konsole serial0 von mock-vm öffnen")
+    assert link.get_attribute("href").endswith("&lang=de-DE")
+    page.goto(console_url(host, "mock-off", extra="&lang=zh-CN"))
+    wait_js(page, "document.getElementById('status-text').textContent.includes('mock-off')")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert status_text(page) == "已断开：虚拟机 mock-off 未在运行（状态：shutoff）。"
+
+
+def test_untranslated_language_falls_back_to_english(host, open_context):
+    page = translated_list(open_context(locale="fr-FR").new_page(), host)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.title() == "Serial consoles"

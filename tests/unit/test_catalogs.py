@@ -1,0 +1,149 @@
+"""po/: the template is current, the translations complete and sound; language choice."""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("babel")
+from babel.messages.catalog import Catalog  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from plugin_serialconsole import i18n  # noqa: E402
+from plugin_serialconsole.control.http import prefers_html  # noqa: E402
+from plugin_serialconsole.control.ui import find_ui_dir  # noqa: E402
+from plugin_serialconsole.plugin import SerialConsolePlugin  # noqa: E402
+from tools import catalogs  # noqa: E402
+
+REQUIRED = {"pt_BR", "zh_CN", "de_DE"}
+
+
+def test_required_languages_are_listed():
+    assert set(catalogs.languages()) >= REQUIRED
+
+
+def test_template_is_current_and_translations_complete_and_sound():
+    assert catalogs.check() == []
+
+
+def test_every_server_message_is_in_the_template():
+    template = catalogs.read_catalog(catalogs.POT)
+    assert set(i18n.messages.values()) <= {m.id for m in template if m.id}
+
+
+def test_template_has_the_pages_strings():
+    ids = {m.id for m in catalogs.extract_template() if m.id}
+    for text in ("Reconnect", "Connected", "Disconnected: %(reason)s", "Open console"):
+        assert text in ids
+    assert "Serial console" in ids  # the tab title, from ui/config/tab-ext.xml
+
+
+def catalog(*pairs: tuple[str, str]) -> Catalog:
+    result = Catalog(locale="de_DE")
+    for msgid, msgstr in pairs:
+        result.add(msgid, msgstr)
+    return result
+
+
+def test_check_finds_a_msgid_missing_from_the_template():
+    template = catalog(("Guest %(guest)s does not exist.", ""))
+    translation = catalog(
+        ("Guest %(guest)s does not exist.", "Gast %(guest)s existiert nicht."),
+        ("Gone from the sources", "Weg"),
+    )
+    problems = catalogs.translation_problems(template, translation, "de_DE.po")
+    assert problems == ["de_DE.po: msgid not in the template: 'Gone from the sources'"]
+
+
+@pytest.mark.parametrize(
+    "msgstr", ["Gast %(gast)s existiert nicht.", "Gast existiert nicht.", "Gast %s existiert."]
+)
+def test_check_finds_a_placeholder_mismatch(msgstr):
+    template = catalog(("Guest %(guest)s does not exist.", ""))
+    translation = catalog(("Guest %(guest)s does not exist.", msgstr))
+    [problem] = catalogs.translation_problems(template, translation, "x.po")
+    assert "placeholders differ" in problem
+
+
+def test_broken_or_fuzzy_translations_are_not_compiled():
+    good = catalog(("Reconnect", "Neu verbinden"))
+    assert all(catalogs._usable(m) for m in good if m.id)
+    broken = catalog(("Guest %(guest)s", "Gast %(name)s"))
+    assert not any(catalogs._usable(m) for m in broken if m.id)
+    fuzzy = catalog(("Reconnect", "Neu verbinden"))
+    fuzzy["Reconnect"].flags.add("fuzzy")
+    assert not any(catalogs._usable(m) for m in fuzzy if m.id)
+
+
+def test_untranslated_lists_empty_and_fuzzy():
+    template = catalog(("A", ""), ("B", ""), ("C", ""))
+    translation = catalog(("A", "a"), ("B", ""), ("C", "c"))
+    translation["C"].flags.add("fuzzy")
+    assert catalogs.untranslated(template, translation) == ["B", "C"]
+
+
+def test_compiled_server_catalogs_translate():
+    if not i18n.catalog_languages():
+        pytest.skip("catalogs not compiled (make ui)")
+    assert {"pt_BR", "zh_CN", "de_DE"} <= i18n.catalog_languages()
+    assert i18n.translate("SCONS0104L", language="de_DE") == "Der Gast wurde beendet."
+    assert i18n.translate("SCONS0001E", {"guest": "g"}, "pt_BR") == "O convidado g não existe."
+
+
+@pytest.mark.parametrize(
+    ("header", "override", "expected"),
+    [
+        ("pt-BR,pt;q=0.9,en;q=0.5", None, "pt_BR"),
+        ("pt", None, "pt_BR"),
+        ("pt-PT", None, "pt_BR"),
+        ("de", None, "de_DE"),
+        ("de-AT, en;q=0.5", None, "de_DE"),
+        ("zh-CN", None, "zh_CN"),
+        ("fr, en;q=0.9, de;q=0.8", None, "en"),
+        ("fr, de;q=0.8", None, "de_DE"),
+        ("en-GB", None, "en"),
+        ("fr", None, "en"),
+        (None, None, "en"),
+        ("de", "pt-br", "pt_BR"),
+        ("de", "fr", "en"),
+        ("de", "../x", "de_DE"),
+    ],
+)
+def test_choose_language_among_available(header, override, expected):
+    assert i18n.choose_language(header, override, {"pt_BR", "de_DE", "zh_CN"}) == expected
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),
+        ("text/html", True),
+        ("text/*, application/json;q=0.5", True),
+        (None, False),
+        ("", False),
+        ("*/*", False),
+        ("application/json", False),
+        ("application/json, text/html", False),
+        ("text/html;q=0.5, application/json", False),
+        ("text/html;q=abc, */*;q=0.1", False),
+    ],
+)
+def test_prefers_html(accept, html):
+    assert prefers_html(accept) is html
+
+
+def test_tab_ext_matches_the_plugin_info():
+    [tab] = SerialConsolePlugin().wok_plugin_info().tabs
+    root = ET.parse(ROOT / "ui" / "config" / "tab-ext.xml").getroot()
+    [element] = root.findall("tab")
+    assert element.findtext("title") == tab.title
+    assert "/" + element.findtext("path") == tab.path
+
+
+def test_ui_dir_comes_from_config_then_the_checkout(tmp_path):
+    assert find_ui_dir(str(tmp_path)) == tmp_path
+    assert find_ui_dir(None) == ROOT / "ui"

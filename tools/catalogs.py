@@ -1,0 +1,283 @@
+"""Message catalogs: extract the template, merge it into the translations, compile them.
+
+    python tools/catalogs.py pot       po/serialconsole.pot from the sources; .po files merged
+    python tools/catalogs.py compile   .mo for the server, ui/i18n/<lang>.json for the pages
+    python tools/catalogs.py check     fail on a stale template or a broken translation
+
+Strings come from the server's messages (``N_()`` in Python), the pages' scripts (``_()``),
+their markup (``data-i18n`` elements, ``data-i18n-attr`` attributes) and the tab title in
+``ui/config/tab-ext.xml``. Build tool only: needs Babel, never imported by the plugin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parents[1]
+PO_DIR = ROOT / "po"
+DOMAIN = "serialconsole"
+POT = PO_DIR / f"{DOMAIN}.pot"
+LOCALE_DIR = ROOT / "plugin_serialconsole" / "locale"
+UI_DIR = ROOT / "ui"
+PAGE_CATALOG_DIR = UI_DIR / "i18n"
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+Found = tuple[str, str, int]  # (text, relative path, line)
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+class _MarkedText(HTMLParser):
+    """Texts of ``data-i18n`` elements and values of ``data-i18n-attr`` attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, int]] = []
+        self._open: list[tuple[str, int, list[str]]] = []  # (tag, line, text parts)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        line = self.getpos()[0]
+        for name in (values.get("data-i18n-attr") or "").split():
+            if values.get(name):
+                self.found.append((_normalized(values[name]), line))
+        if "data-i18n" in values:
+            self._open.append((tag, line, []))
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[-1][2].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and self._open[-1][0] == tag:
+            _, line, parts = self._open.pop()
+            if text := _normalized("".join(parts)):
+                self.found.append((text, line))
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def _from_python(path: Path) -> Iterator[Found]:
+    with path.open("rb") as source:
+        for line, text, _comments, _context in extract(
+            "python", source, keywords={"N_": None, "_": None}
+        ):
+            yield text, _relative(path), line
+
+
+def _from_javascript(path: Path) -> Iterator[Found]:
+    with path.open("rb") as source:
+        for line, text, _comments, _context in extract("javascript", source, keywords={"_": None}):
+            yield text, _relative(path), line
+
+
+def _from_html(path: Path) -> Iterator[Found]:
+    parser = _MarkedText()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    for text, line in parser.found:
+        yield text, _relative(path), line
+
+
+def _from_tabs(path: Path) -> Iterator[Found]:
+    for tab in ET.parse(path).getroot().iter("tab"):
+        title = tab.findtext("title")
+        if title:
+            yield _normalized(title), _relative(path), 0
+
+
+def sources() -> Iterator[Found]:
+    for path in sorted((ROOT / "plugin_serialconsole").rglob("*.py")):
+        yield from _from_python(path)
+    for path in sorted((UI_DIR / "js").glob("*.js")):
+        yield from _from_javascript(path)
+    for path in sorted(UI_DIR.glob("*.html")):
+        yield from _from_html(path)
+    yield from _from_tabs(UI_DIR / "config" / "tab-ext.xml")
+
+
+def extract_template() -> Catalog:
+    catalog = Catalog(
+        project="plugin_serialconsole",
+        domain=DOMAIN,
+        copyright_holder="the plugin_serialconsole authors",
+        fuzzy=False,
+    )
+    for text, path, line in sources():
+        if not text:
+            continue
+        flags = ("python-format",) if PLACEHOLDER.search(text) else ()
+        catalog.add(text, locations=[(path, line)], flags=flags)
+    return catalog
+
+
+def is_page_string(message) -> bool:
+    return any(path.startswith("ui/") for path, _line in message.locations)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def languages() -> list[str]:
+    text = (PO_DIR / "LINGUAS").read_text(encoding="utf-8")
+    return [word for line in text.splitlines() for word in line.split("#")[0].split()]
+
+
+def read_catalog(path: Path, locale: str | None = None) -> Catalog:
+    with path.open("rb") as source:
+        return read_po(source, locale=locale, domain=DOMAIN)
+
+
+def _write_po(path: Path, catalog: Catalog, **options) -> None:
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=100, ignore_obsolete=True, **options)
+    path.write_bytes(buffer.getvalue())
+
+
+def _ids(catalog: Catalog) -> set[str]:
+    return {m.id for m in catalog if m.id}
+
+
+def _fingerprint(catalog: Catalog) -> list[tuple]:
+    return sorted((m.id, tuple(m.locations), tuple(sorted(m.flags))) for m in catalog if m.id)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text))
+
+
+def translation_problems(template: Catalog, translation: Catalog, name: str) -> list[str]:
+    """Msgids the template lacks and translations whose placeholders differ."""
+    problems = []
+    known = _ids(template)
+    for message in translation:
+        if not message.id:
+            continue
+        if message.id not in known:
+            problems.append(f"{name}: msgid not in the template: {message.id!r}")
+        if message.string and placeholders(message.string) != placeholders(message.id):
+            got, expected = placeholders(message.string), placeholders(message.id)
+            problems.append(
+                f"{name}: placeholders differ in {message.id!r}: {message.string!r} has "
+                f"{sorted(got)}, expected {sorted(expected)}"
+            )
+    return problems
+
+
+def untranslated(template: Catalog, translation: Catalog) -> list[str]:
+    """Template msgids with no (or only a fuzzy) translation."""
+    missing = []
+    for message_id in sorted(_ids(template)):
+        message = translation.get(message_id)
+        if message is None or not message.string or message.fuzzy:
+            missing.append(message_id)
+    return missing
+
+
+def check() -> list[str]:
+    template = read_catalog(POT)
+    problems = []
+    if _ids(extract_template()) != _ids(template):
+        problems.append(f"{_relative(POT)} is stale: run `make pot`")
+    for lang in languages():
+        path = PO_DIR / f"{lang}.po"
+        if not path.is_file():
+            problems.append(f"{_relative(path)} is missing (listed in po/LINGUAS)")
+            continue
+        translation = read_catalog(path, lang)
+        problems += translation_problems(template, translation, _relative(path))
+        missing = untranslated(template, translation)
+        problems += [f"{_relative(path)}: untranslated {message!r}" for message in missing]
+    return problems
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def update_template() -> None:
+    """Write the template (only when its messages changed) and merge it into each .po."""
+    template = extract_template()
+    if not POT.is_file() or _fingerprint(read_catalog(POT)) != _fingerprint(template):
+        _write_po(POT, template)
+        print(f"wrote {_relative(POT)}")
+    template = read_catalog(POT)
+    for lang in languages():
+        path = PO_DIR / f"{lang}.po"
+        if path.is_file():
+            translation = read_catalog(path, lang)
+        else:
+            translation = Catalog(locale=lang, domain=DOMAIN, project="plugin_serialconsole")
+        translation.update(template, update_header_comment=False)
+        _write_po(path, translation)
+        print(f"merged {_relative(path)}: {len(untranslated(template, translation))} untranslated")
+
+
+def _usable(message) -> bool:
+    return bool(
+        message.id
+        and message.string
+        and not message.fuzzy
+        and placeholders(message.string) == placeholders(message.id)
+    )
+
+
+def compile_catalogs(locale_dir: Path = LOCALE_DIR, page_dir: Path = PAGE_CATALOG_DIR) -> None:
+    """Server .mo and page JSON per language; broken or fuzzy entries stay English."""
+    page_dir.mkdir(parents=True, exist_ok=True)
+    for lang in languages():
+        translation = read_catalog(PO_DIR / f"{lang}.po", lang)
+        for message in translation:
+            if message.id and message.string and not _usable(message):
+                print(f"{lang}: left untranslated (broken): {message.id!r}", file=sys.stderr)
+                message.string = ""
+        mo_path = locale_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with mo_path.open("wb") as target:
+            write_mo(target, translation, use_fuzzy=False)
+        page = {m.id: m.string for m in translation if _usable(m) and is_page_string(m)}
+        page_path = page_dir / f"{lang}.json"
+        page_path.write_text(json.dumps(page, ensure_ascii=False, indent=0, sort_keys=True) + "\n")
+    print(f"compiled {', '.join(languages())}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["pot", "compile", "check"])
+    args = parser.parse_args(argv)
+    if args.command == "pot":
+        update_template()
+    elif args.command == "compile":
+        compile_catalogs()
+    else:
+        problems = check()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+// The console page: a full-window xterm.js terminal on one guest console device.
+//
+// The WebSocket URL comes from the POST answer the page was opened with (`#ws=` in the
+// fragment, dropped from the address bar at once so a reload never reuses a spent token)
+// or from the page's own POST, on load without one and on Reconnect.
+
+import { ApiError, needsLogin, openConsole, resumeSession } from "./api.js";
+import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
+import { _, format, loadCatalog, translateTree } from "./i18n.js";
+import { askLogin } from "./login.js";
+import { ConsoleSession } from "./session.js";
+
+const FONT_KEY = "serialconsole.fontSize";
+const FONT_SIZES = { min: 8, max: 32, default: 15 };
+const IN_USE = "SCONS0003E";
+// Our own previous session (before a reload or Reconnect) may take a moment to end.
+const IN_USE_RETRY_MS = 3000;
+
+const query = new URLSearchParams(location.search);
+const guest = query.get("guest") || "";
+let device = query.get("device") || "";
+const $ = (id) => document.getElementById(id);
+
+let term;
+let fit;
+let session = null;
+let state = "disconnected";
+
+/** `ws` from the fragment (then gone from the address bar), if it is a WebSocket URL. */
+function takeFragmentUrl() {
+  const url = new URLSearchParams(location.hash.slice(1)).get("ws");
+  if (location.hash) {
+    history.replaceState(history.state, "", location.pathname + location.search);
+  }
+  return url && /^wss?:\/\//i.test(url) ? url : null;
+}
+
+function setState(next, detail = "") {
+  state = next;
+  document.body.dataset.state = next;
+  const labels = {
+    connecting: _("Connecting…"),
+    connected: _("Connected"),
+    disconnected: detail ? format(_("Disconnected: %(reason)s"), { reason: detail }) : _("Disconnected"),
+  };
+  $("status-text").textContent = labels[next];
+  $("reconnect").disabled = next !== "disconnected";
+  $("disconnect").disabled = next !== "connected";
+  term.options.disableStdin = next !== "connected";
+  term.options.cursorBlink = next === "connected";
+}
+
+function showTakeOver(visible) {
+  $("takeover").hidden = !visible;
+}
+
+async function requestUrl(force) {
+  const started = performance.now();
+  for (;;) {
+    try {
+      const answer = await openConsole(guest, device, force);
+      device = answer.device;
+      return answer.ws_url;
+    } catch (error) {
+      const retry =
+        error instanceof ApiError &&
+        error.code === IN_USE &&
+        performance.now() - started < IN_USE_RETRY_MS;
+      if (!retry) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** Connect to `url`, or first ask the REST API for one (`force` takes a busy console over). */
+async function connect({ url = null, force = false } = {}) {
+  if (session) {
+    session.close();
+    session = null;
+  }
+  showTakeOver(false);
+  setState("connecting");
+  if (!url) {
+    try {
+      url = await requestUrl(force);
+    } catch (error) {
+      const reason = error instanceof ApiError ? error.reason : String(error);
+      setState("disconnected", reason);
+      showTakeOver(error instanceof ApiError && error.code === IN_USE);
+      if (needsLogin(error)) {
+        await askLogin($("login"));
+        await connect({ force });
+      }
+      return;
+    }
+  }
+  const current = new ConsoleSession(url, {
+    open: () => {
+      setState("connected");
+      term.focus();
+    },
+    output: (text) => term.write(text),
+    closed: ({ reason }) => {
+      if (session === current) {
+        session = null;
+        setState("disconnected", reason || _("The connection closed."));
+      }
+    },
+  });
+  session = current;
+}
+
+function fontSize() {
+  const stored = Number.parseInt(localStorage.getItem(FONT_KEY) || "", 10);
+  return Number.isFinite(stored)
+    ? Math.min(FONT_SIZES.max, Math.max(FONT_SIZES.min, stored))
+    : FONT_SIZES.default;
+}
+
+function setFontSize(size) {
+  const value = Math.min(FONT_SIZES.max, Math.max(FONT_SIZES.min, size));
+  term.options.fontSize = value;
+  localStorage.setItem(FONT_KEY, String(value));
+  $("font-size").textContent = String(value);
+  $("font-smaller").disabled = value <= FONT_SIZES.min;
+  $("font-larger").disabled = value >= FONT_SIZES.max;
+  fit.fit();
+}
+
+function setTitle() {
+  const name = guest || "?";
+  document.title = format(_("%(guest)s – serial console"), { guest: name });
+  $("guest-name").textContent = name;
+  $("device-name").textContent = device;
+}
+
+async function paste() {
+  const text = await readClipboard();
+  if (text === null) {
+    $("hint").focus();
+    return;
+  }
+  term.paste(text);
+  term.focus();
+}
+
+function createTerminal() {
+  term = new window.Terminal({
+    fontFamily: '"DejaVu Sans Mono", "Liberation Mono", "Noto Sans Mono", monospace',
+    fontSize: fontSize(),
+    scrollback: 10000,
+    cursorBlink: false,
+    allowProposedApi: false,
+  });
+  fit = new window.FitAddon.FitAddon();
+  term.loadAddon(fit);
+  term.open($("terminal"));
+  term.onData((data) => session && session.send(data));
+  term.onBinary((data) => session && session.sendBytes(data));
+  installKeys(term, { leave: () => $("reconnect").disabled ? $("disconnect").focus() : $("reconnect").focus() });
+  new ResizeObserver(() => fit.fit()).observe($("terminal"));
+  fit.fit();
+}
+
+function bindControls() {
+  $("reconnect").addEventListener("click", () => connect());
+  $("takeover").addEventListener("click", () => connect({ force: true }));
+  $("disconnect").addEventListener("click", () => {
+    if (session) {
+      session.send("\x11"); // Ctrl+Q: the console ends itself and says why
+    }
+  });
+  $("copy").addEventListener("click", async () => {
+    await writeClipboard(term.getSelection());
+    term.focus();
+  });
+  $("paste").addEventListener("click", paste);
+  $("font-smaller").addEventListener("click", () => setFontSize(term.options.fontSize - 1));
+  $("font-larger").addEventListener("click", () => setFontSize(term.options.fontSize + 1));
+}
+
+async function main() {
+  const url = takeFragmentUrl();
+  await loadCatalog();
+  await resumeSession();
+  createTerminal();
+  setTitle();
+  setFontSize(fontSize());
+  bindControls();
+  window.serialconsole = {
+    term,
+    fit,
+    get state() {
+      return state;
+    },
+    get session() {
+      return session;
+    },
+    connect,
+    translateTree,
+  };
+  await connect({ url });
+}
+
+main();

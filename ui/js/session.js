@@ -1,0 +1,89 @@
+// One WebSocket console session: binary frames both ways, output decoded as a UTF-8 stream
+// (a character split across frames comes out whole), and the reason the server gave when
+// it ended (its last line, "[serialconsole] <reason> (SCONS01xxL)").
+
+const FINAL_LINE = /\r\n\[serialconsole\] ([^\r\n]+) \((SCONS\d{4}L)\)\r\n$/;
+const TAIL = 1024;
+const SEND_CHUNK = 64 * 1024;
+
+/** The server's closing reason at the end of `text`: {text, code} or null. */
+export function finalReason(text) {
+  const match = FINAL_LINE.exec(text);
+  return match ? { text: match[1], code: match[2] } : null;
+}
+
+export class ConsoleSession {
+  /**
+   * @param {string} url the ws_url the server gave (authoritative: never rebuilt here)
+   * @param {{open: Function, output: Function, closed: Function}} on callbacks
+   */
+  constructor(url, on) {
+    this.on = on;
+    this.decoder = new TextDecoder("utf-8");
+    this.encoder = new TextEncoder();
+    this.tail = "";
+    this.ended = false;
+    this.socket = new WebSocket(url);
+    this.socket.binaryType = "arraybuffer";
+    this.socket.onopen = () => this.on.open();
+    this.socket.onmessage = (event) => this.received(event.data);
+    this.socket.onclose = (event) => this.finish(event);
+  }
+
+  received(data) {
+    const text =
+      typeof data === "string"
+        ? data
+        : this.decoder.decode(new Uint8Array(data), { stream: true });
+    if (text) {
+      this.tail = (this.tail + text).slice(-TAIL);
+      this.on.output(text);
+    }
+  }
+
+  finish(event) {
+    if (this.ended) {
+      return;
+    }
+    this.ended = true;
+    const rest = this.decoder.decode();
+    if (rest) {
+      this.tail = (this.tail + rest).slice(-TAIL);
+      this.on.output(rest);
+    }
+    const reason = finalReason(this.tail);
+    this.on.closed({
+      reason: reason ? reason.text : event.reason || "",
+      code: reason ? reason.code : "",
+      wsCode: event.code,
+    });
+  }
+
+  get open() {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Send what the user typed or pasted (a string) as UTF-8, in binary frames of at most
+   * 64 KiB: the proxy refuses a single message over 1 MiB, and a big paste must get through. */
+  send(text) {
+    if (this.open && text) {
+      const bytes = this.encoder.encode(text);
+      for (let at = 0; at < bytes.length; at += SEND_CHUNK) {
+        this.socket.send(bytes.subarray(at, at + SEND_CHUNK));
+      }
+    }
+  }
+
+  /** Send raw bytes given as a "binary string" (xterm's onBinary: one char per byte). */
+  sendBytes(binary) {
+    if (this.open && binary) {
+      this.socket.send(Uint8Array.from(binary, (ch) => ch.charCodeAt(0) & 0xff));
+    }
+  }
+
+  close() {
+    if (this.socket.readyState <= WebSocket.OPEN) {
+      this.socket.close();
+    }
+  }
+}
