@@ -13,9 +13,9 @@ from plugin_serialconsole.bridge.runner import WebsockifyBridge
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.rest import ApiSettings, RestApi
-from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 from plugin_serialconsole.control.root import PluginRoot
 from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, ui_problems
+from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.guests import make_guest_model
