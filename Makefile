@@ -1,7 +1,8 @@
 # make run    — install what is missing, then serve the mock model on 127.0.0.1:8010
-# make check  — install what is missing, then lint and run every test
+# make check  — install what is missing, then lint and run every test, the .deb's included
 # make ui     — xterm.js from the npm registry (npm ci) and the compiled message catalogs
 # make pot    — refresh po/serialconsole.pot from the sources and merge it into po/*.po
+# make deb    — build the Debian package into build/deb/ (contrib/debian)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,6 +12,12 @@ PYTEST_ARGS ?=
 # Debian packages the tests need, one line per concern.
 # libvirt-python builds from PyPI against these:
 APT_PACKAGES := libvirt-dev pkg-config gcc python3-venv
+# contrib/: nginx + openssl for the TLS proxy test, systemd for systemd-analyze,
+# rpm for rpmspec:
+APT_PACKAGES += nginx openssl systemd rpm
+# the .deb build (contrib/debian):
+APT_PACKAGES += build-essential dpkg-dev debhelper dh-python pybuild-plugin-pyproject \
+	python3-all python3-setuptools
 # real-guest tests: libvirtd + QEMU, and what contrib/tinyguest/build-tinyguest builds a guest with:
 APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
 # Browser tests drive Debian's Chromium with Playwright (which never downloads a browser):
@@ -22,20 +29,42 @@ endif
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 NPM ?= npm
 NODE_MODULES := ui/node_modules/.package-lock.json
+APT_GET := apt-get -o DPkg::Lock::Timeout=900
+DEB_DIR := build/deb
+# Debian's tools, not a venv's or pyenv's python3, build the package.
+DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 
-.PHONY: run check lint test system-deps clean ui pot screenshot
+.PHONY: run check lint test deb deb-check system-deps clean ui pot screenshot
 
 run: $(INSTALLED) ui
 	$(VENV)/bin/serialconsole-host --mock --auth none $(RUN_ARGS)
 
-check: lint test
+check: lint test deb-check
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 test: $(INSTALLED) ui
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --ignore=tests/install $(PYTEST_ARGS)
+
+# The source tree, its UI built (no venv, build output or git data), with contrib/debian
+# as debian/.
+deb: system-deps ui
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	tar -cf - --exclude=./.venv --exclude=./build --exclude=./.git --exclude=__pycache__ \
+	  --exclude='*.egg-info' --exclude=./.pytest_cache --exclude=./.ruff_cache . \
+	  | tar -xf - -C $(DEB_DIR)/src
+	cp -r contrib/debian $(DEB_DIR)/src/debian
+	cd $(DEB_DIR)/src && env PATH=$(DEB_PATH) dpkg-buildpackage -us -uc -b
+	ls $(DEB_DIR)/*.deb
+
+# Install the .deb here, start the installed host (mock model, ephemeral ports), open a
+# console, then purge it: tests/install.
+deb-check: deb $(INSTALLED)
+	SERIALCONSOLE_DEB="$$(ls $(DEB_DIR)/serialconsole_*_all.deb)" \
+	  $(PY) -m pytest tests/install $(PYTEST_ARGS)
 
 # Everything the pages need at run time ends up under ui/ (and .mo files in the package).
 ui: $(NODE_MODULES) $(INSTALLED)
@@ -69,8 +98,8 @@ system-deps:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing:$$missing"; \
-	  apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get -o DPkg::Lock::Timeout=900 install -y -qq $$missing >/dev/null; \
+	  $(APT_GET) update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq $$missing >/dev/null; \
 	else \
 	  echo "missing Debian packages:$$missing (run as root, or install them)"; \
 	fi

@@ -71,8 +71,10 @@ class Identity:
 class Host(Protocol):
     """What the host hands to every hook.
 
-    ``config`` is the host's whole configuration: section ``[server]`` holds ``host``,
-    ``port``, ``ws_port`` and ``uri``; a plugin reads its own section, named after it.
+    ``config`` is the host's whole configuration (its file, then command-line
+    overrides): section ``[server]`` always holds ``host``, ``port``, ``ws_port`` and
+    ``uri``, filled in by the host; a plugin reads its own section, named after it, which
+    may be missing or partial: the plugin owns that section's defaults.
     """
 
     config: configparser.ConfigParser

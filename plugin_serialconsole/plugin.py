@@ -15,6 +15,7 @@ from plugin_serialconsole.control import http
 from plugin_serialconsole.control.rest import ApiSettings, RestApi
 from plugin_serialconsole.control.root import PluginRoot
 from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, ui_problems
+from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.guests import make_guest_model
@@ -25,10 +26,12 @@ log = logging.getLogger(__name__)
 
 NAME = "serialconsole"
 MOUNT_POINT = "/plugins/serialconsole"
+# The plugin's section, [serialconsole], and its defaults: the only place they are set.
 DEFAULTS = {
     "token_ttl": "60",
     "idle_timeout": "1800",
     "allowed_origins": "",
+    "websocket_url": DEFAULT_TEMPLATE,
     "max_sessions": "100",
     "ui_dir": "",
 }
@@ -48,19 +51,38 @@ class Settings:
     token_ttl: float
     idle_timeout: float
     allowed_origins: tuple[str, ...]
+    websocket_url: WebSocketUrl
     max_sessions: int
     ui_dir: str = ""
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
-        section = {**DEFAULTS, **(dict(config[NAME]) if config.has_section(NAME) else {})}
-        token_ttl = float(section["token_ttl"])
-        idle_timeout = float(section["idle_timeout"])
-        max_sessions = int(section["max_sessions"])
-        if token_ttl <= 0 or idle_timeout < 0 or max_sessions < 1:
-            raise ValueError("token_ttl must be > 0, idle_timeout >= 0 and max_sessions >= 1")
+        given = dict(config[NAME]) if config.has_section(NAME) else {}
+        section = {**DEFAULTS, **{key: value for key, value in given.items() if value.strip()}}
+        token_ttl = _number(section, "token_ttl")
+        idle_timeout = _number(section, "idle_timeout")
+        max_sessions = _number(section, "max_sessions")
+        if token_ttl <= 0 or idle_timeout < 0 or max_sessions < 1 or max_sessions % 1:
+            raise ValueError(
+                f"[{NAME}] token_ttl must be > 0, idle_timeout >= 0 and max_sessions a "
+                "whole number >= 1"
+            )
         origins = tuple(o for o in section["allowed_origins"].replace(",", " ").split() if o)
-        return cls(token_ttl, idle_timeout, origins, max_sessions, section["ui_dir"].strip())
+        return cls(
+            token_ttl,
+            idle_timeout,
+            origins,
+            WebSocketUrl(section["websocket_url"]),
+            int(max_sessions),
+            section["ui_dir"].strip(),
+        )
+
+
+def _number(section: dict[str, str], key: str) -> float:
+    try:
+        return float(section[key])
+    except ValueError:
+        raise ValueError(f"[{NAME}] {key}: not a number: {section[key]!r}") from None
 
 
 class SerialConsolePlugin:
@@ -84,14 +106,14 @@ class SerialConsolePlugin:
 
     @hookimpl
     def wok_plugin_app(self, host: Host) -> PluginApp:
-        server = host.config["server"]
+        server = host.config["server"]  # host, ws_port, uri: the host's, see hookspecs.Host
         settings = Settings.from_config(host.config)
         self.sockets_dir = host.run_dir / "consoles"
         check_socket_dir(self.sockets_dir)
         self.tokens = TokenStore(host.run_dir / "tokens")
         self.bridge = WebsockifyBridge(
-            server.get("host", "127.0.0.1"),
-            server.getint("ws_port", 64667),
+            server["host"],
+            server.getint("ws_port"),
             self.tokens.directory,
             self.sockets_dir,
             settings.allowed_origins,
@@ -112,9 +134,10 @@ class SerialConsolePlugin:
         api = RestApi(
             ApiSettings(
                 self.wok_plugin_info(),
-                server.get("host", "127.0.0.1"),
+                server["host"],
                 lambda: self.bridge.port,
                 settings.token_ttl,
+                settings.websocket_url,
             ),
             guests,
             self.sessions,

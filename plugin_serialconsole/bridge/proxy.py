@@ -26,6 +26,7 @@ from websockify.websocketproxy import WebSocketProxy
 from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
 from plugin_serialconsole.bridge.tokens import SessionBinding, TokenStore
 from plugin_serialconsole.ids import is_console_id
+from plugin_serialconsole.logfmt import configure_stderr
 from plugin_serialconsole.netloc import hostname_of
 
 log = logging.getLogger(__name__)
@@ -128,17 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokens-dir", type=Path, required=True)
     parser.add_argument("--sockets-dir", type=Path, required=True)
     parser.add_argument("--allowed-origin", action="append", default=[])
-    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--log-level", default="INFO")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s websockify[%(process)d] %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    level = args.log_level.upper()
+    configure_stderr(level, "websockify[%(process)d]")
     # websockify forks a process per connection; the default start method may not fork.
     multiprocessing.set_start_method("fork", force=True)
     proxy = ConsoleProxy(
@@ -146,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         listen_fd=args.listen_fd,
         token_plugin=ConsoleTokens(TokenStore(args.tokens_dir), args.sockets_dir),
         auth_plugin=OriginCheck(args.allowed_origin),
-        verbose=args.verbose,
+        verbose=level == "DEBUG",
     )
     proxy.start_server()
     return 0

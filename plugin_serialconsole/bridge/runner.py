@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from plugin_serialconsole.logfmt import level_name
+
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
@@ -97,6 +99,8 @@ class WebsockifyBridge:
             str(self.tokens_dir),
             "--sockets-dir",
             str(self.sockets_dir),
+            "--log-level",
+            level_name("plugin_serialconsole.bridge"),
         ]
         for origin in self.allowed_origins:
             command += ["--allowed-origin", origin]

@@ -1,7 +1,7 @@
 """Entry point of a console process (started by the host, not by hand).
 
     python -m plugin_serialconsole.console --uri URI --guest-uuid UUID --guest-name NAME \\
-        --device ALIAS --socket PATH [--idle-timeout S] [--accept-timeout S] [--force]
+        --device ALIAS --socket PATH --idle-timeout S --accept-timeout S [--force]
 
 Reports on stdout and takes ``stop`` lines on stdin (see ``protocol``); logs on stderr.
 """
@@ -19,6 +19,7 @@ from plugin_serialconsole import i18n
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.session import HOST_STOPPED, ConsoleSession, listen_unix
 from plugin_serialconsole.console.simulated import SimulatedConsole
+from plugin_serialconsole.logfmt import configure_stderr
 
 log = logging.getLogger("plugin_serialconsole.console")
 
@@ -33,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--guest-name", required=True, help="for messages only")
     parser.add_argument("--device", required=True, help="console device alias, e.g. serial0")
     parser.add_argument("--socket", required=True, type=Path, help="Unix socket path to serve")
-    parser.add_argument("--idle-timeout", type=float, default=1800.0, help="0 disables it")
-    parser.add_argument("--accept-timeout", type=float, default=60.0)
+    # No defaults here: the host passes the plugin's settings (one place for them).
+    parser.add_argument("--idle-timeout", type=float, required=True, help="0 disables it")
+    parser.add_argument("--accept-timeout", type=float, required=True)
     parser.add_argument("--force", action="store_true", help="take the console over")
     parser.add_argument("--lang", default=i18n.DEFAULT_LANGUAGE, help="language of final line")
     parser.add_argument("--log-level", default="INFO")
@@ -90,11 +92,7 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s console[%(process)d] %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_stderr(args.log_level.upper(), "console[%(process)d]")
     return asyncio.run(serve(args))
 
 

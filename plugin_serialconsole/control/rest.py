@@ -21,11 +21,11 @@ from urllib.parse import quote, unquote, urlsplit
 import cherrypy
 
 from plugin_serialconsole.control import http
+from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.guests import GuestModel
 from plugin_serialconsole.model.sessions import SessionManager
-from plugin_serialconsole.netloc import hostname_of, url_host
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class ApiSettings:
     listen_host: str
     ws_port: Callable[[], int]
     token_ttl: float
+    websocket_url: WebSocketUrl = WebSocketUrl()
 
 
 class RestApi:
@@ -148,12 +149,14 @@ class RestApi:
         return http.respond(200, [session.as_json() for session in self.sessions.list()])
 
     def _ws_url(self, token: str) -> str:
-        return f"ws://{self._ws_host()}:{self.settings.ws_port()}/?token={token}"
-
-    def _ws_host(self) -> str:
-        """The host name the client used to reach us; the proxy listens on the same host."""
-        hostname = hostname_of(cherrypy.request.headers.get("Host", ""))
-        return url_host(hostname or self.settings.listen_host)
+        """Where the client's browser opens the console: the ``websocket_url`` template
+        filled in with the host the client used to reach us (see ``wsurl``)."""
+        return self.settings.websocket_url.build(
+            cherrypy.request.headers.get("Host"),
+            self.settings.listen_host,
+            self.settings.ws_port(),
+            token,
+        )
 
     def _page(self, guest: str, device: str, ws_url: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,

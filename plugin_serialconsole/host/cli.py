@@ -1,36 +1,45 @@
-"""``serialconsole-host``: run the serial console plugin without another framework."""
+"""``serialconsole-host``: run the serial console plugin without another framework.
+
+Settings come from the configuration file (``--config``, else
+/etc/serialconsole/serialconsole.conf if it exists); each option given on the command
+line overrides its key there. Options have no defaults of their own: the defaults live
+with the section's owner (``host.config`` for ``[server]`` and ``[logging]``, the plugin
+for ``[serialconsole]``), so there is one place for each.
+"""
 
 from __future__ import annotations
 
 import argparse
-import configparser
 import logging
-import os
 import sys
-from importlib import resources
 from pathlib import Path
 
+from plugin_serialconsole.host import config as host_config
+from plugin_serialconsole.host import logs
 from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
 from plugin_serialconsole.ids import check_socket_dir
+from plugin_serialconsole.logfmt import configure_stderr
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+log = logging.getLogger(__name__)
 
-DEFAULT_URI = "qemu:///system"
-
-
-def mock_uri() -> str:
-    """The libvirt test-driver URI of the mock guests shipped with the package."""
-    path = resources.files("plugin_serialconsole").joinpath("mock/mock.xml")
-    return f"test://{Path(str(path)).resolve()}"
-
-
-def default_run_dir() -> Path:
-    if os.geteuid() == 0:
-        return Path("/run/serialconsole")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "serialconsole"
-    return Path(f"/tmp/serialconsole-{os.geteuid()}")
+# argparse destination -> (section, key) it overrides
+OPTION_KEYS: dict[str, tuple[str, str]] = {
+    "mock": ("server", "mock"),
+    "uri": ("server", "uri"),
+    "host": ("server", "host"),
+    "port": ("server", "port"),
+    "ws_port": ("server", "ws_port"),
+    "auth": ("server", "auth"),
+    "users_file": ("server", "users_file"),
+    "run_dir": ("server", "run_dir"),
+    "token_ttl": ("serialconsole", "token_ttl"),
+    "idle_timeout": ("serialconsole", "idle_timeout"),
+    "max_sessions": ("serialconsole", "max_sessions"),
+    "allowed_origin": ("serialconsole", "allowed_origins"),
+    "websocket_url": ("serialconsole", "websocket_url"),
+    "log_level": ("logging", "level"),
+    "log_file": ("logging", "file"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,157 +47,118 @@ def build_parser() -> argparse.ArgumentParser:
         prog="serialconsole-host",
         description=(
             "Serve the web serial console for libvirt guests: the plugin's REST API on "
-            "HTTP and the consoles over a WebSocket proxy (websockify)."
+            "HTTP and the consoles over a WebSocket proxy (websockify). Each option "
+            "overrides its key in the configuration file; [section] key names it."
         ),
         epilog=(
             "Examples: serialconsole-host --mock   (simulated guests, no hypervisor needed); "
-            "serialconsole-host --uri qemu:///system --host 0.0.0.0"
+            "serialconsole-host --config /etc/serialconsole/serialconsole.conf"
         ),
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"configuration file (default: {host_config.DEFAULT_PATH}, if it exists)",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--mock",
-        action="store_true",
-        help="use the mock model: libvirt's test driver with simulated consoles",
+        action="store_const",
+        const="yes",
+        help="use the mock model: libvirt's test driver with simulated consoles [server] mock",
     )
     source.add_argument(
         "--uri",
-        help="libvirt connection URI (default: $LIBVIRT_DEFAULT_URI "
-        f"or {DEFAULT_URI}); any test:/// URI is simulated",
+        help="libvirt connection URI; any test:/// URI is simulated [server] uri "
+        f"(default: $LIBVIRT_DEFAULT_URI or {host_config.DEFAULT_URI})",
     )
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on, HTTP and WebSocket (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=8010,
-        help="HTTP port of the REST API (default: %(default)s; 0 picks one)",
-    )
-    parser.add_argument(
-        "--ws-port",
-        type=int,
-        default=64667,
-        help="WebSocket proxy port (default: %(default)s; 0 picks one)",
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--host", help="address to listen on, HTTP and WebSocket [server] host")
+    add("--port", type=int, help="HTTP port of the REST API; 0 picks one [server] port")
+    add("--ws-port", type=int, help="WebSocket proxy port; 0 picks one [server] ws_port")
+    add(
         "--auth",
-        choices=["users", "none"],
-        default="users",
-        help="users: operators log in with a name and password from --users-file "
+        choices=host_config.AUTH_MODES,
+        help="users: operators log in with a name and password from the users file "
         "(HTTP Basic works for API clients); none: no login, allowed only with a "
-        "loopback --host (default: %(default)s)",
+        "loopback --host [server] auth (default: users)",
     )
-    parser.add_argument(
+    add(
         "--users-file",
         type=Path,
-        default=DEFAULT_USERS_FILE,
         help="operators and their scrypt password hashes, managed with "
-        "serialconsole-passwd (default: %(default)s)",
+        f"serialconsole-passwd [server] users_file (default: {DEFAULT_USERS_FILE})",
     )
-    parser.add_argument(
-        "--run-dir",
-        type=Path,
-        default=None,
-        help=f"private directory for console sockets and tokens (default: {default_run_dir()})",
-    )
-    parser.add_argument(
-        "--token-ttl",
-        type=float,
-        default=60.0,
-        help="seconds a console token stays valid unused (default: %(default)s)",
-    )
-    parser.add_argument(
+    add("--run-dir", type=Path, help="private directory for console sockets [server] run_dir")
+    add("--token-ttl", type=float, help="seconds a token stays valid [serialconsole] token_ttl")
+    add(
         "--idle-timeout",
         type=float,
-        default=1800.0,
-        help="seconds without traffic before a console closes; 0 never (default: %(default)s)",
+        help="seconds without traffic before a console closes, 0 never "
+        "[serialconsole] idle_timeout",
     )
-    parser.add_argument(
+    add(
         "--max-sessions",
         type=int,
-        default=100,
         help="console sessions open at once, at most; more are refused with 503 "
-        "(default: %(default)s)",
+        "[serialconsole] max_sessions",
     )
-    parser.add_argument(
+    add(
         "--allowed-origin",
         action="append",
-        default=[],
         metavar="ORIGIN",
         help="extra browser Origin allowed to open WebSockets, e.g. "
-        "https://console.example.com (repeatable)",
+        "https://console.example.com; repeatable [serialconsole] allowed_origins",
     )
-    parser.add_argument(
+    add(
+        "--websocket-url",
+        metavar="TEMPLATE",
+        help="WebSocket URL handed to browsers, e.g. wss://{host}/websockify "
+        "[serialconsole] websocket_url",
+    )
+    add(
         "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level on stderr (default: %(default)s)",
+        type=str.upper,
+        choices=host_config.LOG_LEVELS,
+        help="[logging] level (default: INFO)",
     )
+    add("--log-file", help="append logs to this file instead of stderr [logging] file")
     return parser
 
 
-def build_config(args: argparse.Namespace) -> configparser.ConfigParser:
-    uri = (
-        mock_uri()
-        if args.mock
-        else (args.uri or os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI)
-    )
-    config = configparser.ConfigParser(interpolation=None)
-    config["server"] = {
-        "host": args.host,
-        "port": str(args.port),
-        "ws_port": str(args.ws_port),
-        "uri": uri,
-        "auth": args.auth,
-        "users_file": str(args.users_file.absolute()),
-    }
-    config["serialconsole"] = {
-        "token_ttl": str(args.token_ttl),
-        "idle_timeout": str(args.idle_timeout),
-        "allowed_origins": " ".join(args.allowed_origin),
-        "max_sessions": str(args.max_sessions),
-    }
-    return config
+def overrides(args: argparse.Namespace) -> dict[tuple[str, str], str]:
+    """The (section, key) values the command line sets."""
+    values: dict[tuple[str, str], str] = {}
+    for dest, key in OPTION_KEYS.items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        values[key] = " ".join(value) if isinstance(value, list) else str(value)
+    if args.uri is not None:
+        values[OPTION_KEYS["mock"]] = "no"  # --uri on the command line beats mock = yes
+    return values
 
 
-def check_auth_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.auth == "none":
-        if args.host not in LOOPBACK:
-            parser.error(
-                f"--auth none serves guest consoles to anyone who reaches {args.host}; "
-                "it is allowed only with a loopback --host (127.0.0.1, ::1, localhost)"
-            )
-        return
-    if not args.users_file.is_file():
-        parser.error(
-            f"no users file at {args.users_file}: create one with "
-            f"'serialconsole-passwd --users-file {args.users_file} NAME', "
-            "or use --auth none on a loopback --host"
-        )
+def prepare_run_dir(run_dir: Path) -> None:
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_dir.chmod(0o700)
+    check_socket_dir(run_dir / "consoles")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.token_ttl <= 0 or args.idle_timeout < 0 or args.max_sessions < 1:
-        parser.error("--token-ttl must be > 0, --idle-timeout >= 0 and --max-sessions >= 1")
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    check_auth_options(parser, args)
-    run_dir = (args.run_dir or default_run_dir()).absolute()
+    configure_stderr(logging.WARNING)  # until [logging] is read: warnings about the file
     try:
-        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        run_dir.chmod(0o700)
-        check_socket_dir(run_dir / "consoles")
+        config = host_config.load(args.config, overrides(args))
+        logs.configure(config["logging"])
+        host_config.check_auth(config["server"])
+        run_dir = Path(config["server"]["run_dir"])
+        prepare_run_dir(run_dir)
+    except host_config.ConfigError as error:
+        parser.exit(2, f"{parser.prog}: configuration: {error}\n")
     except (OSError, ValueError) as error:
-        parser.error(f"run directory: {error}")
-    config = build_config(args)
+        parser.exit(2, f"{parser.prog}: run directory: {error}\n")
 
     def announce(urls: list[str]) -> None:
         print(f"serialconsole-host ready (libvirt {config['server']['uri']})", flush=True)

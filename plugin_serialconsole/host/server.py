@@ -101,11 +101,11 @@ def mount_plugins(manager: pluggy.PluginManager, host: StandaloneHost) -> list[s
 
 def make_auth(server: configparser.SectionProxy) -> tuple[Any, AuthApi]:
     """The authenticator plugins ask, and the ``/auth`` endpoints, for ``[server] auth``."""
-    if server.get("auth", "users") == "none":
+    if server["auth"] == "none":
         log.warning("authentication is off (--auth none): every local user is an operator")
         return NoAuthentication(), AuthApi(None, None)
     users = UsersFile(Path(server["users_file"]))
-    sessions = LoginSessions(server.getfloat("session_timeout", 1800.0))
+    sessions = LoginSessions(server.getfloat("session_timeout"))
     return Authenticator(users, sessions), AuthApi(Authenticator(users, sessions), sessions)
 
 
@@ -129,7 +129,12 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
         return 1
     configure_cherrypy(server)
-    mount_points = mount_plugins(manager, host)
+    try:
+        mount_points = mount_plugins(manager, host)
+    except ValueError as error:
+        log.error("configuration refused by a plugin: %s", error)
+        connection.close()
+        return 2
     cherrypy.tree.mount(auth_api, "/auth", {"/": {"tools.encode.on": False}})
     lifecycle = PluginLifecycle(cherrypy.engine, manager.hook, host)
     lifecycle.subscribe()

@@ -17,6 +17,7 @@ from typing import Any
 
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.errors import console_in_use, console_unavailable
+from plugin_serialconsole.logfmt import level_name
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class ConsoleSpec:
             str(self.accept_timeout),
             "--lang",
             self.language,
+            "--log-level",
+            level_name("plugin_serialconsole.console"),
         ]
         return command + (["--force"] if self.force else [])
 

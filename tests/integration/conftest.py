@@ -17,8 +17,8 @@ def start_host() -> Iterator[Callable[..., Host]]:
     """Factory of function-scoped hosts; each is SIGTERMed and checked clean at the end."""
     hosts: list[Host] = []
 
-    def start(*options: str, run_dir: Path | None = None) -> Host:
-        host = Host(*options, run_dir=run_dir)
+    def start(*options: str, run_dir: Path | None = None, **kwargs: Any) -> Host:
+        host = Host(*options, run_dir=run_dir, **kwargs)
         hosts.append(host)
         return host.start()
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -105,19 +105,31 @@ def assert_pid_gone(pid: int) -> None:
 
 class Host:
     """One ``serialconsole-host`` subprocess (``--mock`` unless ``source`` says otherwise, e.g.
-    ``("--uri", "qemu:///system")``) with its own short run directory."""
+    ``("--uri", "qemu:///system")``) with its own short run directory.
+
+    ``command`` replaces the default ``python -m plugin_serialconsole.host.cli`` (e.g. an
+    installed ``/usr/bin/serialconsole-host``); ``cwd`` is the working directory.
+    """
 
     def __init__(
-        self, *options: str, run_dir: Path | None = None, source: tuple[str, ...] = ("--mock",)
+        self,
+        *options: str,
+        run_dir: Path | None = None,
+        source: tuple[str, ...] = ("--mock",),
+        command: Sequence[str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.options = options
         self.source = source
+        self.command = list(command or [sys.executable, "-m", "plugin_serialconsole.host.cli"])
+        self.cwd = cwd
         self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
         fd, log_name = tempfile.mkstemp(prefix=f"{self.run_dir.name}-", suffix=".log", dir="/tmp")
         os.close(fd)
         self.log_path = Path(log_name)
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.ws_url = ""
         self.baseline: set[int] = set()
         self.exit_code: int | None = None
         self.killed = False
@@ -126,20 +138,21 @@ class Host:
 
     def start(self) -> Host:
         command = [
-            sys.executable, "-m", "plugin_serialconsole.host.cli", *self.source,
+            *self.command, *self.source,
             "--port", "0", "--ws-port", "0", "--run-dir", str(self.run_dir), *self.options,
         ]  # fmt: skip
         if "--auth" not in self.options and "--users-file" not in self.options:
             command += ["--auth", "none"]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=self.cwd
             )
-        self.url = self._read_url()
+        self.url, self.ws_url = self._read_urls()
         self.baseline = set(processes_mentioning(str(self.run_dir)))
         return self
 
-    def _read_url(self) -> str:
+    def _read_urls(self) -> tuple[str, str]:
+        """The announced REST (http://) and WebSocket proxy (ws://) URLs."""
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         buffer = b""
@@ -147,10 +160,11 @@ class Host:
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
             while True:
-                for line in buffer.split(b"\n")[:-1]:
-                    text = line.decode().strip()
-                    if text.startswith("http://"):
-                        return text
+                lines = [line.decode().strip() for line in buffer.split(b"\n")[:-1]]
+                http = [line for line in lines if line.startswith("http://")]
+                ws = [line for line in lines if line.startswith("ws://")]
+                if http and ws:
+                    return http[0], ws[0]
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(f"host not ready in {READY_TIMEOUT} s:\n{self.log()}")

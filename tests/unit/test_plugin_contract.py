@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from plugin_serialconsole import hookimpl, hookspecs
-from plugin_serialconsole.host.cli import mock_uri
+from plugin_serialconsole.host.config import mock_uri
 from plugin_serialconsole.host.plugins import get_plugin_manager
 from plugin_serialconsole.plugin import MOUNT_POINT, SerialConsolePlugin, Settings
 

@@ -1,0 +1,176 @@
+"""The host's configuration: an INI file, then command-line overrides.
+
+The result is the one ``ConfigParser`` the host hands to plugins. The host owns and
+fills in the defaults of ``[server]`` and ``[logging]``; every other section (a plugin's,
+named after it) passes through as written, and its plugin owns its defaults.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+
+from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = Path("/etc/serialconsole/serialconsole.conf")
+DEFAULT_URI = "qemu:///system"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+AUTH_MODES = ("users", "none")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+# The host's sections with their defaults; "" means "worked out at start" (see below).
+HOST_DEFAULTS: dict[str, dict[str, str]] = {
+    "server": {
+        "host": "127.0.0.1",
+        "port": "8010",
+        "ws_port": "64667",
+        "mock": "no",
+        "uri": "",
+        "auth": "users",
+        "users_file": "",
+        "session_timeout": "1800",
+        "run_dir": "",
+    },
+    "logging": {
+        "level": "INFO",
+        "file": "",
+        "levels": "",
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file or value the host cannot use."""
+
+
+def mock_uri() -> str:
+    """The libvirt test-driver URI of the mock guests shipped with the package."""
+    path = resources.files("plugin_serialconsole").joinpath("mock/mock.xml")
+    return f"test://{Path(str(path)).resolve()}"
+
+
+def default_run_dir() -> Path:
+    """systemd's ``RuntimeDirectory``, else /run for root, else the user's runtime dir."""
+    if runtime_directory := os.environ.get("RUNTIME_DIRECTORY"):
+        return Path(runtime_directory.split(":")[0])
+    if os.geteuid() == 0:
+        return Path("/run/serialconsole")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "serialconsole"
+    return Path(f"/tmp/serialconsole-{os.geteuid()}")
+
+
+def default_users_file() -> Path:
+    """systemd's copy (``LoadCredential=users:...``) if there is one, else /etc's."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / "users").is_file():
+        return Path(credentials) / "users"
+    return DEFAULT_USERS_FILE
+
+
+def load(
+    path: Path | None,
+    overrides: Mapping[tuple[str, str], str] | None = None,
+) -> configparser.ConfigParser:
+    """Defaults, then the file at ``path`` (or the default path if it exists), then
+    ``overrides`` keyed by (section, key); the host's values resolved and checked."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read_dict(HOST_DEFAULTS)
+    _read_file(config, path)
+    for (section, key), value in (overrides or {}).items():
+        if not config.has_section(section):
+            config.add_section(section)
+        config[section][key] = value
+    _resolve(config)
+    return config
+
+
+def _read_file(config: configparser.ConfigParser, path: Path | None) -> None:
+    explicit = path is not None
+    path = path or DEFAULT_PATH
+    if not explicit and not path.exists():
+        log.debug("no configuration file at %s; using defaults", path)
+        return
+    try:
+        with open(path, encoding="utf-8") as file:
+            config.read_file(file, str(path))
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except configparser.Error as error:
+        raise ConfigError(f"{path}: {error.message}") from None
+    for section, defaults in HOST_DEFAULTS.items():
+        unknown = sorted(set(config[section]) - set(defaults) - set(config.defaults()))
+        if unknown:
+            log.warning("%s: [%s] has unknown keys: %s", path, section, ", ".join(unknown))
+
+
+def _resolve(config: configparser.ConfigParser) -> None:
+    """Turn "worked out at start" values into real ones; refuse values that are wrong."""
+    server = config["server"]
+    try:
+        mock = server.getboolean("mock")
+    except ValueError:
+        raise ConfigError(f"[server] mock: not a boolean: {server['mock']!r}") from None
+    if mock:
+        server["uri"] = mock_uri()
+    elif not server["uri"]:
+        server["uri"] = os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
+    server["run_dir"] = str(Path(server["run_dir"] or default_run_dir()).absolute())
+    server["users_file"] = str(Path(server["users_file"] or default_users_file()).absolute())
+    if server["auth"] not in AUTH_MODES:
+        raise ConfigError(f"[server] auth: one of {', '.join(AUTH_MODES)}, not {server['auth']!r}")
+    try:
+        if float(server["session_timeout"]) <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"[server] session_timeout: seconds > 0, not {server['session_timeout']!r}"
+        ) from None
+    for key in ("port", "ws_port"):
+        try:
+            port = int(server[key])
+        except ValueError:
+            port = -1
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"[server] {key}: not a port number: {server[key]!r}")
+    logs = config["logging"]
+    logs["level"] = logs["level"].strip().upper()
+    if logs["level"] not in LOG_LEVELS:
+        raise ConfigError(f"[logging] level: one of {', '.join(LOG_LEVELS)}, not {logs['level']!r}")
+    logger_levels(logs)
+
+
+def check_auth(server: configparser.SectionProxy) -> None:
+    """Refuse to serve consoles without a login beyond loopback, or with no users file."""
+    if server["auth"] == "none":
+        if server["host"] not in LOOPBACK:
+            raise ConfigError(
+                f"auth = none (--auth none) serves guest consoles to anyone who reaches "
+                f"{server['host']}; it is allowed only with a loopback host "
+                "(127.0.0.1, ::1, localhost)"
+            )
+        return
+    if not Path(server["users_file"]).is_file():
+        raise ConfigError(
+            f"no users file at {server['users_file']}: create one with "
+            f"'serialconsole-passwd --users-file {server['users_file']} NAME', "
+            "or use auth = none (--auth none) on a loopback host"
+        )
+
+
+def logger_levels(logs: configparser.SectionProxy) -> dict[str, str]:
+    """``[logging] levels = name=LEVEL ...`` as a dict; refuses malformed entries."""
+    levels = {}
+    for item in logs.get("levels", "").replace(",", " ").split():
+        name, _, level = item.partition("=")
+        if not name or level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"[logging] levels: expected logger=LEVEL, not {item!r}")
+        levels[name] = level.upper()
+    return levels

@@ -1,0 +1,180 @@
+"""The console round trip through contrib/nginx/serialconsole.conf: one HTTPS origin.
+
+A real nginx (Debian's) with a certificate made here proxies to a real
+``serialconsole-host --mock``, configured as the sample says for this setup
+(``websocket_url = wss://{host}/websockify``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+import requests
+import websocket
+
+from plugin_serialconsole.host.passwords import hash_password
+
+from .helpers import (
+    HTTP_TIMEOUT,
+    WS_TIMEOUT,
+    Console,
+    Host,
+    expect_refused,
+    idle_between_tests,
+    shared_host,
+)
+from .nginx import Nginx, proxy_for
+
+API = "/plugins/serialconsole/"
+PASSWORD = "s3cret-operator-pw"
+COOKIE = "serialconsole_session"
+SECURITY_HEADERS = (
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Content-Security-Policy",
+)
+
+
+@pytest.fixture(scope="module")
+def proxied_host() -> Iterator[Host]:
+    directory = Path(tempfile.mkdtemp(prefix="scconf", dir="/tmp"))
+    config = directory / "serialconsole.conf"
+    config.write_text("[serialconsole]\nwebsocket_url = wss://{host}/websockify\n")
+    try:
+        yield from shared_host("--config", str(config))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def nginx(proxied_host: Host) -> Iterator[Nginx]:
+    server = proxy_for(proxied_host)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def host(proxied_host: Host, nginx: Nginx, connect) -> Iterator[Host]:
+    yield from idle_between_tests(proxied_host)
+
+
+def https(nginx: Nginx, method: str, path: str, **kwargs) -> requests.Response:
+    kwargs.setdefault("timeout", HTTP_TIMEOUT)
+    return requests.request(method, nginx.origin + path, verify=str(nginx.cert), **kwargs)
+
+
+def test_console_round_trip_through_nginx(host, nginx, connect):
+    guests = https(nginx, "GET", API + "vms")
+    assert guests.status_code == 200, guests.text
+    assert "mock-vm" in [guest["name"] for guest in guests.json()]
+
+    opened = https(nginx, "POST", API + "vms/mock-vm/serial")
+    assert opened.status_code == 201, opened.text
+    answer = opened.json()
+    # the WebSocket is on the page's own origin, under /websockify
+    assert (
+        answer["ws_url"] == f"wss://127.0.0.1:{nginx.tls_port}/websockify?token={answer['token']}"
+    )
+    assert unquote(answer["page"].split("#ws=", 1)[1]) == answer["ws_url"]
+
+    console = connect(answer["ws_url"], origin=nginx.origin, sslopt={"ca_certs": str(nginx.cert)})
+    console.banner()
+    console.send("echo through nginx\r")
+    assert b"through nginx\r\n" in console.read_until(b"# ")
+    host.wait_session_state("connected")
+
+    closed = https(nginx, "DELETE", API + "vms/mock-vm/serial")
+    assert closed.status_code == 204
+    assert console.read_until_close().endswith(b"(SCONS0106L)\r\n")
+
+
+def test_a_foreign_origin_is_refused_through_nginx(host, nginx):
+    answer = https(nginx, "POST", API + "vms/mock-vm/serial").json()
+    expect_refused(
+        answer["ws_url"],
+        403,
+        origin="https://evil.example",
+        sslopt={"ca_certs": str(nginx.cert)},
+    )
+    # the token was not spent by the refused handshake: the right origin still gets in
+    ws = websocket.create_connection(
+        answer["ws_url"],
+        timeout=WS_TIMEOUT,
+        origin=nginx.origin,
+        sslopt={"ca_certs": str(nginx.cert)},
+    )
+    ws.close()
+
+
+def test_plain_http_redirects_to_https(host, nginx):
+    response = requests.get(
+        f"http://127.0.0.1:{nginx.plain_port}{API}vms?x=1",
+        allow_redirects=False,
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"https://127.0.0.1{API}vms?x=1"
+
+
+@pytest.mark.parametrize(("path", "status"), [(API + "vms", 200), (API + "nowhere", 404)])
+def test_security_headers_on_every_answer(host, nginx, path, status):
+    response = https(nginx, "GET", path)
+    assert response.status_code == status
+    missing = [name for name in SECURITY_HEADERS if name not in response.headers]
+    assert not missing
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "nginx/" not in response.headers.get("Server", "")
+
+
+def test_login_and_console_through_nginx(start_host, tmp_path):
+    """The deployment as documented: operators log in; the session cookie is Secure (nginx
+    says the client used HTTPS) and reaches the WebSocket proxy, which wants it."""
+    users = tmp_path / "users"
+    users.write_text(f"alice:{hash_password(PASSWORD)}\n")
+    users.chmod(0o600)
+    host = start_host(
+        "--auth", "users", "--users-file", str(users), "--websocket-url", "wss://{host}/websockify"
+    )  # fmt: skip
+    server = proxy_for(host)
+    try:
+        browser = requests.Session()
+        browser.trust_env = False  # else $REQUESTS_CA_BUNDLE would beat ``verify``
+        browser.verify = str(server.cert)
+        login = browser.post(
+            server.origin + "/auth/login",
+            json={"username": "alice", "password": PASSWORD},
+            timeout=HTTP_TIMEOUT,
+        )
+        assert login.status_code == 200, login.text
+        assert "Secure" in login.headers["Set-Cookie"]
+        browser.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        tls = {"origin": server.origin, "sslopt": {"ca_certs": str(server.cert)}}
+        # a token is bound to the login session: without its cookie, refused (and spent)
+        other = browser.post(server.origin + API + "vms/mock-dual/serial", timeout=HTTP_TIMEOUT)
+        assert other.status_code == 201, other.text
+        expect_refused(other.json()["ws_url"], 403, **tls)
+        opened = browser.post(server.origin + API + "vms/mock-vm/serial", timeout=HTTP_TIMEOUT)
+        assert opened.status_code == 201, opened.text
+        ws_url = opened.json()["ws_url"]
+        cookie = f"{COOKIE}={browser.cookies[COOKIE]}"
+        console = Console(
+            websocket.create_connection(ws_url, timeout=WS_TIMEOUT, cookie=cookie, **tls)
+        )
+        try:
+            console.banner()
+        finally:
+            console.close()
+        for guest in ("mock-vm", "mock-dual"):
+            closed = browser.delete(f"{server.origin}{API}vms/{guest}/serial", timeout=HTTP_TIMEOUT)
+            assert closed.status_code in (204, 404)
+    finally:
+        server.stop()
