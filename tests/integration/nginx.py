@@ -15,11 +15,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .helpers import POLL_INTERVAL, Host, free_port
+from .helpers import POLL_INTERVAL, Host, free_port, shared_host
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "contrib" / "nginx" / "serialconsole.conf"
@@ -176,3 +177,23 @@ def proxy_for(host: Host) -> Nginx:
     except BaseException:
         server.stop()
         raise
+
+
+def proxied_host() -> Iterator[Host]:
+    """Body of a module fixture: a host configured for nginx (``wss://{host}/websockify``)."""
+    directory = Path(tempfile.mkdtemp(prefix="scconf", dir="/tmp"))
+    config = directory / "serialconsole.conf"
+    config.write_text("[serialconsole]\nwebsocket_url = wss://{host}/websockify\n")
+    try:
+        yield from shared_host("--config", str(config))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def running_proxy(host: Host) -> Iterator[Nginx]:
+    """Body of a module fixture: nginx in front of ``host``, stopped at the end."""
+    server = proxy_for(host)
+    try:
+        yield server
+    finally:
+        server.stop()

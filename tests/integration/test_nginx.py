@@ -7,10 +7,7 @@ A real nginx (Debian's) with a certificate made here proxies to a real
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -19,6 +16,7 @@ import websocket
 
 from plugin_serialconsole.host.passwords import hash_password
 
+from . import nginx as nginx_harness
 from .helpers import (
     HTTP_TIMEOUT,
     WS_TIMEOUT,
@@ -26,7 +24,6 @@ from .helpers import (
     Host,
     expect_refused,
     idle_between_tests,
-    shared_host,
 )
 from .nginx import Nginx, proxy_for
 
@@ -44,22 +41,12 @@ SECURITY_HEADERS = (
 
 @pytest.fixture(scope="module")
 def proxied_host() -> Iterator[Host]:
-    directory = Path(tempfile.mkdtemp(prefix="scconf", dir="/tmp"))
-    config = directory / "serialconsole.conf"
-    config.write_text("[serialconsole]\nwebsocket_url = wss://{host}/websockify\n")
-    try:
-        yield from shared_host("--config", str(config))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    yield from nginx_harness.proxied_host()
 
 
 @pytest.fixture(scope="module")
 def nginx(proxied_host: Host) -> Iterator[Nginx]:
-    server = proxy_for(proxied_host)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from nginx_harness.running_proxy(proxied_host)
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ import logging
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import websocket
-from integration.helpers import WS_TIMEOUT, Console, Host, idle_between_tests, shared_host
+from integration.conftest import connect  # noqa: F401 (the same fixture here)
+from integration.helpers import Host, idle_between_tests, shared_host
 
 from .daemons import URI, Daemons, running_as_root, unreachable
 from .guests import SINGLE, TinyGuest, build, destroy_leftovers
@@ -85,21 +84,6 @@ def module_host(libvirt_daemons: Daemons) -> Iterator[Host]:
 
 
 @pytest.fixture
-def host(module_host: Host, connect) -> Iterator[Host]:
+def host(module_host: Host, connect) -> Iterator[Host]:  # noqa: F811 (the fixture)
     """The module's host, checked idle (no session, socket, token, process) before and after."""
     yield from idle_between_tests(module_host)
-
-
-@pytest.fixture
-def connect() -> Iterator[Callable[..., Console]]:
-    """Open WebSocket consoles; all closed at the end of the test."""
-    consoles: list[Console] = []
-
-    def open_console(url: str, **options: Any) -> Console:
-        console = Console(websocket.create_connection(url, timeout=WS_TIMEOUT, **options))
-        consoles.append(console)
-        return console
-
-    yield open_console
-    for console in consoles:
-        console.close()

@@ -3,36 +3,24 @@ nginx's Content-Security-Policy, the WebSocket on wss://<host>/websockify."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from integration.helpers import Host, idle_between_tests, shared_host
-from integration.nginx import Nginx, proxy_for
+from integration import nginx as nginx_harness
+from integration.helpers import Host, idle_between_tests
+from integration.nginx import Nginx
 
 from .browser import wait_prompt_count, wait_state, wait_terminal_line
 
 
 @pytest.fixture(scope="module")
 def proxied_host() -> Iterator[Host]:
-    directory = Path(tempfile.mkdtemp(prefix="scconf", dir="/tmp"))
-    config = directory / "serialconsole.conf"
-    config.write_text("[serialconsole]\nwebsocket_url = wss://{host}/websockify\n")
-    try:
-        yield from shared_host("--config", str(config))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    yield from nginx_harness.proxied_host()
 
 
 @pytest.fixture(scope="module")
 def nginx(proxied_host: Host) -> Iterator[Nginx]:
-    server = proxy_for(proxied_host)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from nginx_harness.running_proxy(proxied_host)
 
 
 @pytest.fixture
