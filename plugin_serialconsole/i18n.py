@@ -47,6 +47,7 @@ messages: dict[str, str] = {
     "SCONS0019E": N_("This request needs the X-CSRF-Token header of your login session."),
     "SCONS0020E": N_("Wrong user name or password."),
     "SCONS0021E": N_('Log in with a JSON body {"username": "...", "password": "..."}.'),
+    "SCONS0022E": N_("Too many failed logins. Try again in %(seconds)s seconds."),
     "SCONS0018E": N_(
         "Too many console sessions are open (the limit is %(limit)s). End one and try again."
     ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 from typing import Any
 
 import cherrypy
@@ -23,6 +24,7 @@ from plugin_serialconsole.host.login import (
     CSRF_HEADER,
     Authenticator,
     LoginSessions,
+    Throttled,
     cookie_value,
 )
 from plugin_serialconsole.netloc import hostname_of
@@ -33,10 +35,11 @@ MAX_LOGIN_BODY = 4096
 
 
 class AuthError(Exception):
-    def __init__(self, status: int, code: str) -> None:
+    def __init__(self, status: int, code: str, **params: object) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
+        self.params = params
 
 
 def _respond(status: int, document: Any = None) -> bytes:
@@ -56,7 +59,7 @@ def _error(error: AuthError) -> bytes:
         lang if isinstance(lang, str) else None,
         i18n.catalog_languages(),
     )
-    reason = i18n.translate(error.code, {}, language)
+    reason = i18n.translate(error.code, error.params, language)
     return _respond(error.status, {"code": error.code, "reason": reason})
 
 
@@ -142,8 +145,15 @@ class AuthApi:
         if not _same_origin():
             raise AuthError(403, "SCONS0019E")
         username, password = _login_body()
-        if not self.authenticator.users.verify(username, password):
-            log.warning("failed login for %r from %s", username, cherrypy.request.remote.ip)
+        try:
+            accepted = self.authenticator.check_password(
+                cherrypy.request.remote.ip, username, password
+            )
+        except Throttled as throttled:
+            seconds = max(1, math.ceil(throttled.seconds))
+            cherrypy.response.headers["Retry-After"] = str(seconds)
+            raise AuthError(429, "SCONS0022E", seconds=seconds) from None
+        if not accepted:
             raise AuthError(401, "SCONS0020E")
         session_id, session = self.sessions.create(username)
         _set_cookie(session_id, None)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -21,6 +22,9 @@ from typing import Any
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.passwords import UsersFile
+from plugin_serialconsole.host.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
 
 COOKIE = "serialconsole_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -102,18 +106,40 @@ def basic_credentials(headers: Any) -> tuple[str, str] | None:
     return (name, password) if colon else None
 
 
+class Throttled(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry in {seconds:.0f} s")
+        self.seconds = seconds
+
+
 class Authenticator:
     """Decides who the current request comes from (``Host.check_auth``)."""
 
     def __init__(self, users: UsersFile, sessions: LoginSessions) -> None:
         self.users = users
         self.sessions = sessions
+        self.throttle = LoginThrottle()
 
-    def identify(self, method: str, headers: Any) -> Identity | None:
+    def check_password(self, address: str, name: str, password: str) -> bool:
+        """Whether ``password`` is ``name``'s; raises Throttled while guessing is slowed."""
+        wait = self.throttle.wait_time(address, name)
+        if wait > 0:
+            raise Throttled(wait)
+        if self.users.verify(name, password):
+            self.throttle.succeeded(address, name)
+            return True
+        self.throttle.failed(address, name)
+        log.warning("failed password for %r from %s", name, address)
+        return False
+
+    def identify(self, method: str, headers: Any, address: str = "") -> Identity | None:
         credentials = basic_credentials(headers)
         if credentials is not None:
-            if self.users.verify(*credentials):
-                return Identity(user=credentials[0])
+            try:
+                if self.check_password(address, *credentials):
+                    return Identity(user=credentials[0])
+            except Throttled:
+                pass
             return None
         session_id = cookie_value(headers)
         session = self.sessions.find(session_id) if session_id else None
@@ -133,5 +159,5 @@ class Authenticator:
 class NoAuthentication:
     """``--auth none``: everyone on loopback is the operator."""
 
-    def identify(self, method: str, headers: Any) -> Identity | None:
+    def identify(self, method: str, headers: Any, address: str = "") -> Identity | None:
         return Identity(user="operator")

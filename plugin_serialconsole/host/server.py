@@ -48,7 +48,7 @@ class StandaloneHost:
 
     def check_auth(self) -> Identity | None:
         request = cherrypy.request
-        return self._authenticator.identify(request.method, request.headers)
+        return self._authenticator.identify(request.method, request.headers, request.remote.ip)
 
 
 class PluginLifecycle(SimplePlugin):
@@ -106,7 +106,8 @@ def make_auth(server: configparser.SectionProxy) -> tuple[Any, AuthApi]:
         return NoAuthentication(), AuthApi(None, None)
     users = UsersFile(Path(server["users_file"]))
     sessions = LoginSessions(server.getfloat("session_timeout"))
-    return Authenticator(users, sessions), AuthApi(Authenticator(users, sessions), sessions)
+    authenticator = Authenticator(users, sessions)  # one throttle for logins and Basic
+    return authenticator, AuthApi(authenticator, sessions)
 
 
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:

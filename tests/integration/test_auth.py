@@ -202,3 +202,19 @@ def test_login_errors_speak_the_browsers_language(host):
     )
     assert response.json()["code"] == "SCONS0020E"
     assert response.json()["reason"] != "Wrong user name or password."
+
+
+def test_password_guessing_is_slowed_down(host):
+    def attempt(password: str) -> requests.Response:
+        return requests.post(
+            auth_url(host, "login"),
+            json={"username": "carol", "password": password},
+            timeout=HTTP_TIMEOUT,
+        )
+
+    assert [attempt(f"guess{n}").status_code for n in range(5)] == [401] * 5
+    slowed = attempt("guess5")
+    assert (slowed.status_code, slowed.json()["code"]) == (429, "SCONS0022E")
+    assert int(slowed.headers["Retry-After"]) >= 1
+    assert slowed.headers["Retry-After"] in slowed.json()["reason"]
+    login(host, "alice")  # other names are not slowed
