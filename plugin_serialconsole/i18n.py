@@ -132,9 +132,25 @@ def choose_language(
     return DEFAULT_LANGUAGE
 
 
+@lru_cache(maxsize=8)
 def catalog_languages(directory: Path = LOCALE_DIR) -> frozenset[str]:
-    """Languages with a compiled server catalog (``<lang>/LC_MESSAGES/<domain>.mo``)."""
+    """Languages with a compiled server catalog (``<lang>/LC_MESSAGES/<domain>.mo``).
+
+    Read once per process, like the catalogs themselves (``_translation``)."""
     return frozenset(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
+
+
+def request_language(
+    accept_language: str | None,
+    lang_param: object = None,
+    available: Iterable[str] | None = None,
+) -> str:
+    """The language for a request: ``?lang=`` (when a single string), else Accept-Language,
+    among ``available`` (default: the compiled server catalogs)."""
+    override = lang_param if isinstance(lang_param, str) else None
+    return choose_language(
+        accept_language, override, catalog_languages() if available is None else available
+    )
 
 
 class _Params(dict):

@@ -16,9 +16,7 @@ import select
 import stat
 import sys
 from collections.abc import Iterable
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from websockify import auth_plugins
 from websockify.websocketproxy import WebSocketProxy
@@ -27,32 +25,9 @@ from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
 from plugin_serialconsole.bridge.tokens import SessionBinding, TokenStore
 from plugin_serialconsole.ids import is_console_id
 from plugin_serialconsole.logfmt import configure_stderr
-from plugin_serialconsole.netloc import hostname_of
+from plugin_serialconsole.netloc import cookie_value, origin_allowed
 
 log = logging.getLogger(__name__)
-
-
-def normalize_origin(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
-
-
-def origin_allowed(origin: str | None, host_header: str | None, allowed: Iterable[str]) -> bool:
-    """No Origin (a non-browser client) passes; a browser's must match Host or the allow list.
-
-    Ports may differ: the page comes from the cherrypy port, the WebSocket goes to ours.
-    """
-    if origin is None:
-        return True
-    if normalize_origin(origin) in {normalize_origin(o) for o in allowed}:
-        return True
-    try:
-        parsed = urlsplit(origin)
-        origin_host = parsed.hostname
-    except ValueError:
-        return False
-    if parsed.scheme not in ("http", "https") or not origin_host:
-        return False
-    return origin_host == hostname_of(host_header or "")
 
 
 class OriginCheck(auth_plugins.BasePlugin):
@@ -72,15 +47,10 @@ class OriginCheck(auth_plugins.BasePlugin):
 
 
 def _carries_session(cookie_header: str, binding: SessionBinding) -> bool:
-    cookies = SimpleCookie()
-    try:
-        cookies.load(cookie_header)
-    except CookieError:
+    value = cookie_value(cookie_header, binding.cookie)
+    if value is None:
         return False
-    morsel = cookies.get(binding.cookie)
-    if morsel is None:
-        return False
-    presented = hashlib.sha256(morsel.value.encode()).hexdigest()
+    presented = hashlib.sha256(value.encode()).hexdigest()
     return hmac.compare_digest(presented, binding.digest)
 
 

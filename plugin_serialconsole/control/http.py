@@ -32,11 +32,8 @@ def api_schema() -> dict[str, Any]:
 def request_language(available: frozenset[str] | None = None) -> str:
     """The request's language among ``available`` (default: the compiled server catalogs)."""
     request = cherrypy.request
-    lang = request.params.get("lang")
-    return i18n.choose_language(
-        request.headers.get("Accept-Language"),
-        lang if isinstance(lang, str) else None,
-        i18n.catalog_languages() if available is None else available,
+    return i18n.request_language(
+        request.headers.get("Accept-Language"), request.params.get("lang"), available
     )
 
 

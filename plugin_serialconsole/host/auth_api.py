@@ -25,9 +25,9 @@ from plugin_serialconsole.host.login import (
     Authenticator,
     LoginSessions,
     Throttled,
-    cookie_value,
+    session_cookie,
 )
-from plugin_serialconsole.netloc import hostname_of
+from plugin_serialconsole.netloc import origin_allowed
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,8 @@ def _respond(status: int, document: Any = None) -> bytes:
 
 def _error(error: AuthError) -> bytes:
     request = cherrypy.request
-    lang = request.params.get("lang")
-    language = i18n.choose_language(
-        request.headers.get("Accept-Language"),
-        lang if isinstance(lang, str) else None,
-        i18n.catalog_languages(),
+    language = i18n.request_language(
+        request.headers.get("Accept-Language"), request.params.get("lang")
     )
     reason = i18n.translate(error.code, error.params, language)
     return _respond(error.status, {"code": error.code, "reason": reason})
@@ -83,11 +80,8 @@ def _login_body() -> tuple[str, str]:
 
 def _same_origin() -> bool:
     """A login form posted from another site (login CSRF) is refused; tools send no Origin."""
-    origin = cherrypy.request.headers.get("Origin")
-    if origin is None:
-        return True
-    host = hostname_of(cherrypy.request.headers.get("Host", ""))
-    return hostname_of(origin.split("://", 1)[-1]) == host
+    headers = cherrypy.request.headers
+    return origin_allowed(headers.get("Origin"), headers.get("Host"))
 
 
 def _secure_request() -> bool:
@@ -133,7 +127,7 @@ class AuthApi:
     def session(self) -> bytes:
         if self.authenticator is None:
             return _respond(200, {"user": "operator", "csrf_token": "", "auth": "none"})
-        session_id = cookie_value(cherrypy.request.headers)
+        session_id = session_cookie(cherrypy.request.headers)
         session = self.sessions.find(session_id) if session_id else None
         if session is None:
             raise AuthError(401, "SCONS0016E")
@@ -162,7 +156,7 @@ class AuthApi:
 
     def logout(self) -> bytes:
         headers = cherrypy.request.headers
-        session_id = cookie_value(headers)
+        session_id = session_cookie(headers)
         session = self.sessions.find(session_id) if session_id else None
         if session is None:
             raise AuthError(401, "SCONS0016E")

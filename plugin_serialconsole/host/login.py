@@ -17,12 +17,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from typing import Any
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.throttle import LoginThrottle
+from plugin_serialconsole.netloc import cookie_value
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,9 @@ class LoginSessions:
             del self._sessions[key]
 
 
-def cookie_value(headers: Any, name: str = COOKIE) -> str | None:
-    cookies = SimpleCookie()
-    try:
-        cookies.load(headers.get("Cookie", ""))
-    except Exception:  # noqa: BLE001 (a malformed Cookie header is just no cookie)
-        return None
-    morsel = cookies.get(name)
-    return morsel.value if morsel else None
+def session_cookie(headers: Any) -> str | None:
+    """The login session id the request's Cookie header carries, if any."""
+    return cookie_value(headers.get("Cookie", ""), COOKIE)
 
 
 def basic_credentials(headers: Any) -> tuple[str, str] | None:
@@ -141,7 +136,7 @@ class Authenticator:
             except Throttled:
                 pass
             return None
-        session_id = cookie_value(headers)
+        session_id = session_cookie(headers)
         session = self.sessions.find(session_id) if session_id else None
         if session is None:
             return None
