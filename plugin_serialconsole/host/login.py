@@ -63,10 +63,11 @@ class LoginSessions:
 
     def find(self, session_id: str) -> LoginSession | None:
         now = time.monotonic()
+        key = session_digest(session_id)
         with self._lock:
-            session = self._sessions.get(session_digest(session_id))
+            session = self._sessions.get(key)
             if session is None or self._expired(session, now):
-                self._sessions.pop(session_digest(session_id), None)
+                self._sessions.pop(key, None)
                 return None
             session.last_seen = now
             return session
