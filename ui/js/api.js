@@ -17,6 +17,29 @@ export class ApiError extends Error {
   }
 }
 
+async function fetchOrFail(path, options) {
+  try {
+    return await fetch(withLanguage(path), options);
+  } catch (error) {
+    throw new ApiError(0, "", String(error.message || error));
+  }
+}
+
+async function jsonOrNull(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+/** The ApiError a failed answer carries (its JSON body has `code` and `reason`). */
+async function failure(response) {
+  const document = await jsonOrNull(response);
+  const reason = (document && document.reason) || `HTTP ${response.status}`;
+  return new ApiError(response.status, (document && document.code) || "", reason);
+}
+
 async function call(method, path, body) {
   const options = {
     method,
@@ -30,23 +53,11 @@ async function call(method, path, body) {
   if (csrfToken && method !== "GET") {
     options.headers["X-CSRF-Token"] = csrfToken;
   }
-  let response;
-  try {
-    response = await fetch(withLanguage(path), options);
-  } catch (error) {
-    throw new ApiError(0, "", String(error.message || error));
-  }
-  let document = null;
-  try {
-    document = await response.json();
-  } catch {
-    document = null;
-  }
+  const response = await fetchOrFail(path, options);
   if (!response.ok) {
-    const reason = (document && document.reason) || `HTTP ${response.status}`;
-    throw new ApiError(response.status, (document && document.code) || "", reason);
+    throw await failure(response);
   }
-  return document;
+  return jsonOrNull(response);
 }
 
 /** True when the request failed for want of a login (or of a fresh one). */
@@ -80,8 +91,11 @@ export function listGuests() {
   return call("GET", "vms");
 }
 
-/** Open a console: {token, ws_url, page, expires_in, device}. */
-export function openConsole(guest, device, force = false) {
+/**
+ * Open a console ("write") or watch it ("view"):
+ * {token, ws_url, page, expires_in, device, mode, reattached, replay_bytes}.
+ */
+export function openConsole(guest, device, { force = false, mode = "write" } = {}) {
   const body = {};
   if (device) {
     body.device = device;
@@ -89,5 +103,20 @@ export function openConsole(guest, device, force = false) {
   if (force) {
     body.force = true;
   }
+  if (mode !== "write") {
+    body.mode = mode;
+  }
   return call("POST", guestPath(guest) + "/serial", body);
+}
+
+/** The console's recent output (the server's ring buffer) as a Blob, and its file name. */
+export async function fetchTranscript(guest, device) {
+  const path = guestPath(guest) + "/serial/transcript?device=" + encodeURIComponent(device);
+  const response = await fetchOrFail(path, { credentials: "same-origin" });
+  if (!response.ok) {
+    throw await failure(response);
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="([^"]+)"/.exec(disposition);
+  return { blob: await response.blob(), name: match ? match[1] : "console.log" };
 }

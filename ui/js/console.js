@@ -2,9 +2,12 @@
 //
 // The WebSocket URL comes from the POST answer the page was opened with (`#ws=` in the
 // fragment, dropped from the address bar at once so a reload never reuses a spent token)
-// or from the page's own POST, on load without one and on Reconnect.
+// or from the page's own POST, on load without one and on Reconnect. With `mode=view` in
+// the query the page only watches: the server drops a viewer's input, and the page sends
+// none. A page that comes back to a console it left (reload, Reconnect) is reattached by
+// the server, which first replays the recent output.
 
-import { ApiError, needsLogin, openConsole, resumeSession } from "./api.js";
+import { ApiError, fetchTranscript, needsLogin, openConsole, resumeSession } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
@@ -19,6 +22,7 @@ const IN_USE_RETRY_MS = 3000;
 const query = new URLSearchParams(location.search);
 const guest = query.get("guest") || "";
 let device = query.get("device") || "";
+const viewOnly = query.get("mode") === "view";
 const $ = (id) => document.getElementById(id);
 
 let term;
@@ -40,27 +44,40 @@ function setState(next, detail = "") {
   document.body.dataset.state = next;
   const labels = {
     connecting: _("Connecting…"),
-    connected: _("Connected"),
+    connected: viewOnly ? _("Watching (view only)") : _("Connected"),
     disconnected: detail ? format(_("Disconnected: %(reason)s"), { reason: detail }) : _("Disconnected"),
   };
-  $("status-text").textContent = labels[next];
+  $("status-text").textContent = detail && next === "connected" ? detail : labels[next];
   $("reconnect").disabled = next !== "disconnected";
   $("disconnect").disabled = next !== "connected";
-  term.options.disableStdin = next !== "connected";
+  term.options.disableStdin = viewOnly || next !== "connected";
   term.options.cursorBlink = next === "connected";
 }
 
 function showTakeOver(visible) {
   $("takeover").hidden = !visible;
+  $("watch").hidden = !visible;
+}
+
+/** The page's address in the other mode (`view` or `write`), same guest and device. */
+function modeHref(nextMode) {
+  const next = new URLSearchParams(location.search);
+  next.set("device", device);
+  if (nextMode === "view") {
+    next.set("mode", "view");
+  } else {
+    next.delete("mode");
+  }
+  return "console.html?" + next.toString();
 }
 
 async function requestUrl(force) {
   const started = performance.now();
   for (;;) {
     try {
-      const answer = await openConsole(guest, device, force);
+      const answer = await openConsole(guest, device, { force, mode: viewOnly ? "view" : "write" });
       device = answer.device;
-      return answer.ws_url;
+      return answer;
     } catch (error) {
       const retry =
         error instanceof ApiError &&
@@ -82,9 +99,12 @@ async function connect({ url = null, force = false } = {}) {
   }
   showTakeOver(false);
   setState("connecting");
+  let connectedText = "";
   if (!url) {
     try {
-      url = await requestUrl(force);
+      const answer = await requestUrl(force);
+      url = answer.ws_url;
+      connectedText = reattachedText(answer);
     } catch (error) {
       const reason = error instanceof ApiError ? error.reason : String(error);
       setState("disconnected", reason);
@@ -98,7 +118,7 @@ async function connect({ url = null, force = false } = {}) {
   }
   const current = new ConsoleSession(url, {
     open: () => {
-      setState("connected");
+      setState("connected", connectedText);
       term.focus();
     },
     output: (text) => term.write(text),
@@ -110,6 +130,35 @@ async function connect({ url = null, force = false } = {}) {
     },
   });
   session = current;
+}
+
+/** What the status bar says about a reattach (the server replays its recent output). */
+function reattachedText(answer) {
+  if (!answer.reattached) {
+    return "";
+  }
+  if (term.buffer.active.length > term.rows || term.buffer.active.cursorY > 0) {
+    term.write("\r\n\x1b[2m[serialconsole] " + _("recent output follows") + "\x1b[0m\r\n");
+  }
+  return format(_("Reattached: %(bytes)s bytes of recent output replayed"), {
+    bytes: answer.replay_bytes,
+  });
+}
+
+async function downloadTranscript() {
+  try {
+    const { blob, name } = await fetchTranscript(guest, device);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  } catch (error) {
+    const reason = error instanceof ApiError ? error.reason : String(error);
+    $("status-text").textContent = format(_("No transcript: %(reason)s"), { reason });
+  }
 }
 
 function fontSize() {
@@ -134,6 +183,10 @@ function setTitle() {
   document.title = format(_("%(guest)s – serial console"), { guest: name });
   $("guest-name").textContent = name;
   $("device-name").textContent = device;
+  $("view-only").hidden = !viewOnly;
+  $("hint").textContent = viewOnly
+    ? _("View only: what you type is not sent to the guest. Ctrl+Shift+C copies; F6 leaves the terminal.")
+    : $("hint").textContent;
 }
 
 async function paste() {
@@ -167,6 +220,8 @@ function createTerminal() {
 function bindControls() {
   $("reconnect").addEventListener("click", () => connect());
   $("takeover").addEventListener("click", () => connect({ force: true }));
+  $("watch").addEventListener("click", () => location.assign(modeHref("view")));
+  $("download").addEventListener("click", downloadTranscript);
   $("disconnect").addEventListener("click", () => {
     if (session) {
       session.send("\x11"); // Ctrl+Q: the console ends itself and says why

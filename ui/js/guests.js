@@ -22,10 +22,33 @@ function stateLabel(state) {
   return labels[state] || state;
 }
 
-function consoleHref(guest, alias) {
-  const query = new URLSearchParams({ guest, device: alias }).toString();
+function consoleHref(guest, alias, mode = "write") {
+  const params = { guest, device: alias };
+  if (mode === "view") {
+    params.mode = "view";
+  }
+  const query = new URLSearchParams(params).toString();
   const lang = languageQuery();
   return "console.html?" + query + (lang ? "&" + lang : "");
+}
+
+function consoleLink(guest, alias, mode) {
+  const names = { device: alias, guest };
+  const [label, description] =
+    mode === "view"
+      ? [_("Watch"), format(_("Watch console %(device)s of %(guest)s (view only)"), names)]
+      : [_("Open console"), format(_("Open console %(device)s of %(guest)s"), names)];
+  return element(
+    "a",
+    {
+      class: "button",
+      href: consoleHref(guest, alias, mode),
+      target: "_blank",
+      rel: "noopener",
+      "aria-label": description,
+    },
+    label,
+  );
 }
 
 function element(tag, attributes = {}, text = "") {
@@ -63,21 +86,8 @@ function devicesCell(guest, index) {
     const name = element("span", { class: "device" }, `${device.alias} (${device.type})`);
     item.append(name, " ");
     if (running) {
-      const link = element(
-        "a",
-        {
-          class: "button",
-          href: consoleHref(guest.name, device.alias),
-          target: "_blank",
-          rel: "noopener",
-          "aria-label": format(_("Open console %(device)s of %(guest)s"), {
-            device: device.alias,
-            guest: guest.name,
-          }),
-        },
-        _("Open console"),
-      );
-      item.append(link);
+      item.append(consoleLink(guest.name, device.alias, "write"), " ");
+      item.append(consoleLink(guest.name, device.alias, "view"));
     } else {
       const reason = format(_("The guest is not running (%(state)s)."), {
         state: stateLabel(guest.state),
