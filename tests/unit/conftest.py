@@ -65,7 +65,7 @@ class ConsoleProcess:
 
     def __init__(self, socket_path: Path, *extra: str, **options: float) -> None:
         self.socket_path = socket_path
-        args = {"accept-timeout": 5, "idle-timeout": 0, **options}
+        args = {"accept-timeout": 5, "idle-timeout": 0, "grace": 0, "ring-size": 262144, **options}
         command = [
             sys.executable,
             "-m",
