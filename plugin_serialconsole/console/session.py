@@ -135,7 +135,7 @@ class ConsoleSession:
         invitation = Invitation(self.directory, invite)
         await invitation.open(self._admit, self._expired, replace)
         self._invitations[invite.socket] = invitation
-        self._keep_for(invite.ttl)
+        self._reconsider()  # a pending invitation keeps the session
 
     def _expired(self, invitation: Invitation) -> None:
         self._invitations.pop(invitation.name, None)
