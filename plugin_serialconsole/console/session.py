@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plugin_serialconsole.console import protocol
-from plugin_serialconsole.console.clients import Client
+from plugin_serialconsole.console.clients import CHUNK, Client
 from plugin_serialconsole.console.fanout import Fanout, GuestConsole
 from plugin_serialconsole.console.invitations import Invitation
 from plugin_serialconsole.console.protocol import TRANSCRIPT, WRITE, Invite
@@ -149,7 +149,7 @@ class ConsoleSession:
         if self._finished.done():
             writer.close()
         elif invitation.mode == TRANSCRIPT:
-            self._spawn(_send_and_close(writer, self.fanout.ring.snapshot()))
+            self._spawn(_send_and_close(writer, self.fanout.ring.pieces(CHUNK)))
             self._reconsider()
         else:
             self._attach(invitation, reader, writer)
@@ -252,8 +252,10 @@ class ConsoleSession:
         task.add_done_callback(self._background.discard)
 
 
-async def _send_and_close(writer: asyncio.StreamWriter, data: bytes) -> None:
+async def _send_and_close(writer: asyncio.StreamWriter, pieces: list[bytes]) -> None:
     with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
-        writer.write(data)
-        await asyncio.wait_for(writer.drain(), TRANSCRIPT_TIMEOUT)
+        async with asyncio.timeout(TRANSCRIPT_TIMEOUT):
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
     writer.close()

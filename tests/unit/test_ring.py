@@ -57,3 +57,53 @@ def test_size_stays_bounded_over_many_appends():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError):
         Ring(0)
+
+
+def test_a_chunk_bigger_than_the_ring_keeps_its_newest_bytes():
+    ring = Ring(4)
+    ring.append(b"ab")
+    ring.append(b"0123456789")
+    assert (ring.start, ring.end, ring.snapshot()) == (8, 12, b"6789")
+    assert ring.read(10, 10) == b"89"
+
+
+def test_held_back_bytes_may_outgrow_the_buffer_and_it_shrinks_again():
+    ring = Ring(4)
+    ring.append(b"abc", keep_from=0)
+    ring.append(b"0123456789", keep_from=0)
+    assert ring.snapshot() == b"abc0123456789"
+    ring.append(b"xy", keep_from=ring.end)
+    assert ring.snapshot() == b"89xy"
+    for _ in range(3):
+        ring.append(b"zzzzzzz")
+    assert ring.snapshot() == b"zzzz" and len(ring._buffer) == 8
+
+
+def test_the_buffer_grows_with_the_output_up_to_twice_the_capacity():
+    ring = Ring(1024)
+    ring.append(b"x" * 10)
+    assert len(ring._buffer) < 100
+    for _ in range(1000):
+        ring.append(b"y" * 37)
+        assert len(ring._buffer) <= 2048
+
+
+def test_many_small_and_large_appends_read_back_exactly():
+    import random
+
+    rng = random.Random(7)
+    ring, stream = Ring(100), bytearray()
+    for _ in range(2000):
+        data = rng.randbytes(rng.choice([1, 3, 17, 99, 100, 101, 250]))
+        stream += data
+        ring.append(data)
+        assert ring.snapshot() == stream[-100:]
+        offset = rng.randrange(ring.start, ring.end + 1)
+        assert ring.read(offset, 40) == stream[offset : offset + 40]
+
+
+def test_pieces_are_the_snapshot_cut_up():
+    ring = Ring(10)
+    ring.append(b"0123456789abc")
+    assert ring.pieces(4) == [b"3456", b"789a", b"bc"]
+    assert Ring(10).pieces(4) == []
