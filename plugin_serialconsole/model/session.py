@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from plugin_serialconsole.bridge.tokens import IssuedToken
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.model.process import ConsoleProcess
@@ -97,6 +98,17 @@ class Session:
             "user": self.user,
             "viewers": [viewer.as_json() for viewer in list(self.viewers.values())],
         }
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A token for one client of a session, and what that client will get first."""
+
+    session: Session
+    token: IssuedToken
+    mode: str
+    reattached: bool  # joins a process that was already running
+    replay: int  # bytes of recent output sent before live output
 
 
 def plan(holder: Session | None, mode: str, force: bool) -> str:

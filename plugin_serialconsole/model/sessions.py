@@ -29,7 +29,15 @@ from plugin_serialconsole.model.process import (
     InviteFailed,
     start_watcher,
 )
-from plugin_serialconsole.model.session import JOIN, START, TAKE_OVER, WAIT, Session, plan
+from plugin_serialconsole.model.session import (
+    JOIN,
+    START,
+    TAKE_OVER,
+    WAIT,
+    Opened,
+    Session,
+    plan,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +59,6 @@ class SessionSettings:
     grace: float = 60.0
     ring_size: int = 256 * 1024
     max_viewers: int = 10
-
-
-@dataclass(frozen=True)
-class Opened:
-    """A token for one client of a session, and what that client will get first."""
-
-    session: Session
-    token: IssuedToken
-    mode: str
-    reattached: bool  # joins a process that was already running
-    replay: int  # bytes of recent output sent before live output
 
 
 def _binding(identity: Identity | None) -> SessionBinding | None:
@@ -218,10 +215,8 @@ class SessionManager:
         if digest is not None:
             self.tokens.revoke(digest)
         if event in (protocol.CONNECTED, protocol.LEFT):
-            log.info(
-                "console %s of guest %s: %s client %s",
-                session.device.alias, session.guest.name, report.get("mode"), event,
-            )  # fmt: skip
+            where = f"{session.guest.name}/{session.device.alias}"
+            log.info("console %s: %s client %s", where, report.get("mode"), event)
 
     def _on_exit(self, session: Session) -> None:
         """The process is reaped: remove everything the session left."""
