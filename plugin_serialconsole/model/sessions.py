@@ -273,9 +273,10 @@ class SessionManager:
         device = guest.device(alias)
         with self._lock:
             session = self._sessions.get(console_id(guest.uuid, device.alias))
-        if session is None or session.process is None:
-            raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
-        name = invitation_name(session.console_id)
+            if session is None or session.process is None:
+                raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
+            name = invitation_name(session.console_id)
+            session.sockets.add(name)  # removed with the others should the process die
         try:
             return session, session.process.transcript(name, self.settings.ring_size)
         except InviteFailed as error:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 
 import pytest
@@ -219,3 +221,14 @@ def test_memory_stays_bounded_by_the_ring_under_a_flood(start_host, connect, rin
     again.read_until(b"^C\r\n# ", timeout=20)
     stalled_output = stalled.read_until(b"^C\r\n# ", timeout=20)
     assert b"bytes of output skipped. (SCONS0113L)" in stalled_output
+
+
+def test_a_killed_console_process_leaves_no_invitation_behind(host, connect):
+    writer = connect(host.open()["ws_url"])
+    writer.banner()
+    host.open(mode="view")  # its socket and token wait for a viewer
+    host.transcript()
+    assert {k: len(v) for k, v in host.dir_entries().items()} == {"consoles": 1, "tokens": 1}
+    os.kill(host.wait_session_state("connected")["pid"], signal.SIGKILL)
+    writer.read_until_close()
+    host.assert_idle()
