@@ -62,6 +62,12 @@ messages: dict[str, str] = {
     "SCONS0109L": N_("The guest console closed: %(error)s"),
     "SCONS0110L": N_("Console session of guest %(guest)s, device %(device)s opened."),
     "SCONS0111L": N_("Console session of guest %(guest)s, device %(device)s ended: %(reason)s"),
+    # Reattach, viewers and transcripts (issue 8).
+    "SCONS0023E": N_(
+        "Console %(device)s of guest %(guest)s has as many viewers as allowed (%(limit)s)."
+    ),
+    "SCONS0112L": N_("Nobody reattached within %(seconds)s seconds; console closed."),
+    "SCONS0113L": N_("This view fell behind: %(bytes)s bytes of output skipped."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

@@ -1,13 +1,23 @@
-"""Console ids: the names of console sockets, derived from guest UUID + device alias only."""
+"""Console ids and socket names, derived from guest UUID + device alias only.
+
+A console's first socket is named by its console id; every further invitation to the same
+console process gets ``<console id>-<8 random hex digits>``, so no two tokens ever name
+the same socket, not even across processes.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
 from pathlib import Path
 
 ID_LENGTH = 24
+SUFFIX_LENGTH = 8
+MAX_NAME_LENGTH = ID_LENGTH + 1 + SUFFIX_LENGTH
 # sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH = 107
+_SOCKET_NAME = re.compile(rf"[0-9a-f]{{{ID_LENGTH}}}(-[0-9a-f]{{{SUFFIX_LENGTH}}})?")
 
 
 def console_id(guest_uuid: str, device_alias: str) -> str:
@@ -23,9 +33,19 @@ def is_console_id(text: str) -> bool:
     return len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
 
 
+def invitation_name(console: str) -> str:
+    """A fresh socket name for one more client of console ``console``."""
+    return f"{console}-{secrets.token_hex(SUFFIX_LENGTH // 2)}"
+
+
+def is_socket_name(text: str) -> bool:
+    """A console id, or a console id with an invitation suffix; nothing else."""
+    return _SOCKET_NAME.fullmatch(text) is not None
+
+
 def check_socket_dir(directory: Path) -> None:
     """Fail early, with a clear message, when socket paths would not fit a Unix address."""
-    longest = len(str(directory).encode()) + 1 + ID_LENGTH
+    longest = len(str(directory).encode()) + 1 + MAX_NAME_LENGTH
     if longest > MAX_SOCKET_PATH:
         raise ValueError(
             f"run directory {directory} is too long for Unix socket paths "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import logging
+import math
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -33,8 +34,13 @@ DEFAULTS = {
     "allowed_origins": "",
     "websocket_url": DEFAULT_TEMPLATE,
     "max_sessions": "100",
+    "reattach_grace": "60",
+    "ring_size": "262144",
+    "max_viewers": "10",
     "ui_dir": "",
 }
+MIN_RING_SIZE = 4096
+MAX_RING_SIZE = 64 * 1024 * 1024
 
 
 def _version() -> str:
@@ -53,6 +59,9 @@ class Settings:
     allowed_origins: tuple[str, ...]
     websocket_url: WebSocketUrl
     max_sessions: int
+    reattach_grace: float = 60.0
+    ring_size: int = 262144
+    max_viewers: int = 10
     ui_dir: str = ""
 
     @classmethod
@@ -74,15 +83,35 @@ class Settings:
             origins,
             WebSocketUrl(section["websocket_url"]),
             int(max_sessions),
+            *_reattach_settings(section),
             section["ui_dir"].strip(),
         )
 
 
+def _reattach_settings(section: dict[str, str]) -> tuple[float, int, int]:
+    grace = _number(section, "reattach_grace")
+    ring_size = _number(section, "ring_size")
+    max_viewers = _number(section, "max_viewers")
+    if grace < 0:
+        raise ValueError(f"[{NAME}] reattach_grace must be >= 0 (seconds)")
+    if not MIN_RING_SIZE <= ring_size <= MAX_RING_SIZE or ring_size % 1:
+        raise ValueError(
+            f"[{NAME}] ring_size must be a whole number of bytes from {MIN_RING_SIZE} "
+            f"to {MAX_RING_SIZE}"
+        )
+    if max_viewers < 0 or max_viewers % 1:
+        raise ValueError(f"[{NAME}] max_viewers must be a whole number >= 0")
+    return grace, int(ring_size), int(max_viewers)
+
+
 def _number(section: dict[str, str], key: str) -> float:
     try:
-        return float(section[key])
+        value = float(section[key])
     except ValueError:
-        raise ValueError(f"[{NAME}] {key}: not a number: {section[key]!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"[{NAME}] {key}: not a number: {section[key]!r}")
+    return value
 
 
 class SerialConsolePlugin:
@@ -129,6 +158,9 @@ class SerialConsolePlugin:
                 settings.token_ttl,
                 settings.idle_timeout,
                 settings.max_sessions,
+                settings.reattach_grace,
+                settings.ring_size,
+                settings.max_viewers,
             ),
         )
         api = RestApi(

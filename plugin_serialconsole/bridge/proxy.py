@@ -23,7 +23,7 @@ from websockify.websocketproxy import WebSocketProxy
 
 from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
 from plugin_serialconsole.bridge.tokens import SessionBinding, TokenStore
-from plugin_serialconsole.ids import is_console_id
+from plugin_serialconsole.ids import is_socket_name
 from plugin_serialconsole.logfmt import configure_stderr
 from plugin_serialconsole.netloc import cookie_value, origin_allowed
 
@@ -55,7 +55,7 @@ def _carries_session(cookie_header: str, binding: SessionBinding) -> bool:
 
 
 class ConsoleTokens:
-    """websockify token plugin: a one-time token -> the console's Unix socket."""
+    """websockify token plugin: a one-time token -> the Unix socket made for it."""
 
     def __init__(self, tokens: TokenStore, sockets_dir: Path) -> None:
         self.tokens = tokens
@@ -65,7 +65,7 @@ class ConsoleTokens:
         """The console's socket, if ``token`` is valid and, when it was issued to a login
         session, the handshake carries that session's cookie. A token is spent either way."""
         record = self.tokens.consume(token)
-        if record is None or not is_console_id(record.console):
+        if record is None or not is_socket_name(record.console):
             return None
         if record.binding is not None and not _carries_session(cookie_header, record.binding):
             log.warning("refused a console token presented without its login session")

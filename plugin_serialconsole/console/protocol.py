@@ -1,20 +1,50 @@
 """How the host and a console process talk: JSON lines both ways over pipes.
 
-The process reports on its stdout: ``ready``, ``failed`` (code, params), ``connected`` and
-``ended`` (code, params). The host writes ``stop`` (code) lines to the process's stdin;
-end of file on stdin means the host is gone, and the process ends.
+The process reports on its stdout: ``ready`` (socket, replay) once its first socket
+listens, ``failed`` (code, params), ``invited`` (socket, replay) or ``refused`` (socket,
+error) in answer to an ``invite``, ``connected``, ``left`` and ``expired`` (socket, mode)
+as clients come and go or an invitation lapses unused, and ``ended`` (code, params).
+The host writes ``invite`` (socket, mode, ttl, lang) and ``stop`` (code) lines to the
+process's stdin; end of file on stdin means the host is gone, and the process ends.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from typing import Any
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.ids import is_socket_name
 
 READY = "ready"
 FAILED = "failed"
+INVITE = "invite"
+INVITED = "invited"
+REFUSED = "refused"
 CONNECTED = "connected"
+LEFT = "left"
+EXPIRED = "expired"
 ENDED = "ended"
 STOP = "stop"
+
+# What a client of an invitation may do.
+WRITE = "write"  # input reaches the guest; holds the output back while it is behind
+VIEW = "view"  # output only; input other than Ctrl+Q is dropped
+TRANSCRIPT = "transcript"  # the recent output once, then the socket closes (for the host)
+MODES = (WRITE, VIEW, TRANSCRIPT)
+MAX_TTL = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A socket to open in the sockets directory, for one client in ``mode``."""
+
+    socket: str
+    mode: str
+    ttl: float
+    language: str = i18n.DEFAULT_LANGUAGE
 
 
 def encode(event: str, **fields: Any) -> bytes:
@@ -27,6 +57,20 @@ def decode(line: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return message if isinstance(message, dict) and "event" in message else {}
+
+
+def parse_invite(message: dict[str, Any]) -> Invite | None:
+    """The ``invite`` in ``message``, or None when any field is missing or wrong."""
+    name, mode, ttl = message.get("socket"), message.get("mode"), message.get("ttl")
+    if not isinstance(name, str) or not is_socket_name(name) or mode not in MODES:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
+        return None
+    if not 0 < ttl <= MAX_TTL:
+        return None
+    language = message.get("lang")
+    language = i18n.normalize_language(language) if isinstance(language, str) else None
+    return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE)
 
 
 def is_mock_uri(uri: str) -> bool:

@@ -1,8 +1,17 @@
-"""One console session: a Unix socket, exactly one client, bytes relayed both ways.
+"""One console process's session: the guest's output for each client, and when to end.
 
-The session ends on the first of: client close, Ctrl+Q from the client, idle timeout, no
-client within the accept timeout, the guest console ending, a ``stop`` from the host, end
-of file from the host, SIGTERM. The client is told why in a final line.
+Clients come in through invitations (``invitations``), one token each: at most one
+writer, whose input reaches the guest, and viewers, whose input is dropped (Ctrl+Q ends
+just that viewer). The guest is read all the time into a ring (``fanout``), and each
+client first gets the ring — the recent history — then live output.
+
+The process lives while a client is attached or invited. After the last client has left
+without Ctrl+Q (a closed tab, a network blip) it keeps reading the guest for the grace
+period, so that a new writer can reattach and see what it missed. It ends on the first
+of: Ctrl+Q from the writer, idle timeout, nobody within an invitation's time to live,
+nobody back within the grace period (with grace 0: the writer leaving), the guest
+console ending, a ``stop`` from the host, end of file from the host, SIGTERM. Every
+client still attached is told why in a final line.
 """
 
 from __future__ import annotations
@@ -10,180 +19,243 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from plugin_serialconsole import i18n
 from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.clients import CHUNK, Client
+from plugin_serialconsole.console.fanout import Fanout, GuestConsole
+from plugin_serialconsole.console.invitations import Invitation
+from plugin_serialconsole.console.protocol import TRANSCRIPT, WRITE, Invite
 
 log = logging.getLogger(__name__)
 
 CTRL_Q = b"\x11"
-CHUNK = 64 * 1024
-WRITE_HIGH_WATER = 256 * 1024
-FINAL_LINE_TIMEOUT = 2.0
+TRANSCRIPT_TIMEOUT = 10.0
 CLIENT_CLOSED = "SCONS0101L"
 CTRL_Q_PRESSED = "SCONS0102L"
 IDLE = "SCONS0103L"
 HOST_STOPPED = "SCONS0105L"
 NOBODY_CAME = "SCONS0108L"
 GUEST_CLOSED = "SCONS0109L"
+NOBODY_REATTACHED = "SCONS0112L"
 
 
-class GuestConsole(Protocol):
-    """The guest side of a session: the simulated console or a libvirt stream."""
-
-    end_reason: tuple[str, dict] | None
-
-    async def read(self) -> bytes:
-        """The next output of the guest; b'' once its console has ended."""
-
-    async def write(self, data: bytes) -> None:
-        """Send input to the guest."""
-
-    def close(self) -> None:
-        """Release the console."""
-
-
-def listen_unix(path: Path) -> socket.socket:
-    """A listening Unix socket at ``path``, mode 0600 from the moment it exists."""
-    path.unlink(missing_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    previous = os.umask(0o177)
-    try:
-        sock.bind(str(path))
-    finally:
-        os.umask(previous)
-    os.chmod(path, 0o600)
-    sock.listen(1)
-    return sock
-
-
-def final_line(code: str, params: dict, language: str) -> bytes:
-    text = i18n.translate(code, params, language)
-    return f"\r\n[serialconsole] {text} ({code})\r\n".encode()
+@dataclass(frozen=True)
+class Limits:
+    idle_timeout: float  # 0: none
+    grace: float  # 0: the writer leaving ends the session
+    ring_size: int
 
 
 class ConsoleSession:
-    """Serves one guest console on one Unix socket to one client."""
+    """Serves one guest console to the clients the host invites."""
 
     def __init__(
         self,
         guest: GuestConsole,
-        socket_path: Path,
+        directory: Path,
         report: Callable[[bytes], None],
-        idle_timeout: float,
-        accept_timeout: float,
-        language: str = i18n.DEFAULT_LANGUAGE,
+        limits: Limits,
     ) -> None:
+        loop = asyncio.get_running_loop()
         self.guest = guest
-        self.socket_path = socket_path
-        self.report = report
-        self.idle_timeout = idle_timeout
-        self.accept_timeout = accept_timeout
-        self.language = language
-        self._finished: asyncio.Future[tuple[str, dict]] | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._pumps: list[asyncio.Task] = []
-        self._last_activity = 0.0
+        self.directory = directory
+        self._report = report
+        self.limits = limits
+        self.fanout = Fanout(guest, limits.ring_size, self._touch)
+        self._finished: asyncio.Future[tuple[str, dict]] = loop.create_future()
+        self._invitations: dict[str, Invitation] = {}
+        self._clients: dict[str, Client] = {}
+        self._writer: Client | None = None
+        self._someone_came = False
+        self._first_ttl = 0.0
+        self._deadline = 0.0
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._last_activity = loop.time()
+        self._background: set[asyncio.Task] = set()
+
+    def report(self, event: str, **fields: object) -> None:
+        self._report(protocol.encode(event, **fields))
 
     def finish(self, code: str, **params: object) -> None:
         """End the session for the reason ``code``; the first reason wins."""
-        if self._finished is not None and not self._finished.done():
+        if not self._finished.done():
             self._finished.set_result((code, params))
 
-    async def run(self, listening: socket.socket) -> tuple[str, dict]:
-        loop = asyncio.get_running_loop()
-        self._finished = loop.create_future()
-        server = await asyncio.start_unix_server(self._on_client, sock=listening)
-        self.report(protocol.encode(protocol.READY))
-        accept_timer = loop.call_later(
-            self.accept_timeout, self._nobody_came, f"{self.accept_timeout:g}"
-        )
+    async def run(self, first: Invite) -> tuple[str, dict]:
+        """Serve until the end; ``first`` is the invitation the process starts with."""
+        self._first_ttl = first.ttl
+        await self._open(first, replace=True)
+        self.report(protocol.READY, socket=first.socket, replay=len(self.fanout.ring))
+        tasks = [asyncio.create_task(self._pump())]
+        if self.limits.idle_timeout > 0:
+            tasks.append(asyncio.create_task(self._watch_idle()))
         try:
             code, params = await self._finished
         finally:
-            accept_timer.cancel()
-            server.close()
-            self.socket_path.unlink(missing_ok=True)
-        await self._close_client(code, params)
+            for task in tasks:
+                task.cancel()
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+            for invitation in list(self._invitations.values()):
+                invitation.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(client.finish(code, params) for client in clients))
         self.guest.close()
-        self.report(protocol.encode(protocol.ENDED, code=code, params=params))
+        self.report(protocol.ENDED, code=code, params=params)
         return code, params
 
-    def _nobody_came(self, seconds: str) -> None:
-        if self._writer is None:
-            self.finish(NOBODY_CAME, seconds=seconds)
+    # invitations -------------------------------------------------------------
 
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._writer is not None or self._finished.done():
+    async def invite(self, invite: Invite) -> None:
+        """Open a socket for one more client, as the host asks; answer either way."""
+        error = self._refusal(invite)
+        if error is None:
+            try:
+                await self._open(invite)
+            except OSError as failure:
+                error = failure.strerror or str(failure)
+        if error is not None:
+            self.report(protocol.REFUSED, socket=invite.socket, error=error)
+        else:
+            self.report(protocol.INVITED, socket=invite.socket, replay=len(self.fanout.ring))
+
+    def _refusal(self, invite: Invite) -> str | None:
+        if self._finished.done():
+            return "the console is ending"
+        writers = [i for i in self._invitations.values() if i.mode == WRITE]
+        if invite.mode == WRITE and (self._writer is not None or writers):
+            return "the console has a writer"
+        return None
+
+    async def _open(self, invite: Invite, replace: bool = False) -> None:
+        invitation = Invitation(self.directory, invite)
+        await invitation.open(self._admit, self._expired, replace)
+        self._invitations[invite.socket] = invitation
+        self._reconsider()  # a pending invitation keeps the session
+
+    def _expired(self, invitation: Invitation) -> None:
+        self._invitations.pop(invitation.name, None)
+        self.report(protocol.EXPIRED, socket=invitation.name, mode=invitation.mode)
+        self._reconsider()
+
+    def _admit(
+        self, invitation: Invitation, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._invitations.pop(invitation.name, None)
+        if self._finished.done():
             writer.close()
-            return
-        self._writer = writer
-        writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self.socket_path.unlink(missing_ok=True)  # exactly one client: nobody else can connect
-        self.report(protocol.encode(protocol.CONNECTED))
+        elif invitation.mode == TRANSCRIPT:
+            self._spawn(_send_and_close(writer, self.fanout.ring.pieces(CHUNK)))
+            self._reconsider()
+        else:
+            self._attach(invitation, reader, writer)
+
+    def _attach(
+        self, invitation: Invitation, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        writes = invitation.mode == WRITE
+        client = Client(invitation, reader, writer, self.fanout.attach(holds=writes))
+        self._someone_came = True
+        self._clients[client.name] = client
+        if writes:
+            self._writer = client
+        client.start(self._on_input, self._drop)
+        self.report(protocol.CONNECTED, socket=client.name, mode=client.mode)
+
+    # clients -----------------------------------------------------------------
+
+    async def _on_input(self, client: Client, data: bytes) -> bool:
+        quit_at = data.find(CTRL_Q)
+        if client is not self._writer:  # a viewer: nothing reaches the guest
+            if quit_at >= 0:
+                self._drop(client, CTRL_Q_PRESSED)
+                return False
+            return True
         self._touch()
-        self._pumps = [
-            asyncio.create_task(self._guest_to_client(writer)),
-            asyncio.create_task(self._client_to_guest(reader)),
-        ]
-        if self.idle_timeout > 0:
-            self._pumps.append(asyncio.create_task(self._watch_idle()))
+        if quit_at >= 0:
+            if quit_at:
+                await self.guest.write(data[:quit_at])
+            self.finish(CTRL_Q_PRESSED)
+            return False
+        await self.guest.write(data)
+        return True
+
+    def _drop(self, client: Client, code: str | None = None) -> None:
+        """``client`` has gone (or, with ``code``, is sent away); the session goes on."""
+        if client.gone or self._finished.done():
+            return
+        self._clients.pop(client.name, None)
+        self.fanout.detach(client.cursor)
+        client.hang_up(code)
+        self.report(protocol.LEFT, socket=client.name, mode=client.mode)
+        if client is self._writer:
+            self._writer = None
+            if self.limits.grace == 0:
+                self.finish(CLIENT_CLOSED)
+                return
+        self._keep_for(self.limits.grace)
+
+    # when to end -------------------------------------------------------------
+
+    def _keep_for(self, seconds: float) -> None:
+        """Do not end for lack of clients within the next ``seconds``."""
+        self._deadline = max(self._deadline, asyncio.get_running_loop().time() + seconds)
+        self._reconsider()
+
+    def _reconsider(self) -> None:
+        """End once nobody is attached or invited and the deadline has passed."""
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        if self._clients or self._invitations or self._finished.done():
+            return
+        loop = asyncio.get_running_loop()
+        if (delay := self._deadline - loop.time()) > 0:
+            self._deadline_timer = loop.call_later(delay, self._reconsider)
+            return
+        if not self._someone_came:
+            self.finish(NOBODY_CAME, seconds=f"{self._first_ttl:g}")
+        elif self.limits.grace == 0:
+            self.finish(CLIENT_CLOSED)
+        else:
+            self.finish(NOBODY_REATTACHED, seconds=f"{self.limits.grace:g}")
 
     def _touch(self) -> None:
         self._last_activity = asyncio.get_running_loop().time()
 
-    async def _guest_to_client(self, writer: asyncio.StreamWriter) -> None:
+    async def _watch_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = self._last_activity + self.limits.idle_timeout - loop.time()
+            if remaining <= 0:
+                self.finish(IDLE, seconds=f"{self.limits.idle_timeout:g}")
+                return
+            await asyncio.sleep(remaining)
+
+    async def _pump(self) -> None:
         try:
-            while data := await self.guest.read():
-                writer.write(data)
-                self._touch()
-                await writer.drain()
-        except (ConnectionError, OSError):
-            self.finish(CLIENT_CLOSED)
+            await self.fanout.pump()
+        except Exception as error:  # a broken guest console must still end the session
+            log.exception("reading the guest console failed")
+            self.finish(GUEST_CLOSED, error=str(error))
             return
         code, params = self.guest.end_reason or (GUEST_CLOSED, {"error": "end of output"})
         self.finish(code, **params)
 
-    async def _client_to_guest(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while data := await reader.read(CHUNK):
-                self._touch()
-                quit_at = data.find(CTRL_Q)
-                if quit_at >= 0:
-                    if quit_at:
-                        await self.guest.write(data[:quit_at])
-                    self.finish(CTRL_Q_PRESSED)
-                    return
-                await self.guest.write(data)
-        except (ConnectionError, OSError):
-            pass
-        self.finish(CLIENT_CLOSED)
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-    async def _watch_idle(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            remaining = self._last_activity + self.idle_timeout - loop.time()
-            if remaining <= 0:
-                self.finish(IDLE, seconds=f"{self.idle_timeout:g}")
-                return
-            await asyncio.sleep(remaining)
 
-    async def _close_client(self, code: str, params: dict) -> None:
-        for pump in self._pumps:
-            pump.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
-        writer = self._writer
-        if writer is None:
-            return
-        with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
-            if code != CLIENT_CLOSED and not writer.is_closing():
-                writer.write(final_line(code, params, self.language))
-                await asyncio.wait_for(writer.drain(), FINAL_LINE_TIMEOUT)
-        writer.close()
-        with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), FINAL_LINE_TIMEOUT)
+async def _send_and_close(writer: asyncio.StreamWriter, pieces: list[bytes]) -> None:
+    with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
+        async with asyncio.timeout(TRANSCRIPT_TIMEOUT):
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
+    writer.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 STATUS_CODES = {404: "SCONS0011E", 405: "SCONS0012E", 413: "SCONS0015E", 500: "SCONS0013E"}
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_FILENAME_STEM = 100
 
 
 @cache
@@ -118,6 +121,24 @@ def respond(status: int, document: Any = None) -> bytes:
         return b""
     cherrypy.response.headers["Content-Type"] = "application/json; charset=utf-8"
     return json.dumps(document, ensure_ascii=False).encode()
+
+
+def safe_filename(stem: str, suffix: str) -> str:
+    """``stem`` + ``suffix`` as a file name any browser and file system takes: ASCII
+    letters, digits, ``._-`` only (runs of anything else become ``_``), no leading dot."""
+    safe = UNSAFE_IN_FILENAME.sub("_", stem).strip("._-")[:MAX_FILENAME_STEM]
+    return f"{safe or 'console'}{suffix}"
+
+
+def respond_file(data: bytes, filename: str) -> bytes:
+    """``data`` as a download named ``filename`` (which must be ``safe_filename``'s)."""
+    headers = cherrypy.response.headers
+    cherrypy.response.status = 200
+    headers["Content-Type"] = "application/octet-stream"
+    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Cache-Control"] = "no-store"
+    return data
 
 
 def error_document(error: SerialConsoleError, language: str) -> dict[str, str]:

@@ -1,10 +1,12 @@
 """The plugin's REST resources, mounted by the host at the plugin's mount point.
 
-    GET    /vms                    every guest with state and console devices
-    GET    /vms/<guest>            one guest (by name, else UUID)
-    POST   /vms/<guest>/serial     open a console: 201 with a one-time WebSocket token
-    DELETE /vms/<guest>/serial     end the guest's console session(s): 204
-    GET    /sessions               open sessions
+    GET    /vms                          every guest with state and console devices
+    GET    /vms/<guest>                  one guest (by name, else UUID)
+    POST   /vms/<guest>/serial           a console token (writer or viewer): 201
+    GET    /vms/<guest>/serial           the guest's console sessions
+    DELETE /vms/<guest>/serial           end the guest's console session(s): 204
+    GET    /vms/<guest>/serial/transcript  the recent output of a session, as a file
+    GET    /sessions                     open sessions
 
 Routing is a small table rather than cherrypy's object tree: guest names are data and may
 be anything, including the names of Python attributes.
@@ -15,11 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import cherrypy
 
+from plugin_serialconsole.console import protocol
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
@@ -60,7 +64,9 @@ class RestApi:
             ("GET", ("vms",), self.list_guests),
             ("GET", ("vms", GUEST), self.show_guest),
             ("POST", ("vms", GUEST, "serial"), self.open_console),
+            ("GET", ("vms", GUEST, "serial"), self.guest_sessions),
             ("DELETE", ("vms", GUEST, "serial"), self.close_console),
+            ("GET", ("vms", GUEST, "serial", "transcript"), self.transcript),
             ("GET", ("sessions",), self.list_sessions),
         ]
 
@@ -119,25 +125,42 @@ class RestApi:
     def open_console(self, ident: str) -> bytes:
         body = http.json_body("serial_open")
         guest = self.guests.lookup(ident)
-        session, token = self.sessions.open(
+        mode = body.get("mode", protocol.WRITE)
+        opened = self.sessions.open(
             guest,
             body.get("device"),
             bool(body.get("force", False)),
             http.request_language(),
             cherrypy.request.identity,
+            mode,
         )
-        device = session.device.alias
-        ws_url = self._ws_url(token.token)
+        device = opened.session.device.alias
+        ws_url = self._ws_url(opened.token.token)
         return http.respond(
             201,
             {
-                "token": token.token,
+                "token": opened.token.token,
                 "ws_url": ws_url,
-                "page": self._page(guest.name, device, ws_url),
+                "page": self._page(guest.name, device, ws_url, mode),
                 "expires_in": int(self.settings.token_ttl),
                 "device": device,
+                "mode": mode,
+                "reattached": opened.reattached,
+                "replay_bytes": opened.replay,
             },
         )
+
+    def guest_sessions(self, ident: str) -> bytes:
+        return http.respond(200, self.sessions.describe(self.guests.lookup(ident)))
+
+    def transcript(self, ident: str) -> bytes:
+        query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
+        http.validate("serial_transcript", query)
+        guest = self.guests.lookup(ident)
+        session, data = self.sessions.transcript(guest, query.get("device"))
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = http.safe_filename(f"{guest.name}-{session.device.alias}-{stamp}", ".log")
+        return http.respond_file(data, name)
 
     def close_console(self, ident: str) -> bytes:
         body = http.json_body("serial_close")
@@ -146,7 +169,7 @@ class RestApi:
         return http.respond(204)
 
     def list_sessions(self) -> bytes:
-        return http.respond(200, [session.as_json() for session in self.sessions.list()])
+        return http.respond(200, self.sessions.describe())
 
     def _ws_url(self, token: str) -> str:
         """Where the client's browser opens the console: the ``websocket_url`` template
@@ -158,11 +181,13 @@ class RestApi:
             token,
         )
 
-    def _page(self, guest: str, device: str, ws_url: str) -> str:
+    def _page(self, guest: str, device: str, ws_url: str, mode: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,
         which browsers never send to a server or write to its logs."""
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest, safe='')}&device={device}"
+        if mode != protocol.WRITE:
+            query += f"&mode={mode}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
 
 

@@ -35,6 +35,9 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "token_ttl": ("serialconsole", "token_ttl"),
     "idle_timeout": ("serialconsole", "idle_timeout"),
     "max_sessions": ("serialconsole", "max_sessions"),
+    "reattach_grace": ("serialconsole", "reattach_grace"),
+    "ring_size": ("serialconsole", "ring_size"),
+    "max_viewers": ("serialconsole", "max_viewers"),
     "allowed_origin": ("serialconsole", "allowed_origins"),
     "websocket_url": ("serialconsole", "websocket_url"),
     "log_level": ("logging", "level"),
@@ -102,6 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="console sessions open at once, at most; more are refused with 503 "
         "[serialconsole] max_sessions",
+    )
+    add(
+        "--reattach-grace",
+        type=float,
+        metavar="S",
+        help="seconds a console whose client left (not with Ctrl+Q) waits for a writer to "
+        "reattach, reading on; 0: leaving ends it [serialconsole] reattach_grace",
+    )
+    add(
+        "--ring-size",
+        type=int,
+        metavar="BYTES",
+        help="recent output each console keeps for reattaching clients, viewers and the "
+        "transcript [serialconsole] ring_size",
+    )
+    add(
+        "--max-viewers",
+        type=int,
+        metavar="N",
+        help="read-only viewers per console, at most; 0: none [serialconsole] max_viewers",
     )
     add(
         "--allowed-origin",

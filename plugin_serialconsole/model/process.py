@@ -1,4 +1,5 @@
-"""The host's handle on one console process: spawn, wait until listening, stop, reap."""
+"""The host's handle on one console process: spawn, wait until listening, invite more
+clients, stop, reap."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import logging
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
+INVITE_TIMEOUT = 5.0
+TRANSCRIPT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class ConsoleSpec:
     socket_path: Path
     idle_timeout: float
     accept_timeout: float
+    grace: float
+    ring_size: int
+    mode: str = protocol.WRITE
     force: bool = False
     language: str = "en"
 
@@ -54,16 +62,32 @@ class ConsoleSpec:
             self.device,
             "--socket",
             str(self.socket_path),
+            "--mode",
+            self.mode,
             "--idle-timeout",
             str(self.idle_timeout),
             "--accept-timeout",
             str(self.accept_timeout),
+            "--grace",
+            str(self.grace),
+            "--ring-size",
+            str(self.ring_size),
             "--lang",
             self.language,
             "--log-level",
             level_name("plugin_serialconsole.console"),
         ]
         return command + (["--force"] if self.force else [])
+
+
+class InviteFailed(Exception):
+    """The console process did not open the socket asked for."""
+
+
+class _Answer:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.report: dict[str, Any] | None = None
 
 
 class ConsoleProcess:
@@ -73,6 +97,11 @@ class ConsoleProcess:
         self.spec = spec
         self._popen = popen
         self.end: tuple[str, dict[str, Any]] | None = None
+        self.replay = 0  # bytes of recent output the first client gets first
+        self._stdin_lock = threading.Lock()
+        self._answers: dict[str, _Answer] = {}
+        self._answers_lock = threading.Lock()
+        self._exited = False
 
     @property
     def pid(self) -> int:
@@ -90,6 +119,7 @@ class ConsoleProcess:
             process._discard()
             raise
         if first.get("event") == protocol.READY:
+            process.replay = int(first.get("replay") or 0)
             return process
         process._discard()
         if first.get("event") == protocol.FAILED:
@@ -112,20 +142,84 @@ class ConsoleProcess:
         return protocol.decode(stdout.readline())
 
     def watch(self, on_report: Callable[[dict[str, Any]], None]) -> None:
-        """Pass each report to ``on_report`` until the process exits; then reap it."""
-        for line in self._popen.stdout:
-            report = protocol.decode(line)
-            if report.get("event") == protocol.ENDED:
-                self.end = (report.get("code", ""), report.get("params") or {})
-            on_report(report)
+        """Pass each report to ``on_report`` until the process exits; then reap it.
+
+        Answers to invitations go to whoever is waiting for them in ``invite``."""
+        try:
+            for line in self._popen.stdout:
+                report = protocol.decode(line)
+                event = report.get("event")
+                if event in (protocol.INVITED, protocol.REFUSED):
+                    self._answered(str(report.get("socket")), report)
+                    continue
+                if event == protocol.ENDED:
+                    self.end = (report.get("code", ""), report.get("params") or {})
+                on_report(report)
+        finally:
+            with self._answers_lock:
+                self._exited = True
+                waiting = list(self._answers.values())
+            for answer in waiting:
+                answer.done.set()
         self._popen.stdout.close()
         self.wait()
 
+    def _answered(self, name: str, report: dict[str, Any]) -> None:
+        with self._answers_lock:
+            answer = self._answers.get(name)
+        if answer is not None:
+            answer.report = report
+            answer.done.set()
+
+    def invite(self, name: str, mode: str, ttl: float, language: str = "en") -> int:
+        """Have the process open socket ``name`` for one client in ``mode``, usable for
+        ``ttl`` seconds; return how many bytes of recent output that client gets first."""
+        answer = _Answer()
+        with self._answers_lock:
+            if self._exited:
+                raise InviteFailed("the console process has ended")
+            self._answers[name] = answer
+        try:
+            line = protocol.encode(protocol.INVITE, socket=name, mode=mode, ttl=ttl, lang=language)
+            if not self._send(line):
+                raise InviteFailed("the console process is not listening")
+            if not answer.done.wait(INVITE_TIMEOUT):
+                raise InviteFailed(f"no answer within {INVITE_TIMEOUT:g} s")
+        finally:
+            with self._answers_lock:
+                self._answers.pop(name, None)
+        if answer.report is None:
+            raise InviteFailed("the console process has ended")
+        if answer.report.get("event") != protocol.INVITED:
+            raise InviteFailed(str(answer.report.get("error") or "refused"))
+        return int(answer.report.get("replay") or 0)
+
+    def transcript(self, name: str, limit: int) -> bytes:
+        """The recent output (at most ``limit`` bytes), through a socket of its own."""
+        self.invite(name, protocol.TRANSCRIPT, TRANSCRIPT_TIMEOUT)
+        deadline = time.monotonic() + TRANSCRIPT_TIMEOUT
+        data = bytearray()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(TRANSCRIPT_TIMEOUT)
+                sock.connect(str(self.spec.socket_path.parent / name))
+                while len(data) <= limit and (chunk := sock.recv(65536)):
+                    data += chunk
+                    sock.settimeout(max(0.001, deadline - time.monotonic()))
+        except OSError as error:
+            raise InviteFailed(f"transcript: {error}") from None
+        return bytes(data[:limit])
+
     def request_stop(self, code: str) -> None:
-        """Ask the process to end, telling its client ``code``."""
-        with contextlib.suppress(OSError, ValueError):
-            self._popen.stdin.write(protocol.encode(protocol.STOP, code=code))
+        """Ask the process to end, telling its clients ``code``."""
+        self._send(protocol.encode(protocol.STOP, code=code))
+
+    def _send(self, line: bytes) -> bool:
+        with self._stdin_lock, contextlib.suppress(OSError, ValueError):
+            self._popen.stdin.write(line)
             self._popen.stdin.flush()
+            return True
+        return False
 
     def wait(self, timeout: float | None = None) -> int:
         try:

@@ -1,32 +1,48 @@
-"""Console sessions: one writer per guest console device, each its own process.
+"""Console sessions: one console process per guest console device, one writer at a time.
 
-A session owns a console process, a socket in the sockets directory and one token. When
-the process ends, for whatever reason, its watcher thread reaps it and removes the socket
-and the token, so nothing outlives a session.
+A request for a console either starts a process, invites one more client to the running
+one (a writer reattaching within the grace period, or a viewer), takes the console over
+(ending the session that holds it) or is refused. Every client gets a token of its own,
+naming a socket of its own. When the process ends, for whatever reason, its watcher
+thread reaps it and removes its sockets and tokens, so nothing outlives a session.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge.tokens import IssuedToken, SessionBinding, TokenStore
-from plugin_serialconsole.errors import SerialConsoleError, console_in_use
+from plugin_serialconsole.console import protocol
+from plugin_serialconsole.errors import SerialConsoleError, console_in_use, console_unavailable
 from plugin_serialconsole.hookspecs import Identity
-from plugin_serialconsole.ids import console_id
+from plugin_serialconsole.ids import console_id, invitation_name
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
-from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec, start_watcher
+from plugin_serialconsole.model.process import (
+    STARTUP_TIMEOUT,
+    ConsoleProcess,
+    ConsoleSpec,
+    InviteFailed,
+    start_watcher,
+)
+from plugin_serialconsole.model.session import (
+    JOIN,
+    START,
+    TAKE_OVER,
+    WAIT,
+    Opened,
+    Session,
+    plan,
+)
 
 log = logging.getLogger(__name__)
 
-WAITING = "waiting"
-CONNECTED = "connected"
 STOP_TIMEOUT = 5.0
+ATTEMPTS = 10
 OPERATOR_ENDED = "SCONS0106L"
 TAKEN_OVER = "SCONS0107L"
 HOST_STOPPING = "SCONS0105L"
@@ -40,30 +56,9 @@ class SessionSettings:
     token_ttl: float
     idle_timeout: float
     max_sessions: int = 100
-
-
-@dataclass
-class Session:
-    guest: Guest
-    device: ConsoleDevice
-    console_id: str
-    since: datetime = field(default_factory=lambda: datetime.now(UTC))
-    state: str = WAITING
-    token_digest: str = ""
-    user: str = ""
-    process: ConsoleProcess | None = None
-    ended: threading.Event = field(default_factory=threading.Event)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "guest": self.guest.name,
-            "uuid": self.guest.uuid,
-            "device": self.device.alias,
-            "since": self.since.isoformat(timespec="seconds"),
-            "state": self.state,
-            "pid": self.process.pid if self.process else None,
-            "user": self.user,
-        }
+    grace: float = 60.0
+    ring_size: int = 256 * 1024
+    max_viewers: int = 10
 
 
 def _binding(identity: Identity | None) -> SessionBinding | None:
@@ -89,60 +84,123 @@ class SessionManager:
         force: bool = False,
         language: str = "en",
         identity: Identity | None = None,
-    ) -> tuple[Session, IssuedToken]:
-        """Start a console process for one device of a running guest; return its token,
-        bound to the login session of ``identity`` when it has one."""
+        mode: str = protocol.WRITE,
+    ) -> Opened:
+        """A token for a ``mode`` client of one device of a running guest, bound to the
+        login session of ``identity`` when it has one."""
         if not guest.running:
             raise SerialConsoleError("SCONS0002E", 409, guest=guest.name, state=guest.state)
         device = guest.device(alias)
-        session = Session(guest, device, console_id(guest.uuid, device.alias))
-        session.user = identity.user if identity else ""
-        self._reserve(session, force)
+        user = identity.user if identity else ""
+        may_take_over = force  # once: a console taken meanwhile by another request stays
+        for _ in range(ATTEMPTS):
+            session, action, socket = self._claim(guest, device, mode, may_take_over, user)
+            if action == WAIT:
+                session.started.wait(STARTUP_TIMEOUT)
+                continue
+            if action == TAKE_OVER:
+                self._end(session, TAKEN_OVER)
+                may_take_over = False
+                continue
+            try:
+                if action == START:
+                    replay = self._start(session, mode, force, language)
+                else:
+                    replay = self._invite(session, socket, mode, language)
+                token = self._issue(session, socket, identity, action == START)
+            except InviteFailed as error:
+                if session.ended.wait(STOP_TIMEOUT):
+                    continue  # it was ending: start afresh
+                raise console_unavailable(guest.name, str(error)) from None
+            return Opened(session, token, mode, action == JOIN, replay)
+        raise console_in_use(guest.name, device.alias)
+
+    def _claim(
+        self, guest: Guest, device: ConsoleDevice, mode: str, force: bool, user: str
+    ) -> tuple[Session, str, str]:
+        """Decide what the request does and reserve its place: (session, action, socket)."""
+        key = console_id(guest.uuid, device.alias)
+        with self._lock:
+            holder = self._sessions.get(key)
+            action = plan(holder, mode, force)
+            if action == START:
+                if len(self._sessions) >= self.settings.max_sessions:
+                    raise SerialConsoleError("SCONS0018E", 503, limit=self.settings.max_sessions)
+                holder = self._sessions[key] = Session(guest, device, key)
+                socket = key
+            elif action == JOIN:
+                limit = self.settings.max_viewers
+                if mode == protocol.VIEW and len(holder.viewers) >= limit:
+                    raise SerialConsoleError(
+                        "SCONS0023E", 503, guest=guest.name, device=device.alias, limit=limit
+                    )
+                socket = invitation_name(key)
+            elif action in (WAIT, TAKE_OVER):
+                return holder, action, ""
+            else:
+                raise console_in_use(guest.name, device.alias)
+            holder.claim(mode, socket, user)
+            return holder, action, socket
+
+    def _start(self, session: Session, mode: str, force: bool, language: str) -> int:
         try:
-            session.process = ConsoleProcess.start(self._spec(session, force, language))
-            token = self.tokens.issue(
-                session.console_id, self.settings.token_ttl, _binding(identity)
-            )
+            process = ConsoleProcess.start(self._spec(session, mode, force, language))
         except BaseException:
             self._release(session)
-            if session.process is not None:
-                session.process.kill()
+            session.started.set()
             raise
-        session.token_digest = token.digest
+        session.process = process
         start_watcher(
-            session.process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
+            process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
         )
-        log.info("%s", i18n.translate("SCONS0110L", {"guest": guest.name, "device": device.alias}))
-        return session, token
+        session.started.set()
+        guest, device = session.guest.name, session.device.alias
+        log.info("%s", i18n.translate("SCONS0110L", {"guest": guest, "device": device}))
+        return process.replay
 
-    def _spec(self, session: Session, force: bool, language: str) -> ConsoleSpec:
+    def _spec(self, session: Session, mode: str, force: bool, language: str) -> ConsoleSpec:
+        settings = self.settings
         return ConsoleSpec(
-            uri=self.settings.uri,
+            uri=settings.uri,
             guest_uuid=session.guest.uuid,
             guest_name=session.guest.name,
             device=session.device.alias,
-            socket_path=self.settings.sockets_dir / session.console_id,
-            idle_timeout=self.settings.idle_timeout,
-            accept_timeout=self.settings.token_ttl,
+            socket_path=settings.sockets_dir / session.console_id,
+            idle_timeout=settings.idle_timeout,
+            accept_timeout=settings.token_ttl,
+            grace=settings.grace,
+            ring_size=settings.ring_size,
+            mode=mode,
             force=force,
             language=language,
         )
 
-    def _reserve(self, session: Session, force: bool) -> None:
-        """Claim the device for ``session``; with ``force``, end whoever holds it first."""
+    def _invite(self, session: Session, socket: str, mode: str, language: str) -> int:
+        try:
+            return session.process.invite(socket, mode, self.settings.token_ttl, language)
+        except InviteFailed:
+            with self._lock:
+                session.unclaim(socket)
+            raise
+
+    def _issue(
+        self, session: Session, socket: str, identity: Identity | None, started: bool
+    ) -> IssuedToken:
+        try:
+            token = self.tokens.issue(socket, self.settings.token_ttl, _binding(identity))
+        except BaseException:
+            if started:
+                session.process.kill()  # its watcher cleans up
+            else:
+                with self._lock:
+                    session.unclaim(socket)
+            raise
         with self._lock:
-            holder = self._sessions.get(session.console_id)
-            if holder is None:
-                if len(self._sessions) >= self.settings.max_sessions:
-                    raise SerialConsoleError("SCONS0018E", 503, limit=self.settings.max_sessions)
-                self._sessions[session.console_id] = session
-                return
-            if not force or holder.process is None:
-                raise console_in_use(session.guest.name, session.device.alias)
-        self._end(holder, TAKEN_OVER)
-        with self._lock:
-            if self._sessions.setdefault(session.console_id, session) is not session:
-                raise console_in_use(session.guest.name, session.device.alias)
+            session.tokens[socket] = token.digest
+            if not session.closed:
+                return token
+        self.tokens.revoke(token.digest)  # the session's cleanup has run already
+        raise InviteFailed("the console process ended")
 
     def _release(self, session: Session) -> None:
         with self._lock:
@@ -150,18 +208,30 @@ class SessionManager:
                 del self._sessions[session.console_id]
 
     def _on_report(self, session: Session, report: dict[str, Any]) -> None:
-        if report.get("event") == "connected":
-            session.state = CONNECTED
+        event, socket = report.get("event"), report.get("socket")
+        with self._lock:
+            session.apply(report)
+            digest = session.tokens.get(socket) if event == protocol.EXPIRED else None
+        if digest is not None:
+            self.tokens.revoke(digest)
+        if event in (protocol.CONNECTED, protocol.LEFT):
+            where = f"{session.guest.name}/{session.device.alias}"
+            log.info("console %s: %s client %s", where, report.get("mode"), event)
 
     def _on_exit(self, session: Session) -> None:
         """The process is reaped: remove everything the session left."""
-        self._release(session)
-        self.tokens.revoke(session.token_digest)
-        socket_path = session.process.spec.socket_path
-        if socket_path.is_socket():
-            with self._lock:
-                if session.console_id not in self._sessions:
-                    socket_path.unlink(missing_ok=True)
+        with self._lock:
+            if self._sessions.get(session.console_id) is session:
+                del self._sessions[session.console_id]
+            session.closed = True
+            digests, sockets = list(session.tokens.values()), set(session.sockets)
+            reused = session.console_id in self._sessions  # a new session's first socket
+        for digest in digests:
+            self.tokens.revoke(digest)
+        for name in sockets - ({session.console_id} if reused else set()):
+            path = self.settings.sockets_dir / name
+            if path.is_socket():
+                path.unlink(missing_ok=True)
         code, params = session.process.end or ("SCONS0109L", {"error": "process died"})
         if code == GUEST_STOPPED:
             self._guest_stopped(session.guest)
@@ -198,10 +268,32 @@ class SessionManager:
             self._end(session, OPERATOR_ENDED)
         return len(mine)
 
+    def transcript(self, guest: Guest, alias: str | None = None) -> tuple[Session, bytes]:
+        """The recent output of the session on one device of ``guest``."""
+        device = guest.device(alias)
+        with self._lock:
+            session = self._sessions.get(console_id(guest.uuid, device.alias))
+            if session is None or session.process is None:
+                raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
+            name = invitation_name(session.console_id)
+            session.sockets.add(name)  # removed with the others should the process die
+        try:
+            return session, session.process.transcript(name, self.settings.ring_size)
+        except InviteFailed as error:
+            if session.ended.wait(STOP_TIMEOUT):
+                raise SerialConsoleError("SCONS0008E", 404, guest=guest.name) from None
+            raise console_unavailable(guest.name, str(error)) from None
+
     def list(self) -> list[Session]:
         """Sessions whose process runs (not those still starting)."""
         with self._lock:
             return [s for s in self._sessions.values() if s.process is not None]
+
+    def describe(self, guest: Guest | None = None) -> list[dict[str, Any]]:
+        """The JSON of the sessions (of ``guest``'s, if given)."""
+        with self._lock:
+            sessions = [s for s in self._sessions.values() if s.process is not None]
+            return [s.as_json() for s in sessions if guest is None or s.guest.uuid == guest.uuid]
 
     def _sessions_of(self, guest: Guest) -> list[Session]:
         return [s for s in self.list() if s.guest.uuid == guest.uuid]

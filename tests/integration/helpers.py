@@ -12,6 +12,7 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -260,6 +261,9 @@ class Host:
         params = {"device": device} if device else None
         return self.delete(f"vms/{quote(guest, safe='')}/serial", params=params)
 
+    def transcript(self, guest: str = "mock-vm", **params: str) -> requests.Response:
+        return self.get(f"vms/{quote(guest, safe='')}/serial/transcript", params=params or None)
+
     def sessions(self) -> list[dict[str, Any]]:
         response = self.get("sessions")
         assert response.status_code == 200, response.text
@@ -416,9 +420,32 @@ class Console:
     def banner(self) -> bytes:
         return self.read_until(PROMPT)
 
+    def drop(self) -> None:
+        """Vanish as with a dead network or a killed browser: reset the TCP connection,
+        no WebSocket close."""
+        sock = self.ws.sock
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        self.closed = True
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.ws.close(timeout=1)
+
+
+def seq_numbers(data: bytes) -> list[int]:
+    """The whole numbers ``seq`` printed in ``data``, one per complete line."""
+    return [int(line) for line in data.split(b"\r\n")[:-1] if line.isdigit()]
+
+
+def assert_unbroken_run(numbers: list[int], first_at_most: int, last: int) -> None:
+    """``numbers`` are ``k, k+1, ..., last`` for some ``k <= first_at_most``."""
+    assert numbers, "no numbers"
+    assert numbers[0] <= first_at_most, f"starts at {numbers[0]}, after {first_at_most}"
+    expected = list(range(numbers[0], last + 1))
+    if numbers != expected:
+        gaps = [(a, b) for a, b in zip(numbers, numbers[1:], strict=False) if b != a + 1]
+        raise AssertionError(f"not one unbroken run {numbers[0]}..{last}: breaks {gaps[:5]}")
 
 
 def assert_final_line(data: bytes, code: str, text: str | None = None) -> str:

@@ -12,7 +12,7 @@ import websocket
 
 from plugin_serialconsole.host.passwords import hash_password
 
-from .helpers import HTTP_TIMEOUT, PROMPT, WS_TIMEOUT, Console, shared_host
+from .helpers import HTTP_TIMEOUT, PROMPT, WS_TIMEOUT, Console, shared_host, wait_for
 
 PASSWORD = "s3cret-operator-pw"
 COOKIE = "serialconsole_session"
@@ -65,7 +65,13 @@ def connect(ws_url: str, cookie: str | None = None) -> Console:
 
 
 def test_nothing_without_login(host):
-    for method, path in [("GET", "vms"), ("GET", "sessions"), ("POST", "vms/mock-vm/serial")]:
+    for method, path in [
+        ("GET", "vms"),
+        ("GET", "sessions"),
+        ("POST", "vms/mock-vm/serial"),
+        ("GET", "vms/mock-vm/serial"),
+        ("GET", "vms/mock-vm/serial/transcript"),
+    ]:
         response = requests.request(method, host.api(path), timeout=HTTP_TIMEOUT)
         assert response.status_code == 401
         assert response.json()["code"] == "SCONS0016E"
@@ -160,6 +166,51 @@ def test_logout_needs_csrf_and_ends_the_session(host):
     assert browser.get(host.api("vms"), timeout=HTTP_TIMEOUT).status_code == 401
     replayed = requests.get(host.api("vms"), cookies={COOKIE: session_id}, timeout=HTTP_TIMEOUT)
     assert replayed.status_code == 401
+
+
+def test_viewer_and_reattach_tokens_need_their_own_login_session(host):
+    alice, bob = login(host), login(host, "bob")
+    opened = alice.post(host.api("vms/mock-vm/serial"), timeout=HTTP_TIMEOUT).json()
+    writer = connect(opened["ws_url"], alice.cookies[COOKIE])
+    writer.banner()
+    writer.send("echo secret\r")
+    writer.read_until(b"secret\r\n" + PROMPT)
+    viewing = bob.post(host.api("vms/mock-vm/serial"), json={"mode": "view"}, timeout=HTTP_TIMEOUT)
+    assert viewing.status_code == 201, viewing.text
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        connect(viewing.json()["ws_url"], alice.cookies[COOKIE])  # not alice's token
+    viewing = bob.post(host.api("vms/mock-vm/serial"), json={"mode": "view"}, timeout=HTTP_TIMEOUT)
+    viewer = connect(viewing.json()["ws_url"], bob.cookies[COOKIE])
+    assert b"echo secret" in viewer.read_until(b"secret\r\n" + PROMPT)
+    (session,) = bob.get(host.api("sessions"), timeout=HTTP_TIMEOUT).json()
+    assert session["user"] == "alice"
+    # The spent token's place stays reserved until its TTL, as a first token's does.
+    assert sorted((v["user"], v["state"]) for v in session["viewers"]) == [
+        ("bob", "connected"),
+        ("bob", "waiting"),
+    ]
+    # the transcript is a GET: the cookie is enough, no CSRF token
+    transcript = requests.get(
+        host.api("vms/mock-vm/serial/transcript"), cookies=bob.cookies, timeout=HTTP_TIMEOUT
+    )
+    assert transcript.status_code == 200 and b"echo secret" in transcript.content
+
+    writer.drop()
+    wait_for(
+        lambda: (
+            bob.get(host.api("sessions"), timeout=HTTP_TIMEOUT).json()[0]["state"] == "detached"
+        ),
+        5.0,
+        "alice's console to be detached",
+    )
+    reattach = bob.post(host.api("vms/mock-vm/serial"), timeout=HTTP_TIMEOUT).json()
+    assert reattach["reattached"] is True
+    again = connect(reattach["ws_url"], bob.cookies[COOKIE])
+    assert b"echo secret" in again.read_until(b"secret\r\n" + PROMPT)
+    sessions = bob.get(host.api("sessions"), timeout=HTTP_TIMEOUT).json()
+    assert sessions[0]["user"] == "bob"
+    for console in (viewer, again):
+        console.close()
 
 
 def test_http_basic_for_api_clients(host):

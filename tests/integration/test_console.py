@@ -11,7 +11,6 @@ from .helpers import (
     assert_final_line,
     assert_pid_gone,
     expect_refused,
-    wait_for,
 )
 
 
@@ -143,15 +142,17 @@ def test_ctrl_q_after_typed_text(host, connect):
     host.assert_idle()
 
 
-def test_client_close_ends_session(host, connect):
+def test_client_close_detaches_the_session(host, connect):
+    """Without Ctrl+Q the console waits for a writer to reattach (``test_reattach``)."""
     _, console = open_and_connect(host, connect)
     console.banner()
     pid = host.wait_session_state("connected")["pid"]
     console.close()
-    wait_for(lambda: host.sessions() == [], 5.0, "the session to end")
+    assert host.wait_session_state("detached")["pid"] == pid
+    host.assert_dirs_empty()  # nothing to connect to without a new token
+    assert host.close("mock-vm").status_code == 204
     host.assert_idle()
     assert_pid_gone(pid)
-    host.open("mock-vm")
 
 
 def test_help_and_unknown_command(host, connect):

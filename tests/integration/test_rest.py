@@ -69,8 +69,12 @@ def test_lookup_url_encoded_unicode_name(host):
 
 def test_open_response_shape(host):
     opened = host.open(UNICODE_GUEST)
-    assert set(opened) == {"token", "ws_url", "page", "expires_in", "device"}
+    assert set(opened) == {
+        "token", "ws_url", "page", "expires_in", "device", "mode", "reattached", "replay_bytes"
+    }  # fmt: skip
     assert opened["device"] == "serial0"
+    assert (opened["mode"], opened["reattached"]) == ("write", False)
+    assert isinstance(opened["replay_bytes"], int)
     assert opened["expires_in"] == 60
     assert opened["ws_url"].startswith("ws://127.0.0.1:")
     assert opened["ws_url"].endswith(f"/?token={opened['token']}")
@@ -239,9 +243,9 @@ def test_no_session_to_close(host):
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("PUT", "vms/mock-vm/serial", "POST, DELETE"),
-        ("GET", "vms/mock-vm/serial", "POST, DELETE"),
-        ("PATCH", "vms/mock-vm/serial", "POST, DELETE"),
+        ("PUT", "vms/mock-vm/serial", "POST, GET, DELETE"),
+        ("PATCH", "vms/mock-vm/serial", "POST, GET, DELETE"),
+        ("POST", "vms/mock-vm/serial/transcript", "GET"),
         ("POST", "vms", "GET"),
         ("DELETE", "vms/mock-vm", "GET"),
         ("POST", "sessions", "GET"),

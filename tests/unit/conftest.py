@@ -65,7 +65,7 @@ class ConsoleProcess:
 
     def __init__(self, socket_path: Path, *extra: str, **options: float) -> None:
         self.socket_path = socket_path
-        args = {"accept-timeout": 5, "idle-timeout": 0, **options}
+        args = {"accept-timeout": 5, "idle-timeout": 0, "grace": 0, "ring-size": 262144, **options}
         command = [
             sys.executable,
             "-m",
@@ -117,12 +117,19 @@ class ConsoleProcess:
     recv_until = staticmethod(recv_until)
     recv_until_eof = staticmethod(recv_until_eof)
 
-    def connect(self) -> socket.socket:
+    def connect(self, name: str | None = None) -> socket.socket:
+        """A client of the first socket, or of the invitation ``name``."""
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.clients.append(client)
         client.settimeout(TIMEOUT)
-        client.connect(str(self.socket_path))
+        client.connect(str(self.socket_path if name is None else self.socket_path.parent / name))
         return client
+
+    def invite(self, name: str, mode: str = "view", ttl: float = 5, **fields) -> dict:
+        """Ask for one more socket; the process's answer."""
+        line = {"event": "invite", "socket": name, "mode": mode, "ttl": ttl, **fields}
+        self.send_stdin(json.dumps(line).encode() + b"\n")
+        return self.event()
 
     def send_stdin(self, data: bytes) -> None:
         self.proc.stdin.write(data)

@@ -67,6 +67,13 @@ def test_defaults_without_a_file(no_default_file):
     assert not config.has_section("serialconsole")  # the plugin fills in its own defaults
     settings = plugin.Settings.from_config(config)
     assert (settings.token_ttl, settings.idle_timeout) == (60, 1800)
+    assert (settings.reattach_grace, settings.ring_size, settings.max_viewers) == (60, 262144, 10)
+
+
+def test_reattach_settings_from_the_command_line(no_default_file):
+    config = parse("--reattach-grace", "0", "--ring-size", "4096", "--max-viewers", "0")
+    settings = plugin.Settings.from_config(config)
+    assert (settings.reattach_grace, settings.ring_size, settings.max_viewers) == (0, 4096, 0)
 
 
 def test_file_sets_and_command_line_overrides(no_default_file, tmp_path):
@@ -155,6 +162,15 @@ def test_command_line_errors_exit_2_with_the_reason(no_default_file, tmp_path, c
         ({"idle_timeout": "-1"}, "idle_timeout"),
         ({"websocket_url": "https://{host}/"}, "websocket_url"),
         ({"websocket_url": "wss://{port}/"}, "placeholder"),
+        ({"token_ttl": "inf"}, "token_ttl"),
+        ({"reattach_grace": "-1"}, "reattach_grace"),
+        ({"reattach_grace": "nan"}, "reattach_grace"),
+        ({"ring_size": "4095"}, "ring_size"),
+        ({"ring_size": "67108865"}, "ring_size"),
+        ({"ring_size": "65536.5"}, "ring_size"),
+        ({"ring_size": "256k"}, "ring_size"),
+        ({"max_viewers": "-1"}, "max_viewers"),
+        ({"max_viewers": "2.5"}, "max_viewers"),
     ],
 )
 def test_plugin_refuses_wrong_values_of_its_section(values, message):

@@ -10,7 +10,7 @@ import pytest
 
 
 def ready(process):
-    assert process.event() == {"event": "ready"}
+    assert process.event() == {"event": "ready", "socket": "c", "replay": 0}
     return process
 
 
@@ -18,7 +18,7 @@ def connected(process):
     """Ready process + connected client that has read the banner and the first prompt."""
     ready(process)
     client = process.connect()
-    assert process.event() == {"event": "connected"}
+    assert process.event() == {"event": "connected", "socket": "c", "mode": "write"}
     assert b"mock-vm" in process.recv_until(client, b"# ")
     return client
 
@@ -121,6 +121,7 @@ def test_sigterm_before_any_client(console_process):
 
 def test_nobody_connecting_ends_session(console_process):
     process = ready(console_process(accept_timeout=0.5))
+    assert process.event() == {"event": "expired", "socket": "c", "mode": "write"}
     event = process.event()
     assert event["event"] == "ended"
     assert event["code"] == "SCONS0108L"
@@ -154,11 +155,12 @@ def test_guest_poweroff_ends_session(console_process):
     assert b"The guest stopped." in rest
 
 
-def test_client_closing_ends_session(console_process):
+def test_client_closing_ends_session_without_grace(console_process):
     process = console_process()
     client = connected(process)
     client.close()
     assert process.wait() == 0
+    assert process.event() == {"event": "left", "socket": "c", "mode": "write"}
     event = process.event()
     assert event == {"event": "ended", "code": "SCONS0101L", "params": {}}
 

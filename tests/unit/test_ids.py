@@ -9,10 +9,13 @@ import pytest
 
 from plugin_serialconsole.ids import (
     ID_LENGTH,
+    MAX_NAME_LENGTH,
     MAX_SOCKET_PATH,
     check_socket_dir,
     console_id,
+    invitation_name,
     is_console_id,
+    is_socket_name,
 )
 
 UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
@@ -78,14 +81,31 @@ def test_check_socket_dir_accepts_short_dir():
     check_socket_dir(Path("/run/serialconsole"))
 
 
+def test_socket_names_are_console_ids_with_an_optional_random_suffix():
+    ident = console_id(UUID, "serial0")
+    first, second = invitation_name(ident), invitation_name(ident)
+    assert re.fullmatch(ident + r"-[0-9a-f]{8}", first) and first != second
+    assert len(first) == MAX_NAME_LENGTH
+    assert is_socket_name(ident) and is_socket_name(first)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "0" * 24 + "-", "0" * 24 + "-" + "0" * 7, "0" * 24 + "-" + "0" * 9, "0" * 24 + "-ABCDEF01",
+     "0" * 24 + "-../../x", "0" * 24 + "-0000000\n", "0" * 23 + "-00000000", "../" + "0" * 21],
+)  # fmt: skip
+def test_is_socket_name_refuses_other_text(text):
+    assert not is_socket_name(text)
+
+
 def test_check_socket_dir_accepts_longest_fitting_dir():
-    directory = Path("/" + "d" * (MAX_SOCKET_PATH - 1 - ID_LENGTH - 1))
-    assert len(str(directory)) + 1 + ID_LENGTH == MAX_SOCKET_PATH
+    directory = Path("/" + "d" * (MAX_SOCKET_PATH - 1 - MAX_NAME_LENGTH - 1))
+    assert len(str(directory)) + 1 + MAX_NAME_LENGTH == MAX_SOCKET_PATH
     check_socket_dir(directory)
 
 
 def test_check_socket_dir_refuses_too_long_dir():
-    directory = Path("/" + "d" * (MAX_SOCKET_PATH - 1 - ID_LENGTH))
+    directory = Path("/" + "d" * (MAX_SOCKET_PATH - 1 - MAX_NAME_LENGTH))
     with pytest.raises(ValueError, match="too long"):
         check_socket_dir(directory)
 

@@ -1,0 +1,116 @@
+"""The guest's output fanned out: the writer holds the guest back, viewers skip ahead."""
+
+from __future__ import annotations
+
+import asyncio
+
+from plugin_serialconsole.console.fanout import Fanout
+
+CHUNK = 1000
+
+
+class EndlessGuest:
+    """Output as fast as it is read, numbered chunks of CHUNK bytes."""
+
+    end_reason = None
+
+    def __init__(self, chunks: int | None = None) -> None:
+        self.reads = 0
+        self.chunks = chunks
+
+    async def read(self) -> bytes:
+        if self.chunks is not None and self.reads >= self.chunks:
+            return b""
+        self.reads += 1
+        return bytes([self.reads % 256]) * CHUNK
+
+    async def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def settle(rounds: int = 50) -> None:
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def test_nobody_attached_the_guest_runs_and_the_ring_stays_bounded():
+    async def scenario():
+        guest = EndlessGuest()
+        fanout = Fanout(guest, 5 * CHUNK)
+        pump = asyncio.create_task(fanout.pump())
+        await settle()
+        pump.cancel()
+        return guest.reads, len(fanout.ring), fanout.ring.end
+
+    reads, size, end = asyncio.run(scenario())
+    assert reads > 10
+    assert size == 5 * CHUNK
+    assert end == reads * CHUNK
+
+
+def test_a_writer_that_does_not_read_holds_the_guest_back():
+    async def scenario():
+        guest = EndlessGuest()
+        fanout = Fanout(guest, 5 * CHUNK)
+        writer = fanout.attach(holds=True)
+        pump = asyncio.create_task(fanout.pump())
+        await settle()
+        held = guest.reads, len(fanout.ring)
+        skipped, data = await writer.take(2 * CHUNK)
+        await settle()
+        after = guest.reads
+        fanout.detach(writer)
+        await settle()
+        pump.cancel()
+        return held, (skipped, len(data)), after, guest.reads
+
+    (reads, size), taken, after_take, after_detach = asyncio.run(scenario())
+    assert reads == 5 and size == 5 * CHUNK  # a whole ring ahead of the writer, then it waits
+    assert taken == (0, 2 * CHUNK)
+    assert after_take == 7  # room for what the writer took, and no more
+    assert after_detach > 20  # no writer: the guest runs free
+
+
+def test_a_late_reader_gets_the_history_first():
+    async def scenario():
+        fanout = Fanout(EndlessGuest(chunks=3), 10 * CHUNK)
+        await fanout.pump()
+        viewer = fanout.attach()
+        return [await viewer.take(10 * CHUNK) for _ in range(2)]
+
+    first, second = asyncio.run(scenario())
+    assert first == (0, b"\x01" * CHUNK + b"\x02" * CHUNK + b"\x03" * CHUNK)
+    assert second == (0, b"")  # the guest's output ended
+
+
+def test_a_viewer_behind_the_ring_skips_ahead_and_never_holds_the_guest():
+    async def scenario():
+        guest = EndlessGuest()
+        fanout = Fanout(guest, 3 * CHUNK)
+        viewer = fanout.attach()
+        pump = asyncio.create_task(fanout.pump())
+        await settle()
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        return guest.reads, fanout.ring.start, await viewer.take(CHUNK)
+
+    reads, start, (skipped, data) = asyncio.run(scenario())
+    assert reads > 10
+    assert skipped == start == (reads - 3) * CHUNK
+    assert data == bytes([(reads - 2) % 256]) * CHUNK
+
+
+def test_only_one_cursor_holds():
+    async def scenario():
+        fanout = Fanout(EndlessGuest(), CHUNK)
+        fanout.attach(holds=True)
+        try:
+            fanout.attach(holds=True)
+        except ValueError:
+            return True
+        return False
+
+    assert asyncio.run(scenario())

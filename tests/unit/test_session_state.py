@@ -1,0 +1,118 @@
+"""The host's view of a console session: what a request does, and what reports change."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.session import (
+    CONNECTED,
+    DETACHED,
+    IN_USE,
+    JOIN,
+    START,
+    TAKE_OVER,
+    WAIT,
+    WAITING,
+    Session,
+    plan,
+)
+
+GUEST = Guest("vm", "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001", "running", ())
+FIRST = "0" * 24
+VIEWER = FIRST + "-0000000a"
+WRITER = FIRST + "-0000000b"
+
+
+def session(state: str | None = None, started: bool = True) -> Session:
+    made = Session(GUEST, ConsoleDevice("serial0", "pty"), FIRST)
+    if started:
+        made.process = SimpleNamespace(pid=4242)  # stands in for the running process
+    if state is not None:
+        made.claim("write", FIRST, "alice")
+        made.apply({"event": "connected", "socket": FIRST, "mode": "write"})
+        if state == DETACHED:
+            made.apply({"event": "left", "socket": FIRST, "mode": "write"})
+        assert made.state == state
+    return made
+
+
+@pytest.mark.parametrize(
+    ("holder", "mode", "force", "action"),
+    [
+        (None, "write", False, START),
+        (None, "view", False, START),
+        ("starting", "write", True, WAIT),
+        ("starting", "view", False, WAIT),
+        (CONNECTED, "write", False, IN_USE),
+        (CONNECTED, "write", True, TAKE_OVER),
+        (CONNECTED, "view", False, JOIN),
+        (DETACHED, "write", False, JOIN),  # reattach
+        (DETACHED, "write", True, JOIN),  # nobody to take it from: reattach
+        (DETACHED, "view", False, JOIN),
+    ],
+)
+def test_plan(holder, mode, force, action):
+    if holder == "starting":
+        holder = session(started=False)
+    elif holder is not None:
+        holder = session(holder)
+    assert plan(holder, mode, force) == action
+
+
+def test_a_pending_writer_token_makes_the_console_in_use():
+    waiting = session()
+    waiting.claim("write", FIRST, "alice")
+    assert waiting.state == WAITING
+    assert plan(waiting, "write", False) == IN_USE
+
+
+def test_a_session_started_for_a_viewer_has_a_free_writer_slot():
+    viewed = session()
+    viewed.claim("view", FIRST, "bob")
+    assert viewed.state == DETACHED and viewed.user == ""
+    assert [v["user"] for v in viewed.as_json()["viewers"]] == ["bob"]
+    assert plan(viewed, "write", False) == JOIN
+
+
+def test_writer_comes_goes_and_reattaches():
+    s = session()
+    s.claim("write", FIRST, "alice")
+    s.apply({"event": "connected", "socket": FIRST, "mode": "write"})
+    assert (s.state, s.user) == (CONNECTED, "alice")
+    s.apply({"event": "left", "socket": FIRST, "mode": "write"})
+    assert (s.state, s.writer_socket) == (DETACHED, None)
+    s.claim("write", WRITER, "carol")
+    assert (s.state, s.user, s.writer_socket) == (WAITING, "carol", WRITER)
+    s.apply({"event": "connected", "socket": WRITER, "mode": "write"})
+    assert s.state == CONNECTED
+
+
+def test_an_unused_writer_token_frees_the_slot_when_it_expires():
+    s = session(DETACHED)
+    s.claim("write", WRITER, "carol")
+    s.apply({"event": "expired", "socket": WRITER, "mode": "write"})
+    assert s.state == DETACHED
+
+
+def test_viewers_are_listed_waiting_then_connected_then_gone():
+    s = session(CONNECTED)
+    s.claim("view", VIEWER, "bob")
+    assert s.as_json()["viewers"] == [
+        {"user": "bob", "since": s.viewers[VIEWER].as_json()["since"], "state": WAITING}
+    ]
+    s.apply({"event": "connected", "socket": VIEWER, "mode": "view"})
+    assert s.as_json()["viewers"][0]["state"] == CONNECTED
+    assert s.state == CONNECTED  # viewers leave the writer alone
+    s.apply({"event": "left", "socket": VIEWER, "mode": "view"})
+    assert s.as_json()["viewers"] == []
+
+
+def test_reports_about_unknown_sockets_change_nothing():
+    s = session(CONNECTED)
+    for event in ("connected", "left", "expired"):
+        s.apply({"event": event, "socket": WRITER, "mode": "write"})
+        s.apply({"event": event})
+    assert s.state == CONNECTED
