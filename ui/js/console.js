@@ -134,7 +134,7 @@ async function connect({ url = null, force = false } = {}) {
 
 /** What the status bar says about a reattach (the server replays its recent output). */
 function reattachedText(answer) {
-  if (!answer.reattached) {
+  if (!answer.reattached || viewOnly) {
     return "";
   }
   if (term.buffer.active.length > term.rows || term.buffer.active.cursorY > 0) {
