@@ -22,16 +22,34 @@ CTRL_D = "\x04"
 NOT_PLAIN_INPUT = re.compile("[\x03\x04\x1b]")
 BACKSPACES = ("\x7f", "\x08")
 CHUNK = 64 * 1024
-SEQ_BATCH = 4096
+SEQ_BATCH = 4096  # numbers per chunk outside whole blocks of 1000
 TYPEAHEAD_LIMIT = 64 * 1024
 HELP = "commands: echo ARGS, seq N, sha256sum (input ends with Ctrl+D), help, poweroff\r\n"
 
 
+# The lines of a block of 1000 numbers k000..k999, the prefix k left as a placeholder:
+# one bytes.replace makes a whole block, so seq runs at memory speed, not per-number speed.
+_BLOCK = 1000
+_PREFIX = b"K"
+_BLOCK_LINES = b"".join(b"K%03d\r\n" % n for n in range(_BLOCK))
+
+
+def _lines(start: int, stop: int) -> bytes:
+    return (b"%d\r\n" * (stop - start)) % tuple(range(start, stop))
+
+
 def seq_output(last: int) -> Iterator[bytes]:
-    """``seq LAST`` with terminal line endings, in chunks."""
-    for start in range(1, last + 1, SEQ_BATCH):
-        stop = min(start + SEQ_BATCH, last + 1)
-        yield ("\r\n".join(map(str, range(start, stop))) + "\r\n").encode()
+    """``seq LAST`` with terminal line endings, in chunks of at most about CHUNK bytes."""
+    head = min(last + 1, _BLOCK)
+    for start in range(1, head, SEQ_BATCH):
+        yield _lines(start, min(start + SEQ_BATCH, head))
+    blocks = (last + 1) // _BLOCK
+    per_chunk = max(1, CHUNK // len(_BLOCK_LINES.replace(_PREFIX, b"%d" % blocks)))
+    for k in range(1, blocks, per_chunk):
+        stop = min(k + per_chunk, blocks)
+        yield b"".join([_BLOCK_LINES.replace(_PREFIX, b"%d" % n) for n in range(k, stop)])
+    for start in range(max(head, blocks * _BLOCK), last + 1, SEQ_BATCH):
+        yield _lines(start, min(start + SEQ_BATCH, last + 1))
 
 
 class SimulatedConsole:

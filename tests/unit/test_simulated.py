@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 import random
 
-from plugin_serialconsole.console.simulated import SimulatedConsole
+import pytest
+
+from plugin_serialconsole.console.simulated import CHUNK, SimulatedConsole, seq_output
 
 TIMEOUT = 5.0
 PROMPT = b"# "
@@ -108,6 +110,15 @@ def test_seq_100000_is_complete_and_in_order_chunk_by_chunk():
     chunks = asyncio.run(scenario())
     assert len(chunks) > 2
     assert b"".join(chunks) == b"seq 100000\r\n" + seq_bytes(100000) + PROMPT
+
+
+@pytest.mark.parametrize(
+    "last", [0, 1, 999, 1000, 1001, 1999, 2000, 9999, 10000, 10001, 1000999, 1001000, 1001001]
+)
+def test_seq_output_is_exact_across_block_edges(last):
+    chunks = list(seq_output(last))
+    assert b"".join(chunks) == seq_bytes(last)
+    assert all(0 < len(chunk) <= CHUNK for chunk in chunks)
 
 
 def test_unknown_command_is_not_found():
