@@ -20,6 +20,10 @@ PROMPT = b"# "
 CTRL_C = "\x03"
 CTRL_D = "\x04"
 NOT_PLAIN_INPUT = re.compile("[\x03\x04\x1b]")
+# What the line editor takes as typed text (echoed, added to the line): printables and tab.
+TYPED_TEXT = re.compile("[\t -\x7e\x80-\U0010ffff]+")
+# A line without quotes or backslashes splits like shlex.split, only much faster.
+PLAIN_WORDS = re.compile("[^ \t\r\n]+")
 BACKSPACES = ("\x7f", "\x08")
 CHUNK = 64 * 1024
 SEQ_BATCH = 4096  # numbers per chunk outside whole blocks of 1000
@@ -50,6 +54,10 @@ def seq_output(last: int) -> Iterator[bytes]:
         yield b"".join([_BLOCK_LINES.replace(_PREFIX, b"%d" % n) for n in range(k, stop)])
     for start in range(max(head, blocks * _BLOCK), last + 1, SEQ_BATCH):
         yield _lines(start, min(start + SEQ_BATCH, last + 1))
+
+
+def _quoted(line: str) -> bool:
+    return "'" in line or '"' in line or "\\" in line
 
 
 class SimulatedConsole:
@@ -106,9 +114,20 @@ class SimulatedConsole:
         while at < len(text):
             if self._hashing is not None and not self._escape:
                 at = self._hash_plain_input(text, at)
+            elif self._running is None and self._hashing is None and not self._escape:
+                at = self._type_text(text, at)
             if at < len(text):
                 self._key(text[at])
                 at += 1
+
+    def _type_text(self, text: str, start: int) -> int:
+        """Add the run of typed text from ``start`` to the line and echo it, all at once."""
+        typed = TYPED_TEXT.match(text, start)
+        if typed is None:
+            return start
+        self._line.extend(typed.group())
+        self._emit(typed.group().encode())
+        return typed.end()
 
     def _hash_plain_input(self, text: str, start: int) -> int:
         """Feed ``sha256sum`` the run of ordinary input from ``start``, all at once."""
@@ -183,7 +202,7 @@ class SimulatedConsole:
 
     def _run(self, line: str) -> None:
         try:
-            words = shlex.split(line)
+            words = shlex.split(line) if _quoted(line) else PLAIN_WORDS.findall(line)
         except ValueError as error:
             self._reply(f"sh: syntax error: {error}")
             return

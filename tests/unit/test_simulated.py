@@ -333,3 +333,19 @@ def test_ctrl_c_abandons_sha256sum():
         return await run_line(console, b"echo back")
 
     assert asyncio.run(scenario()) == b"echo back\r\nback\r\n# "
+
+
+def test_pasted_lines_answer_like_lines_typed_key_by_key():
+    paste = "echo a\tb  c\rnope x\recho 'q r' \"s\"\rabc\x7f\x7fd\r\x1b[Aecho ü\r".encode()
+
+    async def scenario(pieces: list[bytes]) -> bytes:
+        console = await booted()
+        for piece in pieces:
+            await console.write(piece)
+        return await read_until(console, b"\xc3\xbc\r\n" + PROMPT)
+
+    whole = asyncio.run(scenario([paste]))
+    by_key = asyncio.run(scenario([paste[i : i + 1] for i in range(len(paste))]))
+    assert whole == by_key
+    assert b"\r\na b c\r\n# nope x\r\nsh: nope: not found\r\n# " in whole
+    assert b"\r\nq r s\r\n# abc\b \b\b \bd\r\nsh: ad: not found\r\n# " in whole
