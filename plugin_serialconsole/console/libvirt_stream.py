@@ -45,6 +45,13 @@ _READ_EVENTS = (
 )
 _QUIET_EVENTS = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
 _STOP_EVENTS = (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASHED)
+# Output pacing (see OutputPacer): a gap this long ends a stream of output...
+STREAM_GAP = 0.010
+# ...which, once this much came in a row, is read at most every HOLD seconds,
+HOLD = 0.004
+# unless this much is already waiting.
+HOLD_BYTES = 4096
+STREAM_BYTES = 1024
 
 
 def _log_libvirt_error(_context: object, error: tuple) -> None:
@@ -55,6 +62,32 @@ def _log_libvirt_error(_context: object, error: tuple) -> None:
 def _is_busy(error: libvirt.libvirtError) -> bool:
     """The device is held by another client (see the module docstring)."""
     return error.get_error_code() == libvirt.VIR_ERR_OPERATION_FAILED
+
+
+class OutputPacer:
+    """How long a read waits for more output before taking what is there.
+
+    A UART hands libvirt a few bytes at a time: relayed one by one, each costs a wakeup
+    in every process down to the browser, CPU a TCG guest then lacks. Interactive output
+    (an echo, a prompt) goes out at once; once output streams (STREAM_BYTES without a
+    STREAM_GAP pause), reads are spaced HOLD apart so each carries more.
+    """
+
+    def __init__(self) -> None:
+        self._streak = 0
+        self._last = float("-inf")
+
+    def hold(self, now: float, waiting: int) -> float:
+        """Seconds to wait before reading, with ``waiting`` bytes buffered at ``now``."""
+        if now - self._last > STREAM_GAP:
+            self._streak = 0
+        if self._streak < STREAM_BYTES or waiting >= HOLD_BYTES:
+            return 0.0
+        return max(0.0, self._last + HOLD - now)
+
+    def took(self, now: float, size: int) -> None:
+        self._streak += size
+        self._last = now
 
 
 class LibvirtConsole:
@@ -73,6 +106,7 @@ class LibvirtConsole:
         self._eof = False
         self._reading = True
         self._quiet_reopens = 0
+        self._pacer = OutputPacer()
         self._recovery: asyncio.Task | None = None
         self._conn = None
         self._domain = None
@@ -216,8 +250,13 @@ class LibvirtConsole:
         while not self._buffer and not self._eof:
             self._readable.clear()
             await self._readable.wait()
+        loop = asyncio.get_running_loop()
+        hold = self._pacer.hold(loop.time(), len(self._buffer))
+        if hold and not self._eof:
+            await asyncio.sleep(hold)
         data = bytes(self._buffer[:CHUNK])
         del self._buffer[:CHUNK]
+        self._pacer.took(loop.time(), len(data))
         if not self._reading and len(self._buffer) < HIGH_WATER // 2 and self._stream is not None:
             self._reading = True
             self._stream.eventUpdateCallback(_READ_EVENTS)

@@ -1,0 +1,49 @@
+"""Output pacing of a libvirt console: interactive output at once, streamed output in batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugin_serialconsole.console.libvirt_stream import (
+    HOLD,
+    HOLD_BYTES,
+    STREAM_BYTES,
+    STREAM_GAP,
+    OutputPacer,
+)
+
+
+def streaming_pacer(now: float) -> OutputPacer:
+    """A pacer that has just passed a stream of STREAM_BYTES on, in small reads, until ``now``."""
+    pacer = OutputPacer()
+    for step in range(STREAM_BYTES // 16):
+        pacer.took(now - STREAM_GAP / 2 + step * 1e-6, 16)
+    pacer.took(now, 16)
+    return pacer
+
+
+def test_first_output_is_never_held():
+    assert OutputPacer().hold(100.0, 1) == 0.0
+
+
+def test_interactive_output_is_not_held():
+    pacer = OutputPacer()
+    now = 100.0
+    for _ in range(100):  # an echo every 30 ms: a few bytes, then a pause
+        assert pacer.hold(now, 30) == 0.0
+        pacer.took(now, 30)
+        now += 0.030
+
+
+def test_streamed_output_is_read_at_most_every_hold():
+    pacer = streaming_pacer(100.0)
+    assert pacer.hold(100.0 + HOLD / 4, 10) == pytest.approx(HOLD * 3 / 4)
+    assert pacer.hold(100.0 + HOLD, 10) == 0.0
+
+
+def test_a_full_batch_is_not_held():
+    assert streaming_pacer(100.0).hold(100.0, HOLD_BYTES) == 0.0
+
+
+def test_a_pause_ends_the_stream():
+    assert streaming_pacer(100.0).hold(100.0 + STREAM_GAP * 1.5, 10) == 0.0
