@@ -45,13 +45,13 @@ _READ_EVENTS = (
 )
 _QUIET_EVENTS = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
 _STOP_EVENTS = (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASHED)
-# Output pacing (see OutputPacer): a gap this long ends a stream of output...
-STREAM_GAP = 0.010
-# ...which, once this much came in a row, is read at most every HOLD seconds,
-HOLD = 0.004
-# unless this much is already waiting.
-HOLD_BYTES = 4096
+# Output pacing (see OutputPacer): output that comes faster than STREAM_RATE bytes/s until
+# STREAM_BYTES have built up above that rate is a stream...
+STREAM_RATE = 8 * 1024
 STREAM_BYTES = 1024
+# ...read at most every HOLD seconds, unless HOLD_BYTES are already waiting.
+HOLD = 0.004
+HOLD_BYTES = 4096
 
 
 def _log_libvirt_error(_context: object, error: tuple) -> None:
@@ -69,24 +69,26 @@ class OutputPacer:
 
     A UART hands libvirt a few bytes at a time: relayed one by one, each costs a wakeup
     in every process down to the browser, CPU a TCG guest then lacks. Interactive output
-    (an echo, a prompt) goes out at once; once output streams (STREAM_BYTES without a
-    STREAM_GAP pause), reads are spaced HOLD apart so each carries more.
+    (an echo, a prompt, even typed as fast as a script can) goes out at once; once output
+    streams (a leaky bucket draining STREAM_RATE bytes/s holds STREAM_BYTES), reads are
+    spaced HOLD apart so each carries more.
     """
 
     def __init__(self) -> None:
-        self._streak = 0
+        self._backlog = 0.0
         self._last = float("-inf")
+
+    def _level(self, now: float) -> float:
+        return max(0.0, self._backlog - (now - self._last) * STREAM_RATE)
 
     def hold(self, now: float, waiting: int) -> float:
         """Seconds to wait before reading, with ``waiting`` bytes buffered at ``now``."""
-        if now - self._last > STREAM_GAP:
-            self._streak = 0
-        if self._streak < STREAM_BYTES or waiting >= HOLD_BYTES:
+        if self._level(now) < STREAM_BYTES or waiting >= HOLD_BYTES:
             return 0.0
         return max(0.0, self._last + HOLD - now)
 
     def took(self, now: float, size: int) -> None:
-        self._streak += size
+        self._backlog = self._level(now) + size
         self._last = now
 
 

@@ -8,17 +8,17 @@ from plugin_serialconsole.console.libvirt_stream import (
     HOLD,
     HOLD_BYTES,
     STREAM_BYTES,
-    STREAM_GAP,
+    STREAM_RATE,
     OutputPacer,
 )
 
 
 def streaming_pacer(now: float) -> OutputPacer:
-    """A pacer that has just passed a stream of STREAM_BYTES on, in small reads, until ``now``."""
+    """A pacer that has just passed 2 * STREAM_BYTES on in small reads, 8 times STREAM_RATE."""
     pacer = OutputPacer()
-    for step in range(STREAM_BYTES // 16):
-        pacer.took(now - STREAM_GAP / 2 + step * 1e-6, 16)
-    pacer.took(now, 16)
+    reads = 2 * STREAM_BYTES // 16
+    for step in range(reads, -1, -1):
+        pacer.took(now - step * 16 / (8 * STREAM_RATE), 16)
     return pacer
 
 
@@ -29,7 +29,7 @@ def test_first_output_is_never_held():
 def test_interactive_output_is_not_held():
     pacer = OutputPacer()
     now = 100.0
-    for _ in range(100):  # an echo every 30 ms: a few bytes, then a pause
+    for _ in range(100):  # a script's echo every 30 ms: 30 bytes, then a pause
         assert pacer.hold(now, 30) == 0.0
         pacer.took(now, 30)
         now += 0.030
@@ -46,4 +46,4 @@ def test_a_full_batch_is_not_held():
 
 
 def test_a_pause_ends_the_stream():
-    assert streaming_pacer(100.0).hold(100.0 + STREAM_GAP * 1.5, 10) == 0.0
+    assert streaming_pacer(100.0).hold(100.0 + 2 * STREAM_BYTES / STREAM_RATE, 10) == 0.0
