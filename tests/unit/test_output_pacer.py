@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_serialconsole.console.libvirt_stream import (
-    HOLD,
-    HOLD_BYTES,
-    STREAM_BYTES,
-    STREAM_RATE,
-    OutputPacer,
-)
+from plugin_serialconsole.console.pacing import HOLD, STREAM_BYTES, STREAM_RATE, OutputPacer
 
 
 def streaming_pacer(now: float) -> OutputPacer:
@@ -23,27 +17,24 @@ def streaming_pacer(now: float) -> OutputPacer:
 
 
 def test_first_output_is_never_held():
-    assert OutputPacer().hold(100.0, 1) == 0.0
+    assert OutputPacer().hold(100.0) == 0.0
 
 
 def test_interactive_output_is_not_held():
     pacer = OutputPacer()
     now = 100.0
     for _ in range(100):  # a script's echo every 30 ms: 30 bytes, then a pause
-        assert pacer.hold(now, 30) == 0.0
+        assert pacer.hold(now) == 0.0
         pacer.took(now, 30)
         now += 0.030
 
 
 def test_streamed_output_is_read_at_most_every_hold():
     pacer = streaming_pacer(100.0)
-    assert pacer.hold(100.0 + HOLD / 4, 10) == pytest.approx(HOLD * 3 / 4)
-    assert pacer.hold(100.0 + HOLD, 10) == 0.0
-
-
-def test_a_full_batch_is_not_held():
-    assert streaming_pacer(100.0).hold(100.0, HOLD_BYTES) == 0.0
+    assert pacer.hold(100.0) == pytest.approx(HOLD)
+    assert pacer.hold(100.0 + HOLD / 4) == pytest.approx(HOLD * 3 / 4)
+    assert pacer.hold(100.0 + HOLD) == 0.0
 
 
 def test_a_pause_ends_the_stream():
-    assert streaming_pacer(100.0).hold(100.0 + 2 * STREAM_BYTES / STREAM_RATE, 10) == 0.0
+    assert streaming_pacer(100.0).hold(100.0 + 2 * STREAM_BYTES / STREAM_RATE) == 0.0
