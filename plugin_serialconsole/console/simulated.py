@@ -20,8 +20,9 @@ PROMPT = b"# "
 CTRL_C = "\x03"
 CTRL_D = "\x04"
 NOT_PLAIN_INPUT = re.compile("[\x03\x04\x1b]")
-# What the line editor takes as typed text (echoed, added to the line): printables and tab.
-TYPED_TEXT = re.compile("[\t -\x7e\x80-\U0010ffff]+")
+# What the line editor takes as typed text (echoed, added to the line): printables and tab,
+# written as "no other control character" (a class up to U+10FFFF takes 4 ms to compile).
+TYPED_TEXT = re.compile("[^\x00-\x08\x0a-\x1f\x7f]+")
 # A line without quotes or backslashes splits like shlex.split, only much faster.
 PLAIN_WORDS = re.compile("[^ \t\r\n]+")
 BACKSPACES = ("\x7f", "\x08")
