@@ -11,7 +11,7 @@ from pathlib import Path
 from integration.helpers import Host
 
 from bench.opening import close_console, open_console, open_latencies
-from bench.terminal import bulk_rate, echo_round_trips, median_of, seq_body, trip_figures
+from bench.terminal import bulk_rate, echo_round_trips, seq_body, trip_figures
 
 GUEST = "mock-vm"
 PROMPT = b"# "
@@ -24,15 +24,15 @@ def start_host(*options: str, source: tuple[str, ...] = ("--mock",)) -> Host:
 
 
 def echo_figures(host: Host, reps: int, count: int) -> dict[str, float]:
-    """Echo p50/p90 over ``count`` round trips, median over ``reps`` sessions."""
-    runs = []
+    """Echo p50/p90 over ``count`` round trips in each of ``reps`` sessions."""
+    trips: list[float] = []
     for _ in range(reps):
         opened = open_console(host, GUEST)
         try:
-            runs.append(trip_figures(echo_round_trips(opened.term, count, PROMPT)))
+            trips += echo_round_trips(opened.term, count, PROMPT)
         finally:
             close_console(host, opened.term, GUEST)
-    return median_of(runs)
+    return trip_figures(trips)
 
 
 def throughput(host: Host, reps: int, last: int) -> dict[str, float]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import libvirt
 from integration.helpers import Host
 from realguest.daemons import URI, Daemons, running_as_root, unreachable
 from realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
@@ -45,20 +46,44 @@ class Skipped(Exception):
 
 
 class DirectTerminal(DirectConsole):
-    """A direct libvirt console stream that scans each byte once, like ``WsTerminal``."""
+    """A direct libvirt console stream, as lean a client as the bench's WebSocket one.
+
+    libvirt's thread wakes the reader only once the awaited marker (or anything, when none
+    is awaited) has arrived, scanning each byte once: a reader woken for each of a UART's
+    tiny messages would take CPU from the guest and flatter the pipeline.
+    """
+
+    _marker: bytes | None = None
+    _scanned = 0
+
+    def _on_event(self, stream, events: int, _opaque) -> None:
+        with self._changed:
+            if events & libvirt.VIR_STREAM_EVENT_WRITABLE:
+                self._writable = True
+                stream.eventUpdateCallback(self._EVENTS)
+            if events & libvirt.VIR_STREAM_EVENT_READABLE:
+                self._drain(stream)
+            elif events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
+                self._fail(stream, "stream error or hangup")
+            if events & libvirt.VIR_STREAM_EVENT_WRITABLE or self.error or self._arrived():
+                self._changed.notify_all()
+
+    def _arrived(self) -> bool:
+        if self._marker is None:
+            return bool(self.buffer)
+        at = self.buffer.find(self._marker, self._scanned)
+        self._scanned = max(0, len(self.buffer) - len(self._marker) + 1)
+        return at >= 0
 
     def read_until(self, marker: bytes, timeout: float = TIMEOUT) -> bytes:
-        scanned = 0
-        at = -1
-
-        def found() -> bool:
-            nonlocal scanned, at
-            at = self.buffer.find(marker, scanned)
-            scanned = max(0, len(self.buffer) - len(marker) + 1)
-            return at >= 0 or bool(self.error)
-
         with self._changed:
-            if not self._changed.wait_for(found, timeout) or at < 0:
+            self._marker, self._scanned = marker, 0
+            try:
+                self._changed.wait_for(lambda: marker in self.buffer or self.error, timeout)
+            finally:
+                self._marker = None
+            at = self.buffer.find(marker)
+            if at < 0:
                 raise BenchFailure(f"{marker!r} not received ({self.error}): ...{self.tail()!r}")
             end = at + len(marker)
             data = bytes(self.buffer[:end])
@@ -142,54 +167,61 @@ def open_figures(host: Host, guest: TinyGuest, reps: int) -> dict[str, float]:
     }
 
 
-def measure(term: Terminal, args: argparse.Namespace, body: bytes) -> dict[str, float]:
-    figures = trip_figures(echo_round_trips(term, args.echoes, SHELL))
-    figures["kb_s"] = bulk_rate(term, args.real_seq, SHELL, body) / 1000
-    return figures
+class Side:
+    """What one side (pipeline or direct) measured over all repetitions."""
+
+    def __init__(self) -> None:
+        self.trips: list[float] = []
+        self.rates: list[float] = []
+
+    def measure(self, term: Terminal, args: argparse.Namespace, body: bytes) -> None:
+        self.trips += echo_round_trips(term, args.echoes, SHELL)
+        self.rates.append(bulk_rate(term, args.real_seq, SHELL, body) / 1000)
 
 
-def side_by_side(host: Host, guest: TinyGuest, args: argparse.Namespace) -> dict:
-    """Echo and throughput, pipeline and direct in turn, ``args.reps`` times."""
+def side_by_side(host: Host, guest: TinyGuest, args: argparse.Namespace) -> dict[str, Side]:
+    """Echo and throughput, pipeline and direct in turn (order alternating), ``args.reps``
+    times."""
     body = seq_body(args.real_seq)
+    sides = {"pipeline": Side(), "direct": Side()}
 
-    def pipeline() -> dict[str, float]:
+    def pipeline() -> None:
         opened = open_console(host, guest.name)
         try:
-            return measure(opened.term, args, body)
+            sides["pipeline"].measure(opened.term, args, body)
         finally:
             close_console(host, opened.term, guest.name)
 
-    def direct() -> dict[str, float]:
+    def direct() -> None:
         term = DirectTerminal(guest.conn, guest.domain)
         try:
-            return measure(term, args, body)
+            sides["direct"].measure(term, args, body)
         finally:
             term.close()
 
-    sides: dict[str, Callable[[], dict[str, float]]] = {"pipeline": pipeline, "direct": direct}
-    runs: dict[str, list[dict[str, float]]] = {"pipeline": [], "direct": []}
+    turns: dict[str, Callable[[], None]] = {"pipeline": pipeline, "direct": direct}
     for rep in range(args.reps):
-        for name in sorted(sides, reverse=rep % 2 == 1):
-            runs[name].append(sides[name]())
-    return runs
+        for name in sorted(turns, reverse=rep % 2 == 1):
+            turns[name]()
+    return sides
 
 
-def summarize(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Medians per side; the overhead and ratio are medians of the pairs measured together."""
-    pairs = list(zip(runs["pipeline"], runs["direct"], strict=True))
-
-    def median(key: str, side: str) -> float:
-        return statistics.median(run[key] for run in runs[side])
-
+def summarize(sides: dict[str, Side]) -> dict[str, dict[str, float]]:
+    """Echo percentiles over all round trips of a side; throughput medians of repetitions.
+    Alternating the order spreads any drift over both sides alike."""
+    echo = {
+        f"{name}_{k}": v
+        for name, side in sides.items()
+        for k, v in trip_figures(side.trips).items()
+    }
+    echo["overhead_p50_ms"] = echo["pipeline_p50_ms"] - echo["direct_p50_ms"]
+    rates = {name: statistics.median(side.rates) for name, side in sides.items()}
     return {
-        "echo": {
-            **{f"{side}_{key}": median(key, side) for side in runs for key in ("p50_ms", "p90_ms")},
-            "overhead_p50_ms": statistics.median(p["p50_ms"] - d["p50_ms"] for p, d in pairs),
-        },
+        "echo": echo,
         "throughput": {
-            "pipeline_kb_s": median("kb_s", "pipeline"),
-            "direct_kb_s": median("kb_s", "direct"),
-            "ratio": statistics.median(p["kb_s"] / d["kb_s"] for p, d in pairs),
+            "pipeline_kb_s": rates["pipeline"],
+            "direct_kb_s": rates["direct"],
+            "ratio": rates["pipeline"] / rates["direct"],
         },
     }
 

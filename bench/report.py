@@ -160,8 +160,8 @@ def markdown(report: dict, args: Any) -> str:
     lines = [
         f"{m['date']}: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Linux {m['kernel']}, "
         f"Python {m['python']}, libvirt {m['libvirt']}, {m['qemu'] or 'no QEMU'}; load average "
-        f"{m['load_at_start'][0]:.2f} at the start. Medians of {args.reps} repetitions "
-        f"({args.opens} opens, {args.echoes} echoes each).",
+        f"{m['load_at_start'][0]:.2f} at the start. {args.opens} opens; {args.reps} repetitions "
+        f"of {args.echoes} echoes (percentiles over all) and of each `seq` (median).",
         "",
         "| measure | pipeline | direct stream |",
         "|---|---|---|",

@@ -123,8 +123,3 @@ def percentile(values: list[float], fraction: float) -> float:
 def trip_figures(trips: list[float]) -> dict[str, float]:
     """p50 and p90 of round trips, in milliseconds."""
     return {"p50_ms": 1000 * percentile(trips, 0.5), "p90_ms": 1000 * percentile(trips, 0.9)}
-
-
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    """Each figure's median over repetitions."""
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
