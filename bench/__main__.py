@@ -62,6 +62,8 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
             skipped[name] = str(why)
         except (BenchFailure, AssertionError) as error:
             failures.append(f"{name}: {error}")
+        except Exception as error:  # noqa: BLE001 (reported with the figures, exit 1)
+            failures.append(f"{name}: {type(error).__name__}: {error}")
     load_figures = results.get("load")
     if load_figures and load_figures["correct"] != load_figures["sessions"]:
         failures.append(f"load: {load_figures['correct']}/{load_figures['sessions']} echoed right")

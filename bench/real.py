@@ -110,12 +110,21 @@ def booted_guest() -> Iterator[TinyGuest]:
                 raise Skipped(f"libvirtd could not be started: {error}") from error
         guest = TinyGuest(URI, _guest_dir() / SINGLE, "bench")
         try:
-            yield guest.boot()
+            yield _boot(guest)
         finally:
             guest.destroy()
     finally:
         daemons.stop()
         shutil.rmtree(daemons.workdir, ignore_errors=True)
+
+
+def _boot(guest: TinyGuest) -> TinyGuest:
+    if shutil.which("qemu-system-x86_64") is None:
+        raise Skipped("QEMU is not installed (Debian: qemu-system-x86)")
+    try:
+        return guest.boot()
+    except libvirt.libvirtError as error:
+        raise Skipped(f"the tiny guest could not be started: {error}") from error
 
 
 def _guest_dir() -> Path:
