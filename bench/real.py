@@ -231,6 +231,7 @@ def summarize(sides: dict[str, Side]) -> dict[str, dict[str, float]]:
             "pipeline_kb_s": rates["pipeline"],
             "direct_kb_s": rates["direct"],
             "ratio": rates["pipeline"] / rates["direct"],
+            **{f"{name}_runs_kb_s": side.rates for name, side in sides.items()},
         },
     }
 
