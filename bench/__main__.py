@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--opens", type=int, default=10, help="opens per open → first byte figure")
     add("--echoes", type=int, default=30, help="echo round trips per repetition")
     add("--mock-seq", type=int, default=2_000_000, help="N of `seq N` on the mock model")
-    add("--real-seq", type=int, default=20_000, help="N of `seq N` on the real guest")
+    add("--real-seq", type=int, default=50_000, help="N of `seq N` on the real guest")
     add("--sessions", type=int, default=100, help="sessions open at once (load part)")
     add("--idle", type=float, default=5.0, help="seconds over which idle CPU is measured")
     add("--skip-real", action="store_true", help="no real guest, even where one could run")
