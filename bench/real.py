@@ -155,16 +155,18 @@ def pipeline_first_byte(host: Host, guest: TinyGuest) -> Opened:
 def open_figures(host: Host, guest: TinyGuest, reps: int) -> dict[str, float]:
     """Open → first byte, pipeline and direct in turn, each after a random pause.
 
-    QEMU notices a newly opened pty console only on its next once-a-second poll, so how long
-    the first byte takes depends on when the console is opened; the pauses spread the
-    opens over that second as a person's would be (the same for both sides).
+    QEMU notices a newly opened pty console only on its next once-a-second poll (counted
+    from when the last client let go), so how long the first byte takes depends on when the
+    console is opened; the pauses spread the opens over that second as a person's would be,
+    each pause the same for both sides.
     """
-    pause = random.Random(6).uniform
+    spread = random.Random(6)
+    pauses = [spread.uniform(0, PTY_POLL) for _ in range(reps)]
     pipeline, direct = [], []
-    for _ in range(reps):
-        time.sleep(pause(0, PTY_POLL))
+    for pause in pauses:
+        time.sleep(pause)
         pipeline.append(pipeline_first_byte(host, guest))
-        time.sleep(pause(0, PTY_POLL))
+        time.sleep(pause)
         direct.append(direct_first_byte(guest))
     totals = [opened.total for opened in pipeline]
     return {
