@@ -3,12 +3,15 @@
 # make ui     — xterm.js from the npm registry (npm ci) and the compiled message catalogs
 # make pot    — refresh po/serialconsole.pot from the sources and merge it into po/*.po
 # make deb    — build the Debian package into build/deb/ (contrib/debian)
+# make bench  — install what is missing, then benchmark the pipeline (table + build/bench.json)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+# e.g. BENCH_ARGS='--skip-real --reps 3' (see .venv/bin/python -m bench --help)
+BENCH_ARGS ?=
 # Debian packages the tests need, one line per concern.
 # libvirt-python builds from PyPI against these:
 APT_PACKAGES := libvirt-dev pkg-config gcc python3-venv
@@ -34,7 +37,7 @@ DEB_DIR := build/deb
 # Debian's tools, not a venv's or pyenv's python3, build the package.
 DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 
-.PHONY: run check lint test deb deb-check system-deps clean ui pot screenshot
+.PHONY: run check lint test bench deb deb-check system-deps clean ui pot screenshot
 
 run: $(INSTALLED) ui
 	$(VENV)/bin/serialconsole-host --mock --auth none $(RUN_ARGS)
@@ -47,6 +50,14 @@ lint: $(INSTALLED)
 
 test: $(INSTALLED) ui
 	$(PY) -m pytest --ignore=tests/install $(PYTEST_ARGS)
+
+# Not a test: figures side by side (mock model, many sessions, a real guest where libvirtd
+# and QEMU can run), a Markdown table on stdout and the same figures in build/bench.json.
+# Bytecode first, as an installed package has it: where PYTHONDONTWRITEBYTECODE is set, every
+# console process would otherwise compile its modules from source (~70 ms of CPU per open).
+bench: $(INSTALLED)
+	$(PY) -m compileall -q plugin_serialconsole
+	$(PY) -m bench $(BENCH_ARGS)
 
 # The source tree, its UI built (no venv, build output or git data), with contrib/debian
 # as debian/.

@@ -1,8 +1,10 @@
 """A real guest console: a non-blocking libvirt stream from virDomainOpenConsole.
 
-Stream, domain and connection events arrive on the asyncio loop through ``libvirtaio``: no
-threads, no polling. Reading pauses (the READABLE event is dropped) while too much output
-waits for the client, so a slow client slows the stream instead of growing memory.
+libvirt's events come from its own event loop on a thread (``libvirt_events``) and are
+handled on the asyncio loop. READABLE is reported again once the stream is drained: at once
+for interactive output, after a short hold once output streams (``pacing``), and not while
+too much output waits for the client, so a slow client slows the stream instead of growing
+memory.
 
 When the stream ends and the guest still runs, the console is opened again (without
 force): that keeps a console across anything that makes libvirt close it, and tells a
@@ -21,8 +23,9 @@ import contextlib
 import logging
 
 import libvirt
-import libvirtaio
 
+from plugin_serialconsole.console.libvirt_events import StreamEvents, start_event_thread
+from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
 
 log = logging.getLogger(__name__)
@@ -38,12 +41,6 @@ OPEN_FAILED = "SCONS0009E"
 GUEST_STOPPED = "SCONS0104L"
 TAKEN_OVER = "SCONS0107L"
 CONSOLE_CLOSED = "SCONS0109L"
-_READ_EVENTS = (
-    libvirt.VIR_STREAM_EVENT_READABLE
-    | libvirt.VIR_STREAM_EVENT_ERROR
-    | libvirt.VIR_STREAM_EVENT_HANGUP
-)
-_QUIET_EVENTS = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
 _STOP_EVENTS = (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASHED)
 
 
@@ -71,9 +68,12 @@ class LibvirtConsole:
         self._writable = asyncio.Event()
         self._stopped = asyncio.Event()
         self._eof = False
-        self._reading = True
         self._quiet_reopens = 0
+        self._pacer = OutputPacer()
         self._recovery: asyncio.Task | None = None
+        self._events: StreamEvents | None = None
+        self._full = False  # reading stopped: HIGH_WATER bytes wait for the client
+        self._arm_later: asyncio.TimerHandle | None = None
         self._conn = None
         self._domain = None
         self._stream = None
@@ -83,14 +83,17 @@ class LibvirtConsole:
 
     def open(self) -> None:
         """Connect and open the console; call from inside the running event loop."""
-        libvirtaio.virEventRegisterAsyncIOImpl()
+        self._events = StreamEvents(
+            asyncio.get_running_loop(), self._drain_stream, self._on_writable, self._on_failed
+        )
+        start_event_thread()
         libvirt.registerErrorHandler(_log_libvirt_error, None)
         try:
             self._conn = libvirt.open(self.uri)
             self._domain = self._conn.lookupByUUIDString(self.guest_uuid)
-            self._conn.registerCloseCallback(self._on_connection_closed, None)
+            self._conn.registerCloseCallback(self._connection_closed_event, None)
             self._lifecycle_id = self._conn.domainEventRegisterAny(
-                self._domain, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
+                self._domain, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle_event, None
             )
             self._open_stream(self.force)
         except libvirt.libvirtError as error:
@@ -110,28 +113,33 @@ class LibvirtConsole:
             with contextlib.suppress(libvirt.libvirtError):
                 stream.abort()
             raise
-        self._reading = len(self._buffer) < HIGH_WATER
-        stream.eventAddCallback(
-            _READ_EVENTS if self._reading else _QUIET_EVENTS, self._on_stream_event, None
-        )
+        self._full = len(self._buffer) >= HIGH_WATER
+        self._events.attach(stream, read=not self._full)
         self._stream = stream
 
-    # events --------------------------------------------------------------------
+    # events (handed over by libvirt's thread) ------------------------------------------
 
-    def _on_stream_event(self, stream, events: int, _opaque) -> None:
-        if stream is not self._stream:
-            return
-        if events & libvirt.VIR_STREAM_EVENT_WRITABLE:
+    def _lifecycle_event(self, _conn, _domain, event: int, _detail: int, _opaque) -> None:
+        self._events.to_loop(self._on_lifecycle, event)
+
+    def _connection_closed_event(self, _conn, reason: int, _opaque) -> None:
+        self._events.to_loop(self._on_connection_closed, reason)
+
+    def _on_writable(self, stream) -> None:
+        if stream is self._stream:
             self._writable.set()
-        if events & libvirt.VIR_STREAM_EVENT_READABLE:
-            self._drain_stream()
-        elif events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
+
+    def _on_failed(self, stream) -> None:
+        if stream is self._stream:
             self._stream_failed("stream closed")
 
-    def _drain_stream(self) -> None:
-        while self._stream is not None and len(self._buffer) < HIGH_WATER:
+    def _drain_stream(self, stream) -> None:
+        """Read what libvirt holds, then report READABLE again (now, later or once the
+        client has caught up)."""
+        received = 0
+        while stream is self._stream and len(self._buffer) < HIGH_WATER:
             try:
-                data = self._stream.recv(CHUNK)
+                data = stream.recv(CHUNK)
             except libvirt.libvirtError as error:
                 self._stream_failed(error.get_error_message())
                 return
@@ -141,18 +149,37 @@ class LibvirtConsole:
                 self._stream_failed("end of stream")
                 return
             self._buffer += data
+            received += len(data)
+        if stream is not self._stream:
+            return
+        if received:
             self._quiet_reopens = 0
             self._readable.set()
-        if self._stream is not None and len(self._buffer) >= HIGH_WATER and self._reading:
-            self._reading = False
-            self._stream.eventUpdateCallback(_QUIET_EVENTS)
+        now = self._events.loop.time()
+        self._pacer.took(now, received)
+        self._full = len(self._buffer) >= HIGH_WATER
+        if not self._full:
+            self._arm_reading(self._pacer.hold(now))
 
-    def _on_lifecycle(self, _conn, _domain, event: int, _detail: int, _opaque) -> None:
+    def _arm_reading(self, delay: float = 0.0) -> None:
+        if self._arm_later is not None:
+            return
+        if delay > 0:
+            self._arm_later = self._events.loop.call_later(delay, self._arm_now)
+        elif self._stream is not None:
+            with contextlib.suppress(libvirt.libvirtError):  # gone: its failure is reported
+                self._events.update(self._stream, read=True)
+
+    def _arm_now(self) -> None:
+        self._arm_later = None
+        self._arm_reading()
+
+    def _on_lifecycle(self, event: int) -> None:
         if event in _STOP_EVENTS:
             self._stopped.set()
             self._end(GUEST_STOPPED)
 
-    def _on_connection_closed(self, _conn, reason: int, _opaque) -> None:
+    def _on_connection_closed(self, reason: int) -> None:
         self._end(CONSOLE_CLOSED, error=f"the libvirt connection closed (reason {reason})")
 
     # losing the stream ------------------------------------------------------------
@@ -218,10 +245,9 @@ class LibvirtConsole:
             await self._readable.wait()
         data = bytes(self._buffer[:CHUNK])
         del self._buffer[:CHUNK]
-        if not self._reading and len(self._buffer) < HIGH_WATER // 2 and self._stream is not None:
-            self._reading = True
-            self._stream.eventUpdateCallback(_READ_EVENTS)
-            self._drain_stream()
+        if self._full and len(self._buffer) < HIGH_WATER // 2:
+            self._full = False
+            self._arm_reading()
         return data
 
     async def write(self, data: bytes) -> None:
@@ -243,16 +269,14 @@ class LibvirtConsole:
             view = view[sent:]
 
     async def _wait_writable(self, stream) -> None:
+        """Until libvirt reports ``stream`` writable (its thread then stops reporting it)."""
         self._writable.clear()
-        events = _READ_EVENTS if self._reading else _QUIET_EVENTS
         try:
-            stream.eventUpdateCallback(events | libvirt.VIR_STREAM_EVENT_WRITABLE)
+            self._events.update(stream, write=True)
         except libvirt.libvirtError as error:
             self._stream_failed(error.get_error_message())
             return
         await self._writable.wait()
-        if stream is self._stream:
-            stream.eventUpdateCallback(_READ_EVENTS if self._reading else _QUIET_EVENTS)
 
     def _drop_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -266,6 +290,8 @@ class LibvirtConsole:
     def close(self) -> None:
         if self._recovery is not None:
             self._recovery.cancel()
+        if self._arm_later is not None:
+            self._arm_later.cancel()
         self._drop_stream()
         if self._conn is None:
             return

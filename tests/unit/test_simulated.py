@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 import random
 
-from plugin_serialconsole.console.simulated import SimulatedConsole
+import pytest
+
+from plugin_serialconsole.console.simulated import CHUNK, SimulatedConsole, seq_output
 
 TIMEOUT = 5.0
 PROMPT = b"# "
@@ -108,6 +110,15 @@ def test_seq_100000_is_complete_and_in_order_chunk_by_chunk():
     chunks = asyncio.run(scenario())
     assert len(chunks) > 2
     assert b"".join(chunks) == b"seq 100000\r\n" + seq_bytes(100000) + PROMPT
+
+
+@pytest.mark.parametrize(
+    "last", [0, 1, 999, 1000, 1001, 1999, 2000, 9999, 10000, 10001, 1000999, 1001000, 1001001]
+)
+def test_seq_output_is_exact_across_block_edges(last):
+    chunks = list(seq_output(last))
+    assert b"".join(chunks) == seq_bytes(last)
+    assert all(0 < len(chunk) <= CHUNK for chunk in chunks)
 
 
 def test_unknown_command_is_not_found():
@@ -322,3 +333,19 @@ def test_ctrl_c_abandons_sha256sum():
         return await run_line(console, b"echo back")
 
     assert asyncio.run(scenario()) == b"echo back\r\nback\r\n# "
+
+
+def test_pasted_lines_answer_like_lines_typed_key_by_key():
+    paste = "echo a\tb  c\rnope x\recho 'q r' \"s\"\rabc\x7f\x7fd\r\x1b[Aecho ü\r".encode()
+
+    async def scenario(pieces: list[bytes]) -> bytes:
+        console = await booted()
+        for piece in pieces:
+            await console.write(piece)
+        return await read_until(console, b"\xc3\xbc\r\n" + PROMPT)
+
+    whole = asyncio.run(scenario([paste]))
+    by_key = asyncio.run(scenario([paste[i : i + 1] for i in range(len(paste))]))
+    assert whole == by_key
+    assert b"\r\na b c\r\n# nope x\r\nsh: nope: not found\r\n# " in whole
+    assert b"\r\nq r s\r\n# abc\b \b\b \bd\r\nsh: ad: not found\r\n# " in whole

@@ -1,0 +1,90 @@
+"""Benchmark of the console pipeline (``make bench``): prints a Markdown table, writes JSON.
+
+    .venv/bin/python -m bench [--reps 5] [--skip-real] [--json build/bench.json] ...
+
+Parts, each measured side by side in one run, medians of several repetitions:
+mock (open → first byte, echo, throughput on the simulated console), load (many sessions
+at once on the mock model: correctness, memory, idle CPU) and real (a booted tiny guest:
+the pipeline against a direct libvirt stream; skipped, saying why, without libvirtd/QEMU).
+
+Not a test: it fails (exit 1) only when something is functionally wrong, never for speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the integration and real-guest helpers
+
+from bench import load, mock, real, report  # noqa: E402
+from bench.terminal import BenchFailure  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--reps", type=int, default=5, help="repetitions of echo and throughput (medians)")
+    add("--opens", type=int, default=10, help="opens per open → first byte figure")
+    add("--echoes", type=int, default=30, help="echo round trips per repetition")
+    add("--mock-seq", type=int, default=2_000_000, help="N of `seq N` on the mock model")
+    add("--real-seq", type=int, default=50_000, help="N of `seq N` on the real guest")
+    add("--sessions", type=int, default=100, help="sessions open at once (load part)")
+    add("--idle", type=float, default=5.0, help="seconds over which idle CPU is measured")
+    add("--skip-real", action="store_true", help="no real guest, even where one could run")
+    add("--parts", default="mock,load,real", help="comma-separated parts to run")
+    add("--json", type=Path, default=REPO / "build" / "bench.json", help="JSON output file")
+    return parser
+
+
+def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list[str]]:
+    parts = {
+        "mock": lambda: mock.run(args),
+        "load": lambda: load.run(args, workdir),
+        "real": lambda: real.run(args),
+    }
+    wanted = [part for part in args.parts.split(",") if part]
+    results: dict = {}
+    skipped: dict[str, str] = {}
+    failures: list[str] = []
+    for name in wanted:
+        if name == "real" and args.skip_real:
+            skipped[name] = "--skip-real"
+            continue
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            results[name] = parts[name]()
+        except real.Skipped as why:
+            skipped[name] = str(why)
+        except (BenchFailure, AssertionError) as error:
+            failures.append(f"{name}: {error}")
+        except Exception as error:  # noqa: BLE001 (reported with the figures, exit 1)
+            failures.append(f"{name}: {type(error).__name__}: {error}")
+    load_figures = results.get("load")
+    if load_figures and load_figures["correct"] != load_figures["sessions"]:
+        failures.append(f"load: {load_figures['correct']}/{load_figures['sessions']} echoed right")
+    return results, skipped, failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    unknown = set(args.parts.split(",")) - {"mock", "load", "real", ""}
+    if unknown:
+        build_parser().error(f"unknown parts: {', '.join(sorted(unknown))}")
+    logging.basicConfig(level=logging.WARNING)
+    info = report.machine()
+    with tempfile.TemporaryDirectory(prefix="scbench") as workdir:
+        results, skipped, failures = run_parts(args, Path(workdir))
+    document = report.build(results, skipped, failures, info, args)
+    report.write_json(document, args.json)
+    print(report.markdown(document, args))
+    print(f"\n(JSON: {args.json})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The mock part: ``serialconsole-host --mock`` and its simulated console, through the whole
+pipeline (REST → websockify → console process) as a WebSocket client sees it."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from integration.helpers import Host
+
+from bench.opening import close_console, open_console, open_latencies
+from bench.terminal import bulk_rate, echo_round_trips, seq_body, trip_figures
+
+GUEST = "mock-vm"
+PROMPT = b"# "
+
+
+def start_host(*options: str, source: tuple[str, ...] = ("--mock",)) -> Host:
+    """A host on ephemeral ports with its own short run directory."""
+    run_dir = Path(tempfile.mkdtemp(prefix="scb", dir="/tmp"))
+    return Host(*options, source=source, run_dir=run_dir).start()
+
+
+def echo_figures(host: Host, reps: int, count: int) -> dict[str, float]:
+    """Echo p50/p90 over ``count`` round trips in each of ``reps`` sessions."""
+    trips: list[float] = []
+    for _ in range(reps):
+        opened = open_console(host, GUEST)
+        try:
+            trips += echo_round_trips(opened.term, count, PROMPT)
+        finally:
+            close_console(host, opened.term, GUEST)
+    return trip_figures(trips)
+
+
+def throughput(host: Host, reps: int, last: int) -> dict[str, float]:
+    """MB/s of ``seq LAST`` (checked byte for byte), median over ``reps`` runs in one session."""
+    body = seq_body(last)
+    opened = open_console(host, GUEST)
+    try:
+        rates = [bulk_rate(opened.term, last, PROMPT, body) / 1e6 for _ in range(reps)]
+    finally:
+        close_console(host, opened.term, GUEST)
+    return {"mb_s": statistics.median(rates), "bytes": len(body)}
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    host = start_host()
+    try:
+        return {
+            "open": open_latencies(host, GUEST, args.opens),
+            "echo": echo_figures(host, args.reps, args.echoes),
+            "throughput": throughput(host, args.reps, args.mock_seq),
+        }
+    finally:
+        host.finish()

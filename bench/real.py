@@ -1,0 +1,250 @@
+"""The real part: one booted tiny guest (libvirtd + QEMU), the pipeline side by side with a
+libvirt console stream opened right here, in alternating order so drift favours neither.
+
+It needs a libvirtd at qemu:///system, or root to start one the way tests/realguest does,
+and the tiny guest (contrib/tinyguest/build-tinyguest). Without them it is skipped, and
+says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import libvirt
+from integration.helpers import Host
+from realguest.daemons import URI, Daemons, running_as_root, unreachable
+from realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
+
+from bench.mock import start_host
+from bench.opening import Opened, close_console, open_console, open_first_byte
+from bench.terminal import (
+    TIMEOUT,
+    BenchFailure,
+    Terminal,
+    bulk_rate,
+    echo_round_trips,
+    percentile,
+    seq_body,
+    trip_figures,
+)
+
+SHELL = prompt(0)
+PTY_POLL = 1.0  # QEMU polls a pty console nobody has open once a second
+STEPS = ("rest", "handshake", "first_byte")
+
+
+class Skipped(Exception):
+    """The real part cannot run here; the message says why."""
+
+
+class DirectTerminal(DirectConsole):
+    """A direct libvirt console stream, as lean a client as the bench's WebSocket one.
+
+    libvirt's thread wakes the reader only once the awaited marker (or anything, when none
+    is awaited) has arrived, scanning each byte once: a reader woken for each of a UART's
+    tiny messages would take CPU from the guest and flatter the pipeline.
+    """
+
+    _marker: bytes | None = None
+    _scanned = 0
+
+    def _on_event(self, stream, events: int, _opaque) -> None:
+        with self._changed:
+            if events & libvirt.VIR_STREAM_EVENT_WRITABLE:
+                self._writable = True
+                stream.eventUpdateCallback(self._EVENTS)
+            if events & libvirt.VIR_STREAM_EVENT_READABLE:
+                self._drain(stream)
+            elif events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
+                self._fail(stream, "stream error or hangup")
+            if events & libvirt.VIR_STREAM_EVENT_WRITABLE or self.error or self._arrived():
+                self._changed.notify_all()
+
+    def _arrived(self) -> bool:
+        if self._marker is None:
+            return bool(self.buffer)
+        at = self.buffer.find(self._marker, self._scanned)
+        self._scanned = max(0, len(self.buffer) - len(self._marker) + 1)
+        return at >= 0
+
+    def read_until(self, marker: bytes, timeout: float = TIMEOUT) -> bytes:
+        with self._changed:
+            self._marker, self._scanned = marker, 0
+            try:
+                self._changed.wait_for(lambda: marker in self.buffer or self.error, timeout)
+            finally:
+                self._marker = None
+            at = self.buffer.find(marker)
+            if at < 0:
+                raise BenchFailure(f"{marker!r} not received ({self.error}): ...{self.tail()!r}")
+            end = at + len(marker)
+            data = bytes(self.buffer[:end])
+            del self.buffer[:end]
+            return data
+
+    def first_byte(self, timeout: float = TIMEOUT) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.buffer or self.error, timeout):
+                raise BenchFailure("direct console: no first byte")
+
+
+@contextmanager
+def booted_guest() -> Iterator[TinyGuest]:
+    """libvirtd (the running one, or one started here as root) and one booted tiny guest."""
+    daemons = Daemons(Path(tempfile.mkdtemp(prefix="sclv", dir="/tmp")))
+    try:
+        if (why := unreachable(URI)) is not None:
+            if not running_as_root():
+                raise Skipped(f"no libvirtd answers at {URI} ({why}) and only root starts one")
+            try:
+                daemons.start()
+            except (OSError, RuntimeError) as error:
+                raise Skipped(f"libvirtd could not be started: {error}") from error
+        guest = TinyGuest(URI, _guest_dir() / SINGLE, "bench")
+        try:
+            yield _boot(guest)
+        finally:
+            guest.destroy()
+    finally:
+        daemons.stop()
+        shutil.rmtree(daemons.workdir, ignore_errors=True)
+
+
+def _boot(guest: TinyGuest) -> TinyGuest:
+    if shutil.which("qemu-system-x86_64") is None:
+        raise Skipped("QEMU is not installed (Debian: qemu-system-x86)")
+    try:
+        return guest.boot()
+    except libvirt.libvirtError as error:
+        raise Skipped(f"the tiny guest could not be started: {error}") from error
+
+
+def _guest_dir() -> Path:
+    try:
+        return build()
+    except Exception as error:  # noqa: BLE001 (any failure of the builder means: skip)
+        raise Skipped(f"the tiny guest could not be built: {error}") from error
+
+
+def direct_first_byte(guest: TinyGuest) -> float:
+    """Open a libvirt console stream, press Enter: seconds until the first byte."""
+    started = time.perf_counter()
+    term = DirectTerminal(guest.conn, guest.domain)
+    try:
+        term.send(b"\r")
+        term.first_byte()
+        return time.perf_counter() - started
+    finally:
+        term.close()
+
+
+def pipeline_first_byte(host: Host, guest: TinyGuest) -> Opened:
+    opened = open_first_byte(host, guest.name, nudge=b"\r")
+    close_console(host, opened.term, guest.name)
+    return opened
+
+
+def open_figures(host: Host, guest: TinyGuest, reps: int) -> dict[str, float]:
+    """Open → first byte, pipeline and direct in turn, each after a random pause.
+
+    QEMU notices a newly opened pty console only on its next once-a-second poll (counted
+    from when the last client let go), so how long the first byte takes depends on when the
+    console is opened; the pauses spread the opens over that second as a person's would be,
+    each pause the same for both sides.
+    """
+    spread = random.Random(6)
+    pauses = [spread.uniform(0, PTY_POLL) for _ in range(reps)]
+    pipeline, direct = [], []
+    for pause in pauses:
+        time.sleep(pause)
+        pipeline.append(pipeline_first_byte(host, guest))
+        time.sleep(pause)
+        direct.append(direct_first_byte(guest))
+    totals = [opened.total for opened in pipeline]
+    return {
+        "p50_s": percentile(totals, 0.5),
+        "p90_s": percentile(totals, 0.9),
+        **{f"{step}_s": statistics.median(getattr(o, step) for o in pipeline) for step in STEPS},
+        "direct_p50_s": percentile(direct, 0.5),
+        "direct_p90_s": percentile(direct, 0.9),
+    }
+
+
+class Side:
+    """What one side (pipeline or direct) measured over all repetitions."""
+
+    def __init__(self) -> None:
+        self.trips: list[float] = []
+        self.rates: list[float] = []
+
+    def measure(self, term: Terminal, args: argparse.Namespace, body: bytes) -> None:
+        self.trips += echo_round_trips(term, args.echoes, SHELL)
+        self.rates.append(bulk_rate(term, args.real_seq, SHELL, body) / 1000)
+
+
+def side_by_side(host: Host, guest: TinyGuest, args: argparse.Namespace) -> dict[str, Side]:
+    """Echo and throughput, pipeline and direct in turn (order alternating), ``args.reps``
+    times."""
+    body = seq_body(args.real_seq)
+    sides = {"pipeline": Side(), "direct": Side()}
+
+    def pipeline() -> None:
+        opened = open_console(host, guest.name)
+        try:
+            sides["pipeline"].measure(opened.term, args, body)
+        finally:
+            close_console(host, opened.term, guest.name)
+
+    def direct() -> None:
+        term = DirectTerminal(guest.conn, guest.domain)
+        try:
+            sides["direct"].measure(term, args, body)
+        finally:
+            term.close()
+
+    turns: dict[str, Callable[[], None]] = {"pipeline": pipeline, "direct": direct}
+    for rep in range(args.reps):
+        for name in sorted(turns, reverse=rep % 2 == 1):
+            turns[name]()
+    return sides
+
+
+def summarize(sides: dict[str, Side]) -> dict[str, dict[str, float]]:
+    """Echo percentiles over all round trips of a side; throughput medians of repetitions.
+    Alternating the order spreads any drift over both sides alike."""
+    echo = {
+        f"{name}_{k}": v
+        for name, side in sides.items()
+        for k, v in trip_figures(side.trips).items()
+    }
+    echo["overhead_p50_ms"] = echo["pipeline_p50_ms"] - echo["direct_p50_ms"]
+    rates = {name: statistics.median(side.rates) for name, side in sides.items()}
+    return {
+        "echo": echo,
+        "throughput": {
+            "pipeline_kb_s": rates["pipeline"],
+            "direct_kb_s": rates["direct"],
+            "ratio": rates["pipeline"] / rates["direct"],
+            **{f"{name}_runs_kb_s": side.rates for name, side in sides.items()},
+        },
+    }
+
+
+def run(args: argparse.Namespace) -> dict:
+    with booted_guest() as guest:
+        host = start_host(source=("--uri", URI))
+        try:
+            figures = {"open": open_figures(host, guest, args.opens)}
+            figures.update(summarize(side_by_side(host, guest, args)))
+        finally:
+            host.finish()
+        figures["guest"] = {"domain_start_s": guest.start_seconds}
+        return figures

@@ -1,0 +1,196 @@
+"""The bench's table (Markdown, so a run pastes into the README) and its JSON, with each
+target of issue 6 marked met or missed."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+IDLE_CPU_LIMIT = 1.0  # % of one core: what "idle CPU ≈ 0" is held to
+
+
+@dataclass
+class Target:
+    name: str
+    figure: str
+    target: str
+    met: bool | None  # None: not measured in this run
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if "model name" in line),
+        platform.processor(),
+    )
+    memory = next((line.split()[1] for line in _lines("/proc/meminfo") if "MemTotal" in line), 0)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(memory) / 1024**2, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "libvirt": _libvirt_version(),
+        "qemu": _qemu_version(),
+        "load_at_start": os.getloadavg(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _libvirt_version() -> str:
+    import libvirt
+
+    major, rest = divmod(libvirt.getVersion(), 1_000_000)
+    return f"{major}.{rest // 1000}.{rest % 1000}"
+
+
+def _qemu_version() -> str | None:
+    qemu = shutil.which("qemu-system-x86_64")
+    if qemu is None:
+        return None
+    done = subprocess.run([qemu, "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.splitlines()[0] if done.stdout else None
+
+
+def _get(results: dict, path: str) -> Any:
+    value: Any = results
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def targets(results: dict) -> list[Target]:
+    """Each target of the issue against this run's figure."""
+
+    def check(name: str, path: str, text: str, ok: Callable[[Any], bool], fmt: str) -> Target:
+        value = _get(results, path)
+        if value is None:
+            return Target(name, "not measured", text, None)
+        return Target(name, fmt.format(value), text, bool(ok(value)))
+
+    load = results.get("load") or {}
+    correct = f"{load.get('correct')}/{load.get('sessions')}" if load else None
+    return [
+        check("open → first byte p50, mock", "mock.open.p50_s", "≤ 0.25 s",
+              lambda v: v <= 0.25, "{:.3f} s"),
+        check("open → first byte p50, real", "real.open.p50_s", "≤ 0.5 s",
+              lambda v: v <= 0.5, "{:.3f} s"),
+        check("throughput, real, pipeline / direct", "real.throughput.ratio", "≥ 0.95×",
+              lambda v: v >= 0.95, "{:.2f}×"),
+        check("echo overhead p50 over direct", "real.echo.overhead_p50_ms", "≤ 1 ms",
+              lambda v: v <= 1.0, "{:+.2f} ms"),
+        check("throughput, mock pipeline", "mock.throughput.mb_s", "≥ 50 MB/s",
+              lambda v: v >= 50, "{:.0f} MB/s"),
+        check("RSS per console process (max)", "load.console_rss_max_mb", "≤ 30 MB",
+              lambda v: v <= 30, "{:.1f} MB"),
+        Target("concurrent sessions echoing correctly", correct or "not measured", "all of 100",
+               None if not load else load["correct"] == load["sessions"] >= 100),
+        check("idle CPU, all sessions idle", "load.idle_cpu_pct", f"≈ 0 (≤ {IDLE_CPU_LIMIT:g}%)",
+              lambda v: v <= IDLE_CPU_LIMIT, "{:.2f}% of a core"),
+    ]  # fmt: skip
+
+
+def _fig(results: dict, fmt: str, unit: str, paths: tuple[str, ...]) -> str:
+    """The values at ``paths`` joined with " / ", then the unit; "–" if any is missing."""
+    values = [_get(results, path) for path in paths]
+    if not paths or any(value is None for value in values):
+        return "–"
+    return " / ".join(fmt.format(value) for value in values) + unit
+
+
+def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
+    """(measure, pipeline, direct stream) for everything measured."""
+    n = args.sessions
+    rows = [
+        ("open → first byte p50 / p90, mock", "{:.3f}", " s",
+         ("mock.open.p50_s", "mock.open.p90_s"), ()),
+        ("open → first byte p50 / p90, real", "{:.3f}", " s",
+         ("real.open.p50_s", "real.open.p90_s"),
+         ("real.open.direct_p50_s", "real.open.direct_p90_s")),
+        ("  steps: REST / handshake / first byte, mock", "{:.3f}", " s",
+         ("mock.open.rest_s", "mock.open.handshake_s", "mock.open.first_byte_s"), ()),
+        ("  steps: REST / handshake / first byte, real", "{:.3f}", " s",
+         ("real.open.rest_s", "real.open.handshake_s", "real.open.first_byte_s"), ()),
+        ("echo p50 / p90, real", "{:.2f}", " ms",
+         ("real.echo.pipeline_p50_ms", "real.echo.pipeline_p90_ms"),
+         ("real.echo.direct_p50_ms", "real.echo.direct_p90_ms")),
+        ("echo p50 / p90, mock", "{:.2f}", " ms", ("mock.echo.p50_ms", "mock.echo.p90_ms"), ()),
+        (f"seq {args.real_seq} throughput, real", "{:.1f}", " KB/s",
+         ("real.throughput.pipeline_kb_s",), ("real.throughput.direct_kb_s",)),
+        (f"seq {args.mock_seq} throughput, mock", "{:.1f}", " MB/s",
+         ("mock.throughput.mb_s",), ()),
+        ("console process RSS median / max", "{:.1f}", " MB",
+         ("load.console_rss_mb", "load.console_rss_max_mb"), ()),
+        ("console process PSS median", "{:.1f}", " MB", ("load.console_pss_mb",), ()),
+        (f"host RSS, 0 / {n} sessions", "{:.1f}", " MB",
+         ("load.host_rss_mb_idle", "load.host_rss_mb_busy"), ()),
+        (f"all processes PSS, 0 / {n} sessions", "{:.0f}", " MB",
+         ("load.tree_pss_mb_idle", "load.tree_pss_mb_busy"), ()),
+        (f"open {n} sessions, 8 REST clients", "{:.1f}", " s", ("load.open_all_s",), ()),
+        (f"echo p50 / p90, {n} sessions at once", "{:.1f}", " ms",
+         ("load.echo_p50_ms", "load.echo_p90_ms"), ()),
+        (f"idle CPU, {n} / 0 sessions", "{:.2f}", "% of a core",
+         ("load.idle_cpu_pct", "load.idle_cpu_pct_no_sessions"), ()),
+    ]  # fmt: skip
+    return [
+        (label, _fig(results, fmt, unit, pipeline), _fig(results, fmt, unit, direct))
+        for label, fmt, unit, pipeline, direct in rows
+    ]
+
+
+def markdown(report: dict, args: Any) -> str:
+    m = report["machine"]
+    lines = [
+        f"{m['date']}: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Linux {m['kernel']}, "
+        f"Python {m['python']}, libvirt {m['libvirt']}, {m['qemu'] or 'no QEMU'}; load average "
+        f"{m['load_at_start'][0]:.2f} at the start. {args.opens} opens; {args.reps} repetitions "
+        f"of {args.echoes} echoes (percentiles over all) and of each `seq` (median).",
+        "",
+        "| measure | pipeline | direct stream |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in figure_rows(report["results"], args)),
+        "",
+        "| target | figure | wanted | |",
+        "|---|---|---|---|",
+    ]
+    for t in report["targets"]:
+        verdict = {True: "met", False: "**missed**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['name']} | {t['figure']} | {t['target']} | {verdict} |")
+    for part, why in report["skipped"].items():
+        lines.append(f"\nSkipped: {part}: {why}")
+    for failure in report["failures"]:
+        lines.append(f"\nFAILED: {failure}")
+    return "\n".join(lines)
+
+
+def build(results: dict, skipped: dict, failures: list[str], info: dict, args: Any) -> dict:
+    return {
+        "machine": info,
+        "options": vars(args) | {"json": str(args.json)},
+        "results": results,
+        "skipped": skipped,
+        "failures": failures,
+        "targets": [asdict(t) for t in targets(results)],
+    }
+
+
+def write_json(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
