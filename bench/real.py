@@ -56,19 +56,7 @@ class DirectTerminal(DirectConsole):
     _marker: bytes | None = None
     _scanned = 0
 
-    def _on_event(self, stream, events: int, _opaque) -> None:
-        with self._changed:
-            if events & libvirt.VIR_STREAM_EVENT_WRITABLE:
-                self._writable = True
-                stream.eventUpdateCallback(self._EVENTS)
-            if events & libvirt.VIR_STREAM_EVENT_READABLE:
-                self._drain(stream)
-            elif events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
-                self._fail(stream, "stream error or hangup")
-            if events & libvirt.VIR_STREAM_EVENT_WRITABLE or self.error or self._arrived():
-                self._changed.notify_all()
-
-    def _arrived(self) -> bool:
+    def _worth_waking(self) -> bool:
         if self._marker is None:
             return bool(self.buffer)
         at = self.buffer.find(self._marker, self._scanned)

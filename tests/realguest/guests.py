@@ -96,7 +96,12 @@ class DirectConsole:
                 self._drain(stream)
             elif events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
                 self._fail(stream, "stream error or hangup")
-            self._changed.notify_all()
+            if events & libvirt.VIR_STREAM_EVENT_WRITABLE or self.error or self._worth_waking():
+                self._changed.notify_all()
+
+    def _worth_waking(self) -> bool:
+        """Whether new output should wake the reader (a subclass may wait for more)."""
+        return True
 
     def _drain(self, stream) -> None:
         while True:
