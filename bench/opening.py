@@ -6,11 +6,13 @@ host's insides change.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import websocket
 from integration.helpers import Host
 
 from bench.terminal import BenchFailure, WsTerminal, percentile
@@ -18,6 +20,7 @@ from bench.terminal import BenchFailure, WsTerminal, percentile
 BUSY_RETRY = 10.0  # a console just let go of may answer 409 for a moment
 SESSION_END_TIMEOUT = 10.0
 POLL = 0.01
+CTRL_Q = b"\x11"
 
 
 @dataclass
@@ -72,7 +75,10 @@ def session_count(host: Host, guest: str) -> int:
 
 
 def close_console(host: Host, term: WsTerminal, guest: str) -> None:
-    """Close the WebSocket and wait until the host has ended the session."""
+    """End the console (Ctrl+Q: a closed WebSocket alone leaves it open for a reattach) and
+    wait until the host has ended the session."""
+    with contextlib.suppress(websocket.WebSocketException, OSError):
+        term.send(CTRL_Q)
     term.close()
     deadline = time.monotonic() + SESSION_END_TIMEOUT
     while session_count(host, guest):
