@@ -96,7 +96,7 @@ class ConsoleLauncher:
     def _start_zygote(self) -> None:
         self._started_at = time.monotonic()
         try:
-            self._zygote = Zygote(self.sockets_dir).start()
+            self._zygote = Zygote(self.sockets_dir, self._exited).start()
         except OSError as error:
             log.warning("console zygote did not start (%s); console processes are spawned", error)
             self._zygote = None
@@ -124,10 +124,15 @@ class ConsoleLauncher:
                 self._start_zygote()
             return self._zygote
 
+    def _exited(self, zygote: Zygote) -> None:
+        self._lost(zygote, ZygoteUnavailable(f"exited with {zygote.returncode}"))
+
     def _lost(self, zygote: Zygote, error: ZygoteUnavailable) -> None:
+        """Replace ``zygote`` now if it is not the second in RESTART_INTERVAL, else at the
+        first request after that; console processes are spawned meanwhile."""
         with self._lock:
             if self._zygote is not zygote:
-                return  # another request found out first
+                return  # found out already
             self._zygote = None
             log.warning(
                 "console zygote (pid %s) unavailable: %s; spawning console processes until "

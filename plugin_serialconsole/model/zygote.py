@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,10 @@ class ZygoteChild:
 class Zygote:
     """One zygote process, from ``start`` to ``stop`` (or its death)."""
 
-    def __init__(self, sockets_dir: Path) -> None:
+    def __init__(self, sockets_dir: Path, on_exit: Callable[[Zygote], None] | None = None) -> None:
         self.sockets_dir = sockets_dir
+        self._on_exit = on_exit
+        self._stopping = False
         self.pid: int | None = None
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen | None = None
@@ -106,6 +109,10 @@ class Zygote:
         self._children: dict[int, _Exit] = {}
         self._children_lock = threading.Lock()
         self.alive = False
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process is not None else None
 
     def start(self) -> Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -137,6 +144,9 @@ class Zygote:
             orphans, self._children = list(self._children.values()), {}
         for exit_ in orphans:
             exit_.reported(None)
+        self._reap()
+        if not self._stopping and self._on_exit is not None:
+            self._on_exit(self)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "exited" in message:
@@ -193,18 +203,21 @@ class Zygote:
         with contextlib.suppress(ProcessLookupError):
             self._process.kill()
 
-    def stop(self) -> None:
-        """End the zygote (its children run on) and reap it."""
-        if self._process is None:
-            return
-        self.alive = False
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)  # its end of file, and our reader's
+    def _reap(self) -> None:
         try:
             self._process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             log.warning("console zygote %s did not stop in %ss; killing it", self.pid, STOP_TIMEOUT)
             self._process.kill()
             self._process.wait()
+
+    def stop(self) -> None:
+        """End the zygote (its children run on) and reap it."""
+        if self._process is None:
+            return
+        self._stopping, self.alive = True, False
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # its end of file, and our reader's
+        self._reap()
         self._sock.close()
         log.info("console zygote stopped (pid %s)", self.pid)
