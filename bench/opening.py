@@ -6,13 +6,11 @@ host's insides change.
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import websocket
 from integration.helpers import Host
 
 from bench.terminal import BenchFailure, WsTerminal, percentile
@@ -20,7 +18,6 @@ from bench.terminal import BenchFailure, WsTerminal, percentile
 BUSY_RETRY = 10.0  # a console just let go of may answer 409 for a moment
 SESSION_END_TIMEOUT = 10.0
 POLL = 0.01
-CTRL_Q = b"\x11"
 
 
 @dataclass
@@ -75,15 +72,16 @@ def session_count(host: Host, guest: str) -> int:
 
 
 def close_console(host: Host, term: WsTerminal, guest: str) -> None:
-    """End the console (Ctrl+Q: a closed WebSocket alone leaves it open for a reattach) and
-    wait until the host has ended the session."""
-    with contextlib.suppress(websocket.WebSocketException, OSError):
-        term.send(CTRL_Q)
+    """End the session (a closed WebSocket alone leaves it open for a reattach, for
+    reattach_grace) and wait until the host has cleaned it up."""
     term.close()
+    response = host.delete(f"vms/{quote(guest, safe='')}/serial")
+    if response.status_code not in (204, 404):
+        raise BenchFailure(f"DELETE {guest}: {response.status_code} {response.text}")
     deadline = time.monotonic() + SESSION_END_TIMEOUT
     while session_count(host, guest):
         if time.monotonic() > deadline:
-            raise BenchFailure(f"the session of {guest} did not end after its client left")
+            raise BenchFailure(f"the session of {guest} did not end after DELETE")
         time.sleep(POLL)
 
 
