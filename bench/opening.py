@@ -72,12 +72,16 @@ def session_count(host: Host, guest: str) -> int:
 
 
 def close_console(host: Host, term: WsTerminal, guest: str) -> None:
-    """Close the WebSocket and wait until the host has ended the session."""
+    """End the session (a closed WebSocket alone leaves it open for a reattach, for
+    reattach_grace) and wait until the host has cleaned it up."""
     term.close()
+    response = host.delete(f"vms/{quote(guest, safe='')}/serial")
+    if response.status_code not in (204, 404):
+        raise BenchFailure(f"DELETE {guest}: {response.status_code} {response.text}")
     deadline = time.monotonic() + SESSION_END_TIMEOUT
     while session_count(host, guest):
         if time.monotonic() > deadline:
-            raise BenchFailure(f"the session of {guest} did not end after its client left")
+            raise BenchFailure(f"the session of {guest} did not end after DELETE")
         time.sleep(POLL)
 
 

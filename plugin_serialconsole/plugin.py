@@ -20,6 +20,7 @@ from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.guests import make_guest_model
+from plugin_serialconsole.model.launcher import ConsoleLauncher
 from plugin_serialconsole.model.sessions import SessionManager, SessionSettings
 from plugin_serialconsole.netloc import url_host
 
@@ -119,6 +120,7 @@ class SerialConsolePlugin:
 
     def __init__(self) -> None:
         self.bridge: WebsockifyBridge | None = None
+        self.launcher: ConsoleLauncher | None = None
         self.sessions: SessionManager | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
@@ -149,6 +151,7 @@ class SerialConsolePlugin:
         )
         uri = server["uri"]
         guests = make_guest_model(uri, host.connection)
+        self.launcher = ConsoleLauncher(self.sockets_dir)
         self.sessions = SessionManager(
             guests,
             self.tokens,
@@ -162,6 +165,7 @@ class SerialConsolePlugin:
                 settings.ring_size,
                 settings.max_viewers,
             ),
+            self.launcher,
         )
         api = RestApi(
             ApiSettings(
@@ -191,6 +195,7 @@ class SerialConsolePlugin:
     @hookimpl
     def wok_plugin_start(self, host: Host) -> list[str]:
         self._prepare_run_dir()
+        self.launcher.start()
         self.bridge.start()
         url = f"ws://{url_host(self.bridge.host)}:{self.bridge.port}/"
         host.logger.info("serial consoles: WebSocket proxy on %s", url)
@@ -212,5 +217,7 @@ class SerialConsolePlugin:
     def wok_plugin_stop(self, host: Host) -> None:
         if self.sessions is not None:
             self.sessions.stop_all()
+        if self.launcher is not None:
+            self.launcher.stop()
         if self.bridge is not None:
             self.bridge.stop()

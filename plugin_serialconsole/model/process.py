@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +19,7 @@ from typing import Any
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.errors import console_in_use, console_unavailable
 from plugin_serialconsole.logfmt import level_name
+from plugin_serialconsole.model.launcher import ChildHandle, Launch, spawn
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +47,11 @@ class ConsoleSpec:
     language: str = "en"
 
     def command(self) -> list[str]:
-        command = [
-            sys.executable,
+        return [sys.executable, *self.argv()]
+
+    def argv(self) -> list[str]:
+        """The command line after the interpreter: ``-m plugin_serialconsole.console ...``."""
+        argv = [
             "-m",
             "plugin_serialconsole.console",
             "--uri",
@@ -77,7 +79,7 @@ class ConsoleSpec:
             "--log-level",
             level_name("plugin_serialconsole.console"),
         ]
-        return command + (["--force"] if self.force else [])
+        return argv + (["--force"] if self.force else [])
 
 
 class InviteFailed(Exception):
@@ -93,9 +95,9 @@ class _Answer:
 class ConsoleProcess:
     """A running console process; ``start`` returns once its socket is listening."""
 
-    def __init__(self, spec: ConsoleSpec, popen: subprocess.Popen) -> None:
+    def __init__(self, spec: ConsoleSpec, child: ChildHandle) -> None:
         self.spec = spec
-        self._popen = popen
+        self._child = child
         self.end: tuple[str, dict[str, Any]] | None = None
         self.replay = 0  # bytes of recent output the first client gets first
         self._stdin_lock = threading.Lock()
@@ -105,14 +107,11 @@ class ConsoleProcess:
 
     @property
     def pid(self) -> int:
-        return self._popen.pid
+        return self._child.pid
 
     @classmethod
-    def start(cls, spec: ConsoleSpec) -> ConsoleProcess:
-        popen = subprocess.Popen(
-            spec.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-        )
-        process = cls(spec, popen)
+    def start(cls, spec: ConsoleSpec, launch: Launch = spawn) -> ConsoleProcess:
+        process = cls(spec, launch(spec.argv()))
         try:
             first = process._first_report()
         except BaseException:
@@ -132,7 +131,7 @@ class ConsoleProcess:
         raise console_unavailable(spec.guest_name, str(error))
 
     def _first_report(self) -> dict[str, Any]:
-        stdout = self._popen.stdout
+        stdout = self._child.stdout
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
             if not selector.select(STARTUP_TIMEOUT):
@@ -146,7 +145,7 @@ class ConsoleProcess:
 
         Answers to invitations go to whoever is waiting for them in ``invite``."""
         try:
-            for line in self._popen.stdout:
+            for line in self._child.stdout:
                 report = protocol.decode(line)
                 event = report.get("event")
                 if event in (protocol.INVITED, protocol.REFUSED):
@@ -161,7 +160,7 @@ class ConsoleProcess:
                 waiting = list(self._answers.values())
             for answer in waiting:
                 answer.done.set()
-        self._popen.stdout.close()
+        self._child.stdout.close()
         self.wait()
 
     def _answered(self, name: str, report: dict[str, Any]) -> None:
@@ -216,31 +215,30 @@ class ConsoleProcess:
 
     def _send(self, line: bytes) -> bool:
         with self._stdin_lock, contextlib.suppress(OSError, ValueError):
-            self._popen.stdin.write(line)
-            self._popen.stdin.flush()
+            self._child.stdin.write(line)
+            self._child.stdin.flush()
             return True
         return False
 
     def wait(self, timeout: float | None = None) -> int:
         try:
-            code = self._popen.wait(timeout)
+            code = self._child.wait(timeout)
         except subprocess.TimeoutExpired:
             log.warning("console process %s did not stop in %ss; killing it", self.pid, timeout)
             self.kill()
-            code = self._popen.wait()
+            code = self._child.wait()
         with contextlib.suppress(OSError, ValueError):
-            self._popen.stdin.close()
+            self._child.stdin.close()
         return code
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._popen.pid, signal.SIGKILL)
-        self._popen.wait()
+        self._child.kill()
+        self._child.wait()
 
     def _discard(self) -> None:
         """Kill a process that never became ready; no watcher will close its pipes."""
         self.kill()
-        for pipe in (self._popen.stdin, self._popen.stdout):
+        for pipe in (self._child.stdin, self._child.stdout):
             with contextlib.suppress(OSError, ValueError):
                 pipe.close()
 

@@ -22,6 +22,7 @@ from plugin_serialconsole.errors import SerialConsoleError, console_in_use, cons
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, invitation_name
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
+from plugin_serialconsole.model.launcher import Launch, spawn
 from plugin_serialconsole.model.process import (
     STARTUP_TIMEOUT,
     ConsoleProcess,
@@ -70,10 +71,17 @@ def _binding(identity: Identity | None) -> SessionBinding | None:
 class SessionManager:
     """Opens, lists and ends console sessions."""
 
-    def __init__(self, guests: GuestModel, tokens: TokenStore, settings: SessionSettings) -> None:
+    def __init__(
+        self,
+        guests: GuestModel,
+        tokens: TokenStore,
+        settings: SessionSettings,
+        launch: Launch = spawn,
+    ) -> None:
         self.guests = guests
         self.tokens = tokens
         self.settings = settings
+        self.launch = launch
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
@@ -144,7 +152,7 @@ class SessionManager:
 
     def _start(self, session: Session, mode: str, force: bool, language: str) -> int:
         try:
-            process = ConsoleProcess.start(self._spec(session, mode, force, language))
+            process = ConsoleProcess.start(self._spec(session, mode, force, language), self.launch)
         except BaseException:
             self._release(session)
             session.started.set()

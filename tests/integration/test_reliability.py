@@ -50,9 +50,10 @@ def connection_handlers(host) -> list[int]:
 
 
 def console_processes(host) -> list[int]:
+    """The host's console processes (not the zygote that forks them)."""
     return [
         pid
-        for pid, cmd in processes_mentioning("plugin_serialconsole.console").items()
+        for pid, cmd in processes_mentioning("plugin_serialconsole.console --").items()
         if str(host.run_dir) in cmd
     ]
 

@@ -1,0 +1,195 @@
+"""The zygote, run for real: console processes it forks on the simulated guest, their
+sessions and reaping, its refusals, its death, and the launcher's fallback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import recv_until
+
+from plugin_serialconsole.console.zygote import Refused, console_args
+from plugin_serialconsole.model import launcher as launcher_module
+from plugin_serialconsole.model.launcher import ConsoleLauncher, SpawnedChild
+from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec
+from plugin_serialconsole.model.zygote import Zygote, ZygoteChild, ZygoteRefused
+
+TIMEOUT = 5.0
+
+
+def spec(directory: Path, name: str = "c") -> ConsoleSpec:
+    return ConsoleSpec(
+        "test:///default", "U", "mock-vm", "serial0", directory / name, 0, 5, 0, 4096
+    )  # fmt: skip
+
+
+def children(pid: int) -> dict[int, str]:
+    """The children of ``pid``: their state letter (``Z``: a zombie)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found[int(entry.name)] = fields[0]
+    return found
+
+
+def wait_until(predicate, what: str, timeout: float = TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return result
+
+
+def echo(process: ConsoleProcess) -> None:
+    client = socket.socket(socket.AF_UNIX)
+    client.settimeout(TIMEOUT)
+    with client:
+        client.connect(str(process.spec.socket_path))
+        recv_until(client, b"# ")
+        client.sendall(b"echo alive\r")
+        assert recv_until(client, b"alive\r\n# ").endswith(b"alive\r\n# ")
+
+
+@pytest.fixture
+def zygote(short_dir):
+    started = Zygote(short_dir).start()
+    yield started
+    started.stop()
+    assert started.pid not in children(os.getpid()), "the zygote was not reaped"
+
+
+@pytest.fixture
+def processes():
+    """Console processes a test starts; killed at its end, pass or fail."""
+    started: list[ConsoleProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def test_forked_console_echoes_in_a_session_of_its_own(zygote, short_dir, processes):
+    process = ConsoleProcess.start(spec(short_dir), zygote.launch)
+    processes.append(process)
+    assert isinstance(process._child, ZygoteChild)
+    assert os.getsid(process.pid) == os.getpgid(process.pid) == process.pid
+    assert process.pid in children(zygote.pid)
+    # NULs between the arguments when they fit where the zygote's were, else spaces
+    command = Path(f"/proc/{process.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    assert b" -m plugin_serialconsole.console --uri test:///default " in command
+    assert str(short_dir / "c").encode() in command
+    fds = {int(fd) for fd in os.listdir(f"/proc/{process.pid}/fd")}
+    assert {0, 1, 2} <= fds
+    echo(process)
+
+
+def test_stop_and_kill_are_reaped_with_their_status(zygote, short_dir):
+    first = ConsoleProcess.start(spec(short_dir, "a"), zygote.launch)
+    second = ConsoleProcess.start(spec(short_dir, "b"), zygote.launch)
+    first.request_stop("SCONS0106L")
+    assert list(first._child.stdout)[-1].startswith(b'{"event": "ended"')
+    assert first.wait(TIMEOUT) == 0
+    second.kill()
+    assert second.wait(TIMEOUT) == -signal.SIGKILL
+    for pid in (first.pid, second.pid):
+        wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), f"{pid} reaped")
+    assert "Z" not in children(zygote.pid).values()
+    assert "Z" not in children(os.getpid()).values()
+
+
+def test_wait_times_out_on_a_running_console(zygote, short_dir, processes):
+    process = ConsoleProcess.start(spec(short_dir), zygote.launch)
+    processes.append(process)
+    with pytest.raises(subprocess.TimeoutExpired):
+        process._child.wait(0.05)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-c", "import os; os.system('id')", "--socket", "/tmp/x"],
+        ["-m", "plugin_serialconsole.host.cli", "--socket", "{dir}/c"],
+        ["-m", "plugin_serialconsole.console", "--socket", "/etc/c"],
+        ["-m", "plugin_serialconsole.console", "--socket", "{dir}/../c"],
+        ["-m", "plugin_serialconsole.console", "--uri", "x"],
+        ["-m", "plugin_serialconsole.console", "--socket", "{dir}/c", 3],
+    ],
+)
+def test_bad_requests_are_refused(zygote, short_dir, argv):
+    argv = [arg.format(dir=short_dir) if isinstance(arg, str) else arg for arg in argv]
+    with pytest.raises(ZygoteRefused):
+        zygote.launch(argv)
+    assert not children(zygote.pid)
+    assert zygote.alive  # and it goes on serving
+    process = ConsoleProcess.start(spec(short_dir), zygote.launch)
+    process.kill()
+
+
+def test_console_args_validation(short_dir):
+    args = spec(short_dir).argv()
+    assert console_args({"argv": args}, short_dir) == args[2:]
+    for request in ({}, {"argv": "x"}, [args], {"argv": [*args[:-1], "a\0b"]}):
+        with pytest.raises(Refused):
+            console_args(request, short_dir)
+
+
+def test_consoles_outlive_a_killed_zygote(zygote, short_dir):
+    process = ConsoleProcess.start(spec(short_dir), zygote.launch)
+    os.kill(zygote.pid, signal.SIGKILL)
+    wait_until(lambda: not zygote.alive, "the host to see the zygote gone")
+    echo(process)  # still serving, in its own session
+    process.request_stop("SCONS0106L")
+    list(process._child.stdout)
+    assert process.wait(TIMEOUT) == -1  # ended; its status went with the zygote
+
+
+def test_launcher_restarts_a_dead_zygote(short_dir, monkeypatch, caplog):
+    monkeypatch.setattr(launcher_module, "RESTART_INTERVAL", 0.0)
+    launcher = ConsoleLauncher(short_dir)
+    launcher.start()
+    try:
+        first = launcher.zygote_pid
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: launcher.zygote_pid not in (None, first), "a new zygote")
+        process = ConsoleProcess.start(spec(short_dir), launcher)
+        assert isinstance(process._child, ZygoteChild)
+        echo(process)
+        process.kill()
+    finally:
+        launcher.stop()
+    assert f"console zygote (pid {first}) unavailable: exited with -9" in caplog.text
+    assert launcher.zygote_pid is None
+    assert "Z" not in children(os.getpid()).values()
+
+
+def test_launcher_spawns_while_a_zygote_that_died_young_waits(short_dir, processes):
+    launcher = ConsoleLauncher(short_dir)
+    launcher.start()
+    try:
+        os.kill(launcher.zygote_pid, signal.SIGKILL)
+        wait_until(lambda: launcher.zygote_pid is None, "the launcher to see it gone")
+        process = ConsoleProcess.start(spec(short_dir), launcher)
+        processes.append(process)
+        assert isinstance(process._child, SpawnedChild)
+        echo(process)
+    finally:
+        launcher.stop()
+
+
+def test_launcher_without_zygote_spawns(short_dir, processes):
+    launcher = ConsoleLauncher(short_dir, use_zygote=False)
+    launcher.start()
+    process = ConsoleProcess.start(spec(short_dir), launcher)
+    processes.append(process)
+    assert isinstance(process._child, SpawnedChild)
+    echo(process)
+    launcher.stop()
