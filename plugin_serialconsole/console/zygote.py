@@ -24,14 +24,16 @@ import json
 import logging
 import os
 import selectors
+import shlex
 import signal
 import socket
 import sys
 import traceback
 from pathlib import Path
 
+from setproctitle import setproctitle
+
 from plugin_serialconsole.console import __main__ as console
-from plugin_serialconsole.console.proctitle import set_command_line
 from plugin_serialconsole.logfmt import configure_stderr
 
 with contextlib.suppress(ImportError):  # no libvirt-python: mock consoles only
@@ -104,7 +106,8 @@ def run_child(args: list[str], fds: list[int], keep: list) -> int:
     os.dup2(fds[1], 1)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     sys.argv = [console.__file__, *args]
-    set_command_line([sys.executable, "-m", MODULE, *args])
+    # ps and /proc/PID/cmdline show the console's own arguments, not the zygote's.
+    setproctitle(shlex.join([sys.executable, "-m", MODULE, *args]))
     try:
         return console.main(args)
     except SystemExit as done:
