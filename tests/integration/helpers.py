@@ -72,6 +72,20 @@ def processes_mentioning(text: str) -> dict[int, str]:
     return found
 
 
+def children(pid: int) -> dict[int, str]:
+    """The children of ``pid`` and their state letters (``Z``: a zombie nobody reaped)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found[int(entry.name)] = fields[0]
+    return found
+
+
 def pid_gone(pid: int) -> bool:
     """True when ``pid`` neither runs nor lingers as a zombie."""
     try:

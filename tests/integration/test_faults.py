@@ -10,21 +10,20 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from .helpers import PROMPT, STOP_TIMEOUT, pid_gone, processes_mentioning, wait_for
+from .helpers import (
+    PROMPT,
+    STOP_TIMEOUT,
+    children,
+    pid_gone,
+    processes_mentioning,
+    wait_for,
+)
 
 
 def children_of(pid: int, marker: str) -> list[int]:
-    found = []
-    for child in processes_mentioning(marker):
-        try:
-            stat = Path(f"/proc/{child}/stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(child)
-    return found
+    """The live children of ``pid`` whose command line mentions ``marker``."""
+    return [child for child in processes_mentioning(marker) if child in children(pid)]
 
 
 def echo_works(host, connect, guest: str = "mock-vm") -> None:

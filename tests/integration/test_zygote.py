@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
-from .helpers import PROMPT, STOP_TIMEOUT, pid_gone, processes_mentioning, wait_for
+from .helpers import PROMPT, STOP_TIMEOUT, children, pid_gone, processes_mentioning, wait_for
 from .test_faults import children_of, echo_works
-
-
-def states_of_children(pid: int) -> list[str]:
-    """The state letters of ``pid``'s children (``Z``: a zombie nobody reaped)."""
-    states = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                states.append(fields[0])
-    return states
 
 
 def zygote_of(host) -> int:
@@ -48,7 +33,7 @@ def test_consoles_are_forked_by_the_zygote_and_reaped(start_host, connect):
     for gone in (pid, victim):
         wait_for(lambda gone=gone: pid_gone(gone), STOP_TIMEOUT, f"{gone} reaped")
     host.assert_idle()
-    assert "Z" not in states_of_children(zygote) + states_of_children(host.proc.pid)
+    assert "Z" not in [*children(zygote).values(), *children(host.proc.pid).values()]
 
 
 def test_zygote_killed_consoles_run_on_and_new_ones_open(start_host, connect):

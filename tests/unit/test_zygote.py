@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import recv_until
+from integration.helpers import children
 
 from plugin_serialconsole.console.zygote import Refused, console_args
 from plugin_serialconsole.model import launcher as launcher_module
@@ -26,20 +27,6 @@ def spec(directory: Path, name: str = "c") -> ConsoleSpec:
     return ConsoleSpec(
         "test:///default", "U", "mock-vm", "serial0", directory / name, 0, 5, 0, 4096
     )  # fmt: skip
-
-
-def children(pid: int) -> dict[int, str]:
-    """The children of ``pid``: their state letter (``Z``: a zombie)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found[int(entry.name)] = fields[0]
-    return found
 
 
 def wait_until(predicate, what: str, timeout: float = TIMEOUT):
