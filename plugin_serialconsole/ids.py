@@ -29,10 +29,6 @@ def console_id(guest_uuid: str, device_alias: str) -> str:
     return hashlib.sha256(key).hexdigest()[:ID_LENGTH]
 
 
-def is_console_id(text: str) -> bool:
-    return len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
-
-
 def invitation_name(console: str) -> str:
     """A fresh socket name for one more client of console ``console``."""
     return f"{console}-{secrets.token_hex(SUFFIX_LENGTH // 2)}"

@@ -14,7 +14,6 @@ from plugin_serialconsole.ids import (
     check_socket_dir,
     console_id,
     invitation_name,
-    is_console_id,
     is_socket_name,
 )
 
@@ -52,11 +51,11 @@ def test_console_id_does_not_mix_uuid_and_alias_boundaries():
 def test_console_id_never_contains_guest_name(name):
     ident = console_id(UUID, "serial0")
     assert name not in ident
-    assert is_console_id(ident)
+    assert is_socket_name(ident)
 
 
 def test_console_id_is_a_console_id():
-    assert is_console_id(console_id(UUID, "serial0"))
+    assert is_socket_name(console_id(UUID, "serial0"))
 
 
 @pytest.mark.parametrize(
@@ -73,8 +72,8 @@ def test_console_id_is_a_console_id():
         "0" * 23 + "\n",
     ],
 )
-def test_is_console_id_refuses_other_text(text):
-    assert not is_console_id(text)
+def test_a_console_id_alone_refuses_other_text(text):
+    assert not is_socket_name(text)
 
 
 def test_check_socket_dir_accepts_short_dir():
