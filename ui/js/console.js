@@ -9,9 +9,9 @@
 
 import { ApiError, fetchTranscript, needsLogin, openConsole, resumeSession } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
+import { ConsoleConnection } from "./console-connection.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
-import { ConsoleSession } from "./session.js";
 
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
@@ -27,7 +27,7 @@ const $ = (id) => document.getElementById(id);
 
 let term;
 let fit;
-let session = null;
+let connection = null;
 let state = "disconnected";
 
 /** `ws` from the fragment (then gone from the address bar), if it is a WebSocket URL. */
@@ -93,9 +93,9 @@ async function requestUrl(force) {
 
 /** Connect to `url`, or first ask the REST API for one (`force` takes a busy console over). */
 async function connect({ url = null, force = false } = {}) {
-  if (session) {
-    session.close();
-    session = null;
+  if (connection) {
+    connection.close();
+    connection = null;
   }
   showTakeOver(false);
   setState("connecting");
@@ -116,20 +116,20 @@ async function connect({ url = null, force = false } = {}) {
       return;
     }
   }
-  const current = new ConsoleSession(url, {
+  const current = new ConsoleConnection(url, {
     open: () => {
       setState("connected", connectedText);
       term.focus();
     },
     output: (text) => term.write(text),
     closed: ({ reason }) => {
-      if (session === current) {
-        session = null;
+      if (connection === current) {
+        connection = null;
         setState("disconnected", reason || _("The connection closed."));
       }
     },
   });
-  session = current;
+  connection = current;
 }
 
 /** What the status bar says about a reattach (the server replays its recent output). */
@@ -210,8 +210,8 @@ function createTerminal() {
   fit = new window.FitAddon.FitAddon();
   term.loadAddon(fit);
   term.open($("terminal"));
-  term.onData((data) => session && session.send(data));
-  term.onBinary((data) => session && session.sendBytes(data));
+  term.onData((data) => connection && connection.send(data));
+  term.onBinary((data) => connection && connection.sendBytes(data));
   installKeys(term, { leave: () => $("reconnect").disabled ? $("disconnect").focus() : $("reconnect").focus() });
   new ResizeObserver(() => fit.fit()).observe($("terminal"));
   fit.fit();
@@ -223,8 +223,8 @@ function bindControls() {
   $("watch").addEventListener("click", () => location.assign(modeHref("view")));
   $("download").addEventListener("click", downloadTranscript);
   $("disconnect").addEventListener("click", () => {
-    if (session) {
-      session.send("\x11"); // Ctrl+Q: the console ends itself and says why
+    if (connection) {
+      connection.send("\x11"); // Ctrl+Q: the console ends itself and says why
     }
   });
   $("copy").addEventListener("click", async () => {
@@ -250,8 +250,8 @@ async function main() {
     get state() {
       return state;
     },
-    get session() {
-      return session;
+    get connection() {
+      return connection;
     },
     connect,
     translateTree,

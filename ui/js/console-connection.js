@@ -1,6 +1,7 @@
-// One WebSocket console session: binary frames both ways, output decoded as a UTF-8 stream
-// (a character split across frames comes out whole), and the reason the server gave when
-// it ended (its last line, "[serialconsole] <reason> (SCONS01xxL)").
+// The console page's WebSocket connection to one guest console: binary frames both ways,
+// output decoded as a UTF-8 stream (a character split across frames comes out whole), and
+// the reason the server gave when it ended (its last line, "[serialconsole] <reason>
+// (SCONS01xxL)").
 
 const FINAL_LINE = /\r\n\[serialconsole\] ([^\r\n]+) \((SCONS\d{4}L)\)\r\n$/;
 const TAIL = 1024;
@@ -12,7 +13,7 @@ export function finalReason(text) {
   return match ? { text: match[1], code: match[2] } : null;
 }
 
-export class ConsoleSession {
+export class ConsoleConnection {
   /**
    * @param {string} url the ws_url the server gave (authoritative: never rebuilt here)
    * @param {{open: Function, output: Function, closed: Function}} on callbacks
