@@ -182,7 +182,7 @@ class SerialConsolePlugin:
         ui_dir = find_ui_dir(settings.ui_dir)
         if missing := ui_problems(ui_dir):
             log.warning("the web UI in %s is incomplete (run `make ui`): %s", ui_dir, missing)
-        root = PluginRoot(api, UiFiles(ui_dir))
+        root = PluginRoot(api, UiFiles(ui_dir, api.ws_url_prefix))
         config = {
             "/": {
                 "request.process_request_body": False,

@@ -2,14 +2,23 @@
 //
 // The WebSocket URL comes from the POST answer the page was opened with (`#ws=` in the
 // fragment, dropped from the address bar at once so a reload never reuses a spent token)
-// or from the page's own POST, on load without one and on Reconnect. With `mode=view` in
+// or from the page's own POST, on load without one and on Reconnect. A `#ws=` URL is used
+// only if it is one this host hands out (console.json says how they start); a link to any
+// other server is refused, so nothing typed here can reach it. With `mode=view` in
 // the query the page only watches: the server drops a viewer's input, and the page sends
 // none. A page that comes back to a console it left (reload, Reconnect) is reattached by
 // the server, which first replays the recent output.
 
-import { ApiError, fetchTranscript, needsLogin, openConsole, resumeSession } from "./api.js";
+import {
+  ApiError,
+  consoleUrlPrefix,
+  fetchTranscript,
+  needsLogin,
+  openConsole,
+  resumeSession,
+} from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
-import { ConsoleConnection } from "./console-connection.js";
+import { ConsoleConnection, isHandedOut } from "./console-connection.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
 
@@ -28,15 +37,40 @@ const $ = (id) => document.getElementById(id);
 let term;
 let fit;
 let connection = null;
-let state = "disconnected";
+let state = "loading"; // until the page connects or is refused
 
-/** `ws` from the fragment (then gone from the address bar), if it is a WebSocket URL. */
+/** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
 function takeFragmentUrl() {
   const url = new URLSearchParams(location.hash.slice(1)).get("ws");
   if (location.hash) {
     history.replaceState(history.state, "", location.pathname + location.search);
   }
-  return url && /^wss?:\/\//i.test(url) ? url : null;
+  return url;
+}
+
+/** Where a refused URL points, for the message (its host if it parses at all). */
+function addressOf(url) {
+  try {
+    return new URL(url).host || url.slice(0, 80);
+  } catch {
+    return url.slice(0, 80);
+  }
+}
+
+/** A message that stays above the terminal until the page is left. */
+function showNotice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+}
+
+/** A `#ws=` link to anything but this host's consoles: never connect, say why. */
+function refuseLink(url) {
+  const text = format(
+    _("Refused to connect to %(address)s: this page connects only to the consoles this host hands out."),
+    { address: addressOf(url) },
+  );
+  showNotice(text);
+  setState("disconnected", text);
 }
 
 function setState(next, detail = "") {
@@ -237,18 +271,16 @@ function bindControls() {
 }
 
 async function main() {
-  const url = takeFragmentUrl();
-  await loadCatalog();
-  await resumeSession();
-  createTerminal();
-  setTitle();
-  setFontSize(fontSize());
-  bindControls();
+  const link = takeFragmentUrl();
   window.serialconsole = {
-    term,
-    fit,
     get state() {
       return state;
+    },
+    get term() {
+      return term;
+    },
+    get fit() {
+      return fit;
     },
     get connection() {
       return connection;
@@ -256,7 +288,19 @@ async function main() {
     connect,
     translateTree,
   };
-  await connect({ url });
+  await loadCatalog();
+  await resumeSession();
+  createTerminal();
+  setTitle();
+  setFontSize(fontSize());
+  bindControls();
+  if (link === null) {
+    await connect();
+  } else if (isHandedOut(link, await consoleUrlPrefix())) {
+    await connect({ url: link });
+  } else {
+    refuseLink(link);
+  }
 }
 
 main();

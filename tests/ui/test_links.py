@@ -1,0 +1,87 @@
+"""Links the console page must not follow: a ``#ws=`` to a WebSocket server that is not
+this host's (issue 13, item 5)."""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Iterator
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from .browser import status_text, wait_prompt_count, wait_state
+from .test_console_page import console_url
+
+TOKEN = "A" * 43
+REFUSED = (
+    "Refused to connect to {address}: this page connects only to the consoles this host hands out."
+)
+
+
+@pytest.fixture
+def fake_server() -> Iterator[socket.socket]:
+    """A listening socket on loopback standing in for an attacker's WebSocket server."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener
+
+
+def connection_attempted(listener: socket.socket) -> bool:
+    """True when a client connected (it waits in the backlog: nothing accepts it)."""
+    readable, _, _ = select.select([listener], [], [], 0)
+    return bool(readable)
+
+
+def notice(page) -> str:
+    return page.evaluate(
+        "(() => { const n = document.getElementById('notice'); return n.hidden ? '' : "
+        "n.textContent; })()"
+    )
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "ws://127.0.0.1:{port}/?token={token}",
+        "ws://localhost:{port}/",
+        # this host's console URL with more after the token, a different path or host name
+        "{prefix}{token}&next=ws://127.0.0.1:{port}/",
+        "{origin}/elsewhere?token={token}",
+        "ws://localhost:{ws_port}/?token={token}",
+    ],
+)
+def test_a_link_to_another_websocket_is_refused_and_never_connected(host, page, fake_server, link):
+    port = fake_server.getsockname()[1]
+    prefix = host.get("console.json").json()["ws_url_prefix"]
+    ws_port = host.ws_url.rstrip("/").rsplit(":", 1)[1]
+    url = link.format(
+        port=port, token=TOKEN, prefix=prefix, origin=prefix.split("/?")[0], ws_port=ws_port
+    )
+    page.goto(console_url(host) + "#ws=" + quote(url, safe=""))
+    wait_state(page, "disconnected")
+    assert notice(page) == REFUSED.format(address=urlsplit(url).netloc)
+    assert status_text(page) == "Disconnected: " + notice(page)
+    assert page.evaluate("location.hash") == ""
+    # Whatever is typed now goes nowhere: the terminal takes no input.
+    assert page.evaluate("window.serialconsole.term.options.disableStdin") is True
+    assert not connection_attempted(fake_server)
+    assert host.sessions() == []
+
+
+def test_the_refusal_names_the_server_in_the_page_language_and_reconnect_works(
+    host, open_context, fake_server
+):
+    port = fake_server.getsockname()[1]
+    page = open_context(locale="de-DE").new_page()
+    page.goto(console_url(host) + "#ws=" + quote(f"ws://127.0.0.1:{port}/?token={TOKEN}"))
+    wait_state(page, "disconnected")
+    assert notice(page) == (
+        f"Verbindung zu 127.0.0.1:{port} abgelehnt: Diese Seite verbindet sich nur mit den "
+        "Konsolen, die dieser Host vergibt."
+    )
+    # Reconnect asks this host's REST API for a console of its own.
+    page.get_by_role("button", name="Neu verbinden").click()
+    wait_state(page, "connected")
+    wait_prompt_count(page, 1)
+    assert not connection_attempted(fake_server)
+    assert len(host.sessions()) == 1
