@@ -52,10 +52,13 @@ def notice(page) -> str:
 )
 def test_a_link_to_another_websocket_is_refused_and_never_connected(host, page, fake_server, link):
     port = fake_server.getsockname()[1]
-    prefix = host.get("console.json").json()["ws_url_prefix"]
-    ws_port = host.ws_url.rstrip("/").rsplit(":", 1)[1]
+    origin = host.ws_url.rstrip("/")  # ws://127.0.0.1:<ws_port>, the default template's
     url = link.format(
-        port=port, token=TOKEN, prefix=prefix, origin=prefix.split("/?")[0], ws_port=ws_port
+        port=port,
+        token=TOKEN,
+        prefix=f"{origin}/?token=",
+        origin=origin,
+        ws_port=origin.rsplit(":", 1)[1],
     )
     page.goto(console_url(host) + "#ws=" + quote(url, safe=""))
     wait_state(page, "disconnected")
