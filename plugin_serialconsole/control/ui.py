@@ -47,6 +47,13 @@ PAGE_POLICY = (
     "img-src 'self' data:; connect-src {connect}; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
+# What a UI directory needs for the pages to work: they, xterm.js and its fit addon.
+NEEDED_FILES = (
+    "index.html",
+    "console.html",
+    "node_modules/@xterm/xterm/lib/xterm.js",
+    "node_modules/@xterm/addon-fit/lib/addon-fit.js",
+)
 
 
 def find_ui_dir(configured: str | None = None) -> Path:
@@ -62,13 +69,19 @@ def find_ui_dir(configured: str | None = None) -> Path:
 
 def ui_problems(directory: Path) -> list[str]:
     """What a UI directory lacks to work (empty when complete)."""
-    needed = [
-        "index.html",
-        "console.html",
-        "node_modules/@xterm/xterm/lib/xterm.js",
-        "node_modules/@xterm/addon-fit/lib/addon-fit.js",
-    ]
-    return [name for name in needed if not (directory / name).is_file()]
+    return [name for name in NEEDED_FILES if not (directory / name).is_file()]
+
+
+def report_unbuilt(directory: Path) -> None:
+    """Say in the log, at start, when the pages cannot work and how to make them work."""
+    if missing := ui_problems(directory):
+        log.warning(
+            "the web UI in %s is not built (missing: %s): the console page cannot work. "
+            "Run `make ui` in the plugin's source checkout; a plugin installed from that "
+            "checkout finds it through [serialconsole] ui_dir = <checkout>/ui",
+            directory,
+            ", ".join(missing),
+        )
 
 
 def console_policy(ws_url_prefix: str) -> str:
@@ -92,6 +105,8 @@ class UiFiles:
     def page(self, name: str) -> bytes:
         if name not in PAGES:
             raise _not_found()
+        if not (self.directory / name).is_file():
+            raise SerialConsoleError("SCONS0024E", 503)
         body = self._serve(self.directory / name)
         headers = cherrypy.response.headers
         if name == "console.html":

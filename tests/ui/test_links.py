@@ -1,14 +1,18 @@
-"""Links the console page must not follow: a ``#ws=`` to a WebSocket server that is not
-this host's (issue 13, item 5)."""
+"""Console pages that must not run as asked: a ``#ws=`` link to a WebSocket server that is
+not this host's (issue 13, item 5), and a web UI whose xterm.js was never installed (issue
+14, item 7)."""
 
 from __future__ import annotations
 
 import select
 import socket
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+from integration.helpers import Host, config_file, shared_host, ui_without_xterm
 
 from .browser import status_text, wait_prompt_count, wait_state
 from .test_console_page import console_url
@@ -17,6 +21,10 @@ TOKEN = "A" * 43
 REFUSED = (
     "Refused to connect to {address}: this page connects only to the consoles this host hands out."
 )
+UNBUILT = {
+    "en-US": "The web UI is not built on this host: run `make ui`",
+    "de-DE": "Die Weboberfläche ist auf diesem Host nicht gebaut: Führen Sie `make ui`",
+}
 
 
 @pytest.fixture
@@ -88,3 +96,27 @@ def test_the_refusal_names_the_server_in_the_page_language_and_reconnect_works(
     wait_prompt_count(page, 1)
     assert not connection_attempted(fake_server)
     assert len(host.sessions()) == 1
+
+
+# --------------------------------------------------------------------------- no xterm.js
+
+
+@pytest.fixture(scope="module")
+def unbuilt_host() -> Iterator[Host]:
+    """A host serving a UI directory that `make ui` never completed: no xterm.js."""
+    with tempfile.TemporaryDirectory(prefix="scui", dir="/tmp") as directory:
+        ui_dir = ui_without_xterm(Path(directory) / "ui")
+        config = config_file(Path(directory), "serialconsole", ui_dir=str(ui_dir))
+        yield from shared_host("--config", str(config))
+
+
+@pytest.mark.parametrize("locale", sorted(UNBUILT))
+def test_a_page_without_xterm_says_the_ui_is_not_built(unbuilt_host, open_context, locale):
+    """No `window.Terminal is not a constructor`: open_context fails on any page error."""
+    page = open_context(locale=locale).new_page()
+    page.goto(console_url(unbuilt_host))
+    wait_state(page, "unbuilt")
+    assert notice(page).startswith(UNBUILT[locale])
+    assert status_text(page) == notice(page)
+    assert page.evaluate("[...document.querySelectorAll('button')].every((b) => b.disabled)")
+    assert unbuilt_host.sessions() == []

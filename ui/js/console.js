@@ -37,7 +37,7 @@ const $ = (id) => document.getElementById(id);
 let term;
 let fit;
 let connection = null;
-let state = "loading"; // until the page connects or is refused
+let state = "loading"; // until the page connects, is refused or finds no xterm.js
 
 /** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
 function takeFragmentUrl() {
@@ -61,6 +61,25 @@ function addressOf(url) {
 function showNotice(text) {
   $("notice").textContent = text;
   $("notice").hidden = false;
+}
+
+/** True when xterm.js and its fit addon loaded (`make ui` installs them). */
+function terminalLoaded() {
+  return typeof window.Terminal === "function" && typeof window.FitAddon?.FitAddon === "function";
+}
+
+/** Without xterm.js the page can do nothing: say so, and how to build the web UI. */
+function showUnbuilt() {
+  state = "unbuilt";
+  document.body.dataset.state = state;
+  const text = _(
+    "The web UI is not built on this host: run `make ui` in the plugin's source checkout (and set ui_dir to its ui/ directory if the plugin was installed from it).",
+  );
+  showNotice(text);
+  $("status-text").textContent = text;
+  for (const button of document.querySelectorAll("button")) {
+    button.disabled = true;
+  }
 }
 
 /** A `#ws=` link to anything but this host's consoles: never connect, say why. */
@@ -289,6 +308,10 @@ async function main() {
     translateTree,
   };
   await loadCatalog();
+  if (!terminalLoaded()) {
+    showUnbuilt();
+    return;
+  }
   await resumeSession();
   createTerminal();
   setTitle();
