@@ -45,7 +45,7 @@ function takeFragmentUrl() {
   if (location.hash) {
     history.replaceState(history.state, "", location.pathname + location.search);
   }
-  return url;
+  return url || null;
 }
 
 /** Where a refused URL points, for the message (its host if it parses at all). */
