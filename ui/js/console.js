@@ -21,6 +21,7 @@ import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut } from "./console-connection.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
+import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
 
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
@@ -48,35 +49,12 @@ function takeFragmentUrl() {
   return url || null;
 }
 
-/** Where a refused URL points, for the message (its host if it parses at all). */
-function addressOf(url) {
-  try {
-    return new URL(url).host || url.slice(0, 80);
-  } catch {
-    return url.slice(0, 80);
-  }
-}
-
-/** A message that stays above the terminal until the page is left. */
-function showNotice(text) {
-  $("notice").textContent = text;
-  $("notice").hidden = false;
-}
-
-/** True when xterm.js and its fit addon loaded (`make ui` installs them). */
-function terminalLoaded() {
-  return typeof window.Terminal === "function" && typeof window.FitAddon?.FitAddon === "function";
-}
-
 /** Without xterm.js the page can do nothing: say so, and how to build the web UI. */
 function showUnbuilt() {
   state = "unbuilt";
   document.body.dataset.state = state;
-  const text = _(
-    "The web UI is not built on this host: run `make ui` in the plugin's source checkout (and set ui_dir to its ui/ directory if the plugin was installed from it).",
-  );
-  showNotice(text);
-  $("status-text").textContent = text;
+  showNotice(unbuiltText());
+  $("status-text").textContent = unbuiltText();
   for (const button of document.querySelectorAll("button")) {
     button.disabled = true;
   }
@@ -84,12 +62,8 @@ function showUnbuilt() {
 
 /** A `#ws=` link to anything but this host's consoles: never connect, say why. */
 function refuseLink(url) {
-  const text = format(
-    _("Refused to connect to %(address)s: this page connects only to the consoles this host hands out."),
-    { address: addressOf(url) },
-  );
-  showNotice(text);
-  setState("disconnected", text);
+  showNotice(refusedLinkText(url));
+  setState("disconnected", refusedLinkText(url));
 }
 
 function setState(next, detail = "") {
