@@ -15,7 +15,7 @@ from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.rest import ApiSettings, RestApi
 from plugin_serialconsole.control.root import PluginRoot
-from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, ui_problems
+from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, report_unbuilt
 from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
@@ -180,9 +180,8 @@ class SerialConsolePlugin:
             host.check_auth,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
-        if missing := ui_problems(ui_dir):
-            log.warning("the web UI in %s is incomplete (run `make ui`): %s", ui_dir, missing)
-        root = PluginRoot(api, UiFiles(ui_dir))
+        report_unbuilt(ui_dir)
+        root = PluginRoot(api, UiFiles(ui_dir, api.ws_url_prefix))
         config = {
             "/": {
                 "request.process_request_body": False,

@@ -478,3 +478,22 @@ def expect_refused(url: str, status: int = 403, **options: Any) -> None:
         ws = websocket.create_connection(url, timeout=WS_TIMEOUT, **options)
         ws.close()
     assert refused.value.status_code == status
+
+
+# --------------------------------------------------------------------------- the web UI
+
+
+def ui_without_xterm(directory: Path) -> Path:
+    """A copy of the checkout's ui/ where xterm.js never arrived (npm ci not run): pages,
+    scripts, styles and page catalogs, no node_modules. Returns ``directory``."""
+    source = Path(__file__).resolve().parents[2] / "ui"
+    shutil.copytree(source, directory, ignore=shutil.ignore_patterns("node_modules"))
+    return directory
+
+
+def config_file(directory: Path, section: str, **keys: str) -> Path:
+    """``directory/serialconsole.conf`` with ``keys`` in ``[section]``; its path."""
+    path = directory / "serialconsole.conf"
+    lines = [f"[{section}]", *(f"{key} = {value}" for key, value in keys.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path

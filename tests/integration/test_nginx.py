@@ -122,6 +122,19 @@ def test_security_headers_on_every_answer(host, nginx, path, status):
     assert "nginx/" not in response.headers.get("Server", "")
 
 
+def test_console_page_may_connect_only_to_websockify_on_its_origin(host, nginx):
+    """Both policies, nginx's and the host's, allow this origin's /websockify and no other
+    WebSocket (issue 13, item 5)."""
+    response = https(nginx, "GET", API + "console.html")
+    assert response.status_code == 200
+    policies = response.raw.headers.getlist("Content-Security-Policy")
+    assert len(policies) == 2
+    for policy in policies:
+        directives = [directive.split() for directive in policy.split(";")]
+        (connect,) = [rest for name, *rest in directives if name == "connect-src"]
+        assert connect == ["'self'", f"wss://127.0.0.1:{nginx.tls_port}/websockify"]
+
+
 def test_login_and_console_through_nginx(start_host, tmp_path):
     """The deployment as documented: operators log in; the session cookie is Secure (nginx
     says the client used HTTPS) and reaches the WebSocket proxy, which wants it."""
