@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,13 @@ STOP_TIMEOUT = 5.0
 FIRST_RESTART_DELAY = 0.1
 MAX_RESTART_DELAY = 10.0
 HEALTHY_AFTER = 10.0
+# websockify exits 0 only when asked to stop (SIGTERM/SIGINT, or its host gone), and one
+# signalled before it set its handlers dies of the signal. When the
+# whole service is stopped (systemd signals every process of the unit, a terminal's Ctrl+C
+# the whole process group), the host's own stop follows within this many seconds; a proxy
+# stopped alone is restarted after it.
+HOST_STOP_GRACE = 10.0
+ASKED_TO_STOP = (0, -signal.SIGTERM, -signal.SIGINT)
 
 
 class WebsockifyBridge:
@@ -68,6 +76,13 @@ class WebsockifyBridge:
         while not self._stopping.is_set():
             process, started = self._process, time.monotonic()
             code = process.wait()
+            if code in ASKED_TO_STOP:
+                log.info(
+                    "websockify (pid %s) stopped on request (%s); restarted unless the host "
+                    "stops within %s s", process.pid, code, HOST_STOP_GRACE,
+                )  # fmt: skip
+                if self._stopping.wait(HOST_STOP_GRACE):
+                    return
             if self._stopping.is_set():
                 return
             lived = time.monotonic() - started
