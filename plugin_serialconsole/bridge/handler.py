@@ -88,6 +88,12 @@ class ConsoleRequestHandler(ProxyRequestHandler):
     SocketClass = BoundedWebSocket
     _origin_checked = False
 
+    def handle(self) -> None:
+        """One request per connection. The accept loop forked this handler for a complete
+        request head; waiting on for a keep-alive request would let an idle client hold
+        a handler process, of which there are few."""
+        self.handle_one_request()
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base's signature)
         super().log_message("%s", redact(format % args))
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.logfmt import level_name
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,15 @@ class WebsockifyBridge:
         port: int,
         tokens_dir: Path,
         sockets_dir: Path,
-        allowed_origins: Sequence[str] = (),
+        allowed_origins: Sequence[str],
+        limits: HandlerLimits,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.tokens_dir = tokens_dir
         self.sockets_dir = sockets_dir
         self.allowed_origins = tuple(allowed_origins)
+        self.limits = limits
         self.port: int | None = None
         self._listener: socket.socket | None = None
         self._process: subprocess.Popen | None = None
@@ -114,6 +117,10 @@ class WebsockifyBridge:
             str(self.tokens_dir),
             "--sockets-dir",
             str(self.sockets_dir),
+            "--max-handlers",
+            str(self.limits.max_handlers),
+            "--handshake-timeout",
+            str(self.limits.handshake_timeout),
             "--log-level",
             level_name("plugin_serialconsole.bridge"),
         ]
