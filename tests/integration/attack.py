@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from .helpers import WS_TIMEOUT, children
+from .helpers import WS_TIMEOUT
 
 SOURCES = tuple(f"127.0.0.{n}" for n in range(2, 10))
 # A WebSocket request cut off before its end: the proxy can never complete it.
@@ -84,9 +84,14 @@ def open_fds(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
 
 
+def forked_by(pid: int) -> list[int]:
+    """The children of ``pid``'s main thread (quick: no scan of /proc)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def proxy_footprint(proxy: int) -> dict[str, int]:
     """The proxy's handler processes, its open descriptors and the PSS of all of them."""
-    handlers = list(children(proxy))
+    handlers = forked_by(proxy)
     return {
         "handlers": len(handlers),
         "fds": open_fds(proxy),
