@@ -152,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ws-handshake-timeout",
         type=float,
         metavar="S",
-        help="seconds a client has to send its WebSocket request once connected; no "
-        "process is started for it before [serialconsole] ws_handshake_timeout",
+        help="seconds a client connected to the WebSocket port has to send its whole "
+        "request; it gets no process before [serialconsole] ws_handshake_timeout",
     )
     add(
         "--log-level",
