@@ -118,6 +118,7 @@ def _fig(results: dict, fmt: str, unit: str, paths: tuple[str, ...]) -> str:
 def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
     """(measure, pipeline, direct stream) for everything measured."""
     n = args.sessions
+    a = args.attack_connections
     rows = [
         ("open → first byte p50 / p90, mock", "{:.3f}", " s",
          ("mock.open.p50_s", "mock.open.p90_s"), ()),
@@ -148,6 +149,12 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("load.echo_p50_ms", "load.echo_p90_ms"), ()),
         (f"idle CPU, {n} / 0 sessions", "{:.2f}", "% of a core",
          ("load.idle_cpu_pct", "load.idle_cpu_pct_no_sessions"), ()),
+        (f"ws attack, {a} half-open handshakes: console open → first byte", "{:.3f}", " s",
+         ("attack.open_s",), ()),
+        ("ws attack: proxy handler processes before / peak / after", "{:.0f}", "",
+         ("attack.handlers_baseline", "attack.handlers_peak", "attack.handlers_after"), ()),
+        ("ws attack: proxy PSS (with handlers) before / peak / after", "{:.1f}", " MB",
+         ("attack.pss_mb_baseline", "attack.pss_mb_peak", "attack.pss_mb_after"), ()),
     ]  # fmt: skip
     return [
         (label, _fig(results, fmt, unit, pipeline), _fig(results, fmt, unit, direct))

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.bridge.runner import WebsockifyBridge
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
@@ -34,6 +35,8 @@ DEFAULTS = {
     "idle_timeout": "1800",
     "allowed_origins": "",
     "websocket_url": DEFAULT_TEMPLATE,
+    "max_ws_handlers": "128",
+    "ws_handshake_timeout": "5",
     "max_sessions": "100",
     "reattach_grace": "60",
     "ring_size": "262144",
@@ -60,6 +63,7 @@ class Settings:
     allowed_origins: tuple[str, ...]
     websocket_url: WebSocketUrl
     max_sessions: int
+    websocket_limits: HandlerLimits
     reattach_grace: float = 60.0
     ring_size: int = 262144
     max_viewers: int = 10
@@ -84,9 +88,20 @@ class Settings:
             origins,
             WebSocketUrl(section["websocket_url"]),
             int(max_sessions),
+            _websocket_limits(section),
             *_reattach_settings(section),
             section["ui_dir"].strip(),
         )
+
+
+def _websocket_limits(section: dict[str, str]) -> HandlerLimits:
+    max_handlers = _number(section, "max_ws_handlers")
+    handshake_timeout = _number(section, "ws_handshake_timeout")
+    if max_handlers < 1 or max_handlers % 1:
+        raise ValueError(f"[{NAME}] max_ws_handlers must be a whole number >= 1")
+    if handshake_timeout <= 0:
+        raise ValueError(f"[{NAME}] ws_handshake_timeout must be > 0 (seconds)")
+    return HandlerLimits(int(max_handlers), handshake_timeout)
 
 
 def _reattach_settings(section: dict[str, str]) -> tuple[float, int, int]:
@@ -148,6 +163,7 @@ class SerialConsolePlugin:
             self.tokens.directory,
             self.sockets_dir,
             settings.allowed_origins,
+            settings.websocket_limits,
         )
         uri = server["uri"]
         guests = make_guest_model(uri, host.connection)

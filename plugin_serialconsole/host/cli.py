@@ -40,6 +40,8 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "max_viewers": ("serialconsole", "max_viewers"),
     "allowed_origin": ("serialconsole", "allowed_origins"),
     "websocket_url": ("serialconsole", "websocket_url"),
+    "max_ws_handlers": ("serialconsole", "max_ws_handlers"),
+    "ws_handshake_timeout": ("serialconsole", "ws_handshake_timeout"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -138,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEMPLATE",
         help="WebSocket URL handed to browsers, e.g. wss://{host}/websockify "
         "[serialconsole] websocket_url",
+    )
+    add(
+        "--max-ws-handlers",
+        type=int,
+        metavar="N",
+        help="WebSocket connections served at once (a process each), at most; more are "
+        "refused with 503 [serialconsole] max_ws_handlers",
+    )
+    add(
+        "--ws-handshake-timeout",
+        type=float,
+        metavar="S",
+        help="seconds a client connected to the WebSocket port has to send its whole "
+        "request; it gets no process before [serialconsole] ws_handshake_timeout",
     )
     add(
         "--log-level",

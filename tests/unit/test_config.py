@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from plugin_serialconsole import plugin
+from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.host import cli
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host.config import ConfigError, load
@@ -68,6 +69,13 @@ def test_defaults_without_a_file(no_default_file):
     settings = plugin.Settings.from_config(config)
     assert (settings.token_ttl, settings.idle_timeout) == (60, 1800)
     assert (settings.reattach_grace, settings.ring_size, settings.max_viewers) == (60, 262144, 10)
+    assert settings.websocket_limits == HandlerLimits(max_handlers=128, handshake_timeout=5)
+
+
+def test_websocket_limits_from_the_command_line(no_default_file):
+    config = parse("--max-ws-handlers", "7", "--ws-handshake-timeout", "2.5")
+    limits = plugin.Settings.from_config(config).websocket_limits
+    assert limits == HandlerLimits(max_handlers=7, handshake_timeout=2.5)
 
 
 def test_reattach_settings_from_the_command_line(no_default_file):
@@ -171,6 +179,10 @@ def test_command_line_errors_exit_2_with_the_reason(no_default_file, tmp_path, c
         ({"ring_size": "256k"}, "ring_size"),
         ({"max_viewers": "-1"}, "max_viewers"),
         ({"max_viewers": "2.5"}, "max_viewers"),
+        ({"max_ws_handlers": "0"}, "max_ws_handlers"),
+        ({"max_ws_handlers": "1.5"}, "max_ws_handlers"),
+        ({"ws_handshake_timeout": "0"}, "ws_handshake_timeout"),
+        ({"ws_handshake_timeout": "inf"}, "ws_handshake_timeout"),
     ],
 )
 def test_plugin_refuses_wrong_values_of_its_section(values, message):
