@@ -19,6 +19,7 @@ from plugin_serialconsole.host import logs
 from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.logfmt import configure_stderr
+from plugin_serialconsole.rundir import check_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +164,10 @@ def overrides(args: argparse.Namespace) -> dict[tuple[str, str], str]:
 
 
 def prepare_run_dir(run_dir: Path) -> None:
-    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    run_dir.chmod(0o700)
+    """Make the run directory (0700) unless it exists; refuse one that is not private."""
     check_socket_dir(run_dir / "consoles")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    check_private_dir(run_dir, create=True)
 
 
 def main(argv: list[str] | None = None) -> int:
