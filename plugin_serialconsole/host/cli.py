@@ -33,6 +33,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "auth": ("server", "auth"),
     "users_file": ("server", "users_file"),
     "run_dir": ("server", "run_dir"),
+    "trusted_proxy": ("server", "trusted_proxies"),
     "token_ttl": ("serialconsole", "token_ttl"),
     "idle_timeout": ("serialconsole", "idle_timeout"),
     "max_sessions": ("serialconsole", "max_sessions"),
@@ -94,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"serialconsole-passwd [server] users_file (default: {DEFAULT_USERS_FILE})",
     )
     add("--run-dir", type=Path, help="private directory for console sockets [server] run_dir")
+    add(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="reverse proxy (address or network) whose X-Forwarded-For / X-Real-IP name "
+        "the client, for login throttling and logs, e.g. 127.0.0.1 behind the shipped "
+        "nginx; repeatable [server] trusted_proxies (default: none)",
+    )
     add("--token-ttl", type=float, help="seconds a token stays valid [serialconsole] token_ttl")
     add(
         "--idle-timeout",
