@@ -18,7 +18,7 @@ from cherrypy.process.plugins import SimplePlugin
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
-from plugin_serialconsole.host.connection import SharedConnection
+from plugin_serialconsole.host.connection import SharedConnection, log_libvirt_errors
 from plugin_serialconsole.host.forwarded import TrustedProxies
 from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
 from plugin_serialconsole.host.passwords import UsersFile
@@ -128,6 +128,7 @@ def make_auth(server: configparser.SectionProxy) -> tuple[Any, AuthApi]:
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
     server = config["server"]
+    log_libvirt_errors()
     connection = SharedConnection(server["uri"])
     try:
         connection.get()
