@@ -220,7 +220,13 @@ def test_one_clients_failed_logins_do_not_lock_out_another_behind_nginx(start_ho
             login, json={"username": "alice", "password": PASSWORD}, timeout=HTTP_TIMEOUT
         )
         assert welcome.status_code == 200, welcome.text
+        api_client = client_at("127.0.0.4", server)  # HTTP Basic on the plugin's API
+        basic = api_client.get(
+            server.origin + API + "vms", auth=("basic-guess", "wrong"), timeout=HTTP_TIMEOUT
+        )
+        assert basic.status_code == 401, basic.text
         log = host.log_path.read_text()
+        assert "failed password for 'basic-guess' from 127.0.0.4" in log
         assert "failed password for 'guess0' from 127.0.0.2" in log
         assert "operator alice logged in from 127.0.0.3" in log
         assert "192.0.2." not in log
