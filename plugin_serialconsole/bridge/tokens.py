@@ -77,9 +77,6 @@ class TokenStore:
         self._directory_fd(create)
         return self
 
-    def create_directory(self) -> None:
-        self.open(create=True)
-
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:

@@ -25,9 +25,7 @@ CONSOLE = "0123456789abcdef01234567"
 
 @pytest.fixture
 def store(tmp_path):
-    tokens = TokenStore(tmp_path / "tokens")
-    tokens.create_directory()
-    return tokens
+    return TokenStore(tmp_path / "tokens").open(create=True)
 
 
 def test_directory_is_private(store):
