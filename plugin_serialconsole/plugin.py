@@ -24,6 +24,7 @@ from plugin_serialconsole.model.guests import make_guest_model
 from plugin_serialconsole.model.launcher import ConsoleLauncher
 from plugin_serialconsole.model.sessions import SessionManager, SessionSettings
 from plugin_serialconsole.netloc import url_host
+from plugin_serialconsole.rundir import check_private_dir, remove_sockets
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,9 @@ class SerialConsolePlugin:
         settings = Settings.from_config(host.config)
         self.sockets_dir = host.run_dir / "consoles"
         check_socket_dir(self.sockets_dir)
-        self.tokens = TokenStore(host.run_dir / "tokens")
+        check_private_dir(host.run_dir)
+        check_private_dir(self.sockets_dir, create=True)
+        self.tokens = TokenStore(host.run_dir / "tokens").open(create=True)
         self.bridge = WebsockifyBridge(
             server["host"],
             server.getint("ws_port"),
@@ -217,16 +220,11 @@ class SerialConsolePlugin:
         return [url]
 
     def _prepare_run_dir(self) -> None:
-        """Private dirs; sockets and tokens left by an earlier, killed host are swept."""
-        self.sockets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.sockets_dir.chmod(0o700)
-        self.tokens.create_directory()
-        stale = [p for p in self.sockets_dir.iterdir() if p.is_socket()]
-        for path in stale:
-            path.unlink(missing_ok=True)
+        """Sockets and tokens left by an earlier, killed host are swept."""
+        stale = remove_sockets(self.sockets_dir)
         self.tokens.clear()
         if stale:
-            log.info("removed %d stale console sockets from %s", len(stale), self.sockets_dir)
+            log.info("removed %d stale console sockets from %s", stale, self.sockets_dir)
 
     @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
@@ -236,3 +234,5 @@ class SerialConsolePlugin:
             self.launcher.stop()
         if self.bridge is not None:
             self.bridge.stop()
+        if self.tokens is not None:
+            self.tokens.close()

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         HandlerLimits(args.max_handlers, args.handshake_timeout),
         RequestHandlerClass=ConsoleRequestHandler,
         listen_fd=args.listen_fd,
-        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir), args.sockets_dir),
+        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir).open(), args.sockets_dir),
         auth_plugin=OriginCheck(args.allowed_origin),
         verbose=level == "DEBUG",
     )

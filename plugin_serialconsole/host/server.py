@@ -18,7 +18,8 @@ from cherrypy.process.plugins import SimplePlugin
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
-from plugin_serialconsole.host.connection import SharedConnection
+from plugin_serialconsole.host.connection import SharedConnection, log_libvirt_errors
+from plugin_serialconsole.host.forwarded import TrustedProxies
 from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
 from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.plugins import get_plugin_manager
@@ -91,6 +92,20 @@ def configure_cherrypy(server: configparser.SectionProxy) -> None:
     }
 
 
+def resolve_client_addresses(server: configparser.SectionProxy) -> None:
+    """``request.remote.ip`` becomes the client behind a trusted proxy (``host.forwarded``),
+    for everything that reads it: login throttling, logs, plugins' auth checks."""
+    proxies = TrustedProxies.parse(server["trusted_proxies"])
+
+    def resolve() -> None:
+        remote = cherrypy.request.remote
+        remote.ip = proxies.client_address(remote.ip, cherrypy.request.headers)
+
+    # before any handler, like cherrypy's own tools.proxy (which trusts every peer)
+    cherrypy.tools.client_address = cherrypy.Tool("on_start_resource", resolve, priority=10)
+    cherrypy.config.update({"tools.client_address.on": True})
+
+
 def mount_plugins(manager: pluggy.PluginManager, host: StandaloneHost) -> list[str]:
     mounted = []
     for app in manager.hook.wok_plugin_app(host=host):
@@ -113,6 +128,7 @@ def make_auth(server: configparser.SectionProxy) -> tuple[Any, AuthApi]:
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
     server = config["server"]
+    log_libvirt_errors()
     connection = SharedConnection(server["uri"])
     try:
         connection.get()
@@ -130,6 +146,7 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
         return 1
     configure_cherrypy(server)
+    resolve_client_addresses(server)
     try:
         mount_points = mount_plugins(manager, host)
     except ValueError as error:

@@ -118,6 +118,17 @@ def assert_pid_gone(pid: int) -> None:
 # --------------------------------------------------------------------------- the host
 
 
+def run_refused_host(run_dir: Path, *options: str) -> subprocess.CompletedProcess:
+    """Run ``serialconsole-host --mock`` expecting it to refuse to start; its result."""
+    command = [
+        sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock",
+        "--port", "0", "--ws-port", "0", "--run-dir", str(run_dir), "--auth", "none", *options,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=READY_TIMEOUT
+    )
+
+
 class Host:
     """One ``serialconsole-host`` subprocess (``--mock`` unless ``source`` says otherwise, e.g.
     ``("--uri", "qemu:///system")``) with its own short run directory.

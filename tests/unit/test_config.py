@@ -116,6 +116,12 @@ def test_allowed_origins_repeat_on_the_command_line(no_default_file):
     assert plugin.Settings.from_config(config).allowed_origins == ("https://a.example", "https://b")
 
 
+def test_trusted_proxies_repeat_on_the_command_line(no_default_file):
+    assert parse()["server"]["trusted_proxies"] == ""
+    config = parse("--trusted-proxy", "127.0.0.1", "--trusted-proxy", "::1")
+    assert config["server"]["trusted_proxies"] == "127.0.0.1 ::1"
+
+
 def test_default_file_is_read_when_present(no_default_file, monkeypatch, tmp_path):
     monkeypatch.setattr(host_config, "DEFAULT_PATH", write(tmp_path, "[server]\nport = 1234\n"))
     assert parse()["server"]["port"] == "1234"
@@ -133,6 +139,7 @@ def test_run_dir_follows_systemd_runtime_directory(no_default_file, monkeypatch)
         ("[server]\nport = http\n", "port"),
         ("[server]\nws_port = 70000\n", "ws_port"),
         ("[server]\nmock = perhaps\n", "mock"),
+        ("[server]\ntrusted_proxies = 127.0.0.1 nginx\n", "trusted_proxies: .*'nginx'"),
         ("[logging]\nlevel = LOUD\n", "level"),
         ("[logging]\nlevels = cherrypy\n", "levels"),
         ("port = 1\n", "section"),
