@@ -20,9 +20,9 @@ from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.guests import make_guest_model
-from plugin_serialconsole.model.launcher import ConsoleLauncher
 from plugin_serialconsole.model.sessions import SessionManager, SessionSettings
 from plugin_serialconsole.netloc import url_host
+from plugin_serialconsole.supervisor.launcher import ConsoleLauncher
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.session import HOST_STOPPED, ConsoleSession, Limits
 from plugin_serialconsole.console.simulated import SimulatedConsole
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", required=True, help="console device alias, e.g. serial0")
     parser.add_argument("--socket", required=True, type=Path, help="first Unix socket to serve")
     parser.add_argument(
-        "--mode", choices=(protocol.WRITE, protocol.VIEW), default=protocol.WRITE,
+        "--mode", choices=consoles.CLIENT_MODES, default=consoles.WRITE,
         help="of the first socket's client",
     )  # fmt: skip
     # No defaults here: the host passes the plugin's settings (one place for them).
@@ -58,7 +58,7 @@ def report(line: bytes) -> None:
 
 
 def open_guest(args: argparse.Namespace):
-    if protocol.is_mock_uri(args.uri):
+    if consoles.is_mock_uri(args.uri):
         return SimulatedConsole(args.guest_name)
     from plugin_serialconsole.console.libvirt_stream import LibvirtConsole
 

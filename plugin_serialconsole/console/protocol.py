@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin_serialconsole import i18n
+from plugin_serialconsole.consoles import MODES
 from plugin_serialconsole.ids import is_socket_name
 
 READY = "ready"
@@ -29,11 +30,6 @@ EXPIRED = "expired"
 ENDED = "ended"
 STOP = "stop"
 
-# What a client of an invitation may do.
-WRITE = "write"  # input reaches the guest; holds the output back while it is behind
-VIEW = "view"  # output only; input other than Ctrl+Q is dropped
-TRANSCRIPT = "transcript"  # the recent output once, then the socket closes (for the host)
-MODES = (WRITE, VIEW, TRANSCRIPT)
 MAX_TTL = 24 * 3600.0
 
 
@@ -71,12 +67,6 @@ def parse_invite(message: dict[str, Any]) -> Invite | None:
     language = message.get("lang")
     language = i18n.normalize_language(language) if isinstance(language, str) else None
     return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE)
-
-
-def is_mock_uri(uri: str) -> bool:
-    """True for libvirt test-driver URIs, whose guests get the simulated console."""
-    driver = uri.split(":", 1)[0].split("+", 1)[0]
-    return driver == "test"
 
 
 class ConsoleOpenError(Exception):

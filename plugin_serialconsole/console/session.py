@@ -27,7 +27,8 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.clients import CHUNK, Client
 from plugin_serialconsole.console.fanout import Fanout, GuestConsole
 from plugin_serialconsole.console.invitations import Invitation
-from plugin_serialconsole.console.protocol import TRANSCRIPT, WRITE, Invite
+from plugin_serialconsole.console.protocol import Invite
+from plugin_serialconsole.consoles import TRANSCRIPT, WRITE
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import cherrypy
 
-from plugin_serialconsole.console import protocol
+from plugin_serialconsole import consoles
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
@@ -125,7 +125,7 @@ class RestApi:
     def open_console(self, ident: str) -> bytes:
         body = http.json_body("serial_open")
         guest = self.guests.lookup(ident)
-        mode = body.get("mode", protocol.WRITE)
+        mode = body.get("mode", consoles.WRITE)
         opened = self.sessions.open(
             guest,
             body.get("device"),
@@ -186,7 +186,7 @@ class RestApi:
         which browsers never send to a server or write to its logs."""
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest, safe='')}&device={device}"
-        if mode != protocol.WRITE:
+        if mode != consoles.WRITE:
             query += f"&mode={mode}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import libvirt
 
-from plugin_serialconsole.console.protocol import is_mock_uri
+from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found
 
 STATE_NAMES = {

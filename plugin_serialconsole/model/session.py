@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from plugin_serialconsole import consoles
 from plugin_serialconsole.bridge.tokens import IssuedToken
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
-from plugin_serialconsole.model.process import ConsoleProcess
+from plugin_serialconsole.supervisor.process import ConsoleProcess
 
 WAITING = "waiting"
 CONNECTED = "connected"
@@ -65,7 +66,7 @@ class Session:
     def claim(self, mode: str, socket: str, user: str) -> None:
         """Reserve the writer slot or a viewer place for the client of ``socket``."""
         self.sockets.add(socket)
-        if mode == protocol.WRITE:
+        if mode == consoles.WRITE:
             self.state, self.writer_socket, self.user = WAITING, socket, user
         else:
             self.viewers[socket] = Viewer(user)
@@ -117,6 +118,6 @@ def plan(holder: Session | None, mode: str, force: bool) -> str:
         return START
     if holder.process is None:
         return WAIT
-    if mode == protocol.VIEW or holder.state == DETACHED:
+    if mode == consoles.VIEW or holder.state == DETACHED:
         return JOIN
     return TAKE_OVER if force else IN_USE

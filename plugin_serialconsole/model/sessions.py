@@ -15,21 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.bridge.tokens import IssuedToken, SessionBinding, TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.errors import SerialConsoleError, console_in_use, console_unavailable
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, invitation_name
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
-from plugin_serialconsole.model.launcher import Launch, spawn
-from plugin_serialconsole.model.process import (
-    STARTUP_TIMEOUT,
-    ConsoleProcess,
-    ConsoleSpec,
-    InviteFailed,
-    start_watcher,
-)
 from plugin_serialconsole.model.session import (
     JOIN,
     START,
@@ -38,6 +30,14 @@ from plugin_serialconsole.model.session import (
     Opened,
     Session,
     plan,
+)
+from plugin_serialconsole.supervisor.launcher import Launch, spawn
+from plugin_serialconsole.supervisor.process import (
+    STARTUP_TIMEOUT,
+    ConsoleProcess,
+    ConsoleSpec,
+    InviteFailed,
+    start_watcher,
 )
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class SessionManager:
         force: bool = False,
         language: str = "en",
         identity: Identity | None = None,
-        mode: str = protocol.WRITE,
+        mode: str = consoles.WRITE,
     ) -> Opened:
         """A token for a ``mode`` client of one device of a running guest, bound to the
         login session of ``identity`` when it has one."""
@@ -138,7 +138,7 @@ class SessionManager:
                 socket = key
             elif action == JOIN:
                 limit = self.settings.max_viewers
-                if mode == protocol.VIEW and len(holder.viewers) >= limit:
+                if mode == consoles.VIEW and len(holder.viewers) >= limit:
                     raise SerialConsoleError(
                         "SCONS0023E", 503, guest=guest.name, device=device.alias, limit=limit
                     )

@@ -14,11 +14,11 @@ import pytest
 from conftest import recv_until
 from integration.helpers import children
 
-from plugin_serialconsole.console.zygote import Refused, console_args
-from plugin_serialconsole.model import launcher as launcher_module
-from plugin_serialconsole.model.launcher import ConsoleLauncher, SpawnedChild
-from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec
-from plugin_serialconsole.model.zygote import Zygote, ZygoteChild, ZygoteRefused
+from plugin_serialconsole.console.zygote_server import Refused, console_args
+from plugin_serialconsole.supervisor import launcher as launcher_module
+from plugin_serialconsole.supervisor.launcher import ConsoleLauncher, SpawnedChild
+from plugin_serialconsole.supervisor.process import ConsoleProcess, ConsoleSpec
+from plugin_serialconsole.supervisor.zygote_client import Zygote, ZygoteChild, ZygoteRefused
 
 TIMEOUT = 5.0
 

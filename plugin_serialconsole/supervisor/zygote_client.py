@@ -1,4 +1,4 @@
-"""The host's end of the zygote process (``plugin_serialconsole.console.zygote``).
+"""The host's end of the zygote process (``plugin_serialconsole.console.zygote_server``).
 
 Requests go one at a time (a fork takes milliseconds); a thread reads what the zygote
 says: the answer to the request under way, and the exit of each child it reaped. A child
@@ -117,7 +117,7 @@ class Zygote:
     def start(self) -> Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = [
-            sys.executable, "-m", "plugin_serialconsole.console.zygote",
+            sys.executable, "-m", "plugin_serialconsole.console.zygote_server",
             "--socket-fd", str(theirs.fileno()),
             "--sockets-dir", str(self.sockets_dir),
             "--log-level", level_name("plugin_serialconsole.console"),

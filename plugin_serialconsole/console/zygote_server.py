@@ -1,7 +1,7 @@
 """The zygote: a process that has imported what a console process needs and forks one on
 request, so a console starts in ~10 ms instead of an interpreter's 100-300 ms.
 
-    python -m plugin_serialconsole.console.zygote --socket-fd FD --sockets-dir DIR
+    python -m plugin_serialconsole.console.zygote_server --socket-fd FD --sockets-dir DIR
 
 Started by the host with one end of a SOCK_SEQPACKET socketpair (its lifeline: end of file
 there ends the zygote). A request is one message, JSON ``{"argv": ["-m",
@@ -39,7 +39,7 @@ from plugin_serialconsole.logfmt import configure_stderr
 with contextlib.suppress(ImportError):  # no libvirt-python: mock consoles only
     from plugin_serialconsole.console import libvirt_stream  # noqa: F401
 
-log = logging.getLogger("plugin_serialconsole.console.zygote")
+log = logging.getLogger("plugin_serialconsole.console.zygote_server")
 
 MODULE = "plugin_serialconsole.console"
 MAX_MESSAGE = 64 * 1024
@@ -51,7 +51,7 @@ class Refused(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}.zygote", description=__doc__)
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}.zygote_server", description=__doc__)
     parser.add_argument("--socket-fd", type=int, required=True, help="the host's socketpair end")
     parser.add_argument("--sockets-dir", type=Path, required=True, help="consoles' socket dir")
     parser.add_argument("--log-level", default="INFO")

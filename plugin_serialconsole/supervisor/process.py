@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plugin_serialconsole import consoles
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.errors import console_in_use, console_unavailable
 from plugin_serialconsole.logfmt import level_name
-from plugin_serialconsole.model.launcher import ChildHandle, Launch, spawn
+from plugin_serialconsole.supervisor.launcher import ChildHandle, Launch, spawn
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ConsoleSpec:
     accept_timeout: float
     grace: float
     ring_size: int
-    mode: str = protocol.WRITE
+    mode: str = consoles.WRITE
     force: bool = False
     language: str = "en"
 
@@ -195,7 +196,7 @@ class ConsoleProcess:
 
     def transcript(self, name: str, limit: int) -> bytes:
         """The recent output (at most ``limit`` bytes), through a socket of its own."""
-        self.invite(name, protocol.TRANSCRIPT, TRANSCRIPT_TIMEOUT)
+        self.invite(name, consoles.TRANSCRIPT, TRANSCRIPT_TIMEOUT)
         deadline = time.monotonic() + TRANSCRIPT_TIMEOUT
         data = bytearray()
         try:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from plugin_serialconsole.model.zygote import Zygote, ZygoteUnavailable
+from plugin_serialconsole.supervisor.zygote_client import Zygote, ZygoteUnavailable
 
 log = logging.getLogger(__name__)
 
