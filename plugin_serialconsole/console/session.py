@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from plugin_serialconsole.console import protocol
@@ -28,6 +27,7 @@ from plugin_serialconsole.console.clients import CHUNK, Client
 from plugin_serialconsole.console.fanout import Fanout, GuestConsole
 from plugin_serialconsole.console.invitations import Invitation
 from plugin_serialconsole.console.protocol import Invite
+from plugin_serialconsole.console.spec import ConsoleSettings
 from plugin_serialconsole.consoles import TRANSCRIPT, WRITE
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,6 @@ GUEST_CLOSED = "SCONS0109L"
 NOBODY_REATTACHED = "SCONS0112L"
 
 
-@dataclass(frozen=True)
-class Limits:
-    idle_timeout: float  # 0: none
-    grace: float  # 0: the writer leaving ends the session
-    ring_size: int
-
-
 class ConsoleSession:
     """Serves one guest console to the clients the host invites."""
 
@@ -58,14 +51,14 @@ class ConsoleSession:
         guest: GuestConsole,
         directory: Path,
         report: Callable[[bytes], None],
-        limits: Limits,
+        settings: ConsoleSettings,
     ) -> None:
         loop = asyncio.get_running_loop()
         self.guest = guest
         self.directory = directory
         self._report = report
-        self.limits = limits
-        self.fanout = Fanout(guest, limits.ring_size, self._touch)
+        self.settings = settings
+        self.fanout = Fanout(guest, settings.ring_size, self._touch)
         self._finished: asyncio.Future[tuple[str, dict]] = loop.create_future()
         self._invitations: dict[str, Invitation] = {}
         self._clients: dict[str, Client] = {}
@@ -91,7 +84,7 @@ class ConsoleSession:
         await self._open(first, replace=True)
         self.report(protocol.READY, socket=first.socket, replay=len(self.fanout.ring))
         tasks = [asyncio.create_task(self._pump())]
-        if self.limits.idle_timeout > 0:
+        if self.settings.idle_timeout > 0:
             tasks.append(asyncio.create_task(self._watch_idle()))
         try:
             code, params = await self._finished
@@ -195,10 +188,10 @@ class ConsoleSession:
         self.report(protocol.LEFT, socket=client.name, mode=client.mode)
         if client is self._writer:
             self._writer = None
-            if self.limits.grace == 0:
+            if self.settings.grace == 0:
                 self.finish(CLIENT_CLOSED)
                 return
-        self._keep_for(self.limits.grace)
+        self._keep_for(self.settings.grace)
 
     # when to end -------------------------------------------------------------
 
@@ -220,10 +213,10 @@ class ConsoleSession:
             return
         if not self._someone_came:
             self.finish(NOBODY_CAME, seconds=f"{self._first_ttl:g}")
-        elif self.limits.grace == 0:
+        elif self.settings.grace == 0:
             self.finish(CLIENT_CLOSED)
         else:
-            self.finish(NOBODY_REATTACHED, seconds=f"{self.limits.grace:g}")
+            self.finish(NOBODY_REATTACHED, seconds=f"{self.settings.grace:g}")
 
     def _touch(self) -> None:
         self._last_activity = asyncio.get_running_loop().time()
@@ -231,9 +224,9 @@ class ConsoleSession:
     async def _watch_idle(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            remaining = self._last_activity + self.limits.idle_timeout - loop.time()
+            remaining = self._last_activity + self.settings.idle_timeout - loop.time()
             if remaining <= 0:
-                self.finish(IDLE, seconds=f"{self.limits.idle_timeout:g}")
+                self.finish(IDLE, seconds=f"{self.settings.idle_timeout:g}")
                 return
             await asyncio.sleep(remaining)
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.bridge.tokens import IssuedToken, SessionBinding, TokenStore
 from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.errors import SerialConsoleError, console_in_use, console_unavailable
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, invitation_name
+from plugin_serialconsole.logfmt import level_name
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
 from plugin_serialconsole.model.session import (
     JOIN,
@@ -31,11 +32,11 @@ from plugin_serialconsole.model.session import (
     Session,
     plan,
 )
+from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
 from plugin_serialconsole.supervisor.process import (
     STARTUP_TIMEOUT,
     ConsoleProcess,
-    ConsoleSpec,
     InviteFailed,
     start_watcher,
 )
@@ -48,18 +49,6 @@ OPERATOR_ENDED = "SCONS0106L"
 TAKEN_OVER = "SCONS0107L"
 HOST_STOPPING = "SCONS0105L"
 GUEST_STOPPED = "SCONS0104L"
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    uri: str
-    sockets_dir: Path
-    token_ttl: float
-    idle_timeout: float
-    max_sessions: int = 100
-    grace: float = 60.0
-    ring_size: int = 256 * 1024
-    max_viewers: int = 10
 
 
 def _binding(identity: Identity | None) -> SessionBinding | None:
@@ -75,12 +64,16 @@ class SessionManager:
         self,
         guests: GuestModel,
         tokens: TokenStore,
-        settings: SessionSettings,
+        settings: Settings,
+        uri: str,
+        sockets_dir: Path,
         launch: Launch = spawn,
     ) -> None:
         self.guests = guests
         self.tokens = tokens
         self.settings = settings
+        self.uri = uri  # the host's connection's, which each console process opens again
+        self.sockets_dir = sockets_dir
         self.launch = launch
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
@@ -167,25 +160,22 @@ class SessionManager:
         return process.replay
 
     def _spec(self, session: Session, mode: str, force: bool, language: str) -> ConsoleSpec:
-        settings = self.settings
         return ConsoleSpec(
-            uri=settings.uri,
+            settings=self.settings.console,
+            uri=self.uri,
             guest_uuid=session.guest.uuid,
             guest_name=session.guest.name,
             device=session.device.alias,
-            socket_path=settings.sockets_dir / session.console_id,
-            idle_timeout=settings.idle_timeout,
-            accept_timeout=settings.token_ttl,
-            grace=settings.grace,
-            ring_size=settings.ring_size,
+            socket_path=self.sockets_dir / session.console_id,
             mode=mode,
             force=force,
             language=language,
+            log_level=level_name("plugin_serialconsole.console"),
         )
 
     def _invite(self, session: Session, socket: str, mode: str, language: str) -> int:
         try:
-            return session.process.invite(socket, mode, self.settings.token_ttl, language)
+            return session.process.invite(socket, mode, self.settings.console.token_ttl, language)
         except InviteFailed:
             with self._lock:
                 session.unclaim(socket)
@@ -195,7 +185,7 @@ class SessionManager:
         self, session: Session, socket: str, identity: Identity | None, started: bool
     ) -> IssuedToken:
         try:
-            token = self.tokens.issue(socket, self.settings.token_ttl, _binding(identity))
+            token = self.tokens.issue(socket, self.settings.console.token_ttl, _binding(identity))
         except BaseException:
             if started:
                 session.process.kill()  # its watcher cleans up
@@ -237,7 +227,7 @@ class SessionManager:
         for digest in digests:
             self.tokens.revoke(digest)
         for name in sockets - ({session.console_id} if reused else set()):
-            path = self.settings.sockets_dir / name
+            path = self.sockets_dir / name
             if path.is_socket():
                 path.unlink(missing_ok=True)
         code, params = session.process.end or ("SCONS0109L", {"error": "process died"})
@@ -286,7 +276,7 @@ class SessionManager:
             name = invitation_name(session.console_id)
             session.sockets.add(name)  # removed with the others should the process die
         try:
-            return session, session.process.transcript(name, self.settings.ring_size)
+            return session, session.process.transcript(name, self.settings.console.ring_size)
         except InviteFailed as error:
             if session.ended.wait(STOP_TIMEOUT):
                 raise SerialConsoleError("SCONS0008E", 404, guest=guest.name) from None

@@ -8,18 +8,15 @@ import logging
 import selectors
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import consoles
 from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.errors import console_in_use, console_unavailable
-from plugin_serialconsole.logfmt import level_name
 from plugin_serialconsole.supervisor.launcher import ChildHandle, Launch, spawn
 
 log = logging.getLogger(__name__)
@@ -28,59 +25,6 @@ STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
 INVITE_TIMEOUT = 5.0
 TRANSCRIPT_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class ConsoleSpec:
-    """Everything a console process needs to know."""
-
-    uri: str
-    guest_uuid: str
-    guest_name: str
-    device: str
-    socket_path: Path
-    idle_timeout: float
-    accept_timeout: float
-    grace: float
-    ring_size: int
-    mode: str = consoles.WRITE
-    force: bool = False
-    language: str = "en"
-
-    def command(self) -> list[str]:
-        return [sys.executable, *self.argv()]
-
-    def argv(self) -> list[str]:
-        """The command line after the interpreter: ``-m plugin_serialconsole.console ...``."""
-        argv = [
-            "-m",
-            "plugin_serialconsole.console",
-            "--uri",
-            self.uri,
-            "--guest-uuid",
-            self.guest_uuid,
-            "--guest-name",
-            self.guest_name,
-            "--device",
-            self.device,
-            "--socket",
-            str(self.socket_path),
-            "--mode",
-            self.mode,
-            "--idle-timeout",
-            str(self.idle_timeout),
-            "--accept-timeout",
-            str(self.accept_timeout),
-            "--grace",
-            str(self.grace),
-            "--ring-size",
-            str(self.ring_size),
-            "--lang",
-            self.language,
-            "--log-level",
-            level_name("plugin_serialconsole.console"),
-        ]
-        return argv + (["--force"] if self.force else [])
 
 
 class InviteFailed(Exception):
@@ -112,7 +56,7 @@ class ConsoleProcess:
 
     @classmethod
     def start(cls, spec: ConsoleSpec, launch: Launch = spawn) -> ConsoleProcess:
-        process = cls(spec, launch(spec.argv()))
+        process = cls(spec, launch(spec))
         try:
             first = process._first_report()
         except BaseException:
@@ -202,7 +146,7 @@ class ConsoleProcess:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(TRANSCRIPT_TIMEOUT)
-                sock.connect(str(self.spec.socket_path.parent / name))
+                sock.connect(str(self.spec.sockets_dir / name))
                 while len(data) <= limit and (chunk := sock.recv(65536)):
                     data += chunk
                     sock.settimeout(max(0.001, deadline - time.monotonic()))

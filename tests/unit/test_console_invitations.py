@@ -175,7 +175,7 @@ def test_a_viewer_keeps_the_session_after_the_writer_left(console_process):
 
 
 def test_view_only_start_then_a_writer_joins(console_process):
-    process = console_process("--mode=view")
+    process = console_process(mode="view")
     ready(process)
     viewer = process.connect()
     assert process.event() == {"event": "connected", "socket": "c", "mode": "view"}

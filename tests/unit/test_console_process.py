@@ -120,7 +120,7 @@ def test_sigterm_before_any_client(console_process):
 
 
 def test_nobody_connecting_ends_session(console_process):
-    process = ready(console_process(accept_timeout=0.5))
+    process = ready(console_process(token_ttl=0.5))
     assert process.event() == {"event": "expired", "socket": "c", "mode": "write"}
     event = process.event()
     assert event["event"] == "ended"
@@ -137,7 +137,7 @@ def test_idle_client_is_disconnected(console_process):
 
 
 def test_accept_timeout_does_not_end_a_connected_session(console_process):
-    process = console_process(accept_timeout=0.4)
+    process = console_process(token_ttl=0.4)
     client = connected(process)
     client.settimeout(0.6)
     with pytest.raises(TimeoutError):
@@ -187,7 +187,7 @@ def test_large_output_reaches_client_in_order(console_process):
 
 
 def test_final_line_in_requested_language_falls_back_to_english(console_process):
-    process = console_process("--lang=xx")
+    process = console_process(language="xx")
     client = connected(process)
     client.sendall(b"\x11")
     assert b"Disconnected (Ctrl+Q)." in assert_ended(process, client, "SCONS0102L")
