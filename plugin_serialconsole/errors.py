@@ -24,12 +24,12 @@ class SerialConsoleError(Exception):
 
 
 def not_found(guest: str) -> SerialConsoleError:
-    return SerialConsoleError("SCONS0001E", 404, guest=guest)
+    return SerialConsoleError(i18n.GUEST_NOT_FOUND, 404, guest=guest)
 
 
 def console_in_use(guest: str, device: str) -> SerialConsoleError:
-    return SerialConsoleError("SCONS0003E", 409, guest=guest, device=device)
+    return SerialConsoleError(i18n.CONSOLE_IN_USE, 409, guest=guest, device=device)
 
 
 def console_unavailable(guest: str, error: str) -> SerialConsoleError:
-    return SerialConsoleError("SCONS0009E", 500, guest=guest, error=error)
+    return SerialConsoleError(i18n.CONSOLE_OPEN_FAILED, 500, guest=guest, error=error)

@@ -15,11 +15,12 @@ import logging
 import signal
 import sys
 
-from plugin_serialconsole import consoles, i18n
+from plugin_serialconsole import consoles
 from plugin_serialconsole.console import protocol
-from plugin_serialconsole.console.session import HOST_STOPPED, ConsoleSession
+from plugin_serialconsole.console.session import ConsoleSession
 from plugin_serialconsole.console.simulated import SimulatedConsole
 from plugin_serialconsole.console.spec import MODULE, ConsoleSpec, SpecError
+from plugin_serialconsole.consoles import Reason, parse_reason
 from plugin_serialconsole.logfmt import configure_stderr
 
 log = logging.getLogger("plugin_serialconsole.console")
@@ -48,8 +49,8 @@ async def watch_host(session: ConsoleSession) -> None:
     while line := await reader.readline():
         message = protocol.decode(line)
         event = message.get("event")
-        if event == protocol.STOP and message.get("code") in i18n.messages:
-            session.finish(message["code"])
+        if event == protocol.STOP and (reason := parse_reason(message.get("reason"))):
+            session.finish(reason)
             return
         if event == protocol.INVITE:
             invite = protocol.parse_invite(message)
@@ -58,23 +59,23 @@ async def watch_host(session: ConsoleSession) -> None:
                 session.report(protocol.REFUSED, socket=str(message.get("socket")), error=error)
             else:
                 await session.invite(invite)
-    session.finish(HOST_STOPPED)
+    session.finish(Reason.HOST_STOPPING)
 
 
 async def serve(spec: ConsoleSpec) -> int:
     try:
         guest = open_guest(spec)
     except protocol.ConsoleOpenError as error:
-        report(protocol.encode(protocol.FAILED, code=error.code, params=error.params))
+        report(protocol.encode(protocol.FAILED, reason=error.reason, params=error.params))
         return 1
     session = ConsoleSession(guest, spec.sockets_dir, report, spec.settings)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, session.finish, HOST_STOPPED)
+        loop.add_signal_handler(signum, session.finish, Reason.HOST_STOPPING)
     host_watch = asyncio.create_task(watch_host(session))
-    code, _params = await session.run(spec.first_invite())
+    reason, _params = await session.run(spec.first_invite())
     host_watch.cancel()
-    log.info("console %s of %s ended: %s", spec.device, spec.guest_uuid, code)
+    log.info("console %s of %s ended: %s", spec.device, spec.guest_uuid, reason)
     return 0
 
 

@@ -17,7 +17,6 @@ from plugin_serialconsole.console.invitations import Invitation
 CHUNK = 64 * 1024
 WRITE_HIGH_WATER = 256 * 1024
 FINAL_LINE_TIMEOUT = 2.0
-OUTPUT_SKIPPED = "SCONS0113L"
 
 
 def notice(code: str, params: dict, language: str) -> bytes:
@@ -63,7 +62,9 @@ class Client:
             while True:
                 skipped, data = await self.cursor.take(CHUNK)
                 if skipped:
-                    self.writer.write(notice(OUTPUT_SKIPPED, {"bytes": skipped}, self.language))
+                    self.writer.write(
+                        notice(i18n.OUTPUT_SKIPPED, {"bytes": skipped}, self.language)
+                    )
                 if not data:
                     return  # the guest's console ended; the session says why
                 self.writer.write(data)
@@ -107,7 +108,9 @@ class Client:
             if not self.writer.is_closing():
                 skipped, rest = self.cursor.take_ready()
                 if skipped:
-                    self.writer.write(notice(OUTPUT_SKIPPED, {"bytes": skipped}, self.language))
+                    self.writer.write(
+                        notice(i18n.OUTPUT_SKIPPED, {"bytes": skipped}, self.language)
+                    )
                 self.writer.write(rest + notice(code, params, self.language))
                 await asyncio.wait_for(self.writer.drain(), FINAL_LINE_TIMEOUT)
         self.writer.close()

@@ -147,4 +147,4 @@ def _bad_segment(segment: str) -> bool:
 
 
 def _not_found() -> SerialConsoleError:
-    return SerialConsoleError("SCONS0011E", 404, path=cherrypy.request.path_info)
+    return SerialConsoleError(i18n.RESOURCE_NOT_FOUND, 404, path=cherrypy.request.path_info)

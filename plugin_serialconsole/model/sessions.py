@@ -18,6 +18,7 @@ from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.bridge.tokens import IssuedToken, SessionBinding, TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import SerialConsoleError, console_in_use, console_unavailable
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, invitation_name
@@ -45,10 +46,6 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
 ATTEMPTS = 10
-OPERATOR_ENDED = "SCONS0106L"
-TAKEN_OVER = "SCONS0107L"
-HOST_STOPPING = "SCONS0105L"
-GUEST_STOPPED = "SCONS0104L"
 
 
 def _binding(identity: Identity | None) -> SessionBinding | None:
@@ -90,7 +87,9 @@ class SessionManager:
         """A token for a ``mode`` client of one device of a running guest, bound to the
         login session of ``identity`` when it has one."""
         if not guest.running:
-            raise SerialConsoleError("SCONS0002E", 409, guest=guest.name, state=guest.state)
+            raise SerialConsoleError(
+                i18n.GUEST_NOT_RUNNING, 409, guest=guest.name, state=guest.state
+            )
         device = guest.device(alias)
         user = identity.user if identity else ""
         may_take_over = force  # once: a console taken meanwhile by another request stays
@@ -100,7 +99,7 @@ class SessionManager:
                 session.started.wait(STARTUP_TIMEOUT)
                 continue
             if action == TAKE_OVER:
-                self._end(session, TAKEN_OVER)
+                self._end(session, Reason.TAKEN_OVER)
                 may_take_over = False
                 continue
             try:
@@ -126,14 +125,20 @@ class SessionManager:
             action = plan(holder, mode, force)
             if action == START:
                 if len(self._sessions) >= self.settings.max_sessions:
-                    raise SerialConsoleError("SCONS0018E", 503, limit=self.settings.max_sessions)
+                    raise SerialConsoleError(
+                        i18n.TOO_MANY_SESSIONS, 503, limit=self.settings.max_sessions
+                    )
                 holder = self._sessions[key] = Session(guest, device, key)
                 socket = key
             elif action == JOIN:
                 limit = self.settings.max_viewers
                 if mode == consoles.VIEW and len(holder.viewers) >= limit:
                     raise SerialConsoleError(
-                        "SCONS0023E", 503, guest=guest.name, device=device.alias, limit=limit
+                        i18n.TOO_MANY_VIEWERS,
+                        503,
+                        guest=guest.name,
+                        device=device.alias,
+                        limit=limit,
                     )
                 socket = invitation_name(key)
             elif action in (WAIT, TAKE_OVER):
@@ -156,7 +161,7 @@ class SessionManager:
         )
         session.started.set()
         guest, device = session.guest.name, session.device.alias
-        log.info("%s", i18n.translate("SCONS0110L", {"guest": guest, "device": device}))
+        log.info("%s", i18n.translate(i18n.SESSION_OPENED, {"guest": guest, "device": device}))
         return process.replay
 
     def _spec(self, session: Session, mode: str, force: bool, language: str) -> ConsoleSpec:
@@ -230,15 +235,15 @@ class SessionManager:
             path = self.sockets_dir / name
             if path.is_socket():
                 path.unlink(missing_ok=True)
-        code, params = session.process.end or ("SCONS0109L", {"error": "process died"})
-        if code == GUEST_STOPPED:
+        reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
+        if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
-        reason = i18n.translate(code, params)
+        why = i18n.translate(reason.message_code, params)
         log.info(
             "%s",
             i18n.translate(
-                "SCONS0111L",
-                {"guest": session.guest.name, "device": session.device.alias, "reason": reason},
+                i18n.SESSION_ENDED,
+                {"guest": session.guest.name, "device": session.device.alias, "reason": why},
             ),
         )
         session.ended.set()
@@ -247,11 +252,11 @@ class SessionManager:
         """One console saw the guest stop: so do the guest's other consoles."""
         self.guests.guest_stopped(guest.uuid)
         for other in self._sessions_of(guest):
-            other.process.request_stop(GUEST_STOPPED)
+            other.process.request_stop(Reason.GUEST_STOPPED)
 
-    def _end(self, session: Session, code: str) -> None:
+    def _end(self, session: Session, reason: Reason) -> None:
         """Stop a session's process and wait until it is cleaned up."""
-        session.process.request_stop(code)
+        session.process.request_stop(reason)
         if not session.ended.wait(STOP_TIMEOUT):
             log.warning("console process %s ignored stop; killing it", session.process.pid)
             session.process.kill()
@@ -261,9 +266,9 @@ class SessionManager:
         """End the guest's sessions (one device's, if given); return how many ended."""
         mine = [s for s in self._sessions_of(guest) if alias in (None, s.device.alias)]
         if not mine:
-            raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
+            raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name)
         for session in mine:
-            self._end(session, OPERATOR_ENDED)
+            self._end(session, Reason.OPERATOR_ENDED)
         return len(mine)
 
     def transcript(self, guest: Guest, alias: str | None = None) -> tuple[Session, bytes]:
@@ -272,14 +277,14 @@ class SessionManager:
         with self._lock:
             session = self._sessions.get(console_id(guest.uuid, device.alias))
             if session is None or session.process is None:
-                raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
+                raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name)
             name = invitation_name(session.console_id)
             session.sockets.add(name)  # removed with the others should the process die
         try:
             return session, session.process.transcript(name, self.settings.console.ring_size)
         except InviteFailed as error:
             if session.ended.wait(STOP_TIMEOUT):
-                raise SerialConsoleError("SCONS0008E", 404, guest=guest.name) from None
+                raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name) from None
             raise console_unavailable(guest.name, str(error)) from None
 
     def list(self) -> list[Session]:
@@ -299,6 +304,6 @@ class SessionManager:
     def stop_all(self) -> None:
         # Ask every process first so they wind down in parallel, then wait for each.
         for session in self.list():
-            session.process.request_stop(HOST_STOPPING)
+            session.process.request_stop(Reason.HOST_STOPPING)
         for session in self.list():
-            self._end(session, HOST_STOPPING)
+            self._end(session, Reason.HOST_STOPPING)

@@ -16,6 +16,7 @@ from typing import Any
 from plugin_serialconsole import consoles
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.consoles import Reason, parse_reason
 from plugin_serialconsole.errors import console_in_use, console_unavailable
 from plugin_serialconsole.supervisor.launcher import ChildHandle, Launch, spawn
 
@@ -43,7 +44,7 @@ class ConsoleProcess:
     def __init__(self, spec: ConsoleSpec, child: ChildHandle) -> None:
         self.spec = spec
         self._child = child
-        self.end: tuple[str, dict[str, Any]] | None = None
+        self.end: tuple[Reason, dict[str, Any]] | None = None  # why it ended, once it has
         self.replay = 0  # bytes of recent output the first client gets first
         self._stdin_lock = threading.Lock()
         self._answers: dict[str, _Answer] = {}
@@ -67,10 +68,10 @@ class ConsoleProcess:
             return process
         process._discard()
         if first.get("event") == protocol.FAILED:
-            code, params = first.get("code", ""), first.get("params") or {}
-            if code == "SCONS0003E":
+            reason, params = parse_reason(first.get("reason")), first.get("params") or {}
+            if reason == Reason.IN_USE:
                 raise console_in_use(spec.guest_name, spec.device)
-            error = params.get("error", code)
+            error = params.get("error", reason)
         else:
             error = "the console process exited before it was ready"
         raise console_unavailable(spec.guest_name, str(error))
@@ -96,8 +97,8 @@ class ConsoleProcess:
                 if event in (protocol.INVITED, protocol.REFUSED):
                     self._answered(str(report.get("socket")), report)
                     continue
-                if event == protocol.ENDED:
-                    self.end = (report.get("code", ""), report.get("params") or {})
+                if event == protocol.ENDED and (reason := parse_reason(report.get("reason"))):
+                    self.end = (reason, report.get("params") or {})
                 on_report(report)
         finally:
             with self._answers_lock:
@@ -154,9 +155,9 @@ class ConsoleProcess:
             raise InviteFailed(f"transcript: {error}") from None
         return bytes(data[:limit])
 
-    def request_stop(self, code: str) -> None:
-        """Ask the process to end, telling its clients ``code``."""
-        self._send(protocol.encode(protocol.STOP, code=code))
+    def request_stop(self, reason: Reason) -> None:
+        """Ask the process to end, telling its clients why."""
+        self._send(protocol.encode(protocol.STOP, reason=reason))
 
     def _send(self, line: bytes) -> bool:
         with self._stdin_lock, contextlib.suppress(OSError, ValueError):

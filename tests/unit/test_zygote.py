@@ -18,6 +18,7 @@ from integration.helpers import children
 
 from plugin_serialconsole.console.spec import ConsoleSettings, ConsoleSpec
 from plugin_serialconsole.console.zygote_protocol import Refused, parse_request
+from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.supervisor import launcher as launcher_module
 from plugin_serialconsole.supervisor.launcher import ConsoleLauncher, SpawnedChild
 from plugin_serialconsole.supervisor.process import ConsoleProcess
@@ -85,7 +86,7 @@ def test_forked_console_echoes_in_a_session_of_its_own(zygote, short_dir, proces
 def test_stop_and_kill_are_reaped_with_their_status(zygote, short_dir):
     first = ConsoleProcess.start(spec(short_dir, "a"), zygote.launch)
     second = ConsoleProcess.start(spec(short_dir, "b"), zygote.launch)
-    first.request_stop("SCONS0106L")
+    first.request_stop(Reason.OPERATOR_ENDED)
     assert list(first._child.stdout)[-1].startswith(b'{"event": "ended"')
     assert first.wait(TIMEOUT) == 0
     second.kill()
@@ -142,7 +143,7 @@ def test_consoles_outlive_a_killed_zygote(zygote, short_dir):
     os.kill(zygote.pid, signal.SIGKILL)
     wait_until(lambda: not zygote.alive, "the host to see the zygote gone")
     echo(process)  # still serving, in its own session
-    process.request_stop("SCONS0106L")
+    process.request_stop(Reason.OPERATOR_ENDED)
     list(process._child.stdout)
     assert process.wait(TIMEOUT) == -1  # ended; its status went with the zygote
 
