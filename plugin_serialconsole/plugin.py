@@ -15,8 +15,8 @@ from plugin_serialconsole.control.root import PluginRoot
 from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, ui_problems
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
+from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import make_guest_model
-from plugin_serialconsole.model.sessions import SessionManager
 from plugin_serialconsole.netloc import url_host
 from plugin_serialconsole.settings import SECTION, Settings
 from plugin_serialconsole.supervisor.launcher import ConsoleLauncher

@@ -17,7 +17,7 @@ import sys
 
 from plugin_serialconsole import consoles
 from plugin_serialconsole.console import protocol
-from plugin_serialconsole.console.session import ConsoleSession
+from plugin_serialconsole.console.server import ConsoleServer
 from plugin_serialconsole.console.simulated import SimulatedConsole
 from plugin_serialconsole.console.spec import MODULE, ConsoleSpec, SpecError
 from plugin_serialconsole.consoles import Reason, parse_reason
@@ -41,7 +41,7 @@ def open_guest(spec: ConsoleSpec):
     return guest
 
 
-async def watch_host(session: ConsoleSession) -> None:
+async def watch_host(server: ConsoleServer) -> None:
     """Obey ``invite`` and ``stop`` lines from the host; its end of file means it is gone."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -50,16 +50,16 @@ async def watch_host(session: ConsoleSession) -> None:
         message = protocol.decode(line)
         event = message.get("event")
         if event == protocol.STOP and (reason := parse_reason(message.get("reason"))):
-            session.finish(reason)
+            server.finish(reason)
             return
         if event == protocol.INVITE:
             invite = protocol.parse_invite(message)
             if invite is None:
                 error = "malformed invitation"
-                session.report(protocol.REFUSED, socket=str(message.get("socket")), error=error)
+                server.report(protocol.REFUSED, socket=str(message.get("socket")), error=error)
             else:
-                await session.invite(invite)
-    session.finish(Reason.HOST_STOPPING)
+                await server.invite(invite)
+    server.finish(Reason.HOST_STOPPING)
 
 
 async def serve(spec: ConsoleSpec) -> int:
@@ -68,12 +68,12 @@ async def serve(spec: ConsoleSpec) -> int:
     except protocol.ConsoleOpenError as error:
         report(protocol.encode(protocol.FAILED, reason=error.reason, params=error.params))
         return 1
-    session = ConsoleSession(guest, spec.sockets_dir, report, spec.settings)
+    server = ConsoleServer(guest, spec.sockets_dir, report, spec.settings)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, session.finish, Reason.HOST_STOPPING)
-    host_watch = asyncio.create_task(watch_host(session))
-    reason, _params = await session.run(spec.first_invite())
+        loop.add_signal_handler(signum, server.finish, Reason.HOST_STOPPING)
+    host_watch = asyncio.create_task(watch_host(server))
+    reason, _params = await server.run(spec.first_invite())
     host_watch.cancel()
     log.info("console %s of %s ended: %s", spec.device, spec.guest_uuid, reason)
     return 0

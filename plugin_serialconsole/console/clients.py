@@ -1,7 +1,7 @@
 """One client of a console process: its socket, mode, place in the output and two tasks.
 
 Output goes out at the client's own pace (``Cursor``); what the client types is handed
-to the session, which decides what a writer's and a viewer's input do.
+to the server (``server.ConsoleServer``), which decides what a writer's and a viewer's input do.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Client:
                         notice(i18n.OUTPUT_SKIPPED, {"bytes": skipped}, self.language)
                     )
                 if not data:
-                    return  # the guest's console ended; the session says why
+                    return  # the guest's console ended; the server says why
                 self.writer.write(data)
                 await self.writer.drain()
         except (ConnectionError, OSError):
@@ -101,7 +101,7 @@ class Client:
         self.writer.close()  # the transport still sends what it holds, then closes
 
     async def finish(self, code: str, params: dict) -> None:
-        """The session ends: the output the client has not had yet, the last line, close."""
+        """The console ends: the output the client has not had yet, the last line, close."""
         self.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):

@@ -18,7 +18,7 @@ from plugin_serialconsole.consoles import Reason
 
 
 class GuestConsole(Protocol):
-    """The guest side of a session: the simulated console or a libvirt stream."""
+    """The guest side of a console process: the simulated console or a libvirt stream."""
 
     end_reason: tuple[Reason, dict] | None  # why its output ended, once it has
 

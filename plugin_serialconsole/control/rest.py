@@ -28,8 +28,8 @@ from plugin_serialconsole.control import http
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
+from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import GuestModel
-from plugin_serialconsole.model.sessions import SessionManager
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import consoles, i18n
-from plugin_serialconsole.bridge.tokens import IssuedToken, SessionBinding, TokenStore
+from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding, TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason
@@ -23,16 +23,16 @@ from plugin_serialconsole.errors import SerialConsoleError, console_in_use, cons
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, invitation_name
 from plugin_serialconsole.logfmt import level_name
-from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
-from plugin_serialconsole.model.session import (
+from plugin_serialconsole.model.console_session import (
     JOIN,
     START,
     TAKE_OVER,
     WAIT,
+    ConsoleSession,
     Opened,
-    Session,
     plan,
 )
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
 from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
 from plugin_serialconsole.supervisor.process import (
@@ -48,10 +48,11 @@ STOP_TIMEOUT = 5.0
 ATTEMPTS = 10
 
 
-def _binding(identity: Identity | None) -> SessionBinding | None:
+def _login(identity: Identity | None) -> LoginBinding | None:
+    """The login session of ``identity``, which its tokens are bound to."""
     if identity is None or not identity.session_cookie or not identity.session_digest:
         return None
-    return SessionBinding(identity.session_cookie, identity.session_digest)
+    return LoginBinding(identity.session_cookie, identity.session_digest)
 
 
 class SessionManager:
@@ -73,7 +74,7 @@ class SessionManager:
         self.sockets_dir = sockets_dir
         self.launch = launch
         self._lock = threading.Lock()
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[str, ConsoleSession] = {}
 
     def open(
         self,
@@ -91,10 +92,10 @@ class SessionManager:
                 i18n.GUEST_NOT_RUNNING, 409, guest=guest.name, state=guest.state
             )
         device = guest.device(alias)
-        user = identity.user if identity else ""
+        user, login = (identity.user if identity else ""), _login(identity)
         may_take_over = force  # once: a console taken meanwhile by another request stays
         for _ in range(ATTEMPTS):
-            session, action, socket = self._claim(guest, device, mode, may_take_over, user)
+            session, action, socket = self._claim(guest, device, mode, may_take_over, user, login)
             if action == WAIT:
                 session.started.wait(STARTUP_TIMEOUT)
                 continue
@@ -107,7 +108,7 @@ class SessionManager:
                     replay = self._start(session, mode, force, language)
                 else:
                     replay = self._invite(session, socket, mode, language)
-                token = self._issue(session, socket, identity, action == START)
+                token = self._issue(session, socket, action == START)
             except InviteFailed as error:
                 if session.ended.wait(STOP_TIMEOUT):
                     continue  # it was ending: start afresh
@@ -116,8 +117,14 @@ class SessionManager:
         raise console_in_use(guest.name, device.alias)
 
     def _claim(
-        self, guest: Guest, device: ConsoleDevice, mode: str, force: bool, user: str
-    ) -> tuple[Session, str, str]:
+        self,
+        guest: Guest,
+        device: ConsoleDevice,
+        mode: str,
+        force: bool,
+        user: str,
+        login: LoginBinding | None,
+    ) -> tuple[ConsoleSession, str, str]:
         """Decide what the request does and reserve its place: (session, action, socket)."""
         key = console_id(guest.uuid, device.alias)
         with self._lock:
@@ -128,7 +135,7 @@ class SessionManager:
                     raise SerialConsoleError(
                         i18n.TOO_MANY_SESSIONS, 503, limit=self.settings.max_sessions
                     )
-                holder = self._sessions[key] = Session(guest, device, key)
+                holder = self._sessions[key] = ConsoleSession(guest, device, key)
                 socket = key
             elif action == JOIN:
                 limit = self.settings.max_viewers
@@ -145,10 +152,10 @@ class SessionManager:
                 return holder, action, ""
             else:
                 raise console_in_use(guest.name, device.alias)
-            holder.claim(mode, socket, user)
+            holder.claim(mode, socket, user, login)
             return holder, action, socket
 
-    def _start(self, session: Session, mode: str, force: bool, language: str) -> int:
+    def _start(self, session: ConsoleSession, mode: str, force: bool, language: str) -> int:
         try:
             process = ConsoleProcess.start(self._spec(session, mode, force, language), self.launch)
         except BaseException:
@@ -164,7 +171,7 @@ class SessionManager:
         log.info("%s", i18n.translate(i18n.SESSION_OPENED, {"guest": guest, "device": device}))
         return process.replay
 
-    def _spec(self, session: Session, mode: str, force: bool, language: str) -> ConsoleSpec:
+    def _spec(self, session: ConsoleSession, mode: str, force: bool, language: str) -> ConsoleSpec:
         return ConsoleSpec(
             settings=self.settings.console,
             uri=self.uri,
@@ -178,61 +185,63 @@ class SessionManager:
             log_level=level_name("plugin_serialconsole.console"),
         )
 
-    def _invite(self, session: Session, socket: str, mode: str, language: str) -> int:
+    def _invite(self, session: ConsoleSession, socket: str, mode: str, language: str) -> int:
         try:
             return session.process.invite(socket, mode, self.settings.console.token_ttl, language)
         except InviteFailed:
             with self._lock:
-                session.unclaim(socket)
+                session.release(socket)
             raise
 
-    def _issue(
-        self, session: Session, socket: str, identity: Identity | None, started: bool
-    ) -> IssuedToken:
+    def _issue(self, session: ConsoleSession, socket: str, started: bool) -> IssuedToken:
+        claim = session.claims[socket]
         try:
-            token = self.tokens.issue(socket, self.settings.console.token_ttl, _binding(identity))
+            token = self.tokens.issue(socket, self.settings.console.token_ttl, claim.login)
         except BaseException:
             if started:
                 session.process.kill()  # its watcher cleans up
             else:
                 with self._lock:
-                    session.unclaim(socket)
+                    session.release(socket)
             raise
         with self._lock:
-            session.tokens[socket] = token.digest
-            if not session.closed:
+            claim.token = token.digest
+            if self._sessions.get(session.console_id) is session:
                 return token
         self.tokens.revoke(token.digest)  # the session's cleanup has run already
         raise InviteFailed("the console process ended")
 
-    def _release(self, session: Session) -> None:
+    def _release(self, session: ConsoleSession) -> None:
         with self._lock:
             if self._sessions.get(session.console_id) is session:
                 del self._sessions[session.console_id]
 
-    def _on_report(self, session: Session, report: dict[str, Any]) -> None:
-        event, socket = report.get("event"), report.get("socket")
+    def _on_report(self, session: ConsoleSession, report: dict[str, Any]) -> None:
+        event = report.get("event")
         with self._lock:
+            claim = session.claims.get(report.get("socket"))
             session.apply(report)
-            digest = session.tokens.get(socket) if event == protocol.EXPIRED else None
+            digest = claim.token if claim is not None and event == protocol.EXPIRED else None
         if digest is not None:
             self.tokens.revoke(digest)
         if event in (protocol.CONNECTED, protocol.LEFT):
             where = f"{session.guest.name}/{session.device.alias}"
             log.info("console %s: %s client %s", where, report.get("mode"), event)
 
-    def _on_exit(self, session: Session) -> None:
+    def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
         with self._lock:
             if self._sessions.get(session.console_id) is session:
                 del self._sessions[session.console_id]
-            session.closed = True
-            digests, sockets = list(session.tokens.values()), set(session.sockets)
+            claims = list(session.claims.values())
             reused = session.console_id in self._sessions  # a new session's first socket
-        for digest in digests:
-            self.tokens.revoke(digest)
-        for name in sockets - ({session.console_id} if reused else set()):
-            path = self.sockets_dir / name
+        for claim in claims:
+            if claim.token is not None:
+                self.tokens.revoke(claim.token)
+        for claim in claims:
+            if reused and claim.socket == session.console_id:
+                continue
+            path = self.sockets_dir / claim.socket
             if path.is_socket():
                 path.unlink(missing_ok=True)
         reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
@@ -254,7 +263,7 @@ class SessionManager:
         for other in self._sessions_of(guest):
             other.process.request_stop(Reason.GUEST_STOPPED)
 
-    def _end(self, session: Session, reason: Reason) -> None:
+    def _end(self, session: ConsoleSession, reason: Reason) -> None:
         """Stop a session's process and wait until it is cleaned up."""
         session.process.request_stop(reason)
         if not session.ended.wait(STOP_TIMEOUT):
@@ -271,7 +280,7 @@ class SessionManager:
             self._end(session, Reason.OPERATOR_ENDED)
         return len(mine)
 
-    def transcript(self, guest: Guest, alias: str | None = None) -> tuple[Session, bytes]:
+    def transcript(self, guest: Guest, alias: str | None = None) -> tuple[ConsoleSession, bytes]:
         """The recent output of the session on one device of ``guest``."""
         device = guest.device(alias)
         with self._lock:
@@ -279,15 +288,18 @@ class SessionManager:
             if session is None or session.process is None:
                 raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name)
             name = invitation_name(session.console_id)
-            session.sockets.add(name)  # removed with the others should the process die
+            session.claim(consoles.TRANSCRIPT, name, "")  # its socket goes with the others
         try:
             return session, session.process.transcript(name, self.settings.console.ring_size)
         except InviteFailed as error:
             if session.ended.wait(STOP_TIMEOUT):
                 raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name) from None
             raise console_unavailable(guest.name, str(error)) from None
+        finally:
+            with self._lock:
+                session.release(name)
 
-    def list(self) -> list[Session]:
+    def list(self) -> list[ConsoleSession]:
         """Sessions whose process runs (not those still starting)."""
         with self._lock:
             return [s for s in self._sessions.values() if s.process is not None]
@@ -298,7 +310,7 @@ class SessionManager:
             sessions = [s for s in self._sessions.values() if s.process is not None]
             return [s.as_json() for s in sessions if guest is None or s.guest.uuid == guest.uuid]
 
-    def _sessions_of(self, guest: Guest) -> list[Session]:
+    def _sessions_of(self, guest: Guest) -> list[ConsoleSession]:
         return [s for s in self.list() if s.guest.uuid == guest.uuid]
 
     def stop_all(self) -> None:

@@ -1,4 +1,4 @@
-"""One console process's session: the guest's output for each client, and when to end.
+"""The console process's server: the guest's output for each client, and when to end.
 
 Clients come in through invitations (``invitations``), one token each: at most one
 writer, whose input reaches the guest, and viewers, whose input is dropped (Ctrl+Q ends
@@ -36,7 +36,7 @@ CTRL_Q = b"\x11"
 TRANSCRIPT_TIMEOUT = 10.0
 
 
-class ConsoleSession:
+class ConsoleServer:
     """Serves one guest console to the clients the host invites."""
 
     def __init__(
@@ -67,7 +67,7 @@ class ConsoleSession:
         self._report(protocol.encode(event, **fields))
 
     def finish(self, reason: Reason, **params: object) -> None:
-        """End the session for ``reason``; the first reason wins."""
+        """End the console for ``reason``; the first reason wins."""
         if not self._finished.done():
             self._finished.set_result((reason, params))
 
@@ -123,7 +123,7 @@ class ConsoleSession:
         invitation = Invitation(self.directory, invite)
         await invitation.open(self._admit, self._expired, replace)
         self._invitations[invite.socket] = invitation
-        self._reconsider()  # a pending invitation keeps the session
+        self._reconsider()  # a pending invitation keeps the process
 
     def _expired(self, invitation: Invitation) -> None:
         self._invitations.pop(invitation.name, None)
@@ -173,7 +173,7 @@ class ConsoleSession:
         return True
 
     def _drop(self, client: Client, reason: Reason | None = None) -> None:
-        """``client`` has gone (or, with ``reason``, is sent away); the session goes on."""
+        """``client`` has gone (or, with ``reason``, is sent away); the others go on."""
         if client.gone or self._finished.done():
             return
         self._clients.pop(client.name, None)
@@ -227,7 +227,7 @@ class ConsoleSession:
     async def _pump(self) -> None:
         try:
             await self.fanout.pump()
-        except Exception as error:  # a broken guest console must still end the session
+        except Exception as error:  # a broken guest console must still end the process
             log.exception("reading the guest console failed")
             self.finish(Reason.CONSOLE_CLOSED, error=str(error))
             return
