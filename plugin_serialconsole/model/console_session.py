@@ -114,6 +114,10 @@ class ConsoleSession:
         writers = [c for c in self.claims.values() if c.mode == consoles.WRITE]
         return writers[-1].user if writers else ""
 
+    def where(self) -> dict[str, str]:
+        """The guest and device, as messages name them."""
+        return {"guest": self.guest.name, "device": self.device.alias}
+
     def _live(self) -> list[Claim]:
         return [c for c in list(self.claims.values()) if c.live]
 

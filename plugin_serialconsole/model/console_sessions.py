@@ -19,7 +19,14 @@ from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding, TokenS
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason
-from plugin_serialconsole.errors import SerialConsoleError, console_in_use, console_unavailable
+from plugin_serialconsole.errors import (
+    console_in_use,
+    console_unavailable,
+    no_open_session,
+    not_running,
+    too_many_sessions,
+    too_many_viewers,
+)
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, invitation_name
 from plugin_serialconsole.logfmt import level_name
@@ -88,9 +95,7 @@ class SessionManager:
         """A token for a ``mode`` client of one device of a running guest, bound to the
         login session of ``identity`` when it has one."""
         if not guest.running:
-            raise SerialConsoleError(
-                i18n.GUEST_NOT_RUNNING, 409, guest=guest.name, state=guest.state
-            )
+            raise not_running(guest.name, guest.state)
         device = guest.device(alias)
         user, login = (identity.user if identity else ""), _login(identity)
         may_take_over = force  # once: a console taken meanwhile by another request stays
@@ -132,21 +137,13 @@ class SessionManager:
             action = plan(holder, mode, force)
             if action == START:
                 if len(self._sessions) >= self.settings.max_sessions:
-                    raise SerialConsoleError(
-                        i18n.TOO_MANY_SESSIONS, 503, limit=self.settings.max_sessions
-                    )
+                    raise too_many_sessions(self.settings.max_sessions)
                 holder = self._sessions[key] = ConsoleSession(guest, device, key)
                 socket = key
             elif action == JOIN:
                 limit = self.settings.max_viewers
                 if mode == consoles.VIEW and len(holder.viewers) >= limit:
-                    raise SerialConsoleError(
-                        i18n.TOO_MANY_VIEWERS,
-                        503,
-                        guest=guest.name,
-                        device=device.alias,
-                        limit=limit,
-                    )
+                    raise too_many_viewers(guest.name, device.alias, limit)
                 socket = invitation_name(key)
             elif action in (WAIT, TAKE_OVER):
                 return holder, action, ""
@@ -167,8 +164,7 @@ class SessionManager:
             process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
         )
         session.started.set()
-        guest, device = session.guest.name, session.device.alias
-        log.info("%s", i18n.translate(i18n.SESSION_OPENED, {"guest": guest, "device": device}))
+        log.info("%s", i18n.translate(i18n.SESSION_OPENED, session.where()))
         return process.replay
 
     def _spec(self, session: ConsoleSession, mode: str, force: bool, language: str) -> ConsoleSpec:
@@ -213,8 +209,12 @@ class SessionManager:
 
     def _release(self, session: ConsoleSession) -> None:
         with self._lock:
-            if self._sessions.get(session.console_id) is session:
-                del self._sessions[session.console_id]
+            self._forget(session)
+
+    def _forget(self, session: ConsoleSession) -> None:
+        """Take ``session`` out of the registry (the lock held): it is closed."""
+        if self._sessions.get(session.console_id) is session:
+            del self._sessions[session.console_id]
 
     def _on_report(self, session: ConsoleSession, report: dict[str, Any]) -> None:
         event = report.get("event")
@@ -225,36 +225,28 @@ class SessionManager:
         if digest is not None:
             self.tokens.revoke(digest)
         if event in (protocol.CONNECTED, protocol.LEFT):
-            where = f"{session.guest.name}/{session.device.alias}"
+            where = "{guest}/{device}".format(**session.where())
             log.info("console %s: %s client %s", where, report.get("mode"), event)
 
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
         with self._lock:
-            if self._sessions.get(session.console_id) is session:
-                del self._sessions[session.console_id]
+            self._forget(session)
             claims = list(session.claims.values())
             reused = session.console_id in self._sessions  # a new session's first socket
-        for claim in claims:
-            if claim.token is not None:
-                self.tokens.revoke(claim.token)
-        for claim in claims:
-            if reused and claim.socket == session.console_id:
-                continue
-            path = self.sockets_dir / claim.socket
+        for digest in (claim.token for claim in claims if claim.token is not None):
+            self.tokens.revoke(digest)
+        for name in {claim.socket for claim in claims} - (
+            {session.console_id} if reused else set()
+        ):
+            path = self.sockets_dir / name
             if path.is_socket():
                 path.unlink(missing_ok=True)
         reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
         why = i18n.translate(reason.message_code, params)
-        log.info(
-            "%s",
-            i18n.translate(
-                i18n.SESSION_ENDED,
-                {"guest": session.guest.name, "device": session.device.alias, "reason": why},
-            ),
-        )
+        log.info("%s", i18n.translate(i18n.SESSION_ENDED, {**session.where(), "reason": why}))
         session.ended.set()
 
     def _guest_stopped(self, guest: Guest) -> None:
@@ -275,7 +267,7 @@ class SessionManager:
         """End the guest's sessions (one device's, if given); return how many ended."""
         mine = [s for s in self._sessions_of(guest) if alias in (None, s.device.alias)]
         if not mine:
-            raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name)
+            raise no_open_session(guest.name)
         for session in mine:
             self._end(session, Reason.OPERATOR_ENDED)
         return len(mine)
@@ -286,14 +278,14 @@ class SessionManager:
         with self._lock:
             session = self._sessions.get(console_id(guest.uuid, device.alias))
             if session is None or session.process is None:
-                raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name)
+                raise no_open_session(guest.name)
             name = invitation_name(session.console_id)
             session.claim(consoles.TRANSCRIPT, name, "")  # its socket goes with the others
         try:
             return session, session.process.transcript(name, self.settings.console.ring_size)
         except InviteFailed as error:
             if session.ended.wait(STOP_TIMEOUT):
-                raise SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest.name) from None
+                raise no_open_session(guest.name) from None
             raise console_unavailable(guest.name, str(error)) from None
         finally:
             with self._lock:
