@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from plugin_serialconsole.plugin import DEFAULTS
+from plugin_serialconsole.settings import DEFAULTS
 
 from .attack import HalfOpenAttack, PeakWatch, proxy_footprint, timed
 from .helpers import (
