@@ -68,6 +68,13 @@ messages: dict[str, str] = {
     ),
     "SCONS0112L": N_("Nobody reattached within %(seconds)s seconds; console closed."),
     "SCONS0113L": N_("This view fell behind: %(bytes)s bytes of output skipped."),
+    # Limits on HTTP clients of the REST port (host.gate, host.framing; issue 13).
+    "SCONS0040E": N_("The request did not arrive within %(seconds)s seconds."),
+    "SCONS0041E": N_("The request header is larger than %(limit)s bytes."),
+    "SCONS0042E": N_(
+        "Too many connections from your address (the limit is %(limit)s). Close some and try again."
+    ),
+    "SCONS0043E": N_("The request's Content-Length or Transfer-Encoding is invalid: %(error)s"),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

@@ -36,6 +36,9 @@ HOST_DEFAULTS: dict[str, dict[str, str]] = {
         "users_file": "",
         "session_timeout": "1800",
         "run_dir": "",
+        "header_timeout": "10",
+        "body_timeout": "10",
+        "connections_per_address": "20",
     },
     "logging": {
         "level": "INFO",
@@ -133,6 +136,7 @@ def _resolve(config: configparser.ConfigParser) -> None:
         raise ConfigError(
             f"[server] session_timeout: seconds > 0, not {server['session_timeout']!r}"
         ) from None
+    _check_limits(server)
     for key in ("port", "ws_port"):
         try:
             port = int(server[key])
@@ -145,6 +149,26 @@ def _resolve(config: configparser.ConfigParser) -> None:
     if logs["level"] not in LOG_LEVELS:
         raise ConfigError(f"[logging] level: one of {', '.join(LOG_LEVELS)}, not {logs['level']!r}")
     logger_levels(logs)
+
+
+def _check_limits(server: configparser.SectionProxy) -> None:
+    """The REST port's limits on clients (see ``host.gate``)."""
+    for key in ("header_timeout", "body_timeout"):
+        try:
+            if not 0 < float(server[key]) <= 3600:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"[server] {key}: seconds, > 0 and <= 3600, not {server[key]!r}"
+            ) from None
+    try:
+        if int(server["connections_per_address"]) < 1:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"[server] connections_per_address: a number >= 1, not "
+            f"{server['connections_per_address']!r}"
+        ) from None
 
 
 def check_auth(server: configparser.SectionProxy) -> None:

@@ -19,12 +19,15 @@ from cherrypy.process.plugins import SimplePlugin
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
 from plugin_serialconsole.host.connection import SharedConnection
+from plugin_serialconsole.host.gate import GatedServer, GateLimits, limits_from_config, networks
 from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
 from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.plugins import get_plugin_manager
 from plugin_serialconsole.netloc import url_host
 
 log = logging.getLogger(__name__)
+
+LISTEN_BACKLOG = 128
 
 
 class StandaloneHost:
@@ -72,7 +75,7 @@ class PluginLifecycle(SimplePlugin):
         self.hook.wok_plugin_stop(host=self.host)
 
 
-def configure_cherrypy(server: configparser.SectionProxy) -> None:
+def configure_cherrypy(server: configparser.SectionProxy, limits: GateLimits) -> None:
     cherrypy.config.update(
         {
             "server.socket_host": server.get("host"),
@@ -82,8 +85,12 @@ def configure_cherrypy(server: configparser.SectionProxy) -> None:
             "log.screen": False,
             "request.show_tracebacks": False,
             "tools.trailing_slash.on": False,
+            # Accepted connections wait in the gate, not here; a burst must not overflow it.
+            "server.socket_queue_size": LISTEN_BACKLOG,
         }
     )
+    # Connections reach cherrypy's worker threads only with a complete request (host.gate).
+    cherrypy.server.instance = GatedServer(cherrypy.server, limits)
     cherrypy.engine.signal_handler.handlers = {
         "SIGTERM": cherrypy.engine.exit,
         "SIGHUP": cherrypy.engine.exit,
@@ -129,7 +136,14 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     if not manager.get_plugins():
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
         return 1
-    configure_cherrypy(server)
+    try:
+        # A reverse proxy speaks for many clients: the per-address cap spares trusted_proxies.
+        limits = limits_from_config(server, networks(server.get("trusted_proxies", "")))
+    except ValueError as error:
+        log.error("[server] trusted_proxies: %s", error)
+        connection.close()
+        return 2
+    configure_cherrypy(server, limits)
     try:
         mount_points = mount_plugins(manager, host)
     except ValueError as error:

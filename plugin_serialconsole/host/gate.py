@@ -1,0 +1,327 @@
+"""Connections wait here, off the worker threads, until their whole request has arrived.
+
+cheroot hands every accepted connection straight to one of its few worker threads, which
+then blocks in ``recv`` for up to its socket timeout per read: a handful of idle or
+trickling clients hold every worker and nobody else is answered. ``GatedServer`` routes
+``process_conn`` (cheroot's one door to its thread pool, for new and for kept-alive
+connections alike) through a ``ConnectionGate`` instead: one thread watches the waiting
+sockets with edge-triggered epoll, peeks (``MSG_PEEK``: nothing is consumed, the worker
+reads the bytes later as usual) and dispatches a connection once ``framing.examine`` finds
+its request complete. So a worker never waits for a client, and:
+
+- a request head must be complete within ``header_timeout`` seconds (a total deadline,
+  however slowly it trickles), its body within ``body_timeout`` seconds after the head,
+  else the client gets a 408;
+- at most ``per_address`` connections are open per client address (503 beyond), except
+  from ``exempt`` networks (reverse proxies, which speak for many clients).
+
+Plain HTTP only: with TLS (an ``ssl_adapter``) the peeked bytes would be ciphertext.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import json
+import logging
+import select
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from cheroot.server import HTTPConnection
+from cherrypy._cpwsgi_server import CPWSGIServer
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.host import framing
+
+log = logging.getLogger(__name__)
+
+TICK = 0.25  # how often deadlines are checked, seconds
+DRAIN_READS = 4  # reads of what a refused client sent, before the answer
+WATCH = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    per_address: int = 20
+    exempt: tuple[Network, ...] = ()
+    sizes: framing.SizeLimits = field(default_factory=framing.SizeLimits)
+
+    def is_exempt(self, address: str | None) -> bool:
+        """True for a Unix-socket peer (no address) and for an address in ``exempt``."""
+        if not address:
+            return True
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in network for network in self.exempt)
+
+
+def networks(text: str) -> tuple[Network, ...]:
+    """``"127.0.0.1 10.0.0.0/8, ::1"`` as networks; raises ValueError on a bad item."""
+    return tuple(
+        ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split()
+    )
+
+
+def error_response(status: int, code: str, params: dict[str, object]) -> bytes:
+    """A whole HTTP response with the JSON error document; the connection closes after it."""
+    reason = i18n.translate(code, params, i18n.DEFAULT_LANGUAGE)
+    body = json.dumps({"code": code, "reason": reason}, ensure_ascii=False).encode()
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        "Content-Type: application/json; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+@dataclass
+class _Waiting:
+    """A connection the gate holds, and when its current stage must be over."""
+
+    conn: HTTPConnection
+    deadline: float
+    stage: framing.Stage = framing.Stage.HEAD
+
+
+class ConnectionGate:
+    """Counts connections per address and holds each until its request is complete."""
+
+    def __init__(self, limits: GateLimits, dispatch) -> None:
+        self.limits = limits
+        self._dispatch = dispatch  # hands a connection to the worker pool
+        self._lock = threading.Lock()
+        self._open: Counter[str] = Counter()
+        self._waiting: dict[int, _Waiting] = {}
+        self._epoll: select.epoll | None = None
+        self._thread: threading.Thread | None = None
+        self._running = False
+
+    # accounting ---------------------------------------------------------------
+
+    def admit(self, conn: GatedConnection) -> bool:
+        """Count a new connection; refuse (answer 503 and close) one over its address's cap."""
+        address = conn.remote_addr
+        # Room in the kernel for all the gate may hold of a request (it peeks, never reads).
+        conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.limits.sizes.held)
+        with self._lock:
+            if not self.limits.is_exempt(address):
+                if self._open[address] >= self.limits.per_address:
+                    refused = True
+                else:
+                    refused = False
+                    self._open[address] += 1
+                    conn.counted_address = address
+            else:
+                refused = False
+        if refused:
+            log.warning(
+                "refused a connection from %s: %s open, the limit", address, self.limits.per_address
+            )
+            self._refuse(conn, 503, "SCONS0042E", {"limit": self.limits.per_address})
+            return False
+        return True
+
+    def forget(self, conn: GatedConnection) -> None:
+        """A counted connection closed."""
+        with self._lock:
+            address, conn.counted_address = conn.counted_address, None
+            if address is not None:
+                self._open[address] -= 1
+                if self._open[address] <= 0:
+                    del self._open[address]
+
+    def open_connections(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._open)
+
+    # holding ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._epoll = select.epoll()
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="connection-gate", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching; close every connection still waiting."""
+        self._running = False
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for entry in waiting:
+            entry.conn.close()
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
+
+    def hold(self, conn: HTTPConnection) -> None:
+        """Watch ``conn`` until its request is complete, then dispatch it."""
+        fd = conn.socket.fileno()
+        if fd < 0:  # closed meanwhile
+            return
+        conn.socket.settimeout(0)  # the gate's reads never wait (GatedServer._to_workers)
+        with self._lock:
+            deadline = time.monotonic() + self.limits.header_timeout
+            self._waiting[fd] = _Waiting(conn, deadline)
+        try:
+            # Registering reports data that is already there, edge-triggered or not.
+            self._epoll.register(fd, WATCH)
+        except (OSError, ValueError, AttributeError):  # closed meanwhile, or stopping
+            self._drop(fd)
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                events = self._epoll.poll(TICK)
+            except InterruptedError:
+                continue
+            for fd, mask in events:
+                self._examine(fd, hung_up=bool(mask & (select.EPOLLRDHUP | select.EPOLLHUP)))
+            self._expire(time.monotonic())
+
+    def _examine(self, fd: int, hung_up: bool) -> None:
+        with self._lock:
+            entry = self._waiting.get(fd)
+        if entry is None:
+            return
+        conn = entry.conn
+        try:
+            data = conn.socket.recv(self.limits.sizes.held, socket.MSG_PEEK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+            hung_up = True
+        if conn.rfile.has_data():  # a pipelined request cheroot has read ahead
+            data = conn.rfile.peek(0) + data
+        verdict = framing.examine(data, self.limits.sizes)
+        if verdict.stage is framing.Stage.COMPLETE:
+            self._release(fd)
+            self._dispatch(conn)
+        elif verdict.stage is framing.Stage.REFUSED:
+            self._release(fd)
+            self._refuse(conn, verdict.status, verdict.code, verdict.params)
+        elif hung_up:  # the client gave up half-way
+            self._release(fd)
+            conn.close()
+        elif verdict.stage is not entry.stage:  # the head is in: the body's own deadline
+            entry.stage = verdict.stage
+            entry.deadline = time.monotonic() + self.limits.body_timeout
+
+    def _expire(self, now: float) -> None:
+        with self._lock:
+            late = [(fd, entry) for fd, entry in self._waiting.items() if entry.deadline <= now]
+        for fd, entry in late:
+            if self._release(fd) is None:
+                continue
+            timeout = self.limits.header_timeout
+            if entry.stage is framing.Stage.BODY:
+                timeout = self.limits.body_timeout
+            log.info(
+                "request %s from %s not complete in %s s; answered 408",
+                entry.stage.value,
+                entry.conn.remote_addr,
+                timeout,
+            )
+            self._refuse(entry.conn, 408, "SCONS0040E", {"seconds": f"{timeout:g}"})
+
+    def _release(self, fd: int) -> _Waiting | None:
+        """Stop watching ``fd``; its entry, or None if another path released it first."""
+        with self._lock:
+            entry = self._waiting.pop(fd, None)
+        if entry is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # gone, or stopped
+                self._epoll.unregister(fd)
+        return entry
+
+    def _drop(self, fd: int) -> None:
+        entry = self._release(fd)
+        if entry is not None:
+            entry.conn.close()
+
+    @staticmethod
+    def _refuse(conn: HTTPConnection, status: int, code: str, params: dict[str, object]) -> None:
+        """Answer ``status`` and close. What the client sent is read first, so the close
+        is a FIN, not a reset that could destroy the answer before the client reads it."""
+        sock = conn.socket
+        sock.settimeout(0)
+        try:
+            for _ in range(DRAIN_READS):
+                if not sock.recv(65536):
+                    break
+        except OSError:
+            pass
+        try:
+            sock.send(error_response(status, code, params))
+        except OSError as error:
+            if error.errno not in (errno.EPIPE, errno.ECONNRESET, errno.EAGAIN):
+                log.debug("could not answer %s: %s", conn.remote_addr, error)
+        conn.close()
+
+
+class GatedConnection(HTTPConnection):
+    """cheroot's connection, which tells the gate when it closes."""
+
+    gate: ConnectionGate | None = None
+    counted_address: str | None = None
+    admitted = False
+
+    def close(self) -> None:
+        super().close()
+        if self.gate is not None and self.counted_address is not None:
+            self.gate.forget(self)
+
+
+class GatedServer(CPWSGIServer):
+    """cherrypy's WSGI server whose connections reach a worker only with a complete request."""
+
+    def __init__(self, server_adapter, limits: GateLimits) -> None:
+        # A class of our own per server: cherrypy sets the request handler on the class.
+        self.ConnectionClass = type("Connection", (GatedConnection,), {})
+        super().__init__(server_adapter)
+        self.gate = ConnectionGate(limits, self._to_workers)
+        self.ConnectionClass.gate = self.gate
+
+    def prepare(self) -> None:
+        self.gate.start()
+        super().prepare()
+
+    def stop(self) -> None:
+        super().stop()
+        self.gate.stop()
+
+    def _to_workers(self, conn: GatedConnection) -> None:
+        conn.socket.settimeout(self.timeout)  # cheroot's per-read timeout, as it set it
+        super().process_conn(conn)
+
+    def process_conn(self, conn: GatedConnection) -> None:
+        if not conn.admitted:
+            conn.admitted = True
+            if not self.gate.admit(conn):
+                return
+        self.gate.hold(conn)
+
+
+def limits_from_config(server, exempt: Iterable[Network] = ()) -> GateLimits:
+    """The gate's limits from ``[server]`` (checked by ``config``)."""
+    return GateLimits(
+        header_timeout=server.getfloat("header_timeout"),
+        body_timeout=server.getfloat("body_timeout"),
+        per_address=server.getint("connections_per_address"),
+        exempt=tuple(exempt),
+    )
