@@ -84,6 +84,8 @@ def json_body(action: str) -> dict[str, Any]:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise SerialConsoleError("SCONS0006E", 400, error=str(error)) from None
+        except RecursionError:  # e.g. [[[[… a thousand deep
+            raise SerialConsoleError("SCONS0006E", 400, error="nested too deeply") from None
     validate(action, document)
     return document
 

@@ -72,7 +72,7 @@ def _login_body() -> tuple[str, str]:
     try:
         body = json.loads(request.body.fp.read(length))
         username, password = body["username"], body["password"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         raise AuthError(400, "SCONS0021E") from None
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthError(400, "SCONS0021E")

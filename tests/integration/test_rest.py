@@ -128,6 +128,22 @@ def test_chunked_body_too_large(host):
     assert_error(response, 413, "SCONS0015E")
 
 
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 1000, "SCONS0006E"),  # issue 13: 500 and a traceback
+        (b"[" * 5000 + b"]" * 5000, "SCONS0006E"),
+        (b'{"device": ' + b"[" * 900 + b"]" * 900 + b"}", "SCONS0007E"),
+    ],
+)
+def test_deeply_nested_json_is_a_400(host, body, code):
+    response = host.post(
+        "vms/mock-vm/serial", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, code)
+    assert host.sessions() == []
+
+
 def assert_raw_error(answer: tuple[int, dict, bytes], status: int, code: str) -> None:
     got_status, headers, body = answer
     assert got_status == status, (got_status, body)
