@@ -104,6 +104,8 @@ def targets(results: dict) -> list[Target]:
                None if not load else load["correct"] == load["sessions"] >= 100),
         check("idle CPU, all sessions idle", "load.idle_cpu_pct", f"≈ 0 (≤ {IDLE_CPU_LIMIT:g}%)",
               lambda v: v <= IDLE_CPU_LIMIT, "{:.2f}% of a core"),
+        check("guest list, 500 idle + 50 trickling conns (max)", "rest.max_ms", "< 1 s",
+              lambda v: v < 1000, "{:.0f} ms"),
     ]  # fmt: skip
 
 
@@ -148,6 +150,15 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("load.echo_p50_ms", "load.echo_p90_ms"), ()),
         (f"idle CPU, {n} / 0 sessions", "{:.2f}", "% of a core",
          ("load.idle_cpu_pct", "load.idle_cpu_pct_no_sessions"), ()),
+        ("GET /vms p50, quiet / 500 idle + 50 trickling conns", "{:.1f}", " ms",
+         ("rest.quiet_p50_ms", "rest.p50_ms"), ()),
+        ("  under attack: p90 / max", "{:.1f}", " ms", ("rest.p90_ms", "rest.max_ms"), ()),
+        ("host threads before / peak / after attack", "{:.0f}", "",
+         ("rest.threads_before", "rest.threads_peak", "rest.threads_after"), ()),
+        ("host fds before / peak / after attack", "{:.0f}", "",
+         ("rest.fds_before", "rest.fds_peak", "rest.fds_after"), ()),
+        ("host RSS before / peak / after attack", "{:.1f}", " MB",
+         ("rest.rss_mb_before", "rest.rss_mb_peak", "rest.rss_mb_after"), ()),
     ]  # fmt: skip
     return [
         (label, _fig(results, fmt, unit, pipeline), _fig(results, fmt, unit, direct))

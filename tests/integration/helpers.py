@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -478,56 +478,3 @@ def expect_refused(url: str, status: int = 403, **options: Any) -> None:
         ws = websocket.create_connection(url, timeout=WS_TIMEOUT, **options)
         ws.close()
     assert refused.value.status_code == status
-
-
-# --------------------------------------------------------------------------- raw HTTP
-
-
-def host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
-
-
-def connect_from(url: str, source: str = "127.0.0.1", timeout: float = HTTP_TIMEOUT):
-    """A TCP connection to ``url``'s server from the loopback address ``source``."""
-    sock = socket.socket()
-    sock.settimeout(timeout)
-    sock.bind((source, 0))
-    sock.connect(host_port(url))
-    return sock
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP response from ``sock``: status, headers (lower-case names), body."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a whole response head: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed in the body: {body!r}"
-        body += chunk
-    return int(status_line.split()[1]), headers, body
-
-
-def raw_http(url: str, request: bytes, source: str = "127.0.0.1") -> tuple[int, dict, bytes]:
-    """Send ``request``, bytes as they are, to ``url``'s server; its response."""
-    with connect_from(url, source) as sock:
-        sock.sendall(request)
-        return read_response(sock)
-
-
-def raw_request(method: str, url: str, headers: Sequence[str] = (), body: bytes = b"") -> bytes:
-    """The bytes of an HTTP/1.1 request for ``url``; ``headers`` as written ("Name: value")."""
-    parts = urlsplit(url)
-    lines = [f"{method} {parts.path or '/'} HTTP/1.1", f"Host: {parts.netloc}", *headers]
-    lines += ["Connection: close", "", ""]
-    return "\r\n".join(lines).encode() + body

@@ -7,7 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from .helpers import UNICODE_GUEST, raw_http, raw_request
+from .helpers import UNICODE_GUEST
+from .rawhttp import raw_http, raw_request
 
 GUESTS = {
     "mock-vm": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001", "running", ["serial0"]),

@@ -1,0 +1,87 @@
+"""The connection gate's per-address cap (host.gate), with reverse proxies exempt."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from plugin_serialconsole.host.gate import ConnectionGate, GateLimits, error_response, networks
+
+
+class FakeConnection:
+    """What the gate uses of cheroot's HTTPConnection: a socket, an address, close()."""
+
+    def __init__(self, gate: ConnectionGate, address: str | None) -> None:
+        self.socket, self.peer = socket.socketpair()
+        self.remote_addr = address
+        self.counted_address: str | None = None
+        self.gate = gate
+
+    def close(self) -> None:
+        self.socket.close()
+        if self.counted_address is not None:
+            self.gate.forget(self)
+
+    def answer(self) -> bytes:
+        self.peer.settimeout(1)
+        return self.peer.recv(65536)
+
+
+@pytest.fixture
+def admitted():
+    made: list[FakeConnection] = []
+
+    def admit(gate: ConnectionGate, address: str | None) -> FakeConnection | None:
+        conn = FakeConnection(gate, address)
+        made.append(conn)
+        return conn if gate.admit(conn) else None
+
+    yield admit
+    for conn in made:
+        conn.socket.close()
+        conn.peer.close()
+
+
+def test_an_address_over_its_cap_is_refused_until_one_closes(admitted):
+    gate = ConnectionGate(GateLimits(per_address=2), dispatch=None)
+    first = admitted(gate, "192.0.2.1")
+    assert first and admitted(gate, "192.0.2.1")
+    assert admitted(gate, "192.0.2.2")  # another address has its own count
+    refused_connection = FakeConnection(gate, "192.0.2.1")
+    assert not gate.admit(refused_connection)
+    head, _, body = refused_connection.answer().partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 ")
+    assert json.loads(body)["code"] == "SCONS0042E"
+    first.close()
+    assert gate.open_connections() == {"192.0.2.1": 1, "192.0.2.2": 1}
+    assert admitted(gate, "192.0.2.1")
+
+
+def test_trusted_proxies_and_unix_peers_have_no_cap(admitted):
+    gate = ConnectionGate(GateLimits(per_address=1, exempt=networks("127.0.0.1, 10.0.0.0/8")), None)
+    for address in ("127.0.0.1", "127.0.0.1", "10.1.2.3", "10.1.2.3", None, None):
+        assert admitted(gate, address), address
+    assert admitted(gate, "127.0.0.2") and not admitted(gate, "127.0.0.2")
+    assert gate.open_connections() == {"127.0.0.2": 1}
+
+
+def test_networks_refuse_what_is_not_an_address():
+    assert [str(n) for n in networks(" ::1 192.0.2.0/24,127.0.0.1 ")] == [
+        "::1/128",
+        "192.0.2.0/24",
+        "127.0.0.1/32",
+    ]
+    with pytest.raises(ValueError):
+        networks("proxy.example")
+
+
+def test_error_responses_are_whole_json_answers():
+    head, _, body = error_response(408, "SCONS0040E", {"seconds": 10}).partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"HTTP/1.1 408 Request Timeout"
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert json.loads(body) == {
+        "code": "SCONS0040E",
+        "reason": "The request did not arrive within 10 seconds.",
+    }
