@@ -75,6 +75,9 @@ messages: dict[str, str] = {
         "Too many connections from your address (the limit is %(limit)s). Close some and try again."
     ),
     "SCONS0043E": N_("The request's Content-Length or Transfer-Encoding is invalid: %(error)s"),
+    "SCONS0044E": N_(
+        "The server has as many connections open as it allows (%(limit)s). Try again later."
+    ),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

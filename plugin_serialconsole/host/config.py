@@ -39,6 +39,7 @@ HOST_DEFAULTS: dict[str, dict[str, str]] = {
         "header_timeout": "10",
         "body_timeout": "10",
         "connections_per_address": "20",
+        "max_connections": "1000",
     },
     "logging": {
         "level": "INFO",
@@ -161,14 +162,12 @@ def _check_limits(server: configparser.SectionProxy) -> None:
             raise ConfigError(
                 f"[server] {key}: seconds, > 0 and <= 3600, not {server[key]!r}"
             ) from None
-    try:
-        if int(server["connections_per_address"]) < 1:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(
-            f"[server] connections_per_address: a number >= 1, not "
-            f"{server['connections_per_address']!r}"
-        ) from None
+    for key in ("connections_per_address", "max_connections"):
+        try:
+            if int(server[key]) < 1:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"[server] {key}: a number >= 1, not {server[key]!r}") from None
 
 
 def check_auth(server: configparser.SectionProxy) -> None:

@@ -13,7 +13,9 @@ its request complete. So a worker never waits for a client, and:
   however slowly it trickles), its body within ``body_timeout`` seconds after the head,
   else the client gets a 408;
 - at most ``per_address`` connections are open per client address (503 beyond), except
-  from ``exempt`` networks (reverse proxies, which speak for many clients).
+  from ``exempt`` networks (reverse proxies, which speak for many clients), and at most
+  ``total`` in all, kept below the file descriptor limit (past it cheroot's accept loop
+  would spin on EMFILE).
 
 Plain HTTP only: with TLS (an ``ssl_adapter``) the peeked bytes would be ciphertext.
 """
@@ -25,6 +27,7 @@ import errno
 import ipaddress
 import json
 import logging
+import resource
 import select
 import socket
 import threading
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 
 TICK = 0.25  # how often deadlines are checked, seconds
 DRAIN_READS = 4  # reads of what a refused client sent, before the answer
+FD_RESERVE = 100  # file descriptors the host needs besides its clients' connections
 WATCH = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -53,6 +57,7 @@ class GateLimits:
     header_timeout: float = 10.0
     body_timeout: float = 10.0
     per_address: int = 20
+    total: int = 1000
     exempt: tuple[Network, ...] = ()
     sizes: framing.SizeLimits = field(default_factory=framing.SizeLimits)
 
@@ -103,8 +108,10 @@ class ConnectionGate:
         self.limits = limits
         self._dispatch = dispatch  # hands a connection to the worker pool
         self._lock = threading.Lock()
-        self._open: Counter[str] = Counter()
+        self._open: Counter[str] = Counter()  # per address, exempt ones not counted
+        self._total = 0
         self._waiting: dict[int, _Waiting] = {}
+        self._peeked = bytearray(limits.sizes.held)  # the gate thread's, reused
         self._epoll: select.epoll | None = None
         self._thread: threading.Thread | None = None
         self._running = False
@@ -112,40 +119,47 @@ class ConnectionGate:
     # accounting ---------------------------------------------------------------
 
     def admit(self, conn: GatedConnection) -> bool:
-        """Count a new connection; refuse (answer 503 and close) one over its address's cap."""
+        """Count a new connection; refuse one (answer 503 and close it) past the caps."""
         address = conn.remote_addr
         # Room in the kernel for all the gate may hold of a request (it peeks, never reads).
         conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.limits.sizes.held)
+        capped = not self.limits.is_exempt(address)
         with self._lock:
-            if not self.limits.is_exempt(address):
-                if self._open[address] >= self.limits.per_address:
-                    refused = True
-                else:
-                    refused = False
+            if self._total >= self.limits.total:
+                refusal = ("SCONS0044E", self.limits.total)
+            elif capped and self._open[address] >= self.limits.per_address:
+                refusal = ("SCONS0042E", self.limits.per_address)
+            else:
+                refusal = None
+                self._total += 1
+                conn.counted = True
+                if capped:
                     self._open[address] += 1
                     conn.counted_address = address
-            else:
-                refused = False
-        if refused:
-            log.warning(
-                "refused a connection from %s: %s open, the limit", address, self.limits.per_address
-            )
-            self._refuse(conn, 503, "SCONS0042E", {"limit": self.limits.per_address})
-            return False
-        return True
+        if refusal is None:
+            return True
+        code, limit = refusal
+        log.info("refused a connection from %s: %s (limit %s)", address, code, limit)
+        self._refuse(conn, 503, code, {"limit": limit})
+        return False
 
     def forget(self, conn: GatedConnection) -> None:
         """A counted connection closed."""
         with self._lock:
+            if not conn.counted:
+                return
+            conn.counted = False
+            self._total -= 1
             address, conn.counted_address = conn.counted_address, None
             if address is not None:
                 self._open[address] -= 1
                 if self._open[address] <= 0:
                     del self._open[address]
 
-    def open_connections(self) -> dict[str, int]:
+    def open_connections(self) -> tuple[int, dict[str, int]]:
+        """Connections open in all, and per capped address."""
         with self._lock:
-            return dict(self._open)
+            return self._total, dict(self._open)
 
     # holding ----------------------------------------------------------------------
 
@@ -201,7 +215,8 @@ class ConnectionGate:
             return
         conn = entry.conn
         try:
-            data = conn.socket.recv(self.limits.sizes.held, socket.MSG_PEEK)
+            size = conn.socket.recv_into(self._peeked, len(self._peeked), socket.MSG_PEEK)
+            data = bytes(memoryview(self._peeked)[:size])
         except BlockingIOError:
             return
         except OSError:
@@ -278,12 +293,13 @@ class GatedConnection(HTTPConnection):
     """cheroot's connection, which tells the gate when it closes."""
 
     gate: ConnectionGate | None = None
-    counted_address: str | None = None
-    admitted = False
+    admitted = False  # the gate has seen it
+    counted = False  # and counts it as open
+    counted_address: str | None = None  # against this address's cap
 
     def close(self) -> None:
         super().close()
-        if self.gate is not None and self.counted_address is not None:
+        if self.gate is not None and self.counted:
             self.gate.forget(self)
 
 
@@ -318,10 +334,22 @@ class GatedServer(CPWSGIServer):
 
 
 def limits_from_config(server, exempt: Iterable[Network] = ()) -> GateLimits:
-    """The gate's limits from ``[server]`` (checked by ``config``)."""
+    """The gate's limits from ``[server]`` (checked by ``config``); ``max_connections``
+    lowered to what the open-files limit leaves room for."""
+    total = server.getint("max_connections")
+    room = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - FD_RESERVE
+    if room < total:
+        log.warning(
+            "[server] max_connections = %s lowered to %s: the open files limit is %s",
+            total,
+            max(room, 1),
+            room + FD_RESERVE,
+        )
+        total = max(room, 1)
     return GateLimits(
         header_timeout=server.getfloat("header_timeout"),
         body_timeout=server.getfloat("body_timeout"),
         per_address=server.getint("connections_per_address"),
+        total=total,
         exempt=tuple(exempt),
     )

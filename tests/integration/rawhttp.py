@@ -83,21 +83,26 @@ def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def held_from_attackers(pid: int) -> int:
-    """TCP connections process ``pid`` holds whose peer is not 127.0.0.1 (the operator)."""
+def peers(pid: int) -> list[str]:
+    """The peer addresses of the IPv4 TCP connections process ``pid`` holds."""
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         with contextlib.suppress(OSError):
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
-    held = 0
+    found = []
     for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        peer = socket.inet_ntoa(bytes.fromhex(fields[2].split(":")[0])[::-1])
-        if fields[9] in inodes and peer.startswith("127.") and peer != "127.0.0.1":
-            held += 1
-    return held
+        address, port = fields[2].split(":")
+        if fields[9] in inodes and int(port, 16):  # a listening socket has no peer
+            found.append(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def held_from_attackers(pid: int) -> int:
+    """TCP connections process ``pid`` holds whose peer is not 127.0.0.1 (the operator)."""
+    return sum(peer != "127.0.0.1" for peer in peers(pid))
 
 
 def still_open(sock: socket.socket) -> bool:

@@ -17,6 +17,7 @@ from .rawhttp import (
     connect_from,
     held_from_attackers,
     open_fds,
+    peers,
     raw_http,
     raw_request,
     read_response,
@@ -49,8 +50,9 @@ def test_operator_is_answered_while_idle_and_trickling_connections_are_held(star
     # (not yet answered 408) when the operator's answer is checked.
     host = start_host("--config", write_config(tmp_path, header_timeout=120))
     pid = host.proc.pid
-    assert host.get("vms").status_code == 200  # whatever a first request sets up, before
-    baseline = open_fds(pid), threads(pid)
+    assert host.get("vms", headers={"Connection": "close"}).status_code == 200
+    wait_for(lambda: not peers(pid), 5.0, "no connection to the host")
+    baseline = open_fds(pid), threads(pid)  # after whatever a first request sets up
     idle, trickling = [], []
     try:
         idle += [connect_from(host.url, attacker_address(n, 2)) for n in range(IDLE)]
@@ -67,7 +69,9 @@ def test_operator_is_answered_while_idle_and_trickling_connections_are_held(star
             for sock in trickling:
                 sock.sendall(PARTIAL_HEAD[position : position + 1])
 
-        response = requests.get(host.api("vms"), timeout=OPERATOR_TIMEOUT)
+        response = requests.get(
+            host.api("vms"), headers={"Connection": "close"}, timeout=OPERATOR_TIMEOUT
+        )
 
         assert response.status_code == 200, response.text
         assert len(response.json()) == 5
@@ -129,3 +133,20 @@ def test_one_address_gets_its_share_of_connections_and_no_more(start_host, tmp_p
             sock.close()
     wait_for(lambda: held_from_attackers(pid) == 0, 5.0, "the host to close the five")
     assert raw_http(host.url, request, "127.0.0.9")[0] == 200
+
+
+def test_all_clients_together_get_max_connections_and_no_more(start_host, tmp_path):
+    host = start_host("--config", write_config(tmp_path, max_connections=3))
+    pid = host.proc.pid
+    request = raw_request("GET", host.api("vms"))
+    # cherrypy's own check that the port is open may still be counted at first.
+    wait_for(lambda: not peers(pid), 5.0, "no connection to the host but the test's")
+    held = [connect_from(host.url, f"127.0.0.{20 + n}") for n in range(3)]
+    try:
+        wait_for(lambda: held_from_attackers(pid) == 3, 5.0, "the host to accept all three")
+        assert_json_error(raw_http(host.url, request, "127.0.0.30"), 503, "SCONS0044E")
+    finally:
+        for sock in held:
+            sock.close()
+    wait_for(lambda: held_from_attackers(pid) == 0, 5.0, "the host to close the three")
+    assert raw_http(host.url, request, "127.0.0.30")[0] == 200

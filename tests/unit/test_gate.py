@@ -16,12 +16,13 @@ class FakeConnection:
     def __init__(self, gate: ConnectionGate, address: str | None) -> None:
         self.socket, self.peer = socket.socketpair()
         self.remote_addr = address
+        self.counted = False
         self.counted_address: str | None = None
         self.gate = gate
 
     def close(self) -> None:
         self.socket.close()
-        if self.counted_address is not None:
+        if self.counted:
             self.gate.forget(self)
 
     def answer(self) -> bytes:
@@ -55,7 +56,7 @@ def test_an_address_over_its_cap_is_refused_until_one_closes(admitted):
     assert head.startswith(b"HTTP/1.1 503 ")
     assert json.loads(body)["code"] == "SCONS0042E"
     first.close()
-    assert gate.open_connections() == {"192.0.2.1": 1, "192.0.2.2": 1}
+    assert gate.open_connections() == (2, {"192.0.2.1": 1, "192.0.2.2": 1})
     assert admitted(gate, "192.0.2.1")
 
 
@@ -64,7 +65,19 @@ def test_trusted_proxies_and_unix_peers_have_no_cap(admitted):
     for address in ("127.0.0.1", "127.0.0.1", "10.1.2.3", "10.1.2.3", None, None):
         assert admitted(gate, address), address
     assert admitted(gate, "127.0.0.2") and not admitted(gate, "127.0.0.2")
-    assert gate.open_connections() == {"127.0.0.2": 1}
+    assert gate.open_connections() == (7, {"127.0.0.2": 1})
+
+
+def test_all_addresses_together_have_a_cap_too_proxies_included(admitted):
+    gate = ConnectionGate(GateLimits(per_address=5, total=3, exempt=networks("127.0.0.1")), None)
+    held = [admitted(gate, address) for address in ("127.0.0.1", "127.0.0.1", "192.0.2.1")]
+    assert all(held)
+    refused_connection = FakeConnection(gate, "192.0.2.2")
+    assert not gate.admit(refused_connection)
+    assert b'"SCONS0044E"' in refused_connection.answer()
+    held[0].close()
+    assert admitted(gate, "192.0.2.2")
+    assert gate.open_connections() == (3, {"192.0.2.1": 1, "192.0.2.2": 1})
 
 
 def test_networks_refuse_what_is_not_an_address():
