@@ -104,6 +104,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         figures.update(under_attack(host, args.rest_requests))
         wait_for(lambda: not peers(pid), 10.0, "the attack connections closed")
         figures.update({f"{key}_after": value for key, value in snapshot(pid).items()})
+        quiet = operator_latencies(host, args.rest_requests)
+        figures["quiet_after_p50_ms"] = 1000 * statistics.median(quiet)
         figures.update(idle=IDLE, trickling=TRICKLING, requests=args.rest_requests)
         return figures
     finally:
