@@ -2,8 +2,8 @@
 
 cheroot hands every accepted connection straight to one of its few worker threads, which
 then blocks in ``recv`` for up to its socket timeout per read: a handful of idle or
-trickling clients hold every worker and nobody else is answered. ``GatedServer`` routes
-``process_conn`` (cheroot's one door to its thread pool, for new and for kept-alive
+trickling clients hold every worker and nobody else is answered. ``wsgiserver.GatedServer``
+routes ``process_conn`` (cheroot's one door to its thread pool, for new and for kept-alive
 connections alike) through a ``ConnectionGate`` instead: one thread watches the waiting
 sockets with edge-triggered epoll, peeks (``MSG_PEEK``: nothing is consumed, the worker
 reads the bytes later as usual) and dispatches a connection once ``framing.examine`` finds
@@ -27,18 +27,15 @@ import errno
 import ipaddress
 import json
 import logging
-import resource
 import select
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from cheroot.server import HTTPConnection
-from cherrypy._cpwsgi_server import CPWSGIServer
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.host import framing
@@ -47,7 +44,6 @@ log = logging.getLogger(__name__)
 
 TICK = 0.25  # how often deadlines are checked, seconds
 DRAIN_READS = 4  # reads of what a refused client sent, before the answer
-FD_RESERVE = 100  # file descriptors the host needs besides its clients' connections
 WATCH = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -118,7 +114,7 @@ class ConnectionGate:
 
     # accounting ---------------------------------------------------------------
 
-    def admit(self, conn: GatedConnection) -> bool:
+    def admit(self, conn: HTTPConnection) -> bool:
         """Count a new connection; refuse one (answer 503 and close it) past the caps."""
         address = conn.remote_addr
         # Room in the kernel for all the gate may hold of a request (it peeks, never reads).
@@ -143,7 +139,7 @@ class ConnectionGate:
         self._refuse(conn, 503, code, {"limit": limit})
         return False
 
-    def forget(self, conn: GatedConnection) -> None:
+    def forget(self, conn: HTTPConnection) -> None:
         """A counted connection closed."""
         with self._lock:
             if not conn.counted:
@@ -188,7 +184,7 @@ class ConnectionGate:
         fd = conn.socket.fileno()
         if fd < 0:  # closed meanwhile
             return
-        conn.socket.settimeout(0)  # the gate's reads never wait (GatedServer._to_workers)
+        conn.socket.settimeout(0)  # the gate's reads never wait (wsgiserver.GatedServer)
         with self._lock:
             deadline = time.monotonic() + self.limits.header_timeout
             self._waiting[fd] = _Waiting(conn, deadline)
@@ -287,69 +283,3 @@ class ConnectionGate:
             if error.errno not in (errno.EPIPE, errno.ECONNRESET, errno.EAGAIN):
                 log.debug("could not answer %s: %s", conn.remote_addr, error)
         conn.close()
-
-
-class GatedConnection(HTTPConnection):
-    """cheroot's connection, which tells the gate when it closes."""
-
-    gate: ConnectionGate | None = None
-    admitted = False  # the gate has seen it
-    counted = False  # and counts it as open
-    counted_address: str | None = None  # against this address's cap
-
-    def close(self) -> None:
-        super().close()
-        if self.gate is not None and self.counted:
-            self.gate.forget(self)
-
-
-class GatedServer(CPWSGIServer):
-    """cherrypy's WSGI server whose connections reach a worker only with a complete request."""
-
-    def __init__(self, server_adapter, limits: GateLimits) -> None:
-        # A class of our own per server: cherrypy sets the request handler on the class.
-        self.ConnectionClass = type("Connection", (GatedConnection,), {})
-        super().__init__(server_adapter)
-        self.gate = ConnectionGate(limits, self._to_workers)
-        self.ConnectionClass.gate = self.gate
-
-    def prepare(self) -> None:
-        self.gate.start()
-        super().prepare()
-
-    def stop(self) -> None:
-        super().stop()
-        self.gate.stop()
-
-    def _to_workers(self, conn: GatedConnection) -> None:
-        conn.socket.settimeout(self.timeout)  # cheroot's per-read timeout, as it set it
-        super().process_conn(conn)
-
-    def process_conn(self, conn: GatedConnection) -> None:
-        if not conn.admitted:
-            conn.admitted = True
-            if not self.gate.admit(conn):
-                return
-        self.gate.hold(conn)
-
-
-def limits_from_config(server, exempt: Iterable[Network] = ()) -> GateLimits:
-    """The gate's limits from ``[server]`` (checked by ``config``); ``max_connections``
-    lowered to what the open-files limit leaves room for."""
-    total = server.getint("max_connections")
-    room = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - FD_RESERVE
-    if room < total:
-        log.warning(
-            "[server] max_connections = %s lowered to %s: the open files limit is %s",
-            total,
-            max(room, 1),
-            room + FD_RESERVE,
-        )
-        total = max(room, 1)
-    return GateLimits(
-        header_timeout=server.getfloat("header_timeout"),
-        body_timeout=server.getfloat("body_timeout"),
-        per_address=server.getint("connections_per_address"),
-        total=total,
-        exempt=tuple(exempt),
-    )

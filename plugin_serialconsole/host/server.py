@@ -19,10 +19,11 @@ from cherrypy.process.plugins import SimplePlugin
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
 from plugin_serialconsole.host.connection import SharedConnection
-from plugin_serialconsole.host.gate import GatedServer, GateLimits, limits_from_config, networks
+from plugin_serialconsole.host.gate import GateLimits, networks
 from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
 from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.plugins import get_plugin_manager
+from plugin_serialconsole.host.wsgiserver import GatedServer, limits_from_config
 from plugin_serialconsole.netloc import url_host
 
 log = logging.getLogger(__name__)
