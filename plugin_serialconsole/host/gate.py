@@ -65,6 +65,8 @@ class GateLimits:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
             return False
+        if ip.version == 6 and ip.ipv4_mapped:  # a dual-stack socket's IPv4 client
+            ip = ip.ipv4_mapped
         return any(ip in network for network in self.exempt)
 
 

@@ -51,8 +51,9 @@ class GatedServer(CPWSGIServer):
         super().prepare()
 
     def stop(self) -> None:
-        super().stop()
+        # The gate first: what it would dispatch later would wait for workers that are gone.
         self.gate.stop()
+        super().stop()
 
     def _to_workers(self, conn: GatedConnection) -> None:
         conn.socket.settimeout(self.timeout)  # cheroot's per-read timeout, as it set it

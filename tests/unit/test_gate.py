@@ -62,7 +62,7 @@ def test_an_address_over_its_cap_is_refused_until_one_closes(admitted):
 
 def test_trusted_proxies_and_unix_peers_have_no_cap(admitted):
     gate = ConnectionGate(GateLimits(per_address=1, exempt=networks("127.0.0.1, 10.0.0.0/8")), None)
-    for address in ("127.0.0.1", "127.0.0.1", "10.1.2.3", "10.1.2.3", None, None):
+    for address in ("127.0.0.1", "::ffff:127.0.0.1", "10.1.2.3", "10.1.2.3", None, None):
         assert admitted(gate, address), address
     assert admitted(gate, "127.0.0.2") and not admitted(gate, "127.0.0.2")
     assert gate.open_connections() == (7, {"127.0.0.2": 1})
