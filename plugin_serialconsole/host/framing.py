@@ -49,10 +49,12 @@ class Verdict:
     status: int = 0
     code: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    awaits_continue: bool = False  # BODY: the client waits for "100 Continue" to send it
 
 
 HEAD = Verdict(Stage.HEAD)
 BODY = Verdict(Stage.BODY)
+BODY_AFTER_CONTINUE = Verdict(Stage.BODY, awaits_continue=True)
 COMPLETE = Verdict(Stage.COMPLETE)
 
 
@@ -74,8 +76,9 @@ def examine(data: bytes, limits: SizeLimits) -> Verdict:
     if end < 0:
         return HEAD
     too_large = Verdict(Stage.REFUSED, 413, "SCONS0015E", {"limit": limits.body})
+    header_lines = data[start:end].split(CRLF)[1:]
     try:
-        length = body_length(data[start:end].split(CRLF)[1:])
+        length = body_length(header_lines)
         body = data[end + len(HEAD_END) :]
         if length is None:
             complete = chunked_body_complete(body, limits.body)
@@ -91,7 +94,18 @@ def examine(data: bytes, limits: SizeLimits) -> Verdict:
         return COMPLETE
     if len(data) >= limits.held:  # chunk framing that outweighs its data
         return too_large
+    if not body and expects_continue(header_lines):
+        return BODY_AFTER_CONTINUE
     return BODY
+
+
+def expects_continue(header_lines: list[bytes]) -> bool:
+    """``Expect: 100-continue``: the client sends the body once told to go on."""
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"expect" and value.strip().lower() == b"100-continue":
+            return True
+    return False
 
 
 def body_length(header_lines: list[bytes]) -> int | None:

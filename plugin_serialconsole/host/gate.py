@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 TICK = 0.25  # how often deadlines are checked, seconds
 DRAIN_READS = 4  # reads of what a refused client sent, before the answer
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 WATCH = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -235,6 +236,9 @@ class ConnectionGate:
         elif verdict.stage is not entry.stage:  # the head is in: the body's own deadline
             entry.stage = verdict.stage
             entry.deadline = time.monotonic() + self.limits.body_timeout
+            if verdict.awaits_continue:  # what cheroot would say once the head is read
+                with contextlib.suppress(OSError):
+                    conn.socket.send(CONTINUE)
 
     def _expire(self, now: float) -> None:
         with self._lock:

@@ -150,3 +150,25 @@ def test_all_clients_together_get_max_connections_and_no_more(start_host, tmp_pa
             sock.close()
     wait_for(lambda: held_from_attackers(pid) == 0, 5.0, "the host to close the three")
     assert raw_http(host.url, request, "127.0.0.30")[0] == 200
+
+
+def test_a_client_expecting_100_continue_gets_it_before_sending_the_body(start_host):
+    """The gate holds the request until the body is in, so it must say "go on" itself."""
+    host = start_host()
+    head = raw_request(
+        "POST",
+        host.api("vms/mock-vm/serial"),
+        ["Content-Type: application/json", "Content-Length: 21", "Expect: 100-continue"],
+    )
+    with connect_from(host.url) as sock:
+        sock.sendall(head)
+        assert read_response(sock)[0] == 100
+        sock.sendall(b'{"device": "serial0"}')
+        answer = b""
+        while chunk := sock.recv(65536):  # until the host closes (Connection: close)
+            answer += chunk
+    continued = b"HTTP/1.1 100 Continue\r\n\r\n"
+    while answer.startswith(continued):  # cheroot says it once more on reading the head
+        answer = answer[len(continued) :]
+    assert answer.startswith(b"HTTP/1.1 201 "), answer
+    assert host.close().status_code == 204

@@ -47,6 +47,13 @@ def test_stages(data, stage):
     assert examine(data, LIMITS).stage is stage
 
 
+def test_a_client_that_expects_100_continue_is_told_to_go_on():
+    head = post(b"Content-Length: 5", b"Expect: 100-continue")
+    assert examine(head, LIMITS).awaits_continue
+    assert not examine(head + b"{", LIMITS).awaits_continue  # it went on by itself
+    assert not examine(post(b"Content-Length: 5"), LIMITS).awaits_continue
+
+
 @pytest.mark.parametrize(
     ("data", "status", "code"),
     [
