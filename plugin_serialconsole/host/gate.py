@@ -204,7 +204,12 @@ class ConnectionGate:
             except InterruptedError:
                 continue
             for fd, mask in events:
-                self._examine(fd, hung_up=bool(mask & (select.EPOLLRDHUP | select.EPOLLHUP)))
+                hung_up = bool(mask & (select.EPOLLRDHUP | select.EPOLLHUP))
+                try:
+                    self._examine(fd, hung_up)
+                except Exception:  # one connection's trouble must not stop the gate
+                    log.exception("connection gate: dropping a connection after an error")
+                    self._drop(fd)
             self._expire(time.monotonic())
 
     def _examine(self, fd: int, hung_up: bool) -> None:
@@ -269,7 +274,8 @@ class ConnectionGate:
     def _drop(self, fd: int) -> None:
         entry = self._release(fd)
         if entry is not None:
-            entry.conn.close()
+            with contextlib.suppress(OSError):
+                entry.conn.close()
 
     @staticmethod
     def _refuse(conn: HTTPConnection, status: int, code: str, params: dict[str, object]) -> None:

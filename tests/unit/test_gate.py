@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import queue
 import socket
 
 import pytest
 
+from plugin_serialconsole.host import framing
 from plugin_serialconsole.host.gate import ConnectionGate, GateLimits, error_response, networks
+
+
+class NoReadAhead:
+    def has_data(self) -> bool:
+        return False
 
 
 class FakeConnection:
     """What the gate uses of cheroot's HTTPConnection: a socket, an address, close()."""
+
+    rfile = NoReadAhead()
 
     def __init__(self, gate: ConnectionGate, address: str | None) -> None:
         self.socket, self.peer = socket.socketpair()
@@ -26,8 +35,12 @@ class FakeConnection:
             self.gate.forget(self)
 
     def answer(self) -> bytes:
+        """What the gate sent, up to its close (b"" if it closed at once)."""
         self.peer.settimeout(1)
-        return self.peer.recv(65536)
+        try:
+            return self.peer.recv(65536)
+        except ConnectionResetError:  # closed with our bytes unread
+            return b""
 
 
 @pytest.fixture
@@ -98,3 +111,27 @@ def test_error_responses_are_whole_json_answers():
         "code": "SCONS0040E",
         "reason": "The request did not arrive within 10 seconds.",
     }
+
+
+def test_a_connection_that_breaks_the_gate_is_dropped_and_the_gate_goes_on(admitted, monkeypatch):
+    dispatched = queue.Queue()
+    gate = ConnectionGate(GateLimits(), dispatched.put)
+    gate.start()
+    try:
+        real_examine = framing.examine
+
+        def examine(data, limits):
+            if data.startswith(b"BOOM"):
+                raise RuntimeError("a bug")
+            return real_examine(data, limits)
+
+        monkeypatch.setattr(framing, "examine", examine)
+        broken, good = admitted(gate, "192.0.2.1"), admitted(gate, "192.0.2.2")
+        gate.hold(broken)
+        broken.peer.sendall(b"BOOM")
+        assert broken.answer() == b""  # closed
+        gate.hold(good)
+        good.peer.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert dispatched.get(timeout=5) is good
+    finally:
+        gate.stop()
