@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -51,6 +52,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class GateLimits:
+    """The ``[server]`` limits on clients (seconds, connections) and the sizes held."""
+
     header_timeout: float = 10.0
     body_timeout: float = 10.0
     per_address: int = 20
@@ -103,7 +106,7 @@ class _Waiting:
 class ConnectionGate:
     """Counts connections per address and holds each until its request is complete."""
 
-    def __init__(self, limits: GateLimits, dispatch) -> None:
+    def __init__(self, limits: GateLimits, dispatch: Callable[[HTTPConnection], None]) -> None:
         self.limits = limits
         self._dispatch = dispatch  # hands a connection to the worker pool
         self._lock = threading.Lock()

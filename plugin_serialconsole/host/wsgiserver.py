@@ -8,10 +8,12 @@ the thread pool) and ``ConnectionClass``. ``GatedServer`` sends connections thro
 
 from __future__ import annotations
 
+import configparser
 import logging
 import resource
 from collections.abc import Iterable
 
+import cherrypy
 from cheroot.server import HTTPConnection
 from cherrypy._cpwsgi_server import CPWSGIServer
 
@@ -39,7 +41,7 @@ class GatedConnection(HTTPConnection):
 class GatedServer(CPWSGIServer):
     """cherrypy's WSGI server whose connections reach a worker only with a complete request."""
 
-    def __init__(self, server_adapter, limits: GateLimits) -> None:
+    def __init__(self, server_adapter: cherrypy._cpserver.Server, limits: GateLimits) -> None:
         # A class of our own per server: cherrypy sets the request handler on the class.
         self.ConnectionClass = type("Connection", (GatedConnection,), {})
         super().__init__(server_adapter)
@@ -67,7 +69,9 @@ class GatedServer(CPWSGIServer):
         self.gate.hold(conn)
 
 
-def limits_from_config(server, exempt: Iterable[Network] = ()) -> GateLimits:
+def limits_from_config(
+    server: configparser.SectionProxy, exempt: Iterable[Network] = ()
+) -> GateLimits:
     """The gate's limits from ``[server]`` (checked by ``config``); ``max_connections``
     lowered to what the open-files limit leaves room for."""
     total = server.getint("max_connections")
