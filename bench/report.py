@@ -120,6 +120,7 @@ def _fig(results: dict, fmt: str, unit: str, paths: tuple[str, ...]) -> str:
 def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
     """(measure, pipeline, direct stream) for everything measured."""
     n = args.sessions
+    a = args.attack_connections
     rows = [
         ("open → first byte p50 / p90, mock", "{:.3f}", " s",
          ("mock.open.p50_s", "mock.open.p90_s"), ()),
@@ -150,14 +151,21 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("load.echo_p50_ms", "load.echo_p90_ms"), ()),
         (f"idle CPU, {n} / 0 sessions", "{:.2f}", "% of a core",
          ("load.idle_cpu_pct", "load.idle_cpu_pct_no_sessions"), ()),
-        ("GET /vms p50: quiet / 500 idle + 50 trickling conns / quiet after", "{:.1f}", " ms",
+        (f"ws attack, {a} half-open handshakes: console open → first byte", "{:.3f}", " s",
+         ("attack.open_s",), ()),
+        ("ws attack: proxy handler processes before / peak / after", "{:.0f}", "",
+         ("attack.handlers_baseline", "attack.handlers_peak", "attack.handlers_after"), ()),
+        ("ws attack: proxy PSS (with handlers) before / peak / after", "{:.1f}", " MB",
+         ("attack.pss_mb_baseline", "attack.pss_mb_peak", "attack.pss_mb_after"), ()),
+        ("REST attack, 500 idle + 50 trickling conns: GET /vms p50, quiet / attacked / "
+         "quiet after", "{:.1f}", " ms",
          ("rest.quiet_p50_ms", "rest.p50_ms", "rest.quiet_after_p50_ms"), ()),
-        ("  under attack: p90 / max", "{:.1f}", " ms", ("rest.p90_ms", "rest.max_ms"), ()),
-        ("host threads before / peak / after attack", "{:.0f}", "",
+        ("REST attack: GET /vms p90 / max", "{:.1f}", " ms", ("rest.p90_ms", "rest.max_ms"), ()),
+        ("REST attack: host threads before / peak / after", "{:.0f}", "",
          ("rest.threads_before", "rest.threads_peak", "rest.threads_after"), ()),
-        ("host fds before / peak / after attack", "{:.0f}", "",
+        ("REST attack: host fds before / peak / after", "{:.0f}", "",
          ("rest.fds_before", "rest.fds_peak", "rest.fds_after"), ()),
-        ("host RSS before / peak / after attack", "{:.1f}", " MB",
+        ("REST attack: host RSS before / peak / after", "{:.1f}", " MB",
          ("rest.rss_mb_before", "rest.rss_mb_peak", "rest.rss_mb_after"), ()),
     ]  # fmt: skip
     return [

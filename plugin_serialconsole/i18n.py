@@ -66,6 +66,11 @@ messages: dict[str, str] = {
     "SCONS0023E": N_(
         "Console %(device)s of guest %(guest)s has as many viewers as allowed (%(limit)s)."
     ),
+    # The browser UI (issue 14).
+    "SCONS0024E": N_(
+        "The web UI is not built on this host: run `make ui` in the plugin's source "
+        "checkout (and set ui_dir to its ui/ directory if the plugin was installed from it)."
+    ),
     "SCONS0112L": N_("Nobody reattached within %(seconds)s seconds; console closed."),
     "SCONS0113L": N_("This view fell behind: %(bytes)s bytes of output skipped."),
     # Limits on HTTP clients of the REST port (host.gate, host.framing; issue 13).

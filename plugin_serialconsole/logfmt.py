@@ -3,6 +3,12 @@
 Under systemd, stderr is a journal stream: journald stamps the time itself and reads a
 ``<N>`` prefix as the line's priority, so lines there carry no time and a priority
 prefix. Anywhere else (a terminal, a log file) they start with the time.
+
+Log messages carry text from outside: guest names, request paths, Origin headers. So
+every message is escaped here, whoever logged it (websockify and cherrypy too): control
+characters and line separators become ``\n``, ``\x1b``, ``\u2028``..., and the lines
+a traceback adds are indented, so no text can start a line that looks like a record of
+its own, or send escape sequences to the terminal that shows the log.
 """
 
 from __future__ import annotations
@@ -21,6 +27,31 @@ PRIORITIES = {
 }
 
 
+# What a log reader may take for a line break, or a terminal for a command: C0 and C1
+# controls, DEL, and Unicode's line and paragraph separators.
+_ESCAPES = {
+    code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+}
+CONTINUATION = "  "
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line, its control characters written as Python escapes."""
+    return text.translate(_ESCAPES)
+
+
+class OneLineFormatter(logging.Formatter):
+    """A record's message on one line, escaped; traceback lines indented and escaped."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (the base's name)
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        first, *more = super().format(record).split("\n")
+        return "\n".join([first, *(CONTINUATION + escape_controls(line) for line in more)])
+
+
 def on_journal(fd: int = 2) -> bool:
     """True when ``fd`` is the stream systemd connected to the journal ($JOURNAL_STREAM)."""
     device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
@@ -31,13 +62,13 @@ def on_journal(fd: int = 2) -> bool:
     return f"{status.st_dev}:{status.st_ino}" == f"{device}:{inode}"
 
 
-class JournalFormatter(logging.Formatter):
+class JournalFormatter(OneLineFormatter):
     """``<priority>name message``: journald adds the time and keeps the priority."""
 
     def format(self, record: logging.LogRecord) -> str:
         priority = PRIORITIES.get(record.levelno, 6)
         text = super().format(record)
-        return "\n".join(f"<{priority}>{line}" for line in text.splitlines())
+        return "\n".join(f"<{priority}>{line}" for line in text.split("\n"))
 
 
 def stderr_handler(tag: str = "%(name)s") -> logging.Handler:
@@ -49,7 +80,7 @@ def stderr_handler(tag: str = "%(name)s") -> logging.Handler:
     if on_journal():
         handler.setFormatter(JournalFormatter(f"{tag} %(levelname)s %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {tag} %(levelname)s %(message)s"))
+        handler.setFormatter(OneLineFormatter(f"%(asctime)s {tag} %(levelname)s %(message)s"))
     return handler
 
 

@@ -10,12 +10,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.bridge.runner import WebsockifyBridge
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.rest import ApiSettings, RestApi
 from plugin_serialconsole.control.root import PluginRoot
-from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, ui_problems
+from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, report_unbuilt
 from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
@@ -23,6 +24,7 @@ from plugin_serialconsole.model.guests import make_guest_model
 from plugin_serialconsole.model.launcher import ConsoleLauncher
 from plugin_serialconsole.model.sessions import SessionManager, SessionSettings
 from plugin_serialconsole.netloc import url_host
+from plugin_serialconsole.rundir import check_private_dir, remove_sockets
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ DEFAULTS = {
     "idle_timeout": "1800",
     "allowed_origins": "",
     "websocket_url": DEFAULT_TEMPLATE,
+    "max_ws_handlers": "128",
+    "ws_handshake_timeout": "5",
     "max_sessions": "100",
     "reattach_grace": "60",
     "ring_size": "262144",
@@ -60,6 +64,7 @@ class Settings:
     allowed_origins: tuple[str, ...]
     websocket_url: WebSocketUrl
     max_sessions: int
+    websocket_limits: HandlerLimits
     reattach_grace: float = 60.0
     ring_size: int = 262144
     max_viewers: int = 10
@@ -84,9 +89,20 @@ class Settings:
             origins,
             WebSocketUrl(section["websocket_url"]),
             int(max_sessions),
+            _websocket_limits(section),
             *_reattach_settings(section),
             section["ui_dir"].strip(),
         )
+
+
+def _websocket_limits(section: dict[str, str]) -> HandlerLimits:
+    max_handlers = _number(section, "max_ws_handlers")
+    handshake_timeout = _number(section, "ws_handshake_timeout")
+    if max_handlers < 1 or max_handlers % 1:
+        raise ValueError(f"[{NAME}] max_ws_handlers must be a whole number >= 1")
+    if handshake_timeout <= 0:
+        raise ValueError(f"[{NAME}] ws_handshake_timeout must be > 0 (seconds)")
+    return HandlerLimits(int(max_handlers), handshake_timeout)
 
 
 def _reattach_settings(section: dict[str, str]) -> tuple[float, int, int]:
@@ -141,13 +157,16 @@ class SerialConsolePlugin:
         settings = Settings.from_config(host.config)
         self.sockets_dir = host.run_dir / "consoles"
         check_socket_dir(self.sockets_dir)
-        self.tokens = TokenStore(host.run_dir / "tokens")
+        check_private_dir(host.run_dir)
+        check_private_dir(self.sockets_dir, create=True)
+        self.tokens = TokenStore(host.run_dir / "tokens").open(create=True)
         self.bridge = WebsockifyBridge(
             server["host"],
             server.getint("ws_port"),
             self.tokens.directory,
             self.sockets_dir,
             settings.allowed_origins,
+            settings.websocket_limits,
         )
         uri = server["uri"]
         guests = make_guest_model(uri, host.connection)
@@ -180,9 +199,8 @@ class SerialConsolePlugin:
             host.check_auth,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
-        if missing := ui_problems(ui_dir):
-            log.warning("the web UI in %s is incomplete (run `make ui`): %s", ui_dir, missing)
-        root = PluginRoot(api, UiFiles(ui_dir))
+        report_unbuilt(ui_dir)
+        root = PluginRoot(api, UiFiles(ui_dir, api.ws_url_prefix))
         config = {
             "/": {
                 "request.process_request_body": False,
@@ -202,16 +220,11 @@ class SerialConsolePlugin:
         return [url]
 
     def _prepare_run_dir(self) -> None:
-        """Private dirs; sockets and tokens left by an earlier, killed host are swept."""
-        self.sockets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.sockets_dir.chmod(0o700)
-        self.tokens.create_directory()
-        stale = [p for p in self.sockets_dir.iterdir() if p.is_socket()]
-        for path in stale:
-            path.unlink(missing_ok=True)
+        """Sockets and tokens left by an earlier, killed host are swept."""
+        stale = remove_sockets(self.sockets_dir)
         self.tokens.clear()
         if stale:
-            log.info("removed %d stale console sockets from %s", len(stale), self.sockets_dir)
+            log.info("removed %d stale console sockets from %s", stale, self.sockets_dir)
 
     @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
@@ -221,3 +234,5 @@ class SerialConsolePlugin:
             self.launcher.stop()
         if self.bridge is not None:
             self.bridge.stop()
+        if self.tokens is not None:
+            self.tokens.close()

@@ -19,8 +19,6 @@ from websockify.websockifyserver import CompatibleWebSocket
 
 # A paste arrives as one message; 1 MiB is far above any paste a terminal should send.
 MAX_MESSAGE = 1024 * 1024
-# What is buffered may also hold a frame header and the start of the next frames.
-BUFFER_SLACK = 64 * 1024
 FLUSH_TIMEOUT = 5.0
 TOO_BIG = 1009
 TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]*")
@@ -31,23 +29,57 @@ def redact(text: str) -> str:
     return TOKEN_IN_TEXT.sub(r"\1<redacted>", text)
 
 
+def announced_frame(buffer: bytes) -> tuple[int, int] | None:
+    """(header length, payload length) a WebSocket frame at the start of ``buffer``
+    announces (RFC 6455 section 5.2), or None while its header is incomplete."""
+    if len(buffer) < 2:
+        return None
+    masked, length = buffer[1] & 0x80, buffer[1] & 0x7F
+    extended = {126: 2, 127: 8}.get(length, 0)
+    header = 2 + extended + (4 if masked else 0)
+    if len(buffer) < header:
+        return None
+    if extended:
+        length = int.from_bytes(buffer[2 : 2 + extended], "big")
+    return header, length
+
+
 class BoundedWebSocket(CompatibleWebSocket):
-    """Refuses (close code 1009) a message larger than MAX_MESSAGE instead of buffering it.
+    """Closes with 1009 on a message larger than MAX_MESSAGE instead of buffering it.
 
     websockify buffers a whole message before decoding it; without a bound one client could
-    make its handler process grow without limit.
+    make its handler process grow without limit. A frame's header announces its size, so
+    the close goes out as soon as the header is in. The rest of that frame is read and
+    dropped, never buffered, and the connection ends with the client's close reply: a
+    socket closed with unread data would answer with a reset, and the client would never
+    read the 1009.
     """
+
+    _discard = 0  # bytes of a refused frame still to come, dropped as they arrive
 
     def _recv(self) -> bool:
         more = super()._recv()
-        if len(self._recv_buffer) + len(self._partial_msg) > MAX_MESSAGE + BUFFER_SLACK:
-            self._recv_buffer = b""
-            self._partial_msg = b""
-            self.shutdown(socket.SHUT_RDWR, TOO_BIG, "Message too big")
-            self.close_code, self.close_reason = TOO_BIG, "Message too big"
-            self._received_close = True
-            return False
+        if self._discard:
+            dropped = min(self._discard, len(self._recv_buffer))
+            self._recv_buffer = self._recv_buffer[dropped:]
+            self._discard -= dropped
         return more
+
+    def _recv_frames(self) -> bool:
+        if len(self._partial_msg) > MAX_MESSAGE:  # grown by fragments, each below the bound
+            self._partial_msg = b""
+            self._refuse_too_big()
+        more = super()._recv_frames()
+        frame = announced_frame(self._recv_buffer) if more else None
+        if frame is not None and frame[1] + len(self._partial_msg) > MAX_MESSAGE:
+            self._discard = sum(frame) - len(self._recv_buffer)
+            self._recv_buffer = self._partial_msg = b""
+            self._refuse_too_big()
+        return more
+
+    def _refuse_too_big(self) -> None:
+        self.shutdown(socket.SHUT_RDWR, TOO_BIG, "Message too big")
+        self.close_code, self.close_reason = TOO_BIG, "Message too big"
 
 
 class ConsoleRequestHandler(ProxyRequestHandler):
@@ -55,6 +87,12 @@ class ConsoleRequestHandler(ProxyRequestHandler):
 
     SocketClass = BoundedWebSocket
     _origin_checked = False
+
+    def handle(self) -> None:
+        """One request per connection. The accept loop forked this handler for a complete
+        request head; waiting on for a keep-alive request would let an idle client hold
+        a handler process, of which there are few."""
+        self.handle_one_request()
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base's signature)
         super().log_message("%s", redact(format % args))

@@ -10,9 +10,8 @@ import argparse
 import hashlib
 import hmac
 import logging
-import multiprocessing
 import os
-import select
+import socket
 import stat
 import sys
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from pathlib import Path
 from websockify import auth_plugins
 from websockify.websocketproxy import WebSocketProxy
 
+from plugin_serialconsole.bridge.accept import AcceptLoop, HandlerLimits
 from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
 from plugin_serialconsole.bridge.tokens import SessionBinding, TokenStore
 from plugin_serialconsole.ids import is_socket_name
@@ -80,17 +80,21 @@ class ConsoleTokens:
 
 
 class ConsoleProxy(WebSocketProxy):
-    """WebSocketProxy that ends when the host does: its stdin is the host's lifeline.
+    """WebSocketProxy whose accept loop forks only for complete handshakes, up to a cap
+    (see ``accept``), and ends when the host does: its stdin is the host's lifeline, and
+    end of file there means the host is gone (even killed with SIGKILL)."""
 
-    websockify calls ``poll`` about once a second; end of file on stdin means the host
-    is gone (even killed with SIGKILL), so the proxy stops and frees the port.
-    """
+    def __init__(self, limits: HandlerLimits, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.limits = limits
 
-    def poll(self) -> None:
-        readable, _, _ = select.select([sys.stdin], [], [], 0)
-        if readable and not os.read(sys.stdin.fileno(), 1024):
-            self.msg("the host is gone; stopping")
-            self.terminate()
+    def start_server(self) -> None:
+        listener = socket.socket(fileno=os.dup(self.listen_fd))  # its own family: IPv4 or 6
+        self.started()
+        loop = AcceptLoop(
+            listener, sys.stdin.fileno(), self.top_new_client, self.limits, (self.listen_fd,)
+        )
+        loop.run()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokens-dir", type=Path, required=True)
     parser.add_argument("--sockets-dir", type=Path, required=True)
     parser.add_argument("--allowed-origin", action="append", default=[])
+    parser.add_argument("--max-handlers", type=int, required=True)
+    parser.add_argument("--handshake-timeout", type=float, required=True)
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -107,12 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = args.log_level.upper()
     configure_stderr(level, "websockify[%(process)d]")
-    # websockify forks a process per connection; the default start method may not fork.
-    multiprocessing.set_start_method("fork", force=True)
     proxy = ConsoleProxy(
+        HandlerLimits(args.max_handlers, args.handshake_timeout),
         RequestHandlerClass=ConsoleRequestHandler,
         listen_fd=args.listen_fd,
-        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir), args.sockets_dir),
+        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir).open(), args.sockets_dir),
         auth_plugin=OriginCheck(args.allowed_origin),
         verbose=level == "DEBUG",
     )

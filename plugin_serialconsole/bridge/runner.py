@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.logfmt import level_name
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,13 @@ STOP_TIMEOUT = 5.0
 FIRST_RESTART_DELAY = 0.1
 MAX_RESTART_DELAY = 10.0
 HEALTHY_AFTER = 10.0
+# websockify exits 0 only when asked to stop (SIGTERM/SIGINT, or its host gone), and one
+# signalled before it set its handlers dies of the signal. When the
+# whole service is stopped (systemd signals every process of the unit, a terminal's Ctrl+C
+# the whole process group), the host's own stop follows within this many seconds; a proxy
+# stopped alone is restarted after it.
+HOST_STOP_GRACE = 10.0
+ASKED_TO_STOP = (0, -signal.SIGTERM, -signal.SIGINT)
 
 
 class WebsockifyBridge:
@@ -38,13 +47,15 @@ class WebsockifyBridge:
         port: int,
         tokens_dir: Path,
         sockets_dir: Path,
-        allowed_origins: Sequence[str] = (),
+        allowed_origins: Sequence[str],
+        limits: HandlerLimits,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.tokens_dir = tokens_dir
         self.sockets_dir = sockets_dir
         self.allowed_origins = tuple(allowed_origins)
+        self.limits = limits
         self.port: int | None = None
         self._listener: socket.socket | None = None
         self._process: subprocess.Popen | None = None
@@ -68,6 +79,13 @@ class WebsockifyBridge:
         while not self._stopping.is_set():
             process, started = self._process, time.monotonic()
             code = process.wait()
+            if code in ASKED_TO_STOP:
+                log.info(
+                    "websockify (pid %s) stopped on request (%s); restarted unless the host "
+                    "stops within %s s", process.pid, code, HOST_STOP_GRACE,
+                )  # fmt: skip
+                if self._stopping.wait(HOST_STOP_GRACE):
+                    return
             if self._stopping.is_set():
                 return
             lived = time.monotonic() - started
@@ -99,6 +117,10 @@ class WebsockifyBridge:
             str(self.tokens_dir),
             "--sockets-dir",
             str(self.sockets_dir),
+            "--max-handlers",
+            str(self.limits.max_handlers),
+            "--handshake-timeout",
+            str(self.limits.handshake_timeout),
             "--log-level",
             level_name("plugin_serialconsole.bridge"),
         ]

@@ -8,16 +8,25 @@ one connection, even across websockify's per-connection processes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import secrets
+import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugin_serialconsole.rundir import entries, open_private_dir
+
 TOKEN_BYTES = 32
 IN_PROGRESS_GRACE = 60.0
+MAX_RECORD = 4096
+_CREATE_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO planted under a token's name must not hang the reader
+_READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -27,13 +36,6 @@ def digest(token: str) -> str:
 
 def looks_like_token(token: str) -> bool:
     return 40 <= len(token) <= 64 and set(token) <= _TOKEN_ALPHABET
-
-
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,34 @@ class IssuedToken:
 
 
 class TokenStore:
-    """Hashed, single-use, expiring tokens kept as files in one private directory."""
+    """Hashed, single-use, expiring tokens kept as files in one private directory.
+
+    The directory is opened once (refused if it is a link, another user's, or writable
+    by others, see ``rundir``) and every file in it is reached through that descriptor,
+    never following a link; only regular files of this user count as tokens.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._fd: int | None = None
+        self._lock = threading.Lock()
 
-    def create_directory(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+    def open(self, create: bool = False) -> TokenStore:
+        """Open (with ``create``: make) the directory now, so an unsafe one fails early."""
+        self._directory_fd(create)
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _directory_fd(self, create: bool = False) -> int:
+        with self._lock:
+            if self._fd is None:
+                self._fd = open_private_dir(self.directory, create)
+            return self._fd
 
     def issue(
         self, console_id: str, ttl: float, binding: SessionBinding | None = None
@@ -76,24 +98,28 @@ class TokenStore:
         if binding is not None:
             fields["session"] = {"cookie": binding.cookie, "digest": binding.digest}
         record = json.dumps(fields).encode()
-        temporary = self.directory / f".{issued.digest}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        directory = self._directory_fd()
+        temporary = f".{issued.digest}.tmp"
+        fd = os.open(temporary, _CREATE_FILE, 0o600, dir_fd=directory)
         try:
             os.write(fd, record)
         finally:
             os.close(fd)
-        os.replace(temporary, self.directory / issued.digest)
+        os.replace(temporary, issued.digest, src_dir_fd=directory, dst_dir_fd=directory)
         return issued
 
     def consume(self, token: str) -> TokenRecord | None:
         """What the token opens, or None if unknown, used or expired."""
         if not looks_like_token(token):
             return None
-        path = self.directory / digest(token)
+        directory = self._directory_fd()
+        name = digest(token)
         try:
-            record = json.loads(path.read_bytes())
-            path.unlink()
-        except (FileNotFoundError, ValueError):
+            record = json.loads(_read_record(directory, name))
+            os.unlink(name, dir_fd=directory)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict):
             return None
         if record.get("expires", 0) < time.time() or not isinstance(record.get("console"), str):
             return None
@@ -102,24 +128,48 @@ class TokenStore:
         return TokenRecord(record["console"], binding)
 
     def revoke(self, token_digest: str) -> None:
-        (self.directory / token_digest).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(token_digest, dir_fd=self._directory_fd())
 
     def sweep(self) -> int:
         """Remove expired and unreadable records; return how many went."""
         removed = 0
         now = time.time()
-        for path in self.directory.iterdir():
-            if path.name.startswith(".") and _age(path) < IN_PROGRESS_GRACE:
+        directory = self._directory_fd()
+        for name, status in entries(directory):
+            if name.startswith(".") and now - status.st_mtime < IN_PROGRESS_GRACE:
                 continue  # being written by issue()
             try:
-                expires = json.loads(path.read_bytes()).get("expires", 0)
+                expires = json.loads(_read_record(directory, name)).get("expires", 0)
             except (OSError, ValueError, AttributeError):
                 expires = 0
-            if expires < now:
-                path.unlink(missing_ok=True)
+            if expires < now and _unlink(directory, name, status):
                 removed += 1
         return removed
 
     def clear(self) -> None:
-        for path in self.directory.iterdir():
-            path.unlink(missing_ok=True)
+        directory = self._directory_fd()
+        for name, status in entries(directory):
+            _unlink(directory, name, status)
+
+
+def _read_record(directory: int, name: str) -> bytes:
+    """A token file's bytes: a regular file of this user, never through a link."""
+    fd = os.open(name, _READ_FILE, dir_fd=directory)
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid():
+            raise ValueError(f"{name}: not a token file of this user")
+        return os.read(fd, MAX_RECORD)
+    finally:
+        os.close(fd)
+
+
+def _unlink(directory: int, name: str, status: os.stat_result) -> bool:
+    if stat.S_ISDIR(status.st_mode):
+        return False  # nothing this store makes; left for whoever did
+    try:
+        os.unlink(name, dir_fd=directory)
+    except FileNotFoundError:
+        return False
+    return True

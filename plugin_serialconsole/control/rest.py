@@ -171,15 +171,19 @@ class RestApi:
     def list_sessions(self) -> bytes:
         return http.respond(200, self.sessions.describe())
 
-    def _ws_url(self, token: str) -> str:
-        """Where the client's browser opens the console: the ``websocket_url`` template
-        filled in with the host the client used to reach us (see ``wsurl``)."""
-        return self.settings.websocket_url.build(
+    def ws_url_prefix(self) -> str:
+        """Every console URL this request's client is handed: this, then a token. It is
+        the ``websocket_url`` template filled in with the host the client used to reach
+        us (see ``wsurl``)."""
+        return self.settings.websocket_url.prefix(
             cherrypy.request.headers.get("Host"),
             self.settings.listen_host,
             self.settings.ws_port(),
-            token,
         )
+
+    def _ws_url(self, token: str) -> str:
+        """Where the client's browser opens the console."""
+        return self.ws_url_prefix() + token
 
     def _page(self, guest: str, device: str, ws_url: str, mode: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,

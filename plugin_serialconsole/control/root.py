@@ -4,6 +4,7 @@
                           REST API's JSON plugin info
     GET /console.html     the console page
     GET /i18n.json        the pages' strings in the request's language
+    GET /console.json     what the console page may connect to (the host's console URLs)
     GET /ui/<path>        the pages' scripts, styles and xterm.js
 
 Everything else goes to the REST API untouched. The pages and their files are public (they
@@ -44,6 +45,8 @@ class PluginRoot:
             return self._ui(lambda: self.ui.page(segments[0]))
         elif segments == ("i18n.json",):
             return self._ui(self.ui.catalog)
+        elif segments == ("console.json",):
+            return self._ui(self.ui.console_settings)
         elif segments[0] == "ui":
             return self._ui(lambda: self.ui.file(segments[1:]))
         return self.api.default(*segments, **params)

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cherrypy
 from cherrypy.lib import static
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.control import http
+from plugin_serialconsole.control import http, wsurl
 from plugin_serialconsole.errors import SerialConsoleError
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,19 @@ CONTENT_TYPES = {
     ".xml": "application/xml; charset=utf-8",
 }
 # Our pages run only our scripts; xterm.js adds <style> elements, hence 'unsafe-inline' for
-# styles. The WebSocket may live on another port or host (the POST answer's ws_url).
+# styles. Only the console page connects beyond its origin: to the console URLs this host
+# hands out (``console_policy``), never to any ws: or wss: URL.
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self' ws: wss:; font-src 'self'; "
+    "img-src 'self' data:; connect-src {connect}; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+# What a UI directory needs for the pages to work: they, xterm.js and its fit addon.
+NEEDED_FILES = (
+    "index.html",
+    "console.html",
+    "node_modules/@xterm/xterm/lib/xterm.js",
+    "node_modules/@xterm/addon-fit/lib/addon-fit.js",
 )
 
 
@@ -60,20 +69,34 @@ def find_ui_dir(configured: str | None = None) -> Path:
 
 def ui_problems(directory: Path) -> list[str]:
     """What a UI directory lacks to work (empty when complete)."""
-    needed = [
-        "index.html",
-        "console.html",
-        "node_modules/@xterm/xterm/lib/xterm.js",
-        "node_modules/@xterm/addon-fit/lib/addon-fit.js",
-    ]
-    return [name for name in needed if not (directory / name).is_file()]
+    return [name for name in NEEDED_FILES if not (directory / name).is_file()]
+
+
+def report_unbuilt(directory: Path) -> None:
+    """Say in the log, at start, when the pages cannot work and how to make them work."""
+    if missing := ui_problems(directory):
+        log.warning(
+            "the web UI in %s is not built (missing: %s): the console page cannot work. "
+            "Run `make ui` in the plugin's source checkout; a plugin installed from that "
+            "checkout finds it through [serialconsole] ui_dir = <checkout>/ui",
+            directory,
+            ", ".join(missing),
+        )
+
+
+def console_policy(ws_url_prefix: str) -> str:
+    """The console page's Content-Security-Policy: it connects to its own origin and to
+    the console URLs this host hands out, which all start with ``ws_url_prefix``."""
+    return PAGE_POLICY.format(connect=f"'self' {wsurl.connect_source(ws_url_prefix)}")
 
 
 class UiFiles:
-    """Pages, static files and the pages' translations from one UI directory."""
+    """Pages, static files and the pages' translations from one UI directory, and what
+    the console page may connect to."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, ws_url_prefix: Callable[[], str]) -> None:
         self.directory = directory
+        self.ws_url_prefix = ws_url_prefix  # for the current request's client
 
     def languages(self) -> frozenset[str]:
         """Languages the pages are translated to (compiled ``i18n/<lang>.json``)."""
@@ -82,11 +105,25 @@ class UiFiles:
     def page(self, name: str) -> bytes:
         if name not in PAGES:
             raise _not_found()
+        if not (self.directory / name).is_file():
+            raise SerialConsoleError("SCONS0024E", 503)
         body = self._serve(self.directory / name)
         headers = cherrypy.response.headers
-        headers["Content-Security-Policy"] = PAGE_POLICY
+        if name == "console.html":
+            headers["Content-Security-Policy"] = console_policy(self.ws_url_prefix())
+        else:
+            headers["Content-Security-Policy"] = PAGE_POLICY.format(connect="'self'")
         headers["Referrer-Policy"] = "no-referrer"
         return body
+
+    def console_settings(self) -> bytes:
+        """What the console page needs from the host before it connects:
+        ``{"ws_url_prefix"}``, the start of every console URL this host hands the client
+        (a ``#ws=`` link to anything else is refused)."""
+        headers = cherrypy.response.headers
+        headers["Cache-Control"] = "no-store"
+        headers["Vary"] = "Host"
+        return http.respond(200, {"ws_url_prefix": self.ws_url_prefix()})
 
     def file(self, segments: tuple[str, ...]) -> bytes:
         """A static file of ours or of an xterm.js package, given as URL path segments."""

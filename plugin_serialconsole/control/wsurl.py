@@ -8,7 +8,10 @@ The template is a ``ws://`` or ``wss://`` URL with these placeholders:
 
 Directly on the proxy (the default): ``ws://{hostname}:{ws_port}/``. Behind a reverse
 proxy that serves the WebSocket under /websockify on the page's own origin:
-``wss://{host}/websockify``. The token is appended as the ``token`` query parameter.
+``wss://{host}/websockify``. The token is appended as the ``token`` query parameter, so
+every URL handed to one client is its ``prefix`` followed by a token: what the console
+page checks a ``#ws=`` link against, and what ``connect_source`` lets the page's
+Content-Security-Policy reach.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from plugin_serialconsole.netloc import url_host
 
@@ -41,19 +44,54 @@ class WebSocketUrl:
                     f"websocket_url: unknown placeholder {{{field}}} in {self.template!r}; "
                     f"known: {', '.join('{' + f + '}' for f in FIELDS)}"
                 )
-        sample = urlsplit(self.template.format(host="h:1", hostname="h", ws_port=1))
-        if sample.scheme not in ("ws", "wss") or not sample.netloc or sample.fragment:
+        if not _usable(self.template.format(host="h:1", hostname="h", ws_port=1)):
             raise ValueError(
-                f"websocket_url: expected ws://… or wss://… without a #fragment, "
-                f"not {self.template!r}"
+                f"websocket_url: expected ws://host… or wss://host… (a host name or address, "
+                f"a numeric port, no user@, no #fragment), not {self.template!r}"
             )
 
-    def build(self, host_header: str | None, fallback_host: str, ws_port: int, token: str) -> str:
-        """The URL for one token, for a client that sent ``host_header``."""
+    def prefix(self, host_header: str | None, fallback_host: str, ws_port: int) -> str:
+        """Every URL handed to a client that sent ``host_header``: this, then a token."""
         host, hostname = client_host(host_header, fallback_host)
         url = self.template.format(host=host, hostname=hostname, ws_port=ws_port)
         separator = "&" if urlsplit(url).query else ("" if url.endswith("?") else "?")
-        return f"{url}{separator}token={token}"
+        return f"{url}{separator}token="
+
+    def build(self, host_header: str | None, fallback_host: str, ws_port: int, token: str) -> str:
+        """The URL for one token, for a client that sent ``host_header``."""
+        return self.prefix(host_header, fallback_host, ws_port) + token
+
+
+def connect_source(url: str) -> str:
+    """The Content-Security-Policy source expression that lets a page reach ``url`` (a
+    ``prefix``) and nothing else: its scheme, host, port and path. CSP ignores the query;
+    a path ending in ``/`` allows the paths below it.
+
+    Source expressions cannot name an IPv6 literal (Chromium drops such a source), so for
+    one the host is ``*``: any host, still only that scheme, port and path."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    host = "*" if ":" in hostname else hostname
+    port = f":{parts.port}" if parts.port else ""
+    # In a source expression ";" and "," would end it: percent-encode all but "/".
+    path = quote(unquote(parts.path), safe="/") or "/"
+    return f"{parts.scheme}://{host}{port}{path}"
+
+
+def _usable(url: str) -> bool:
+    """A ws:// or wss:// URL whose host part a Content-Security-Policy can name."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("ws", "wss")
+        and bool(parts.hostname)
+        and HOSTNAME.fullmatch(parts.hostname) is not None
+        and "@" not in parts.netloc
+        and not parts.fragment
+    )
 
 
 def client_host(host_header: str | None, fallback_host: str) -> tuple[str, str]:

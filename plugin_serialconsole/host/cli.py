@@ -19,6 +19,7 @@ from plugin_serialconsole.host import logs
 from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.logfmt import configure_stderr
+from plugin_serialconsole.rundir import check_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "auth": ("server", "auth"),
     "users_file": ("server", "users_file"),
     "run_dir": ("server", "run_dir"),
+    "trusted_proxy": ("server", "trusted_proxies"),
     "token_ttl": ("serialconsole", "token_ttl"),
     "idle_timeout": ("serialconsole", "idle_timeout"),
     "max_sessions": ("serialconsole", "max_sessions"),
@@ -40,6 +42,8 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "max_viewers": ("serialconsole", "max_viewers"),
     "allowed_origin": ("serialconsole", "allowed_origins"),
     "websocket_url": ("serialconsole", "websocket_url"),
+    "max_ws_handlers": ("serialconsole", "max_ws_handlers"),
+    "ws_handshake_timeout": ("serialconsole", "ws_handshake_timeout"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -93,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"serialconsole-passwd [server] users_file (default: {DEFAULT_USERS_FILE})",
     )
     add("--run-dir", type=Path, help="private directory for console sockets [server] run_dir")
+    add(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="reverse proxy (address or network) whose X-Forwarded-For / X-Real-IP name "
+        "the client, for login throttling and logs, e.g. 127.0.0.1 behind the shipped "
+        "nginx; repeatable [server] trusted_proxies (default: none)",
+    )
     add("--token-ttl", type=float, help="seconds a token stays valid [serialconsole] token_ttl")
     add(
         "--idle-timeout",
@@ -140,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
         "[serialconsole] websocket_url",
     )
     add(
+        "--max-ws-handlers",
+        type=int,
+        metavar="N",
+        help="WebSocket connections served at once (a process each), at most; more are "
+        "refused with 503 [serialconsole] max_ws_handlers",
+    )
+    add(
+        "--ws-handshake-timeout",
+        type=float,
+        metavar="S",
+        help="seconds a client connected to the WebSocket port has to send its whole "
+        "request; it gets no process before [serialconsole] ws_handshake_timeout",
+    )
+    add(
         "--log-level",
         type=str.upper,
         choices=host_config.LOG_LEVELS,
@@ -163,9 +189,10 @@ def overrides(args: argparse.Namespace) -> dict[tuple[str, str], str]:
 
 
 def prepare_run_dir(run_dir: Path) -> None:
-    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    run_dir.chmod(0o700)
+    """Make the run directory (0700) unless it exists; refuse one that is not private."""
     check_socket_dir(run_dir / "consoles")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    check_private_dir(run_dir, create=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from plugin_serialconsole.host.forwarded import parse_networks
 from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ HOST_DEFAULTS: dict[str, dict[str, str]] = {
         "users_file": "",
         "session_timeout": "1800",
         "run_dir": "",
+        "trusted_proxies": "",
         "header_timeout": "10",
         "body_timeout": "10",
         "connections_per_address": "20",
@@ -137,6 +139,10 @@ def _resolve(config: configparser.ConfigParser) -> None:
         raise ConfigError(
             f"[server] session_timeout: seconds > 0, not {server['session_timeout']!r}"
         ) from None
+    try:
+        parse_networks(server["trusted_proxies"])
+    except ValueError as error:
+        raise ConfigError(f"[server] trusted_proxies: {error}") from None
     _check_limits(server)
     for key in ("port", "ws_port"):
         try:

@@ -10,6 +10,20 @@ import libvirt
 log = logging.getLogger(__name__)
 
 
+def log_libvirt_errors() -> None:
+    """Send libvirt's error reports to the log instead of raw onto stderr.
+
+    Unless a handler is registered, libvirt prints every error on stderr as it is, guest
+    names from requests included ("no domain with matching name ..."). Callers get the
+    same error as an exception; the report goes to the log at DEBUG, escaped there.
+    """
+    libvirt.registerErrorHandler(_log_error, None)
+
+
+def _log_error(_context: object, error: tuple) -> None:
+    log.debug("libvirt: %s", error[2] if len(error) > 2 else error)
+
+
 class SharedConnection:
     """Hands out one live connection to ``uri``; reconnects when it is found dead.
 

@@ -13,7 +13,7 @@ its request complete. So a worker never waits for a client, and:
   however slowly it trickles), its body within ``body_timeout`` seconds after the head,
   else the client gets a 408;
 - at most ``per_address`` connections are open per client address (503 beyond), except
-  from ``exempt`` networks (reverse proxies, which speak for many clients), and at most
+  from ``trusted_proxies`` (reverse proxies, which speak for many clients), and at most
   ``total`` in all, kept below the file descriptor limit (past it cheroot's accept loop
   would spin on EMFILE).
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import json
 import logging
 import select
@@ -40,6 +39,7 @@ from cheroot.server import HTTPConnection
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.host import framing
+from plugin_serialconsole.host.forwarded import TrustedProxies, parse_address
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ TICK = 0.25  # how often deadlines are checked, seconds
 DRAIN_READS = 4  # reads of what a refused client sent, before the answer
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 WATCH = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -58,27 +57,12 @@ class GateLimits:
     body_timeout: float = 10.0
     per_address: int = 20
     total: int = 1000
-    exempt: tuple[Network, ...] = ()
+    proxies: TrustedProxies = TrustedProxies()  # exempt from the per-address cap
     sizes: framing.SizeLimits = field(default_factory=framing.SizeLimits)
 
     def is_exempt(self, address: str | None) -> bool:
-        """True for a Unix-socket peer (no address) and for an address in ``exempt``."""
-        if not address:
-            return True
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return False
-        if ip.version == 6 and ip.ipv4_mapped:  # a dual-stack socket's IPv4 client
-            ip = ip.ipv4_mapped
-        return any(ip in network for network in self.exempt)
-
-
-def networks(text: str) -> tuple[Network, ...]:
-    """``"127.0.0.1 10.0.0.0/8, ::1"`` as networks; raises ValueError on a bad item."""
-    return tuple(
-        ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split()
-    )
+        """True for a Unix-socket peer (no address) and for a trusted proxy."""
+        return not address or self.proxies.trusts(parse_address(address))
 
 
 def error_response(status: int, code: str, params: dict[str, object]) -> bytes:

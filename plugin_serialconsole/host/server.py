@@ -18,8 +18,9 @@ from cherrypy.process.plugins import SimplePlugin
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
-from plugin_serialconsole.host.connection import SharedConnection
-from plugin_serialconsole.host.gate import GateLimits, networks
+from plugin_serialconsole.host.connection import SharedConnection, log_libvirt_errors
+from plugin_serialconsole.host.forwarded import TrustedProxies
+from plugin_serialconsole.host.gate import GateLimits
 from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
 from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.plugins import get_plugin_manager
@@ -90,13 +91,27 @@ def configure_cherrypy(server: configparser.SectionProxy, limits: GateLimits) ->
             "server.socket_queue_size": LISTEN_BACKLOG,
         }
     )
-    # Connections reach cherrypy's worker threads only with a complete request (host.gate).
+    # Connections reach cherrypy's worker threads only with a complete request (host.gate);
+    # a reverse proxy speaks for many clients, so the per-address cap spares trusted ones.
     cherrypy.server.instance = GatedServer(cherrypy.server, limits)
     cherrypy.engine.signal_handler.handlers = {
         "SIGTERM": cherrypy.engine.exit,
         "SIGHUP": cherrypy.engine.exit,
         "SIGINT": cherrypy.engine.exit,
     }
+
+
+def resolve_client_addresses(proxies: TrustedProxies) -> None:
+    """``request.remote.ip`` becomes the client behind a trusted proxy (``host.forwarded``),
+    for everything that reads it: login throttling, logs, plugins' auth checks."""
+
+    def resolve() -> None:
+        remote = cherrypy.request.remote
+        remote.ip = proxies.client_address(remote.ip, cherrypy.request.headers)
+
+    # before any handler, like cherrypy's own tools.proxy (which trusts every peer)
+    cherrypy.tools.client_address = cherrypy.Tool("on_start_resource", resolve, priority=10)
+    cherrypy.config.update({"tools.client_address.on": True})
 
 
 def mount_plugins(manager: pluggy.PluginManager, host: StandaloneHost) -> list[str]:
@@ -121,6 +136,7 @@ def make_auth(server: configparser.SectionProxy) -> tuple[Any, AuthApi]:
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
     server = config["server"]
+    log_libvirt_errors()
     connection = SharedConnection(server["uri"])
     try:
         connection.get()
@@ -137,14 +153,9 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     if not manager.get_plugins():
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
         return 1
-    try:
-        # A reverse proxy speaks for many clients: the per-address cap spares trusted_proxies.
-        limits = limits_from_config(server, networks(server.get("trusted_proxies", "")))
-    except ValueError as error:
-        log.error("[server] trusted_proxies: %s", error)
-        connection.close()
-        return 2
-    configure_cherrypy(server, limits)
+    proxies = TrustedProxies.parse(server["trusted_proxies"])  # checked by host.config
+    configure_cherrypy(server, limits_from_config(server, proxies))
+    resolve_client_addresses(proxies)
     try:
         mount_points = mount_plugins(manager, host)
     except ValueError as error:

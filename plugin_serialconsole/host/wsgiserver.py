@@ -11,13 +11,13 @@ from __future__ import annotations
 import configparser
 import logging
 import resource
-from collections.abc import Iterable
 
 import cherrypy
 from cheroot.server import HTTPConnection
 from cherrypy._cpwsgi_server import CPWSGIServer
 
-from plugin_serialconsole.host.gate import ConnectionGate, GateLimits, Network
+from plugin_serialconsole.host.forwarded import TrustedProxies
+from plugin_serialconsole.host.gate import ConnectionGate, GateLimits
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ class GatedServer(CPWSGIServer):
         self.gate.hold(conn)
 
 
-def limits_from_config(
-    server: configparser.SectionProxy, exempt: Iterable[Network] = ()
-) -> GateLimits:
+def limits_from_config(server: configparser.SectionProxy, proxies: TrustedProxies) -> GateLimits:
     """The gate's limits from ``[server]`` (checked by ``config``); ``max_connections``
     lowered to what the open-files limit leaves room for."""
     total = server.getint("max_connections")
@@ -89,5 +87,5 @@ def limits_from_config(
         body_timeout=server.getfloat("body_timeout"),
         per_address=server.getint("connections_per_address"),
         total=total,
-        exempt=tuple(exempt),
+        proxies=proxies,
     )

@@ -118,6 +118,17 @@ def assert_pid_gone(pid: int) -> None:
 # --------------------------------------------------------------------------- the host
 
 
+def run_refused_host(run_dir: Path, *options: str) -> subprocess.CompletedProcess:
+    """Run ``serialconsole-host --mock`` expecting it to refuse to start; its result."""
+    command = [
+        sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock",
+        "--port", "0", "--ws-port", "0", "--run-dir", str(run_dir), "--auth", "none", *options,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=READY_TIMEOUT
+    )
+
+
 class Host:
     """One ``serialconsole-host`` subprocess (``--mock`` unless ``source`` says otherwise, e.g.
     ``("--uri", "qemu:///system")``) with its own short run directory.
@@ -478,3 +489,22 @@ def expect_refused(url: str, status: int = 403, **options: Any) -> None:
         ws = websocket.create_connection(url, timeout=WS_TIMEOUT, **options)
         ws.close()
     assert refused.value.status_code == status
+
+
+# --------------------------------------------------------------------------- the web UI
+
+
+def ui_without_xterm(directory: Path) -> Path:
+    """A copy of the checkout's ui/ where xterm.js never arrived (npm ci not run): pages,
+    scripts, styles and page catalogs, no node_modules. Returns ``directory``."""
+    source = Path(__file__).resolve().parents[2] / "ui"
+    shutil.copytree(source, directory, ignore=shutil.ignore_patterns("node_modules"))
+    return directory
+
+
+def config_file(directory: Path, section: str, **keys: str) -> Path:
+    """``directory/serialconsole.conf`` with ``keys`` in ``[section]``; its path."""
+    path = directory / "serialconsole.conf"
+    lines = [f"[{section}]", *(f"{key} = {value}" for key, value in keys.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -180,10 +180,14 @@ def proxy_for(host: Host) -> Nginx:
 
 
 def proxied_host() -> Iterator[Host]:
-    """Body of a module fixture: a host configured for nginx (``wss://{host}/websockify``)."""
+    """Body of a module fixture: a host configured for nginx as README says
+    (``trusted_proxies``, ``websocket_url = wss://{host}/websockify``)."""
     directory = Path(tempfile.mkdtemp(prefix="scconf", dir="/tmp"))
     config = directory / "serialconsole.conf"
-    config.write_text("[serialconsole]\nwebsocket_url = wss://{host}/websockify\n")
+    config.write_text(
+        "[server]\ntrusted_proxies = 127.0.0.1 ::1\n\n"
+        "[serialconsole]\nwebsocket_url = wss://{host}/websockify\n"
+    )
     try:
         yield from shared_host("--config", str(config))
     finally:

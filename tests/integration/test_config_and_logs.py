@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from .helpers import STOP_TIMEOUT, wait_for
+from .helpers import run_refused_host, wait_for
 
 
 def test_config_file_settings_reach_the_plugin(start_host, connect, tmp_path):
@@ -56,12 +54,8 @@ def test_log_file_gets_the_host_and_its_console_processes(start_host, connect, t
 )
 def test_refused_configuration_exits_2_and_says_why(options, message):
     run_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
-    command = [
-        sys.executable, "-m", "plugin_serialconsole.host.cli", "--mock",
-        "--port", "0", "--ws-port", "0", "--run-dir", str(run_dir), "--auth", "none", *options,
-    ]  # fmt: skip
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=STOP_TIMEOUT * 3)
+        result = run_refused_host(run_dir, *options)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     assert result.returncode == 2, result.stderr

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import struct
 import time
+
+import websocket
 
 from .helpers import (
     PROMPT,
     UNICODE_GUEST,
+    WS_TIMEOUT,
     assert_final_line,
     assert_pid_gone,
     expect_refused,
@@ -165,3 +169,15 @@ def test_help_and_unknown_command(host, connect):
     )
     console.send("frobnicate\r")
     assert console.read_until(PROMPT) == b"frobnicate\r\nsh: frobnicate: not found\r\n# "
+
+
+def test_message_over_1_mib_closes_with_1009(host, connect):
+    """README: a WebSocket message over 1 MiB is refused with close code 1009 (not a reset,
+    which a client cannot tell from a network fault)."""
+    _, console = open_and_connect(host, connect)
+    console.banner()
+    console.send(b"x" * (1024 * 1024 + 1))
+    console.ws.settimeout(WS_TIMEOUT)
+    while (frame := console.ws.recv_data(control_frame=True))[0] != websocket.ABNF.OPCODE_CLOSE:
+        pass
+    assert struct.unpack(">H", frame[1][:2]) == (1009,), frame

@@ -5,6 +5,8 @@ share one host started with ``--token-ttl 1 --idle-timeout 1``."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from .helpers import (
     Host,
     assert_final_line,
     assert_pid_gone,
+    children,
     expect_refused,
     free_port,
     idle_between_tests,
@@ -126,6 +129,22 @@ def test_sigterm_with_connected_client(start_host, connect):
         assert_pid_gone(pid)
     wait_for(lambda: not host.leftovers(), 5.0, "nothing left of the host")
     assert host.leftovers() == {}
+
+
+def test_stopping_the_service_does_not_restart_the_proxy(start_host):
+    """systemd (and Ctrl+C in a terminal) signal every process of the service, so websockify
+    stops on its own moments before the host does: the supervisor must take that for the
+    stop it is, not for a crash to restart from."""
+    host = start_host()
+    (proxy,) = [
+        pid for pid in children(host.proc.pid) if pid in processes_mentioning("bridge.proxy")
+    ]
+    expect_refused(f"{host.ws_url}?token=unknown")  # the proxy serves, its handlers are set
+    os.kill(proxy, signal.SIGTERM)
+    wait_for(lambda: pid_gone(proxy), STOP_TIMEOUT, "websockify to stop on SIGTERM")
+    assert host.terminate() == 0, host.log()
+    assert "restarting it" not in host.log() and "websockify restarted" not in host.log()
+    assert not processes_mentioning(str(host.run_dir)), host.log()
 
 
 def test_guest_poweroff_ends_its_other_consoles(start_host, connect):

@@ -13,8 +13,10 @@ from urllib.parse import unquote
 import pytest
 import requests
 import websocket
+from requests.adapters import HTTPAdapter
 
 from plugin_serialconsole.host.passwords import hash_password
+from plugin_serialconsole.host.throttle import FREE_TRIES_PER_ADDRESS
 
 from . import nginx as nginx_harness
 from .helpers import (
@@ -122,6 +124,19 @@ def test_security_headers_on_every_answer(host, nginx, path, status):
     assert "nginx/" not in response.headers.get("Server", "")
 
 
+def test_console_page_may_connect_only_to_websockify_on_its_origin(host, nginx):
+    """Both policies, nginx's and the host's, allow this origin's /websockify and no other
+    WebSocket (issue 13, item 5)."""
+    response = https(nginx, "GET", API + "console.html")
+    assert response.status_code == 200
+    policies = response.raw.headers.getlist("Content-Security-Policy")
+    assert len(policies) == 2
+    for policy in policies:
+        directives = [directive.split() for directive in policy.split(";")]
+        (connect,) = [rest for name, *rest in directives if name == "connect-src"]
+        assert connect == ["'self'", f"wss://127.0.0.1:{nginx.tls_port}/websockify"]
+
+
 def test_login_and_console_through_nginx(start_host, tmp_path):
     """The deployment as documented: operators log in; the session cookie is Secure (nginx
     says the client used HTTPS) and reaches the WebSocket proxy, which wants it."""
@@ -163,5 +178,70 @@ def test_login_and_console_through_nginx(start_host, tmp_path):
         for guest in ("mock-vm", "mock-dual"):
             closed = browser.delete(f"{server.origin}{API}vms/{guest}/serial", timeout=HTTP_TIMEOUT)
             assert closed.status_code in (204, 404)
+    finally:
+        server.stop()
+
+
+class FromAddress(HTTPAdapter):
+    """Connections from one loopback address (127.0.0.2, ...): one client each."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_at(address: str, server: Nginx) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(server.cert)
+    session.mount("https://", FromAddress(address))
+    return session
+
+
+def test_one_clients_failed_logins_do_not_lock_out_another_behind_nginx(start_host, tmp_path):
+    """Behind nginx every request reaches the host from 127.0.0.1; with nginx a trusted
+    proxy, throttling and the log go by the client nginx names, and a client cannot
+    choose that address with an X-Forwarded-For of its own."""
+    users = tmp_path / "users"
+    users.write_text(f"alice:{hash_password(PASSWORD)}\n")
+    users.chmod(0o600)
+    host = start_host(
+        "--auth", "users", "--users-file", str(users),
+        "--trusted-proxy", "127.0.0.1", "--trusted-proxy", "::1",
+    )  # fmt: skip
+    server = proxy_for(host)
+    try:
+        attacker, operator = client_at("127.0.0.2", server), client_at("127.0.0.3", server)
+        login = server.origin + "/auth/login"
+        for n in range(FREE_TRIES_PER_ADDRESS):
+            guess = attacker.post(
+                login,
+                json={"username": f"guess{n}", "password": "wrong"},
+                headers={"X-Forwarded-For": f"192.0.2.{n}"},  # a new "address" each try
+                timeout=HTTP_TIMEOUT,
+            )
+            assert guess.status_code == 401, guess.text
+        throttled = attacker.post(
+            login, json={"username": "alice", "password": PASSWORD}, timeout=HTTP_TIMEOUT
+        )
+        assert throttled.status_code == 429, throttled.text
+        welcome = operator.post(
+            login, json={"username": "alice", "password": PASSWORD}, timeout=HTTP_TIMEOUT
+        )
+        assert welcome.status_code == 200, welcome.text
+        api_client = client_at("127.0.0.4", server)  # HTTP Basic on the plugin's API
+        basic = api_client.get(
+            server.origin + API + "vms", auth=("basic-guess", "wrong"), timeout=HTTP_TIMEOUT
+        )
+        assert basic.status_code == 401, basic.text
+        log = host.log_path.read_text()
+        assert "failed password for 'basic-guess' from 127.0.0.4" in log
+        assert "failed password for 'guess0' from 127.0.0.2" in log
+        assert "operator alice logged in from 127.0.0.3" in log
+        assert "192.0.2." not in log
     finally:
         server.stop()

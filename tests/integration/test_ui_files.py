@@ -1,9 +1,12 @@
-"""The UI's files on a real host: negotiation at the mount point, static files, catalogs."""
+"""The UI's files on a real host: negotiation at the mount point, static files, catalogs,
+the pages' Content-Security-Policy, and a UI that was never built."""
 
 from __future__ import annotations
 
 import pytest
 import requests
+
+from .helpers import config_file, ui_without_xterm, wait_for
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -143,3 +146,64 @@ def test_rest_reason_follows_accept_language_with_region_fallback(host):
     assert response.json()["reason"] == "Gast nope existiert nicht."
     response = host.get("vms/nope", params={"lang": "pt-BR"})
     assert response.json()["reason"] == "O convidado nope não existe."
+
+
+def policy(response: requests.Response) -> dict[str, list[str]]:
+    """The page's Content-Security-Policy: directive -> its sources."""
+    directives = response.headers["Content-Security-Policy"].split(";")
+    return {name: rest for name, *rest in (d.split() for d in directives if d.strip())}
+
+
+@pytest.mark.parametrize("host_header", [None, "localhost:8010"])
+def test_console_page_may_connect_only_to_the_consoles_this_host_hands_out(host, host_header):
+    """Not to any ws: or wss: URL: a page opened from a forged link can't reach another
+    server (issue 13, item 5)."""
+    headers = {"Host": host_header} if host_header else {}
+    ws_port = host.ws_url.rstrip("/").rsplit(":", 1)[1]
+    hostname = "localhost" if host_header else "127.0.0.1"
+    response = host.get("console.html", headers=headers)
+    assert response.status_code == 200
+    assert policy(response)["connect-src"] == ["'self'", f"ws://{hostname}:{ws_port}/"]
+    guest_list = host.get("", headers={"Accept": BROWSER_ACCEPT, **headers})
+    assert policy(guest_list)["connect-src"] == ["'self'"]
+
+
+def test_console_settings_give_the_start_of_every_handed_out_url(host):
+    for host_header in ("127.0.0.1", "localhost:1234"):
+        settings = host.get("console.json", headers={"Host": host_header})
+        assert settings.status_code == 200
+        assert settings.headers["Cache-Control"] == "no-store"
+        prefix = settings.json()["ws_url_prefix"]
+        opened = host.post("vms/mock-vm/serial", headers={"Host": host_header}).json()
+        assert opened["ws_url"] == prefix + opened["token"]
+        host.close_all()
+
+
+def test_a_ui_without_xterm_is_named_at_start_and_the_page_still_served(start_host, tmp_path):
+    ui_dir = ui_without_xterm(tmp_path / "ui")
+    host = start_host("--config", str(config_file(tmp_path, "serialconsole", ui_dir=ui_dir)))
+    log = wait_for(lambda: "not built" in host.log() and host.log(), 5.0, "the warning")
+    assert f"the web UI in {ui_dir} is not built" in log
+    assert "node_modules/@xterm/xterm/lib/xterm.js" in log
+    assert "make ui" in log
+    page = host.get("console.html")
+    assert page.status_code == 200  # it says what is missing itself (tests/ui)
+    assert host.get("ui/node_modules/@xterm/xterm/lib/xterm.js").status_code == 404
+
+
+def test_a_ui_dir_without_pages_answers_how_to_build_it(start_host, tmp_path):
+    empty = tmp_path / "ui"
+    empty.mkdir()
+    host = start_host("--config", str(config_file(tmp_path, "serialconsole", ui_dir=empty)))
+    for path, headers in (
+        ("console.html", {}),
+        ("", {"Accept": BROWSER_ACCEPT}),
+        ("console.html", {"Accept-Language": "de"}),
+    ):
+        response = host.get(path, headers=headers)
+        assert response.status_code == 503, (path, response.text)
+        error = response.json()
+        assert error["code"] == "SCONS0024E"
+        assert "make ui" in error["reason"]
+    assert error["reason"].startswith("Die Weboberfläche ist auf diesem Host nicht gebaut")
+    assert "is not built" in host.log()

@@ -41,6 +41,20 @@ def test_console_page_works_through_nginx_under_its_csp(host, nginx, open_contex
     page.close()
 
 
+def test_page_of_a_post_answer_through_nginx_uses_its_ws_url(host, nginx, open_context):
+    """The answer's `#ws=` is this host's /websockify on the page's origin: accepted."""
+    page = open_context(ignore_https_errors=True).new_page()
+    opened = page.request.post(f"{nginx.origin}/plugins/serialconsole/vms/mock-vm/serial")
+    assert opened.status == 201, opened.text()
+    answer = opened.json()
+    assert answer["ws_url"].startswith(f"wss://127.0.0.1:{nginx.tls_port}/websockify?token=")
+    page.goto(nginx.origin + answer["page"])
+    wait_state(page, "connected")
+    wait_prompt_count(page, 1)
+    assert len(host.sessions()) == 1  # the answer's token, no second POST
+    page.close()
+
+
 def test_guest_list_works_through_nginx(host, nginx, open_context):
     page = open_context(ignore_https_errors=True).new_page()
     page.goto(f"{nginx.origin}/plugins/serialconsole/")

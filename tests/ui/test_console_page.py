@@ -149,8 +149,8 @@ def test_no_output_lost_in_a_background_tab(host, page):
     page.add_init_script(BACKGROUND_EMULATION)
     open_console(page, host)
     page.evaluate("window.__background.on = true")
-    page.evaluate("window.serialconsole.session.send('seq 3000\\r')")
-    wait_js(page, "window.serialconsole.session.tail.endsWith('3000\\r\\n# ')", timeout=30)
+    page.evaluate("window.serialconsole.connection.send('seq 3000\\r')")
+    wait_js(page, "window.serialconsole.connection.tail.endsWith('3000\\r\\n# ')", timeout=30)
     page.evaluate("window.__background.leave()")
     wait_prompt_count(page, 2, timeout=30)
     numbers = [line.strip() for line in terminal_lines(page) if re.fullmatch(r"\d+", line.strip())]

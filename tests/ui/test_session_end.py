@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -39,20 +40,29 @@ def test_ctrl_q_disconnects_with_the_reason_and_reconnect_works(host, page):
     assert "before" in terminal_text(page)  # the first session's text is still there
 
 
-def test_split_utf8_and_final_line_across_frames(host, page):
+def test_split_utf8_and_final_line_across_frames(open_context):
     """The page decodes output as one UTF-8 stream, whatever the frame boundaries."""
     text = "café 虚拟机 😀 ok\r\n".encode()
     final = b"\r\n[serialconsole] The guest stopped. (SCONS0104L)\r\n"
     frames = [text[:4], text[4:7], text[7:13], text[13:17], text[17:], final[:9], final[9:]]
     assert text[:4] == b"caf\xc3"  # the first frame ends inside 'é'
-    with ScriptedServer(frames) as server:
-        page.goto(console_url(host) + "#ws=" + quote(server.url, safe=""))
-        wait_state(page, "disconnected")
-    assert server.error is None, server.error
-    wait_terminal_line(page, "café 虚拟机 😀 ok")
-    assert "\ufffd" not in terminal_text(page)
-    assert status_text(page) == "Disconnected: The guest stopped."
-    assert host.sessions() == []  # the given ws_url was used; nothing was POSTed
+    with contextlib.ExitStack() as cleanup:
+        server = ScriptedServer(frames)
+        cleanup.callback(server.listener.close)
+        # The page connects only to the consoles its host hands out: this host's are here.
+        host = Host("--websocket-url", f"ws://{{hostname}}:{server.port}/")
+        cleanup.callback(host.finish)
+        host.start()
+        page = open_context().new_page()
+        with server:
+            page.goto(console_url(host) + "#ws=" + quote(server.url, safe=""))
+            wait_state(page, "disconnected")
+        assert server.error is None, server.error
+        wait_terminal_line(page, "café 虚拟机 😀 ok")
+        assert "\ufffd" not in terminal_text(page)
+        assert status_text(page) == "Disconnected: The guest stopped."
+        assert host.sessions() == []  # the given ws_url was used; nothing was POSTed
+        page.close()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from plugin_serialconsole import plugin
+from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.host import cli
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host.config import ConfigError, load
@@ -68,6 +69,13 @@ def test_defaults_without_a_file(no_default_file):
     settings = plugin.Settings.from_config(config)
     assert (settings.token_ttl, settings.idle_timeout) == (60, 1800)
     assert (settings.reattach_grace, settings.ring_size, settings.max_viewers) == (60, 262144, 10)
+    assert settings.websocket_limits == HandlerLimits(max_handlers=128, handshake_timeout=5)
+
+
+def test_websocket_limits_from_the_command_line(no_default_file):
+    config = parse("--max-ws-handlers", "7", "--ws-handshake-timeout", "2.5")
+    limits = plugin.Settings.from_config(config).websocket_limits
+    assert limits == HandlerLimits(max_handlers=7, handshake_timeout=2.5)
 
 
 def test_reattach_settings_from_the_command_line(no_default_file):
@@ -108,6 +116,12 @@ def test_allowed_origins_repeat_on_the_command_line(no_default_file):
     assert plugin.Settings.from_config(config).allowed_origins == ("https://a.example", "https://b")
 
 
+def test_trusted_proxies_repeat_on_the_command_line(no_default_file):
+    assert parse()["server"]["trusted_proxies"] == ""
+    config = parse("--trusted-proxy", "127.0.0.1", "--trusted-proxy", "::1")
+    assert config["server"]["trusted_proxies"] == "127.0.0.1 ::1"
+
+
 def test_default_file_is_read_when_present(no_default_file, monkeypatch, tmp_path):
     monkeypatch.setattr(host_config, "DEFAULT_PATH", write(tmp_path, "[server]\nport = 1234\n"))
     assert parse()["server"]["port"] == "1234"
@@ -125,6 +139,7 @@ def test_run_dir_follows_systemd_runtime_directory(no_default_file, monkeypatch)
         ("[server]\nport = http\n", "port"),
         ("[server]\nws_port = 70000\n", "ws_port"),
         ("[server]\nmock = perhaps\n", "mock"),
+        ("[server]\ntrusted_proxies = 127.0.0.1 nginx\n", "trusted_proxies: .*'nginx'"),
         ("[logging]\nlevel = LOUD\n", "level"),
         ("[logging]\nlevels = cherrypy\n", "levels"),
         ("port = 1\n", "section"),
@@ -175,6 +190,10 @@ def test_command_line_errors_exit_2_with_the_reason(no_default_file, tmp_path, c
         ({"ring_size": "256k"}, "ring_size"),
         ({"max_viewers": "-1"}, "max_viewers"),
         ({"max_viewers": "2.5"}, "max_viewers"),
+        ({"max_ws_handlers": "0"}, "max_ws_handlers"),
+        ({"max_ws_handlers": "1.5"}, "max_ws_handlers"),
+        ({"ws_handshake_timeout": "0"}, "ws_handshake_timeout"),
+        ({"ws_handshake_timeout": "inf"}, "ws_handshake_timeout"),
     ],
 )
 def test_plugin_refuses_wrong_values_of_its_section(values, message):

@@ -77,7 +77,7 @@ def test_app_is_mounted_at_the_mount_point_and_start_stop_leave_nothing(short_di
     host = FakeHost(short_dir)
     app = plugin.wok_plugin_app(host=host)
     assert app.mount_point == MOUNT_POINT
-    (short_dir / "consoles").mkdir(mode=0o700)
+    assert (short_dir / "consoles").is_dir(), "made (and checked) before the start hook"
     stale = short_dir / "consoles" / "stale-file"
     stale.write_text("")
     urls = plugin.wok_plugin_start(host=host)

@@ -105,9 +105,7 @@ def test_ipv6_host_header_matches_ipv6_origin():
 
 @pytest.fixture
 def tokens(tmp_path):
-    store = TokenStore(tmp_path / "tokens")
-    store.create_directory()
-    return store
+    return TokenStore(tmp_path / "tokens").open(create=True)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import stat
 import time
 
@@ -17,15 +18,14 @@ from plugin_serialconsole.bridge.tokens import (
     digest,
     looks_like_token,
 )
+from plugin_serialconsole.rundir import UnsafeDirectory
 
 CONSOLE = "0123456789abcdef01234567"
 
 
 @pytest.fixture
 def store(tmp_path):
-    tokens = TokenStore(tmp_path / "tokens")
-    tokens.create_directory()
-    return tokens
+    return TokenStore(tmp_path / "tokens").open(create=True)
 
 
 def test_directory_is_private(store):
@@ -190,3 +190,46 @@ def test_binding_to_a_login_session_is_kept_with_the_token(store):
     issued = store.issue(CONSOLE, ttl=60, binding=binding)
     assert binding.digest in (store.directory / issued.digest).read_text()
     assert store.consume(issued.token) == TokenRecord(CONSOLE, binding)
+
+
+def _forged_record() -> bytes:
+    return json.dumps({"console": CONSOLE, "expires": time.time() + 60}).encode()
+
+
+def test_token_file_of_another_user_opens_nothing(store):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")
+    token = "forged-token-forged-token-forged-token-forged"
+    path = store.directory / digest(token)
+    path.write_bytes(_forged_record())
+    os.chown(path, 65534, 65534)
+    assert store.consume(token) is None
+
+
+def test_token_file_behind_a_symbolic_link_opens_nothing(store, tmp_path):
+    token = "linked-token-linked-token-linked-token-linked"
+    (tmp_path / "planted").write_bytes(_forged_record())
+    (store.directory / digest(token)).symlink_to(tmp_path / "planted")
+    assert store.consume(token) is None
+    assert (tmp_path / "planted").exists()
+
+
+def test_fifo_under_a_token_name_does_not_hang_the_reader(store):
+    token = "fifo-token-fifo-token-fifo-token-fifo-token-x"
+    os.mkfifo(store.directory / digest(token))
+    assert store.consume(token) is None
+
+
+def test_clear_leaves_what_links_point_at(store, tmp_path):
+    (tmp_path / "precious").write_text("keep")
+    (store.directory / "link").symlink_to(tmp_path / "precious")
+    store.clear()
+    assert list(store.directory.iterdir()) == []
+    assert (tmp_path / "precious").read_text() == "keep"
+
+
+def test_symlinked_token_directory_is_refused(tmp_path):
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    (tmp_path / "tokens").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UnsafeDirectory, match="symbolic link"):
+        TokenStore(tmp_path / "tokens").open(create=True)

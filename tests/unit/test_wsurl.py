@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_serialconsole.control.wsurl import WebSocketUrl, client_host
+from plugin_serialconsole.control.wsurl import WebSocketUrl, client_host, connect_source
 
 
 @pytest.mark.parametrize(
@@ -50,8 +50,54 @@ def test_host_headers_that_are_not_host_names_fall_back_to_the_listen_address(ho
 
 @pytest.mark.parametrize(
     "template",
-    ["http://{host}/", "wss://{host}/#frag", "wss://{port}/", "wss://{host!r}/", "{host}", ""],
+    [
+        "http://{host}/",
+        "wss://{host}/#frag",
+        "wss://{port}/",
+        "wss://{host!r}/",
+        "{host}",
+        "",
+        "wss://user@{host}/",
+        "ws://{hostname}:console/",
+        "ws://exa mple/",
+        "ws://*.example/",
+        "ws://h;x/",
+    ],
 )
 def test_unusable_templates_are_refused(template):
     with pytest.raises(ValueError, match="websocket_url"):
         WebSocketUrl(template)
+
+
+@pytest.mark.parametrize(
+    ("template", "host_header"),
+    [
+        ("ws://{hostname}:{ws_port}/", "console.example.com:8010"),
+        ("wss://{host}/websockify", "console.example.com:8443"),
+        ("wss://{host}/ws?console=1", "h"),
+        ("ws://{hostname}:{ws_port}/?", "[::1]:8010"),
+    ],
+)
+def test_every_url_handed_out_is_the_prefix_and_a_token(template, host_header):
+    url = WebSocketUrl(template)
+    prefix = url.prefix(host_header, "127.0.0.1", 64667)
+    assert prefix.endswith("token=")
+    assert url.build(host_header, "127.0.0.1", 64667, "T0k-en_") == prefix + "T0k-en_"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "source"),
+    [
+        ("ws://127.0.0.1:64667/?token=", "ws://127.0.0.1:64667/"),
+        ("wss://console.example.com/websockify?token=", "wss://console.example.com/websockify"),
+        ("wss://h:8443/websockify?token=", "wss://h:8443/websockify"),
+        ("wss://h/ws?console=1&token=", "wss://h/ws"),
+        ("ws://h:1?token=", "ws://h:1/"),
+        # a ";" or "," would end the source expression, or the directive
+        ("wss://h/a;b,c?token=", "wss://h/a%3Bb%2Cc"),
+        # no IPv6 literal in a source expression: any host, on that scheme, port and path
+        ("ws://[::1]:64667/?token=", "ws://*:64667/"),
+    ],
+)
+def test_the_pages_policy_allows_the_handed_out_urls_and_no_other(prefix, source):
+    assert connect_source(prefix) == source

@@ -86,6 +86,20 @@ export function guestPath(guest) {
   return "vms/" + encodeURIComponent(guest);
 }
 
+/** The start of every console URL this host hands this page (console.json), or null. */
+export async function consoleUrlPrefix() {
+  try {
+    const response = await fetch("console.json", {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    const settings = response.ok ? await jsonOrNull(response) : null;
+    return (settings && settings.ws_url_prefix) || null;
+  } catch {
+    return null;
+  }
+}
+
 /** Every guest: [{name, uuid, state, consoles: [{alias, type}]}]. */
 export function listGuests() {
   return call("GET", "vms");

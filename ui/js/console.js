@@ -2,16 +2,26 @@
 //
 // The WebSocket URL comes from the POST answer the page was opened with (`#ws=` in the
 // fragment, dropped from the address bar at once so a reload never reuses a spent token)
-// or from the page's own POST, on load without one and on Reconnect. With `mode=view` in
+// or from the page's own POST, on load without one and on Reconnect. A `#ws=` URL is used
+// only if it is one this host hands out (console.json says how they start); a link to any
+// other server is refused, so nothing typed here can reach it. With `mode=view` in
 // the query the page only watches: the server drops a viewer's input, and the page sends
 // none. A page that comes back to a console it left (reload, Reconnect) is reattached by
 // the server, which first replays the recent output.
 
-import { ApiError, fetchTranscript, needsLogin, openConsole, resumeSession } from "./api.js";
+import {
+  ApiError,
+  consoleUrlPrefix,
+  fetchTranscript,
+  needsLogin,
+  openConsole,
+  resumeSession,
+} from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
+import { ConsoleConnection, isHandedOut } from "./console-connection.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
-import { ConsoleSession } from "./session.js";
+import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
 
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
@@ -27,16 +37,33 @@ const $ = (id) => document.getElementById(id);
 
 let term;
 let fit;
-let session = null;
-let state = "disconnected";
+let connection = null;
+let state = "loading"; // until the page connects, is refused or finds no xterm.js
 
-/** `ws` from the fragment (then gone from the address bar), if it is a WebSocket URL. */
+/** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
 function takeFragmentUrl() {
   const url = new URLSearchParams(location.hash.slice(1)).get("ws");
   if (location.hash) {
     history.replaceState(history.state, "", location.pathname + location.search);
   }
-  return url && /^wss?:\/\//i.test(url) ? url : null;
+  return url || null;
+}
+
+/** Without xterm.js the page can do nothing: say so, and how to build the web UI. */
+function showUnbuilt() {
+  state = "unbuilt";
+  document.body.dataset.state = state;
+  showNotice(unbuiltText());
+  $("status-text").textContent = unbuiltText();
+  for (const button of document.querySelectorAll("button")) {
+    button.disabled = true;
+  }
+}
+
+/** A `#ws=` link to anything but this host's consoles: never connect, say why. */
+function refuseLink(url) {
+  showNotice(refusedLinkText(url));
+  setState("disconnected", refusedLinkText(url));
 }
 
 function setState(next, detail = "") {
@@ -93,9 +120,9 @@ async function requestUrl(force) {
 
 /** Connect to `url`, or first ask the REST API for one (`force` takes a busy console over). */
 async function connect({ url = null, force = false } = {}) {
-  if (session) {
-    session.close();
-    session = null;
+  if (connection) {
+    connection.close();
+    connection = null;
   }
   showTakeOver(false);
   setState("connecting");
@@ -116,20 +143,20 @@ async function connect({ url = null, force = false } = {}) {
       return;
     }
   }
-  const current = new ConsoleSession(url, {
+  const current = new ConsoleConnection(url, {
     open: () => {
       setState("connected", connectedText);
       term.focus();
     },
     output: (text) => term.write(text),
     closed: ({ reason }) => {
-      if (session === current) {
-        session = null;
+      if (connection === current) {
+        connection = null;
         setState("disconnected", reason || _("The connection closed."));
       }
     },
   });
-  session = current;
+  connection = current;
 }
 
 /** What the status bar says about a reattach (the server replays its recent output). */
@@ -210,8 +237,8 @@ function createTerminal() {
   fit = new window.FitAddon.FitAddon();
   term.loadAddon(fit);
   term.open($("terminal"));
-  term.onData((data) => session && session.send(data));
-  term.onBinary((data) => session && session.sendBytes(data));
+  term.onData((data) => connection && connection.send(data));
+  term.onBinary((data) => connection && connection.sendBytes(data));
   installKeys(term, { leave: () => $("reconnect").disabled ? $("disconnect").focus() : $("reconnect").focus() });
   new ResizeObserver(() => fit.fit()).observe($("terminal"));
   fit.fit();
@@ -223,8 +250,8 @@ function bindControls() {
   $("watch").addEventListener("click", () => location.assign(modeHref("view")));
   $("download").addEventListener("click", downloadTranscript);
   $("disconnect").addEventListener("click", () => {
-    if (session) {
-      session.send("\x11"); // Ctrl+Q: the console ends itself and says why
+    if (connection) {
+      connection.send("\x11"); // Ctrl+Q: the console ends itself and says why
     }
   });
   $("copy").addEventListener("click", async () => {
@@ -237,26 +264,40 @@ function bindControls() {
 }
 
 async function main() {
-  const url = takeFragmentUrl();
+  const link = takeFragmentUrl();
+  window.serialconsole = {
+    get state() {
+      return state;
+    },
+    get term() {
+      return term;
+    },
+    get fit() {
+      return fit;
+    },
+    get connection() {
+      return connection;
+    },
+    connect,
+    translateTree,
+  };
   await loadCatalog();
+  if (!terminalLoaded()) {
+    showUnbuilt();
+    return;
+  }
   await resumeSession();
   createTerminal();
   setTitle();
   setFontSize(fontSize());
   bindControls();
-  window.serialconsole = {
-    term,
-    fit,
-    get state() {
-      return state;
-    },
-    get session() {
-      return session;
-    },
-    connect,
-    translateTree,
-  };
-  await connect({ url });
+  if (link === null) {
+    await connect();
+  } else if (isHandedOut(link, await consoleUrlPrefix())) {
+    await connect({ url: link });
+  } else {
+    refuseLink(link);
+  }
 }
 
 main();

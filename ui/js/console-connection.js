@@ -1,10 +1,13 @@
-// One WebSocket console session: binary frames both ways, output decoded as a UTF-8 stream
-// (a character split across frames comes out whole), and the reason the server gave when
-// it ended (its last line, "[serialconsole] <reason> (SCONS01xxL)").
+// The console page's WebSocket connection to one guest console: binary frames both ways,
+// output decoded as a UTF-8 stream (a character split across frames comes out whole), and
+// the reason the server gave when it ended (its last line, "[serialconsole] <reason>
+// (SCONS01xxL)"). The page connects only to URLs this host handed out: the answer to its
+// own POST, or a `#ws=` link that `isHandedOut` accepts.
 
 const FINAL_LINE = /\r\n\[serialconsole\] ([^\r\n]+) \((SCONS\d{4}L)\)\r\n$/;
 const TAIL = 1024;
 const SEND_CHUNK = 64 * 1024;
+const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** The server's closing reason at the end of `text`: {text, code} or null. */
 export function finalReason(text) {
@@ -12,9 +15,24 @@ export function finalReason(text) {
   return match ? { text: match[1], code: match[2] } : null;
 }
 
-export class ConsoleSession {
+/**
+ * True when `url` is one this host hands out: its `prefix` (console.json's ws_url_prefix,
+ * the same for every console URL the host gives this client) followed by a token and
+ * nothing else. Anything else, a `#ws=` link to another server above all, is refused.
+ */
+export function isHandedOut(url, prefix) {
+  return (
+    typeof url === "string" &&
+    typeof prefix === "string" &&
+    prefix !== "" &&
+    url.startsWith(prefix) &&
+    TOKEN.test(url.slice(prefix.length))
+  );
+}
+
+export class ConsoleConnection {
   /**
-   * @param {string} url the ws_url the server gave (authoritative: never rebuilt here)
+   * @param {string} url a ws_url this host gave (authoritative: never rebuilt here)
    * @param {{open: Function, output: Function, closed: Function}} on callbacks
    */
   constructor(url, on) {
