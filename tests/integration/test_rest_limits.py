@@ -172,3 +172,20 @@ def test_a_client_expecting_100_continue_gets_it_before_sending_the_body(start_h
         answer = answer[len(continued) :]
     assert answer.startswith(b"HTTP/1.1 201 "), answer
     assert host.close().status_code == 204
+
+
+def test_a_trusted_proxy_is_not_capped_per_address(start_host, tmp_path):
+    """Behind nginx everybody comes from the proxy's address: capping it caps everyone."""
+    config = write_config(tmp_path, connections_per_address=2)
+    host = start_host("--config", config, "--trusted-proxy", "127.0.0.11")
+    pid = host.proc.pid
+    request = raw_request("GET", host.api("vms"))
+    held = [connect_from(host.url, "127.0.0.11") for _ in range(3)]
+    held += [connect_from(host.url, "127.0.0.12") for _ in range(2)]
+    try:
+        wait_for(lambda: held_from_attackers(pid) == 5, 5.0, "the host to accept all five")
+        assert raw_http(host.url, request, "127.0.0.11")[0] == 200
+        assert_json_error(raw_http(host.url, request, "127.0.0.12"), 503, "SCONS0042E")
+    finally:
+        for sock in held:
+            sock.close()
