@@ -24,12 +24,28 @@ class SerialConsoleError(Exception):
 
 
 def not_found(guest: str) -> SerialConsoleError:
-    return SerialConsoleError("SCONS0001E", 404, guest=guest)
+    return SerialConsoleError(i18n.GUEST_NOT_FOUND, 404, guest=guest)
 
 
 def console_in_use(guest: str, device: str) -> SerialConsoleError:
-    return SerialConsoleError("SCONS0003E", 409, guest=guest, device=device)
+    return SerialConsoleError(i18n.CONSOLE_IN_USE, 409, guest=guest, device=device)
 
 
 def console_unavailable(guest: str, error: str) -> SerialConsoleError:
-    return SerialConsoleError("SCONS0009E", 500, guest=guest, error=error)
+    return SerialConsoleError(i18n.CONSOLE_OPEN_FAILED, 500, guest=guest, error=error)
+
+
+def not_running(guest: str, state: str) -> SerialConsoleError:
+    return SerialConsoleError(i18n.GUEST_NOT_RUNNING, 409, guest=guest, state=state)
+
+
+def no_open_session(guest: str) -> SerialConsoleError:
+    return SerialConsoleError(i18n.NO_OPEN_SESSION, 404, guest=guest)
+
+
+def too_many_sessions(limit: int) -> SerialConsoleError:
+    return SerialConsoleError(i18n.TOO_MANY_SESSIONS, 503, limit=limit)
+
+
+def too_many_viewers(guest: str, device: str, limit: int) -> SerialConsoleError:
+    return SerialConsoleError(i18n.TOO_MANY_VIEWERS, 503, guest=guest, device=device, limit=limit)

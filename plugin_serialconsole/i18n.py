@@ -23,64 +23,110 @@ def N_(text: str) -> str:
     return text
 
 
+# Each message's code, named once: code refers to a message by its name.
+GUEST_NOT_FOUND = "SCONS0001E"
+GUEST_NOT_RUNNING = "SCONS0002E"
+CONSOLE_IN_USE = "SCONS0003E"
+NO_SUCH_DEVICE = "SCONS0004E"
+NO_CONSOLE_DEVICE = "SCONS0005E"
+BODY_NOT_JSON = "SCONS0006E"
+INVALID_REQUEST = "SCONS0007E"
+NO_OPEN_SESSION = "SCONS0008E"
+CONSOLE_OPEN_FAILED = "SCONS0009E"
+CONNECTION_UNAVAILABLE = "SCONS0010E"
+RESOURCE_NOT_FOUND = "SCONS0011E"
+METHOD_NOT_ALLOWED = "SCONS0012E"
+INTERNAL_ERROR = "SCONS0013E"
+BODY_NOT_JSON_TYPE = "SCONS0014E"
+BODY_TOO_LARGE = "SCONS0015E"
+AUTHENTICATION_REQUIRED = "SCONS0016E"
+HTTP_ERROR = "SCONS0017E"
+TOO_MANY_SESSIONS = "SCONS0018E"
+CSRF_TOKEN_REQUIRED = "SCONS0019E"
+WRONG_CREDENTIALS = "SCONS0020E"
+LOGIN_BODY_EXPECTED = "SCONS0021E"
+TOO_MANY_FAILED_LOGINS = "SCONS0022E"
+TOO_MANY_VIEWERS = "SCONS0023E"
+UI_NOT_BUILT = "SCONS0024E"
+CLIENT_CLOSED = "SCONS0101L"
+CTRL_Q_PRESSED = "SCONS0102L"
+IDLE_TIMEOUT = "SCONS0103L"
+GUEST_STOPPED = "SCONS0104L"
+HOST_STOPPING = "SCONS0105L"
+OPERATOR_ENDED = "SCONS0106L"
+TAKEN_OVER = "SCONS0107L"
+NOBODY_CAME = "SCONS0108L"
+CONSOLE_CLOSED = "SCONS0109L"
+SESSION_OPENED = "SCONS0110L"
+SESSION_ENDED = "SCONS0111L"
+NOBODY_REATTACHED = "SCONS0112L"
+OUTPUT_SKIPPED = "SCONS0113L"
+REQUEST_TIMEOUT = "SCONS0040E"
+HEADER_TOO_LARGE = "SCONS0041E"
+TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
+BAD_FRAMING = "SCONS0043E"
+TOO_MANY_CONNECTIONS = "SCONS0044E"
+
 messages: dict[str, str] = {
-    "SCONS0001E": N_("Guest %(guest)s does not exist."),
-    "SCONS0002E": N_("Guest %(guest)s is not running (state: %(state)s)."),
-    "SCONS0003E": N_(
+    GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
+    GUEST_NOT_RUNNING: N_("Guest %(guest)s is not running (state: %(state)s)."),
+    CONSOLE_IN_USE: N_(
         "Console %(device)s of guest %(guest)s is already in use. "
         'Send {"force": true} to take it over.'
     ),
-    "SCONS0004E": N_("Guest %(guest)s has no console device %(device)s. Devices: %(devices)s."),
-    "SCONS0005E": N_("Guest %(guest)s has no serial or console device."),
-    "SCONS0006E": N_("The request body is not valid JSON: %(error)s"),
-    "SCONS0007E": N_("Invalid request: %(error)s"),
-    "SCONS0008E": N_("Guest %(guest)s has no open console session."),
-    "SCONS0009E": N_("The console of guest %(guest)s could not be opened: %(error)s"),
-    "SCONS0010E": N_("The libvirt connection %(uri)s is not available: %(error)s"),
-    "SCONS0011E": N_("Resource not found: %(path)s"),
-    "SCONS0012E": N_("Method %(method)s is not allowed here."),
-    "SCONS0013E": N_("Internal error; the host log has the details."),
-    "SCONS0014E": N_("The request body must be a JSON document (Content-Type: application/json)."),
-    "SCONS0015E": N_("The request body is larger than %(limit)s bytes."),
-    "SCONS0016E": N_("Authentication required."),
-    "SCONS0017E": N_("HTTP error %(status)s."),
-    "SCONS0019E": N_("This request needs the X-CSRF-Token header of your login session."),
-    "SCONS0020E": N_("Wrong user name or password."),
-    "SCONS0021E": N_('Log in with a JSON body {"username": "...", "password": "..."}.'),
-    "SCONS0022E": N_("Too many failed logins. Try again in %(seconds)s seconds."),
-    "SCONS0018E": N_(
+    NO_SUCH_DEVICE: N_("Guest %(guest)s has no console device %(device)s. Devices: %(devices)s."),
+    NO_CONSOLE_DEVICE: N_("Guest %(guest)s has no serial or console device."),
+    BODY_NOT_JSON: N_("The request body is not valid JSON: %(error)s"),
+    INVALID_REQUEST: N_("Invalid request: %(error)s"),
+    NO_OPEN_SESSION: N_("Guest %(guest)s has no open console session."),
+    CONSOLE_OPEN_FAILED: N_("The console of guest %(guest)s could not be opened: %(error)s"),
+    CONNECTION_UNAVAILABLE: N_("The libvirt connection %(uri)s is not available: %(error)s"),
+    RESOURCE_NOT_FOUND: N_("Resource not found: %(path)s"),
+    METHOD_NOT_ALLOWED: N_("Method %(method)s is not allowed here."),
+    INTERNAL_ERROR: N_("Internal error; the host log has the details."),
+    BODY_NOT_JSON_TYPE: N_(
+        "The request body must be a JSON document (Content-Type: application/json)."
+    ),
+    BODY_TOO_LARGE: N_("The request body is larger than %(limit)s bytes."),
+    AUTHENTICATION_REQUIRED: N_("Authentication required."),
+    HTTP_ERROR: N_("HTTP error %(status)s."),
+    CSRF_TOKEN_REQUIRED: N_("This request needs the X-CSRF-Token header of your login session."),
+    WRONG_CREDENTIALS: N_("Wrong user name or password."),
+    LOGIN_BODY_EXPECTED: N_('Log in with a JSON body {"username": "...", "password": "..."}.'),
+    TOO_MANY_FAILED_LOGINS: N_("Too many failed logins. Try again in %(seconds)s seconds."),
+    TOO_MANY_SESSIONS: N_(
         "Too many console sessions are open (the limit is %(limit)s). End one and try again."
     ),
-    "SCONS0101L": N_("Console closed by the client."),
-    "SCONS0102L": N_("Disconnected (Ctrl+Q)."),
-    "SCONS0103L": N_("No activity for %(seconds)s seconds; console closed."),
-    "SCONS0104L": N_("The guest stopped."),
-    "SCONS0105L": N_("The host is shutting down."),
-    "SCONS0106L": N_("The session was ended by an operator."),
-    "SCONS0107L": N_("The console was taken over by another session."),
-    "SCONS0108L": N_("No client connected within %(seconds)s seconds."),
-    "SCONS0109L": N_("The guest console closed: %(error)s"),
-    "SCONS0110L": N_("Console session of guest %(guest)s, device %(device)s opened."),
-    "SCONS0111L": N_("Console session of guest %(guest)s, device %(device)s ended: %(reason)s"),
+    CLIENT_CLOSED: N_("Console closed by the client."),
+    CTRL_Q_PRESSED: N_("Disconnected (Ctrl+Q)."),
+    IDLE_TIMEOUT: N_("No activity for %(seconds)s seconds; console closed."),
+    GUEST_STOPPED: N_("The guest stopped."),
+    HOST_STOPPING: N_("The host is shutting down."),
+    OPERATOR_ENDED: N_("The session was ended by an operator."),
+    TAKEN_OVER: N_("The console was taken over by another session."),
+    NOBODY_CAME: N_("No client connected within %(seconds)s seconds."),
+    CONSOLE_CLOSED: N_("The guest console closed: %(error)s"),
+    SESSION_OPENED: N_("Console session of guest %(guest)s, device %(device)s opened."),
+    SESSION_ENDED: N_("Console session of guest %(guest)s, device %(device)s ended: %(reason)s"),
     # Reattach, viewers and transcripts (issue 8).
-    "SCONS0023E": N_(
+    TOO_MANY_VIEWERS: N_(
         "Console %(device)s of guest %(guest)s has as many viewers as allowed (%(limit)s)."
     ),
     # The browser UI (issue 14).
-    "SCONS0024E": N_(
+    UI_NOT_BUILT: N_(
         "The web UI is not built on this host: run `make ui` in the plugin's source "
         "checkout (and set ui_dir to its ui/ directory if the plugin was installed from it)."
     ),
-    "SCONS0112L": N_("Nobody reattached within %(seconds)s seconds; console closed."),
-    "SCONS0113L": N_("This view fell behind: %(bytes)s bytes of output skipped."),
+    NOBODY_REATTACHED: N_("Nobody reattached within %(seconds)s seconds; console closed."),
+    OUTPUT_SKIPPED: N_("This view fell behind: %(bytes)s bytes of output skipped."),
     # Limits on HTTP clients of the REST port (host.gate, host.framing; issue 13).
-    "SCONS0040E": N_("The request did not arrive within %(seconds)s seconds."),
-    "SCONS0041E": N_("The request header is larger than %(limit)s bytes."),
-    "SCONS0042E": N_(
+    REQUEST_TIMEOUT: N_("The request did not arrive within %(seconds)s seconds."),
+    HEADER_TOO_LARGE: N_("The request header is larger than %(limit)s bytes."),
+    TOO_MANY_CONNECTIONS_FROM_ADDRESS: N_(
         "Too many connections from your address (the limit is %(limit)s). Close some and try again."
     ),
-    "SCONS0043E": N_("The request's Content-Length or Transfer-Encoding is invalid: %(error)s"),
-    "SCONS0044E": N_(
+    BAD_FRAMING: N_("The request's Content-Length or Transfer-Encoding is invalid: %(error)s"),
+    TOO_MANY_CONNECTIONS: N_(
         "The server has as many connections open as it allows (%(limit)s). Try again later."
     ),
 }

@@ -22,7 +22,7 @@ from websockify.websocketproxy import WebSocketProxy
 
 from plugin_serialconsole.bridge.accept import AcceptLoop, HandlerLimits
 from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
-from plugin_serialconsole.bridge.tokens import SessionBinding, TokenStore
+from plugin_serialconsole.bridge.tokens import LoginBinding, TokenStore
 from plugin_serialconsole.ids import is_socket_name
 from plugin_serialconsole.logfmt import configure_stderr
 from plugin_serialconsole.netloc import cookie_value, origin_allowed
@@ -46,7 +46,7 @@ class OriginCheck(auth_plugins.BasePlugin):
             )
 
 
-def _carries_session(cookie_header: str, binding: SessionBinding) -> bool:
+def _carries_session(cookie_header: str, binding: LoginBinding) -> bool:
     value = cookie_value(cookie_header, binding.cookie)
     if value is None:
         return False
@@ -65,12 +65,12 @@ class ConsoleTokens:
         """The console's socket, if ``token`` is valid and, when it was issued to a login
         session, the handshake carries that session's cookie. A token is spent either way."""
         record = self.tokens.consume(token)
-        if record is None or not is_socket_name(record.console):
+        if record is None or not is_socket_name(record.socket):
             return None
         if record.binding is not None and not _carries_session(cookie_header, record.binding):
             log.warning("refused a console token presented without its login session")
             return None
-        path = self.sockets_dir / record.console
+        path = self.sockets_dir / record.socket
         try:
             if not stat.S_ISSOCK(os.lstat(path).st_mode):
                 return None

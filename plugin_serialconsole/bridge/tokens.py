@@ -1,7 +1,8 @@
 """One-time console tokens, shared between the host and the websockify process.
 
 A token is 256 random bits from ``secrets``. Only its SHA-256 digest is stored, as the name
-of a file in the token directory holding the console id and the expiry time. Consuming a
+of a file in the token directory holding the name of the console socket it opens and the
+expiry time. Consuming a
 token unlinks that file: whichever process unlinks it first wins, so a token opens at most
 one connection, even across websockify's per-connection processes.
 """
@@ -39,7 +40,7 @@ def looks_like_token(token: str) -> bool:
 
 
 @dataclass(frozen=True)
-class SessionBinding:
+class LoginBinding:
     """The login session a token belongs to: its cookie's name and the value's SHA-256."""
 
     cookie: str
@@ -48,8 +49,8 @@ class SessionBinding:
 
 @dataclass(frozen=True)
 class TokenRecord:
-    console: str
-    binding: SessionBinding | None = None
+    socket: str  # the name of the console socket it opens
+    binding: LoginBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,11 @@ class TokenStore:
                 self._fd = open_private_dir(self.directory, create)
             return self._fd
 
-    def issue(
-        self, console_id: str, ttl: float, binding: SessionBinding | None = None
-    ) -> IssuedToken:
+    def issue(self, socket: str, ttl: float, binding: LoginBinding | None = None) -> IssuedToken:
+        """A token that opens console socket ``socket`` (its name) once, for ``ttl`` s."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         issued = IssuedToken(token, digest(token), time.time() + ttl)
-        fields = {"console": console_id, "expires": issued.expires_at}
+        fields = {"socket": socket, "expires": issued.expires_at}
         if binding is not None:
             fields["session"] = {"cookie": binding.cookie, "digest": binding.digest}
         record = json.dumps(fields).encode()
@@ -121,11 +121,11 @@ class TokenStore:
             return None
         if not isinstance(record, dict):
             return None
-        if record.get("expires", 0) < time.time() or not isinstance(record.get("console"), str):
+        if record.get("expires", 0) < time.time() or not isinstance(record.get("socket"), str):
             return None
         session = record.get("session")
-        binding = SessionBinding(session["cookie"], session["digest"]) if session else None
-        return TokenRecord(record["console"], binding)
+        binding = LoginBinding(session["cookie"], session["digest"]) if session else None
+        return TokenRecord(record["socket"], binding)
 
     def revoke(self, token_digest: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -1,7 +1,7 @@
 """One client of a console process: its socket, mode, place in the output and two tasks.
 
 Output goes out at the client's own pace (``Cursor``); what the client types is handed
-to the session, which decides what a writer's and a viewer's input do.
+to the server (``server.ConsoleServer``), which decides what a writer's and a viewer's input do.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from plugin_serialconsole.console.invitations import Invitation
 CHUNK = 64 * 1024
 WRITE_HIGH_WATER = 256 * 1024
 FINAL_LINE_TIMEOUT = 2.0
-OUTPUT_SKIPPED = "SCONS0113L"
 
 
 def notice(code: str, params: dict, language: str) -> bytes:
@@ -63,9 +62,11 @@ class Client:
             while True:
                 skipped, data = await self.cursor.take(CHUNK)
                 if skipped:
-                    self.writer.write(notice(OUTPUT_SKIPPED, {"bytes": skipped}, self.language))
+                    self.writer.write(
+                        notice(i18n.OUTPUT_SKIPPED, {"bytes": skipped}, self.language)
+                    )
                 if not data:
-                    return  # the guest's console ended; the session says why
+                    return  # the guest's console ended; the server says why
                 self.writer.write(data)
                 await self.writer.drain()
         except (ConnectionError, OSError):
@@ -100,14 +101,16 @@ class Client:
         self.writer.close()  # the transport still sends what it holds, then closes
 
     async def finish(self, code: str, params: dict) -> None:
-        """The session ends: the output the client has not had yet, the last line, close."""
+        """The console ends: the output the client has not had yet, the last line, close."""
         self.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(ConnectionError, OSError, asyncio.TimeoutError):
             if not self.writer.is_closing():
                 skipped, rest = self.cursor.take_ready()
                 if skipped:
-                    self.writer.write(notice(OUTPUT_SKIPPED, {"bytes": skipped}, self.language))
+                    self.writer.write(
+                        notice(i18n.OUTPUT_SKIPPED, {"bytes": skipped}, self.language)
+                    )
                 self.writer.write(rest + notice(code, params, self.language))
                 await asyncio.wait_for(self.writer.drain(), FINAL_LINE_TIMEOUT)
         self.writer.close()

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from plugin_serialconsole.console.ring import Ring
+from plugin_serialconsole.consoles import Reason
 
 
 class GuestConsole(Protocol):
-    """The guest side of a session: the simulated console or a libvirt stream."""
+    """The guest side of a console process: the simulated console or a libvirt stream."""
 
-    end_reason: tuple[str, dict] | None
+    end_reason: tuple[Reason, dict] | None  # why its output ended, once it has
 
     async def read(self) -> bytes:
         """The next output of the guest; b'' once its console has ended."""

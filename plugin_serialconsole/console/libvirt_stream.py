@@ -27,6 +27,7 @@ import libvirt
 from plugin_serialconsole.console.libvirt_events import StreamEvents, start_event_thread
 from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
+from plugin_serialconsole.consoles import Reason
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,6 @@ HIGH_WATER = 1024 * 1024
 MAX_QUIET_REOPENS = 3
 # How long a console that cannot be reopened waits for the guest's STOPPED event.
 STOP_EVENT_GRACE = 3.0
-IN_USE = "SCONS0003E"
-OPEN_FAILED = "SCONS0009E"
-GUEST_STOPPED = "SCONS0104L"
-TAKEN_OVER = "SCONS0107L"
-CONSOLE_CLOSED = "SCONS0109L"
 _STOP_EVENTS = (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASHED)
 
 
@@ -62,7 +58,7 @@ class LibvirtConsole:
         self.guest_uuid = guest_uuid
         self.device = device
         self.force = force
-        self.end_reason: tuple[str, dict] | None = None
+        self.end_reason: tuple[Reason, dict] | None = None
         self._buffer = bytearray()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
@@ -99,8 +95,8 @@ class LibvirtConsole:
         except libvirt.libvirtError as error:
             self.close()
             if _is_busy(error) and not self.force:
-                raise ConsoleOpenError(IN_USE, device=self.device) from error
-            raise ConsoleOpenError(OPEN_FAILED, error=error.get_error_message()) from error
+                raise ConsoleOpenError(Reason.IN_USE, device=self.device) from error
+            raise ConsoleOpenError(Reason.OPEN_FAILED, error=error.get_error_message()) from error
 
     def _open_stream(self, force: bool) -> None:
         stream = self._conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
@@ -177,10 +173,10 @@ class LibvirtConsole:
     def _on_lifecycle(self, event: int) -> None:
         if event in _STOP_EVENTS:
             self._stopped.set()
-            self._end(GUEST_STOPPED)
+            self._end(Reason.GUEST_STOPPED)
 
     def _on_connection_closed(self, reason: int) -> None:
-        self._end(CONSOLE_CLOSED, error=f"the libvirt connection closed (reason {reason})")
+        self._end(Reason.CONSOLE_CLOSED, error=f"the libvirt connection closed (reason {reason})")
 
     # losing the stream ------------------------------------------------------------
 
@@ -195,10 +191,10 @@ class LibvirtConsole:
     async def _recover(self, error: str) -> None:
         try:
             if not self._guest_active():
-                self._end(GUEST_STOPPED)
+                self._end(Reason.GUEST_STOPPED)
                 return
             if self._quiet_reopens >= MAX_QUIET_REOPENS:
-                self._end(CONSOLE_CLOSED, error=error)
+                self._end(Reason.CONSOLE_CLOSED, error=error)
                 return
             self._quiet_reopens += 1
             try:
@@ -209,7 +205,7 @@ class LibvirtConsole:
             log.info("console %s of %s reopened", self.device, self.guest_uuid)
             self._writable.set()
         except libvirt.libvirtError as failure:  # the connection itself is gone
-            self._end(CONSOLE_CLOSED, error=failure.get_error_message())
+            self._end(Reason.CONSOLE_CLOSED, error=failure.get_error_message())
         finally:
             self._recovery = None
 
@@ -223,16 +219,16 @@ class LibvirtConsole:
 
     async def _reopen_failed(self, failure: libvirt.libvirtError) -> None:
         if _is_busy(failure):
-            self._end(TAKEN_OVER)
+            self._end(Reason.TAKEN_OVER)
             return
         # A guest being destroyed may fail the reopen before libvirt reports it stopped.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), STOP_EVENT_GRACE)
-        self._end(CONSOLE_CLOSED, error=failure.get_error_message())
+        self._end(Reason.CONSOLE_CLOSED, error=failure.get_error_message())
 
-    def _end(self, code: str, **params: object) -> None:
+    def _end(self, reason: Reason, **params: object) -> None:
         if self.end_reason is None:
-            self.end_reason = (code, params)
+            self.end_reason = (reason, params)
         self._eof = True
         self._readable.set()
         self._writable.set()

@@ -1,11 +1,13 @@
 """How the host and a console process talk: JSON lines both ways over pipes.
 
 The process reports on its stdout: ``ready`` (socket, replay) once its first socket
-listens, ``failed`` (code, params), ``invited`` (socket, replay) or ``refused`` (socket,
+listens, ``failed`` (reason, params), ``invited`` (socket, replay) or ``refused`` (socket,
 error) in answer to an ``invite``, ``connected``, ``left`` and ``expired`` (socket, mode)
-as clients come and go or an invitation lapses unused, and ``ended`` (code, params).
-The host writes ``invite`` (socket, mode, ttl, lang) and ``stop`` (code) lines to the
-process's stdin; end of file on stdin means the host is gone, and the process ends.
+as clients come and go or an invitation lapses unused, and ``ended`` (reason, params).
+The host writes ``invite`` (socket, mode, ttl, lang) and ``stop`` (reason) lines to the
+process's stdin; end of file on stdin means the host is gone, and the process ends. A
+reason is a ``consoles.Reason`` (what code branches on); its parameters are those of its
+message (``Reason.message_code``), which is what people are shown.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin_serialconsole import i18n
+from plugin_serialconsole.consoles import MODES, Reason
 from plugin_serialconsole.ids import is_socket_name
 
 READY = "ready"
@@ -29,11 +32,6 @@ EXPIRED = "expired"
 ENDED = "ended"
 STOP = "stop"
 
-# What a client of an invitation may do.
-WRITE = "write"  # input reaches the guest; holds the output back while it is behind
-VIEW = "view"  # output only; input other than Ctrl+Q is dropped
-TRANSCRIPT = "transcript"  # the recent output once, then the socket closes (for the host)
-MODES = (WRITE, VIEW, TRANSCRIPT)
 MAX_TTL = 24 * 3600.0
 
 
@@ -73,16 +71,10 @@ def parse_invite(message: dict[str, Any]) -> Invite | None:
     return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE)
 
 
-def is_mock_uri(uri: str) -> bool:
-    """True for libvirt test-driver URIs, whose guests get the simulated console."""
-    driver = uri.split(":", 1)[0].split("+", 1)[0]
-    return driver == "test"
-
-
 class ConsoleOpenError(Exception):
-    """The guest console could not be opened; carries a message code and parameters."""
+    """The guest console could not be opened; carries the reason and its parameters."""
 
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code, params)
-        self.code = code
+    def __init__(self, reason: Reason, **params: object) -> None:
+        super().__init__(reason, params)
+        self.reason = reason
         self.params = params

@@ -16,6 +16,8 @@ import shlex
 from collections import deque
 from collections.abc import Iterator
 
+from plugin_serialconsole.consoles import Reason
+
 PROMPT = b"# "
 CTRL_C = "\x03"
 CTRL_D = "\x04"
@@ -67,7 +69,7 @@ class SimulatedConsole:
     def __init__(self, guest_name: str) -> None:
         self.guest_name = guest_name
         self.powered_off = False
-        self.end_reason: tuple[str, dict] | None = None
+        self.end_reason: tuple[Reason, dict] | None = None
         self._pending: deque[bytes] = deque()
         self._running: Iterator[bytes] | None = None
         self._line: list[str] = []
@@ -236,4 +238,4 @@ class SimulatedConsole:
     def _power_off(self) -> None:
         self._emit(b"reboot: Power down\r\n")
         self.powered_off = True
-        self.end_reason = ("SCONS0104L", {})
+        self.end_reason = (Reason.GUEST_STOPPED, {})

@@ -22,7 +22,12 @@ from plugin_serialconsole.errors import SerialConsoleError
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-STATUS_CODES = {404: "SCONS0011E", 405: "SCONS0012E", 413: "SCONS0015E", 500: "SCONS0013E"}
+STATUS_CODES = {
+    404: i18n.RESOURCE_NOT_FOUND,
+    405: i18n.METHOD_NOT_ALLOWED,
+    413: i18n.BODY_TOO_LARGE,
+    500: i18n.INTERNAL_ERROR,
+}
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_FILENAME_STEM = 100
 CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
@@ -79,13 +84,13 @@ def json_body(action: str) -> dict[str, Any]:
     else:
         content_type = request.headers.get("Content-Type", "application/json")
         if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
-            raise SerialConsoleError("SCONS0014E", 415)
+            raise SerialConsoleError(i18n.BODY_NOT_JSON_TYPE, 415)
         try:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
-            raise SerialConsoleError("SCONS0006E", 400, error=str(error)) from None
+            raise SerialConsoleError(i18n.BODY_NOT_JSON, 400, error=str(error)) from None
         except RecursionError:  # e.g. [[[[… a thousand deep
-            raise SerialConsoleError("SCONS0006E", 400, error="nested too deeply") from None
+            raise SerialConsoleError(i18n.BODY_NOT_JSON, 400, error="nested too deeply") from None
     validate(action, document)
     return document
 
@@ -95,11 +100,11 @@ def _read_body(request) -> bytes:
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     length = _content_length(request.headers.get("Content-Length"))
     if length > MAX_BODY:
-        raise SerialConsoleError("SCONS0015E", 413, limit=MAX_BODY)
+        raise SerialConsoleError(i18n.BODY_TOO_LARGE, 413, limit=MAX_BODY)
     if chunked:
         raw = request.body.fp.read(MAX_BODY + 1)
         if len(raw) > MAX_BODY:
-            raise SerialConsoleError("SCONS0015E", 413, limit=MAX_BODY)
+            raise SerialConsoleError(i18n.BODY_TOO_LARGE, 413, limit=MAX_BODY)
         return raw
     return request.body.fp.read(length) if length > 0 else b""
 
@@ -110,7 +115,7 @@ def _content_length(value: str | None) -> int:
     if value is None:
         return 0
     if not CONTENT_LENGTH.fullmatch(value.strip(" \t")):
-        raise SerialConsoleError("SCONS0043E", 400, error=f"Content-Length {value!r}")
+        raise SerialConsoleError(i18n.BAD_FRAMING, 400, error=f"Content-Length {value!r}")
     return int(value)
 
 
@@ -121,7 +126,7 @@ def validate(action: str, document: Any) -> None:
     )
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "body"
-        raise SerialConsoleError("SCONS0007E", 400, error=f"{where}: {error.message}")
+        raise SerialConsoleError(i18n.INVALID_REQUEST, 400, error=f"{where}: {error.message}")
 
 
 def respond(status: int, document: Any = None) -> bytes:
@@ -162,7 +167,7 @@ def respond_error(error: SerialConsoleError) -> bytes:
 def cherrypy_error_page(status: str, message: str, traceback: str, version: str) -> str:
     """JSON for errors cherrypy raises itself (before or outside our handlers)."""
     code_number = int(str(status).split()[0])
-    code = STATUS_CODES.get(code_number, "SCONS0017E")
+    code = STATUS_CODES.get(code_number, i18n.HTTP_ERROR)
     params = {
         "path": cherrypy.request.path_info,
         "method": cherrypy.request.method,

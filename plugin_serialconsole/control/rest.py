@@ -23,13 +23,13 @@ from urllib.parse import quote, unquote, urlsplit
 
 import cherrypy
 
-from plugin_serialconsole.console import protocol
+from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
+from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import GuestModel
-from plugin_serialconsole.model.sessions import SessionManager
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,9 @@ class RestApi:
         try:
             identity = self.check_auth()
             if identity is None:
-                raise SerialConsoleError("SCONS0016E", 401)
+                raise SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401)
             if not identity.csrf_ok:
-                raise SerialConsoleError("SCONS0019E", 403)
+                raise SerialConsoleError(i18n.CSRF_TOKEN_REQUIRED, 403)
             handler, args = self._route(method, segments)
             cherrypy.request.identity = identity
             return handler(*args)
@@ -89,7 +89,7 @@ class RestApi:
             return http.respond_error(error)
         except Exception:
             log.exception("%s %s failed", method, cherrypy.request.path_info)
-            return http.respond_error(SerialConsoleError("SCONS0013E", 500))
+            return http.respond_error(SerialConsoleError(i18n.INTERNAL_ERROR, 500))
 
     def _route(self, method: str, segments: tuple[str, ...]):
         allowed = []
@@ -102,8 +102,8 @@ class RestApi:
             allowed.append(route_method)
         if allowed:
             cherrypy.response.headers["Allow"] = ", ".join(allowed)
-            raise SerialConsoleError("SCONS0012E", 405, method=method)
-        raise SerialConsoleError("SCONS0011E", 404, path=cherrypy.request.path_info)
+            raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method=method)
+        raise SerialConsoleError(i18n.RESOURCE_NOT_FOUND, 404, path=cherrypy.request.path_info)
 
     def index(self) -> bytes:
         info = self.settings.info
@@ -125,7 +125,7 @@ class RestApi:
     def open_console(self, ident: str) -> bytes:
         body = http.json_body("serial_open")
         guest = self.guests.lookup(ident)
-        mode = body.get("mode", protocol.WRITE)
+        mode = body.get("mode", consoles.WRITE)
         opened = self.sessions.open(
             guest,
             body.get("device"),
@@ -190,7 +190,7 @@ class RestApi:
         which browsers never send to a server or write to its logs."""
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest, safe='')}&device={device}"
-        if mode != protocol.WRITE:
+        if mode != consoles.WRITE:
             query += f"&mode={mode}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
 

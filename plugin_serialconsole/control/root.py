@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import cherrypy
 
+from plugin_serialconsole import i18n
 from plugin_serialconsole.control import http
 from plugin_serialconsole.control.rest import RestApi
 from plugin_serialconsole.control.ui import UiFiles
@@ -62,7 +63,7 @@ class PluginRoot:
         try:
             if request.method not in READ_METHODS:
                 cherrypy.response.headers["Allow"] = ", ".join(READ_METHODS)
-                raise SerialConsoleError("SCONS0012E", 405, method=request.method)
+                raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method=request.method)
             return serve()
         except SerialConsoleError as error:
             return http.respond_error(error)
@@ -70,4 +71,4 @@ class PluginRoot:
             raise
         except Exception:
             log.exception("%s %s failed", request.method, request.path_info)
-            return http.respond_error(SerialConsoleError("SCONS0013E", 500))
+            return http.respond_error(SerialConsoleError(i18n.INTERNAL_ERROR, 500))

@@ -106,7 +106,7 @@ class UiFiles:
         if name not in PAGES:
             raise _not_found()
         if not (self.directory / name).is_file():
-            raise SerialConsoleError("SCONS0024E", 503)
+            raise SerialConsoleError(i18n.UI_NOT_BUILT, 503)
         body = self._serve(self.directory / name)
         headers = cherrypy.response.headers
         if name == "console.html":
@@ -184,4 +184,4 @@ def _bad_segment(segment: str) -> bool:
 
 
 def _not_found() -> SerialConsoleError:
-    return SerialConsoleError("SCONS0011E", 404, path=cherrypy.request.path_info)
+    return SerialConsoleError(i18n.RESOURCE_NOT_FOUND, 404, path=cherrypy.request.path_info)

@@ -68,14 +68,14 @@ def _login_body() -> tuple[str, str]:
     except (framing.FramingError, UnicodeEncodeError):
         length = -1
     if not 0 < length <= MAX_LOGIN_BODY:
-        raise AuthError(400, "SCONS0021E")
+        raise AuthError(400, i18n.LOGIN_BODY_EXPECTED)
     try:
         body = json.loads(request.body.fp.read(length))
         username, password = body["username"], body["password"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
-        raise AuthError(400, "SCONS0021E") from None
+        raise AuthError(400, i18n.LOGIN_BODY_EXPECTED) from None
     if not isinstance(username, str) or not isinstance(password, str):
-        raise AuthError(400, "SCONS0021E")
+        raise AuthError(400, i18n.LOGIN_BODY_EXPECTED)
     return username, password
 
 
@@ -116,12 +116,12 @@ class AuthApi:
             if route == ("GET", ("session",)):
                 return self.session()
             if self.authenticator is None:
-                raise AuthError(404, "SCONS0011E")
+                raise AuthError(404, i18n.RESOURCE_NOT_FOUND)
             if route == ("POST", ("login",)):
                 return self.login()
             if route == ("POST", ("logout",)):
                 return self.logout()
-            raise AuthError(404, "SCONS0011E")
+            raise AuthError(404, i18n.RESOURCE_NOT_FOUND)
         except AuthError as error:
             return _error(error)
 
@@ -131,14 +131,14 @@ class AuthApi:
         session_id = session_cookie(cherrypy.request.headers)
         session = self.sessions.find(session_id) if session_id else None
         if session is None:
-            raise AuthError(401, "SCONS0016E")
+            raise AuthError(401, i18n.AUTHENTICATION_REQUIRED)
         return _respond(
             200, {"user": session.user, "csrf_token": session.csrf_token, "auth": "users"}
         )
 
     def login(self) -> bytes:
         if not _same_origin():
-            raise AuthError(403, "SCONS0019E")
+            raise AuthError(403, i18n.CSRF_TOKEN_REQUIRED)
         username, password = _login_body()
         try:
             accepted = self.authenticator.check_password(
@@ -147,9 +147,9 @@ class AuthApi:
         except Throttled as throttled:
             seconds = max(1, math.ceil(throttled.seconds))
             cherrypy.response.headers["Retry-After"] = str(seconds)
-            raise AuthError(429, "SCONS0022E", seconds=seconds) from None
+            raise AuthError(429, i18n.TOO_MANY_FAILED_LOGINS, seconds=seconds) from None
         if not accepted:
-            raise AuthError(401, "SCONS0020E")
+            raise AuthError(401, i18n.WRONG_CREDENTIALS)
         session_id, session = self.sessions.create(username)
         _set_cookie(session_id, None)
         log.info("operator %s logged in from %s", username, cherrypy.request.remote.ip)
@@ -160,9 +160,9 @@ class AuthApi:
         session_id = session_cookie(headers)
         session = self.sessions.find(session_id) if session_id else None
         if session is None:
-            raise AuthError(401, "SCONS0016E")
+            raise AuthError(401, i18n.AUTHENTICATION_REQUIRED)
         if not hmac.compare_digest(headers.get(CSRF_HEADER, ""), session.csrf_token):
-            raise AuthError(403, "SCONS0019E")
+            raise AuthError(403, i18n.CSRF_TOKEN_REQUIRED)
         self.sessions.drop(session_id)
         _set_cookie("", 0)
         log.info("operator %s logged out", session.user)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from plugin_serialconsole import i18n
+
 HEAD_END = b"\r\n\r\n"
 CRLF = b"\r\n"
 DIGITS = re.compile(rb"[0-9]{1,15}")
@@ -72,10 +74,10 @@ def examine(data: bytes, limits: SizeLimits) -> Verdict:
     end = data.find(HEAD_END, start)
     head_size = (end if end >= 0 else len(data)) - start
     if head_size > limits.head:
-        return Verdict(Stage.REFUSED, 431, "SCONS0041E", {"limit": limits.head})
+        return Verdict(Stage.REFUSED, 431, i18n.HEADER_TOO_LARGE, {"limit": limits.head})
     if end < 0:
         return HEAD
-    too_large = Verdict(Stage.REFUSED, 413, "SCONS0015E", {"limit": limits.body})
+    too_large = Verdict(Stage.REFUSED, 413, i18n.BODY_TOO_LARGE, {"limit": limits.body})
     header_lines = data[start:end].split(CRLF)[1:]
     try:
         length = body_length(header_lines)
@@ -87,7 +89,7 @@ def examine(data: bytes, limits: SizeLimits) -> Verdict:
         else:
             complete = len(body) >= length
     except FramingError as error:
-        return Verdict(Stage.REFUSED, 400, "SCONS0043E", {"error": str(error)})
+        return Verdict(Stage.REFUSED, 400, i18n.BAD_FRAMING, {"error": str(error)})
     except BodyTooLarge:
         return too_large
     if complete:

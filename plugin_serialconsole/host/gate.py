@@ -112,9 +112,9 @@ class ConnectionGate:
         capped = not self.limits.is_exempt(address)
         with self._lock:
             if self._total >= self.limits.total:
-                refusal = ("SCONS0044E", self.limits.total)
+                refusal = (i18n.TOO_MANY_CONNECTIONS, self.limits.total)
             elif capped and self._open[address] >= self.limits.per_address:
-                refusal = ("SCONS0042E", self.limits.per_address)
+                refusal = (i18n.TOO_MANY_CONNECTIONS_FROM_ADDRESS, self.limits.per_address)
             else:
                 refusal = None
                 self._total += 1
@@ -247,7 +247,7 @@ class ConnectionGate:
                 entry.conn.remote_addr,
                 timeout,
             )
-            self._refuse(entry.conn, 408, "SCONS0040E", {"seconds": f"{timeout:g}"})
+            self._refuse(entry.conn, 408, i18n.REQUEST_TIMEOUT, {"seconds": f"{timeout:g}"})
 
     def _release(self, fd: int) -> _Waiting | None:
         """Stop watching ``fd``; its entry, or None if another path released it first."""

@@ -1,1 +1,1 @@
-"""Guests and console sessions."""
+"""Guests and console sessions: what a request for a console does."""

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import libvirt
 
-from plugin_serialconsole.console.protocol import is_mock_uri
+from plugin_serialconsole import i18n
+from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found
 
 STATE_NAMES = {
@@ -54,14 +55,16 @@ class Guest:
     def device(self, alias: str | None) -> ConsoleDevice:
         """The console device ``alias``, or the guest's first one when None."""
         if not self.consoles:
-            raise SerialConsoleError("SCONS0005E", 400, guest=self.name)
+            raise SerialConsoleError(i18n.NO_CONSOLE_DEVICE, 400, guest=self.name)
         if alias is None:
             return self.consoles[0]
         for console in self.consoles:
             if console.alias == alias:
                 return console
         devices = ", ".join(c.alias for c in self.consoles)
-        raise SerialConsoleError("SCONS0004E", 400, guest=self.name, device=alias, devices=devices)
+        raise SerialConsoleError(
+            i18n.NO_SUCH_DEVICE, 400, guest=self.name, device=alias, devices=devices
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -171,7 +174,9 @@ class LibvirtGuests:
         raise not_found(ident)
 
     def _unavailable(self, error: libvirt.libvirtError) -> SerialConsoleError:
-        return SerialConsoleError("SCONS0010E", 503, uri=self.uri, error=error.get_error_message())
+        return SerialConsoleError(
+            i18n.CONNECTION_UNAVAILABLE, 503, uri=self.uri, error=error.get_error_message()
+        )
 
     def _describe(self, domain) -> Guest:
         state = STATE_NAMES.get(domain.state()[0], "unknown")

@@ -1,4 +1,5 @@
-"""Guest names are data, never paths: odd names work end to end or get a clear 4xx.
+"""Guest names are data, never paths or options: odd names work end to end or get a clear
+4xx.
 
 libvirt itself refuses ``/``, newlines and other control characters (except tab) in
 names, so those can only reach us as lookups of guests that do not exist. Guests named
@@ -31,6 +32,10 @@ ODD_NAMES = [
     "ünïcödé 虚拟机",
     "serial",
     "GET",
+    # Option-shaped names: the console process is told them as data, never as options.
+    "--force",
+    "--socket",
+    "-h",
 ]
 
 

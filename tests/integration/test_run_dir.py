@@ -32,7 +32,7 @@ def _root_only() -> None:
 
 def _forge_token(tokens: Path) -> None:
     """What an attacker with write access to tokens/ would leave there."""
-    record = {"console": "0" * 24, "expires": 2e9}
+    record = {"socket": "0" * 24, "expires": 2e9}
     (tokens / digest(FORGED_TOKEN)).write_text(json.dumps(record))
 
 

@@ -16,8 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from plugin_serialconsole.console.spec import ConsoleSettings, ConsoleSpec
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 5.0
+# A console process's settings in these tests; a test may change any of them.
+TEST_LIMITS = {"token_ttl": 5, "idle_timeout": 0, "grace": 0, "ring_size": 262144}
 
 
 @pytest.fixture
@@ -63,26 +67,14 @@ def recv_until_eof(sock: socket.socket, timeout: float = TIMEOUT) -> bytes:
 class ConsoleProcess:
     """A ``python -m plugin_serialconsole.console`` subprocess on the simulated guest."""
 
-    def __init__(self, socket_path: Path, *extra: str, **options: float) -> None:
+    def __init__(self, socket_path: Path, **options: object) -> None:
         self.socket_path = socket_path
-        args = {"accept-timeout": 5, "idle-timeout": 0, "grace": 0, "ring-size": 262144, **options}
-        command = [
-            sys.executable,
-            "-m",
-            "plugin_serialconsole.console",
-            "--uri",
-            "test:///default",
-            "--guest-uuid",
-            "U",
-            "--guest-name",
-            "mock-vm",
-            "--device",
-            "serial0",
-            "--socket",
-            str(socket_path),
-            *(f"--{name.replace('_', '-')}={value}" for name, value in args.items()),
-            *extra,
-        ]
+        limits = {key: options.pop(key, value) for key, value in TEST_LIMITS.items()}
+        spec = ConsoleSpec(
+            ConsoleSettings(**limits), "test:///default", "U", "mock-vm", "serial0", socket_path,
+            **options,
+        )  # fmt: skip
+        command = [sys.executable, *spec.argv()]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             command,
@@ -158,8 +150,8 @@ def console_process(short_dir):
     """Factory starting console processes; all are killed at the end, pass or fail."""
     started: list[ConsoleProcess] = []
 
-    def start(*extra: str, **options: float) -> ConsoleProcess:
-        process = ConsoleProcess(short_dir / "c", *extra, **options)
+    def start(**options: object) -> ConsoleProcess:
+        process = ConsoleProcess(short_dir / "c", **options)
         started.append(process)
         return process
 

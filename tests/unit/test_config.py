@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from plugin_serialconsole import plugin
+from plugin_serialconsole import settings as settings_module
 from plugin_serialconsole.bridge.accept import HandlerLimits
+from plugin_serialconsole.console.spec import ConsoleSettings
 from plugin_serialconsole.host import cli
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host.config import ConfigError, load
@@ -44,7 +46,7 @@ def known_keys() -> dict[tuple[str, str], str]:
         for section, defaults in host_config.HOST_DEFAULTS.items()
         for key, value in defaults.items()
     }
-    keys.update({(plugin.NAME, key): value for key, value in plugin.DEFAULTS.items()})
+    keys.update({(plugin.NAME, key): value for key, value in settings_module.DEFAULTS.items()})
     return keys
 
 
@@ -66,22 +68,28 @@ def test_defaults_without_a_file(no_default_file):
     assert server["uri"] == host_config.DEFAULT_URI
     assert config["logging"]["level"] == "INFO"
     assert not config.has_section("serialconsole")  # the plugin fills in its own defaults
-    settings = plugin.Settings.from_config(config)
-    assert (settings.token_ttl, settings.idle_timeout) == (60, 1800)
-    assert (settings.reattach_grace, settings.ring_size, settings.max_viewers) == (60, 262144, 10)
+    settings = settings_module.Settings.from_config(config)
+    assert settings.console == ConsoleSettings(
+        token_ttl=60, idle_timeout=1800, grace=60, ring_size=262144
+    )
+    assert settings.max_viewers == 10
     assert settings.websocket_limits == HandlerLimits(max_handlers=128, handshake_timeout=5)
 
 
 def test_websocket_limits_from_the_command_line(no_default_file):
     config = parse("--max-ws-handlers", "7", "--ws-handshake-timeout", "2.5")
-    limits = plugin.Settings.from_config(config).websocket_limits
+    limits = settings_module.Settings.from_config(config).websocket_limits
     assert limits == HandlerLimits(max_handlers=7, handshake_timeout=2.5)
 
 
 def test_reattach_settings_from_the_command_line(no_default_file):
     config = parse("--reattach-grace", "0", "--ring-size", "4096", "--max-viewers", "0")
-    settings = plugin.Settings.from_config(config)
-    assert (settings.reattach_grace, settings.ring_size, settings.max_viewers) == (0, 4096, 0)
+    settings = settings_module.Settings.from_config(config)
+    assert (settings.console.grace, settings.console.ring_size, settings.max_viewers) == (
+        0,
+        4096,
+        0,
+    )
 
 
 def test_file_sets_and_command_line_overrides(no_default_file, tmp_path):
@@ -113,7 +121,10 @@ def test_mock_and_uri_the_command_line_wins(no_default_file, tmp_path):
 
 def test_allowed_origins_repeat_on_the_command_line(no_default_file):
     config = parse("--allowed-origin", "https://a.example", "--allowed-origin", "https://b")
-    assert plugin.Settings.from_config(config).allowed_origins == ("https://a.example", "https://b")
+    assert settings_module.Settings.from_config(config).allowed_origins == (
+        "https://a.example",
+        "https://b",
+    )
 
 
 def test_trusted_proxies_repeat_on_the_command_line(no_default_file):
@@ -200,15 +211,15 @@ def test_plugin_refuses_wrong_values_of_its_section(values, message):
     config = configparser.ConfigParser(interpolation=None)
     config["serialconsole"] = values
     with pytest.raises(ValueError, match=message):
-        plugin.Settings.from_config(config)
+        settings_module.Settings.from_config(config)
 
 
 def test_empty_plugin_values_mean_the_default():
     config = configparser.ConfigParser(interpolation=None)
     config["serialconsole"] = {"token_ttl": "", "websocket_url": " "}
-    settings = plugin.Settings.from_config(config)
-    assert settings.token_ttl == 60
-    assert settings.websocket_url.template == plugin.DEFAULTS["websocket_url"]
+    settings = settings_module.Settings.from_config(config)
+    assert settings.console.token_ttl == 60
+    assert settings.websocket_url.template == settings_module.DEFAULTS["websocket_url"]
 
 
 def test_every_option_has_a_key_and_every_key_is_in_the_sample():
@@ -235,7 +246,7 @@ def test_sample_loads_as_shipped_and_uncommented(no_default_file, tmp_path):
     uncommented = re.sub(r"(?m)^# (\w+ = ?.*)$", r"\1", SAMPLE.read_text())
     config = load(write(tmp_path, uncommented))
     assert config["server"]["host"] == "127.0.0.1"
-    settings = plugin.Settings.from_config(config)
+    settings = settings_module.Settings.from_config(config)
     assert settings.websocket_url.template == "ws://{hostname}:{ws_port}/"
 
 

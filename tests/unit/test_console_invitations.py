@@ -70,7 +70,7 @@ def test_writer_ctrl_q_ends_every_client_with_the_final_line(console_process):
     viewer = process.connect(VIEW)
     process.event()
     writer.sendall(b"echo bye\r\x11")
-    rest = assert_ended(process, writer, "SCONS0102L")
+    rest = assert_ended(process, writer, "ctrl-q")
     assert b"bye\r\n# " in rest
     viewed = process.recv_until_eof(viewer)
     assert b"bye\r\n# " in viewed
@@ -142,7 +142,7 @@ def test_nobody_back_within_the_grace_period_ends_it(console_process):
     writer.close()
     assert process.event()["event"] == "left"
     event = process.event()
-    assert event == {"event": "ended", "code": "SCONS0112L", "params": {"seconds": "0.5"}}
+    assert event == {"event": "ended", "reason": "nobody-reattached", "params": {"seconds": "0.5"}}
     assert time.monotonic() - started >= 0.45
     assert process.wait() == 0
 
@@ -171,11 +171,11 @@ def test_a_viewer_keeps_the_session_after_the_writer_left(console_process):
     assert process.proc.poll() is None
     viewer.close()
     assert process.event()["event"] == "left"
-    assert process.event()["code"] == "SCONS0112L"
+    assert process.event()["reason"] == "nobody-reattached"
 
 
 def test_view_only_start_then_a_writer_joins(console_process):
-    process = console_process("--mode=view")
+    process = console_process(mode="view")
     ready(process)
     viewer = process.connect()
     assert process.event() == {"event": "connected", "socket": "c", "mode": "view"}

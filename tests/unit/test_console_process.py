@@ -8,6 +8,8 @@ import stat
 
 import pytest
 
+from plugin_serialconsole.consoles import Reason
+
 
 def ready(process):
     assert process.event() == {"event": "ready", "socket": "c", "replay": 0}
@@ -23,8 +25,10 @@ def connected(process):
     return client
 
 
-def assert_ended(process, client, code):
-    """The client gets a final line naming ``code`` then EOF; the process ends cleanly."""
+def assert_ended(process, client, reason):
+    """The client gets a final line naming ``reason``'s message code, then EOF; the process
+    ends cleanly and reports ``reason``."""
+    code = Reason(reason).message_code
     rest = process.recv_until_eof(client)
     last_line = rest.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1]
     assert b"[serialconsole]" in last_line
@@ -33,7 +37,7 @@ def assert_ended(process, client, code):
     assert process.wait() == 0
     event = process.event()
     assert event["event"] == "ended"
-    assert event["code"] == code
+    assert event["reason"] == reason
     assert not process.socket_path.exists()
     return rest
 
@@ -58,7 +62,7 @@ def test_ctrl_q_disconnects(console_process):
     client.sendall(b"echo hi\r")
     process.recv_until(client, b"hi\r\n# ")
     client.sendall(b"\x11")
-    rest = assert_ended(process, client, "SCONS0102L")
+    rest = assert_ended(process, client, "ctrl-q")
     assert b"Disconnected (Ctrl+Q)." in rest
 
 
@@ -66,7 +70,7 @@ def test_input_before_ctrl_q_in_same_packet_reaches_guest(console_process):
     process = console_process()
     client = connected(process)
     client.sendall(b"xy\x11ignored\r")
-    rest = assert_ended(process, client, "SCONS0102L")
+    rest = assert_ended(process, client, "ctrl-q")
     assert rest.startswith(b"xy")
     assert b"ignored" not in rest
 
@@ -74,57 +78,59 @@ def test_input_before_ctrl_q_in_same_packet_reaches_guest(console_process):
 def test_stop_from_host_ends_session(console_process):
     process = console_process()
     client = connected(process)
-    process.send_stdin(b'{"event":"stop","code":"SCONS0106L"}\n')
-    rest = assert_ended(process, client, "SCONS0106L")
+    process.send_stdin(b'{"event":"stop","reason":"operator-ended"}\n')
+    rest = assert_ended(process, client, "operator-ended")
     assert b"ended by an operator" in rest
 
 
 def test_garbage_on_stdin_is_ignored(console_process):
     process = console_process()
     client = connected(process)
-    process.send_stdin(b'not json\n{"event":"stop","code":"NOPE"}\n[1]\n')
+    process.send_stdin(
+        b'not json\n{"event":"stop","reason":"NOPE"}\n{"event":"stop","code":"SCONS0106L"}\n[1]\n'
+    )
     client.sendall(b"echo still\r")
     assert process.recv_until(client, b"still\r\n# ").endswith(b"still\r\n# ")
-    process.send_stdin(b'{"event":"stop","code":"SCONS0107L"}\n')
-    assert_ended(process, client, "SCONS0107L")
+    process.send_stdin(b'{"event":"stop","reason":"taken-over"}\n')
+    assert_ended(process, client, "taken-over")
 
 
-def test_stop_with_a_parameterised_code_still_ends_cleanly(console_process):
-    # watch_host accepts any known code; SCONS0103L's text needs %(seconds)s.
+def test_stop_with_a_parameterised_reason_still_ends_cleanly(console_process):
+    # watch_host accepts any reason; idle's message needs %(seconds)s.
     process = console_process()
     client = connected(process)
-    process.send_stdin(b'{"event":"stop","code":"SCONS0103L"}\n')
-    assert_ended(process, client, "SCONS0103L")
+    process.send_stdin(b'{"event":"stop","reason":"idle"}\n')
+    assert_ended(process, client, "idle")
 
 
 def test_host_eof_on_stdin_ends_session(console_process):
     process = console_process()
     client = connected(process)
     process.proc.stdin.close()
-    assert_ended(process, client, "SCONS0105L")
+    assert_ended(process, client, "host-stopping")
 
 
 def test_sigterm_ends_session(console_process):
     process = console_process()
     client = connected(process)
     process.proc.send_signal(signal.SIGTERM)
-    assert_ended(process, client, "SCONS0105L")
+    assert_ended(process, client, "host-stopping")
 
 
 def test_sigterm_before_any_client(console_process):
     process = ready(console_process())
     process.proc.send_signal(signal.SIGTERM)
     assert process.wait() == 0
-    assert process.event()["code"] == "SCONS0105L"
+    assert process.event()["reason"] == "host-stopping"
     assert not process.socket_path.exists()
 
 
 def test_nobody_connecting_ends_session(console_process):
-    process = ready(console_process(accept_timeout=0.5))
+    process = ready(console_process(token_ttl=0.5))
     assert process.event() == {"event": "expired", "socket": "c", "mode": "write"}
     event = process.event()
     assert event["event"] == "ended"
-    assert event["code"] == "SCONS0108L"
+    assert event["reason"] == "nobody-came"
     assert process.wait() == 0
     assert not process.socket_path.exists()
 
@@ -132,12 +138,12 @@ def test_nobody_connecting_ends_session(console_process):
 def test_idle_client_is_disconnected(console_process):
     process = console_process(idle_timeout=0.5)
     client = connected(process)
-    rest = assert_ended(process, client, "SCONS0103L")
+    rest = assert_ended(process, client, "idle")
     assert b"No activity" in rest
 
 
 def test_accept_timeout_does_not_end_a_connected_session(console_process):
-    process = console_process(accept_timeout=0.4)
+    process = console_process(token_ttl=0.4)
     client = connected(process)
     client.settimeout(0.6)
     with pytest.raises(TimeoutError):
@@ -150,7 +156,7 @@ def test_guest_poweroff_ends_session(console_process):
     process = console_process()
     client = connected(process)
     client.sendall(b"poweroff\r")
-    rest = assert_ended(process, client, "SCONS0104L")
+    rest = assert_ended(process, client, "guest-stopped")
     assert b"Power down" in rest
     assert b"The guest stopped." in rest
 
@@ -162,7 +168,7 @@ def test_client_closing_ends_session_without_grace(console_process):
     assert process.wait() == 0
     assert process.event() == {"event": "left", "socket": "c", "mode": "write"}
     event = process.event()
-    assert event == {"event": "ended", "code": "SCONS0101L", "params": {}}
+    assert event == {"event": "ended", "reason": "client-closed", "params": {}}
 
 
 def test_second_client_is_refused(console_process):
@@ -187,7 +193,7 @@ def test_large_output_reaches_client_in_order(console_process):
 
 
 def test_final_line_in_requested_language_falls_back_to_english(console_process):
-    process = console_process("--lang=xx")
+    process = console_process(language="xx")
     client = connected(process)
     client.sendall(b"\x11")
-    assert b"Disconnected (Ctrl+Q)." in assert_ended(process, client, "SCONS0102L")
+    assert b"Disconnected (Ctrl+Q)." in assert_ended(process, client, "ctrl-q")

@@ -12,7 +12,8 @@ import pytest
 from plugin_serialconsole import hookimpl, hookspecs
 from plugin_serialconsole.host.config import mock_uri
 from plugin_serialconsole.host.plugins import get_plugin_manager
-from plugin_serialconsole.plugin import MOUNT_POINT, SerialConsolePlugin, Settings
+from plugin_serialconsole.plugin import MOUNT_POINT, SerialConsolePlugin
+from plugin_serialconsole.settings import Settings
 
 
 def test_every_hook_is_documented_and_has_typed_arguments():
@@ -94,7 +95,11 @@ def test_app_is_mounted_at_the_mount_point_and_start_stop_leave_nothing(short_di
 def test_settings_defaults_and_validation():
     config = configparser.ConfigParser()
     settings = Settings.from_config(config)
-    assert (settings.token_ttl, settings.idle_timeout, settings.allowed_origins) == (60, 1800, ())
+    assert (
+        settings.console.token_ttl,
+        settings.console.idle_timeout,
+        settings.allowed_origins,
+    ) == (60, 1800, ())
     config["serialconsole"] = {"allowed_origins": "https://a.example, https://b.example"}
     assert Settings.from_config(config).allowed_origins == (
         "https://a.example",

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from plugin_serialconsole.console.simulated import CHUNK, SimulatedConsole, seq_output
+from plugin_serialconsole.consoles import Reason
 
 TIMEOUT = 5.0
 PROMPT = b"# "
@@ -254,7 +255,7 @@ def test_poweroff_ends_output_with_guest_stopped_reason():
     assert not output.endswith(PROMPT)
     assert again == b"" and after_write == b""
     assert console.powered_off
-    assert console.end_reason == ("SCONS0104L", {})
+    assert console.end_reason == (Reason.GUEST_STOPPED, {})
 
 
 def test_poweroff_in_typeahead_ends_console_after_running_command():
@@ -266,7 +267,7 @@ def test_poweroff_in_typeahead_ends_console_after_running_command():
     console, output = asyncio.run(scenario())
     assert output.startswith(b"seq 3\r\n1\r\n2\r\n3\r\n# poweroff\r\n")
     assert b"never" not in output
-    assert console.end_reason == ("SCONS0104L", {})
+    assert console.end_reason == (Reason.GUEST_STOPPED, {})
 
 
 def test_utf8_character_split_across_writes_is_echoed_whole():

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from plugin_serialconsole.bridge.tokens import (
-    SessionBinding,
+    LoginBinding,
     TokenRecord,
     TokenStore,
     digest,
@@ -20,7 +20,7 @@ from plugin_serialconsole.bridge.tokens import (
 )
 from plugin_serialconsole.rundir import UnsafeDirectory
 
-CONSOLE = "0123456789abcdef01234567"
+SOCKET = "0123456789abcdef01234567"
 
 
 @pytest.fixture
@@ -33,34 +33,34 @@ def test_directory_is_private(store):
 
 
 def test_issued_token_opens_its_console_exactly_once(store):
-    issued = store.issue(CONSOLE, ttl=60)
-    assert store.consume(issued.token) == TokenRecord(CONSOLE)
+    issued = store.issue(SOCKET, ttl=60)
+    assert store.consume(issued.token) == TokenRecord(SOCKET)
     assert store.consume(issued.token) is None
 
 
 def test_issued_token_looks_like_a_token(store):
-    issued = store.issue(CONSOLE, ttl=60)
+    issued = store.issue(SOCKET, ttl=60)
     assert looks_like_token(issued.token)
     assert issued.expires_at > time.time() + 50
 
 
 def test_tokens_are_unique(store):
-    assert len({store.issue(CONSOLE, ttl=60).token for _ in range(50)}) == 50
+    assert len({store.issue(SOCKET, ttl=60).token for _ in range(50)}) == 50
 
 
 def test_expired_token_is_refused(store):
-    issued = store.issue(CONSOLE, ttl=-1)
+    issued = store.issue(SOCKET, ttl=-1)
     assert store.consume(issued.token) is None
 
 
 def test_expired_token_is_refused_even_on_second_try(store):
-    issued = store.issue(CONSOLE, ttl=-1)
+    issued = store.issue(SOCKET, ttl=-1)
     store.consume(issued.token)
     assert store.consume(issued.token) is None
 
 
 def test_unknown_token_is_refused(store):
-    store.issue(CONSOLE, ttl=60)
+    store.issue(SOCKET, ttl=60)
     assert store.consume("A" * 43) is None
 
 
@@ -81,28 +81,28 @@ def test_unknown_token_is_refused(store):
     ],
 )
 def test_garbage_tokens_are_refused(store, garbage):
-    store.issue(CONSOLE, ttl=60)
+    store.issue(SOCKET, ttl=60)
     assert store.consume(garbage) is None
 
 
 def test_garbage_shaped_like_a_stored_digest_is_refused(store):
-    issued = store.issue(CONSOLE, ttl=60)
+    issued = store.issue(SOCKET, ttl=60)
     assert store.consume(issued.digest) is None
-    assert store.consume(issued.token) == TokenRecord(CONSOLE)
+    assert store.consume(issued.token) == TokenRecord(SOCKET)
 
 
 def test_record_is_stored_under_sha256_digest(store):
-    issued = store.issue(CONSOLE, ttl=60)
+    issued = store.issue(SOCKET, ttl=60)
     expected = hashlib.sha256(issued.token.encode()).hexdigest()
     assert issued.digest == expected == digest(issued.token)
     assert [p.name for p in store.directory.iterdir()] == [expected]
     record = json.loads((store.directory / expected).read_bytes())
-    assert record["console"] == CONSOLE
+    assert record["socket"] == SOCKET
     assert record["expires"] == pytest.approx(issued.expires_at)
 
 
 def test_token_text_is_in_no_file_name_or_content(store):
-    issued = [store.issue(CONSOLE, ttl=60) for _ in range(5)]
+    issued = [store.issue(SOCKET, ttl=60) for _ in range(5)]
     files = list(store.directory.iterdir())
     assert len(files) == 5
     for token in (i.token for i in issued):
@@ -112,17 +112,17 @@ def test_token_text_is_in_no_file_name_or_content(store):
 
 
 def test_record_file_mode_is_0600(store):
-    issued = store.issue(CONSOLE, ttl=60)
+    issued = store.issue(SOCKET, ttl=60)
     mode = (store.directory / issued.digest).stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
 
 
 def test_revoke_makes_token_useless(store):
-    issued = store.issue(CONSOLE, ttl=60)
-    kept = store.issue(CONSOLE, ttl=60)
+    issued = store.issue(SOCKET, ttl=60)
+    kept = store.issue(SOCKET, ttl=60)
     store.revoke(issued.digest)
     assert store.consume(issued.token) is None
-    assert store.consume(kept.token) == TokenRecord(CONSOLE)
+    assert store.consume(kept.token) == TokenRecord(SOCKET)
 
 
 def test_revoke_unknown_digest_is_harmless(store):
@@ -131,23 +131,23 @@ def test_revoke_unknown_digest_is_harmless(store):
 
 
 def test_sweep_removes_expired_records_only(store):
-    expired = [store.issue(CONSOLE, ttl=-5) for _ in range(3)]
-    alive = [store.issue(CONSOLE, ttl=60) for _ in range(2)]
+    expired = [store.issue(SOCKET, ttl=-5) for _ in range(3)]
+    alive = [store.issue(SOCKET, ttl=60) for _ in range(2)]
     assert store.sweep() == 3
     assert sorted(p.name for p in store.directory.iterdir()) == sorted(a.digest for a in alive)
     assert all(store.consume(e.token) is None for e in expired)
-    assert all(store.consume(a.token) == TokenRecord(CONSOLE) for a in alive)
+    assert all(store.consume(a.token) == TokenRecord(SOCKET) for a in alive)
 
 
 def test_sweep_removes_unreadable_records(store):
     (store.directory / ("f" * 64)).write_bytes(b"not json")
-    alive = store.issue(CONSOLE, ttl=60)
+    alive = store.issue(SOCKET, ttl=60)
     assert store.sweep() == 1
     assert [p.name for p in store.directory.iterdir()] == [alive.digest]
 
 
 def test_clear_removes_everything(store):
-    issued = [store.issue(CONSOLE, ttl=60) for _ in range(3)]
+    issued = [store.issue(SOCKET, ttl=60) for _ in range(3)]
     store.clear()
     assert list(store.directory.iterdir()) == []
     assert all(store.consume(i.token) is None for i in issued)
@@ -186,14 +186,14 @@ def test_concurrent_consumers_have_exactly_one_winner_per_token(store):
 
 
 def test_binding_to_a_login_session_is_kept_with_the_token(store):
-    binding = SessionBinding("serialconsole_session", "ab" * 32)
-    issued = store.issue(CONSOLE, ttl=60, binding=binding)
+    binding = LoginBinding("serialconsole_session", "ab" * 32)
+    issued = store.issue(SOCKET, ttl=60, binding=binding)
     assert binding.digest in (store.directory / issued.digest).read_text()
-    assert store.consume(issued.token) == TokenRecord(CONSOLE, binding)
+    assert store.consume(issued.token) == TokenRecord(SOCKET, binding)
 
 
 def _forged_record() -> bytes:
-    return json.dumps({"console": CONSOLE, "expires": time.time() + 60}).encode()
+    return json.dumps({"socket": SOCKET, "expires": time.time() + 60}).encode()
 
 
 def test_token_file_of_another_user_opens_nothing(store):

@@ -3,30 +3,33 @@ sessions and reaping, its refusals, its death, and the launcher's fallback."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import recv_until
 from integration.helpers import children
 
-from plugin_serialconsole.console.zygote import Refused, console_args
-from plugin_serialconsole.model import launcher as launcher_module
-from plugin_serialconsole.model.launcher import ConsoleLauncher, SpawnedChild
-from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec
-from plugin_serialconsole.model.zygote import Zygote, ZygoteChild, ZygoteRefused
+from plugin_serialconsole.console.spec import ConsoleSettings, ConsoleSpec
+from plugin_serialconsole.console.zygote_protocol import Refused, parse_request
+from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.supervisor import launcher as launcher_module
+from plugin_serialconsole.supervisor.launcher import ConsoleLauncher, SpawnedChild
+from plugin_serialconsole.supervisor.process import ConsoleProcess
+from plugin_serialconsole.supervisor.zygote_client import Zygote, ZygoteChild, ZygoteRefused
 
 TIMEOUT = 5.0
 
 
 def spec(directory: Path, name: str = "c") -> ConsoleSpec:
-    return ConsoleSpec(
-        "test:///default", "U", "mock-vm", "serial0", directory / name, 0, 5, 0, 4096
-    )  # fmt: skip
+    settings = ConsoleSettings(token_ttl=5, idle_timeout=0, grace=0, ring_size=4096)
+    return ConsoleSpec(settings, "test:///default", "U", "mock-vm", "serial0", directory / name)
 
 
 def wait_until(predicate, what: str, timeout: float = TIMEOUT):
@@ -72,7 +75,8 @@ def test_forked_console_echoes_in_a_session_of_its_own(zygote, short_dir, proces
     assert process.pid in children(zygote.pid)
     # NULs between the arguments when they fit where the zygote's were, else spaces
     command = Path(f"/proc/{process.pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    assert b" -m plugin_serialconsole.console --uri test:///default " in command
+    assert b" -m plugin_serialconsole.console -- '{" in command  # shell-quoted
+    assert b'"uri": "test:///default"' in command
     assert str(short_dir / "c").encode() in command
     fds = {int(fd) for fd in os.listdir(f"/proc/{process.pid}/fd")}
     assert {0, 1, 2} <= fds
@@ -82,7 +86,7 @@ def test_forked_console_echoes_in_a_session_of_its_own(zygote, short_dir, proces
 def test_stop_and_kill_are_reaped_with_their_status(zygote, short_dir):
     first = ConsoleProcess.start(spec(short_dir, "a"), zygote.launch)
     second = ConsoleProcess.start(spec(short_dir, "b"), zygote.launch)
-    first.request_stop("SCONS0106L")
+    first.request_stop(Reason.OPERATOR_ENDED)
     assert list(first._child.stdout)[-1].startswith(b'{"event": "ended"')
     assert first.wait(TIMEOUT) == 0
     second.kill()
@@ -100,33 +104,38 @@ def test_wait_times_out_on_a_running_console(zygote, short_dir, processes):
         process._child.wait(0.05)
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["-c", "import os; os.system('id')", "--socket", "/tmp/x"],
-        ["-m", "plugin_serialconsole.host.cli", "--socket", "{dir}/c"],
-        ["-m", "plugin_serialconsole.console", "--socket", "/etc/c"],
-        ["-m", "plugin_serialconsole.console", "--socket", "{dir}/../c"],
-        ["-m", "plugin_serialconsole.console", "--uri", "x"],
-        ["-m", "plugin_serialconsole.console", "--socket", "{dir}/c", 3],
-    ],
-)
-def test_bad_requests_are_refused(zygote, short_dir, argv):
-    argv = [arg.format(dir=short_dir) if isinstance(arg, str) else arg for arg in argv]
+@pytest.mark.parametrize("where", ["/etc/c", "{dir}/../c", "{dir}/sub/c"])
+def test_consoles_outside_the_sockets_dir_are_refused(zygote, short_dir, where):
+    outside = replace(spec(short_dir), socket_path=Path(where.format(dir=short_dir)))
     with pytest.raises(ZygoteRefused):
-        zygote.launch(argv)
+        zygote.launch(outside)
     assert not children(zygote.pid)
     assert zygote.alive  # and it goes on serving
     process = ConsoleProcess.start(spec(short_dir), zygote.launch)
     process.kill()
 
 
-def test_console_args_validation(short_dir):
-    args = spec(short_dir).argv()
-    assert console_args({"argv": args}, short_dir) == args[2:]
-    for request in ({}, {"argv": "x"}, [args], {"argv": [*args[:-1], "a\0b"]}):
+def test_requests_other_than_a_console_spec_are_refused(short_dir):
+    good = spec(short_dir).to_json()
+    assert parse_request(good.encode(), [3, 4], short_dir) == spec(short_dir)
+    document = json.loads(good)
+    bad = [
+        b"not json",
+        json.dumps({"argv": ["-c", "import os; os.system('id')"]}).encode(),
+        json.dumps([document]).encode(),
+        json.dumps({**document, "argv": ["-c", "x"]}).encode(),
+        json.dumps({**document, "guest_name": 3}).encode(),
+        json.dumps({**document, "guest_name": "a\0b"}).encode(),
+        json.dumps({**document, "mode": "transcript"}).encode(),
+        json.dumps({**document, "settings": {**document["settings"], "grace": "0"}}).encode(),
+        good.replace('"grace": 0', '"grace": NaN').encode(),
+        b"",
+    ]
+    for data in bad:
         with pytest.raises(Refused):
-            console_args(request, short_dir)
+            parse_request(data, [3, 4], short_dir)
+    with pytest.raises(Refused):
+        parse_request(good.encode(), [3], short_dir)
 
 
 def test_consoles_outlive_a_killed_zygote(zygote, short_dir):
@@ -134,7 +143,7 @@ def test_consoles_outlive_a_killed_zygote(zygote, short_dir):
     os.kill(zygote.pid, signal.SIGKILL)
     wait_until(lambda: not zygote.alive, "the host to see the zygote gone")
     echo(process)  # still serving, in its own session
-    process.request_stop("SCONS0106L")
+    process.request_stop(Reason.OPERATOR_ENDED)
     list(process._child.stdout)
     assert process.wait(TIMEOUT) == -1  # ended; its status went with the zygote
 

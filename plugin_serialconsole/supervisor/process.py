@@ -8,18 +8,17 @@ import logging
 import selectors
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from plugin_serialconsole import consoles
 from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.consoles import Reason, parse_reason
 from plugin_serialconsole.errors import console_in_use, console_unavailable
-from plugin_serialconsole.logfmt import level_name
-from plugin_serialconsole.model.launcher import ChildHandle, Launch, spawn
+from plugin_serialconsole.supervisor.launcher import ChildHandle, Launch, spawn
 
 log = logging.getLogger(__name__)
 
@@ -27,59 +26,6 @@ STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
 INVITE_TIMEOUT = 5.0
 TRANSCRIPT_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class ConsoleSpec:
-    """Everything a console process needs to know."""
-
-    uri: str
-    guest_uuid: str
-    guest_name: str
-    device: str
-    socket_path: Path
-    idle_timeout: float
-    accept_timeout: float
-    grace: float
-    ring_size: int
-    mode: str = protocol.WRITE
-    force: bool = False
-    language: str = "en"
-
-    def command(self) -> list[str]:
-        return [sys.executable, *self.argv()]
-
-    def argv(self) -> list[str]:
-        """The command line after the interpreter: ``-m plugin_serialconsole.console ...``."""
-        argv = [
-            "-m",
-            "plugin_serialconsole.console",
-            "--uri",
-            self.uri,
-            "--guest-uuid",
-            self.guest_uuid,
-            "--guest-name",
-            self.guest_name,
-            "--device",
-            self.device,
-            "--socket",
-            str(self.socket_path),
-            "--mode",
-            self.mode,
-            "--idle-timeout",
-            str(self.idle_timeout),
-            "--accept-timeout",
-            str(self.accept_timeout),
-            "--grace",
-            str(self.grace),
-            "--ring-size",
-            str(self.ring_size),
-            "--lang",
-            self.language,
-            "--log-level",
-            level_name("plugin_serialconsole.console"),
-        ]
-        return argv + (["--force"] if self.force else [])
 
 
 class InviteFailed(Exception):
@@ -98,7 +44,7 @@ class ConsoleProcess:
     def __init__(self, spec: ConsoleSpec, child: ChildHandle) -> None:
         self.spec = spec
         self._child = child
-        self.end: tuple[str, dict[str, Any]] | None = None
+        self.end: tuple[Reason, dict[str, Any]] | None = None  # why it ended, once it has
         self.replay = 0  # bytes of recent output the first client gets first
         self._stdin_lock = threading.Lock()
         self._answers: dict[str, _Answer] = {}
@@ -111,7 +57,7 @@ class ConsoleProcess:
 
     @classmethod
     def start(cls, spec: ConsoleSpec, launch: Launch = spawn) -> ConsoleProcess:
-        process = cls(spec, launch(spec.argv()))
+        process = cls(spec, launch(spec))
         try:
             first = process._first_report()
         except BaseException:
@@ -122,10 +68,10 @@ class ConsoleProcess:
             return process
         process._discard()
         if first.get("event") == protocol.FAILED:
-            code, params = first.get("code", ""), first.get("params") or {}
-            if code == "SCONS0003E":
+            reason, params = parse_reason(first.get("reason")), first.get("params") or {}
+            if reason == Reason.IN_USE:
                 raise console_in_use(spec.guest_name, spec.device)
-            error = params.get("error", code)
+            error = params.get("error", reason)
         else:
             error = "the console process exited before it was ready"
         raise console_unavailable(spec.guest_name, str(error))
@@ -151,8 +97,8 @@ class ConsoleProcess:
                 if event in (protocol.INVITED, protocol.REFUSED):
                     self._answered(str(report.get("socket")), report)
                     continue
-                if event == protocol.ENDED:
-                    self.end = (report.get("code", ""), report.get("params") or {})
+                if event == protocol.ENDED and (reason := parse_reason(report.get("reason"))):
+                    self.end = (reason, report.get("params") or {})
                 on_report(report)
         finally:
             with self._answers_lock:
@@ -195,13 +141,13 @@ class ConsoleProcess:
 
     def transcript(self, name: str, limit: int) -> bytes:
         """The recent output (at most ``limit`` bytes), through a socket of its own."""
-        self.invite(name, protocol.TRANSCRIPT, TRANSCRIPT_TIMEOUT)
+        self.invite(name, consoles.TRANSCRIPT, TRANSCRIPT_TIMEOUT)
         deadline = time.monotonic() + TRANSCRIPT_TIMEOUT
         data = bytearray()
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(TRANSCRIPT_TIMEOUT)
-                sock.connect(str(self.spec.socket_path.parent / name))
+                sock.connect(str(self.spec.sockets_dir / name))
                 while len(data) <= limit and (chunk := sock.recv(65536)):
                     data += chunk
                     sock.settimeout(max(0.001, deadline - time.monotonic()))
@@ -209,9 +155,9 @@ class ConsoleProcess:
             raise InviteFailed(f"transcript: {error}") from None
         return bytes(data[:limit])
 
-    def request_stop(self, code: str) -> None:
-        """Ask the process to end, telling its clients ``code``."""
-        self._send(protocol.encode(protocol.STOP, code=code))
+    def request_stop(self, reason: Reason) -> None:
+        """Ask the process to end, telling its clients why."""
+        self._send(protocol.encode(protocol.STOP, reason=reason))
 
     def _send(self, line: bytes) -> bool:
         with self._stdin_lock, contextlib.suppress(OSError, ValueError):

@@ -1,14 +1,12 @@
 """The zygote: a process that has imported what a console process needs and forks one on
 request, so a console starts in ~10 ms instead of an interpreter's 100-300 ms.
 
-    python -m plugin_serialconsole.console.zygote --socket-fd FD --sockets-dir DIR
+    python -m plugin_serialconsole.console.zygote_server --socket-fd FD --sockets-dir DIR
 
 Started by the host with one end of a SOCK_SEQPACKET socketpair (its lifeline: end of file
-there ends the zygote). A request is one message, JSON ``{"argv": ["-m",
-"plugin_serialconsole.console", ...]}``, carrying the child's stdin and stdout as two file
-descriptors; the answer is ``{"pid": N}`` or ``{"error": "..."}``. When a child ends, the
-zygote reaps it at once and tells the host ``{"exited": N, "status": CODE}`` (``CODE`` as
-``subprocess`` has it: negative for a signal).
+there ends the zygote). A request is a console's spec with the child's stdin and stdout;
+the answer is the child's pid or why it was refused, and each child's exit is reported
+once it is reaped (``zygote_protocol``).
 
 It holds no libvirt connection, registers no libvirt event loop and runs no thread and no
 asyncio loop: a fork copies only the calling thread, and libvirt's state does not survive
@@ -20,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio  # noqa: F401 (what a console process imports anyway: done once, here)
 import contextlib
-import json
 import logging
 import os
 import selectors
@@ -34,68 +31,27 @@ from pathlib import Path
 from setproctitle import setproctitle
 
 from plugin_serialconsole.console import __main__ as console
+from plugin_serialconsole.console import zygote_protocol
+from plugin_serialconsole.console.spec import MODULE, ConsoleSpec
+from plugin_serialconsole.console.zygote_protocol import Refused
 from plugin_serialconsole.logfmt import configure_stderr
 
 with contextlib.suppress(ImportError):  # no libvirt-python: mock consoles only
     from plugin_serialconsole.console import libvirt_stream  # noqa: F401
 
-log = logging.getLogger("plugin_serialconsole.console.zygote")
-
-MODULE = "plugin_serialconsole.console"
-MAX_MESSAGE = 64 * 1024
-MAX_ARGS = 64
-
-
-class Refused(Exception):
-    """A request the zygote does not carry out."""
+log = logging.getLogger("plugin_serialconsole.console.zygote_server")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}.zygote", description=__doc__)
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}.zygote_server", description=__doc__)
     parser.add_argument("--socket-fd", type=int, required=True, help="the host's socketpair end")
     parser.add_argument("--sockets-dir", type=Path, required=True, help="consoles' socket dir")
     parser.add_argument("--log-level", default="INFO")
     return parser
 
 
-def console_args(request: dict, sockets_dir: Path) -> list[str]:
-    """The console's arguments from a request; only a console whose socket is in
-    ``sockets_dir`` is started, nothing else is ever run."""
-    argv = request.get("argv") if isinstance(request, dict) else None
-    if not isinstance(argv, list) or not 2 < len(argv) <= MAX_ARGS:
-        raise Refused("argv: not a list of console arguments")
-    if not all(isinstance(arg, str) and "\0" not in arg for arg in argv):
-        raise Refused("argv: not all strings")
-    if argv[:2] != ["-m", MODULE]:
-        raise Refused(f"argv: only -m {MODULE} is run")
-    args = argv[2:]
-    if args.count("--socket") != 1 or args.index("--socket") == len(args) - 1:
-        raise Refused("argv: no --socket")
-    path = Path(args[args.index("--socket") + 1])
-    if not path.is_absolute() or path.parent != sockets_dir or path.name in ("", ".", ".."):
-        raise Refused("argv: --socket outside the sockets directory")
-    return args
-
-
-def receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
-    """One request and its file descriptors; None at end of file."""
-    data, fds, flags, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
-    if not data and not fds:
-        return None
-    try:
-        if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-            raise ValueError("message too long")
-        return json.loads(data), fds
-    except ValueError:
-        return {}, fds
-
-
-def send(sock: socket.socket, **message: object) -> None:
-    sock.send(json.dumps(message).encode())
-
-
-def run_child(args: list[str], fds: list[int], keep: list) -> int:
-    """In the forked child: become the console process ``python -m MODULE *args``."""
+def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
+    """In the forked child: become the console process ``python ARGV`` of ``spec``."""
     os.setsid()
     for sig in (signal.SIGCHLD, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
@@ -105,11 +61,12 @@ def run_child(args: list[str], fds: list[int], keep: list) -> int:
     os.dup2(fds[0], 0)
     os.dup2(fds[1], 1)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-    sys.argv = [console.__file__, *args]
+    argv = spec.argv()
+    sys.argv = [console.__file__, *argv[2:]]
     # ps and /proc/PID/cmdline show the console's own arguments, not the zygote's.
-    setproctitle(shlex.join([sys.executable, "-m", MODULE, *args]))
+    setproctitle(shlex.join([sys.executable, *argv]))
     try:
-        return console.main(args)
+        return console.run(spec)
     except SystemExit as done:
         if isinstance(done.code, int) or done.code is None:
             return done.code or 0
@@ -120,12 +77,12 @@ def run_child(args: list[str], fds: list[int], keep: list) -> int:
         return 1
 
 
-def fork(args: list[str], fds: list[int], keep: list) -> int:
+def fork(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            code = run_child(args, fds, keep)
+            code = run_child(spec, fds, keep)
         finally:
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(BaseException):  # leaving regardless
@@ -143,23 +100,22 @@ def reap(sock: socket.socket) -> None:
             return
         if pid == 0:
             return
-        send(sock, exited=pid, status=os.waitstatus_to_exitcode(status))
+        sock.send(zygote_protocol.exited(pid, os.waitstatus_to_exitcode(status)))
 
 
 def answer(sock: socket.socket, sockets_dir: Path, selector, wakeup) -> bool:
     """Serve one request; False once the host is gone."""
-    received = receive(sock)
+    received = zygote_protocol.receive_request(sock)
     if received is None:
         return False
-    request, fds = received
+    data, fds = received
     try:
-        args = console_args(request, sockets_dir)
-        if len(fds) != 2:
-            raise Refused("expected stdin and stdout")
-        send(sock, pid=fork(args, fds, [sock, selector, wakeup[0], wakeup[1]]))
+        spec = zygote_protocol.parse_request(data, fds, sockets_dir)
+        pid = fork(spec, fds, [sock, selector, wakeup[0], wakeup[1]])
+        sock.send(zygote_protocol.started(pid))
     except Refused as refused:
         log.warning("refused a request: %s", refused)
-        send(sock, error=str(refused))
+        sock.send(zygote_protocol.failed(str(refused)))
     finally:
         for fd in fds:
             os.close(fd)

@@ -1,4 +1,5 @@
-"""The host's view of a console session: what a request does, and what reports change."""
+"""The host's view of a console session: what a request does, and what reports change
+in its claims."""
 
 from __future__ import annotations
 
@@ -6,19 +7,21 @@ from types import SimpleNamespace
 
 import pytest
 
-from plugin_serialconsole.model.guests import ConsoleDevice, Guest
-from plugin_serialconsole.model.session import (
+from plugin_serialconsole.bridge.tokens import LoginBinding
+from plugin_serialconsole.model.console_session import (
     CONNECTED,
     DETACHED,
+    GONE,
     IN_USE,
     JOIN,
     START,
     TAKE_OVER,
     WAIT,
     WAITING,
-    Session,
+    ConsoleSession,
     plan,
 )
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 
 GUEST = Guest("vm", "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001", "running", ())
 FIRST = "0" * 24
@@ -26,8 +29,8 @@ VIEWER = FIRST + "-0000000a"
 WRITER = FIRST + "-0000000b"
 
 
-def session(state: str | None = None, started: bool = True) -> Session:
-    made = Session(GUEST, ConsoleDevice("serial0", "pty"), FIRST)
+def session(state: str | None = None, started: bool = True) -> ConsoleSession:
+    made = ConsoleSession(GUEST, ConsoleDevice("serial0", "pty"), FIRST)
     if started:
         made.process = SimpleNamespace(pid=4242)  # stands in for the running process
     if state is not None:
@@ -83,9 +86,10 @@ def test_writer_comes_goes_and_reattaches():
     s.apply({"event": "connected", "socket": FIRST, "mode": "write"})
     assert (s.state, s.user) == (CONNECTED, "alice")
     s.apply({"event": "left", "socket": FIRST, "mode": "write"})
-    assert (s.state, s.writer_socket) == (DETACHED, None)
+    assert (s.state, s.writer) == (DETACHED, None)
+    assert s.user == "alice"  # the last writer's, once detached
     s.claim("write", WRITER, "carol")
-    assert (s.state, s.user, s.writer_socket) == (WAITING, "carol", WRITER)
+    assert (s.state, s.user, s.writer.socket) == (WAITING, "carol", WRITER)
     s.apply({"event": "connected", "socket": WRITER, "mode": "write"})
     assert s.state == CONNECTED
 
@@ -101,7 +105,7 @@ def test_viewers_are_listed_waiting_then_connected_then_gone():
     s = session(CONNECTED)
     s.claim("view", VIEWER, "bob")
     assert s.as_json()["viewers"] == [
-        {"user": "bob", "since": s.viewers[VIEWER].as_json()["since"], "state": WAITING}
+        {"user": "bob", "since": s.claims[VIEWER].as_json()["since"], "state": WAITING}
     ]
     s.apply({"event": "connected", "socket": VIEWER, "mode": "view"})
     assert s.as_json()["viewers"][0]["state"] == CONNECTED
@@ -116,3 +120,23 @@ def test_reports_about_unknown_sockets_change_nothing():
         s.apply({"event": event, "socket": WRITER, "mode": "write"})
         s.apply({"event": event})
     assert s.state == CONNECTED
+
+
+def test_every_socket_keeps_its_claim_until_the_session_ends():
+    s = session(CONNECTED)
+    login = LoginBinding("sid", "d" * 64)
+    s.claim("view", VIEWER, "bob", login)
+    s.claims[VIEWER].token = "f" * 64
+    s.apply({"event": "expired", "socket": VIEWER, "mode": "view"})
+    gone = s.claims[VIEWER]
+    assert (gone.state, gone.token, gone.login, gone.user) == (GONE, "f" * 64, login, "bob")
+    assert s.viewers == [] and set(s.claims) == {FIRST, VIEWER}
+
+
+def test_a_released_claim_frees_the_writer_slot():
+    s = session(DETACHED)
+    s.claim("write", WRITER, "carol")
+    s.release(WRITER)
+    assert (s.state, s.writer, s.claims[WRITER].state) == (DETACHED, None, GONE)
+    s.apply({"event": "connected", "socket": WRITER, "mode": "write"})  # too late: stays gone
+    assert s.state == DETACHED

@@ -1,4 +1,5 @@
-"""The host's end of the zygote process (``plugin_serialconsole.console.zygote``).
+"""The host's end of the zygote process (``plugin_serialconsole.console.zygote_server``;
+what they say to each other: ``console.zygote_protocol``).
 
 Requests go one at a time (a fork takes milliseconds); a thread reads what the zygote
 says: the answer to the request under way, and the exit of each child it reaped. A child
@@ -9,7 +10,6 @@ end is seen through a pidfd.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -22,15 +22,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from plugin_serialconsole.console import zygote_protocol
+from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.console.zygote_protocol import Exited, Failed, Started
 from plugin_serialconsole.logfmt import level_name
 
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT = 10.0  # the first answer waits for the zygote's imports
 STOP_TIMEOUT = 5.0
-MAX_MESSAGE = 64 * 1024
 UNKNOWN = -1
 
 
@@ -117,7 +118,7 @@ class Zygote:
     def start(self) -> Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = [
-            sys.executable, "-m", "plugin_serialconsole.console.zygote",
+            sys.executable, "-m", "plugin_serialconsole.console.zygote_server",
             "--socket-fd", str(theirs.fileno()),
             "--sockets-dir", str(self.sockets_dir),
             "--log-level", level_name("plugin_serialconsole.console"),
@@ -134,8 +135,8 @@ class Zygote:
 
     def _read(self) -> None:
         try:
-            while data := self._sock.recv(MAX_MESSAGE):
-                self._dispatch(json.loads(data))
+            while data := self._sock.recv(zygote_protocol.MAX_MESSAGE):
+                self._dispatch(zygote_protocol.parse_answer(data))
         except (OSError, ValueError) as error:
             log.debug("zygote %s: %s", self.pid, error)
         self.alive = False
@@ -148,27 +149,26 @@ class Zygote:
         if not self._stopping and self._on_exit is not None:
             self._on_exit(self)
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        if "exited" in message:
+    def _dispatch(self, message: Started | Failed | Exited) -> None:
+        if isinstance(message, Exited):
             with self._children_lock:
-                exit_ = self._children.pop(int(message["exited"]), None)
+                exit_ = self._children.pop(message.pid, None)
             if exit_ is not None:
-                exit_.reported(int(message["status"]))
+                exit_.reported(message.status)
             return
-        if "pid" in message:
-            pid = int(message["pid"])
+        exit_ = None
+        if isinstance(message, Started):
+            exit_ = _Exit(message.pid)
             with self._children_lock:  # before its exit can be read
-                self._children[pid] = _Exit(pid)
-                message["exit"] = self._children[pid]
-        self._answers.put(message)
+                self._children[message.pid] = exit_
+        self._answers.put((message, exit_))
 
-    def launch(self, argv: list[str]) -> ZygoteChild:
-        """Fork a console process running ``python ARGV`` (``-m plugin_serialconsole.console
-        ...``); raises ZygoteUnavailable or ZygoteRefused."""
+    def launch(self, spec: ConsoleSpec) -> ZygoteChild:
+        """Fork the console process of ``spec``; raises ZygoteUnavailable or ZygoteRefused."""
         child_stdin, stdin = os.pipe()
         stdout, child_stdout = os.pipe()
         try:
-            answer = self._ask(argv, [child_stdin, child_stdout])
+            pid, exit_ = self._ask(spec, [child_stdin, child_stdout])
         except BaseException:
             os.close(stdin)
             os.close(stdout)
@@ -176,14 +176,14 @@ class Zygote:
         finally:
             os.close(child_stdin)
             os.close(child_stdout)
-        return ZygoteChild(answer["pid"], stdin, stdout, answer["exit"])
+        return ZygoteChild(pid, stdin, stdout, exit_)
 
-    def _ask(self, argv: list[str], fds: list[int]) -> dict[str, Any]:
+    def _ask(self, spec: ConsoleSpec, fds: list[int]) -> tuple[int, _Exit]:
         with self._lock:
             if not self.alive:
                 raise ZygoteUnavailable("not running")
             try:
-                socket.send_fds(self._sock, [json.dumps({"argv": argv}).encode()], fds)
+                zygote_protocol.send_request(self._sock, spec, fds)
                 answer = self._answers.get(timeout=ANSWER_TIMEOUT)
             except OSError as error:
                 raise ZygoteUnavailable(str(error)) from None
@@ -192,9 +192,10 @@ class Zygote:
                 raise ZygoteUnavailable(f"no answer in {ANSWER_TIMEOUT:g} s") from None
         if answer is None:
             raise ZygoteUnavailable("it has exited")
-        if "error" in answer:
-            raise ZygoteRefused(f"console zygote refused: {answer['error']}")
-        return answer
+        message, exit_ = answer
+        if isinstance(message, Failed):
+            raise ZygoteRefused(f"console zygote refused: {message.error}")
+        return message.pid, exit_
 
     def _kill(self) -> None:
         self.alive = False

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from plugin_serialconsole.model.zygote import Zygote, ZygoteUnavailable
+from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.supervisor.zygote_client import Zygote, ZygoteUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,15 @@ class ChildHandle(Protocol):
         """SIGKILL the process's group (its session: it leads both)."""
 
 
-Launch = Callable[[list[str]], ChildHandle]
+Launch = Callable[[ConsoleSpec], ChildHandle]
 
 
 class SpawnedChild:
-    """A console process started as ``python ARGV`` in a session of its own."""
+    """A console process started as a fresh interpreter in a session of its own."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, spec: ConsoleSpec) -> None:
         self._popen = subprocess.Popen(
-            [sys.executable, *argv],
+            [sys.executable, *spec.argv()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,
@@ -63,8 +64,8 @@ class SpawnedChild:
             os.killpg(self.pid, signal.SIGKILL)
 
 
-def spawn(argv: list[str]) -> ChildHandle:
-    return SpawnedChild(argv)
+def spawn(spec: ConsoleSpec) -> ChildHandle:
+    return SpawnedChild(spec)
 
 
 class ConsoleLauncher:
@@ -108,14 +109,14 @@ class ConsoleLauncher:
         if zygote is not None:
             zygote.stop()
 
-    def __call__(self, argv: list[str]) -> ChildHandle:
+    def __call__(self, spec: ConsoleSpec) -> ChildHandle:
         zygote = self._current()
         if zygote is not None:
             try:
-                return zygote.launch(argv)
+                return zygote.launch(spec)
             except ZygoteUnavailable as error:
                 self._lost(zygote, error)
-        return spawn(argv)
+        return spawn(spec)
 
     def _current(self) -> Zygote | None:
         with self._lock:

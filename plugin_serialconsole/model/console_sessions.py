@@ -11,61 +11,55 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plugin_serialconsole import i18n
-from plugin_serialconsole.bridge.tokens import IssuedToken, SessionBinding, TokenStore
+from plugin_serialconsole import consoles, i18n
+from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding, TokenStore
 from plugin_serialconsole.console import protocol
-from plugin_serialconsole.errors import SerialConsoleError, console_in_use, console_unavailable
+from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.errors import (
+    console_in_use,
+    console_unavailable,
+    no_open_session,
+    not_running,
+    too_many_sessions,
+    too_many_viewers,
+)
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, invitation_name
-from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
-from plugin_serialconsole.model.launcher import Launch, spawn
-from plugin_serialconsole.model.process import (
-    STARTUP_TIMEOUT,
-    ConsoleProcess,
-    ConsoleSpec,
-    InviteFailed,
-    start_watcher,
-)
-from plugin_serialconsole.model.session import (
+from plugin_serialconsole.logfmt import level_name
+from plugin_serialconsole.model.console_session import (
     JOIN,
     START,
     TAKE_OVER,
     WAIT,
+    ConsoleSession,
     Opened,
-    Session,
     plan,
+)
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
+from plugin_serialconsole.settings import Settings
+from plugin_serialconsole.supervisor.launcher import Launch, spawn
+from plugin_serialconsole.supervisor.process import (
+    STARTUP_TIMEOUT,
+    ConsoleProcess,
+    InviteFailed,
+    start_watcher,
 )
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
 ATTEMPTS = 10
-OPERATOR_ENDED = "SCONS0106L"
-TAKEN_OVER = "SCONS0107L"
-HOST_STOPPING = "SCONS0105L"
-GUEST_STOPPED = "SCONS0104L"
 
 
-@dataclass(frozen=True)
-class SessionSettings:
-    uri: str
-    sockets_dir: Path
-    token_ttl: float
-    idle_timeout: float
-    max_sessions: int = 100
-    grace: float = 60.0
-    ring_size: int = 256 * 1024
-    max_viewers: int = 10
-
-
-def _binding(identity: Identity | None) -> SessionBinding | None:
+def _login(identity: Identity | None) -> LoginBinding | None:
+    """The login session of ``identity``, which its tokens are bound to."""
     if identity is None or not identity.session_cookie or not identity.session_digest:
         return None
-    return SessionBinding(identity.session_cookie, identity.session_digest)
+    return LoginBinding(identity.session_cookie, identity.session_digest)
 
 
 class SessionManager:
@@ -75,15 +69,19 @@ class SessionManager:
         self,
         guests: GuestModel,
         tokens: TokenStore,
-        settings: SessionSettings,
+        settings: Settings,
+        uri: str,
+        sockets_dir: Path,
         launch: Launch = spawn,
     ) -> None:
         self.guests = guests
         self.tokens = tokens
         self.settings = settings
+        self.uri = uri  # the host's connection's, which each console process opens again
+        self.sockets_dir = sockets_dir
         self.launch = launch
         self._lock = threading.Lock()
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[str, ConsoleSession] = {}
 
     def open(
         self,
@@ -92,22 +90,22 @@ class SessionManager:
         force: bool = False,
         language: str = "en",
         identity: Identity | None = None,
-        mode: str = protocol.WRITE,
+        mode: str = consoles.WRITE,
     ) -> Opened:
         """A token for a ``mode`` client of one device of a running guest, bound to the
         login session of ``identity`` when it has one."""
         if not guest.running:
-            raise SerialConsoleError("SCONS0002E", 409, guest=guest.name, state=guest.state)
+            raise not_running(guest.name, guest.state)
         device = guest.device(alias)
-        user = identity.user if identity else ""
+        user, login = (identity.user if identity else ""), _login(identity)
         may_take_over = force  # once: a console taken meanwhile by another request stays
         for _ in range(ATTEMPTS):
-            session, action, socket = self._claim(guest, device, mode, may_take_over, user)
+            session, action, socket = self._claim(guest, device, mode, may_take_over, user, login)
             if action == WAIT:
                 session.started.wait(STARTUP_TIMEOUT)
                 continue
             if action == TAKE_OVER:
-                self._end(session, TAKEN_OVER)
+                self._end(session, Reason.TAKEN_OVER)
                 may_take_over = False
                 continue
             try:
@@ -115,7 +113,7 @@ class SessionManager:
                     replay = self._start(session, mode, force, language)
                 else:
                     replay = self._invite(session, socket, mode, language)
-                token = self._issue(session, socket, identity, action == START)
+                token = self._issue(session, socket, action == START)
             except InviteFailed as error:
                 if session.ended.wait(STOP_TIMEOUT):
                     continue  # it was ending: start afresh
@@ -124,8 +122,14 @@ class SessionManager:
         raise console_in_use(guest.name, device.alias)
 
     def _claim(
-        self, guest: Guest, device: ConsoleDevice, mode: str, force: bool, user: str
-    ) -> tuple[Session, str, str]:
+        self,
+        guest: Guest,
+        device: ConsoleDevice,
+        mode: str,
+        force: bool,
+        user: str,
+        login: LoginBinding | None,
+    ) -> tuple[ConsoleSession, str, str]:
         """Decide what the request does and reserve its place: (session, action, socket)."""
         key = console_id(guest.uuid, device.alias)
         with self._lock:
@@ -133,24 +137,22 @@ class SessionManager:
             action = plan(holder, mode, force)
             if action == START:
                 if len(self._sessions) >= self.settings.max_sessions:
-                    raise SerialConsoleError("SCONS0018E", 503, limit=self.settings.max_sessions)
-                holder = self._sessions[key] = Session(guest, device, key)
+                    raise too_many_sessions(self.settings.max_sessions)
+                holder = self._sessions[key] = ConsoleSession(guest, device, key)
                 socket = key
             elif action == JOIN:
                 limit = self.settings.max_viewers
-                if mode == protocol.VIEW and len(holder.viewers) >= limit:
-                    raise SerialConsoleError(
-                        "SCONS0023E", 503, guest=guest.name, device=device.alias, limit=limit
-                    )
+                if mode == consoles.VIEW and len(holder.viewers) >= limit:
+                    raise too_many_viewers(guest.name, device.alias, limit)
                 socket = invitation_name(key)
             elif action in (WAIT, TAKE_OVER):
                 return holder, action, ""
             else:
                 raise console_in_use(guest.name, device.alias)
-            holder.claim(mode, socket, user)
+            holder.claim(mode, socket, user, login)
             return holder, action, socket
 
-    def _start(self, session: Session, mode: str, force: bool, language: str) -> int:
+    def _start(self, session: ConsoleSession, mode: str, force: bool, language: str) -> int:
         try:
             process = ConsoleProcess.start(self._spec(session, mode, force, language), self.launch)
         except BaseException:
@@ -162,106 +164,100 @@ class SessionManager:
             process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
         )
         session.started.set()
-        guest, device = session.guest.name, session.device.alias
-        log.info("%s", i18n.translate("SCONS0110L", {"guest": guest, "device": device}))
+        log.info("%s", i18n.translate(i18n.SESSION_OPENED, session.where()))
         return process.replay
 
-    def _spec(self, session: Session, mode: str, force: bool, language: str) -> ConsoleSpec:
-        settings = self.settings
+    def _spec(self, session: ConsoleSession, mode: str, force: bool, language: str) -> ConsoleSpec:
         return ConsoleSpec(
-            uri=settings.uri,
+            settings=self.settings.console,
+            uri=self.uri,
             guest_uuid=session.guest.uuid,
             guest_name=session.guest.name,
             device=session.device.alias,
-            socket_path=settings.sockets_dir / session.console_id,
-            idle_timeout=settings.idle_timeout,
-            accept_timeout=settings.token_ttl,
-            grace=settings.grace,
-            ring_size=settings.ring_size,
+            socket_path=self.sockets_dir / session.console_id,
             mode=mode,
             force=force,
             language=language,
+            log_level=level_name("plugin_serialconsole.console"),
         )
 
-    def _invite(self, session: Session, socket: str, mode: str, language: str) -> int:
+    def _invite(self, session: ConsoleSession, socket: str, mode: str, language: str) -> int:
         try:
-            return session.process.invite(socket, mode, self.settings.token_ttl, language)
+            return session.process.invite(socket, mode, self.settings.console.token_ttl, language)
         except InviteFailed:
             with self._lock:
-                session.unclaim(socket)
+                session.release(socket)
             raise
 
-    def _issue(
-        self, session: Session, socket: str, identity: Identity | None, started: bool
-    ) -> IssuedToken:
+    def _issue(self, session: ConsoleSession, socket: str, started: bool) -> IssuedToken:
+        claim = session.claims[socket]
         try:
-            token = self.tokens.issue(socket, self.settings.token_ttl, _binding(identity))
+            token = self.tokens.issue(socket, self.settings.console.token_ttl, claim.login)
         except BaseException:
             if started:
                 session.process.kill()  # its watcher cleans up
             else:
                 with self._lock:
-                    session.unclaim(socket)
+                    session.release(socket)
             raise
         with self._lock:
-            session.tokens[socket] = token.digest
-            if not session.closed:
+            claim.token = token.digest
+            if self._sessions.get(session.console_id) is session:
                 return token
         self.tokens.revoke(token.digest)  # the session's cleanup has run already
         raise InviteFailed("the console process ended")
 
-    def _release(self, session: Session) -> None:
+    def _release(self, session: ConsoleSession) -> None:
         with self._lock:
-            if self._sessions.get(session.console_id) is session:
-                del self._sessions[session.console_id]
+            self._forget(session)
 
-    def _on_report(self, session: Session, report: dict[str, Any]) -> None:
-        event, socket = report.get("event"), report.get("socket")
+    def _forget(self, session: ConsoleSession) -> None:
+        """Take ``session`` out of the registry (the lock held): it is closed."""
+        if self._sessions.get(session.console_id) is session:
+            del self._sessions[session.console_id]
+
+    def _on_report(self, session: ConsoleSession, report: dict[str, Any]) -> None:
+        event = report.get("event")
         with self._lock:
+            claim = session.claims.get(report.get("socket"))
             session.apply(report)
-            digest = session.tokens.get(socket) if event == protocol.EXPIRED else None
+            digest = claim.token if claim is not None and event == protocol.EXPIRED else None
         if digest is not None:
             self.tokens.revoke(digest)
         if event in (protocol.CONNECTED, protocol.LEFT):
-            where = f"{session.guest.name}/{session.device.alias}"
+            where = "{guest}/{device}".format(**session.where())
             log.info("console %s: %s client %s", where, report.get("mode"), event)
 
-    def _on_exit(self, session: Session) -> None:
+    def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
         with self._lock:
-            if self._sessions.get(session.console_id) is session:
-                del self._sessions[session.console_id]
-            session.closed = True
-            digests, sockets = list(session.tokens.values()), set(session.sockets)
+            self._forget(session)
+            claims = list(session.claims.values())
             reused = session.console_id in self._sessions  # a new session's first socket
-        for digest in digests:
+        for digest in (claim.token for claim in claims if claim.token is not None):
             self.tokens.revoke(digest)
-        for name in sockets - ({session.console_id} if reused else set()):
-            path = self.settings.sockets_dir / name
+        for name in {claim.socket for claim in claims} - (
+            {session.console_id} if reused else set()
+        ):
+            path = self.sockets_dir / name
             if path.is_socket():
                 path.unlink(missing_ok=True)
-        code, params = session.process.end or ("SCONS0109L", {"error": "process died"})
-        if code == GUEST_STOPPED:
+        reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
+        if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
-        reason = i18n.translate(code, params)
-        log.info(
-            "%s",
-            i18n.translate(
-                "SCONS0111L",
-                {"guest": session.guest.name, "device": session.device.alias, "reason": reason},
-            ),
-        )
+        why = i18n.translate(reason.message_code, params)
+        log.info("%s", i18n.translate(i18n.SESSION_ENDED, {**session.where(), "reason": why}))
         session.ended.set()
 
     def _guest_stopped(self, guest: Guest) -> None:
         """One console saw the guest stop: so do the guest's other consoles."""
         self.guests.guest_stopped(guest.uuid)
         for other in self._sessions_of(guest):
-            other.process.request_stop(GUEST_STOPPED)
+            other.process.request_stop(Reason.GUEST_STOPPED)
 
-    def _end(self, session: Session, code: str) -> None:
+    def _end(self, session: ConsoleSession, reason: Reason) -> None:
         """Stop a session's process and wait until it is cleaned up."""
-        session.process.request_stop(code)
+        session.process.request_stop(reason)
         if not session.ended.wait(STOP_TIMEOUT):
             log.warning("console process %s ignored stop; killing it", session.process.pid)
             session.process.kill()
@@ -271,28 +267,31 @@ class SessionManager:
         """End the guest's sessions (one device's, if given); return how many ended."""
         mine = [s for s in self._sessions_of(guest) if alias in (None, s.device.alias)]
         if not mine:
-            raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
+            raise no_open_session(guest.name)
         for session in mine:
-            self._end(session, OPERATOR_ENDED)
+            self._end(session, Reason.OPERATOR_ENDED)
         return len(mine)
 
-    def transcript(self, guest: Guest, alias: str | None = None) -> tuple[Session, bytes]:
+    def transcript(self, guest: Guest, alias: str | None = None) -> tuple[ConsoleSession, bytes]:
         """The recent output of the session on one device of ``guest``."""
         device = guest.device(alias)
         with self._lock:
             session = self._sessions.get(console_id(guest.uuid, device.alias))
             if session is None or session.process is None:
-                raise SerialConsoleError("SCONS0008E", 404, guest=guest.name)
+                raise no_open_session(guest.name)
             name = invitation_name(session.console_id)
-            session.sockets.add(name)  # removed with the others should the process die
+            session.claim(consoles.TRANSCRIPT, name, "")  # its socket goes with the others
         try:
-            return session, session.process.transcript(name, self.settings.ring_size)
+            return session, session.process.transcript(name, self.settings.console.ring_size)
         except InviteFailed as error:
             if session.ended.wait(STOP_TIMEOUT):
-                raise SerialConsoleError("SCONS0008E", 404, guest=guest.name) from None
+                raise no_open_session(guest.name) from None
             raise console_unavailable(guest.name, str(error)) from None
+        finally:
+            with self._lock:
+                session.release(name)
 
-    def list(self) -> list[Session]:
+    def list(self) -> list[ConsoleSession]:
         """Sessions whose process runs (not those still starting)."""
         with self._lock:
             return [s for s in self._sessions.values() if s.process is not None]
@@ -303,12 +302,12 @@ class SessionManager:
             sessions = [s for s in self._sessions.values() if s.process is not None]
             return [s.as_json() for s in sessions if guest is None or s.guest.uuid == guest.uuid]
 
-    def _sessions_of(self, guest: Guest) -> list[Session]:
+    def _sessions_of(self, guest: Guest) -> list[ConsoleSession]:
         return [s for s in self.list() if s.guest.uuid == guest.uuid]
 
     def stop_all(self) -> None:
         # Ask every process first so they wind down in parallel, then wait for each.
         for session in self.list():
-            session.process.request_stop(HOST_STOPPING)
+            session.process.request_stop(Reason.HOST_STOPPING)
         for session in self.list():
-            self._end(session, HOST_STOPPING)
+            self._end(session, Reason.HOST_STOPPING)

@@ -1,4 +1,4 @@
-"""One console process's session: the guest's output for each client, and when to end.
+"""The console process's server: the guest's output for each client, and when to end.
 
 Clients come in through invitations (``invitations``), one token each: at most one
 writer, whose input reaches the guest, and viewers, whose input is dropped (Ctrl+Q ends
@@ -20,36 +20,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.clients import CHUNK, Client
 from plugin_serialconsole.console.fanout import Fanout, GuestConsole
 from plugin_serialconsole.console.invitations import Invitation
-from plugin_serialconsole.console.protocol import TRANSCRIPT, WRITE, Invite
+from plugin_serialconsole.console.protocol import Invite
+from plugin_serialconsole.console.spec import ConsoleSettings
+from plugin_serialconsole.consoles import TRANSCRIPT, WRITE, Reason
 
 log = logging.getLogger(__name__)
 
 CTRL_Q = b"\x11"
 TRANSCRIPT_TIMEOUT = 10.0
-CLIENT_CLOSED = "SCONS0101L"
-CTRL_Q_PRESSED = "SCONS0102L"
-IDLE = "SCONS0103L"
-HOST_STOPPED = "SCONS0105L"
-NOBODY_CAME = "SCONS0108L"
-GUEST_CLOSED = "SCONS0109L"
-NOBODY_REATTACHED = "SCONS0112L"
 
 
-@dataclass(frozen=True)
-class Limits:
-    idle_timeout: float  # 0: none
-    grace: float  # 0: the writer leaving ends the session
-    ring_size: int
-
-
-class ConsoleSession:
+class ConsoleServer:
     """Serves one guest console to the clients the host invites."""
 
     def __init__(
@@ -57,15 +44,15 @@ class ConsoleSession:
         guest: GuestConsole,
         directory: Path,
         report: Callable[[bytes], None],
-        limits: Limits,
+        settings: ConsoleSettings,
     ) -> None:
         loop = asyncio.get_running_loop()
         self.guest = guest
         self.directory = directory
         self._report = report
-        self.limits = limits
-        self.fanout = Fanout(guest, limits.ring_size, self._touch)
-        self._finished: asyncio.Future[tuple[str, dict]] = loop.create_future()
+        self.settings = settings
+        self.fanout = Fanout(guest, settings.ring_size, self._touch)
+        self._finished: asyncio.Future[tuple[Reason, dict]] = loop.create_future()
         self._invitations: dict[str, Invitation] = {}
         self._clients: dict[str, Client] = {}
         self._writer: Client | None = None
@@ -79,21 +66,21 @@ class ConsoleSession:
     def report(self, event: str, **fields: object) -> None:
         self._report(protocol.encode(event, **fields))
 
-    def finish(self, code: str, **params: object) -> None:
-        """End the session for the reason ``code``; the first reason wins."""
+    def finish(self, reason: Reason, **params: object) -> None:
+        """End the console for ``reason``; the first reason wins."""
         if not self._finished.done():
-            self._finished.set_result((code, params))
+            self._finished.set_result((reason, params))
 
-    async def run(self, first: Invite) -> tuple[str, dict]:
+    async def run(self, first: Invite) -> tuple[Reason, dict]:
         """Serve until the end; ``first`` is the invitation the process starts with."""
         self._first_ttl = first.ttl
         await self._open(first, replace=True)
         self.report(protocol.READY, socket=first.socket, replay=len(self.fanout.ring))
         tasks = [asyncio.create_task(self._pump())]
-        if self.limits.idle_timeout > 0:
+        if self.settings.idle_timeout > 0:
             tasks.append(asyncio.create_task(self._watch_idle()))
         try:
-            code, params = await self._finished
+            reason, params = await self._finished
         finally:
             for task in tasks:
                 task.cancel()
@@ -103,10 +90,11 @@ class ConsoleSession:
                 invitation.close()
         await asyncio.gather(*tasks, return_exceptions=True)
         clients, self._clients = list(self._clients.values()), {}
+        code = reason.message_code
         await asyncio.gather(*(client.finish(code, params) for client in clients))
         self.guest.close()
-        self.report(protocol.ENDED, code=code, params=params)
-        return code, params
+        self.report(protocol.ENDED, reason=reason, params=params)
+        return reason, params
 
     # invitations -------------------------------------------------------------
 
@@ -135,7 +123,7 @@ class ConsoleSession:
         invitation = Invitation(self.directory, invite)
         await invitation.open(self._admit, self._expired, replace)
         self._invitations[invite.socket] = invitation
-        self._reconsider()  # a pending invitation keeps the session
+        self._reconsider()  # a pending invitation keeps the process
 
     def _expired(self, invitation: Invitation) -> None:
         self._invitations.pop(invitation.name, None)
@@ -172,32 +160,32 @@ class ConsoleSession:
         quit_at = data.find(CTRL_Q)
         if client is not self._writer:  # a viewer: nothing reaches the guest
             if quit_at >= 0:
-                self._drop(client, CTRL_Q_PRESSED)
+                self._drop(client, Reason.CTRL_Q)
                 return False
             return True
         self._touch()
         if quit_at >= 0:
             if quit_at:
                 await self.guest.write(data[:quit_at])
-            self.finish(CTRL_Q_PRESSED)
+            self.finish(Reason.CTRL_Q)
             return False
         await self.guest.write(data)
         return True
 
-    def _drop(self, client: Client, code: str | None = None) -> None:
-        """``client`` has gone (or, with ``code``, is sent away); the session goes on."""
+    def _drop(self, client: Client, reason: Reason | None = None) -> None:
+        """``client`` has gone (or, with ``reason``, is sent away); the others go on."""
         if client.gone or self._finished.done():
             return
         self._clients.pop(client.name, None)
         self.fanout.detach(client.cursor)
-        client.hang_up(code)
+        client.hang_up(reason.message_code if reason else None)
         self.report(protocol.LEFT, socket=client.name, mode=client.mode)
         if client is self._writer:
             self._writer = None
-            if self.limits.grace == 0:
-                self.finish(CLIENT_CLOSED)
+            if self.settings.grace == 0:
+                self.finish(Reason.CLIENT_CLOSED)
                 return
-        self._keep_for(self.limits.grace)
+        self._keep_for(self.settings.grace)
 
     # when to end -------------------------------------------------------------
 
@@ -218,11 +206,11 @@ class ConsoleSession:
             self._deadline_timer = loop.call_later(delay, self._reconsider)
             return
         if not self._someone_came:
-            self.finish(NOBODY_CAME, seconds=f"{self._first_ttl:g}")
-        elif self.limits.grace == 0:
-            self.finish(CLIENT_CLOSED)
+            self.finish(Reason.NOBODY_CAME, seconds=f"{self._first_ttl:g}")
+        elif self.settings.grace == 0:
+            self.finish(Reason.CLIENT_CLOSED)
         else:
-            self.finish(NOBODY_REATTACHED, seconds=f"{self.limits.grace:g}")
+            self.finish(Reason.NOBODY_REATTACHED, seconds=f"{self.settings.grace:g}")
 
     def _touch(self) -> None:
         self._last_activity = asyncio.get_running_loop().time()
@@ -230,21 +218,24 @@ class ConsoleSession:
     async def _watch_idle(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            remaining = self._last_activity + self.limits.idle_timeout - loop.time()
+            remaining = self._last_activity + self.settings.idle_timeout - loop.time()
             if remaining <= 0:
-                self.finish(IDLE, seconds=f"{self.limits.idle_timeout:g}")
+                self.finish(Reason.IDLE, seconds=f"{self.settings.idle_timeout:g}")
                 return
             await asyncio.sleep(remaining)
 
     async def _pump(self) -> None:
         try:
             await self.fanout.pump()
-        except Exception as error:  # a broken guest console must still end the session
+        except Exception as error:  # a broken guest console must still end the process
             log.exception("reading the guest console failed")
-            self.finish(GUEST_CLOSED, error=str(error))
+            self.finish(Reason.CONSOLE_CLOSED, error=str(error))
             return
-        code, params = self.guest.end_reason or (GUEST_CLOSED, {"error": "end of output"})
-        self.finish(code, **params)
+        reason, params = self.guest.end_reason or (
+            Reason.CONSOLE_CLOSED,
+            {"error": "end of output"},
+        )
+        self.finish(reason, **params)
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)

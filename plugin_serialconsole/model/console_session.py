@@ -1,0 +1,156 @@
+"""One console session as the host sees it: a console process and one claim per socket.
+
+Every client the host invites to the process gets a socket of its own and a ``Claim`` on
+it: its mode, user, token, the login session that token was issued to, and its state,
+``waiting`` (its token is out, nobody connected yet), ``connected``, then ``gone`` (it
+left, its invitation lapsed, or it never came). Claims are kept until the process ends,
+so that everything they name (sockets, tokens) is removed with it.
+
+The writer slot is the claim of the one writer not gone; a session without one is
+``detached`` (within the grace period after the writer left, or only viewers were ever
+invited). What the process reports (``apply``) moves claims on; ``plan`` decides what a
+new request does.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from plugin_serialconsole import consoles
+from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding
+from plugin_serialconsole.console import protocol
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.supervisor.process import ConsoleProcess
+
+# States of a claim; a session's state is its writer's, else DETACHED.
+WAITING = "waiting"
+CONNECTED = "connected"
+GONE = "gone"
+DETACHED = "detached"
+
+# What a request for a console does (see ``plan``).
+START = "start"  # no session: start a console process
+WAIT = "wait"  # the session's process is still starting: ask again once it is up
+JOIN = "join"  # invite one more client to the running process
+TAKE_OVER = "take over"  # end the session that holds the console, then start anew
+IN_USE = "in use"  # refused: the console has a writer
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Claim:
+    """One socket of a session and the client it was made for."""
+
+    socket: str
+    mode: str
+    user: str
+    login: LoginBinding | None = None  # the login session its token was issued with
+    token: str | None = None  # the digest of its token, once issued
+    state: str = WAITING
+    since: datetime = field(default_factory=_now)
+
+    @property
+    def live(self) -> bool:
+        return self.state != GONE
+
+    def as_json(self) -> dict[str, Any]:
+        since = self.since.isoformat(timespec="seconds")
+        return {"user": self.user, "since": since, "state": self.state}
+
+
+@dataclass
+class ConsoleSession:
+    guest: Guest
+    device: ConsoleDevice
+    console_id: str
+    since: datetime = field(default_factory=_now)
+    claims: dict[str, Claim] = field(default_factory=dict)  # by socket name
+    process: ConsoleProcess | None = None
+    started: threading.Event = field(default_factory=threading.Event)
+    ended: threading.Event = field(default_factory=threading.Event)
+
+    def claim(self, mode: str, socket: str, user: str, login: LoginBinding | None = None) -> Claim:
+        """Reserve the writer slot or a viewer's place for the client of ``socket``."""
+        self.claims[socket] = Claim(socket, mode, user, login)
+        return self.claims[socket]
+
+    def release(self, socket: str) -> None:
+        """The client of ``socket`` is gone, or never came."""
+        if (claim := self.claims.get(socket)) is not None:
+            claim.state = GONE
+
+    def apply(self, report: dict[str, Any]) -> None:
+        """Follow what the console process reports about its clients."""
+        event, claim = report.get("event"), self.claims.get(report.get("socket"))
+        if claim is None or not claim.live:
+            return
+        if event == protocol.CONNECTED:
+            claim.state = CONNECTED
+        elif event in (protocol.LEFT, protocol.EXPIRED):
+            claim.state = GONE
+
+    @property
+    def writer(self) -> Claim | None:
+        return next((c for c in self._live() if c.mode == consoles.WRITE), None)
+
+    @property
+    def viewers(self) -> list[Claim]:
+        return [c for c in self._live() if c.mode == consoles.VIEW]
+
+    @property
+    def state(self) -> str:
+        writer = self.writer
+        return writer.state if writer is not None else DETACHED
+
+    @property
+    def user(self) -> str:
+        """The writer's; once detached, the last writer's."""
+        writers = [c for c in self.claims.values() if c.mode == consoles.WRITE]
+        return writers[-1].user if writers else ""
+
+    def where(self) -> dict[str, str]:
+        """The guest and device, as messages name them."""
+        return {"guest": self.guest.name, "device": self.device.alias}
+
+    def _live(self) -> list[Claim]:
+        return [c for c in list(self.claims.values()) if c.live]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "guest": self.guest.name,
+            "uuid": self.guest.uuid,
+            "device": self.device.alias,
+            "since": self.since.isoformat(timespec="seconds"),
+            "state": self.state,
+            "pid": self.process.pid if self.process else None,
+            "user": self.user,
+            "viewers": [viewer.as_json() for viewer in self.viewers],
+        }
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A token for one client of a session, and what that client will get first."""
+
+    session: ConsoleSession
+    token: IssuedToken
+    mode: str
+    reattached: bool  # joins a process that was already running
+    replay: int  # bytes of recent output sent before live output
+
+
+def plan(holder: ConsoleSession | None, mode: str, force: bool) -> str:
+    """What a request for a ``mode`` client does, given the session holding the console."""
+    if holder is None:
+        return START
+    if holder.process is None:
+        return WAIT
+    if mode == consoles.VIEW or holder.state == DETACHED:
+        return JOIN
+    return TAKE_OVER if force else IN_USE

@@ -1,0 +1,104 @@
+"""The plugin's config section, ``[serialconsole]``: its one table of defaults, and the
+typed, checked values built from it once at start."""
+
+from __future__ import annotations
+
+import configparser
+import math
+from dataclasses import dataclass
+
+from plugin_serialconsole.bridge.accept import HandlerLimits
+from plugin_serialconsole.console.spec import ConsoleSettings
+from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
+
+SECTION = "serialconsole"
+# The section's keys and their defaults: the only place they are set.
+DEFAULTS = {
+    "token_ttl": "60",
+    "idle_timeout": "1800",
+    "allowed_origins": "",
+    "websocket_url": DEFAULT_TEMPLATE,
+    "max_ws_handlers": "128",
+    "ws_handshake_timeout": "5",
+    "max_sessions": "100",
+    "reattach_grace": "60",
+    "ring_size": "262144",
+    "max_viewers": "10",
+    "ui_dir": "",
+}
+MIN_RING_SIZE = 4096
+MAX_RING_SIZE = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's own config section, with defaults, as typed values."""
+
+    console: ConsoleSettings  # what each console process is told
+    allowed_origins: tuple[str, ...]
+    websocket_url: WebSocketUrl
+    websocket_limits: HandlerLimits
+    max_sessions: int
+    max_viewers: int
+    ui_dir: str
+
+    @classmethod
+    def from_config(cls, config: configparser.ConfigParser) -> Settings:
+        given = dict(config[SECTION]) if config.has_section(SECTION) else {}
+        section = {**DEFAULTS, **{key: value for key, value in given.items() if value.strip()}}
+        max_sessions = _number(section, "max_sessions")
+        max_viewers = _number(section, "max_viewers")
+        if max_sessions < 1 or max_sessions % 1:
+            raise ValueError(f"[{SECTION}] max_sessions must be a whole number >= 1")
+        if max_viewers < 0 or max_viewers % 1:
+            raise ValueError(f"[{SECTION}] max_viewers must be a whole number >= 0")
+        origins = tuple(o for o in section["allowed_origins"].replace(",", " ").split() if o)
+        return cls(
+            console=_console_settings(section),
+            allowed_origins=origins,
+            websocket_url=WebSocketUrl(section["websocket_url"]),
+            websocket_limits=_websocket_limits(section),
+            max_sessions=int(max_sessions),
+            max_viewers=int(max_viewers),
+            ui_dir=section["ui_dir"].strip(),
+        )
+
+
+def _websocket_limits(section: dict[str, str]) -> HandlerLimits:
+    max_handlers = _number(section, "max_ws_handlers")
+    handshake_timeout = _number(section, "ws_handshake_timeout")
+    if max_handlers < 1 or max_handlers % 1:
+        raise ValueError(f"[{SECTION}] max_ws_handlers must be a whole number >= 1")
+    if handshake_timeout <= 0:
+        raise ValueError(f"[{SECTION}] ws_handshake_timeout must be > 0 (seconds)")
+    return HandlerLimits(int(max_handlers), handshake_timeout)
+
+
+def _console_settings(section: dict[str, str]) -> ConsoleSettings:
+    token_ttl = _number(section, "token_ttl")
+    idle_timeout = _number(section, "idle_timeout")
+    grace = _number(section, "reattach_grace")
+    ring_size = _number(section, "ring_size")
+    if token_ttl <= 0 or idle_timeout < 0:
+        raise ValueError(f"[{SECTION}] token_ttl must be > 0 and idle_timeout >= 0")
+    if grace < 0:
+        raise ValueError(f"[{SECTION}] reattach_grace must be >= 0 (seconds)")
+    if not MIN_RING_SIZE <= ring_size <= MAX_RING_SIZE or ring_size % 1:
+        raise ValueError(
+            f"[{SECTION}] ring_size must be a whole number of bytes from {MIN_RING_SIZE} "
+            f"to {MAX_RING_SIZE}"
+        )
+    try:
+        return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size))
+    except ValueError as error:
+        raise ValueError(f"[{SECTION}] {error}") from None
+
+
+def _number(section: dict[str, str], key: str) -> float:
+    try:
+        value = float(section[key])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"[{SECTION}] {key}: not a number: {section[key]!r}")
+    return value

@@ -1,0 +1,291 @@
+"""SessionManager's paths through ``open``: start, join (viewer, reattach), take over, wait
+for a starting process, and start afresh when the process ends under an invitation.
+
+The console processes are fakes (``FakeConsole``) that speak the console pipe's protocol
+as a script says, so each path is driven deterministically; the manager, its watcher
+threads, ``ConsoleProcess`` and the token store are the real ones.
+"""
+
+from __future__ import annotations
+
+import configparser
+import itertools
+import os
+import subprocess
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from plugin_serialconsole.bridge.tokens import TokenStore
+from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.model import console_sessions
+from plugin_serialconsole.model.console_session import CONNECTED, DETACHED, WAITING
+from plugin_serialconsole.model.console_sessions import SessionManager
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.settings import Settings
+
+TIMEOUT = 5.0
+GUEST = Guest(
+    "vm", "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001", "running", (ConsoleDevice("serial0", "pty"),)
+)
+_PIDS = itertools.count(900001)
+
+
+class FakeConsole:
+    """A ``ChildHandle`` that answers like a console process: ready at once, then
+    ``invited`` (or ``refused``, or its end, as ``on_invite`` says) to each invitation;
+    ``stop`` and end of file on its stdin end it."""
+
+    def __init__(self, spec: ConsoleSpec, on_invite: str = "invited") -> None:
+        self.spec = spec
+        self.on_invite = on_invite
+        self.pid = next(_PIDS)
+        read_out, write_out = os.pipe()
+        read_in, write_in = os.pipe()
+        self.stdout = open(read_out, "rb")  # noqa: SIM115 (closed by ConsoleProcess)
+        self.stdin = open(write_in, "wb")  # noqa: SIM115
+        self._out = open(write_out, "wb", buffering=0)  # noqa: SIM115 (closed by end)
+        self._in = open(read_in, "rb")  # noqa: SIM115 (closed by its reader)
+        self._lock = threading.Lock()
+        self.exited = threading.Event()
+        self.invites: list[dict] = []
+        self.stops: list[str] = []
+        self.report(protocol.READY, socket=spec.socket_path.name, replay=0)
+        threading.Thread(target=self._obey, daemon=True).start()
+
+    def report(self, event: str, **fields: object) -> None:
+        with self._lock:
+            if not self._out.closed:
+                self._out.write(protocol.encode(event, **fields))
+
+    def _obey(self) -> None:
+        with self._in:
+            for line in self._in:
+                message = protocol.decode(line)
+                if message.get("event") == protocol.STOP:
+                    self.stops.append(message["reason"])
+                    self.end(Reason(message["reason"]))
+                elif message.get("event") == protocol.INVITE:
+                    self.invites.append(message)
+                    self._answer(message["socket"])
+        self.end(Reason.HOST_STOPPING)
+
+    def _answer(self, socket: str) -> None:
+        if self.on_invite == "invited":
+            self.report(protocol.INVITED, socket=socket, replay=0)
+        elif self.on_invite == "refused":
+            self.report(protocol.REFUSED, socket=socket, error="busy")
+        else:  # it ends just as the invitation comes
+            self.end(Reason.NOBODY_REATTACHED, seconds="0")
+
+    def end(self, reason: Reason, **params: object) -> None:
+        self.report(protocol.ENDED, reason=reason, params=params)
+        self._exit()
+
+    def _exit(self) -> None:
+        with self._lock:
+            self._out.close()
+        self.exited.set()
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self.exited.wait(timeout):
+            raise subprocess.TimeoutExpired(f"fake console {self.pid}", timeout)
+        return 0
+
+    def kill(self) -> None:
+        self._exit()
+
+
+class FakeLauncher:
+    """Starts ``FakeConsole``s; ``hold`` keeps the next launch waiting until released."""
+
+    def __init__(self) -> None:
+        self.consoles: list[FakeConsole] = []
+        self.on_invite = "invited"
+        self.hold: threading.Event | None = None
+        self.called = threading.Event()
+
+    def __call__(self, spec: ConsoleSpec) -> FakeConsole:
+        self.called.set()
+        if self.hold is not None:
+            assert self.hold.wait(TIMEOUT), "the held launch was never released"
+        console = FakeConsole(spec, self.on_invite)
+        self.consoles.append(console)
+        return console
+
+
+class FakeGuests:
+    def __init__(self) -> None:
+        self.stopped: list[str] = []
+
+    def guest_stopped(self, guest_uuid: str) -> None:
+        self.stopped.append(guest_uuid)
+
+
+class RecordingEvent(threading.Event):
+    """An Event that tells when somebody started waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.set()
+        return super().wait(timeout)
+
+
+def wait_until(predicate, what: str):
+    deadline = time.monotonic() + TIMEOUT
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+    return result
+
+
+@pytest.fixture
+def launcher():
+    made = FakeLauncher()
+    yield made
+    for console in made.consoles:
+        console.kill()
+
+
+@pytest.fixture
+def manager(tmp_path: Path, launcher):
+    tokens = TokenStore(tmp_path / "tokens").open(create=True)
+    settings = replace(Settings.from_config(configparser.ConfigParser()), max_viewers=2)
+    made = SessionManager(FakeGuests(), tokens, settings, "test:///default", tmp_path, launcher)
+    yield made
+    made.stop_all()
+    tokens.close()
+
+
+def state_of(manager: SessionManager) -> str:
+    (session,) = manager.describe()
+    return session["state"]
+
+
+def connect(manager: SessionManager, console: FakeConsole, socket: str, mode: str) -> None:
+    """The client of ``socket`` connects, and the manager has seen it."""
+    console.report(protocol.CONNECTED, socket=socket, mode=mode)
+    session = manager.list()[0]
+    wait_until(lambda: session.claims[socket].state == CONNECTED, f"{socket} connected")
+
+
+def test_a_first_request_starts_a_process_with_the_settings_of_the_config(manager, launcher):
+    opened = manager.open(GUEST, None, language="de_DE")
+    (console,) = launcher.consoles
+    assert console.spec.settings == manager.settings.console
+    assert (console.spec.guest_name, console.spec.language) == ("vm", "de_DE")
+    assert console.spec.socket_path.name == opened.session.console_id
+    assert not opened.reattached and state_of(manager) == WAITING
+
+
+def test_a_viewer_joins_the_running_process_up_to_the_limit(manager, launcher):
+    writer = manager.open(GUEST, None)
+    (console,) = launcher.consoles
+    connect(manager, console, writer.session.console_id, "write")
+    viewers = [manager.open(GUEST, None, mode="view") for _ in range(2)]
+    assert all(v.reattached and v.session is writer.session for v in viewers)
+    assert len(launcher.consoles) == 1
+    assert [i["mode"] for i in console.invites] == ["view", "view"]
+    with pytest.raises(SerialConsoleError) as refused:
+        manager.open(GUEST, None, mode="view")
+    assert (refused.value.status, refused.value.params["limit"]) == (503, 2)
+    assert state_of(manager) == CONNECTED
+
+
+def test_a_writer_reattaches_to_a_detached_process(manager, launcher):
+    first = manager.open(GUEST, None)
+    (console,) = launcher.consoles
+    socket = first.session.console_id
+    connect(manager, console, socket, "write")
+    console.report(protocol.LEFT, socket=socket, mode="write")
+    wait_until(lambda: state_of(manager) == DETACHED, "the writer gone")
+    again = manager.open(GUEST, None)
+    assert again.reattached and again.session is first.session
+    assert len(launcher.consoles) == 1 and console.invites[0]["mode"] == "write"
+    assert state_of(manager) == WAITING
+
+
+def test_a_connected_writer_is_refused_without_force(manager, launcher):
+    first = manager.open(GUEST, None)
+    connect(manager, launcher.consoles[0], first.session.console_id, "write")
+    with pytest.raises(SerialConsoleError) as refused:
+        manager.open(GUEST, None)
+    assert (refused.value.status, refused.value.code) == (409, "SCONS0003E")
+
+
+def test_force_takes_the_console_over_from_a_connected_writer(manager, launcher):
+    first = manager.open(GUEST, None)
+    old = launcher.consoles[0]
+    connect(manager, old, first.session.console_id, "write")
+    taken = manager.open(GUEST, None, force=True)
+    assert old.stops == [Reason.TAKEN_OVER] and first.session.ended.is_set()
+    assert taken.session is not first.session and not taken.reattached
+    assert len(launcher.consoles) == 2 and launcher.consoles[1].spec.force
+    assert state_of(manager) == WAITING
+
+
+def test_a_request_while_the_process_starts_waits_then_joins(manager, launcher):
+    launcher.hold = threading.Event()
+    results: dict[str, object] = {}
+    writer = threading.Thread(target=lambda: results.update(writer=manager.open(GUEST, None)))
+    writer.start()
+    assert launcher.called.wait(TIMEOUT)
+    (starting,) = manager._sessions.values()  # registered, its process not up yet
+    starting.started = RecordingEvent()
+    viewer = threading.Thread(
+        target=lambda: results.update(viewer=manager.open(GUEST, None, mode="view"))
+    )
+    viewer.start()
+    assert starting.started.waited.wait(TIMEOUT), "the viewer did not wait for the start"
+    launcher.hold.set()
+    writer.join(TIMEOUT)
+    viewer.join(TIMEOUT)
+    assert results["viewer"].reattached and results["viewer"].session is starting
+    assert not results["writer"].reattached and len(launcher.consoles) == 1
+
+
+def test_an_invitation_to_a_process_that_is_ending_starts_a_new_one(manager, launcher):
+    first = manager.open(GUEST, None)
+    old = launcher.consoles[0]
+    old.on_invite = "ends"
+    socket = first.session.console_id
+    connect(manager, old, socket, "write")
+    old.report(protocol.LEFT, socket=socket, mode="write")
+    wait_until(lambda: state_of(manager) == DETACHED, "the writer gone")
+    again = manager.open(GUEST, None)
+    assert old.exited.is_set() and first.session.ended.is_set()
+    assert not again.reattached and again.session is not first.session
+    assert len(launcher.consoles) == 2
+
+
+def test_a_refused_invitation_is_a_clear_error_and_frees_the_slot(manager, launcher, monkeypatch):
+    monkeypatch.setattr(console_sessions, "STOP_TIMEOUT", 0.2)  # how long it may take to end
+    first = manager.open(GUEST, None)
+    console = launcher.consoles[0]
+    connect(manager, console, first.session.console_id, "write")
+    console.on_invite = "refused"
+    with pytest.raises(SerialConsoleError) as failed:
+        manager.open(GUEST, None, mode="view")
+    assert (failed.value.status, failed.value.code) == (500, "SCONS0009E")
+    (claim,) = [c for c in first.session.claims.values() if c.mode == "view"]
+    assert claim.state == "gone" and claim.token is None
+    assert manager.describe()[0]["viewers"] == []
+
+
+def test_a_process_ending_removes_its_tokens(manager, launcher, tmp_path):
+    first = manager.open(GUEST, None)
+    console = launcher.consoles[0]
+    assert (tmp_path / "tokens" / first.token.digest).exists()
+    console.end(Reason.GUEST_STOPPED)
+    assert first.session.ended.wait(TIMEOUT)
+    assert not (tmp_path / "tokens" / first.token.digest).exists()
+    assert manager.guests.stopped == [GUEST.uuid] and manager.list() == []
