@@ -5,8 +5,9 @@
 Parts, each measured side by side in one run, medians of several repetitions:
 mock (open → first byte, echo, throughput on the simulated console), load (many sessions
 at once on the mock model: correctness, memory, idle CPU), attack (half-open handshakes
-held on the WebSocket port: a console opened meanwhile, the proxy's processes and memory)
-and real (a booted tiny guest: the pipeline against a direct libvirt stream; skipped,
+held on the WebSocket port: a console opened meanwhile, the proxy's processes and memory),
+rest (the guest list while idle and trickling connections are held open against the REST
+port) and real (a booted tiny guest: the pipeline against a direct libvirt stream; skipped,
 saying why, without libvirtd/QEMU).
 
 Not a test: it fails (exit 1) only when something is functionally wrong, never for speed.
@@ -23,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the integration and real-guest helpers
 
-from bench import attack, load, mock, real, report  # noqa: E402
+from bench import attack, load, mock, real, report, rest  # noqa: E402
 from bench.terminal import BenchFailure  # noqa: E402
 
 
@@ -43,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="half-open handshakes held on the WebSocket port (attack part)",
     )
+    add("--rest-requests", type=int, default=50, help="operator GETs timed (rest part)")
     add("--skip-real", action="store_true", help="no real guest, even where one could run")
-    add("--parts", default="mock,load,attack,real", help="comma-separated parts to run")
+    add("--parts", default="mock,load,attack,rest,real", help="comma-separated parts to run")
     add("--json", type=Path, default=REPO / "build" / "bench.json", help="JSON output file")
     return parser
 
@@ -54,6 +56,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
         "mock": lambda: mock.run(args),
         "load": lambda: load.run(args, workdir),
         "attack": lambda: attack.run(args),
+        "rest": lambda: rest.run(args, workdir),
         "real": lambda: real.run(args),
     }
     wanted = [part for part in args.parts.split(",") if part]
@@ -81,7 +84,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    unknown = set(args.parts.split(",")) - {"mock", "load", "attack", "real", ""}
+    unknown = set(args.parts.split(",")) - {"mock", "load", "attack", "rest", "real", ""}
     if unknown:
         build_parser().error(f"unknown parts: {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.WARNING)

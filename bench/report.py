@@ -104,6 +104,8 @@ def targets(results: dict) -> list[Target]:
                None if not load else load["correct"] == load["sessions"] >= 100),
         check("idle CPU, all sessions idle", "load.idle_cpu_pct", f"≈ 0 (≤ {IDLE_CPU_LIMIT:g}%)",
               lambda v: v <= IDLE_CPU_LIMIT, "{:.2f}% of a core"),
+        check("guest list, 500 idle + 50 trickling conns (max)", "rest.max_ms", "< 1 s",
+              lambda v: v < 1000, "{:.0f} ms"),
     ]  # fmt: skip
 
 
@@ -155,6 +157,16 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("attack.handlers_baseline", "attack.handlers_peak", "attack.handlers_after"), ()),
         ("ws attack: proxy PSS (with handlers) before / peak / after", "{:.1f}", " MB",
          ("attack.pss_mb_baseline", "attack.pss_mb_peak", "attack.pss_mb_after"), ()),
+        ("REST attack, 500 idle + 50 trickling conns: GET /vms p50, quiet / attacked / "
+         "quiet after", "{:.1f}", " ms",
+         ("rest.quiet_p50_ms", "rest.p50_ms", "rest.quiet_after_p50_ms"), ()),
+        ("REST attack: GET /vms p90 / max", "{:.1f}", " ms", ("rest.p90_ms", "rest.max_ms"), ()),
+        ("REST attack: host threads before / peak / after", "{:.0f}", "",
+         ("rest.threads_before", "rest.threads_peak", "rest.threads_after"), ()),
+        ("REST attack: host fds before / peak / after", "{:.0f}", "",
+         ("rest.fds_before", "rest.fds_peak", "rest.fds_after"), ()),
+        ("REST attack: host RSS before / peak / after", "{:.1f}", " MB",
+         ("rest.rss_mb_before", "rest.rss_mb_peak", "rest.rss_mb_after"), ()),
     ]  # fmt: skip
     return [
         (label, _fig(results, fmt, unit, pipeline), _fig(results, fmt, unit, direct))

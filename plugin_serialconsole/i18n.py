@@ -61,6 +61,11 @@ SESSION_OPENED = "SCONS0110L"
 SESSION_ENDED = "SCONS0111L"
 NOBODY_REATTACHED = "SCONS0112L"
 OUTPUT_SKIPPED = "SCONS0113L"
+REQUEST_TIMEOUT = "SCONS0040E"
+HEADER_TOO_LARGE = "SCONS0041E"
+TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
+BAD_FRAMING = "SCONS0043E"
+TOO_MANY_CONNECTIONS = "SCONS0044E"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -114,6 +119,16 @@ messages: dict[str, str] = {
     ),
     NOBODY_REATTACHED: N_("Nobody reattached within %(seconds)s seconds; console closed."),
     OUTPUT_SKIPPED: N_("This view fell behind: %(bytes)s bytes of output skipped."),
+    # Limits on HTTP clients of the REST port (host.gate, host.framing; issue 13).
+    REQUEST_TIMEOUT: N_("The request did not arrive within %(seconds)s seconds."),
+    HEADER_TOO_LARGE: N_("The request header is larger than %(limit)s bytes."),
+    TOO_MANY_CONNECTIONS_FROM_ADDRESS: N_(
+        "Too many connections from your address (the limit is %(limit)s). Close some and try again."
+    ),
+    BAD_FRAMING: N_("The request's Content-Length or Transfer-Encoding is invalid: %(error)s"),
+    TOO_MANY_CONNECTIONS: N_(
+        "The server has as many connections open as it allows (%(limit)s). Try again later."
+    ),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

@@ -30,6 +30,7 @@ STATUS_CODES = {
 }
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_FILENAME_STEM = 100
+CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 
 
 @cache
@@ -88,6 +89,8 @@ def json_body(action: str) -> dict[str, Any]:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise SerialConsoleError(i18n.BODY_NOT_JSON, 400, error=str(error)) from None
+        except RecursionError:  # e.g. [[[[… a thousand deep
+            raise SerialConsoleError(i18n.BODY_NOT_JSON, 400, error="nested too deeply") from None
     validate(action, document)
     return document
 
@@ -95,10 +98,7 @@ def json_body(action: str) -> dict[str, Any]:
 def _read_body(request) -> bytes:
     """The raw body, sized by Content-Length or chunked; at most MAX_BODY bytes."""
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    try:
-        length = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        raise SerialConsoleError(i18n.BODY_NOT_JSON, 400, error="bad Content-Length") from None
+    length = _content_length(request.headers.get("Content-Length"))
     if length > MAX_BODY:
         raise SerialConsoleError(i18n.BODY_TOO_LARGE, 413, limit=MAX_BODY)
     if chunked:
@@ -107,6 +107,16 @@ def _read_body(request) -> bytes:
             raise SerialConsoleError(i18n.BODY_TOO_LARGE, 413, limit=MAX_BODY)
         return raw
     return request.body.fp.read(length) if length > 0 else b""
+
+
+def _content_length(value: str | None) -> int:
+    """Content-Length as RFC 9110 has it, decimal digits only: not -1, +5, 0x10 or 1_0
+    (which ``int()`` would take)."""
+    if value is None:
+        return 0
+    if not CONTENT_LENGTH.fullmatch(value.strip(" \t")):
+        raise SerialConsoleError(i18n.BAD_FRAMING, 400, error=f"Content-Length {value!r}")
+    return int(value)
 
 
 def validate(action: str, document: Any) -> None:

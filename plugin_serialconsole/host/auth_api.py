@@ -19,6 +19,7 @@ from typing import Any
 import cherrypy
 
 from plugin_serialconsole import i18n
+from plugin_serialconsole.host import framing
 from plugin_serialconsole.host.login import (
     COOKIE,
     CSRF_HEADER,
@@ -63,15 +64,15 @@ def _error(error: AuthError) -> bytes:
 def _login_body() -> tuple[str, str]:
     request = cherrypy.request
     try:
-        length = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
+        length = framing.content_length(request.headers.get("Content-Length", "").encode())
+    except (framing.FramingError, UnicodeEncodeError):
         length = -1
     if not 0 < length <= MAX_LOGIN_BODY:
         raise AuthError(400, i18n.LOGIN_BODY_EXPECTED)
     try:
         body = json.loads(request.body.fp.read(length))
         username, password = body["username"], body["password"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         raise AuthError(400, i18n.LOGIN_BODY_EXPECTED) from None
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthError(400, i18n.LOGIN_BODY_EXPECTED)

@@ -38,6 +38,10 @@ HOST_DEFAULTS: dict[str, dict[str, str]] = {
         "session_timeout": "1800",
         "run_dir": "",
         "trusted_proxies": "",
+        "header_timeout": "10",
+        "body_timeout": "10",
+        "connections_per_address": "20",
+        "max_connections": "1000",
     },
     "logging": {
         "level": "INFO",
@@ -139,6 +143,7 @@ def _resolve(config: configparser.ConfigParser) -> None:
         parse_networks(server["trusted_proxies"])
     except ValueError as error:
         raise ConfigError(f"[server] trusted_proxies: {error}") from None
+    _check_limits(server)
     for key in ("port", "ws_port"):
         try:
             port = int(server[key])
@@ -151,6 +156,24 @@ def _resolve(config: configparser.ConfigParser) -> None:
     if logs["level"] not in LOG_LEVELS:
         raise ConfigError(f"[logging] level: one of {', '.join(LOG_LEVELS)}, not {logs['level']!r}")
     logger_levels(logs)
+
+
+def _check_limits(server: configparser.SectionProxy) -> None:
+    """The REST port's limits on clients (see ``host.gate``)."""
+    for key in ("header_timeout", "body_timeout"):
+        try:
+            if not 0 < float(server[key]) <= 3600:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"[server] {key}: seconds, > 0 and <= 3600, not {server[key]!r}"
+            ) from None
+    for key in ("connections_per_address", "max_connections"):
+        try:
+            if int(server[key]) < 1:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"[server] {key}: a number >= 1, not {server[key]!r}") from None
 
 
 def check_auth(server: configparser.SectionProxy) -> None:

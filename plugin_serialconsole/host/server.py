@@ -20,12 +20,16 @@ from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
 from plugin_serialconsole.host.connection import SharedConnection, log_libvirt_errors
 from plugin_serialconsole.host.forwarded import TrustedProxies
+from plugin_serialconsole.host.gate import GateLimits
 from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
 from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.plugins import get_plugin_manager
+from plugin_serialconsole.host.wsgiserver import GatedServer, limits_from_config
 from plugin_serialconsole.netloc import url_host
 
 log = logging.getLogger(__name__)
+
+LISTEN_BACKLOG = 128
 
 
 class StandaloneHost:
@@ -73,7 +77,7 @@ class PluginLifecycle(SimplePlugin):
         self.hook.wok_plugin_stop(host=self.host)
 
 
-def configure_cherrypy(server: configparser.SectionProxy) -> None:
+def configure_cherrypy(server: configparser.SectionProxy, limits: GateLimits) -> None:
     cherrypy.config.update(
         {
             "server.socket_host": server.get("host"),
@@ -83,8 +87,13 @@ def configure_cherrypy(server: configparser.SectionProxy) -> None:
             "log.screen": False,
             "request.show_tracebacks": False,
             "tools.trailing_slash.on": False,
+            # Accepted connections wait in the gate, not here; a burst must not overflow it.
+            "server.socket_queue_size": LISTEN_BACKLOG,
         }
     )
+    # Connections reach cherrypy's worker threads only with a complete request (host.gate);
+    # a reverse proxy speaks for many clients, so the per-address cap spares trusted ones.
+    cherrypy.server.instance = GatedServer(cherrypy.server, limits)
     cherrypy.engine.signal_handler.handlers = {
         "SIGTERM": cherrypy.engine.exit,
         "SIGHUP": cherrypy.engine.exit,
@@ -92,10 +101,9 @@ def configure_cherrypy(server: configparser.SectionProxy) -> None:
     }
 
 
-def resolve_client_addresses(server: configparser.SectionProxy) -> None:
+def resolve_client_addresses(proxies: TrustedProxies) -> None:
     """``request.remote.ip`` becomes the client behind a trusted proxy (``host.forwarded``),
     for everything that reads it: login throttling, logs, plugins' auth checks."""
-    proxies = TrustedProxies.parse(server["trusted_proxies"])
 
     def resolve() -> None:
         remote = cherrypy.request.remote
@@ -145,8 +153,9 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     if not manager.get_plugins():
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
         return 1
-    configure_cherrypy(server)
-    resolve_client_addresses(server)
+    proxies = TrustedProxies.parse(server["trusted_proxies"])  # checked by host.config
+    configure_cherrypy(server, limits_from_config(server, proxies))
+    resolve_client_addresses(proxies)
     try:
         mount_points = mount_plugins(manager, host)
     except ValueError as error:

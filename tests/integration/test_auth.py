@@ -93,6 +93,23 @@ def test_bad_logins_are_refused(host, body, status, code):
     assert "Set-Cookie" not in response.headers
 
 
+@pytest.mark.parametrize(
+    "body", [b"[" * 2000, b"[" * 1000 + b"]" * 1000, b'{"username": ' + b"[" * 1500 + b"}"]
+)
+def test_deeply_nested_login_body_is_a_json_400(host, body):
+    """Issue 13: a 500 with cherrypy's HTML page and a traceback in the log."""
+    response = requests.post(
+        auth_url(host, "login"),
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "SCONS0021E"
+    assert "Traceback" not in host.log()
+
+
 def test_login_from_another_site_is_refused(host):
     response = requests.post(
         auth_url(host, "login"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import pytest
 
 from .helpers import UNICODE_GUEST
+from .rawhttp import raw_http, raw_request
 
 GUESTS = {
     "mock-vm": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001", "running", ["serial0"]),
@@ -125,6 +127,58 @@ def test_chunked_body_too_large(host):
         "vms/mock-dual/serial", data=parts, headers={"Content-Type": "application/json"}
     )
     assert_error(response, 413, "SCONS0015E")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 1000, "SCONS0006E"),  # issue 13: 500 and a traceback
+        (b"[" * 5000 + b"]" * 5000, "SCONS0006E"),
+        (b'{"device": ' + b"[" * 900 + b"]" * 900 + b"}", "SCONS0007E"),
+    ],
+)
+def test_deeply_nested_json_is_a_400(host, body, code):
+    response = host.post(
+        "vms/mock-vm/serial", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, code)
+    assert host.sessions() == []
+
+
+def assert_raw_error(answer: tuple[int, dict, bytes], status: int, code: str) -> None:
+    got_status, headers, body = answer
+    assert got_status == status, (got_status, body)
+    assert headers["content-type"].startswith("application/json"), (headers, body)
+    document = json.loads(body)
+    assert document["code"] == code and document["reason"], document
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [["-1"], ["+5"], ["0x10"], ["1_0"], ["5 5"], ["5", "5"], ["5", "9"], ["٥"]],
+    ids=["-1", "+5", "0x10", "1_0", "5 5", "twice", "two-values", "arabic-digit"],
+)
+def test_odd_content_lengths_are_refused(host, lengths):
+    """Content-Length is decimal digits, once (issue 13: -1, +5 and a second one passed)."""
+    headers = ["Content-Type: application/json"] + [f"Content-Length: {n}" for n in lengths]
+    request = raw_request("POST", host.api("vms/mock-vm/serial"), headers, b"{   }")
+    assert_raw_error(raw_http(host.url, request), 400, "SCONS0043E")
+    assert host.sessions() == []
+
+
+def test_content_length_with_blanks_around_it_is_read(host):
+    """Blanks around a header value are not part of it (RFC 9110), so "  5 " is 5."""
+    headers = ["Content-Type: application/json", "Content-Length:   5 "]
+    request = raw_request("POST", host.api("vms/mock-vm/serial"), headers, b"{   }")
+    status, _, body = raw_http(host.url, request)
+    assert status == 201, body
+    assert host.close().status_code == 204
+
+
+def test_content_length_and_chunked_together_are_refused(host):
+    headers = ["Content-Length: 5", "Transfer-Encoding: chunked"]
+    request = raw_request("POST", host.api("vms/mock-vm/serial"), headers, b"0\r\n\r\n")
+    assert_raw_error(raw_http(host.url, request), 400, "SCONS0043E")
 
 
 # --------------------------------------------------------------------------- errors

@@ -155,6 +155,10 @@ def test_run_dir_follows_systemd_runtime_directory(no_default_file, monkeypatch)
         ("[logging]\nlevels = cherrypy\n", "levels"),
         ("port = 1\n", "section"),
         ("[server]\nport = 1\nport = 2\n", "port"),
+        ("[server]\nheader_timeout = 0\n", "header_timeout"),
+        ("[server]\nbody_timeout = soon\n", "body_timeout"),
+        ("[server]\nconnections_per_address = 0\n", "connections_per_address"),
+        ("[server]\nmax_connections = many\n", "max_connections"),
     ],
 )
 def test_wrong_values_are_refused_with_the_key(no_default_file, tmp_path, text, message):
