@@ -61,6 +61,7 @@ SESSION_OPENED = "SCONS0110L"
 SESSION_ENDED = "SCONS0111L"
 NOBODY_REATTACHED = "SCONS0112L"
 OUTPUT_SKIPPED = "SCONS0113L"
+LOGIN_ENDED = "SCONS0114L"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -114,6 +115,8 @@ messages: dict[str, str] = {
     ),
     NOBODY_REATTACHED: N_("Nobody reattached within %(seconds)s seconds; console closed."),
     OUTPUT_SKIPPED: N_("This view fell behind: %(bytes)s bytes of output skipped."),
+    # Logout ends a login's consoles (issue 13).
+    LOGIN_ENDED: N_("Your login session ended."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")
