@@ -111,6 +111,18 @@ def test_a_logout_sends_that_logins_writer_and_viewer_away_and_no_one_else(host)
     viewer = open_console(host, alice, mode="view")
     others = open_console(host, bob, "mock-dual")
     alice_elsewhere = login(host)  # another login of the same operator stays
+    wait_for(
+        lambda: (
+            [
+                (s["state"], [v["state"] for v in s["viewers"]])
+                for s in sessions(host)
+                if s["guest"] == "mock-vm"
+            ]
+            == [("connected", ["connected"])]
+        ),
+        5.0,
+        "the host to see alice's writer and viewer connected",
+    )
     log_out(host, alice)
     for console in (writer, viewer):
         assert_final_line(console.read_until_close(), LOGIN_ENDED, "Your login session ended.")
