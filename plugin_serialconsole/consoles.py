@@ -42,6 +42,7 @@ class Reason(StrEnum):
     NOBODY_CAME = "nobody-came"
     NOBODY_REATTACHED = "nobody-reattached"
     CONSOLE_CLOSED = "console-closed"  # the guest console's stream ended otherwise
+    LOGIN_ENDED = "login-ended"  # the client's operator logged out or was removed
 
     @property
     def message_code(self) -> str:
@@ -61,6 +62,7 @@ _MESSAGES = {
     Reason.NOBODY_CAME: i18n.NOBODY_CAME,
     Reason.NOBODY_REATTACHED: i18n.NOBODY_REATTACHED,
     Reason.CONSOLE_CLOSED: i18n.CONSOLE_CLOSED,
+    Reason.LOGIN_ENDED: i18n.LOGIN_ENDED,
 }
 
 

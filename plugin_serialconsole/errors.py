@@ -23,6 +23,10 @@ class SerialConsoleError(Exception):
         return f"{self.code}: {self.reason()}"
 
 
+def authentication_required() -> SerialConsoleError:
+    return SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401)
+
+
 def not_found(guest: str) -> SerialConsoleError:
     return SerialConsoleError(i18n.GUEST_NOT_FOUND, 404, guest=guest)
 

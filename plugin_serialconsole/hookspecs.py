@@ -107,3 +107,10 @@ def wok_plugin_start(host: Host) -> list[str]:
 @hookspec
 def wok_plugin_stop(host: Host) -> None:
     """Stop everything the plugin started; called when the host's engine stops."""
+
+
+@hookspec
+def wok_login_ended(host: Host, user: str, login_digest: str | None) -> None:
+    """A login of ``user`` ended (logout, or the operator removed from the users file);
+    ``login_digest`` is the SHA-256 of its session cookie's value, or None for every login
+    and HTTP Basic client of ``user``."""

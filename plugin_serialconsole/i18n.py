@@ -66,6 +66,7 @@ HEADER_TOO_LARGE = "SCONS0041E"
 TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
 BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
+LOGIN_ENDED = "SCONS0114L"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -129,6 +130,8 @@ messages: dict[str, str] = {
     TOO_MANY_CONNECTIONS: N_(
         "The server has as many connections open as it allows (%(limit)s). Try again later."
     ),
+    # Logout ends a login's consoles (issue 13).
+    LOGIN_ENDED: N_("Your login session ended."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

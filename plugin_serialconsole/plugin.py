@@ -119,6 +119,12 @@ class SerialConsolePlugin:
             log.info("removed %d stale console sockets from %s", stale, self.sockets_dir)
 
     @hookimpl
+    def wok_login_ended(self, host: Host, user: str, login_digest: str | None) -> None:
+        """The login's unused console tokens are revoked and its clients sent away."""
+        if self.sessions is not None:
+            self.sessions.end_login(user, login_digest)
+
+    @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
         if self.sessions is not None:
             self.sessions.stop_all()

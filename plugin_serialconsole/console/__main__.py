@@ -4,7 +4,7 @@
 
 ``SPEC`` is one JSON document, a ``spec.ConsoleSpec``. Its socket is the first
 invitation; the host asks for more on stdin, and they are made in the same directory.
-Reports on stdout and takes ``invite`` and ``stop`` lines on stdin
+Reports on stdout and takes ``invite``, ``drop`` and ``stop`` lines on stdin
 (see ``protocol``); logs on stderr.
 """
 
@@ -42,7 +42,8 @@ def open_guest(spec: ConsoleSpec):
 
 
 async def watch_host(server: ConsoleServer) -> None:
-    """Obey ``invite`` and ``stop`` lines from the host; its end of file means it is gone."""
+    """Obey ``invite``, ``drop`` and ``stop`` lines from the host; its end of file means it
+    is gone."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -52,6 +53,8 @@ async def watch_host(server: ConsoleServer) -> None:
         if event == protocol.STOP and (reason := parse_reason(message.get("reason"))):
             server.finish(reason)
             return
+        if event == protocol.DROP and (drop := protocol.parse_drop(message)) is not None:
+            server.send_away(drop.socket, drop.reason)
         if event == protocol.INVITE:
             invite = protocol.parse_invite(message)
             if invite is None:

@@ -3,11 +3,12 @@
 The process reports on its stdout: ``ready`` (socket, replay) once its first socket
 listens, ``failed`` (reason, params), ``invited`` (socket, replay) or ``refused`` (socket,
 error) in answer to an ``invite``, ``connected``, ``left`` and ``expired`` (socket, mode)
-as clients come and go or an invitation lapses unused, and ``ended`` (reason, params).
-The host writes ``invite`` (socket, mode, ttl, lang) and ``stop`` (reason) lines to the
-process's stdin; end of file on stdin means the host is gone, and the process ends. A
-reason is a ``consoles.Reason`` (what code branches on); its parameters are those of its
-message (``Reason.message_code``), which is what people are shown.
+as clients come and go or an invitation lapses unused (or is withdrawn), and ``ended``
+(reason, params). The host writes ``invite`` (socket, mode, ttl, lang), ``drop`` (socket,
+reason: send that one client away, or withdraw its invitation) and ``stop`` (reason)
+lines to the process's stdin; end of file on stdin means the host is gone, and the
+process ends. A reason is a ``consoles.Reason`` (what code branches on); its parameters
+are those of its message (``Reason.message_code``), which is what people are shown.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.consoles import MODES, Reason
+from plugin_serialconsole.consoles import MODES, Reason, parse_reason
 from plugin_serialconsole.ids import is_socket_name
 
 READY = "ready"
@@ -31,6 +32,7 @@ LEFT = "left"
 EXPIRED = "expired"
 ENDED = "ended"
 STOP = "stop"
+DROP = "drop"
 
 MAX_TTL = 24 * 3600.0
 
@@ -69,6 +71,22 @@ def parse_invite(message: dict[str, Any]) -> Invite | None:
     language = message.get("lang")
     language = i18n.normalize_language(language) if isinstance(language, str) else None
     return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Send the client of ``socket`` away (or withdraw its invitation) for ``reason``."""
+
+    socket: str
+    reason: Reason
+
+
+def parse_drop(message: dict[str, Any]) -> Drop | None:
+    """The ``drop`` in ``message``, or None when a field is missing or wrong."""
+    name, reason = message.get("socket"), parse_reason(message.get("reason"))
+    if not isinstance(name, str) or not is_socket_name(name) or reason is None:
+        return None
+    return Drop(name, reason)
 
 
 class ConsoleOpenError(Exception):

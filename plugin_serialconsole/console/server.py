@@ -57,6 +57,7 @@ class ConsoleServer:
         self._clients: dict[str, Client] = {}
         self._writer: Client | None = None
         self._someone_came = False
+        self._withdrawn: Reason | None = None  # why the last invitation to go was withdrawn
         self._first_ttl = 0.0
         self._deadline = 0.0
         self._deadline_timer: asyncio.TimerHandle | None = None
@@ -125,8 +126,21 @@ class ConsoleServer:
         self._invitations[invite.socket] = invitation
         self._reconsider()  # a pending invitation keeps the process
 
+    def send_away(self, name: str, reason: Reason) -> None:
+        """The host's ``drop``: the client of socket ``name`` goes, after a last line saying
+        why, or its invitation is withdrawn. A writer sent away leaves the console detached
+        (the grace period applies), like a writer that left; a viewer is just gone."""
+        if (invitation := self._invitations.pop(name, None)) is not None:
+            invitation.close()
+            self._withdrawn = reason
+            self.report(protocol.EXPIRED, socket=name, mode=invitation.mode)
+            self._reconsider()
+        elif (client := self._clients.get(name)) is not None:
+            self._drop(client, reason)
+
     def _expired(self, invitation: Invitation) -> None:
         self._invitations.pop(invitation.name, None)
+        self._withdrawn = None  # the last invitation to go lapsed unused
         self.report(protocol.EXPIRED, socket=invitation.name, mode=invitation.mode)
         self._reconsider()
 
@@ -205,7 +219,9 @@ class ConsoleServer:
         if (delay := self._deadline - loop.time()) > 0:
             self._deadline_timer = loop.call_later(delay, self._reconsider)
             return
-        if not self._someone_came:
+        if not self._someone_came and self._withdrawn is not None:
+            self.finish(self._withdrawn)
+        elif not self._someone_came:
             self.finish(Reason.NOBODY_CAME, seconds=f"{self._first_ttl:g}")
         elif self.settings.grace == 0:
             self.finish(Reason.CLIENT_CLOSED)

@@ -1,7 +1,8 @@
 """The host's login endpoints, mounted at ``/auth``.
 
     POST /auth/login     {"username", "password"} -> 200 {"user", "csrf_token"} + cookie
-    POST /auth/logout    -> 204, the session and its cookie are gone
+    POST /auth/logout    -> 204, the session and its cookie are gone, and so are the
+                            console tokens and clients it opened (``wok_login_ended``)
     GET  /auth/session   -> 200 {"user", "csrf_token", "auth"} or 401
 
 With ``--auth none`` only ``/auth/session`` answers (``"auth": "none"``), so a page can
@@ -129,7 +130,7 @@ class AuthApi:
         if self.authenticator is None:
             return _respond(200, {"user": "operator", "csrf_token": "", "auth": "none"})
         session_id = session_cookie(cherrypy.request.headers)
-        session = self.sessions.find(session_id) if session_id else None
+        session = self.authenticator.find_session(session_id) if session_id else None
         if session is None:
             raise AuthError(401, i18n.AUTHENTICATION_REQUIRED)
         return _respond(
@@ -158,12 +159,12 @@ class AuthApi:
     def logout(self) -> bytes:
         headers = cherrypy.request.headers
         session_id = session_cookie(headers)
-        session = self.sessions.find(session_id) if session_id else None
+        session = self.authenticator.find_session(session_id) if session_id else None
         if session is None:
             raise AuthError(401, i18n.AUTHENTICATION_REQUIRED)
         if not hmac.compare_digest(headers.get(CSRF_HEADER, ""), session.csrf_token):
             raise AuthError(403, i18n.CSRF_TOKEN_REQUIRED)
-        self.sessions.drop(session_id)
+        self.authenticator.log_out(session_id, session.user)
         _set_cookie("", 0)
         log.info("operator %s logged out", session.user)
         return _respond(204)

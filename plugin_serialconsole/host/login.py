@@ -4,19 +4,25 @@ A login session is a random id in an HttpOnly, SameSite=Strict cookie (Secure ov
 HTTPS), kept here only as its SHA-256. Requests that change state and ride on the cookie
 must also carry the session's CSRF token in ``X-CSRF-Token``: a page from another site
 can make the browser send the cookie, never read the token.
+
+A login ends on logout, and for every login of an operator the users file no longer
+holds; whoever passed ``login_ended`` hears of it, to end what the login opened.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole.hookspecs import Identity
@@ -30,6 +36,9 @@ COOKIE = "serialconsole_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ABSOLUTE_LIFETIME = 12 * 3600.0
+
+# Told that a login ended: (user, the SHA-256 of its session id, or None for all of user's).
+LoginEnded = Callable[[str, str | None], None]
 
 
 def session_digest(session_id: str) -> str:
@@ -76,6 +85,14 @@ class LoginSessions:
         with self._lock:
             self._sessions.pop(session_digest(session_id), None)
 
+    def drop_user(self, user: str) -> int:
+        """End every login session of ``user``; return how many there were."""
+        with self._lock:
+            keys = [key for key, session in self._sessions.items() if session.user == user]
+            for key in keys:
+                del self._sessions[key]
+        return len(keys)
+
     def _expired(self, session: LoginSession, now: float) -> bool:
         return (
             now - session.last_seen > self.idle_timeout or now - session.created > ABSOLUTE_LIFETIME
@@ -109,12 +126,41 @@ class Throttled(Exception):
 
 
 class Authenticator:
-    """Decides who the current request comes from (``Host.check_auth``)."""
+    """Decides who the current request comes from (``Host.check_auth``), with the
+    operators of the users file at ``users_path``, and ends logins."""
 
-    def __init__(self, users: UsersFile, sessions: LoginSessions) -> None:
-        self.users = users
+    def __init__(
+        self,
+        users_path: Path,
+        sessions: LoginSessions,
+        login_ended: LoginEnded = lambda user, login_digest: None,
+    ) -> None:
+        self.users = UsersFile(users_path, on_removed=self._operators_removed)
         self.sessions = sessions
+        self.login_ended = login_ended
         self.throttle = LoginThrottle()
+
+    def log_out(self, session_id: str, user: str) -> None:
+        """End login session ``session_id`` of ``user``, and what it opened."""
+        self.sessions.drop(session_id)
+        self.login_ended(user, session_digest(session_id))
+
+    def find_session(self, session_id: str) -> LoginSession | None:
+        """The live login session ``session_id`` of an operator still in the users file."""
+        self.check_users()  # an operator removed from the file is out at once
+        return self.sessions.find(session_id)
+
+    def check_users(self) -> None:
+        """Re-read the users file if it changed, ending the logins of removed operators."""
+        # An unreadable file is reported when a password is checked; logins stay as they are.
+        with contextlib.suppress(OSError):
+            self.users.users()
+
+    def _operators_removed(self, names: set[str]) -> None:
+        for name in sorted(names):
+            count = self.sessions.drop_user(name)
+            log.info("operator %s left the users file: %d login sessions end", name, count)
+            self.login_ended(name, None)
 
     def check_password(self, address: str, name: str, password: str) -> bool:
         """Whether ``password`` is ``name``'s; raises Throttled while guessing is slowed."""
@@ -138,7 +184,7 @@ class Authenticator:
                 pass
             return None
         session_id = session_cookie(headers)
-        session = self.sessions.find(session_id) if session_id else None
+        session = self.find_session(session_id) if session_id else None
         if session is None:
             return None
         csrf_ok = method in SAFE_METHODS or hmac.compare_digest(

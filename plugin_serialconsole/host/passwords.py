@@ -2,7 +2,8 @@
 
 The users file holds one ``name:hash`` line per operator (``#`` starts a comment), with
 hashes like ``$scrypt$ln=15,r=8,p=1$<salt>$<hash>`` (base64). It is re-read when it
-changes, so adding an operator needs no restart.
+changes (its modification time or size), so adding an operator needs no restart, and the
+re-read reports the operators it no longer holds.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import secrets
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -73,24 +75,34 @@ def parse_users(text: str) -> dict[str, str]:
 
 
 class UsersFile:
-    """The operators allowed in, read from ``path`` (again whenever the file changes)."""
+    """The operators allowed in, read from ``path`` (again whenever the file changes);
+    ``on_removed`` hears, once, of the names a re-read no longer finds."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, on_removed: Callable[[set[str]], None] = lambda names: None
+    ) -> None:
         self.path = path
+        self._on_removed = on_removed
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._users: dict[str, str] = {}
 
     def users(self) -> dict[str, str]:
+        removed: set[str] = set()
         with self._lock:
             st = self.path.stat()
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp != self._stamp:
                 if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                     log.warning("%s is readable by others; chmod 600 it", self.path)
-                self._users = parse_users(self.path.read_text())
-                self._stamp = stamp
-            return self._users
+                users = parse_users(self.path.read_text())
+                if self._stamp is not None:
+                    removed = self._users.keys() - users.keys()
+                self._users, self._stamp = users, stamp
+            users = self._users
+        if removed:
+            self._on_removed(removed)
+        return users
 
     def verify(self, name: str, password: str) -> bool:
         try:

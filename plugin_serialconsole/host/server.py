@@ -14,15 +14,19 @@ from typing import Any
 import cherrypy
 import libvirt
 import pluggy
-from cherrypy.process.plugins import SimplePlugin
+from cherrypy.process.plugins import Monitor, SimplePlugin
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
 from plugin_serialconsole.host.connection import SharedConnection, log_libvirt_errors
 from plugin_serialconsole.host.forwarded import TrustedProxies
 from plugin_serialconsole.host.gate import GateLimits
-from plugin_serialconsole.host.login import Authenticator, LoginSessions, NoAuthentication
-from plugin_serialconsole.host.passwords import UsersFile
+from plugin_serialconsole.host.login import (
+    Authenticator,
+    LoginEnded,
+    LoginSessions,
+    NoAuthentication,
+)
 from plugin_serialconsole.host.plugins import get_plugin_manager
 from plugin_serialconsole.host.wsgiserver import GatedServer, limits_from_config
 from plugin_serialconsole.netloc import url_host
@@ -30,6 +34,7 @@ from plugin_serialconsole.netloc import url_host
 log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 128
+USERS_FILE_CHECK_INTERVAL = 2.0  # seconds between looks for a changed users file
 
 
 class StandaloneHost:
@@ -122,15 +127,26 @@ def mount_plugins(manager: pluggy.PluginManager, host: StandaloneHost) -> list[s
     return mounted
 
 
-def make_auth(server: configparser.SectionProxy) -> tuple[Any, AuthApi]:
-    """The authenticator plugins ask, and the ``/auth`` endpoints, for ``[server] auth``."""
+def make_auth(server: configparser.SectionProxy, login_ended: LoginEnded) -> tuple[Any, AuthApi]:
+    """The authenticator plugins ask, and the ``/auth`` endpoints, for ``[server] auth``;
+    with operators, the engine also looks for a changed users file every few seconds."""
     if server["auth"] == "none":
         log.warning("authentication is off (--auth none): every local user is an operator")
         return NoAuthentication(), AuthApi(None, None)
-    users = UsersFile(Path(server["users_file"]))
     sessions = LoginSessions(server.getfloat("session_timeout"))
-    authenticator = Authenticator(users, sessions)  # one throttle for logins and Basic
+    authenticator = Authenticator(Path(server["users_file"]), sessions, login_ended)
+    check = authenticator.check_users
+    Monitor(cherrypy.engine, check, USERS_FILE_CHECK_INTERVAL, name="users file").subscribe()
     return authenticator, AuthApi(authenticator, sessions)
+
+
+def tell_login_ended(hook, host: StandaloneHost, user: str, login_digest: str | None) -> None:
+    """Tell the plugins a login ended (``wok_login_ended``); a plugin's failure is logged,
+    not raised into the logout or the users file's monitor thread."""
+    try:
+        hook.wok_login_ended(host=host, user=user, login_digest=login_digest)
+    except Exception:
+        log.exception("a plugin failed to end the consoles of operator %s", user)
 
 
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
@@ -147,12 +163,16 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
             server["uri"],
             error.get_error_message(),
         )
-    authenticator, auth_api = make_auth(server)
-    host = StandaloneHost(config, run_dir, connection, authenticator)
     manager = get_plugin_manager()
     if not manager.get_plugins():
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
         return 1
+
+    def login_ended(user: str, login_digest: str | None) -> None:
+        tell_login_ended(manager.hook, host, user, login_digest)  # ``host`` is made below
+
+    authenticator, auth_api = make_auth(server, login_ended)
+    host = StandaloneHost(config, run_dir, connection, authenticator)
     proxies = TrustedProxies.parse(server["trusted_proxies"])  # checked by host.config
     configure_cherrypy(server, limits_from_config(server, proxies))
     resolve_client_addresses(proxies)

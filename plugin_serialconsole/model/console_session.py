@@ -15,7 +15,7 @@ new request does.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +64,13 @@ class Claim:
         return {"user": self.user, "since": since, "state": self.state}
 
 
+def _made_by(claim: Claim, user: str, login_digest: str | None) -> bool:
+    """Whether ``claim`` is a client's of ``user`` (in login session ``login_digest``)."""
+    if claim.mode not in consoles.CLIENT_MODES or claim.user != user:
+        return False
+    return login_digest is None or (claim.login is not None and claim.login.digest == login_digest)
+
+
 @dataclass
 class ConsoleSession:
     guest: Guest
@@ -84,6 +91,15 @@ class ConsoleSession:
         """The client of ``socket`` is gone, or never came."""
         if (claim := self.claims.get(socket)) is not None:
             claim.state = GONE
+
+    def end_login(self, user: str, login_digest: str | None) -> list[Claim]:
+        """Release the live client claims of a login that ended and return them as they
+        were: those made in login session ``login_digest``, or with None all of ``user``'s."""
+        ended = [c for c in self._live() if _made_by(c, user, login_digest)]
+        as_they_were = [replace(claim) for claim in ended]
+        for claim in ended:
+            claim.state = GONE
+        return as_they_were
 
     def apply(self, report: dict[str, Any]) -> None:
         """Follow what the console process reports about its clients."""

@@ -20,6 +20,7 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import (
+    authentication_required,
     console_in_use,
     console_unavailable,
     no_open_session,
@@ -35,6 +36,7 @@ from plugin_serialconsole.model.console_session import (
     START,
     TAKE_OVER,
     WAIT,
+    WAITING,
     ConsoleSession,
     Opened,
     plan,
@@ -202,10 +204,14 @@ class SessionManager:
             raise
         with self._lock:
             claim.token = token.digest
-            if self._sessions.get(session.console_id) is session:
+            login_ended = not claim.live  # released by ``end_login`` meanwhile
+            if not login_ended and self._sessions.get(session.console_id) is session:
                 return token
-        self.tokens.revoke(token.digest)  # the session's cleanup has run already
-        raise InviteFailed("the console process ended")
+        self.tokens.revoke(token.digest)
+        if login_ended:
+            session.process.drop(socket, Reason.LOGIN_ENDED)
+            raise authentication_required()
+        raise InviteFailed("the console process ended")  # its cleanup has run already
 
     def _release(self, session: ConsoleSession) -> None:
         with self._lock:
@@ -271,6 +277,26 @@ class SessionManager:
         for session in mine:
             self._end(session, Reason.OPERATOR_ENDED)
         return len(mine)
+
+    def end_login(self, user: str, login_digest: str | None) -> None:
+        """A login ended: revoke its unused tokens and send its clients away (those of login
+        session ``login_digest``; with None, every client of ``user``)."""
+        ended = []
+        with self._lock:  # a writer's drop goes out before a request can invite the next
+            for session in self._sessions.values():
+                for claim in session.end_login(user, login_digest):
+                    if session.process is not None:  # else ``_issue`` sees it released
+                        session.process.drop(claim.socket, Reason.LOGIN_ENDED)
+                    ended.append(claim)
+        for digest in (claim.token for claim in ended if claim.token is not None):
+            self.tokens.revoke(digest)
+        unused = sum(1 for claim in ended if claim.state == WAITING)
+        log.info(
+            "login of operator %s ended: %d unused console tokens revoked, %d clients sent away",
+            user,
+            unused,
+            len(ended) - unused,
+        )
 
     def transcript(self, guest: Guest, alias: str | None = None) -> tuple[ConsoleSession, bytes]:
         """The recent output of the session on one device of ``guest``."""

@@ -1,5 +1,5 @@
 """The host's handle on one console process: spawn, wait until listening, invite more
-clients, stop, reap."""
+clients, send one away, stop, reap."""
 
 from __future__ import annotations
 
@@ -158,6 +158,11 @@ class ConsoleProcess:
     def request_stop(self, reason: Reason) -> None:
         """Ask the process to end, telling its clients why."""
         self._send(protocol.encode(protocol.STOP, reason=reason))
+
+    def drop(self, name: str, reason: Reason) -> None:
+        """Have the process send the client of socket ``name`` away, telling it why (or
+        withdraw that socket's invitation)."""
+        self._send(protocol.encode(protocol.DROP, socket=name, reason=reason))
 
     def _send(self, line: bytes) -> bool:
         with self._stdin_lock, contextlib.suppress(OSError, ValueError):

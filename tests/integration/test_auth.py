@@ -10,20 +10,26 @@ import pytest
 import requests
 import websocket
 
-from plugin_serialconsole.host.passwords import hash_password
+from .helpers import (
+    HTTP_TIMEOUT,
+    OPERATOR_PASSWORD,
+    PROMPT,
+    SESSION_COOKIE,
+    auth_url,
+    connect,
+    login,
+    shared_host,
+    wait_for,
+    write_users_file,
+)
 
-from .helpers import HTTP_TIMEOUT, PROMPT, WS_TIMEOUT, Console, shared_host, wait_for
-
-PASSWORD = "s3cret-operator-pw"
-COOKIE = "serialconsole_session"
+PASSWORD = OPERATOR_PASSWORD
+COOKIE = SESSION_COOKIE
 
 
 @pytest.fixture(scope="module")
 def users_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("auth") / "users"
-    path.write_text(f"alice:{hash_password(PASSWORD)}\nbob:{hash_password(PASSWORD)}\n")
-    path.chmod(0o600)
-    return path
+    return write_users_file(tmp_path_factory.mktemp("auth") / "users", "alice", "bob")
 
 
 @pytest.fixture(scope="module")
@@ -40,28 +46,6 @@ def host(auth_host):
             auth_host.api(f"vms/{name}/serial"), auth=("alice", PASSWORD), timeout=HTTP_TIMEOUT
         )
         assert response.status_code in (204, 404), response.text
-
-
-def auth_url(host, path: str) -> str:
-    return host.url.split("/plugins/")[0] + "/auth/" + path
-
-
-def login(host, name: str = "alice", password: str = PASSWORD, **headers) -> requests.Session:
-    browser = requests.Session()
-    response = browser.post(
-        auth_url(host, "login"),
-        json={"username": name, "password": password},
-        headers=headers,
-        timeout=HTTP_TIMEOUT,
-    )
-    assert response.status_code == 200, response.text
-    browser.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-    return browser
-
-
-def connect(ws_url: str, cookie: str | None = None) -> Console:
-    options = {"cookie": f"{COOKIE}={cookie}"} if cookie else {}
-    return Console(websocket.create_connection(ws_url, timeout=WS_TIMEOUT, **options))
 
 
 def test_nothing_without_login(host):

@@ -150,8 +150,8 @@ def console_process(short_dir):
     """Factory starting console processes; all are killed at the end, pass or fail."""
     started: list[ConsoleProcess] = []
 
-    def start(**options: object) -> ConsoleProcess:
-        process = ConsoleProcess(short_dir / "c", **options)
+    def start(socket: str = "c", **options: object) -> ConsoleProcess:
+        process = ConsoleProcess(short_dir / socket, **options)
         started.append(process)
         return process
 

@@ -67,6 +67,18 @@ def test_users_file_verifies_and_rereads_when_changed(users_file, encoded):
     assert not users_file.verify("alice", PASSWORD)
 
 
+def test_users_file_tells_once_of_the_operators_a_reread_no_longer_finds(tmp_path, encoded):
+    path = tmp_path / "users"
+    path.write_text(f"alice:{encoded}\nbob:{encoded}\ncarol:{encoded}\n")
+    removed: list[set[str]] = []
+    users = UsersFile(path, on_removed=removed.append)
+    assert set(users.users()) == {"alice", "bob", "carol"} and removed == []  # the first read
+    path.write_text(f"bob:{encoded}\n")
+    assert set(users.users()) == {"bob"}
+    users.users()
+    assert removed == [{"alice", "carol"}]
+
+
 def test_passwd_command_writes_a_private_users_file(tmp_path, monkeypatch):
     path = tmp_path / "etc" / "users"
     monkeypatch.setattr("sys.stdin", _Lines(PASSWORD + "\n"))
@@ -129,7 +141,7 @@ def test_basic_credentials_parsing():
 
 def test_authenticator_cookie_session_needs_csrf_for_changes(users_file):
     sessions = LoginSessions(idle_timeout=60)
-    auth = Authenticator(users_file, sessions)
+    auth = Authenticator(users_file.path, sessions)
     session_id, session = sessions.create("alice")
     cookie = {"Cookie": f"other=1; {COOKIE}={session_id}"}
     read = auth.identify("GET", cookie)
@@ -143,7 +155,45 @@ def test_authenticator_cookie_session_needs_csrf_for_changes(users_file):
 
 
 def test_authenticator_basic_auth_has_no_session(users_file):
-    auth = Authenticator(users_file, LoginSessions(idle_timeout=60))
+    auth = Authenticator(users_file.path, LoginSessions(idle_timeout=60))
     identity = auth.identify("POST", basic("alice", PASSWORD))
     assert identity.user == "alice" and identity.csrf_ok and identity.session_cookie is None
     assert auth.identify("GET", basic("alice", "nope")) is None
+
+
+class LoginEnds(list):
+    """Records what an ``Authenticator`` tells of logins that ended."""
+
+    def __call__(self, user: str, login_digest: str | None) -> None:
+        self.append((user, login_digest))
+
+
+def test_logout_ends_the_session_and_tells_its_digest(users_file):
+    ended = LoginEnds()
+    sessions = LoginSessions(idle_timeout=60)
+    auth = Authenticator(users_file.path, sessions, ended)
+    session_id, _ = sessions.create("alice")
+    other_id, _ = sessions.create("alice")
+    auth.log_out(session_id, "alice")
+    assert ended == [("alice", session_digest(session_id))]
+    assert auth.identify("GET", {"Cookie": f"{COOKIE}={session_id}"}) is None
+    assert auth.identify("GET", {"Cookie": f"{COOKIE}={other_id}"}).user == "alice"
+
+
+def test_an_operator_removed_from_the_users_file_is_logged_out_everywhere(tmp_path, encoded):
+    path = tmp_path / "users"
+    path.write_text(f"alice:{encoded}\ncarol:{encoded}\n")
+    ended = LoginEnds()
+    sessions = LoginSessions(idle_timeout=60)
+    auth = Authenticator(path, sessions, ended)
+    auth.check_users()
+    carols = [sessions.create("carol")[0] for _ in range(2)]
+    alices, _ = sessions.create("alice")
+    path.write_text(f"alice:{encoded}\n")
+    cookie = {"Cookie": f"{COOKIE}={carols[0]}"}
+    assert auth.identify("GET", cookie) is None  # at once, before any periodic look
+    assert ended == [("carol", None)]
+    assert all(sessions.find(session_id) is None for session_id in carols)
+    assert auth.identify("GET", {"Cookie": f"{COOKIE}={alices}"}).user == "alice"
+    auth.check_users()
+    assert ended == [("carol", None)]  # told once

@@ -217,3 +217,89 @@ def test_a_viewer_that_falls_behind_skips_ahead_and_is_told(console_process):
     seen = process.recv_until(viewer, b"\r\n300000\r\n# ", timeout=30)
     assert b"bytes of output skipped. (SCONS0113L)" in seen
     assert len(seen) < 2_000_000  # far less than the 2.1 MB the writer got
+
+
+def drop(process, name: str, reason: str = "login-ended") -> None:
+    """The host's ``drop`` line for the client (or invitation) of socket ``name``."""
+    process.send_stdin(json.dumps({"event": "drop", "socket": name, "reason": reason}).encode())
+    process.send_stdin(b"\n")
+
+
+LOGIN_ENDED_LINE = b"\r\n[serialconsole] Your login session ended. (SCONS0114L)\r\n"
+
+
+def test_a_dropped_viewer_gets_the_final_line_and_the_writer_goes_on(console_process):
+    process = console_process()
+    writer = connected(process)
+    process.invite(VIEW)
+    viewer = process.connect(VIEW)
+    process.event()
+    process.recv_until(viewer, b"# ")
+    drop(process, VIEW)
+    assert process.recv_until_eof(viewer).endswith(LOGIN_ENDED_LINE)
+    assert process.event() == {"event": "left", "socket": VIEW, "mode": "view"}
+    writer.sendall(b"echo on\r")
+    assert process.recv_until(writer, b"on\r\n# ").endswith(b"echo on\r\non\r\n# ")
+
+
+def test_a_dropped_writer_leaves_the_console_detached_for_its_grace(console_process):
+    process = console_process(mode="view", grace=5)
+    ready(process)
+    viewer = process.connect()
+    process.event()
+    process.invite(WRITE, mode="write")
+    writer = process.connect(WRITE)
+    process.event()
+    process.recv_until(writer, b"# ")
+    drop(process, WRITE)
+    assert process.recv_until_eof(writer).endswith(LOGIN_ENDED_LINE)
+    assert process.event() == {"event": "left", "socket": WRITE, "mode": "write"}
+    answer = process.invite(WRITE[:-1] + "d", mode="write")  # the writer's place is free
+    assert answer["event"] == "invited"
+    again = process.connect(WRITE[:-1] + "d")
+    assert process.event()["event"] == "connected"
+    again.sendall(b"echo back\r")
+    process.recv_until(again, b"back\r\n# ")
+    assert b"back\r\n# " in process.recv_until(viewer, b"back\r\n# ")
+
+
+def test_a_dropped_invitation_is_withdrawn_at_once(console_process):
+    process = console_process()
+    writer = connected(process)
+    process.invite(VIEW)
+    drop(process, VIEW)
+    assert process.event() == {"event": "expired", "socket": VIEW, "mode": "view"}
+    assert not (process.socket_path.parent / VIEW).exists()
+    writer.sendall(b"echo alive\r")
+    process.recv_until(writer, b"alive\r\n# ")
+
+
+def test_withdrawing_the_only_invitation_ends_the_console_for_that_reason(console_process):
+    process = console_process(socket=WRITE)
+    assert process.event() == {"event": "ready", "socket": WRITE, "replay": 0}
+    drop(process, WRITE)
+    assert process.event() == {"event": "expired", "socket": WRITE, "mode": "write"}
+    assert process.event() == {"event": "ended", "reason": "login-ended", "params": {}}
+    assert process.wait() == 0
+    assert not process.socket_path.exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"socket": "../escape", "reason": "login-ended"},
+        {"socket": VIEW, "reason": "no-such-reason"},
+        {"socket": VIEW},
+        {"socket": "0" * 24 + "-0000000f", "reason": "login-ended"},  # nobody's socket
+    ],
+)
+def test_a_malformed_or_unknown_drop_changes_nothing(console_process, fields):
+    process = console_process()
+    writer = connected(process)
+    process.invite(VIEW)
+    process.send_stdin(json.dumps({"event": "drop", **fields}).encode() + b"\n")
+    viewer = process.connect(VIEW)
+    assert process.event() == {"event": "connected", "socket": VIEW, "mode": "view"}
+    writer.sendall(b"echo still\r")
+    for client in (writer, viewer):
+        process.recv_until(client, b"still\r\n# ")

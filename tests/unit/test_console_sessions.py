@@ -2,8 +2,9 @@
 for a starting process, and start afresh when the process ends under an invitation.
 
 The console processes are fakes (``FakeConsole``) that speak the console pipe's protocol
-as a script says, so each path is driven deterministically; the manager, its watcher
-threads, ``ConsoleProcess`` and the token store are the real ones.
+as a script says (and record the ``drop`` lines they get), so each path is driven
+deterministically; the manager, its watcher threads, ``ConsoleProcess`` and the token
+store are the real ones. Logins that end (``end_login``) release their claims.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.model import console_sessions
 from plugin_serialconsole.model.console_session import CONNECTED, DETACHED, WAITING
 from plugin_serialconsole.model.console_sessions import SessionManager
@@ -55,6 +57,7 @@ class FakeConsole:
         self._lock = threading.Lock()
         self.exited = threading.Event()
         self.invites: list[dict] = []
+        self.drops: list[tuple[str, str]] = []
         self.stops: list[str] = []
         self.report(protocol.READY, socket=spec.socket_path.name, replay=0)
         threading.Thread(target=self._obey, daemon=True).start()
@@ -74,6 +77,8 @@ class FakeConsole:
                 elif message.get("event") == protocol.INVITE:
                     self.invites.append(message)
                     self._answer(message["socket"])
+                elif message.get("event") == protocol.DROP:
+                    self.drops.append((message["socket"], message["reason"]))
         self.end(Reason.HOST_STOPPING)
 
     def _answer(self, socket: str) -> None:
@@ -289,3 +294,83 @@ def test_a_process_ending_removes_its_tokens(manager, launcher, tmp_path):
     assert first.session.ended.wait(TIMEOUT)
     assert not (tmp_path / "tokens" / first.token.digest).exists()
     assert manager.guests.stopped == [GUEST.uuid] and manager.list() == []
+
+
+def login(user: str, digest: str) -> Identity:
+    """A browser login session of ``user`` whose cookie's value hashes to ``digest``."""
+    return Identity(user, session_cookie="serialconsole_session", session_digest=digest * 64)
+
+
+def tokens_left(tmp_path: Path) -> set[str]:
+    return {path.name for path in (tmp_path / "tokens").iterdir()}
+
+
+def _socket(opened) -> str:
+    """The socket the token of ``opened`` names."""
+    (claim,) = [c for c in opened.session.claims.values() if c.token == opened.token.digest]
+    return claim.socket
+
+
+def test_a_logout_revokes_its_unused_tokens_and_sends_its_clients_away(
+    manager, launcher, tmp_path, caplog
+):
+    manager.settings = replace(manager.settings, max_viewers=3)
+    alice, alice_elsewhere, bob = login("alice", "a"), login("alice", "b"), login("bob", "c")
+    writer = manager.open(GUEST, None, identity=alice)
+    (console,) = launcher.consoles
+    connect(manager, console, writer.session.console_id, "write")
+    unused = manager.open(GUEST, None, identity=alice, mode="view")
+    others = [
+        manager.open(GUEST, None, identity=who, mode="view") for who in (alice_elsewhere, bob)
+    ]
+    caplog.set_level("INFO", logger=console_sessions.__name__)
+
+    manager.end_login("alice", alice.session_digest)
+
+    wait_until(lambda: len(console.drops) == 2, "two drop lines")
+    assert sorted(console.drops) == sorted(
+        [(_socket(writer), "login-ended"), (_socket(unused), "login-ended")]
+    )
+    assert tokens_left(tmp_path) == {opened.token.digest for opened in others}
+    (session,) = manager.describe()
+    assert session["state"] == DETACHED  # the writer's place is free for a reattach
+    assert len(session["viewers"]) == 2
+    assert (
+        "login of operator alice ended: 1 unused console tokens revoked, 1 clients sent away"
+        in (caplog.text)
+    )
+
+
+def test_without_a_login_digest_every_client_of_the_user_goes(manager, launcher, tmp_path):
+    basic = manager.open(GUEST, None, identity=Identity("alice"))  # HTTP Basic: no session
+    cookie = manager.open(GUEST, None, identity=login("alice", "a"), mode="view")
+    bob = manager.open(GUEST, None, identity=login("bob", "b"), mode="view")
+    manager.end_login("alice", None)
+    (console,) = launcher.consoles
+    wait_until(lambda: len(console.drops) == 2, "two drop lines")
+    assert sorted(name for name, _ in console.drops) == sorted([_socket(basic), _socket(cookie)])
+    assert tokens_left(tmp_path) == {bob.token.digest}
+
+
+def test_a_login_that_ends_while_its_console_starts_gets_no_token(manager, launcher, tmp_path):
+    launcher.hold = threading.Event()
+    failed: list[BaseException] = []
+
+    def open_console() -> None:
+        try:
+            manager.open(GUEST, None, identity=login("alice", "a"))
+        except SerialConsoleError as error:
+            failed.append(error)
+
+    opener = threading.Thread(target=open_console)
+    opener.start()
+    assert launcher.called.wait(TIMEOUT)
+    manager.end_login("alice", "a" * 64)  # its process is not up yet: nothing to tell it
+    launcher.hold.set()
+    opener.join(TIMEOUT)
+    (error,) = failed
+    assert (error.status, error.code) == (401, "SCONS0016E")
+    (console,) = launcher.consoles
+    wait_until(lambda: console.drops, "the drop line")
+    assert console.drops == [(console.spec.socket_path.name, "login-ended")]
+    assert tokens_left(tmp_path) == set()

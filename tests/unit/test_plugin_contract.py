@@ -18,13 +18,18 @@ from plugin_serialconsole.settings import Settings
 
 def test_every_hook_is_documented_and_has_typed_arguments():
     specs = [f for n, f in vars(hookspecs).items() if n.startswith("wok_")]
-    assert len(specs) == 4
+    assert len(specs) == 5
     for spec in specs:
         assert inspect.getdoc(spec), spec.__name__
         assert all(
             p.annotation is not inspect.Parameter.empty
             for p in inspect.signature(spec).parameters.values()
         )
+
+
+def test_the_plugin_implements_every_hook():
+    specs = {name for name in vars(hookspecs) if name.startswith("wok_")}
+    assert specs == {name for name in vars(SerialConsolePlugin) if name.startswith("wok_")}
 
 
 def test_installed_plugin_is_discovered_through_the_entry_point():
