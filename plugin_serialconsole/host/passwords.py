@@ -3,7 +3,8 @@
 The users file holds one ``name:hash`` line per operator (``#`` starts a comment), with
 hashes like ``$scrypt$ln=15,r=8,p=1$<salt>$<hash>`` (base64). It is re-read when it
 changes (its modification time or size), so adding an operator needs no restart, and the
-re-read reports the operators it no longer holds.
+re-read reports the operators it no longer holds. A file emptied after it was read is taken
+as one being rewritten in place and keeps the operators it had until it has content again.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ class UsersFile:
         with self._lock:
             st = self.path.stat()
             stamp = (st.st_mtime_ns, st.st_size)
+            if st.st_size == 0 and self._stamp is not None:
+                # An editor that rewrites in place truncates first: until the file has
+                # content again, its operators stay (an empty file would end every login).
+                return self._users
             if stamp != self._stamp:
                 if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                     log.warning("%s is readable by others; chmod 600 it", self.path)

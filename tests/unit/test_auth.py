@@ -79,6 +79,18 @@ def test_users_file_tells_once_of_the_operators_a_reread_no_longer_finds(tmp_pat
     assert removed == [{"alice", "carol"}]
 
 
+def test_users_file_emptied_for_a_rewrite_in_place_logs_nobody_out(tmp_path, encoded):
+    path = tmp_path / "users"
+    path.write_text(f"alice:{encoded}\nbob:{encoded}\n")
+    removed: list[set[str]] = []
+    users = UsersFile(path, on_removed=removed.append)
+    assert set(users.users()) == {"alice", "bob"}
+    path.write_text("")  # what an editor writing in place leaves for a moment
+    assert set(users.users()) == {"alice", "bob"} and removed == []
+    path.write_text(f"bob:{encoded}\n")
+    assert set(users.users()) == {"bob"} and removed == [{"alice"}]
+
+
 def test_passwd_command_writes_a_private_users_file(tmp_path, monkeypatch):
     path = tmp_path / "etc" / "users"
     monkeypatch.setattr("sys.stdin", _Lines(PASSWORD + "\n"))
