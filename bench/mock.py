@@ -8,10 +8,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from integration.helpers import Host
-
 from bench.opening import close_console, open_console, open_latencies
 from bench.terminal import bulk_rate, echo_round_trips, seq_body, trip_figures
+from tests.integration.helpers import Host
 
 GUEST = "mock-vm"
 PROMPT = b"# "

@@ -19,9 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import libvirt
-from integration.helpers import Host
-from realguest.daemons import URI, Daemons, running_as_root, unreachable
-from realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
 
 from bench.mock import start_host
 from bench.opening import Opened, close_console, open_console, open_first_byte
@@ -35,6 +32,9 @@ from bench.terminal import (
     seq_body,
     trip_figures,
 )
+from tests.integration.helpers import Host
+from tests.realguest.daemons import URI, Daemons, running_as_root, unreachable
+from tests.realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
 
 SHELL = prompt(0)
 PTY_POLL = 1.0  # QEMU polls a pty console nobody has open once a second

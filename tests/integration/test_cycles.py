@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import websocket
 
-from .helpers import UNICODE_GUEST, WS_TIMEOUT, Console
+from .helpers import UNICODE_GUEST, WS_TIMEOUT, Console, open_fds, zombies_of
 
 CYCLES = 1000
 WARMUP = 20
 CONNECT_EVERY = 10  # every tenth cycle also connects, reads the banner and presses Ctrl+Q
 DEVICES = [("mock-vm", "serial0"), ("mock-dual", "serial0"), ("mock-dual", "serial1"),
            (UNICODE_GUEST, "serial0")]  # fmt: skip
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def zombies_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == "Z" and int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def cycle(host, guest: str, device: str, number: int) -> None:

@@ -10,10 +10,10 @@ from .helpers import (
     assert_pid_gone,
     assert_unbroken_run,
     expect_refused,
+    seq_bytes,
     seq_numbers,
     wait_for,
 )
-from .test_reliability import seq_bytes
 
 SEQ_LAST = 25_000  # about 164 KB of output: less than the 256 KiB ring
 

@@ -14,10 +14,12 @@ from .helpers import (
     UNICODE_GUEST,
     assert_final_line,
     assert_unbroken_run,
+    console_processes,
+    rss_kib,
     seq_numbers,
     wait_for,
+    watch_rss_for,
 )
-from .test_reliability import console_processes, rss_kib, watch_rss
 
 RING = 256 * 1024
 MiB = 1024 * 1024
@@ -205,7 +207,7 @@ def test_memory_stays_bounded_by_the_ring_under_a_flood(start_host, connect, rin
     host.wait_session_state("detached")
     wait_for(lambda: len(host.transcript().content) == ring, 10.0, "a full ring")
     first = seq_numbers(host.transcript().content)[-1]
-    peak = watch_rss([process], seconds=4.0)[process]
+    peak = watch_rss_for([process], seconds=4.0)[process]
     newest = seq_numbers(host.transcript().content)[1:]  # the ring starts inside a line
     rate = (newest[-1] - first) * 8 / 4 / MiB
     growth = peak - before

@@ -5,8 +5,16 @@ from __future__ import annotations
 import os
 import signal
 
-from .helpers import PROMPT, STOP_TIMEOUT, children, pid_gone, processes_mentioning, wait_for
-from .test_faults import children_of, echo_works
+from .helpers import (
+    PROMPT,
+    STOP_TIMEOUT,
+    children,
+    children_of,
+    echo_works,
+    pid_gone,
+    processes_mentioning,
+    wait_for,
+)
 
 
 def zygote_of(host) -> int:

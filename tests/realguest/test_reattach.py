@@ -8,16 +8,19 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from integration.helpers import (
+
+from tests.integration.helpers import (
     Host,
     assert_pid_gone,
     assert_unbroken_run,
+    console_processes,
     idle_between_tests,
+    rss_kib,
     seq_numbers,
     shared_host,
     wait_for,
+    watch_rss_for,
 )
-from integration.test_reliability import console_processes, rss_kib, watch_rss
 
 from .consoles import SEQ_TIMEOUT, SHELL_TIMEOUT, answer_42, open_console, shell
 from .daemons import URI
@@ -138,7 +141,7 @@ def test_memory_stays_bounded_by_the_ring_under_a_flood(small_host, connect, mod
     writer.drop()  # nobody reads now: the guest prints as fast as it can
     host.wait_session_state("detached", module_guest.name)
     started, first = time.monotonic(), seq_numbers(host.transcript(module_guest.name).content)[-1]
-    peak = watch_rss([process], seconds=5.0)[process]
+    peak = watch_rss_for([process], seconds=5.0)[process]
     transcript = host.transcript(module_guest.name).content
     assert len(transcript) == SMALL_RING
     newest = seq_numbers(transcript)[1:]  # the ring starts inside a line

@@ -9,7 +9,8 @@ import stat
 import time
 
 import pytest
-from test_console_process import assert_ended, connected, ready
+
+from .conftest import assert_ended, connected, ready
 
 VIEW = "0" * 24 + "-0000000a"
 VIEW2 = "0" * 24 + "-0000000b"

@@ -8,34 +8,7 @@ import stat
 
 import pytest
 
-
-def ready(process):
-    assert process.event() == {"event": "ready", "socket": "c", "replay": 0}
-    return process
-
-
-def connected(process):
-    """Ready process + connected client that has read the banner and the first prompt."""
-    ready(process)
-    client = process.connect()
-    assert process.event() == {"event": "connected", "socket": "c", "mode": "write"}
-    assert b"mock-vm" in process.recv_until(client, b"# ")
-    return client
-
-
-def assert_ended(process, client, code):
-    """The client gets a final line naming ``code`` then EOF; the process ends cleanly."""
-    rest = process.recv_until_eof(client)
-    last_line = rest.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1]
-    assert b"[serialconsole]" in last_line
-    assert f"({code})".encode() in last_line
-    assert rest.endswith(b"\r\n")
-    assert process.wait() == 0
-    event = process.event()
-    assert event["event"] == "ended"
-    assert event["code"] == code
-    assert not process.socket_path.exists()
-    return rest
+from .conftest import assert_ended, connected, ready
 
 
 def test_ready_socket_is_private_and_a_socket(console_process):

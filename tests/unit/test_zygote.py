@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import recv_until
-from integration.helpers import children
 
 from plugin_serialconsole.console.zygote import Refused, console_args
 from plugin_serialconsole.model import launcher as launcher_module
 from plugin_serialconsole.model.launcher import ConsoleLauncher, SpawnedChild
 from plugin_serialconsole.model.process import ConsoleProcess, ConsoleSpec
 from plugin_serialconsole.model.zygote import Zygote, ZygoteChild, ZygoteRefused
+from tests.integration.helpers import children
+
+from .conftest import recv_until
 
 TIMEOUT = 5.0
 

@@ -1,18 +1,12 @@
-"""Integration helpers: a real ``serialconsole-host --mock`` subprocess, WebSocket consoles.
-
-Every wait is bounded; the only sleeps are short poll intervals inside bounded loops.
-"""
+"""A real ``serialconsole-host`` subprocess for tests and the benchmark: its REST API, its
+sessions and what it leaves behind."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import selectors
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -22,100 +16,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 import requests
-import websocket
+
+from .procs import kill_pids, processes_mentioning
+from .waiting import wait_equal, wait_for
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 15.0
-WS_TIMEOUT = 5.0
-POLL_INTERVAL = 0.02
+SESSION_TIMEOUT = 5.0
 
 UNICODE_GUEST = "mock-ünïcödé-虚拟机"
-PROMPT = b"# "
-FINAL_LINE = re.compile(rb"\r\n\[serialconsole\] ([^\r\n]+) \((SCONS\d{4}L)\)\r\n\Z")
 
-
-# --------------------------------------------------------------------------- waiting
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns a true value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-        time.sleep(POLL_INTERVAL)
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def processes_mentioning(text: str) -> dict[int, str]:
-    """Live processes (not zombies) whose command line contains ``text``."""
-    needle = text.encode()
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if needle in cmdline:
-            found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
-    return found
-
-
-def children(pid: int) -> dict[int, str]:
-    """The children of ``pid`` and their state letters (``Z``: a zombie nobody reaped)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found[int(entry.name)] = fields[0]
-    return found
-
-
-def pid_gone(pid: int) -> bool:
-    """True when ``pid`` neither runs nor lingers as a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return not Path(f"/proc/{pid}").exists()
-    return False
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def kill_pids(pids) -> None:
-    """SIGKILL the given processes (descendants of a host this suite started)."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def assert_pid_gone(pid: int) -> None:
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-    assert not Path(f"/proc/{pid}").exists(), f"process {pid} is a zombie (not reaped)"
-
-
-# --------------------------------------------------------------------------- the host
+Session = dict[str, Any]
 
 
 class Host:
@@ -283,22 +196,69 @@ class Host:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_session_state(self, state: str, guest: str = "mock-vm", device: str = "serial0"):
-        def find():
-            for session in self.sessions():
-                if (session["guest"], session["device"], session["state"]) == (
-                    guest, device, state
-                ):  # fmt: skip
-                    return session
-            return None
+    def session_of(self, guest: str = "mock-vm", device: str = "serial0") -> Session | None:
+        """The session on ``guest``'s ``device`` as the host lists it now, or None."""
+        for session in self.sessions():
+            if (session["guest"], session["device"]) == (guest, device):
+                return session
+        return None
 
-        return wait_for(find, 5.0, f"session {guest}/{device} {state}")
+    def wait_session(
+        self,
+        what: str,
+        matches: Callable[[Session], bool],
+        guest: str = "mock-vm",
+        device: str = "serial0",
+        timeout: float = SESSION_TIMEOUT,
+    ) -> Session:
+        """The session on ``guest``'s ``device`` once ``matches`` it. The host learns of
+        clients coming and going from the console process, a moment after they do: a test
+        waits for the very state it asserts."""
+        seen: list[Session | None] = [None]
+
+        def find() -> Session | None:
+            seen[0] = self.session_of(guest, device)
+            return seen[0] if seen[0] is not None and matches(seen[0]) else None
+
+        try:
+            return wait_for(find, timeout, what)
+        except AssertionError:
+            raise AssertionError(
+                f"session {guest}/{device}: not {what} after {timeout} s; last: {seen[0]}"
+            ) from None
+
+    def wait_session_state(
+        self, state: str, guest: str = "mock-vm", device: str = "serial0"
+    ) -> Session:
+        return self.wait_session(state, lambda s: s["state"] == state, guest, device)
+
+    def wait_viewer_states(
+        self, states: list[str], guest: str = "mock-vm", device: str = "serial0"
+    ) -> Session:
+        """The session once its viewers' states are ``states`` (sorted)."""
+        return self.wait_session(
+            f"with viewers {states}",
+            lambda s: sorted(v["state"] for v in s["viewers"]) == sorted(states),
+            guest,
+            device,
+        )
 
     def wait_for_no_session(self, guest: str, device: str) -> None:
-        def gone():
-            return not [s for s in self.sessions() if (s["guest"], s["device"]) == (guest, device)]
+        wait_for(
+            lambda: self.session_of(guest, device) is None,
+            SESSION_TIMEOUT,
+            f"session {guest}/{device} to end",
+        )
 
-        wait_for(gone, 5.0, f"session {guest}/{device} to end")
+    def wait_log(self, text: str, timeout: float = SESSION_TIMEOUT) -> str:
+        """The host's log once it contains ``text`` (the host logs what it learns from its
+        children a moment after the test sees it)."""
+
+        def logged() -> str | None:
+            log = self.log_path.read_text(errors="replace")
+            return log if text in log else None
+
+        return wait_for(logged, timeout, f"{text!r} in the host's log")
 
     # cleanliness -------------------------------------------------------------
 
@@ -327,11 +287,7 @@ class Host:
     def assert_idle(self, timeout: float = 5.0) -> None:
         """Within ``timeout``: no session, no socket, no token, no process beyond the baseline."""
         empty = {"sessions": [], "consoles": [], "tokens": [], "processes": []}
-        deadline = time.monotonic() + timeout
-        while (state := self.idle_state()) != empty:
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"host not idle after {timeout} s: {state}")
-            time.sleep(POLL_INTERVAL)
+        wait_equal(self.idle_state, empty, timeout, "the host to be idle")
 
 
 def shared_host(*options: str, source: tuple[str, ...] = ("--mock",)) -> Iterator[Host]:
@@ -353,128 +309,3 @@ def idle_between_tests(shared: Host) -> Iterator[Host]:
     assert shared.running, f"the shared host died\n{shared.log()}"
     shared.close_all()
     shared.assert_idle()
-
-
-# --------------------------------------------------------------------------- consoles
-
-
-class Console:
-    """A WebSocket client of one console, with a buffer so no byte is lost between reads."""
-
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        self.ws = ws
-        self.buffer = bytearray()
-        self.closed = False
-
-    def send(self, data: bytes | str) -> None:
-        self.ws.send_binary(data.encode() if isinstance(data, str) else data)
-
-    def _receive(self, deadline: float) -> bytes | None:
-        """One frame's payload; None once the connection is closed; fail at ``deadline``."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        self.ws.settimeout(remaining)
-        try:
-            opcode, payload = self.ws.recv_data()
-        except websocket.WebSocketTimeoutException:
-            raise TimeoutError from None
-        except (websocket.WebSocketConnectionClosedException, ConnectionError):
-            self.closed = True
-            return None
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            self.closed = True
-            return None
-        return payload
-
-    def read_until(self, marker: bytes, timeout: float = WS_TIMEOUT) -> bytes:
-        """Bytes up to and including the first ``marker``; the rest stays buffered."""
-        deadline = time.monotonic() + timeout
-        while (at := self.buffer.find(marker)) < 0:
-            try:
-                payload = None if self.closed else self._receive(deadline)
-            except TimeoutError:
-                raise AssertionError(
-                    f"{marker!r} not received in {timeout} s; got ...{bytes(self.buffer[-300:])!r}"
-                ) from None
-            if payload is None:
-                raise AssertionError(
-                    f"closed before {marker!r}; got ...{bytes(self.buffer[-300:])!r}"
-                )
-            self.buffer += payload
-        end = at + len(marker)
-        data = bytes(self.buffer[:end])
-        del self.buffer[:end]
-        return data
-
-    def read_until_close(self, timeout: float = WS_TIMEOUT) -> bytes:
-        """Every byte until the server closes the connection."""
-        deadline = time.monotonic() + timeout
-        while not self.closed:
-            try:
-                payload = self._receive(deadline)
-            except TimeoutError:
-                raise AssertionError(
-                    f"not closed in {timeout} s; got ...{bytes(self.buffer[-300:])!r}"
-                ) from None
-            if payload is not None:
-                self.buffer += payload
-        data = bytes(self.buffer)
-        self.buffer.clear()
-        return data
-
-    def first_byte(self, timeout: float = WS_TIMEOUT) -> bytes:
-        deadline = time.monotonic() + timeout
-        while not self.buffer:
-            payload = self._receive(deadline)
-            assert payload is not None, "closed before the first byte"
-            self.buffer += payload
-        return bytes(self.buffer[:1])
-
-    def banner(self) -> bytes:
-        return self.read_until(PROMPT)
-
-    def drop(self) -> None:
-        """Vanish as with a dead network or a killed browser: reset the TCP connection,
-        no WebSocket close."""
-        sock = self.ws.sock
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
-        self.closed = True
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ws.close(timeout=1)
-
-
-def seq_numbers(data: bytes) -> list[int]:
-    """The whole numbers ``seq`` printed in ``data``, one per complete line."""
-    return [int(line) for line in data.split(b"\r\n")[:-1] if line.isdigit()]
-
-
-def assert_unbroken_run(numbers: list[int], first_at_most: int, last: int) -> None:
-    """``numbers`` are ``k, k+1, ..., last`` for some ``k <= first_at_most``."""
-    assert numbers, "no numbers"
-    assert numbers[0] <= first_at_most, f"starts at {numbers[0]}, after {first_at_most}"
-    expected = list(range(numbers[0], last + 1))
-    if numbers != expected:
-        gaps = [(a, b) for a, b in zip(numbers, numbers[1:], strict=False) if b != a + 1]
-        raise AssertionError(f"not one unbroken run {numbers[0]}..{last}: breaks {gaps[:5]}")
-
-
-def assert_final_line(data: bytes, code: str, text: str | None = None) -> str:
-    """``data`` ends with the console's final line carrying ``code``; returns its text."""
-    match = FINAL_LINE.search(data)
-    assert match, f"no final line at the end of ...{data[-300:]!r}"
-    assert match.group(2).decode() == code, match.group(0)
-    if text is not None:
-        assert match.group(1).decode() == text
-    return match.group(1).decode()
-
-
-def expect_refused(url: str, status: int = 403, **options: Any) -> None:
-    """The WebSocket handshake to ``url`` is refused with HTTP ``status``."""
-    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        ws = websocket.create_connection(url, timeout=WS_TIMEOUT, **options)
-        ws.close()
-    assert refused.value.status_code == status

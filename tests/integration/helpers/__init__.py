@@ -1,0 +1,57 @@
+"""What tests (integration, browser, real-guest, install) and the benchmark share: a real
+``serialconsole-host`` subprocess, WebSocket consoles, /proc, and bounded waiting.
+
+Every wait is bounded and waits for exactly what the test then asserts; the only sleeps
+are poll intervals inside those waits.
+"""
+
+from .consoles import (
+    FINAL_LINE,
+    PROMPT,
+    WS_TIMEOUT,
+    Console,
+    assert_final_line,
+    assert_unbroken_run,
+    echo_works,
+    expect_refused,
+    seq_bytes,
+    seq_numbers,
+)
+from .host import (
+    HTTP_TIMEOUT,
+    READY_TIMEOUT,
+    STOP_TIMEOUT,
+    UNICODE_GUEST,
+    Host,
+    Session,
+    idle_between_tests,
+    shared_host,
+)
+from .procs import (
+    assert_pid_gone,
+    children,
+    children_of,
+    connection_handlers,
+    console_processes,
+    free_port,
+    kill_pids,
+    open_fds,
+    pid_gone,
+    proc_field,
+    processes_mentioning,
+    rss_kib,
+    watch_rss,
+    watch_rss_for,
+    zombies_of,
+)
+from .waiting import POLL_INTERVAL, wait_equal, wait_for
+
+__all__ = [
+    "FINAL_LINE", "HTTP_TIMEOUT", "POLL_INTERVAL", "PROMPT", "READY_TIMEOUT", "STOP_TIMEOUT",
+    "UNICODE_GUEST", "WS_TIMEOUT", "Console", "Host", "Session", "assert_final_line",
+    "assert_pid_gone", "assert_unbroken_run", "children", "children_of", "connection_handlers",
+    "console_processes", "echo_works", "expect_refused", "free_port", "idle_between_tests",
+    "kill_pids", "open_fds", "pid_gone", "proc_field", "processes_mentioning", "rss_kib",
+    "seq_bytes", "seq_numbers", "shared_host", "wait_equal", "wait_for", "watch_rss",
+    "watch_rss_for", "zombies_of",
+]  # fmt: skip
