@@ -29,10 +29,9 @@ from bench.terminal import (
     bulk_rate,
     echo_round_trips,
     percentile,
-    seq_body,
     trip_figures,
 )
-from tests.integration.helpers import Host
+from tests.integration.helpers import Host, seq_bytes
 from tests.realguest.daemons import URI, Daemons, running_as_root, unreachable
 from tests.realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
 
@@ -181,7 +180,7 @@ class Side:
 def side_by_side(host: Host, guest: TinyGuest, args: argparse.Namespace) -> dict[str, Side]:
     """Echo and throughput, pipeline and direct in turn (order alternating), ``args.reps``
     times."""
-    body = seq_body(args.real_seq)
+    body = seq_bytes(args.real_seq)
     sides = {"pipeline": Side(), "direct": Side()}
 
     def pipeline() -> None:
