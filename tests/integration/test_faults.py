@@ -48,7 +48,8 @@ def test_websocket_proxy_killed_is_restarted(start_host, connect):
     # A console connected before the crash keeps working: its connection has its own process.
     survivor.send("echo survived\r")
     assert survivor.read_until(b"\r\n" + PROMPT).endswith(b"survived\r\n# ")
-    assert "exited with -9" in host.log() and "restarted" in host.log()
+    host.wait_log("exited with -9")
+    host.wait_log("websockify restarted")
 
 
 def test_session_limit_answers_503_then_frees_up(start_host, connect):

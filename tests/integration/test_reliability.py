@@ -95,6 +95,5 @@ def test_no_token_is_ever_logged_in_clear(start_host, connect):
     with pytest.raises(websocket.WebSocketBadStatusException):
         websocket.create_connection(refused["ws_url"] + "x", timeout=WS_TIMEOUT)
     host.close()
-    log = host.log()
-    assert "token=<redacted>" in log
+    log = host.wait_log("token=<redacted>")
     assert not [token for token in tokens if token in log]

@@ -56,7 +56,7 @@ def test_zygote_killed_consoles_run_on_and_new_ones_open(start_host, connect):
         host.wait_for_no_session("mock-vm", "serial0")
     survivor.send("echo survived\r")
     assert survivor.read_until(b"\r\n" + PROMPT).endswith(b"survived\r\n# ")
-    assert f"console zygote (pid {zygote}) unavailable" in host.log()
+    host.wait_log(f"console zygote (pid {zygote}) unavailable")
     survivor.send(b"\x11")
     survivor.read_until_close()
     host.assert_idle()

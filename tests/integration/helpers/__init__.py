@@ -44,11 +44,11 @@ from .procs import (
     watch_rss_for,
     zombies_of,
 )
-from .waiting import POLL_INTERVAL, wait_equal, wait_for
+from .waiting import POLL_INTERVAL, WaitTimeout, wait_equal, wait_for
 
 __all__ = [
     "FINAL_LINE", "HTTP_TIMEOUT", "POLL_INTERVAL", "PROMPT", "READY_TIMEOUT", "STOP_TIMEOUT",
-    "UNICODE_GUEST", "WS_TIMEOUT", "Console", "Host", "Session", "assert_final_line",
+    "UNICODE_GUEST", "WS_TIMEOUT", "WaitTimeout", "Console", "Host", "Session", "assert_final_line",
     "assert_pid_gone", "assert_unbroken_run", "children", "children_of", "connection_handlers",
     "console_processes", "echo_works", "expect_refused", "free_port", "idle_between_tests",
     "kill_pids", "open_fds", "pid_gone", "proc_field", "processes_mentioning", "rss_kib",

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 
 from .procs import kill_pids, processes_mentioning
-from .waiting import wait_equal, wait_for
+from .waiting import WaitTimeout, wait_equal, wait_for
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -106,8 +106,13 @@ class Host:
                     buffer += chunk
 
     def log(self) -> str:
+        """The end of the host's log, for failure messages."""
+        return self.full_log()[-8000:]
+
+    def full_log(self) -> str:
+        """All the host has logged so far (what a test searches)."""
         try:
-            return self.log_path.read_text(errors="replace")[-8000:]
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return "(no log)"
 
@@ -222,8 +227,8 @@ class Host:
 
         try:
             return wait_for(find, timeout, what)
-        except AssertionError:
-            raise AssertionError(
+        except WaitTimeout:
+            raise WaitTimeout(
                 f"session {guest}/{device}: not {what} after {timeout} s; last: {seen[0]}"
             ) from None
 
@@ -255,7 +260,7 @@ class Host:
         children a moment after the test sees it)."""
 
         def logged() -> str | None:
-            log = self.log_path.read_text(errors="replace")
+            log = self.full_log()
             return log if text in log else None
 
         return wait_for(logged, timeout, f"{text!r} in the host's log")

@@ -108,19 +108,26 @@ def rss_kib(pid: int) -> int:
 
 
 def watch_rss(
-    pids: Iterable[int], until: Callable[[], Any], timeout: float, what: str
+    pids: Iterable[int],
+    until: Callable[[], Any],
+    timeout: float,
+    what: str,
+    check_every: float = RSS_SAMPLE_INTERVAL,
 ) -> dict[int, int]:
-    """The highest RSS (KiB) of each of ``pids`` until ``until()`` is true; fail with
-    ``what`` if it is not within ``timeout`` seconds."""
+    """The highest RSS (KiB) of each of ``pids`` until ``until()`` (asked every
+    ``check_every`` seconds) is true; fail with ``what`` if not within ``timeout`` s."""
     peak = dict.fromkeys(pids, 0)
-    deadline = time.monotonic() + timeout
+    now = time.monotonic()
+    deadline, check_at = now + timeout, now + check_every
     while True:
         for pid in peak:
             peak[pid] = max(peak[pid], rss_kib(pid))
-        if until():
-            return peak
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        if (now := time.monotonic()) >= check_at:
+            if until():
+                return peak
+            if now >= deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            check_at = now + check_every
         time.sleep(RSS_SAMPLE_INTERVAL)
 
 

@@ -9,6 +9,10 @@ from typing import Any
 POLL_INTERVAL = 0.02
 
 
+class WaitTimeout(AssertionError):
+    """What a test waited for did not happen in time."""
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns a true value, and return that value; fail with
     ``what`` and the last value seen after ``timeout`` seconds."""
@@ -19,7 +23,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "co
         if last:
             return last
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+            raise WaitTimeout(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
         time.sleep(POLL_INTERVAL)
 
 
@@ -33,8 +37,8 @@ def wait_equal(read: Callable[[], Any], expected: Any, timeout: float = 5.0, wha
 
     try:
         wait_for(matches, timeout, what or f"{expected!r}")
-    except AssertionError:
-        raise AssertionError(
+    except WaitTimeout:
+        raise WaitTimeout(
             f"timed out after {timeout} s waiting for {what or 'the value'} to be "
             f"{expected!r}; last: {seen[0]!r}"
         ) from None
