@@ -21,11 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the integration and real-guest helpers
+from bench import attack, load, mock, real, report, rest
+from bench.terminal import BenchFailure
 
-from bench import attack, load, mock, real, report, rest  # noqa: E402
-from bench.terminal import BenchFailure  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,12 +8,11 @@ import argparse
 import time
 from urllib.parse import urlsplit
 
-from integration.attack import HalfOpenAttack, PeakWatch, proxy_footprint
-from integration.helpers import Host, children, expect_refused, processes_mentioning
-
 from bench.mock import GUEST, PROMPT, start_host
 from bench.opening import close_console, open_first_byte
 from bench.terminal import BenchFailure
+from tests.integration.attack import HalfOpenAttack, PeakWatch, proxy_footprint
+from tests.integration.helpers import Host, children, expect_refused, processes_mentioning
 
 SETTLE_TIMEOUT = 15.0  # the attack's sockets time out after ws_handshake_timeout (5 s)
 POLL = 0.05

@@ -10,12 +10,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from integration.helpers import Host
-
 from bench import procs
 from bench.mock import PROMPT, start_host
 from bench.opening import Opened, open_console
 from bench.terminal import BenchFailure, percentile
+from tests.integration.helpers import Host
 
 OPENERS = 8  # REST clients opening consoles at once
 ECHO_ROUNDS = 5

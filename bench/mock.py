@@ -8,10 +8,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from integration.helpers import Host
-
 from bench.opening import close_console, open_console, open_latencies
-from bench.terminal import bulk_rate, echo_round_trips, seq_body, trip_figures
+from bench.terminal import bulk_rate, echo_round_trips, trip_figures
+from tests.integration.helpers import Host, seq_bytes
 
 GUEST = "mock-vm"
 PROMPT = b"# "
@@ -37,7 +36,7 @@ def echo_figures(host: Host, reps: int, count: int) -> dict[str, float]:
 
 def throughput(host: Host, reps: int, last: int) -> dict[str, float]:
     """MB/s of ``seq LAST`` (checked byte for byte), median over ``reps`` runs in one session."""
-    body = seq_body(last)
+    body = seq_bytes(last)
     opened = open_console(host, GUEST)
     try:
         rates = [bulk_rate(opened.term, last, PROMPT, body) / 1e6 for _ in range(reps)]

@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from integration.helpers import Host
-
 from bench.terminal import BenchFailure, WsTerminal, percentile
+from tests.integration.helpers import Host
 
 BUSY_RETRY = 10.0  # a console just let go of may answer 409 for a moment
 SESSION_END_TIMEOUT = 10.0

@@ -19,9 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import libvirt
-from integration.helpers import Host
-from realguest.daemons import URI, Daemons, running_as_root, unreachable
-from realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
 
 from bench.mock import start_host
 from bench.opening import Opened, close_console, open_console, open_first_byte
@@ -32,9 +29,11 @@ from bench.terminal import (
     bulk_rate,
     echo_round_trips,
     percentile,
-    seq_body,
     trip_figures,
 )
+from tests.integration.helpers import Host, seq_bytes
+from tests.realguest.daemons import URI, Daemons, running_as_root, unreachable
+from tests.realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
 
 SHELL = prompt(0)
 PTY_POLL = 1.0  # QEMU polls a pty console nobody has open once a second
@@ -181,7 +180,7 @@ class Side:
 def side_by_side(host: Host, guest: TinyGuest, args: argparse.Namespace) -> dict[str, Side]:
     """Echo and throughput, pipeline and direct in turn (order alternating), ``args.reps``
     times."""
-    body = seq_body(args.real_seq)
+    body = seq_bytes(args.real_seq)
     sides = {"pipeline": Side(), "direct": Side()}
 
     def pipeline() -> None:

@@ -12,8 +12,12 @@ import time
 from pathlib import Path
 
 import requests
-from integration.helpers import HTTP_TIMEOUT, Host, wait_for
-from integration.rawhttp import (
+
+from bench import procs
+from bench.mock import start_host
+from bench.terminal import BenchFailure, percentile
+from tests.integration.helpers import HTTP_TIMEOUT, Host, wait_for
+from tests.integration.rawhttp import (
     attacker_address,
     connect_from,
     held_from_attackers,
@@ -21,10 +25,6 @@ from integration.rawhttp import (
     peers,
     threads,
 )
-
-from bench import procs
-from bench.mock import start_host
-from bench.terminal import BenchFailure, percentile
 
 IDLE = 500
 TRICKLING = 50

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import websocket
 
+from tests.integration.helpers import seq_bytes
+
 TIMEOUT = 60.0
 
 
@@ -79,11 +81,6 @@ class WsTerminal:
             self.ws.close(timeout=1)
 
 
-def seq_body(last: int) -> bytes:
-    """What ``seq LAST`` prints on a terminal."""
-    return b"".join(b"%d\r\n" % n for n in range(1, last + 1))
-
-
 def echo_round_trips(term: Terminal, count: int, prompt: bytes) -> list[float]:
     """Seconds from sending ``echo rNx`` + Enter until its output line is back, ``count`` times."""
     term.send(b"\r")
@@ -100,7 +97,7 @@ def echo_round_trips(term: Terminal, count: int, prompt: bytes) -> list[float]:
 
 def bulk_rate(term: Terminal, last: int, prompt: bytes, body: bytes | None = None) -> float:
     """Bytes per second of ``seq LAST`` output, checked byte for byte."""
-    body = body if body is not None else seq_body(last)
+    body = body if body is not None else seq_bytes(last)
     term.send(b"\r")
     term.read_until(prompt)
     started = time.perf_counter()

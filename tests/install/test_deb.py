@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 import websocket
-from integration.helpers import WS_TIMEOUT, Console, Host, expect_refused
+
+from tests.integration.helpers import WS_TIMEOUT, Console, Host, expect_refused
 
 DEB = os.environ.get("SERIALCONSOLE_DEB")
 # Only what the package depends on: Recommends (libvirt-daemon-system, nginx) would

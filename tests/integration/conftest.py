@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import websocket
 
-from .helpers import WS_TIMEOUT, Console, Host, idle_between_tests, shared_host
+from .helpers import Host, idle_between_tests, shared_host
 
 
 @pytest.fixture
@@ -36,21 +35,6 @@ def start_host() -> Iterator[Callable[..., Host]]:
 def module_host() -> Iterator[Host]:
     """One host shared by a test module (tests there must not power guests off)."""
     yield from shared_host()
-
-
-@pytest.fixture
-def connect() -> Iterator[Callable[..., Console]]:
-    """Open WebSocket consoles (``websocket.create_connection``); all closed at the end."""
-    consoles: list[Console] = []
-
-    def open_console(url: str, **options: Any) -> Console:
-        console = Console(websocket.create_connection(url, timeout=WS_TIMEOUT, **options))
-        consoles.append(console)
-        return console
-
-    yield open_console
-    for console in consoles:
-        console.close()
 
 
 @pytest.fixture

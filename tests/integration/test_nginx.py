@@ -7,7 +7,6 @@ A real nginx (Debian's) with a certificate made here proxies to a real
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import unquote
 
 import pytest
@@ -18,14 +17,11 @@ from requests.adapters import HTTPAdapter
 from plugin_serialconsole.host.passwords import hash_password
 from plugin_serialconsole.host.throttle import FREE_TRIES_PER_ADDRESS
 
-from . import nginx as nginx_harness
 from .helpers import (
     HTTP_TIMEOUT,
     WS_TIMEOUT,
     Console,
-    Host,
     expect_refused,
-    idle_between_tests,
 )
 from .nginx import Nginx, proxy_for
 
@@ -41,27 +37,12 @@ SECURITY_HEADERS = (
 )
 
 
-@pytest.fixture(scope="module")
-def proxied_host() -> Iterator[Host]:
-    yield from nginx_harness.proxied_host()
-
-
-@pytest.fixture(scope="module")
-def nginx(proxied_host: Host) -> Iterator[Nginx]:
-    yield from nginx_harness.running_proxy(proxied_host)
-
-
-@pytest.fixture
-def host(proxied_host: Host, nginx: Nginx, connect) -> Iterator[Host]:
-    yield from idle_between_tests(proxied_host)
-
-
 def https(nginx: Nginx, method: str, path: str, **kwargs) -> requests.Response:
     kwargs.setdefault("timeout", HTTP_TIMEOUT)
     return requests.request(method, nginx.origin + path, verify=str(nginx.cert), **kwargs)
 
 
-def test_console_round_trip_through_nginx(host, nginx, connect):
+def test_console_round_trip_through_nginx(nginx_host, nginx, connect):
     guests = https(nginx, "GET", API + "vms")
     assert guests.status_code == 200, guests.text
     assert "mock-vm" in [guest["name"] for guest in guests.json()]
@@ -79,14 +60,14 @@ def test_console_round_trip_through_nginx(host, nginx, connect):
     console.banner()
     console.send("echo through nginx\r")
     assert b"through nginx\r\n" in console.read_until(b"# ")
-    host.wait_session_state("connected")
+    nginx_host.wait_session_state("connected")
 
     closed = https(nginx, "DELETE", API + "vms/mock-vm/serial")
     assert closed.status_code == 204
     assert console.read_until_close().endswith(b"(SCONS0106L)\r\n")
 
 
-def test_a_foreign_origin_is_refused_through_nginx(host, nginx):
+def test_a_foreign_origin_is_refused_through_nginx(nginx_host, nginx):
     answer = https(nginx, "POST", API + "vms/mock-vm/serial").json()
     expect_refused(
         answer["ws_url"],
@@ -104,7 +85,7 @@ def test_a_foreign_origin_is_refused_through_nginx(host, nginx):
     ws.close()
 
 
-def test_plain_http_redirects_to_https(host, nginx):
+def test_plain_http_redirects_to_https(nginx_host, nginx):
     response = requests.get(
         f"http://127.0.0.1:{nginx.plain_port}{API}vms?x=1",
         allow_redirects=False,
@@ -115,7 +96,7 @@ def test_plain_http_redirects_to_https(host, nginx):
 
 
 @pytest.mark.parametrize(("path", "status"), [(API + "vms", 200), (API + "nowhere", 404)])
-def test_security_headers_on_every_answer(host, nginx, path, status):
+def test_security_headers_on_every_answer(nginx_host, nginx, path, status):
     response = https(nginx, "GET", path)
     assert response.status_code == status
     missing = [name for name in SECURITY_HEADERS if name not in response.headers]

@@ -5,57 +5,22 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from pathlib import Path
 
 import pytest
 import websocket
 
-from .helpers import PROMPT, WS_TIMEOUT, processes_mentioning
+from .helpers import (
+    PROMPT,
+    WS_TIMEOUT,
+    connection_handlers,
+    console_processes,
+    rss_kib,
+    seq_bytes,
+    watch_rss_for,
+)
 
 SEQ_LAST = 2_400_000  # about 20 MB of output
 MiB = 1024 * 1024
-
-
-def seq_bytes(last: int) -> bytes:
-    return ("\r\n".join(map(str, range(1, last + 1))) + "\r\n").encode()
-
-
-def proc_field(pid: int, name: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {name} for {pid}")
-
-
-def rss_kib(pid: int) -> int:
-    return proc_field(pid, "VmRSS")
-
-
-def watch_rss(pids, seconds: float) -> dict[int, int]:
-    """The highest RSS (KiB) of each of ``pids`` over the next ``seconds``."""
-    peak = dict.fromkeys(pids, 0)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for pid in pids:
-            peak[pid] = max(peak[pid], rss_kib(pid))
-        time.sleep(0.05)
-    return peak
-
-
-def connection_handlers(host) -> list[int]:
-    """websockify's per-connection processes: children of the proxy process."""
-    proxies = processes_mentioning("bridge.proxy")
-    mine = [pid for pid, cmd in proxies.items() if str(host.run_dir) in cmd]
-    return [pid for pid in mine if proc_field(pid, "PPid") in mine]
-
-
-def console_processes(host) -> list[int]:
-    """The host's console processes (not the zygote that forks them)."""
-    return [
-        pid
-        for pid, cmd in processes_mentioning("plugin_serialconsole.console --").items()
-        if str(host.run_dir) in cmd
-    ]
 
 
 def test_slow_client_gets_20_mb_in_order_and_buffers_stay_bounded(host, connect):
@@ -69,7 +34,7 @@ def test_slow_client_gets_20_mb_in_order_and_buffers_stay_bounded(host, connect)
     # pipeline pushes back. Without backpressure the proxy grows by most of the 20 MB
     # within these seconds; with it, by a few buffers' worth (1.5 to 6 MB seen, the
     # allocator's doing), and then not at all.
-    peak = watch_rss((handler, process), seconds=4.0)
+    peak = watch_rss_for((handler, process), seconds=4.0)
     growth = {pid: peak[pid] - before[pid] for pid in peak}
     assert all(kib < 8 * 1024 for kib in growth.values()), f"RSS growth KiB: {growth}"
     # Then it reads slowly, in small bites, and must get every byte in order.
@@ -130,6 +95,5 @@ def test_no_token_is_ever_logged_in_clear(start_host, connect):
     with pytest.raises(websocket.WebSocketBadStatusException):
         websocket.create_connection(refused["ws_url"] + "x", timeout=WS_TIMEOUT)
     host.close()
-    log = host.log()
-    assert "token=<redacted>" in log
+    log = host.wait_log("token=<redacted>")
     assert not [token for token in tokens if token in log]

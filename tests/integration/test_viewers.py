@@ -14,10 +14,12 @@ from .helpers import (
     UNICODE_GUEST,
     assert_final_line,
     assert_unbroken_run,
+    console_processes,
+    rss_kib,
     seq_numbers,
     wait_for,
+    watch_rss,
 )
-from .test_reliability import console_processes, rss_kib, watch_rss
 
 RING = 256 * 1024
 MiB = 1024 * 1024
@@ -42,24 +44,24 @@ def test_viewer_sees_the_writers_echo_and_is_listed(host, connect):
     assert [(v["user"], v["state"]) for v in session["viewers"]] == [(session["user"], "waiting")]
     viewer = connect(opened["ws_url"])
     assert viewer.banner().startswith(b"\r\nSimulated serial console of guest mock-vm.")
-    session = host.wait_session_state("connected")
-    assert [v["state"] for v in session["viewers"]] == ["connected"]
+    # The host learns of each client from the console process, the viewer after the writer.
+    session = host.wait_viewer_states(["connected"])
+    assert session["state"] == "connected"
     writer.send("echo shared\r")
     assert writer.read_until(PROMPT) == b"echo shared\r\nshared\r\n# "
     assert viewer.read_until(PROMPT) == b"echo shared\r\nshared\r\n# "
     viewer.close()
-    wait = time.monotonic() + 5
-    while host.sessions()[0]["viewers"] and time.monotonic() < wait:
-        time.sleep(0.02)
-    assert host.sessions()[0]["viewers"] == []
-    assert host.sessions()[0]["state"] == "connected"
+    assert host.wait_viewer_states([])["state"] == "connected"
 
 
 def test_viewer_input_never_reaches_the_guest(host, connect):
     writer, viewer = writer_and_viewer(host, connect)
-    viewer.send("echo leaked\r")
-    viewer.send(b"\x03poweroff\r\x04")
-    time.sleep(0.3)
+    typist = connect(host.open(mode="view")["ws_url"])
+    typist.banner()
+    typist.send("echo leaked\r")
+    typist.send(b"\x03poweroff\r\x04")
+    typist.send(b"\x11")  # its Ctrl+Q ends it once the process has read all it typed
+    assert_final_line(typist.read_until_close(), "SCONS0102L")
     writer.send("echo mine\r")
     assert writer.read_until(PROMPT) == b"echo mine\r\nmine\r\n# "
     assert viewer.read_until(PROMPT) == b"echo mine\r\nmine\r\n# "
@@ -107,7 +109,7 @@ def test_ctrl_q_of_a_viewer_ends_only_that_viewer(host, connect):
     assert_final_line(viewer.read_until_close(), "SCONS0102L")
     writer.send("echo on\r")
     assert writer.read_until(PROMPT) == b"echo on\r\non\r\n# "
-    assert host.sessions()[0]["viewers"] == []
+    host.wait_viewer_states([])
 
 
 def test_viewer_limit_answers_503(start_host, connect):
@@ -205,15 +207,25 @@ def test_memory_stays_bounded_by_the_ring_under_a_flood(start_host, connect, rin
     host.wait_session_state("detached")
     wait_for(lambda: len(host.transcript().content) == ring, 10.0, "a full ring")
     first = seq_numbers(host.transcript().content)[-1]
-    peak = watch_rss([process], seconds=4.0)[process]
-    newest = seq_numbers(host.transcript().content)[1:]  # the ring starts inside a line
-    rate = (newest[-1] - first) * 8 / 4 / MiB
-    growth = peak - before
-    print(f"\nflood, ring {ring >> 10} KiB: ~{rate:.0f} MB/s, console RSS +{growth} KiB")
-    assert newest[-1] > first + 100_000, "the guest did not run on"
     # The ring's buffer (twice its size, for sliding), a transcript's copy of the ring, the
     # stalled viewer's socket buffer, chunks in flight and the allocator's slack.
-    assert growth < 3 * ring // 1024 + 2048, f"RSS grew by {growth} KiB"
+    bound_kib = 3 * ring // 1024 + 2048
+    # Memory is watched while the guest prints many times that bound (9-byte lines), so
+    # output that stayed in memory would show, however fast the machine is today.
+    lines = 16 * bound_kib * 1024 // 9
+    newest: list[int] = []
+
+    def ran_on() -> bool:
+        newest[:] = seq_numbers(host.transcript().content)[1:]  # the ring starts in a line
+        return newest[-1] > first + lines
+
+    started = time.monotonic()
+    what = f"the guest to print {lines} more lines"
+    peak = watch_rss([process], ran_on, 120.0, what, check_every=0.5)[process]
+    rate = (newest[-1] - first) * 9 / (time.monotonic() - started) / MiB
+    growth = peak - before
+    print(f"\nflood, ring {ring >> 10} KiB: ~{rate:.0f} MB/s, console RSS +{growth} KiB")
+    assert growth < bound_kib, f"RSS grew by {growth} KiB"
     assert_unbroken_run(newest, newest[0], newest[-1])
 
     again = connect(host.open()["ws_url"])  # reattach and stop the flood

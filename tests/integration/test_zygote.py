@@ -5,8 +5,16 @@ from __future__ import annotations
 import os
 import signal
 
-from .helpers import PROMPT, STOP_TIMEOUT, children, pid_gone, processes_mentioning, wait_for
-from .test_faults import children_of, echo_works
+from .helpers import (
+    PROMPT,
+    STOP_TIMEOUT,
+    children,
+    children_of,
+    echo_works,
+    pid_gone,
+    processes_mentioning,
+    wait_for,
+)
 
 
 def zygote_of(host) -> int:
@@ -48,7 +56,7 @@ def test_zygote_killed_consoles_run_on_and_new_ones_open(start_host, connect):
         host.wait_for_no_session("mock-vm", "serial0")
     survivor.send("echo survived\r")
     assert survivor.read_until(b"\r\n" + PROMPT).endswith(b"survived\r\n# ")
-    assert f"console zygote (pid {zygote}) unavailable" in host.log()
+    host.wait_log(f"console zygote (pid {zygote}) unavailable")
     survivor.send(b"\x11")
     survivor.read_until_close()
     host.assert_idle()

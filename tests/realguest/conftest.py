@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from integration.conftest import connect  # noqa: F401 (the same fixture here)
-from integration.helpers import Host, idle_between_tests, shared_host
+
+from tests.integration.helpers import Host, idle_between_tests, shared_host
 
 from .daemons import URI, Daemons, running_as_root, unreachable
 from .guests import SINGLE, TinyGuest, build, destroy_leftovers
@@ -84,6 +84,6 @@ def module_host(libvirt_daemons: Daemons) -> Iterator[Host]:
 
 
 @pytest.fixture
-def host(module_host: Host, connect) -> Iterator[Host]:  # noqa: F811 (the fixture)
+def host(module_host: Host, connect) -> Iterator[Host]:
     """The module's host, checked idle (no session, socket, token, process) before and after."""
     yield from idle_between_tests(module_host)

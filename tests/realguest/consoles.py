@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integration.helpers import Console, Host
+from tests.integration.helpers import Console, Host
 
 from .guests import BOOT_TIMEOUT, TinyGuest, prompt
 

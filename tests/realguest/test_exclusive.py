@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from integration.helpers import assert_final_line
+
+from tests.integration.helpers import assert_final_line
 
 from .consoles import answer_42, open_console, shell
 from .virsh import CONNECTED, VirshConsole

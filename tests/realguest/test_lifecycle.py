@@ -7,7 +7,8 @@ import subprocess
 import time
 
 import pytest
-from integration.helpers import assert_final_line
+
+from tests.integration.helpers import assert_final_line
 
 from .consoles import answer_42, open_console, shell
 from .daemons import URI

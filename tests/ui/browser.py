@@ -10,8 +10,9 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from integration.helpers import wait_for
+from tests.integration.helpers import wait_for
 
 CHROMIUM = os.environ.get("SERIALCONSOLE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -95,3 +96,16 @@ def wait_prompt_count(page, count: int, timeout: float = UI_TIMEOUT) -> None:
 def focus_terminal(page) -> None:
     page.evaluate("window.serialconsole.term.focus()")
     wait_js(page, "document.activeElement === window.serialconsole.term.textarea")
+
+
+def console_url(host, guest: str = "mock-vm", device: str = "serial0", extra: str = "") -> str:
+    """The console page of ``guest``'s ``device`` on ``host`` (it POSTs for its token)."""
+    return f"{host.url}console.html?guest={quote(guest, safe='')}&device={device}{extra}"
+
+
+def open_console(page, host, guest: str = "mock-vm", device: str = "serial0"):
+    """``page`` on the console of ``guest``'s ``device``, connected, its first prompt shown."""
+    page.goto(console_url(host, guest, device))
+    wait_state(page, "connected")
+    wait_prompt_count(page, 1)
+    return page

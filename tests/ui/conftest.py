@@ -6,7 +6,8 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from integration.helpers import Host, idle_between_tests, shared_host
+
+from tests.integration.helpers import Host, idle_between_tests, shared_host
 
 from .browser import CHROMIUM, CHROMIUM_FLAGS, chromium_available
 

@@ -6,13 +6,13 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from urllib.parse import quote
 
-from integration.helpers import UNICODE_GUEST
+from tests.integration.helpers import UNICODE_GUEST
 
 from .browser import (
     ARTIFACTS,
     focus_terminal,
+    open_console,
     status_text,
     terminal_lines,
     terminal_text,
@@ -21,17 +21,6 @@ from .browser import (
     wait_state,
     wait_terminal_line,
 )
-
-
-def console_url(host, guest: str = "mock-vm", device: str = "serial0", extra: str = "") -> str:
-    return f"{host.url}console.html?guest={quote(guest, safe='')}&device={device}{extra}"
-
-
-def open_console(page, host, guest: str = "mock-vm", device: str = "serial0"):
-    page.goto(console_url(host, guest, device))
-    wait_state(page, "connected")
-    wait_prompt_count(page, 1)
-    return page
 
 
 def test_echo_hi(host, page):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integration.helpers import UNICODE_GUEST
+from tests.integration.helpers import UNICODE_GUEST
 
 from .browser import wait_js, wait_state, wait_terminal_line
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .browser import status_text, wait_js, wait_state
-from .test_console_page import console_url
+from .browser import console_url, status_text, wait_js, wait_state
 
 
 def translated_list(page, host, extra: str = ""):

@@ -12,10 +12,10 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from integration.helpers import Host, config_file, shared_host, ui_without_xterm
 
-from .browser import status_text, wait_prompt_count, wait_state
-from .test_console_page import console_url
+from tests.integration.helpers import Host, config_file, shared_host, ui_without_xterm
+
+from .browser import console_url, status_text, wait_prompt_count, wait_state
 
 TOKEN = "A" * 43
 REFUSED = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from integration.helpers import Host
 
 from plugin_serialconsole.host.passwords import hash_password
+from tests.integration.helpers import Host
 
 from .browser import wait_js, wait_state, wait_terminal_line
 

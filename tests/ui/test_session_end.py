@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from integration.helpers import Host
+
+from tests.integration.helpers import Host
 
 from .browser import (
+    console_url,
+    open_console,
     status_text,
     terminal_text,
     wait_js,
@@ -18,7 +21,6 @@ from .browser import (
     wait_terminal_line,
 )
 from .fake_ws import ScriptedServer
-from .test_console_page import console_url, open_console
 
 
 def test_ctrl_q_disconnects_with_the_reason_and_reconnect_works(host, page):

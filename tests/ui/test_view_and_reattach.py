@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from .browser import (
+    console_url,
     focus_terminal,
+    open_console,
     status_text,
     terminal_lines,
     terminal_text,
@@ -14,7 +16,6 @@ from .browser import (
     wait_state,
     wait_terminal_line,
 )
-from .test_console_page import console_url, open_console
 
 
 def open_viewer(page, host):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from plugin_serialconsole.console.spec import ConsoleSettings, ConsoleSpec
+from plugin_serialconsole.consoles import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 5.0
@@ -158,3 +159,37 @@ def console_process(short_dir):
     yield start
     for process in started:
         process.kill()
+
+
+# ------------------------------------------------------------- a console process's life
+
+
+def ready(process):
+    assert process.event() == {"event": "ready", "socket": "c", "replay": 0}
+    return process
+
+
+def connected(process):
+    """Ready process + connected client that has read the banner and the first prompt."""
+    ready(process)
+    client = process.connect()
+    assert process.event() == {"event": "connected", "socket": "c", "mode": "write"}
+    assert b"mock-vm" in process.recv_until(client, b"# ")
+    return client
+
+
+def assert_ended(process, client, reason):
+    """The client gets a final line naming ``reason``'s message code, then EOF; the process
+    ends cleanly and reports ``reason``."""
+    code = Reason(reason).message_code
+    rest = process.recv_until_eof(client)
+    last_line = rest.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1]
+    assert b"[serialconsole]" in last_line
+    assert f"({code})".encode() in last_line
+    assert rest.endswith(b"\r\n")
+    assert process.wait() == 0
+    event = process.event()
+    assert event["event"] == "ended"
+    assert event["reason"] == reason
+    assert not process.socket_path.exists()
+    return rest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,14 +10,13 @@ import pytest
 pytest.importorskip("babel")
 from babel.messages.catalog import Catalog  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 from plugin_serialconsole import i18n  # noqa: E402
 from plugin_serialconsole.control.http import prefers_html  # noqa: E402
 from plugin_serialconsole.control.ui import find_ui_dir  # noqa: E402
 from plugin_serialconsole.plugin import SerialConsolePlugin  # noqa: E402
 from tools import catalogs  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {"pt_BR", "zh_CN", "de_DE"}
 
 

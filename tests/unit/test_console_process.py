@@ -8,38 +8,7 @@ import stat
 
 import pytest
 
-from plugin_serialconsole.consoles import Reason
-
-
-def ready(process):
-    assert process.event() == {"event": "ready", "socket": "c", "replay": 0}
-    return process
-
-
-def connected(process):
-    """Ready process + connected client that has read the banner and the first prompt."""
-    ready(process)
-    client = process.connect()
-    assert process.event() == {"event": "connected", "socket": "c", "mode": "write"}
-    assert b"mock-vm" in process.recv_until(client, b"# ")
-    return client
-
-
-def assert_ended(process, client, reason):
-    """The client gets a final line naming ``reason``'s message code, then EOF; the process
-    ends cleanly and reports ``reason``."""
-    code = Reason(reason).message_code
-    rest = process.recv_until_eof(client)
-    last_line = rest.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1]
-    assert b"[serialconsole]" in last_line
-    assert f"({code})".encode() in last_line
-    assert rest.endswith(b"\r\n")
-    assert process.wait() == 0
-    event = process.event()
-    assert event["event"] == "ended"
-    assert event["reason"] == reason
-    assert not process.socket_path.exists()
-    return rest
+from .conftest import assert_ended, connected, ready
 
 
 def test_ready_socket_is_private_and_a_socket(console_process):

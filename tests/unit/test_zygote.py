@@ -8,13 +8,10 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import recv_until
-from integration.helpers import children
 
 from plugin_serialconsole.console.spec import ConsoleSettings, ConsoleSpec
 from plugin_serialconsole.console.zygote_protocol import Refused, parse_request
@@ -23,6 +20,9 @@ from plugin_serialconsole.supervisor import launcher as launcher_module
 from plugin_serialconsole.supervisor.launcher import ConsoleLauncher, SpawnedChild
 from plugin_serialconsole.supervisor.process import ConsoleProcess
 from plugin_serialconsole.supervisor.zygote_client import Zygote, ZygoteChild, ZygoteRefused
+from tests.integration.helpers import children, pid_gone, wait_for
+
+from .conftest import recv_until
 
 TIMEOUT = 5.0
 
@@ -30,14 +30,6 @@ TIMEOUT = 5.0
 def spec(directory: Path, name: str = "c") -> ConsoleSpec:
     settings = ConsoleSettings(token_ttl=5, idle_timeout=0, grace=0, ring_size=4096)
     return ConsoleSpec(settings, "test:///default", "U", "mock-vm", "serial0", directory / name)
-
-
-def wait_until(predicate, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return result
 
 
 def echo(process: ConsoleProcess) -> None:
@@ -92,7 +84,7 @@ def test_stop_and_kill_are_reaped_with_their_status(zygote, short_dir):
     second.kill()
     assert second.wait(TIMEOUT) == -signal.SIGKILL
     for pid in (first.pid, second.pid):
-        wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), f"{pid} reaped")
+        wait_for(lambda pid=pid: pid_gone(pid), TIMEOUT, f"{pid} reaped")
     assert "Z" not in children(zygote.pid).values()
     assert "Z" not in children(os.getpid()).values()
 
@@ -141,7 +133,7 @@ def test_requests_other_than_a_console_spec_are_refused(short_dir):
 def test_consoles_outlive_a_killed_zygote(zygote, short_dir):
     process = ConsoleProcess.start(spec(short_dir), zygote.launch)
     os.kill(zygote.pid, signal.SIGKILL)
-    wait_until(lambda: not zygote.alive, "the host to see the zygote gone")
+    wait_for(lambda: not zygote.alive, TIMEOUT, "the host to see the zygote gone")
     echo(process)  # still serving, in its own session
     process.request_stop(Reason.OPERATOR_ENDED)
     list(process._child.stdout)
@@ -155,7 +147,7 @@ def test_launcher_restarts_a_dead_zygote(short_dir, monkeypatch, caplog):
     try:
         first = launcher.zygote_pid
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: launcher.zygote_pid not in (None, first), "a new zygote")
+        wait_for(lambda: launcher.zygote_pid not in (None, first), TIMEOUT, "a new zygote")
         process = ConsoleProcess.start(spec(short_dir), launcher)
         assert isinstance(process._child, ZygoteChild)
         echo(process)
@@ -172,7 +164,7 @@ def test_launcher_spawns_while_a_zygote_that_died_young_waits(short_dir, process
     launcher.start()
     try:
         os.kill(launcher.zygote_pid, signal.SIGKILL)
-        wait_until(lambda: launcher.zygote_pid is None, "the launcher to see it gone")
+        wait_for(lambda: launcher.zygote_pid is None, TIMEOUT, "the launcher to see it gone")
         process = ConsoleProcess.start(spec(short_dir), launcher)
         processes.append(process)
         assert isinstance(process._child, SpawnedChild)

@@ -1,0 +1,1 @@
+"""Deployment files: packaging metadata and the systemd unit."""

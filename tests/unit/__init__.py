@@ -1,0 +1,1 @@
+"""Unit tests: modules on their own, no host process."""
