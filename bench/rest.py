@@ -18,9 +18,8 @@ from bench.mock import start_host
 from bench.terminal import BenchFailure, percentile
 from tests.integration.helpers import HTTP_TIMEOUT, Host, wait_for
 from tests.integration.rawhttp import (
-    attacker_address,
-    connect_from,
     held_from_attackers,
+    hold_connections,
     open_fds,
     peers,
     threads,
@@ -61,15 +60,10 @@ def operator_latencies(host: Host, count: int) -> list[float]:
 
 def under_attack(host: Host, count: int) -> dict[str, float]:
     pid = host.proc.pid
-    idle, trickling = [], []
+    idle, trickling = hold_connections(host.url, IDLE, TRICKLING, PARTIAL_HEAD[:1])
     stop = threading.Event()
     trickler = threading.Thread(target=trickle, args=(trickling, stop))
     try:
-        idle += [connect_from(host.url, attacker_address(n, 2)) for n in range(IDLE)]
-        for number in range(TRICKLING):
-            sock = connect_from(host.url, attacker_address(number, 100))
-            sock.sendall(PARTIAL_HEAD[:1])
-            trickling.append(sock)
         wait_for(lambda: held_from_attackers(pid) == IDLE + TRICKLING, 10.0, "the attack held")
         trickler.start()
         latencies = operator_latencies(host, count)

@@ -105,6 +105,23 @@ def held_from_attackers(pid: int) -> int:
     return sum(peer != "127.0.0.1" for peer in peers(pid))
 
 
+def hold_connections(url: str, idle: int, trickling: int, first_byte: bytes) -> tuple[list, list]:
+    """``idle`` connections that send nothing and ``trickling`` ones that sent
+    ``first_byte`` of a request head, from loopback addresses other than 127.0.0.1."""
+    held_idle, held_trickling = [], []
+    try:
+        held_idle += [connect_from(url, attacker_address(n, 2)) for n in range(idle)]
+        for number in range(trickling):
+            sock = connect_from(url, attacker_address(number, 100))
+            sock.sendall(first_byte)
+            held_trickling.append(sock)
+    except BaseException:
+        for sock in held_idle + held_trickling:
+            sock.close()
+        raise
+    return held_idle, held_trickling
+
+
 def still_open(sock: socket.socket) -> bool:
     """Neither answered nor closed by the server."""
     sock.setblocking(False)

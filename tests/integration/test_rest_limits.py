@@ -13,9 +13,9 @@ import requests
 
 from .helpers import wait_for
 from .rawhttp import (
-    attacker_address,
     connect_from,
     held_from_attackers,
+    hold_connections,
     open_fds,
     peers,
     raw_http,
@@ -53,13 +53,8 @@ def test_operator_is_answered_while_idle_and_trickling_connections_are_held(star
     assert host.get("vms", headers={"Connection": "close"}).status_code == 200
     wait_for(lambda: not peers(pid), 5.0, "no connection to the host")
     baseline = open_fds(pid), threads(pid)  # after whatever a first request sets up
-    idle, trickling = [], []
+    idle, trickling = hold_connections(host.url, IDLE, TRICKLING, PARTIAL_HEAD[:1])
     try:
-        idle += [connect_from(host.url, attacker_address(n, 2)) for n in range(IDLE)]
-        for number in range(TRICKLING):
-            sock = connect_from(host.url, attacker_address(number, 100))
-            sock.sendall(PARTIAL_HEAD[:1])
-            trickling.append(sock)
         wait_for(
             lambda: held_from_attackers(pid) == IDLE + TRICKLING,
             10.0,
