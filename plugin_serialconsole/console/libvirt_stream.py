@@ -218,6 +218,10 @@ class LibvirtConsole:
             raise
 
     async def _reopen_failed(self, failure: libvirt.libvirtError) -> None:
+        log.info(
+            "console %s of %s not reopened (libvirt error %s): %s",
+            self.device, self.guest_uuid, failure.get_error_code(), failure.get_error_message(),
+        )  # fmt: skip
         if _is_busy(failure):
             self._end(Reason.TAKEN_OVER)
             return
