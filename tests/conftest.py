@@ -14,6 +14,20 @@ from tests.integration.helpers import WS_TIMEOUT, Console, Host, idle_between_te
 from tests.integration.nginx import Nginx
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test's report carries the end of the log of each host it used: a host
+    deletes its log when it stops, and a failure in CI must say what the host saw."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("setup", "call"):
+        hosts = {
+            id(v): (n, v) for n, v in getattr(item, "funcargs", {}).items() if isinstance(v, Host)
+        }
+        for name, host in hosts.values():
+            report.sections.append((f"log of host {name!r} (end)", host.log()))
+
+
 @pytest.fixture
 def connect() -> Iterator[Callable[..., Console]]:
     """Open WebSocket consoles (``websocket.create_connection``); all closed at the end."""
