@@ -236,18 +236,18 @@ class SessionManager:
 
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
-        with self._lock:
+        with self._lock:  # held while unlinking: a new session may bind the first socket
             self._forget(session)
             claims = list(session.claims.values())
             reused = session.console_id in self._sessions  # a new session's first socket
+            for name in {claim.socket for claim in claims} - (
+                {session.console_id} if reused else set()
+            ):
+                path = self.sockets_dir / name
+                if path.is_socket():
+                    path.unlink(missing_ok=True)
         for digest in (claim.token for claim in claims if claim.token is not None):
             self.tokens.revoke(digest)
-        for name in {claim.socket for claim in claims} - (
-            {session.console_id} if reused else set()
-        ):
-            path = self.sockets_dir / name
-            if path.is_socket():
-                path.unlink(missing_ok=True)
         reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
