@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import logging
+import math
 import os
 from collections.abc import Mapping
 from importlib import resources
@@ -133,7 +134,7 @@ def _resolve(config: configparser.ConfigParser) -> None:
     if server["auth"] not in AUTH_MODES:
         raise ConfigError(f"[server] auth: one of {', '.join(AUTH_MODES)}, not {server['auth']!r}")
     try:
-        if float(server["session_timeout"]) <= 0:
+        if not 0 < float(server["session_timeout"]) < math.inf:  # nan fails it too
             raise ValueError
     except ValueError:
         raise ConfigError(

@@ -159,6 +159,8 @@ def test_run_dir_follows_systemd_runtime_directory(no_default_file, monkeypatch)
         ("[server]\nbody_timeout = soon\n", "body_timeout"),
         ("[server]\nconnections_per_address = 0\n", "connections_per_address"),
         ("[server]\nmax_connections = many\n", "max_connections"),
+        ("[server]\nsession_timeout = nan\n", "session_timeout"),
+        ("[server]\nsession_timeout = inf\n", "session_timeout"),
     ],
 )
 def test_wrong_values_are_refused_with_the_key(no_default_file, tmp_path, text, message):
