@@ -137,7 +137,7 @@ class Zygote:
         try:
             while data := self._sock.recv(zygote_protocol.MAX_MESSAGE):
                 self._dispatch(zygote_protocol.parse_answer(data))
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, TypeError, KeyError) as error:  # gone, or talking nonsense
             log.debug("zygote %s: %s", self.pid, error)
         self.alive = False
         self._answers.put(None)
