@@ -16,7 +16,7 @@ from typing import Any
 import cherrypy
 import jsonschema
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import httpvalues, i18n
 from plugin_serialconsole.errors import SerialConsoleError
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ STATUS_CODES = {
 }
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_FILENAME_STEM = 100
-CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 
 
 @cache
@@ -114,9 +113,10 @@ def _content_length(value: str | None) -> int:
     (which ``int()`` would take)."""
     if value is None:
         return 0
-    if not CONTENT_LENGTH.fullmatch(value.strip(" \t")):
-        raise SerialConsoleError(i18n.BAD_FRAMING, 400, error=f"Content-Length {value!r}")
-    return int(value)
+    try:
+        return httpvalues.content_length(value)
+    except ValueError as error:
+        raise SerialConsoleError(i18n.BAD_FRAMING, 400, error=str(error)) from None
 
 
 def validate(action: str, document: Any) -> None:

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import httpvalues, i18n
 
 HEAD_END = b"\r\n\r\n"
 CRLF = b"\r\n"
-DIGITS = re.compile(rb"[0-9]{1,15}")
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
 MAX_CHUNK_LINE = 1024  # a chunk-size line with its extensions
 
@@ -135,12 +134,11 @@ def body_length(header_lines: list[bytes]) -> int | None:
 
 
 def content_length(value: bytes) -> int:
-    """A Content-Length value: decimal digits only (not -1, +5, 0x10 or 1_0, which
-    ``int()`` would take); surrounding blanks are not part of it."""
-    value = value.strip(b" \t")
-    if not DIGITS.fullmatch(value):
-        raise FramingError(f"Content-Length {value.decode('latin-1')!r}")
-    return int(value)
+    """A Content-Length value (``httpvalues.content_length``); FramingError if malformed."""
+    try:
+        return httpvalues.content_length(value)
+    except ValueError as error:
+        raise FramingError(str(error)) from None
 
 
 def chunked_body_complete(body: bytes, limit: int) -> bool:
