@@ -17,6 +17,14 @@ VIEW2 = "0" * 24 + "-0000000b"
 WRITE = "0" * 24 + "-0000000c"
 
 
+def join_viewer(process):
+    """Invite a viewer to ``process``, connect it and consume its ``connected`` report."""
+    process.invite(VIEW)
+    viewer = process.connect(VIEW)
+    process.event()
+    return viewer
+
+
 def test_invitation_is_a_private_socket_for_one_client(console_process):
     process = console_process()
     writer = connected(process)
@@ -39,9 +47,7 @@ def test_invitation_is_a_private_socket_for_one_client(console_process):
 def test_viewer_input_never_reaches_the_guest(console_process):
     process = console_process()
     writer = connected(process)
-    process.invite(VIEW)
-    viewer = process.connect(VIEW)
-    process.event()
+    viewer = join_viewer(process)
     process.recv_until(viewer, b"# ")
     viewer.sendall(b"echo leaked\r")
     writer.sendall(b"echo mine\r")
@@ -53,9 +59,7 @@ def test_viewer_input_never_reaches_the_guest(console_process):
 def test_viewer_ctrl_q_ends_only_that_viewer(console_process):
     process = console_process()
     writer = connected(process)
-    process.invite(VIEW)
-    viewer = process.connect(VIEW)
-    process.event()
+    viewer = join_viewer(process)
     viewer.sendall(b"\x11")
     rest = process.recv_until_eof(viewer)
     assert rest.endswith(b"[serialconsole] Disconnected (Ctrl+Q). (SCONS0102L)\r\n")
@@ -67,9 +71,7 @@ def test_viewer_ctrl_q_ends_only_that_viewer(console_process):
 def test_writer_ctrl_q_ends_every_client_with_the_final_line(console_process):
     process = console_process()
     writer = connected(process)
-    process.invite(VIEW)
-    viewer = process.connect(VIEW)
-    process.event()
+    viewer = join_viewer(process)
     writer.sendall(b"echo bye\r\x11")
     rest = assert_ended(process, writer, "ctrl-q")
     assert b"bye\r\n# " in rest
@@ -163,9 +165,7 @@ def test_an_invitation_keeps_a_detached_process_for_its_ttl(console_process):
 def test_a_viewer_keeps_the_session_after_the_writer_left(console_process):
     process = console_process(grace=0.3)
     writer = connected(process)
-    process.invite(VIEW)
-    viewer = process.connect(VIEW)
-    process.event()
+    viewer = join_viewer(process)
     writer.close()
     assert process.event() == {"event": "left", "socket": "c", "mode": "write"}
     time.sleep(0.6)
@@ -232,9 +232,7 @@ LOGIN_ENDED_LINE = b"\r\n[serialconsole] Your login session ended. (SCONS0114L)\
 def test_a_dropped_viewer_gets_the_final_line_and_the_writer_goes_on(console_process):
     process = console_process()
     writer = connected(process)
-    process.invite(VIEW)
-    viewer = process.connect(VIEW)
-    process.event()
+    viewer = join_viewer(process)
     process.recv_until(viewer, b"# ")
     drop(process, VIEW)
     assert process.recv_until_eof(viewer).endswith(LOGIN_ENDED_LINE)
