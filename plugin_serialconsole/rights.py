@@ -183,7 +183,10 @@ class RightsFile:
         """Read the file now: RulesError if it cannot be used (at start, nothing to keep)."""
         with self._lock:
             self._seen = self._stamp()
-            self._rules = self._parse()
+            try:
+                self._rules = self._parse()
+            except RulesError as error:
+                raise RulesError(f"rights file {self.path}: {error}") from None
         return self
 
     def rules(self) -> tuple[Rule, ...]:
