@@ -98,6 +98,8 @@ class Access:
     def from_json(cls, fields: object) -> Access | None:
         """The access ``fields`` describe, or None if they are not one."""
         try:
+            if not isinstance(fields["groups"], list):
+                return None
             groups = frozenset(fields["groups"])
             subject = Subject(fields["user"], groups, fields["all_rights"] is True)
             access = cls(subject, fields["guest"], fields["right"])

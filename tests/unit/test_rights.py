@@ -182,7 +182,14 @@ def test_identity_groups_and_all_rights_reach_the_policy(policy):
 def test_access_survives_json_and_garbage_is_none():
     access = Access(OPS_CAROL, "web-1", CONSOLE)
     assert Access.from_json(access.as_json()) == access
-    for garbage in (None, [], {}, {**access.as_json(), "groups": [1]}, {"user": "x"}):
+    for garbage in (
+        None,
+        [],
+        {},
+        {**access.as_json(), "groups": [1]},
+        {**access.as_json(), "groups": "ops"},
+        {"user": "x"},
+    ):
         assert Access.from_json(garbage) is None
 
 
