@@ -74,6 +74,8 @@ def denied(response, code: str = DENIED, status: int = 403) -> str:
 def test_a_viewer_only_operator_watches_and_reads_but_may_not_write_or_take_over(host, connect):
     guests = host.get("vms", auth=ALICE).json()
     assert {g["name"]: g["rights"] for g in guests}["mock-vm"] == ["view"]
+    every = ["view", "console", "takeover", "power", "audit"]
+    assert host.get("vms/mock-vm").json()["rights"] == every  # bob, by his group ops
     writer = connect(host.open()["ws_url"])  # bob's
     writer.banner()
     opened = host.post("vms/mock-vm/serial", json={"mode": "view"}, auth=ALICE)
