@@ -67,6 +67,7 @@ TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
 BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
 LOGIN_ENDED = "SCONS0114L"
+RIGHT_DENIED = "SCONS0055E"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -132,6 +133,8 @@ messages: dict[str, str] = {
     ),
     # Logout ends a login's consoles (issue 13).
     LOGIN_ENDED: N_("Your login session ended."),
+    # Rights (issue 17).
+    RIGHT_DENIED: N_("Operator %(user)s does not have the %(right)s right on guest %(guest)s."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

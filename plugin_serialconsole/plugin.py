@@ -18,6 +18,7 @@ from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import make_guest_model
 from plugin_serialconsole.netloc import url_host
+from plugin_serialconsole.rights import Rights
 from plugin_serialconsole.rundir import check_private_dir, remove_sockets
 from plugin_serialconsole.settings import SECTION, Settings
 from plugin_serialconsole.supervisor.launcher import ConsoleLauncher
@@ -71,6 +72,7 @@ class SerialConsolePlugin:
             self.sockets_dir,
             settings.allowed_origins,
             settings.websocket_limits,
+            settings.rights_file,
         )
         uri = server["uri"]
         guests = make_guest_model(uri, host.connection)
@@ -89,6 +91,7 @@ class SerialConsolePlugin:
             guests,
             self.sessions,
             host.check_auth,
+            Rights.from_path(settings.rights_file),
         )
         ui_dir = find_ui_dir(settings.ui_dir)
         report_unbuilt(ui_dir)

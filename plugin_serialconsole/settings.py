@@ -25,6 +25,7 @@ DEFAULTS = {
     "ring_size": "262144",
     "max_viewers": "10",
     "ui_dir": "",
+    "rights_file": "",
 }
 MIN_RING_SIZE = 4096
 MAX_RING_SIZE = 64 * 1024 * 1024
@@ -41,6 +42,7 @@ class Settings:
     max_sessions: int
     max_viewers: int
     ui_dir: str
+    rights_file: str
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             max_sessions=int(max_sessions),
             max_viewers=int(max_viewers),
             ui_dir=section["ui_dir"].strip(),
+            rights_file=section["rights_file"].strip(),
         )
 
 

@@ -26,6 +26,7 @@ from plugin_serialconsole.bridge.tokens import LoginBinding, TokenStore
 from plugin_serialconsole.ids import is_socket_name
 from plugin_serialconsole.logfmt import configure_stderr
 from plugin_serialconsole.netloc import cookie_value, origin_allowed
+from plugin_serialconsole.rights import Rights, RightsFile
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,10 @@ def _carries_session(cookie_header: str, binding: LoginBinding) -> bool:
 class ConsoleTokens:
     """websockify token plugin: a one-time token -> the Unix socket made for it."""
 
-    def __init__(self, tokens: TokenStore, sockets_dir: Path) -> None:
+    def __init__(self, tokens: TokenStore, sockets_dir: Path, rights: Rights | None = None) -> None:
         self.tokens = tokens
         self.sockets_dir = sockets_dir
+        self.rights = rights or Rights()
 
     def lookup(self, token: str, cookie_header: str = "") -> list[str] | None:
         """The console's socket, if ``token`` is valid and, when it was issued to a login
@@ -70,6 +72,8 @@ class ConsoleTokens:
         if record.binding is not None and not _carries_session(cookie_header, record.binding):
             log.warning("refused a console token presented without its login session")
             return None
+        if not self._still_allowed(record):
+            return None
         path = self.sockets_dir / record.socket
         try:
             if not stat.S_ISSOCK(os.lstat(path).st_mode):
@@ -77,6 +81,22 @@ class ConsoleTokens:
         except FileNotFoundError:
             return None
         return ["unix_socket", str(path)]
+
+    def _still_allowed(self, record) -> bool:
+        """Whether the operator the token was issued to still has the right it needs."""
+        if not self.rights.enforced:
+            return True
+        access = record.access
+        if access is None:
+            log.warning("refused a console token that names no operator")
+            return False
+        if self.rights.allows(access.subject, access.guest, access.right):
+            return True
+        log.warning(
+            "refused the console token of operator %s: no %s right on guest %s any more",
+            access.subject.user, access.right, access.guest,
+        )  # fmt: skip
+        return False
 
 
 class ConsoleProxy(WebSocketProxy):
@@ -105,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allowed-origin", action="append", default=[])
     parser.add_argument("--max-handlers", type=int, required=True)
     parser.add_argument("--handshake-timeout", type=float, required=True)
+    parser.add_argument("--rights-file", type=Path, help="rules checked when a token is used")
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -113,11 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = args.log_level.upper()
     configure_stderr(level, "websockify[%(process)d]")
+    # Read when a token is used; one that cannot be read then grants nothing.
+    rights = Rights(RightsFile(args.rights_file) if args.rights_file else None)
     proxy = ConsoleProxy(
         HandlerLimits(args.max_handlers, args.handshake_timeout),
         RequestHandlerClass=ConsoleRequestHandler,
         listen_fd=args.listen_fd,
-        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir).open(), args.sockets_dir),
+        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir).open(), args.sockets_dir, rights),
         auth_plugin=OriginCheck(args.allowed_origin),
         verbose=level == "DEBUG",
     )

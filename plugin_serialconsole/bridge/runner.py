@@ -49,6 +49,7 @@ class WebsockifyBridge:
         sockets_dir: Path,
         allowed_origins: Sequence[str],
         limits: HandlerLimits,
+        rights_file: str = "",
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -56,6 +57,7 @@ class WebsockifyBridge:
         self.sockets_dir = sockets_dir
         self.allowed_origins = tuple(allowed_origins)
         self.limits = limits
+        self.rights_file = rights_file
         self.port: int | None = None
         self._listener: socket.socket | None = None
         self._process: subprocess.Popen | None = None
@@ -124,6 +126,8 @@ class WebsockifyBridge:
             "--log-level",
             level_name("plugin_serialconsole.bridge"),
         ]
+        if self.rights_file:
+            command += ["--rights-file", self.rights_file]
         for origin in self.allowed_origins:
             command += ["--allowed-origin", origin]
         # stdin is a lifeline: the proxy stops when it reads end of file, i.e. when we die.

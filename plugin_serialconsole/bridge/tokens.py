@@ -20,11 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugin_serialconsole.rights import Access
 from plugin_serialconsole.rundir import entries, open_private_dir
 
 TOKEN_BYTES = 32
 IN_PROGRESS_GRACE = 60.0
-MAX_RECORD = 4096
+MAX_RECORD = 16384  # a guest name, an operator and their groups fit
 _CREATE_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO planted under a token's name must not hang the reader
 _READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -51,6 +52,7 @@ class LoginBinding:
 class TokenRecord:
     socket: str  # the name of the console socket it opens
     binding: LoginBinding | None = None
+    access: Access | None = None  # whose token, for what: checked again on use
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,21 @@ class TokenStore:
                 self._fd = open_private_dir(self.directory, create)
             return self._fd
 
-    def issue(self, socket: str, ttl: float, binding: LoginBinding | None = None) -> IssuedToken:
+    def issue(
+        self,
+        socket: str,
+        ttl: float,
+        binding: LoginBinding | None = None,
+        access: Access | None = None,
+    ) -> IssuedToken:
         """A token that opens console socket ``socket`` (its name) once, for ``ttl`` s."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         issued = IssuedToken(token, digest(token), time.time() + ttl)
         fields = {"socket": socket, "expires": issued.expires_at}
         if binding is not None:
             fields["session"] = {"cookie": binding.cookie, "digest": binding.digest}
+        if access is not None:
+            fields["access"] = access.as_json()
         record = json.dumps(fields).encode()
         directory = self._directory_fd()
         temporary = f".{issued.digest}.tmp"
@@ -125,7 +135,8 @@ class TokenStore:
             return None
         session = record.get("session")
         binding = LoginBinding(session["cookie"], session["digest"]) if session else None
-        return TokenRecord(record["socket"], binding)
+        access = Access.from_json(record["access"]) if "access" in record else None
+        return TokenRecord(record["socket"], binding, access)
 
     def revoke(self, token_digest: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -8,6 +8,9 @@
     GET    /vms/<guest>/serial/transcript  the recent output of a session, as a file
     GET    /sessions                     open sessions
 
+Each call is checked against the rights policy (``rights``): a guest the operator may not
+view answers 404, as one that does not exist; a missing right on a guest one may view, 403.
+
 Routing is a small table rather than cherrypy's object tree: guest names are data and may
 be anything, including the names of Python attributes.
 """
@@ -29,7 +32,8 @@ from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.console_sessions import SessionManager
-from plugin_serialconsole.model.guests import GuestModel
+from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.rights import CONSOLE, TAKEOVER, VIEW, Rights, ordered, subject_of
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +58,13 @@ class RestApi:
         guests: GuestModel,
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
+        rights: Rights | None = None,
     ) -> None:
         self.settings = settings
         self.guests = guests
         self.sessions = sessions
         self.check_auth = check_auth
+        self.rights = rights or Rights()
         self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
             ("GET", (), self.index),
             ("GET", ("vms",), self.list_guests),
@@ -116,16 +122,38 @@ class RestApi:
             },
         )
 
+    def visible_guest(self, ident: str) -> Guest:
+        """The guest ``ident`` names, if the operator may view it; else 404."""
+        guest = self.guests.lookup(ident)
+        self.require(guest, VIEW, ident)
+        return guest
+
+    def require(self, guest: Guest, right: str, asked_as: str = "") -> None:
+        """Raise unless the request's operator has ``right`` on ``guest`` (e.g. ``POWER``
+        for starting it or sending it keys): 404 without ``view``, else 403."""
+        self.rights.require(cherrypy.request.identity, guest.name, right, asked_as)
+
+    def _guest_json(self, guest: Guest, granted: frozenset[str]) -> dict[str, Any]:
+        return {**guest.as_json(), "rights": ordered(granted)}
+
     def list_guests(self) -> bytes:
-        return http.respond(200, [guest.as_json() for guest in self.guests.list()])
+        subject = subject_of(cherrypy.request.identity)
+        granted = [(guest, self.rights.of(subject, guest.name)) for guest in self.guests.list()]
+        return http.respond(200, [self._guest_json(g, r) for g, r in granted if VIEW in r])
 
     def show_guest(self, ident: str) -> bytes:
-        return http.respond(200, self.guests.lookup(ident).as_json())
+        guest = self.visible_guest(ident)
+        subject = subject_of(cherrypy.request.identity)
+        return http.respond(200, self._guest_json(guest, self.rights.of(subject, guest.name)))
 
     def open_console(self, ident: str) -> bytes:
         body = http.json_body("serial_open")
-        guest = self.guests.lookup(ident)
+        guest = self.visible_guest(ident)
         mode = body.get("mode", consoles.WRITE)
+        if mode == consoles.WRITE:
+            self.require(guest, CONSOLE)
+        if body.get("force", False):
+            self.require(guest, TAKEOVER)
         opened = self.sessions.open(
             guest,
             body.get("device"),
@@ -151,12 +179,12 @@ class RestApi:
         )
 
     def guest_sessions(self, ident: str) -> bytes:
-        return http.respond(200, self.sessions.describe(self.guests.lookup(ident)))
+        return http.respond(200, self.sessions.describe(self.visible_guest(ident)))
 
     def transcript(self, ident: str) -> bytes:
         query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
         http.validate("serial_transcript", query)
-        guest = self.guests.lookup(ident)
+        guest = self.visible_guest(ident)
         session, data = self.sessions.transcript(guest, query.get("device"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{session.device.alias}-{stamp}", ".log")
@@ -164,12 +192,16 @@ class RestApi:
 
     def close_console(self, ident: str) -> bytes:
         body = http.json_body("serial_close")
-        guest = self.guests.lookup(ident)
+        guest = self.visible_guest(ident)
+        self.require(guest, TAKEOVER)
         self.sessions.close(guest, body.get("device") or cherrypy.request.params.get("device"))
         return http.respond(204)
 
     def list_sessions(self) -> bytes:
-        return http.respond(200, self.sessions.describe())
+        subject = subject_of(cherrypy.request.identity)
+        sessions = self.sessions.describe()
+        visible = [s for s in sessions if self.rights.allows(subject, s["guest"], VIEW)]
+        return http.respond(200, visible)
 
     def ws_url_prefix(self) -> str:
         """Every console URL this request's client is handed: this, then a token. It is

@@ -40,6 +40,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "reattach_grace": ("serialconsole", "reattach_grace"),
     "ring_size": ("serialconsole", "ring_size"),
     "max_viewers": ("serialconsole", "max_viewers"),
+    "rights_file": ("serialconsole", "rights_file"),
     "allowed_origin": ("serialconsole", "allowed_origins"),
     "websocket_url": ("serialconsole", "websocket_url"),
     "max_ws_handlers": ("serialconsole", "max_ws_handlers"),
@@ -137,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="read-only viewers per console, at most; 0: none [serialconsole] max_viewers",
+    )
+    add(
+        "--rights-file",
+        metavar="PATH",
+        help="rules granting operators and groups rights on guests; re-read when it changes; "
+        "unset: every operator has every right [serialconsole] rights_file",
     )
     add(
         "--allowed-origin",

@@ -179,7 +179,8 @@ class Authenticator:
         if credentials is not None:
             try:
                 if self.check_password(address, *credentials):
-                    return Identity(user=credentials[0])
+                    name = credentials[0]
+                    return Identity(user=name, groups=self.users.groups(name))
             except Throttled:
                 pass
             return None
@@ -195,11 +196,12 @@ class Authenticator:
             session_cookie=COOKIE,
             session_digest=session_digest(session_id),
             csrf_ok=csrf_ok,
+            groups=self.users.groups(session.user),
         )
 
 
 class NoAuthentication:
-    """``--auth none``: everyone on loopback is the operator."""
+    """``--auth none``: everyone on loopback is the operator, with every right."""
 
     def identify(self, method: str, headers: Any, address: str = "") -> Identity | None:
-        return Identity(user="operator")
+        return Identity(user="operator", all_rights=True)

@@ -7,7 +7,14 @@ import getpass
 import sys
 from pathlib import Path
 
-from plugin_serialconsole.host.passwords import USER_NAME, UsersFile, hash_password, parse_users
+from plugin_serialconsole.host.passwords import (
+    USER_NAME,
+    Operator,
+    UsersFile,
+    hash_password,
+    parse_groups,
+    parse_users,
+)
 
 DEFAULT_USERS_FILE = Path("/etc/serialconsole/users")
 MIN_PASSWORD = 8
@@ -26,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=DEFAULT_USERS_FILE,
         help="the users file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--groups",
+        metavar="GROUP,...",
+        help="the operator's groups, which rights rules may name (default: keep them)",
     )
     parser.add_argument("--delete", action="store_true", help="remove the operator instead")
     return parser
@@ -59,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     password = read_password()
     if len(password) < MIN_PASSWORD:
         parser.error(f"the password must have at least {MIN_PASSWORD} characters")
-    users[args.name] = hash_password(password)
+    groups = users[args.name].groups if args.name in users else frozenset()
+    if args.groups is not None:
+        groups = parse_groups(args.groups)
+        if groups is None:
+            parser.error(f"{args.groups!r} is not a comma-separated list of group names")
+    users[args.name] = Operator(hash_password(password), groups)
     users_file.save(users)
     print(f"set the password of {args.name} in {args.users_file}")
     return 0

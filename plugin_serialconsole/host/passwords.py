@@ -1,7 +1,8 @@
 """Operators and their password hashes: the users file and scrypt.
 
 The users file holds one ``name:hash`` line per operator (``#`` starts a comment), with
-hashes like ``$scrypt$ln=15,r=8,p=1$<salt>$<hash>`` (base64). It is re-read when it
+hashes like ``$scrypt$ln=15,r=8,p=1$<salt>$<hash>`` (base64), optionally followed by
+``:group,group`` (the groups rights rules may name). It is re-read when it
 changes (its modification time or size), so adding an operator needs no restart, and the
 re-read reports the operators it no longer holds. A file emptied after it was read is taken
 as one being rewritten in place and keeps the operators it had until it has content again.
@@ -19,6 +20,7 @@ import secrets
 import stat
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ SALT_BYTES = 16
 KEY_BYTES = 32
 MAX_MEMORY = 64 * 1024 * 1024
 USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+GROUP_NAME = USER_NAME
 HASH_FORMAT = re.compile(
     r"\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)"
 )
@@ -61,17 +64,37 @@ def verify_password(password: str, encoded: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
-def parse_users(text: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Operator:
+    """One line of the users file: the password's hash and the operator's groups."""
+
+    hash: str
+    groups: frozenset[str] = frozenset()
+
+    def line(self, name: str) -> str:
+        groups = f":{','.join(sorted(self.groups))}" if self.groups else ""
+        return f"{name}:{self.hash}{groups}\n"
+
+
+def parse_groups(text: str) -> frozenset[str] | None:
+    """The groups of a comma-separated list, or None if one is not a valid name."""
+    groups = frozenset(group.strip() for group in text.split(",") if group.strip())
+    return groups if all(GROUP_NAME.fullmatch(group) for group in groups) else None
+
+
+def parse_users(text: str) -> dict[str, Operator]:
     users = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name, _, encoded = line.partition(":")
-        if not USER_NAME.fullmatch(name) or not HASH_FORMAT.fullmatch(encoded):
-            log.warning("users file line %d is not name:$scrypt$...; ignored", number)
+        name, _, rest = line.partition(":")
+        encoded, _, group_list = rest.partition(":")
+        groups = parse_groups(group_list)
+        if not USER_NAME.fullmatch(name) or not HASH_FORMAT.fullmatch(encoded) or groups is None:
+            log.warning("users file line %d is not name:$scrypt$...[:group,...]; ignored", number)
             continue
-        users[name] = encoded
+        users[name] = Operator(encoded, groups)
     return users
 
 
@@ -86,9 +109,9 @@ class UsersFile:
         self._on_removed = on_removed
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
-        self._users: dict[str, str] = {}
+        self._users: dict[str, Operator] = {}
 
-    def users(self) -> dict[str, str]:
+    def users(self) -> dict[str, Operator]:
         removed: set[str] = set()
         with self._lock:
             st = self.path.stat()
@@ -111,18 +134,29 @@ class UsersFile:
 
     def verify(self, name: str, password: str) -> bool:
         try:
-            encoded = self.users().get(name)
+            operator = self.users().get(name)
         except OSError as error:
             log.error("cannot read users file %s: %s", self.path, error)
-            encoded = None
-        return verify_password(password, encoded or _DUMMY_HASH) and encoded is not None
+            operator = None
+        encoded = operator.hash if operator is not None else _DUMMY_HASH
+        return verify_password(password, encoded) and operator is not None
 
-    def save(self, users: dict[str, str]) -> None:
+    def groups(self, name: str) -> frozenset[str]:
+        """The groups of operator ``name`` (none if the file cannot be read)."""
+        try:
+            operator = self.users().get(name)
+        except OSError:
+            return frozenset()
+        return operator.groups if operator is not None else frozenset()
+
+    def save(self, users: dict[str, Operator]) -> None:
         """Write ``users`` atomically, mode 0600."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write("# serialconsole operators: name:scrypt hash (serialconsole-passwd)\n")
-            out.writelines(f"{name}:{encoded}\n" for name, encoded in sorted(users.items()))
+            out.write(
+                "# serialconsole operators: name:scrypt hash[:groups] (serialconsole-passwd)\n"
+            )
+            out.writelines(operator.line(name) for name, operator in sorted(users.items()))
         os.replace(temporary, self.path)

@@ -42,6 +42,7 @@ from plugin_serialconsole.model.console_session import (
     plan,
 )
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
+from plugin_serialconsole.rights import Access
 from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
 from plugin_serialconsole.supervisor.process import (
@@ -115,7 +116,8 @@ class SessionManager:
                     replay = self._start(session, mode, force, language)
                 else:
                     replay = self._invite(session, socket, mode, language)
-                token = self._issue(session, socket, action == START)
+                access = Access.of_client(identity, guest.name, mode)
+                token = self._issue(session, socket, action == START, access)
             except InviteFailed as error:
                 if session.ended.wait(STOP_TIMEOUT):
                     continue  # it was ending: start afresh
@@ -191,10 +193,13 @@ class SessionManager:
                 session.release(socket)
             raise
 
-    def _issue(self, session: ConsoleSession, socket: str, started: bool) -> IssuedToken:
+    def _issue(
+        self, session: ConsoleSession, socket: str, started: bool, access: Access | None
+    ) -> IssuedToken:
         claim = session.claims[socket]
         try:
-            token = self.tokens.issue(socket, self.settings.console.token_ttl, claim.login)
+            ttl = self.settings.console.token_ttl
+            token = self.tokens.issue(socket, ttl, claim.login, access)
         except BaseException:
             if started:
                 session.process.kill()  # its watcher cleans up

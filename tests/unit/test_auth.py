@@ -12,6 +12,7 @@ from plugin_serialconsole.host.login import (
     COOKIE,
     Authenticator,
     LoginSessions,
+    NoAuthentication,
     basic_credentials,
     session_digest,
 )
@@ -171,6 +172,37 @@ def test_authenticator_basic_auth_has_no_session(users_file):
     identity = auth.identify("POST", basic("alice", PASSWORD))
     assert identity.user == "alice" and identity.csrf_ok and identity.session_cookie is None
     assert auth.identify("GET", basic("alice", "nope")) is None
+
+
+def test_users_file_gives_operators_groups_read_again_when_it_changes(users_file, encoded):
+    path = users_file.path
+    path.write_text(f"alice:{encoded}:ops,staff\nbob:{encoded}\ncarol:{encoded}:bad group\n")
+    assert users_file.groups("alice") == {"ops", "staff"}
+    assert users_file.groups("bob") == frozenset()
+    assert users_file.groups("carol") == frozenset() and not users_file.verify("carol", PASSWORD)
+    sessions = LoginSessions(idle_timeout=60)
+    auth = Authenticator(path, sessions)
+    session_id, _ = sessions.create("alice")
+    assert auth.identify("GET", {"Cookie": f"{COOKIE}={session_id}"}).groups == {"ops", "staff"}
+    assert auth.identify("GET", basic("alice", PASSWORD)).groups == {"ops", "staff"}
+    path.write_text(f"alice:{encoded}:ops\n")
+    assert auth.identify("GET", {"Cookie": f"{COOKIE}={session_id}"}).groups == {"ops"}
+
+
+def test_only_auth_none_has_every_right(users_file):
+    assert NoAuthentication().identify("GET", {}).all_rights
+    auth = Authenticator(users_file.path, LoginSessions(idle_timeout=60))
+    assert not auth.identify("GET", basic("alice", PASSWORD)).all_rights
+
+
+def test_passwd_command_sets_groups_and_keeps_them_on_a_new_password(tmp_path, monkeypatch):
+    path = tmp_path / "users"
+    monkeypatch.setattr("sys.stdin", _Lines(PASSWORD + "\n"))
+    assert passwd.main(["--users-file", str(path), "--groups", "ops,staff", "carol"]) == 0
+    monkeypatch.setattr("sys.stdin", _Lines(PASSWORD + "!\n"))
+    assert passwd.main(["--users-file", str(path), "carol"]) == 0
+    assert UsersFile(path).groups("carol") == {"ops", "staff"}
+    assert UsersFile(path).verify("carol", PASSWORD + "!")
 
 
 class LoginEnds(list):

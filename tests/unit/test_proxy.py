@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 
+from plugin_serialconsole import rights
 from plugin_serialconsole.bridge.proxy import ConsoleTokens, origin_allowed
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.ids import console_id
+from plugin_serialconsole.rights import Access, Rights, RightsFile, Subject
 
 CONSOLE = console_id("6695eb01-f6a4-8304-79aa-97f2502e193f", "serial0")
 
@@ -166,3 +169,32 @@ def test_lookup_refuses_unknown_and_garbage_tokens(tokens, short_dir, listening_
     lookup = ConsoleTokens(tokens, short_dir).lookup
     for token in ("", "A" * 43, "../" + CONSOLE, CONSOLE):
         assert lookup(token) is None
+
+
+def _rights(tmp_path, text: str) -> Rights:
+    path = tmp_path / "rights"
+    path.write_text(text)
+    return Rights(RightsFile(path))
+
+
+def test_a_token_whose_right_was_taken_away_opens_nothing(
+    tokens, short_dir, listening_socket, tmp_path
+):
+    policy = _rights(tmp_path, "alice web-* console\n")
+    lookup = ConsoleTokens(tokens, short_dir, policy).lookup
+    writer = Access(Subject("alice"), "web-1", rights.CONSOLE)
+    assert lookup(tokens.issue(CONSOLE, ttl=60, access=writer).token) is not None
+    kept = tokens.issue(CONSOLE, ttl=60, access=writer).token
+    stamp = policy.rights_file.path.stat().st_mtime_ns + 10**9
+    policy.rights_file.path.write_text("alice web-* view\n")
+    os.utime(policy.rights_file.path, ns=(stamp, stamp))
+    assert lookup(kept) is None
+    viewer = Access(Subject("alice"), "web-1", rights.VIEW)
+    assert lookup(tokens.issue(CONSOLE, ttl=60, access=viewer).token) is not None
+
+
+def test_with_rules_a_token_naming_no_operator_opens_nothing(
+    tokens, short_dir, listening_socket, tmp_path
+):
+    lookup = ConsoleTokens(tokens, short_dir, _rights(tmp_path, "* * all\n")).lookup
+    assert lookup(tokens.issue(CONSOLE, ttl=60).token) is None

@@ -18,6 +18,7 @@ from plugin_serialconsole.bridge.tokens import (
     digest,
     looks_like_token,
 )
+from plugin_serialconsole.rights import CONSOLE, Access, Subject
 from plugin_serialconsole.rundir import UnsafeDirectory
 
 SOCKET = "0123456789abcdef01234567"
@@ -233,3 +234,10 @@ def test_symlinked_token_directory_is_refused(tmp_path):
     (tmp_path / "tokens").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(UnsafeDirectory, match="symbolic link"):
         TokenStore(tmp_path / "tokens").open(create=True)
+
+
+def test_a_token_carries_whom_it_was_issued_to_and_for_what(tmp_path):
+    store = TokenStore(tmp_path / "tokens").open(create=True)
+    access = Access(Subject("alice", frozenset({"ops"})), "web-1 ✓", CONSOLE)
+    token = store.issue(SOCKET, 60, access=access).token
+    assert store.consume(token).access == access

@@ -100,9 +100,19 @@ export async function consoleUrlPrefix() {
   }
 }
 
-/** Every guest: [{name, uuid, state, consoles: [{alias, type}]}]. */
+/** Every guest one may view: [{name, uuid, state, consoles: [{alias, type}], rights}]. */
 export function listGuests() {
   return call("GET", "vms");
+}
+
+/** The rights one has on `guest` (["view", "console", …]), or null if unknown. */
+export async function guestRights(guest) {
+  try {
+    const answer = await call("GET", guestPath(guest));
+    return Array.isArray(answer.rights) ? answer.rights : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

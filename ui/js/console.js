@@ -6,13 +6,15 @@
 // only if it is one this host hands out (console.json says how they start); a link to any
 // other server is refused, so nothing typed here can reach it. With `mode=view` in
 // the query the page only watches: the server drops a viewer's input, and the page sends
-// none. A page that comes back to a console it left (reload, Reconnect) is reattached by
+// none; a page opened to write on a guest where the operator lacks the `console` right
+// reopens itself in that mode. A page that comes back to a console it left (reload, Reconnect) is reattached by
 // the server, which first replays the recent output.
 
 import {
   ApiError,
   consoleUrlPrefix,
   fetchTranscript,
+  guestRights,
   needsLogin,
   openConsole,
   resumeSession,
@@ -38,6 +40,7 @@ const $ = (id) => document.getElementById(id);
 let term;
 let fit;
 let connection = null;
+let mayTakeOver = true; // false once the guest's rights say so
 let state = "loading"; // until the page connects, is refused or finds no xterm.js
 
 /** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
@@ -82,7 +85,7 @@ function setState(next, detail = "") {
 }
 
 function showTakeOver(visible) {
-  $("takeover").hidden = !visible;
+  $("takeover").hidden = !(visible && mayTakeOver);
   $("watch").hidden = !visible;
 }
 
@@ -263,6 +266,23 @@ function bindControls() {
   $("font-larger").addEventListener("click", () => setFontSize(term.options.fontSize + 1));
 }
 
+/** A page asked to write without the right to: reopened view only. Else false. */
+async function reopenedViewOnly() {
+  if (viewOnly) {
+    return false;
+  }
+  const rights = await guestRights(guest);
+  if (rights === null) {
+    return false; // unknown (not logged in yet): the server decides
+  }
+  mayTakeOver = rights.includes("takeover");
+  if (rights.includes("console")) {
+    return false;
+  }
+  location.replace(modeHref("view"));
+  return true;
+}
+
 async function main() {
   const link = takeFragmentUrl();
   window.serialconsole = {
@@ -287,6 +307,9 @@ async function main() {
     return;
   }
   await resumeSession();
+  if (link === null && (await reopenedViewOnly())) {
+    return;
+  }
   createTerminal();
   setTitle();
   setFontSize(fontSize());

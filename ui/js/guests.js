@@ -71,6 +71,11 @@ function disabledAction(label, reason, id) {
   return wrapper;
 }
 
+/** Whether the operator has `right` on `guest` (a server without rights grants all). */
+function may(guest, right) {
+  return !Array.isArray(guest.rights) || guest.rights.includes(right);
+}
+
 function devicesCell(guest, index) {
   const cell = element("td");
   if (guest.consoles.length === 0) {
@@ -86,7 +91,9 @@ function devicesCell(guest, index) {
     const name = element("span", { class: "device" }, `${device.alias} (${device.type})`);
     item.append(name, " ");
     if (running) {
-      item.append(consoleLink(guest.name, device.alias, "write"), " ");
+      if (may(guest, "console")) {
+        item.append(consoleLink(guest.name, device.alias, "write"), " ");
+      }
       item.append(consoleLink(guest.name, device.alias, "view"));
     } else {
       const reason = format(_("The guest is not running (%(state)s)."), {

@@ -72,6 +72,7 @@ class Host:
         self.baseline: set[int] = set()
         self.exit_code: int | None = None
         self.killed = False
+        self.auth: tuple[str, str] | None = None  # HTTP Basic for its REST calls, if set
 
     # lifecycle -------------------------------------------------------------
 
@@ -183,6 +184,7 @@ class Host:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        kwargs.setdefault("auth", self.auth)
         return requests.request(method, self.api(path), **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:

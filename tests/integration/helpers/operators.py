@@ -14,11 +14,16 @@ SESSION_COOKIE = "serialconsole_session"
 OPERATOR_PASSWORD = "s3cret-operator-pw"
 
 
-def write_users_file(path: Path, *names: str) -> Path:
-    """A users file (mode 0600) of operators ``names``, each with ``OPERATOR_PASSWORD``."""
+def write_users_file(path: Path, *names: str, groups: dict[str, str] | None = None) -> Path:
+    """A users file (mode 0600) of operators ``names``, each with ``OPERATOR_PASSWORD`` and
+    the comma-separated groups ``groups`` gives them."""
     from plugin_serialconsole.host.passwords import hash_password
 
-    path.write_text("".join(f"{name}:{hash_password(OPERATOR_PASSWORD)}\n" for name in names))
+    def line(name: str) -> str:
+        listed = (groups or {}).get(name)
+        return f"{name}:{hash_password(OPERATOR_PASSWORD)}{':' + listed if listed else ''}\n"
+
+    path.write_text("".join(line(name) for name in names))
     path.chmod(0o600)
     return path
 
