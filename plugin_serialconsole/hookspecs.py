@@ -59,13 +59,17 @@ class Identity:
     names it and gives the SHA-256 of its value, so a console token can be bound to the
     session that asked for it. Clients without a session (HTTP Basic, no auth) have none.
     ``csrf_ok`` is False for a state-changing request that rides on the session cookie
-    without the session's CSRF token.
+    without the session's CSRF token. ``groups`` are the operator's groups, as the host
+    knows them; ``all_rights`` gives every right on every guest (no authentication, or an
+    administrator of the host).
     """
 
     user: str
     session_cookie: str | None = None
     session_digest: str | None = None
     csrf_ok: bool = True
+    groups: frozenset[str] = frozenset()
+    all_rights: bool = False
 
 
 class Host(Protocol):
