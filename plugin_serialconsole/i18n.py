@@ -67,6 +67,7 @@ TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
 BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
 LOGIN_ENDED = "SCONS0114L"
+WOK_REQUESTED_WITH_REQUIRED = "SCONS0075E"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -132,6 +133,10 @@ messages: dict[str, str] = {
     ),
     # Logout ends a login's consoles (issue 13).
     LOGIN_ENDED: N_("Your login session ended."),
+    # Inside Wok (issue 19).
+    WOK_REQUESTED_WITH_REQUIRED: N_(
+        "This request uses your Wok login and needs the header X-Requested-With: XMLHttpRequest."
+    ),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")
