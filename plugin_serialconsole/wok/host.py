@@ -42,7 +42,8 @@ def wok_test_mode(options: Any) -> bool:
 def load_config(options: Any, conf_file: Path | None) -> configparser.ConfigParser:
     """The host's config the plugin reads: ``[server]`` filled in from Wok's options and
     the file's ``[server]``, the file's other sections as written."""
-    config = configparser.ConfigParser(interpolation=None)
+    # Wok reads the same file with interpolation (SafeConfigParser): a literal % is %%.
+    config = configparser.ConfigParser()
     if conf_file is not None and conf_file.is_file():
         try:
             with open(conf_file, encoding="utf-8") as file:
