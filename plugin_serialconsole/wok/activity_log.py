@@ -71,7 +71,8 @@ def _client_address() -> str:
     a watcher thread, outside any request)."""
     import cherrypy
 
-    request = cherrypy.serving.request
-    if request.app is None:  # cherrypy's stand-in request of a thread serving none
+    # cherrypy loads a thread's request into ``serving``'s own attributes and clears them
+    # after; a thread serving none sees a stand-in shared by every thread.
+    if "request" not in vars(cherrypy.serving):
         return NO_ADDRESS
-    return request.remote.ip or NO_ADDRESS
+    return cherrypy.serving.request.remote.ip or NO_ADDRESS

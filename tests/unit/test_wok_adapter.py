@@ -111,3 +111,22 @@ def test_activity_goes_to_wok_request_log_and_other_records_do_not():
     [(args, names)] = entries
     assert args == (i18n.SESSION_OPENED, {"guest": "vm", "device": "serial0"}, None, "POST", 200)
     assert names == {"app": "/plugins/serialconsole", "user": "bob", "ip": "N/A"}
+
+
+def test_activity_off_any_request_has_no_address_whatever_the_shared_request_holds(
+    monkeypatch,
+):
+    """A console ends on a watcher thread: cherrypy's stand-in request there (one object
+    shared by every thread, which a host may have given an ``app``) is no client's."""
+    import cherrypy
+
+    monkeypatch.setattr(cherrypy.serving.request, "app", object())
+    entries = []
+    handler = ActivityLog("/plugins/serialconsole", lambda *a, **kw: entries.append(kw))
+    handler.install()
+    try:
+        ended = Activity(i18n.SESSION_ENDED, {"guest": "vm", "device": "serial0"}, "bob")
+        logging.getLogger("plugin_serialconsole.x").info("ended", extra=ended.extra())
+    finally:
+        handler.remove()
+    assert [entry["ip"] for entry in entries] == ["N/A"]
