@@ -29,6 +29,7 @@ from plugin_serialconsole.plugin import NAME, SerialConsolePlugin
 from plugin_serialconsole.wok.activity_log import ActivityLog
 from plugin_serialconsole.wok.host import WokHost, load_config
 from plugin_serialconsole.wok.identity import needs_csrf_header
+from plugin_serialconsole.wok.logout import LogoutWatch
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +48,20 @@ class WokPaths:
 
 
 class Lifecycle(SimplePlugin):
-    """The plugin's start/stop hooks, and the activity log, on Wok's engine."""
+    """The plugin's start/stop hooks, the activity log and the logout watch, on Wok's
+    engine."""
 
     def __init__(self, bus: Any, hook: Any, host: WokHost, activity: ActivityLog) -> None:
         super().__init__(bus)
         self.hook = hook
         self.host = host
         self.activity = activity
+        self.logout = LogoutWatch(self._login_ended)
         self.urls: list[str] = []
 
     def start(self) -> None:
         self.activity.install()
+        self.logout.install()
         results = self.hook.wok_plugin_start(host=self.host)
         self.urls = [url for urls in results for url in (urls or [])]
 
@@ -65,8 +69,12 @@ class Lifecycle(SimplePlugin):
         try:
             self.hook.wok_plugin_stop(host=self.host)
         finally:
+            self.logout.remove()
             self.activity.remove()
             self.host.close()
+
+    def _login_ended(self, user: str, login_digest: str) -> None:
+        self.hook.wok_login_ended(host=self.host, user=user, login_digest=login_digest)
 
 
 class Serialconsole:

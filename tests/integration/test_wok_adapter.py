@@ -11,7 +11,7 @@ import websocket
 
 from plugin_serialconsole import i18n
 
-from .helpers import PROMPT, WS_TIMEOUT, Console, expect_refused
+from .helpers import PROMPT, WS_TIMEOUT, Console, assert_final_line, expect_refused
 from .helpers.host import HTTP_TIMEOUT
 from .helpers.waiting import wait_for
 from .helpers.wok import PASSWORD, WokStandin
@@ -119,6 +119,21 @@ def test_a_console_token_is_bound_to_the_wok_login_that_asked_for_it(wok):
     expect_refused(opened.json()["ws_url"], cookie=other)
     closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=5)
     assert closed.status_code == 204
+
+
+def test_a_wok_logout_sends_that_login_consoles_away(wok):
+    browser = wok.login("bob")
+    opened = browser.post(
+        wok.plugin("vms/mock-dual/serial"), json={}, headers=XHR, timeout=HTTP_TIMEOUT
+    )
+    assert opened.status_code == 201, opened.text
+    cookie = browser.headers["Cookie"]
+    console = Console(
+        websocket.create_connection(opened.json()["ws_url"], timeout=WS_TIMEOUT, cookie=cookie)
+    )
+    console.read_until(PROMPT)
+    assert browser.post(wok.url + "logout", timeout=HTTP_TIMEOUT).status_code == 200
+    assert_final_line(console.read_until_close(), i18n.LOGIN_ENDED, "Your login session ended.")
 
 
 def test_wok_own_websocket_port_is_refused():
