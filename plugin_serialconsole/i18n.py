@@ -68,6 +68,7 @@ BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
 LOGIN_ENDED = "SCONS0114L"
 RIGHT_DENIED = "SCONS0055E"
+WOK_REQUESTED_WITH_REQUIRED = "SCONS0075E"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -135,6 +136,10 @@ messages: dict[str, str] = {
     LOGIN_ENDED: N_("Your login session ended."),
     # Rights (issue 17).
     RIGHT_DENIED: N_("Operator %(user)s does not have the %(right)s right on guest %(guest)s."),
+    # Inside Wok (issue 19).
+    WOK_REQUESTED_WITH_REQUIRED: N_(
+        "This request uses your Wok login and needs the header X-Requested-With: XMLHttpRequest."
+    ),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

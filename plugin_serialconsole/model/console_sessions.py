@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import consoles, i18n
+from plugin_serialconsole.activity import Activity
 from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding, TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
@@ -37,6 +39,7 @@ from plugin_serialconsole.model.console_session import (
     TAKE_OVER,
     WAIT,
     WAITING,
+    Claim,
     ConsoleSession,
     Opened,
     plan,
@@ -56,6 +59,11 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
 ATTEMPTS = 10
+
+
+def _opener(claims: Iterable[Claim]) -> str | None:
+    """Who opened a session: the operator of its first claim."""
+    return next((claim.user for claim in claims), None)
 
 
 def _login(identity: Identity | None) -> LoginBinding | None:
@@ -168,7 +176,8 @@ class SessionManager:
             process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
         )
         session.started.set()
-        log.info("%s", i18n.translate(i18n.SESSION_OPENED, session.where()))
+        opened = Activity(i18n.SESSION_OPENED, session.where(), _opener(session.claims.values()))
+        log.info("%s", i18n.translate(opened.code, opened.params), extra=opened.extra())
         return process.replay
 
     def _spec(self, session: ConsoleSession, mode: str, force: bool, language: str) -> ConsoleSpec:
@@ -257,7 +266,8 @@ class SessionManager:
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
         why = i18n.translate(reason.message_code, params)
-        log.info("%s", i18n.translate(i18n.SESSION_ENDED, {**session.where(), "reason": why}))
+        ended = Activity(i18n.SESSION_ENDED, {**session.where(), "reason": why}, _opener(claims))
+        log.info("%s", i18n.translate(ended.code, ended.params), extra=ended.extra())
         session.ended.set()
 
     def _guest_stopped(self, guest: Guest) -> None:

@@ -61,8 +61,28 @@ def test_debian_changelog_has_the_package_version():
     assert upstream == version()
 
 
-def test_debian_rules_is_executable_and_control_names_one_package():
+def test_debian_rules_is_executable_and_control_names_the_host_and_wok_packages():
     assert os.access(DEBIAN / "rules", os.X_OK)
     control = (DEBIAN / "control").read_text()
-    assert re.findall(r"(?m)^Package: (\S+)", control) == ["serialconsole"]
+    assert re.findall(r"(?m)^Package: (\S+)", control) == ["serialconsole", "serialconsole-wok"]
     assert (DEBIAN / "source" / "format").read_text().strip() == "3.0 (quilt)"
+
+
+def test_both_packages_install_the_wok_shim_and_its_enabled_conf_where_wok_looks():
+    """Wok imports wok.plugins.<name> from its plugins dir (<python>/wok/plugins) and reads
+    /etc/wok/plugins.d/<name>.conf; the spec's wok subpackage installs the same files."""
+    installed = dict(
+        line.split() for line in (DEBIAN / "serialconsole-wok.install").read_text().splitlines()
+    )
+    assert installed == {
+        "contrib/wok/serialconsole/__init__.py":
+            "usr/lib/python3/dist-packages/wok/plugins/serialconsole/",
+        "contrib/wok/serialconsole.conf": "etc/wok/plugins.d/",
+    }  # fmt: skip
+    spec = SPEC.read_text()
+    for source in installed:
+        assert f" {source} " in spec, f"the spec does not install {source}"
+    assert "%files wok" in spec
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(ROOT / "contrib" / "wok" / "serialconsole.conf")
+    assert conf["wok"].getboolean("enable")

@@ -5,7 +5,10 @@
 import { withLanguage } from "./i18n.js";
 
 const AUTH = "/auth/";
+// A host without /auth (Wok) logs its operators in on its own page, then sends them back.
+const HOST_LOGIN_PAGE = "/login.html";
 let csrfToken = null;
+let hostLogin = false;
 
 /** A REST error: `code` (SCONS####E) and `reason`, already in the page's language. */
 export class ApiError extends Error {
@@ -44,7 +47,8 @@ async function call(method, path, body) {
   const options = {
     method,
     credentials: "same-origin",
-    headers: { Accept: "application/json" },
+    // Marks the request as the page's own (Wok asks this of a request on its login cookie).
+    headers: { Accept: "application/json", "X-Requested-With": "XMLHttpRequest" },
   };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
@@ -70,9 +74,19 @@ export async function resumeSession() {
   try {
     const session = await call("GET", AUTH + "session");
     csrfToken = (session && session.csrf_token) || null;
-  } catch {
+  } catch (error) {
     csrfToken = null; // not logged in, or a host without /auth: requests will say
+    hostLogin = error instanceof ApiError && error.status === 404;
   }
+}
+
+/** The host's own login page (Wok's), to come back to the page after; null with /auth. */
+export function hostLoginUrl() {
+  if (!hostLogin) {
+    return null;
+  }
+  const page = window.top.location; // the tab's frame logs the whole Wok page in
+  return HOST_LOGIN_PAGE + "?next=" + encodeURIComponent(page.pathname + page.search + page.hash);
 }
 
 /** Log in: the session cookie is set by the answer; keep its CSRF token. */

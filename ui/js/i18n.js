@@ -1,5 +1,6 @@
 // The pages' strings: English in the markup and the scripts, translated from the catalog the
-// server picks by Accept-Language (or ?lang=), compiled from po/ (`make ui`).
+// server picks by Accept-Language (or ?lang=, or Wok's wokLang cookie), compiled from po/
+// (`make ui`).
 // Untranslated strings stay English.
 
 let messages = {};
@@ -22,9 +23,16 @@ export function currentLanguage() {
   return language;
 }
 
-/** `?lang=<x>` of the page's address, to pass on to the REST API and to other pages. */
+/** The language Wok's pages chose (its `wokLang` cookie), if the page runs inside Wok. */
+function wokLanguage() {
+  const match = /(?:^|;\s*)wokLang=([^;]*)/.exec(document.cookie);
+  return match ? decodeURIComponent(match[1]).replace(/"/g, "") : "";
+}
+
+/** `?lang=<x>` of the page's address (else Wok's language), to pass on to the REST API and
+ * to other pages. */
 export function languageQuery() {
-  const lang = new URLSearchParams(location.search).get("lang");
+  const lang = new URLSearchParams(location.search).get("lang") || wokLanguage();
   return lang ? "lang=" + encodeURIComponent(lang) : "";
 }
 

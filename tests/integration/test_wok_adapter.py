@@ -1,0 +1,149 @@
+"""The plugin inside Wok: loaded by (a stand-in for) Wok's plugin loader, its operators
+logged in by Wok, its activity in Wok's request log (issue 19)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import websocket
+
+from plugin_serialconsole import i18n
+
+from .helpers import PROMPT, WS_TIMEOUT, Console, assert_final_line, expect_refused
+from .helpers.host import HTTP_TIMEOUT
+from .helpers.waiting import wait_for
+from .helpers.wok import PASSWORD, WokStandin
+
+JSON = {"Accept": "application/json"}
+XHR = {"X-Requested-With": "XMLHttpRequest"}
+WOK_WS_PORT = 64667
+
+
+@pytest.fixture(scope="module")
+def wok() -> Iterator[WokStandin]:
+    standin = WokStandin()
+    try:
+        yield standin.start()
+    finally:
+        standin.finish()
+
+
+def test_wok_pages_still_render_with_the_plugin_mounted(wok):
+    """Wok reads ``extends`` of every mounted root for its own pages."""
+    assert requests.get(wok.url + "login.html", timeout=HTTP_TIMEOUT).status_code == 200
+
+
+def test_the_tab_points_wok_at_a_fragment_of_the_plugin(wok):
+    tabs = requests.get(wok.plugin("ui/config/tab-ext.xml"), timeout=HTTP_TIMEOUT)
+    assert tabs.status_code == 200
+    assert "<path>plugins/serialconsole/tabs/serialconsole.html</path>" in tabs.text
+    fragment = requests.get(wok.plugin("tabs/serialconsole.html"), timeout=HTTP_TIMEOUT)
+    assert fragment.status_code == 200
+    assert fragment.headers["Content-Type"].startswith("text/html")
+    assert '<iframe src="/plugins/serialconsole/"' in fragment.text
+    # quoted, as Wok's own; Wok's login page strips the quotes
+    assert fragment.cookies["lastPage"].strip('"') == "/#plugins/serialconsole/tabs/serialconsole"
+
+
+def test_without_a_wok_login_the_api_asks_for_one(wok):
+    answer = requests.get(wok.plugin("vms"), headers=JSON, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 401
+    assert answer.json()["code"] == i18n.AUTHENTICATION_REQUIRED
+
+
+def test_the_wok_login_cookie_reaches_the_plugin(wok):
+    """Wok's session config stays on the plugin's mount: it is merged with the plugin's."""
+    browser = wok.login("bob")
+    answer = browser.get(wok.plugin("vms"), headers=JSON, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    assert "mock-vm" in {guest["name"] for guest in answer.json()}
+
+
+def test_rest_clients_log_in_with_basic_as_in_wok(wok):
+    auth = ("bob", PASSWORD)
+    answer = requests.get(wok.plugin("sessions"), auth=auth, headers=JSON, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    wrong = requests.get(wok.plugin("sessions"), auth=("bob", "x"), headers=JSON, timeout=5)
+    assert wrong.status_code == 401
+
+
+def test_a_post_on_the_login_cookie_without_the_browser_header_is_refused(wok):
+    """A page of another site can make the browser POST with Wok's cookie, but cannot add
+    X-Requested-With (a CORS preflight would ask first)."""
+    browser = wok.login("alice")
+    answer = browser.post(wok.plugin("vms/mock-vm/serial"), json={}, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 403
+    assert answer.json()["code"] == i18n.WOK_REQUESTED_WITH_REQUIRED
+    assert browser.get(wok.plugin("sessions"), headers=JSON, timeout=HTTP_TIMEOUT).json() == []
+
+
+def test_a_console_through_a_wok_login_lands_in_wok_activity_log(wok):
+    browser = wok.login("alice")
+    opened = browser.post(
+        wok.plugin("vms/mock-vm/serial"), json={}, headers=XHR, timeout=HTTP_TIMEOUT
+    )
+    assert opened.status_code == 201, opened.text
+    ws_url = opened.json()["ws_url"]
+    assert f":{WOK_WS_PORT}/" not in ws_url  # Wok's own websockify has that port
+    cookie = browser.headers["Cookie"]
+    console = Console(websocket.create_connection(ws_url, timeout=WS_TIMEOUT, cookie=cookie))
+    console.read_until(PROMPT)
+    console.send("echo through-wok\r")
+    assert console.read_until(b"\r\n" + PROMPT).endswith(b"through-wok\r\n# ")
+    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=5)
+    assert closed.status_code == 204
+    console.read_until_close()
+
+    def entries() -> list[tuple[str, str, str, str]]:
+        return [
+            (e["message"]["code"], e["info"]["req"], e["info"]["user"], e["info"]["app"])
+            for e in wok.activity()
+        ]
+
+    wait_for(lambda: (i18n.SESSION_ENDED, "DELETE", "alice", "/plugins/serialconsole") in entries())
+    assert (i18n.SESSION_OPENED, "POST", "alice", "/plugins/serialconsole") in entries()
+    [opened_entry] = [e for e in wok.activity() if e["message"]["code"] == i18n.SESSION_OPENED]
+    assert opened_entry["message"]["params"] == {"guest": "mock-vm", "device": "serial0"}
+    assert opened_entry["info"]["ip"] == "127.0.0.1"
+
+
+def test_a_console_token_is_bound_to_the_wok_login_that_asked_for_it(wok):
+    browser = wok.login("alice")
+    opened = browser.post(
+        wok.plugin("vms/mock-vm/serial"), json={}, headers=XHR, timeout=HTTP_TIMEOUT
+    )
+    assert opened.status_code == 201, opened.text
+    other = wok.login("alice").headers["Cookie"]
+    expect_refused(opened.json()["ws_url"], cookie=other)
+    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=5)
+    assert closed.status_code == 204
+
+
+def test_a_wok_logout_sends_that_login_consoles_away(wok):
+    browser = wok.login("bob")
+    opened = browser.post(
+        wok.plugin("vms/mock-dual/serial"), json={}, headers=XHR, timeout=HTTP_TIMEOUT
+    )
+    assert opened.status_code == 201, opened.text
+    cookie = browser.headers["Cookie"]
+    console = Console(
+        websocket.create_connection(opened.json()["ws_url"], timeout=WS_TIMEOUT, cookie=cookie)
+    )
+    console.read_until(PROMPT)
+    assert browser.post(wok.url + "logout", timeout=HTTP_TIMEOUT).status_code == 200
+    assert_final_line(console.read_until_close(), i18n.LOGIN_ENDED, "Your login session ended.")
+
+
+def test_wok_own_websocket_port_is_refused():
+    """Wok's websockify owns 64667: a conf file that gives it to the consoles is refused,
+    and Wok leaves the plugin out."""
+    standin = WokStandin(ws_port=str(WOK_WS_PORT))
+    try:
+        standin.start()
+        answer = requests.get(standin.plugin("vms"), headers=JSON, timeout=HTTP_TIMEOUT)
+        assert answer.status_code == 404
+        assert "is Wok's own websockets_port" in standin.log()
+    finally:
+        standin.finish()

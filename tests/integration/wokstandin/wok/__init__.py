@@ -1,0 +1,1 @@
+"""Stand-in for Wok's ``wok`` package (see ``tests/integration/wokstandin``)."""

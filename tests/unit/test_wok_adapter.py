@@ -1,0 +1,132 @@
+"""The Wok adapter's pieces that need no Wok: identity, configuration, activity log."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.activity import Activity
+from plugin_serialconsole.host.config import mock_uri
+from plugin_serialconsole.wok.activity_log import ActivityLog
+from plugin_serialconsole.wok.host import WOK_WS_PORT, WokConfigError, load_config
+from plugin_serialconsole.wok.identity import identity_of, needs_csrf_header
+
+COOKIE = {"Cookie": "wok=abc123"}
+
+
+def test_a_wok_admin_has_every_right_and_a_user_their_groups():
+    admin = identity_of("alice", "admin", ["wheel"], "GET", {}, via_cookie=False)
+    user = identity_of("bob", "user", ["bob", "ops"], "GET", {}, via_cookie=False)
+    assert admin.all_rights and admin.groups == frozenset({"wheel"})
+    assert not user.all_rights and user.groups == frozenset({"bob", "ops"})
+    assert identity_of("carol", "user", None, "GET", {}, via_cookie=False).groups == frozenset()
+
+
+def test_a_cookie_login_is_bound_to_its_session_and_basic_to_none():
+    on_cookie = identity_of("alice", "admin", [], "GET", COOKIE, via_cookie=True)
+    assert on_cookie.session_cookie == "wok"
+    assert on_cookie.session_digest == hashlib.sha256(b"abc123").hexdigest()
+    basic = identity_of("alice", "admin", [], "GET", COOKIE, via_cookie=False)
+    assert basic.session_cookie is None and basic.session_digest is None
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "refused"),
+    [
+        ("POST", COOKIE, True),
+        ("DELETE", COOKIE, True),
+        ("POST", {**COOKIE, "X-Requested-With": "XMLHttpRequest"}, False),
+        ("POST", {**COOKIE, "X-CSRF-Token": "t"}, False),
+        ("POST", {**COOKIE, "X-Requested-With": " "}, True),
+        ("GET", COOKIE, False),
+        ("POST", {}, False),  # no cookie: Basic or nothing, no CSRF to fear
+    ],
+)
+def test_a_state_change_on_the_wok_cookie_needs_a_header_foreign_pages_cannot_send(
+    method, headers, refused
+):
+    assert needs_csrf_header(method, headers) is refused
+    identity = identity_of("alice", "admin", [], method, headers, via_cookie=True)
+    assert identity.csrf_ok is not refused
+
+
+def options(**values):
+    return SimpleNamespace(
+        **{"cherrypy_port": 8010, "websockets_port": 64667, "test": "", **values}
+    )
+
+
+def test_wok_test_mode_gives_the_mock_model_and_the_consoles_their_own_port(tmp_path):
+    config = load_config(options(test="True"), tmp_path / "absent.conf")
+    server = config["server"]
+    assert server["uri"] == mock_uri()
+    assert server["ws_port"] == WOK_WS_PORT != "64667"
+    assert (server["host"], server["port"]) == ("127.0.0.1", "8010")
+    assert server["run_dir"].endswith("-wok")
+
+
+def test_the_conf_file_sets_server_keys_and_the_plugin_section(tmp_path):
+    conf = tmp_path / "serialconsole.conf"
+    conf.write_text(
+        "[wok]\nenable = True\n[server]\nws_port = 7000\nuri = test:///default\n"
+        "[serialconsole]\ntoken_ttl = 30\n"
+    )
+    config = load_config(options(), conf)
+    assert config["server"]["ws_port"] == "7000"
+    assert config["server"]["uri"] == "test:///default"
+    assert config["serialconsole"]["token_ttl"] == "30"
+
+
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        ("ws_port = 64667", "Wok's own websockets_port"),
+        ("ws_port = http", "not a port number"),
+        ("port = 9000", "takes only ws_port, uri, run_dir"),
+    ],
+)
+def test_a_conf_file_the_adapter_cannot_use_is_refused(tmp_path, server, message):
+    conf = tmp_path / "serialconsole.conf"
+    conf.write_text(f"[server]\n{server}\n")
+    with pytest.raises(WokConfigError, match=message):
+        load_config(options(), conf)
+
+
+def test_activity_goes_to_wok_request_log_and_other_records_do_not():
+    entries = []
+    handler = ActivityLog("/plugins/serialconsole", lambda *a, **kw: entries.append((a, kw)))
+    logger = logging.getLogger("plugin_serialconsole.model.console_sessions")
+    handler.install()
+    try:
+        opened = Activity(i18n.SESSION_OPENED, {"guest": "vm", "device": "serial0"}, "bob")
+        logger.info("opened", extra=opened.extra())
+        logger.info("not an activity")
+    finally:
+        handler.remove()
+    logger.info("after removal", extra=opened.extra())
+    [(args, names)] = entries
+    assert args == (i18n.SESSION_OPENED, {"guest": "vm", "device": "serial0"}, None, "POST", 200)
+    assert names == {"app": "/plugins/serialconsole", "user": "bob", "ip": "N/A"}
+
+
+def test_activity_off_any_request_has_no_address_whatever_the_shared_request_holds(
+    monkeypatch,
+):
+    """A console ends on a watcher thread: cherrypy's stand-in request there (one object
+    shared by every thread, which a host may have given an ``app``) is no client's."""
+    import cherrypy
+
+    monkeypatch.setattr(cherrypy.serving.request, "app", object())
+    entries = []
+    handler = ActivityLog("/plugins/serialconsole", lambda *a, **kw: entries.append(kw))
+    handler.install()
+    try:
+        ended = Activity(i18n.SESSION_ENDED, {"guest": "vm", "device": "serial0"}, "bob")
+        logging.getLogger("plugin_serialconsole.x").info("ended", extra=ended.extra())
+    finally:
+        handler.remove()
+    assert [entry["ip"] for entry in entries] == ["N/A"]
