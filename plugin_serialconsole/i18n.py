@@ -195,11 +195,28 @@ def choose_language(
     for wanted in _ranked(accept_language, override):
         if wanted in have:
             return wanted
-        primary = wanted.split("_")[0]
-        for candidate in have:
-            if candidate.split("_")[0] == primary:
-                return candidate
+        if nearest := _same_language(wanted, have):
+            return nearest
     return DEFAULT_LANGUAGE
+
+
+# Chinese is read in one of two scripts: the script subtag, or else the region, names the
+# catalog (``zh-Hant``, ``zh-HK`` -> zh_TW; ``zh-Hans-TW`` -> zh_CN); plain ``zh`` is zh_CN.
+_CATALOG_BY_SUBTAG = {
+    "zh": {"HANS": "zh_CN", "HANT": "zh_TW", "TW": "zh_TW", "HK": "zh_TW", "MO": "zh_TW"},
+}
+
+
+def _same_language(wanted: str, have: list[str]) -> str | None:
+    """A catalog of ``wanted``'s language, the one its script or region reads best."""
+    primary, *subtags = wanted.split("_")
+    by_subtag = _CATALOG_BY_SUBTAG.get(primary, {})
+    for subtag in subtags:
+        if subtag in by_subtag:
+            if by_subtag[subtag] in have:
+                return by_subtag[subtag]
+            break
+    return next((candidate for candidate in have if candidate.split("_")[0] == primary), None)
 
 
 @lru_cache(maxsize=8)

@@ -115,6 +115,54 @@ def test_choose_language_among_available(header, override, expected):
     assert i18n.choose_language(header, override, {"pt_BR", "de_DE", "zh_CN"}) == expected
 
 
+WOK_LANGUAGES = {
+    "pt_BR",
+    "zh_CN",
+    "de_DE",
+    "es_ES",
+    "fr_FR",
+    "it_IT",
+    "ja_JP",
+    "ko_KR",
+    "ru_RU",
+    "zh_TW",
+}
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("zh-TW", "zh_TW"),
+        ("zh-Hant", "zh_TW"),
+        ("zh-Hant-TW", "zh_TW"),
+        ("zh-HK, en;q=0.5", "zh_TW"),
+        ("zh-MO", "zh_TW"),
+        ("zh", "zh_CN"),
+        ("zh-Hans", "zh_CN"),
+        ("zh-Hans-TW", "zh_CN"),
+        ("zh-SG", "zh_CN"),
+        ("zh-CN", "zh_CN"),
+        ("es-MX", "es_ES"),
+        ("es-419, en;q=0.8", "es_ES"),
+        ("fr-CA", "fr_FR"),
+        ("fr-BE;q=0.9, de;q=0.5", "fr_FR"),
+        ("it-CH", "it_IT"),
+        ("ja", "ja_JP"),
+        ("ko", "ko_KR"),
+        ("ru-UA", "ru_RU"),
+        ("en-US, ru;q=0.9", "en"),
+        ("uk, ru;q=0.8", "ru_RU"),
+        ("ja;q=0.5, ko;q=0.8", "ko_KR"),
+    ],
+)
+def test_choose_language_among_wok_languages(header, expected):
+    assert i18n.choose_language(header, None, WOK_LANGUAGES) == expected
+
+
+def test_traditional_chinese_reads_simplified_when_that_is_all_there_is():
+    assert i18n.choose_language("zh-Hant", None, {"zh_CN", "de_DE"}) == "zh_CN"
+
+
 @pytest.mark.parametrize(
     ("accept", "html"),
     [
