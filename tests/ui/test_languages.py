@@ -56,6 +56,6 @@ def test_lang_parameter_overrides_accept_language(host, open_context):
 
 
 def test_untranslated_language_falls_back_to_english(host, open_context):
-    page = translated_list(open_context(locale="fr-FR").new_page(), host)
+    page = translated_list(open_context(locale="nl-NL").new_page(), host)
     assert page.evaluate("document.documentElement.lang") == "en"
     assert page.title() == "Serial consoles"

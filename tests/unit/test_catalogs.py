@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,11 +18,44 @@ from plugin_serialconsole.plugin import SerialConsolePlugin  # noqa: E402
 from tools import catalogs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = {"pt_BR", "zh_CN", "de_DE"}
+# The ten languages of Wok and Kimchi (their po/LINGUAS).
+REQUIRED = {
+    "pt_BR",
+    "zh_CN",
+    "de_DE",
+    "es_ES",
+    "fr_FR",
+    "it_IT",
+    "ja_JP",
+    "ko_KR",
+    "ru_RU",
+    "zh_TW",
+}
+# n -> plural form index, as each language's own gettext catalogs count.
+PLURAL_FORMS = {
+    "de_DE": {1: 0, 2: 1, 0: 1},
+    "es_ES": {1: 0, 2: 1, 0: 1},
+    "it_IT": {1: 0, 2: 1, 0: 1},
+    "pt_BR": {0: 0, 1: 0, 2: 1},
+    "fr_FR": {0: 0, 1: 0, 2: 1},
+    "ru_RU": {1: 0, 21: 0, 2: 1, 4: 1, 22: 1, 0: 2, 5: 2, 11: 2, 12: 2, 14: 2, 111: 2, 112: 2},
+    "ja_JP": {0: 0, 1: 0, 2: 0},
+    "ko_KR": {0: 0, 1: 0, 2: 0},
+    "zh_CN": {0: 0, 1: 0, 2: 0},
+    "zh_TW": {0: 0, 1: 0, 2: 0},
+}
 
 
 def test_required_languages_are_listed():
     assert set(catalogs.languages()) >= REQUIRED
+
+
+@pytest.mark.parametrize("lang", sorted(PLURAL_FORMS))
+def test_plural_forms_header_counts_like_the_language(lang):
+    translation = catalogs.read_catalog(catalogs.PO_DIR / f"{lang}.po", lang)
+    assert translation.num_plurals == len(set(PLURAL_FORMS[lang].values()))
+    plural = gettext.c2py(translation.plural_expr)
+    assert {n: plural(n) for n in PLURAL_FORMS[lang]} == PLURAL_FORMS[lang]
 
 
 def test_template_is_current_and_translations_complete_and_sound():
@@ -87,9 +121,11 @@ def test_untranslated_lists_empty_and_fuzzy():
 def test_compiled_server_catalogs_translate():
     if not i18n.catalog_languages():
         pytest.skip("catalogs not compiled (make ui)")
-    assert {"pt_BR", "zh_CN", "de_DE"} <= i18n.catalog_languages()
+    assert i18n.catalog_languages() >= REQUIRED
     assert i18n.translate("SCONS0104L", language="de_DE") == "Der Gast wurde beendet."
     assert i18n.translate("SCONS0001E", {"guest": "g"}, "pt_BR") == "O convidado g não existe."
+    assert i18n.translate("SCONS0107L", language="zh_TW") == "主控台已被另一個工作階段接管。"
+    assert i18n.translate("SCONS0001E", {"guest": "g"}, "ko_KR") == "게스트 g이(가) 없습니다."
 
 
 @pytest.mark.parametrize(
