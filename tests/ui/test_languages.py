@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .browser import console_url, status_text, wait_js, wait_state
+import pytest
+
+from .browser import (
+    console_url,
+    status_text,
+    wait_js,
+    wait_state,
+)
 
 
 def translated_list(page, host, extra: str = ""):
@@ -59,3 +66,39 @@ def test_untranslated_language_falls_back_to_english(host, open_context):
     page = translated_list(open_context(locale="nl-NL").new_page(), host)
     assert page.evaluate("document.documentElement.lang") == "en"
     assert page.title() == "Serial consoles"
+
+
+# The other seven languages of Wok and Kimchi: (browser locale, page language, the list's
+# title, its Refresh button, the console page's "Connected" and its tab title's end).
+WOK_LANGUAGES = [
+    ("es-MX", "es-ES", "Consolas serie", "Actualizar", "Conectado", "consola serie"),
+    ("fr-FR", "fr-FR", "Consoles série", "Actualiser", "Connecté", "console série"),
+    ("it-IT", "it-IT", "Console seriali", "Aggiorna", "Connesso", "console seriale"),
+    ("ja-JP", "ja-JP", "シリアルコンソール", "更新", "接続済み", "シリアルコンソール"),
+    ("ko-KR", "ko-KR", "직렬 콘솔", "새로 고침", "연결됨", "직렬 콘솔"),
+    (
+        "ru-RU",
+        "ru-RU",
+        "Последовательные консоли",
+        "Обновить",
+        "Подключено",
+        "последовательная консоль",
+    ),
+    ("zh-TW", "zh-TW", "序列主控台", "重新整理", "已連線", "序列主控台"),
+]
+
+
+@pytest.mark.parametrize(("locale", "lang", "title", "refresh", "connected", "tab"), WOK_LANGUAGES)
+def test_guest_list_and_console_in_each_wok_language(
+    host, open_context, locale, lang, title, refresh, connected, tab
+):
+    page = translated_list(open_context(locale=locale).new_page(), host)
+    assert page.evaluate("document.documentElement.lang") == lang
+    assert page.title() == title
+    assert page.get_by_role("button", name=refresh).is_visible()
+
+    page.goto(console_url(host))
+    wait_state(page, "connected")
+    assert page.evaluate("document.documentElement.lang") == lang
+    assert status_text(page) == connected
+    assert page.title() == f"mock-vm – {tab}"

@@ -58,6 +58,12 @@ def test_plural_forms_header_counts_like_the_language(lang):
     assert {n: plural(n) for n in PLURAL_FORMS[lang]} == PLURAL_FORMS[lang]
 
 
+def test_readme_languages_section_lists_every_catalog():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Languages\n", 1)[1].split("\n## ", 1)[0]
+    assert [lang for lang in catalogs.languages() if f"`{lang}`" not in section] == []
+
+
 def test_template_is_current_and_translations_complete_and_sound():
     assert catalogs.check() == []
 
