@@ -6,9 +6,12 @@ import pytest
 
 from .browser import (
     console_url,
+    focus_terminal,
+    open_console,
     status_text,
     wait_js,
     wait_state,
+    wait_terminal_line,
 )
 
 
@@ -102,3 +105,63 @@ def test_guest_list_and_console_in_each_wok_language(
     assert page.evaluate("document.documentElement.lang") == lang
     assert status_text(page) == connected
     assert page.title() == f"mock-vm – {tab}"
+
+
+# Traditional Chinese with a character that is wide only since Unicode 9 (U+2705).
+WIDE_LINE = "序列主控台 ✅"
+WIDE_CELLS = 2 * 5 + 1 + 2
+
+
+def test_wide_characters_take_two_cells_and_the_cursor_follows(host, open_context):
+    page = open_console(open_context(locale="zh-TW").new_page(), host)
+    focus_terminal(page)
+    page.keyboard.insert_text(WIDE_LINE)
+    wait_terminal_line(page, "# " + WIDE_LINE)
+    cursor = page.evaluate(
+        """() => {
+      const buffer = window.serialconsole.term.buffer.active;
+      const line = buffer.getLine(buffer.baseY + buffer.cursorY);
+      const widths = [];
+      for (let x = 0; x < buffer.cursorX; x++) widths.push(line.getCell(x).getWidth());
+      return { x: buffer.cursorX, widths };
+    }"""
+    )
+    assert cursor["x"] == len("# ") + WIDE_CELLS
+    # Each wide character: a cell of width 2 and the empty cell it covers.
+    assert cursor["widths"] == [1, 1] + [2, 0] * 5 + [1] + [2, 0]
+
+
+def platform_fonts(page, selector: str) -> set[str]:
+    """The fonts Chromium actually drew the text of ``selector``'s element with."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        return {font["familyName"] for font in fonts}
+    finally:
+        cdp.detach()
+
+
+# The terminal's own monospace CJK font (fonts-noto-cjk), not a proportional fallback, and the
+# one whose Han or Hangul glyphs are those of the page's language.
+CJK_TEXT = [
+    ("zh-TW", "序列主控台", "Noto Sans Mono CJK TC"),
+    ("ja-JP", "シリアル漢字", "Noto Sans Mono CJK JP"),
+    ("ko-KR", "직렬 콘솔", "Noto Sans Mono CJK KR"),
+]
+
+
+@pytest.mark.parametrize(("locale", "text", "font"), CJK_TEXT)
+def test_cjk_text_is_drawn_with_a_monospace_font_of_the_page_language(
+    host, open_context, locale, text, font
+):
+    page = open_console(open_context(locale=locale).new_page(), host)
+    focus_terminal(page)
+    page.keyboard.insert_text(text)
+    wait_terminal_line(page, "# " + text)
+    row = page.evaluate("window.serialconsole.term.buffer.active.cursorY") + 1
+    fonts = platform_fonts(page, f".xterm-rows > div:nth-child({row})")
+    assert font in fonts, fonts
