@@ -70,7 +70,8 @@ def test_template_is_current_and_translations_complete_and_sound():
 
 def test_every_server_message_is_in_the_template():
     template = catalogs.read_catalog(catalogs.POT)
-    assert set(i18n.messages.values()) <= {m.id for m in template if m.id}
+    ids = {catalogs.forms(m.id) for m in template if m.id}
+    assert {i18n.english_forms(message) for message in i18n.messages.values()} <= ids
 
 
 def test_template_has_the_pages_strings():
@@ -117,6 +118,46 @@ def test_broken_or_fuzzy_translations_are_not_compiled():
     assert not any(catalogs._usable(m) for m in fuzzy if m.id)
 
 
+SECONDS = ("Try again in %(seconds)s second.", "Try again in %(seconds)s seconds.")
+
+
+def russian(*forms: str) -> Catalog:
+    result = Catalog(locale="ru_RU")
+    result.add(SECONDS, forms)
+    return result
+
+
+def test_check_counts_the_plural_forms_of_the_language():
+    template = Catalog(locale="ru_RU")
+    template.add(SECONDS, ("", "", ""))
+    two_forms = russian("через %(seconds)s секунду", "через %(seconds)s секунд")
+    [problem] = catalogs.translation_problems(template, two_forms, "ru_RU.po")
+    assert problem == f"ru_RU.po: {SECONDS!r} has 2 plural forms, the language 3"
+
+
+def test_check_finds_a_placeholder_mismatch_in_any_plural_form():
+    template = Catalog(locale="ru_RU")
+    template.add(SECONDS, ("", "", ""))
+    translation = russian(
+        "через %(seconds)s секунду", "через %(s)s секунды", "через %(seconds)s секунд"
+    )
+    [problem] = catalogs.translation_problems(template, translation, "ru_RU.po")
+    assert "placeholders differ" in problem and "%(s)s" in problem
+
+
+def test_a_plural_entry_missing_a_form_is_untranslated_and_not_compiled():
+    template = Catalog(locale="ru_RU")
+    template.add(SECONDS, ("", "", ""))
+    partial = russian("через %(seconds)s секунду", "", "через %(seconds)s секунд")
+    assert catalogs.untranslated(template, partial) == [SECONDS]
+    assert not any(catalogs._usable(m) for m in partial if m.id)
+    whole = russian(
+        "через %(seconds)s секунду", "через %(seconds)s секунды", "через %(seconds)s секунд"
+    )
+    assert catalogs.untranslated(template, whole) == []
+    assert all(catalogs._usable(m) for m in whole if m.id)
+
+
 def test_untranslated_lists_empty_and_fuzzy():
     template = catalog(("A", ""), ("B", ""), ("C", ""))
     translation = catalog(("A", "a"), ("B", ""), ("C", "c"))
@@ -131,6 +172,17 @@ def test_compiled_server_catalogs_translate():
     assert i18n.translate("SCONS0104L", language="de_DE") == "Der Gast wurde beendet."
     assert i18n.translate("SCONS0001E", {"guest": "g"}, "pt_BR") == "O convidado g não existe."
     assert i18n.translate("SCONS0107L", language="zh_TW") == "主控台已被另一個工作階段接管。"
+    tries = {
+        n: i18n.translate(i18n.TOO_MANY_FAILED_LOGINS, {"seconds": n}, "ru_RU") for n in (1, 3, 5)
+    }
+    assert [text.split(" через ")[1] for text in tries.values()] == [
+        "1 секунду.",
+        "3 секунды.",
+        "5 секунд.",
+    ]
+    assert i18n.translate(i18n.OUTPUT_SKIPPED, {"bytes": 1}, "de_DE").endswith(
+        "1 Byte Ausgabe übersprungen."
+    )
     assert i18n.translate("SCONS0001E", {"guest": "g"}, "ko_KR") == "게스트 g이(가) 없습니다."
 
 
