@@ -156,13 +156,21 @@ def _write_po(path: Path, catalog: Catalog, **options) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def _ids(catalog: Catalog) -> set[str]:
+def _ids(catalog: Catalog) -> set[str | tuple[str, ...]]:
     return {m.id for m in catalog if m.id}
 
 
 def _fingerprint(catalog: Catalog) -> list[tuple]:
+    """What the template says, in an order and form that survive writing and reading it back
+    (the .pot lists a message's locations sorted, and a line of 0 as none)."""
     return sorted(
-        (forms(m.id), tuple(m.locations), tuple(sorted(m.flags))) for m in catalog if m.id
+        (
+            forms(m.id),
+            tuple(sorted((path, line or 0) for path, line in m.locations)),
+            tuple(sorted(m.flags)),
+        )
+        for m in catalog
+        if m.id
     )
 
 
@@ -207,7 +215,7 @@ def translation_problems(template: Catalog, translation: Catalog, name: str) -> 
     return problems
 
 
-def untranslated(template: Catalog, translation: Catalog) -> list[str]:
+def untranslated(template: Catalog, translation: Catalog) -> list[str | tuple[str, ...]]:
     """Template msgids with no (or only a fuzzy) translation."""
     missing = []
     for message_id in sorted(_ids(template), key=forms):

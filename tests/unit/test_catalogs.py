@@ -68,6 +68,14 @@ def test_template_is_current_and_translations_complete_and_sound():
     assert catalogs.check() == []
 
 
+def test_a_template_read_back_is_the_template_written(tmp_path):
+    """Else `make pot` rewrites an unchanged template (and every .po's date) each time."""
+    template = catalogs.extract_template()
+    catalogs._write_po(tmp_path / "t.pot", template)
+    read_back = catalogs.read_catalog(tmp_path / "t.pot")
+    assert catalogs._fingerprint(read_back) == catalogs._fingerprint(template)
+
+
 def test_every_server_message_is_in_the_template():
     template = catalogs.read_catalog(catalogs.POT)
     ids = {catalogs.forms(m.id) for m in template if m.id}
