@@ -4,7 +4,7 @@
 
 import { _, format } from "./i18n.js";
 
-/** True when xterm.js and its fit addon loaded (`make ui` installs them). */
+/** True when xterm.js and its addons loaded (`make ui` installs them). */
 export function terminalLoaded() {
   return (
     typeof window.Terminal === "function" &&
