@@ -25,6 +25,8 @@ APT_PACKAGES += build-essential dpkg-dev debhelper dh-python pybuild-plugin-pypr
 APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
 # Browser tests drive Debian's Chromium with Playwright (which never downloads a browser):
 APT_PACKAGES += chromium
+# the console page's CJK and Hangul fonts (the browser tests check the terminal draws with them):
+APT_PACKAGES += fonts-noto-cjk
 # xterm.js comes from the npm registry; Debian's npm only when no npm is installed at all:
 ifeq ($(shell command -v npm),)
 APT_PACKAGES += nodejs npm

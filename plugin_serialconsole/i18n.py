@@ -2,7 +2,8 @@
 
 Codes are ``SCONS`` + 4 digits + severity: ``E`` for errors returned to clients, ``L`` for
 activity (session ends, told to the console client and logged). Texts use ``%(name)s``
-placeholders so gettext tools check them.
+placeholders so gettext tools check them; a text that counts something (seconds, bytes) is
+an ``Nn_`` message, with the plural forms each language has.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 DOMAIN = "serialconsole"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -21,6 +23,25 @@ DEFAULT_LANGUAGE = "en"
 def N_(text: str) -> str:
     """Mark a string for extraction without translating it here."""
     return text
+
+
+class Plural(NamedTuple):
+    """A message whose words follow a number: English singular and plural, and the name of
+    the parameter that holds the number (each language has its own forms in its catalog)."""
+
+    singular: str
+    plural: str
+    count: str
+
+
+def Nn_(singular: str, plural: str, count: str) -> Plural:
+    """Mark a message with plural forms for extraction; ``count`` names its number."""
+    return Plural(singular, plural, count)
+
+
+def english_forms(message: str | Plural) -> tuple[str, ...]:
+    """A message's English texts: the one, or its singular and plural."""
+    return (message.singular, message.plural) if isinstance(message, Plural) else (message,)
 
 
 # Each message's code, named once: code refers to a message by its name.
@@ -70,7 +91,7 @@ LOGIN_ENDED = "SCONS0114L"
 RIGHT_DENIED = "SCONS0055E"
 WOK_REQUESTED_WITH_REQUIRED = "SCONS0075E"
 
-messages: dict[str, str] = {
+messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
     GUEST_NOT_RUNNING: N_("Guest %(guest)s is not running (state: %(state)s)."),
     CONSOLE_IN_USE: N_(
@@ -90,24 +111,40 @@ messages: dict[str, str] = {
     BODY_NOT_JSON_TYPE: N_(
         "The request body must be a JSON document (Content-Type: application/json)."
     ),
-    BODY_TOO_LARGE: N_("The request body is larger than %(limit)s bytes."),
+    BODY_TOO_LARGE: Nn_(
+        "The request body is larger than %(limit)s byte.",
+        "The request body is larger than %(limit)s bytes.",
+        "limit",
+    ),
     AUTHENTICATION_REQUIRED: N_("Authentication required."),
     HTTP_ERROR: N_("HTTP error %(status)s."),
     CSRF_TOKEN_REQUIRED: N_("This request needs the X-CSRF-Token header of your login session."),
     WRONG_CREDENTIALS: N_("Wrong user name or password."),
     LOGIN_BODY_EXPECTED: N_('Log in with a JSON body {"username": "...", "password": "..."}.'),
-    TOO_MANY_FAILED_LOGINS: N_("Too many failed logins. Try again in %(seconds)s seconds."),
+    TOO_MANY_FAILED_LOGINS: Nn_(
+        "Too many failed logins. Try again in %(seconds)s second.",
+        "Too many failed logins. Try again in %(seconds)s seconds.",
+        "seconds",
+    ),
     TOO_MANY_SESSIONS: N_(
         "Too many console sessions are open (the limit is %(limit)s). End one and try again."
     ),
     CLIENT_CLOSED: N_("Console closed by the client."),
     CTRL_Q_PRESSED: N_("Disconnected (Ctrl+Q)."),
-    IDLE_TIMEOUT: N_("No activity for %(seconds)s seconds; console closed."),
+    IDLE_TIMEOUT: Nn_(
+        "No activity for %(seconds)s second; console closed.",
+        "No activity for %(seconds)s seconds; console closed.",
+        "seconds",
+    ),
     GUEST_STOPPED: N_("The guest stopped."),
     HOST_STOPPING: N_("The host is shutting down."),
     OPERATOR_ENDED: N_("The session was ended by an operator."),
     TAKEN_OVER: N_("The console was taken over by another session."),
-    NOBODY_CAME: N_("No client connected within %(seconds)s seconds."),
+    NOBODY_CAME: Nn_(
+        "No client connected within %(seconds)s second.",
+        "No client connected within %(seconds)s seconds.",
+        "seconds",
+    ),
     CONSOLE_CLOSED: N_("The guest console closed: %(error)s"),
     SESSION_OPENED: N_("Console session of guest %(guest)s, device %(device)s opened."),
     SESSION_ENDED: N_("Console session of guest %(guest)s, device %(device)s ended: %(reason)s"),
@@ -120,11 +157,27 @@ messages: dict[str, str] = {
         "The web UI is not built on this host: run `make ui` in the plugin's source "
         "checkout (and set ui_dir to its ui/ directory if the plugin was installed from it)."
     ),
-    NOBODY_REATTACHED: N_("Nobody reattached within %(seconds)s seconds; console closed."),
-    OUTPUT_SKIPPED: N_("This view fell behind: %(bytes)s bytes of output skipped."),
+    NOBODY_REATTACHED: Nn_(
+        "Nobody reattached within %(seconds)s second; console closed.",
+        "Nobody reattached within %(seconds)s seconds; console closed.",
+        "seconds",
+    ),
+    OUTPUT_SKIPPED: Nn_(
+        "This view fell behind: %(bytes)s byte of output skipped.",
+        "This view fell behind: %(bytes)s bytes of output skipped.",
+        "bytes",
+    ),
     # Limits on HTTP clients of the REST port (host.gate, host.framing; issue 13).
-    REQUEST_TIMEOUT: N_("The request did not arrive within %(seconds)s seconds."),
-    HEADER_TOO_LARGE: N_("The request header is larger than %(limit)s bytes."),
+    REQUEST_TIMEOUT: Nn_(
+        "The request did not arrive within %(seconds)s second.",
+        "The request did not arrive within %(seconds)s seconds.",
+        "seconds",
+    ),
+    HEADER_TOO_LARGE: Nn_(
+        "The request header is larger than %(limit)s byte.",
+        "The request header is larger than %(limit)s bytes.",
+        "limit",
+    ),
     TOO_MANY_CONNECTIONS_FROM_ADDRESS: N_(
         "Too many connections from your address (the limit is %(limit)s). Close some and try again."
     ),
@@ -203,11 +256,28 @@ def choose_language(
     for wanted in _ranked(accept_language, override):
         if wanted in have:
             return wanted
-        primary = wanted.split("_")[0]
-        for candidate in have:
-            if candidate.split("_")[0] == primary:
-                return candidate
+        if nearest := _same_language(wanted, have):
+            return nearest
     return DEFAULT_LANGUAGE
+
+
+# Chinese is read in one of two scripts: the script subtag, or else the region, names the
+# catalog (``zh-Hant``, ``zh-HK`` -> zh_TW; ``zh-Hans-TW`` -> zh_CN); plain ``zh`` is zh_CN.
+_CATALOG_BY_SUBTAG = {
+    "zh": {"HANS": "zh_CN", "HANT": "zh_TW", "TW": "zh_TW", "HK": "zh_TW", "MO": "zh_TW"},
+}
+
+
+def _same_language(wanted: str, have: list[str]) -> str | None:
+    """A catalog of ``wanted``'s language, the one its script or region reads best."""
+    primary, *subtags = wanted.split("_")
+    by_subtag = _CATALOG_BY_SUBTAG.get(primary, {})
+    for subtag in subtags:
+        if subtag in by_subtag:
+            if by_subtag[subtag] in have:
+                return by_subtag[subtag]
+            break
+    return next((candidate for candidate in have if candidate.split("_")[0] == primary), None)
 
 
 @lru_cache(maxsize=8)
@@ -238,10 +308,27 @@ class _Params(dict):
         return "?"
 
 
+def plural_count(value: object) -> int:
+    """The number that picks a plural form: a whole number as it is; a fraction (``"0.5"``)
+    or no number at all as 2, which every catalog reads as "more than one"."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return 2
+    return int(number) if number.is_integer() and number >= 0 else 2
+
+
+def _text(message: str | Plural, values: _Params, catalog: gettext.NullTranslations) -> str:
+    if isinstance(message, Plural):
+        count = plural_count(values[message.count])
+        return catalog.ngettext(message.singular, message.plural, count)
+    return catalog.gettext(message)
+
+
 def translate(code: str, params: dict[str, object] | None = None, language: str = "en") -> str:
     """The text of message ``code`` in ``language`` (English when untranslated)."""
     values = _Params(params or {})
     try:
-        return _translation(language).gettext(messages[code]) % values
+        return _text(messages[code], values, _translation(language)) % values
     except (TypeError, ValueError):  # a broken translation: fall back to English
-        return messages[code] % values
+        return _text(messages[code], values, gettext.NullTranslations()) % values

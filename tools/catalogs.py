@@ -4,7 +4,8 @@
     python tools/catalogs.py compile   .mo for the server, ui/i18n/<lang>.json for the pages
     python tools/catalogs.py check     fail on a stale template or a broken translation
 
-Strings come from the server's messages (``N_()`` in Python), the pages' scripts (``_()``),
+Strings come from the server's messages (``N_()`` in Python, ``Nn_()`` for those with plural
+forms: msgid and msgid_plural), the pages' scripts (``_()``),
 their markup (``data-i18n`` elements, ``data-i18n-attr`` attributes) and the tab title in
 ``ui/config/tab-ext.xml``. Build tool only: needs Babel, never imported by the plugin.
 """
@@ -35,7 +36,8 @@ UI_DIR = ROOT / "ui"
 PAGE_CATALOG_DIR = UI_DIR / "i18n"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
-Found = tuple[str, str, int]  # (text, relative path, line)
+# (text, relative path, line); a message with plural forms is (singular, plural)
+Found = tuple[str | tuple[str, str], str, int]
 
 
 # --------------------------------------------------------------------------- extraction
@@ -80,7 +82,7 @@ def _relative(path: Path) -> str:
 def _from_python(path: Path) -> Iterator[Found]:
     with path.open("rb") as source:
         for line, text, _comments, _context in extract(
-            "python", source, keywords={"N_": None, "_": None}
+            "python", source, keywords={"N_": None, "_": None, "Nn_": (1, 2)}
         ):
             yield text, _relative(path), line
 
@@ -126,7 +128,7 @@ def extract_template() -> Catalog:
     for text, path, line in sources():
         if not text:
             continue
-        flags = ("python-format",) if PLACEHOLDER.search(text) else ()
+        flags = ("python-format",) if placeholders(text) else ()
         catalog.add(text, locations=[(path, line)], flags=flags)
     return catalog
 
@@ -154,23 +156,43 @@ def _write_po(path: Path, catalog: Catalog, **options) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def _ids(catalog: Catalog) -> set[str]:
+def _ids(catalog: Catalog) -> set[str | tuple[str, ...]]:
     return {m.id for m in catalog if m.id}
 
 
 def _fingerprint(catalog: Catalog) -> list[tuple]:
-    return sorted((m.id, tuple(m.locations), tuple(sorted(m.flags))) for m in catalog if m.id)
+    """What the template says, in an order and form that survive writing and reading it back
+    (the .pot lists a message's locations sorted, and a line of 0 as none)."""
+    return sorted(
+        (
+            forms(m.id),
+            tuple(sorted((path, line or 0) for path, line in m.locations)),
+            tuple(sorted(m.flags)),
+        )
+        for m in catalog
+        if m.id
+    )
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def placeholders(text: str) -> set[str]:
-    return set(PLACEHOLDER.findall(text))
+def forms(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A msgid's or msgstr's texts: one, or one per plural form."""
+    return (text,) if isinstance(text, str) else tuple(text)
+
+
+def placeholders(text: str | tuple[str, ...]) -> set[str]:
+    return {name for form in forms(text) for name in PLACEHOLDER.findall(form)}
+
+
+def _translated(message) -> bool:
+    return bool(message.string) and all(forms(message.string))
 
 
 def translation_problems(template: Catalog, translation: Catalog, name: str) -> list[str]:
-    """Msgids the template lacks and translations whose placeholders differ."""
+    """Msgids the template lacks, translations whose placeholders differ, and plural
+    translations with another number of forms than the language has."""
     problems = []
     known = _ids(template)
     for message in translation:
@@ -178,21 +200,27 @@ def translation_problems(template: Catalog, translation: Catalog, name: str) -> 
             continue
         if message.id not in known:
             problems.append(f"{name}: msgid not in the template: {message.id!r}")
-        if message.string and placeholders(message.string) != placeholders(message.id):
-            got, expected = placeholders(message.string), placeholders(message.id)
+        expected = placeholders(message.id)
+        for form in forms(message.string):
+            if form and placeholders(form) != expected:
+                problems.append(
+                    f"{name}: placeholders differ in {message.id!r}: {form!r} has "
+                    f"{sorted(placeholders(form))}, expected {sorted(expected)}"
+                )
+        if message.pluralizable and len(forms(message.string)) != translation.num_plurals:
             problems.append(
-                f"{name}: placeholders differ in {message.id!r}: {message.string!r} has "
-                f"{sorted(got)}, expected {sorted(expected)}"
+                f"{name}: {message.id!r} has {len(forms(message.string))} plural forms, "
+                f"the language {translation.num_plurals}"
             )
     return problems
 
 
-def untranslated(template: Catalog, translation: Catalog) -> list[str]:
+def untranslated(template: Catalog, translation: Catalog) -> list[str | tuple[str, ...]]:
     """Template msgids with no (or only a fuzzy) translation."""
     missing = []
-    for message_id in sorted(_ids(template)):
+    for message_id in sorted(_ids(template), key=forms):
         message = translation.get(message_id)
-        if message is None or not message.string or message.fuzzy:
+        if message is None or not _translated(message) or message.fuzzy:
             missing.append(message_id)
     return missing
 
@@ -238,9 +266,9 @@ def update_template() -> None:
 def _usable(message) -> bool:
     return bool(
         message.id
-        and message.string
+        and _translated(message)
         and not message.fuzzy
-        and placeholders(message.string) == placeholders(message.id)
+        and all(placeholders(form) == placeholders(message.id) for form in forms(message.string))
     )
 
 
@@ -249,15 +277,20 @@ def compile_catalogs(locale_dir: Path = LOCALE_DIR, page_dir: Path = PAGE_CATALO
     page_dir.mkdir(parents=True, exist_ok=True)
     for lang in languages():
         translation = read_catalog(PO_DIR / f"{lang}.po", lang)
-        for message in translation:
-            if message.id and message.string and not _usable(message):
+        for message in list(translation):
+            if message.id and any(forms(message.string)) and not _usable(message):
                 print(f"{lang}: left untranslated (broken): {message.id!r}", file=sys.stderr)
-                message.string = ""
+                del translation[message.id]
         mo_path = locale_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with mo_path.open("wb") as target:
             write_mo(target, translation, use_fuzzy=False)
-        page = {m.id: m.string for m in translation if _usable(m) and is_page_string(m)}
+        # The pages translate single strings only (no plural forms).
+        page = {
+            m.id: m.string
+            for m in translation
+            if _usable(m) and is_page_string(m) and isinstance(m.id, str)
+        }
         page_path = page_dir / f"{lang}.json"
         page_path.write_text(json.dumps(page, ensure_ascii=False, indent=0, sort_keys=True) + "\n")
     print(f"compiled {', '.join(languages())}")

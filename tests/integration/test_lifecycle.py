@@ -101,7 +101,7 @@ def test_idle_timeout(short_host, connect):
     console.banner()
     pid = host.wait_session_state("connected")["pid"]
     data = console.read_until_close(timeout=6)
-    assert_final_line(data, "SCONS0103L", "No activity for 1 seconds; console closed.")
+    assert_final_line(data, "SCONS0103L", "No activity for 1 second; console closed.")
     host.assert_idle()
     assert_pid_gone(pid)
 

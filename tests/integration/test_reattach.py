@@ -108,7 +108,7 @@ def test_nobody_back_within_the_grace_period_ends_the_process(start_host, connec
     wait_for(lambda: host.sessions() == [], 5.0, "the grace period to end the session")
     host.assert_idle()
     assert_pid_gone(pid)
-    host.wait_log("Nobody reattached within 1 seconds; console closed.")
+    host.wait_log("Nobody reattached within 1 second; console closed.")
     fresh = host.open()
     assert (fresh["reattached"], fresh["replay_bytes"]) == (False, 0)
     connect(fresh["ws_url"]).banner()

@@ -347,6 +347,46 @@ def test_never_5xx_for_bad_input(host, method, path):
 # --------------------------------------------------------------------------- languages
 
 
+@pytest.mark.parametrize(
+    ("headers", "params", "reasons"),
+    [
+        (
+            {"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.5"},
+            None,
+            (
+                "ゲスト nope は存在しません。",
+                "ゲスト mock-off は実行されていません (状態: shutoff)。",
+                "ゲスト mock-vm のコンソール serial0 はすでに使用中です。"
+                '引き継ぐには {"force": true} を送信してください。',
+            ),
+        ),
+        (
+            {"Accept-Language": "en;q=0.5"},
+            {"lang": "ru-RU"},
+            (
+                "Гостевая система nope не существует.",
+                "Гостевая система mock-off не запущена (состояние: shutoff).",
+                "Консоль serial0 гостевой системы mock-vm уже используется. "
+                'Отправьте {"force": true}, чтобы перехватить её.',
+            ),
+        ),
+    ],
+)
+def test_error_reasons_in_japanese_and_russian(host, headers, params, reasons):
+    not_found, not_running, in_use = reasons
+    response = host.get("vms/nope", headers=headers, params=params)
+    assert_error(response, 404, "SCONS0001E")
+    assert response.json()["reason"] == not_found
+    response = host.post("vms/mock-off/serial", headers=headers, params=params)
+    assert_error(response, 409, "SCONS0002E")
+    assert response.json()["reason"] == not_running
+    assert host.post("vms/mock-vm/serial").status_code == 201
+    response = host.post("vms/mock-vm/serial", headers=headers, params=params)
+    assert_error(response, 409, "SCONS0003E")
+    assert response.json()["reason"] == in_use
+    assert host.delete("vms/mock-vm/serial").status_code == 204
+
+
 LANGUAGE_VARIANTS = [
     ({"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}, None),
     ({"Accept-Language": "de"}, None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,20 +18,68 @@ from plugin_serialconsole.plugin import SerialConsolePlugin  # noqa: E402
 from tools import catalogs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = {"pt_BR", "zh_CN", "de_DE"}
+# The ten languages of Wok and Kimchi (their po/LINGUAS).
+REQUIRED = {
+    "pt_BR",
+    "zh_CN",
+    "de_DE",
+    "es_ES",
+    "fr_FR",
+    "it_IT",
+    "ja_JP",
+    "ko_KR",
+    "ru_RU",
+    "zh_TW",
+}
+# n -> plural form index, as each language's own gettext catalogs count.
+PLURAL_FORMS = {
+    "de_DE": {1: 0, 2: 1, 0: 1},
+    "es_ES": {1: 0, 2: 1, 0: 1},
+    "it_IT": {1: 0, 2: 1, 0: 1},
+    "pt_BR": {0: 0, 1: 0, 2: 1},
+    "fr_FR": {0: 0, 1: 0, 2: 1},
+    "ru_RU": {1: 0, 21: 0, 2: 1, 4: 1, 22: 1, 0: 2, 5: 2, 11: 2, 12: 2, 14: 2, 111: 2, 112: 2},
+    "ja_JP": {0: 0, 1: 0, 2: 0},
+    "ko_KR": {0: 0, 1: 0, 2: 0},
+    "zh_CN": {0: 0, 1: 0, 2: 0},
+    "zh_TW": {0: 0, 1: 0, 2: 0},
+}
 
 
 def test_required_languages_are_listed():
     assert set(catalogs.languages()) >= REQUIRED
 
 
+@pytest.mark.parametrize("lang", sorted(PLURAL_FORMS))
+def test_plural_forms_header_counts_like_the_language(lang):
+    translation = catalogs.read_catalog(catalogs.PO_DIR / f"{lang}.po", lang)
+    assert translation.num_plurals == len(set(PLURAL_FORMS[lang].values()))
+    plural = gettext.c2py(translation.plural_expr)
+    assert {n: plural(n) for n in PLURAL_FORMS[lang]} == PLURAL_FORMS[lang]
+
+
+def test_readme_languages_section_lists_every_catalog():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Languages\n", 1)[1].split("\n## ", 1)[0]
+    assert [lang for lang in catalogs.languages() if f"`{lang}`" not in section] == []
+
+
 def test_template_is_current_and_translations_complete_and_sound():
     assert catalogs.check() == []
 
 
+def test_a_template_read_back_is_the_template_written(tmp_path):
+    """Else `make pot` rewrites an unchanged template (and every .po's date) each time."""
+    template = catalogs.extract_template()
+    catalogs._write_po(tmp_path / "t.pot", template)
+    read_back = catalogs.read_catalog(tmp_path / "t.pot")
+    assert catalogs._fingerprint(read_back) == catalogs._fingerprint(template)
+
+
 def test_every_server_message_is_in_the_template():
     template = catalogs.read_catalog(catalogs.POT)
-    assert set(i18n.messages.values()) <= {m.id for m in template if m.id}
+    ids = {catalogs.forms(m.id) for m in template if m.id}
+    assert {i18n.english_forms(message) for message in i18n.messages.values()} <= ids
 
 
 def test_template_has_the_pages_strings():
@@ -77,6 +126,46 @@ def test_broken_or_fuzzy_translations_are_not_compiled():
     assert not any(catalogs._usable(m) for m in fuzzy if m.id)
 
 
+SECONDS = ("Try again in %(seconds)s second.", "Try again in %(seconds)s seconds.")
+
+
+def russian(*forms: str) -> Catalog:
+    result = Catalog(locale="ru_RU")
+    result.add(SECONDS, forms)
+    return result
+
+
+def test_check_counts_the_plural_forms_of_the_language():
+    template = Catalog(locale="ru_RU")
+    template.add(SECONDS, ("", "", ""))
+    two_forms = russian("через %(seconds)s секунду", "через %(seconds)s секунд")
+    [problem] = catalogs.translation_problems(template, two_forms, "ru_RU.po")
+    assert problem == f"ru_RU.po: {SECONDS!r} has 2 plural forms, the language 3"
+
+
+def test_check_finds_a_placeholder_mismatch_in_any_plural_form():
+    template = Catalog(locale="ru_RU")
+    template.add(SECONDS, ("", "", ""))
+    translation = russian(
+        "через %(seconds)s секунду", "через %(s)s секунды", "через %(seconds)s секунд"
+    )
+    [problem] = catalogs.translation_problems(template, translation, "ru_RU.po")
+    assert "placeholders differ" in problem and "%(s)s" in problem
+
+
+def test_a_plural_entry_missing_a_form_is_untranslated_and_not_compiled():
+    template = Catalog(locale="ru_RU")
+    template.add(SECONDS, ("", "", ""))
+    partial = russian("через %(seconds)s секунду", "", "через %(seconds)s секунд")
+    assert catalogs.untranslated(template, partial) == [SECONDS]
+    assert not any(catalogs._usable(m) for m in partial if m.id)
+    whole = russian(
+        "через %(seconds)s секунду", "через %(seconds)s секунды", "через %(seconds)s секунд"
+    )
+    assert catalogs.untranslated(template, whole) == []
+    assert all(catalogs._usable(m) for m in whole if m.id)
+
+
 def test_untranslated_lists_empty_and_fuzzy():
     template = catalog(("A", ""), ("B", ""), ("C", ""))
     translation = catalog(("A", "a"), ("B", ""), ("C", "c"))
@@ -87,9 +176,22 @@ def test_untranslated_lists_empty_and_fuzzy():
 def test_compiled_server_catalogs_translate():
     if not i18n.catalog_languages():
         pytest.skip("catalogs not compiled (make ui)")
-    assert {"pt_BR", "zh_CN", "de_DE"} <= i18n.catalog_languages()
+    assert i18n.catalog_languages() >= REQUIRED
     assert i18n.translate("SCONS0104L", language="de_DE") == "Der Gast wurde beendet."
     assert i18n.translate("SCONS0001E", {"guest": "g"}, "pt_BR") == "O convidado g não existe."
+    assert i18n.translate("SCONS0107L", language="zh_TW") == "主控台已被另一個工作階段接管。"
+    tries = {
+        n: i18n.translate(i18n.TOO_MANY_FAILED_LOGINS, {"seconds": n}, "ru_RU") for n in (1, 3, 5)
+    }
+    assert [text.split(" через ")[1] for text in tries.values()] == [
+        "1 секунду.",
+        "3 секунды.",
+        "5 секунд.",
+    ]
+    assert i18n.translate(i18n.OUTPUT_SKIPPED, {"bytes": 1}, "de_DE").endswith(
+        "1 Byte Ausgabe übersprungen."
+    )
+    assert i18n.translate("SCONS0001E", {"guest": "g"}, "ko_KR") == "게스트 g이(가) 없습니다."
 
 
 @pytest.mark.parametrize(
@@ -113,6 +215,54 @@ def test_compiled_server_catalogs_translate():
 )
 def test_choose_language_among_available(header, override, expected):
     assert i18n.choose_language(header, override, {"pt_BR", "de_DE", "zh_CN"}) == expected
+
+
+WOK_LANGUAGES = {
+    "pt_BR",
+    "zh_CN",
+    "de_DE",
+    "es_ES",
+    "fr_FR",
+    "it_IT",
+    "ja_JP",
+    "ko_KR",
+    "ru_RU",
+    "zh_TW",
+}
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("zh-TW", "zh_TW"),
+        ("zh-Hant", "zh_TW"),
+        ("zh-Hant-TW", "zh_TW"),
+        ("zh-HK, en;q=0.5", "zh_TW"),
+        ("zh-MO", "zh_TW"),
+        ("zh", "zh_CN"),
+        ("zh-Hans", "zh_CN"),
+        ("zh-Hans-TW", "zh_CN"),
+        ("zh-SG", "zh_CN"),
+        ("zh-CN", "zh_CN"),
+        ("es-MX", "es_ES"),
+        ("es-419, en;q=0.8", "es_ES"),
+        ("fr-CA", "fr_FR"),
+        ("fr-BE;q=0.9, de;q=0.5", "fr_FR"),
+        ("it-CH", "it_IT"),
+        ("ja", "ja_JP"),
+        ("ko", "ko_KR"),
+        ("ru-UA", "ru_RU"),
+        ("en-US, ru;q=0.9", "en"),
+        ("uk, ru;q=0.8", "ru_RU"),
+        ("ja;q=0.5, ko;q=0.8", "ko_KR"),
+    ],
+)
+def test_choose_language_among_wok_languages(header, expected):
+    assert i18n.choose_language(header, None, WOK_LANGUAGES) == expected
+
+
+def test_traditional_chinese_reads_simplified_when_that_is_all_there_is():
+    assert i18n.choose_language("zh-Hant", None, {"zh_CN", "de_DE"}) == "zh_CN"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,14 @@ import string
 import pytest
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.i18n import messages, negotiate, normalize_language, translate
+from plugin_serialconsole.i18n import (
+    Plural,
+    english_forms,
+    messages,
+    negotiate,
+    normalize_language,
+    translate,
+)
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -97,23 +104,54 @@ def test_message_codes_follow_the_scheme():
 
 @pytest.mark.parametrize("code", sorted(messages))
 def test_message_placeholders_parse(code):
-    text = messages[code]
-    names = PLACEHOLDER.findall(text)
-    # Only %(name)s placeholders: removing them leaves no other % directive.
-    assert "%" not in PLACEHOLDER.sub("", text), text
+    singular, *plural = english_forms(messages[code])
+    names = PLACEHOLDER.findall(singular)
+    for text in (singular, *plural):
+        # Only %(name)s placeholders: removing them leaves no other % directive.
+        assert "%" not in PLACEHOLDER.sub("", text), text
+        assert sorted(PLACEHOLDER.findall(text)) == sorted(names), text
     for name in names:
         assert name.isidentifier()
     params = {name: f"<{name}>" for name in names}
-    rendered = text % params
+    rendered = (plural or [singular])[0] % params  # "<seconds>" is not 1: the plural
     assert all(f"<{name}>" in rendered for name in names)
     assert translate(code, params) == rendered
 
 
 @pytest.mark.parametrize("code", sorted(messages))
 def test_messages_are_single_lines(code):
-    text = messages[code]
-    assert text.strip() == text and text
-    assert not any(ch in string.whitespace and ch != " " for ch in text)
+    for text in english_forms(messages[code]):
+        assert text.strip() == text and text
+        assert not any(ch in string.whitespace and ch != " " for ch in text)
+
+
+@pytest.mark.parametrize("code", sorted(c for c, m in messages.items() if isinstance(m, Plural)))
+def test_plural_message_counts_a_parameter_it_shows(code):
+    message = messages[code]
+    assert f"%({message.count})s" in message.singular
+    assert f"%({message.count})s" in message.plural
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (1, "Try again in 1 second."),
+        ("1", "Try again in 1 second."),
+        (0, "Try again in 0 seconds."),
+        (2, "Try again in 2 seconds."),
+        ("0.5", "Try again in 0.5 seconds."),
+        ("1.5", "Try again in 1.5 seconds."),
+        ("-1", "Try again in -1 seconds."),
+        ("many", "Try again in many seconds."),
+    ],
+)
+def test_english_counts_one_and_many(seconds, expected):
+    text = translate(i18n.TOO_MANY_FAILED_LOGINS, {"seconds": seconds})
+    assert text == "Too many failed logins. " + expected
+
+
+def test_a_plural_message_without_its_count_still_reads():
+    assert translate(i18n.IDLE_TIMEOUT) == "No activity for ? seconds; console closed."
 
 
 def test_default_language_is_english():

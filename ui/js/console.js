@@ -21,9 +21,10 @@ import {
 } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut } from "./console-connection.js";
-import { _, format, loadCatalog, translateTree } from "./i18n.js";
+import { _, currentLanguage, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
+import { terminalFontFamily } from "./terminal-fonts.js";
 
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
@@ -231,14 +232,18 @@ async function paste() {
 
 function createTerminal() {
   term = new window.Terminal({
-    fontFamily: '"DejaVu Sans Mono", "Liberation Mono", "Noto Sans Mono", monospace',
+    fontFamily: terminalFontFamily(currentLanguage()),
     fontSize: fontSize(),
     scrollback: 10000,
     cursorBlink: false,
-    allowProposedApi: false,
+    // term.unicode, which the Unicode 11 widths need, is still a proposed API.
+    allowProposedApi: true,
   });
   fit = new window.FitAddon.FitAddon();
   term.loadAddon(fit);
+  // Wide characters (CJK, Hangul, emoji) take two cells, as the guest's own terminal counts.
+  term.loadAddon(new window.Unicode11Addon.Unicode11Addon());
+  term.unicode.activeVersion = "11";
   term.open($("terminal"));
   term.onData((data) => connection && connection.send(data));
   term.onBinary((data) => connection && connection.sendBytes(data));

@@ -4,9 +4,13 @@
 
 import { _, format } from "./i18n.js";
 
-/** True when xterm.js and its fit addon loaded (`make ui` installs them). */
+/** True when xterm.js and its addons loaded (`make ui` installs them). */
 export function terminalLoaded() {
-  return typeof window.Terminal === "function" && typeof window.FitAddon?.FitAddon === "function";
+  return (
+    typeof window.Terminal === "function" &&
+    typeof window.FitAddon?.FitAddon === "function" &&
+    typeof window.Unicode11Addon?.Unicode11Addon === "function"
+  );
 }
 
 /** Show `text` in the page's notice (an alert: screen readers say it at once). */
