@@ -244,9 +244,11 @@ class SessionManager:
             digest = claim.token if claim is not None and event == protocol.EXPIRED else None
         if digest is not None:
             self.tokens.revoke(digest)
+        where = "{guest}/{device}".format(**session.where())
         if event in (protocol.CONNECTED, protocol.LEFT):
-            where = "{guest}/{device}".format(**session.where())
             log.info("console %s: %s client %s", where, report.get("mode"), event)
+        elif event == protocol.EXPIRED:
+            log.info("console %s: %s token expired unused", where, report.get("mode"))
 
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
