@@ -67,6 +67,13 @@ TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
 BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
 LOGIN_ENDED = "SCONS0114L"
+SEND_TIMEOUT = "SCONS0060E"
+SEND_FAILED = "SCONS0061E"
+BREAK_DISABLED = "SCONS0062E"
+SEND_UNSUPPORTED = "SCONS0063E"
+CONTROL_KEY_NEEDS_SESSION = "SCONS0064E"
+CTRL_BRACKET_PRESSED = "SCONS0120L"
+SENT_TO_GUEST = "SCONS0121L"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -132,6 +139,23 @@ messages: dict[str, str] = {
     ),
     # Logout ends a login's consoles (issue 13).
     LOGIN_ENDED: N_("Your login session ended."),
+    # Send to the guest; the escape key (issue 17).
+    SEND_TIMEOUT: N_(
+        "The hypervisor did not answer within %(seconds)s seconds; %(sent)s may or may not "
+        "have reached guest %(guest)s."
+    ),
+    SEND_FAILED: N_("Sending %(sent)s to guest %(guest)s failed: %(error)s"),
+    BREAK_DISABLED: N_(
+        "Sending a Break is switched off on this host (allow_break in the [serialconsole] "
+        "config section)."
+    ),
+    SEND_UNSUPPORTED: N_("The hypervisor of guest %(guest)s cannot send %(sent)s: %(error)s"),
+    CONTROL_KEY_NEEDS_SESSION: N_(
+        "A control key goes through the open console: open console %(device)s of guest "
+        "%(guest)s first."
+    ),
+    CTRL_BRACKET_PRESSED: N_("Disconnected (Ctrl+])."),
+    SENT_TO_GUEST: N_("Operator %(user)s sent %(sent)s to guest %(guest)s."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

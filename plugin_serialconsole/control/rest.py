@@ -6,6 +6,8 @@
     GET    /vms/<guest>/serial           the guest's console sessions
     DELETE /vms/<guest>/serial           end the guest's console session(s): 204
     GET    /vms/<guest>/serial/transcript  the recent output of a session, as a file
+    GET    /vms/<guest>/send             what may be sent to the guest besides typing
+    POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
 
 Routing is a small table rather than cherrypy's object tree: guest names are data and may
@@ -30,6 +32,8 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import GuestModel
+from plugin_serialconsole.model.send import GuestSender
+from plugin_serialconsole.sendkeys import SendRequest
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +58,12 @@ class RestApi:
         guests: GuestModel,
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
+        sender: GuestSender,
     ) -> None:
         self.settings = settings
         self.guests = guests
         self.sessions = sessions
+        self.sender = sender
         self.check_auth = check_auth
         self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
             ("GET", (), self.index),
@@ -67,6 +73,8 @@ class RestApi:
             ("GET", ("vms", GUEST, "serial"), self.guest_sessions),
             ("DELETE", ("vms", GUEST, "serial"), self.close_console),
             ("GET", ("vms", GUEST, "serial", "transcript"), self.transcript),
+            ("GET", ("vms", GUEST, "send"), self.send_options),
+            ("POST", ("vms", GUEST, "send"), self.send),
             ("GET", ("sessions",), self.list_sessions),
         ]
 
@@ -133,6 +141,7 @@ class RestApi:
             http.request_language(),
             cherrypy.request.identity,
             mode,
+            body.get("escape"),
         )
         device = opened.session.device.alias
         ws_url = self._ws_url(opened.token.token)
@@ -147,6 +156,7 @@ class RestApi:
                 "mode": mode,
                 "reattached": opened.reattached,
                 "replay_bytes": opened.replay,
+                "escape": opened.escape,
             },
         )
 
@@ -167,6 +177,16 @@ class RestApi:
         guest = self.guests.lookup(ident)
         self.sessions.close(guest, body.get("device") or cherrypy.request.params.get("device"))
         return http.respond(204)
+
+    def send_options(self, ident: str) -> bytes:
+        guest = self.guests.lookup(ident)
+        return http.respond(200, {"guest": guest.name, **self.sender.options()})
+
+    def send(self, ident: str) -> bytes:
+        request = SendRequest.from_json(http.json_body("vm_send"))
+        guest = self.guests.lookup(ident)
+        # rights: power (a control key: console)
+        return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity.user))
 
     def list_sessions(self) -> bytes:
         return http.respond(200, self.sessions.describe())
