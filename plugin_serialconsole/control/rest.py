@@ -150,7 +150,7 @@ class RestApi:
             {
                 "token": opened.token.token,
                 "ws_url": ws_url,
-                "page": self._page(guest.name, device, ws_url, mode),
+                "page": self._page(guest.name, device, ws_url, mode, opened.escape),
                 "expires_in": int(self.settings.token_ttl),
                 "device": device,
                 "mode": mode,
@@ -205,13 +205,16 @@ class RestApi:
         """Where the client's browser opens the console."""
         return self.ws_url_prefix() + token
 
-    def _page(self, guest: str, device: str, ws_url: str, mode: str) -> str:
+    def _page(self, guest: str, device: str, ws_url: str, mode: str, escape: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,
-        which browsers never send to a server or write to its logs."""
+        which browsers never send to a server or write to its logs. An escape key other
+        than Ctrl+Q (the page's own default) is named, so the page shows the right one."""
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest, safe='')}&device={device}"
         if mode != consoles.WRITE:
             query += f"&mode={mode}"
+        if escape != consoles.CTRL_Q_KEY:
+            query += f"&escape={quote(escape, safe='')}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
 
 

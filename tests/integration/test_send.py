@@ -166,6 +166,7 @@ def test_send_options_list_the_kernels_sysrq_keys(host):
 def test_with_ctrl_bracket_as_escape_ctrl_q_reaches_the_guest(host, connect):
     opened = host.open(escape="ctrl-]")
     assert opened["escape"] == "ctrl-]"
+    assert "&escape=ctrl-%5D#ws=" in opened["page"]  # the page shows the right key
     console = connect(opened["ws_url"])
     console.banner()
     console.send(b"\x11")

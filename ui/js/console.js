@@ -7,10 +7,12 @@
 // other server is refused, so nothing typed here can reach it. With `mode=view` in
 // the query the page only watches: the server drops a viewer's input, and the page sends
 // none. A page that comes back to a console it left (reload, Reconnect) is reattached by
-// the server, which first replays the recent output.
+// the server, which first replays the recent output. `escape=` in the query picks the key
+// that ends the session (Ctrl+Q, Ctrl+] or none); a writer's page has the Send menu.
 
 import {
   ApiError,
+  closeConsole,
   consoleUrlPrefix,
   fetchTranscript,
   needsLogin,
@@ -22,6 +24,7 @@ import { ConsoleConnection, isHandedOut } from "./console-connection.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
+import { SendMenu } from "./send-menu.js";
 
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
@@ -33,6 +36,10 @@ const query = new URLSearchParams(location.search);
 const guest = query.get("guest") || "";
 let device = query.get("device") || "";
 const viewOnly = query.get("mode") === "view";
+// The escape key this page asks for (null: the host's default) and the one in effect.
+const ESCAPE_BYTES = { "ctrl-q": "\x11", "ctrl-]": "\x1d", none: null };
+const askedEscape = Object.hasOwn(ESCAPE_BYTES, query.get("escape")) ? query.get("escape") : null;
+let escapeKey = askedEscape || "ctrl-q";
 const $ = (id) => document.getElementById(id);
 
 let term;
@@ -86,6 +93,44 @@ function showTakeOver(visible) {
   $("watch").hidden = !visible;
 }
 
+/** The escape key in effect: the hint says it, the selector shows it. */
+function setEscapeKey(key) {
+  escapeKey = key;
+  $("escape-key").value = key;
+  if (viewOnly) {
+    return;
+  }
+  const lead = {
+    "ctrl-q": _("Ctrl+Q disconnects."),
+    "ctrl-]": _("Ctrl+] disconnects."),
+    none: _("Only the Disconnect button disconnects."),
+  }[key];
+  const rest = _("Ctrl+Shift+C and Ctrl+Shift+V copy and paste; the context menu works too. F6 leaves the terminal.");
+  $("hint").textContent = lead + " " + rest;
+}
+
+/** This page with another escape key; the console is reattached there. */
+function escapeHref(key) {
+  const next = new URLSearchParams(location.search);
+  next.set("device", device);
+  next.set("escape", key);
+  return "console.html?" + next.toString();
+}
+
+/** Disconnect: the escape key, which the console obeys, or else end the session. */
+async function disconnect() {
+  const bytes = ESCAPE_BYTES[escapeKey];
+  if (bytes && connection) {
+    connection.send(bytes); // the console ends itself and says why
+    return;
+  }
+  try {
+    await closeConsole(guest, device);
+  } catch (error) {
+    $("status-text").textContent = error instanceof ApiError ? error.reason : String(error);
+  }
+}
+
 /** The page's address in the other mode (`view` or `write`), same guest and device. */
 function modeHref(nextMode) {
   const next = new URLSearchParams(location.search);
@@ -102,8 +147,13 @@ async function requestUrl(force) {
   const started = performance.now();
   for (;;) {
     try {
-      const answer = await openConsole(guest, device, { force, mode: viewOnly ? "view" : "write" });
+      const answer = await openConsole(guest, device, {
+        force,
+        mode: viewOnly ? "view" : "write",
+        escape: askedEscape,
+      });
       device = answer.device;
+      setEscapeKey(answer.escape || escapeKey);
       return answer;
     } catch (error) {
       const retry =
@@ -249,11 +299,8 @@ function bindControls() {
   $("takeover").addEventListener("click", () => connect({ force: true }));
   $("watch").addEventListener("click", () => location.assign(modeHref("view")));
   $("download").addEventListener("click", downloadTranscript);
-  $("disconnect").addEventListener("click", () => {
-    if (connection) {
-      connection.send("\x11"); // Ctrl+Q: the console ends itself and says why
-    }
-  });
+  $("disconnect").addEventListener("click", disconnect);
+  $("escape-key").addEventListener("change", (event) => location.assign(escapeHref(event.target.value)));
   $("copy").addEventListener("click", async () => {
     await writeClipboard(term.getSelection());
     term.focus();
@@ -289,14 +336,20 @@ async function main() {
   await resumeSession();
   createTerminal();
   setTitle();
+  setEscapeKey(escapeKey);
   setFontSize(fontSize());
   bindControls();
+  $("escape-field").hidden = viewOnly;
   if (link === null) {
     await connect();
   } else if (isHandedOut(link, await consoleUrlPrefix())) {
     await connect({ url: link });
   } else {
     refuseLink(link);
+  }
+  if (!viewOnly) {
+    const report = (text) => ($("status-text").textContent = text);
+    await new SendMenu(guest, () => device, report).install();
   }
 }
 
