@@ -185,7 +185,7 @@ class RestApi:
     def send(self, ident: str) -> bytes:
         request = SendRequest.from_json(http.json_body("vm_send"))
         guest = self.guests.lookup(ident)
-        # rights: power (a control key: console)
+        # rights: power
         return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity.user))
 
     def list_sessions(self) -> bytes:
