@@ -147,6 +147,13 @@ def test_a_stopped_guest_gets_nothing(host):
     assert response.json()["code"] == "SCONS0002E"
 
 
+def test_a_guest_without_a_console_still_gets_an_nmi_but_no_control_key(host):
+    assert send(host, {"action": "nmi"}, guest="mock-noserial").json()["sent"] == "NMI"
+    response = send(host, {"action": "control", "key": "C"}, guest="mock-noserial")
+    assert response.status_code == 400
+    assert response.json()["code"] == "SCONS0005E"
+
+
 def test_an_unknown_guest_is_404(host):
     response = send(host, {"action": "nmi"}, guest="no-such-guest")
     assert response.status_code == 404
