@@ -17,7 +17,7 @@ from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hoo
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import make_guest_model
-from plugin_serialconsole.model.send import GuestSender, make_sender
+from plugin_serialconsole.model.send import make_sender
 from plugin_serialconsole.netloc import url_host
 from plugin_serialconsole.rundir import check_private_dir, remove_sockets
 from plugin_serialconsole.settings import SECTION, Settings
@@ -45,7 +45,6 @@ class SerialConsolePlugin:
         self.sessions: SessionManager | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
-        self.sender: GuestSender | None = None
 
     @hookimpl
     def wok_plugin_info(self) -> PluginInfo:
@@ -80,7 +79,7 @@ class SerialConsolePlugin:
         self.sessions = SessionManager(
             guests, self.tokens, settings, uri, self.sockets_dir, self.launcher
         )
-        self.sender = make_sender(uri, host.connection, self.sessions, settings.allow_break)
+        sender = make_sender(uri, host.connection, self.sessions, settings.allow_break)
         api = RestApi(
             ApiSettings(
                 self.wok_plugin_info(),
@@ -92,7 +91,7 @@ class SerialConsolePlugin:
             guests,
             self.sessions,
             host.check_auth,
-            self.sender,
+            sender,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
         report_unbuilt(ui_dir)
@@ -132,8 +131,6 @@ class SerialConsolePlugin:
     def wok_plugin_stop(self, host: Host) -> None:
         if self.sessions is not None:
             self.sessions.stop_all()
-        if self.sender is not None:
-            self.sender.close()
         if self.launcher is not None:
             self.launcher.stop()
         if self.bridge is not None:

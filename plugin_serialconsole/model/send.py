@@ -8,15 +8,16 @@ through the console itself (the console process writes it to the guest), past th
 key, so it needs an open console.
 
 A libvirt call waits on the hypervisor, which may hang (a stuck QEMU monitor): each runs
-on a small pool of worker threads and the request waits for it a bounded time, so a REST
-thread is never held for longer than ``timeout``.
+on a thread of its own, at most ``WORKERS`` at once, and the request waits for it a bounded
+time, so a REST thread is never held for longer than ``timeout``. The threads are daemons:
+one stuck for good never keeps the host from exiting.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -66,7 +67,7 @@ class GuestSender:
         self.sessions = sessions
         self.allow_break = allow_break
         self.timeout = timeout
-        self._pool = concurrent.futures.ThreadPoolExecutor(WORKERS, "guest-send")
+        self._slots = threading.BoundedSemaphore(WORKERS)
 
     def options(self) -> dict[str, Any]:
         """What may be sent (for the page's Send menu): actions, SysRq keys and names,
@@ -104,23 +105,40 @@ class GuestSender:
         return answer
 
     def _bounded(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
-        """Run the hypervisor call on the pool; wait for it at most ``timeout`` seconds."""
-        future = self._pool.submit(self._hypervisor, guest, request, alias)
-        try:
-            future.result(self.timeout)
-        except concurrent.futures.TimeoutError:
-            log.warning(
-                "%s to guest %s: no answer within %ss", request.action, guest.name, self.timeout
-            )
-            raise SerialConsoleError(
-                i18n.SEND_TIMEOUT,
-                504,
-                seconds=f"{self.timeout:g}",
-                sent=request.describe(),
-                guest=guest.name,
-            ) from None
-        except libvirt.libvirtError as error:
-            raise _failure(guest, request, error) from error
+        """Run the hypervisor call on a thread; wait for it at most ``timeout`` seconds."""
+        if not self._slots.acquire(timeout=self.timeout):  # every slot stuck in a call
+            raise self._timed_out(guest, request)
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                self._hypervisor(guest, request, alias)
+            except BaseException as error:  # handed to the waiting request
+                failure.append(error)
+            finally:
+                self._slots.release()
+                done.set()
+
+        threading.Thread(target=call, name="guest-send", daemon=True).start()
+        if not done.wait(self.timeout):
+            raise self._timed_out(guest, request)
+        if failure and isinstance(failure[0], libvirt.libvirtError):
+            raise _failure(guest, request, failure[0]) from failure[0]
+        if failure:
+            raise failure[0]
+
+    def _timed_out(self, guest: Guest, request: SendRequest) -> SerialConsoleError:
+        log.warning(
+            "%s to guest %s: no answer within %ss", request.action, guest.name, self.timeout
+        )
+        return SerialConsoleError(
+            i18n.SEND_TIMEOUT,
+            504,
+            seconds=f"{self.timeout:g}",
+            sent=request.describe(),
+            guest=guest.name,
+        )
 
     def _hypervisor(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
         domain = self._connection().lookupByUUIDString(guest.uuid)
@@ -136,10 +154,6 @@ class GuestSender:
         else:
             codes = request.keycodes()
             domain.sendKey(libvirt.VIR_KEYCODE_SET_LINUX, 0, codes, len(codes), 0)
-
-    def close(self) -> None:
-        """Stop taking work; a call stuck in the hypervisor is left to its thread."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class MockSender(GuestSender):

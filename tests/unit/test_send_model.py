@@ -3,6 +3,8 @@ and libvirt's errors become the plugin's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import libvirt
@@ -13,6 +15,7 @@ from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.sendkeys import SendRequest
 
+EXIT_TIMEOUT = 30.0
 GUEST = Guest(
     "hung", "6695eb01-f6a4-8304-79aa-97f2502e193f", "running", (ConsoleDevice("serial0", "pty"),)
 )
@@ -45,7 +48,6 @@ def hung():
     sender = GuestSender(lambda: Connection(domain), sessions=None, allow_break=False, timeout=0.2)
     yield sender, domain
     domain.release.set()
-    sender.close()
 
 
 def test_a_hung_hypervisor_answers_504_and_the_next_request_is_not_stuck_behind_it(hung):
@@ -82,9 +84,33 @@ class FailingDomain:
 )
 def test_libvirt_errors_become_the_plugins(libvirt_code, code, status):
     sender = GuestSender(lambda: Connection(FailingDomain(libvirt_code)), None, False)
-    try:
-        with pytest.raises(SerialConsoleError) as raised:
-            sender.send(GUEST, SendRequest("nmi"), "op")
-    finally:
-        sender.close()
+    with pytest.raises(SerialConsoleError) as raised:
+        sender.send(GUEST, SendRequest("nmi"), "op")
     assert (raised.value.code, raised.value.status) == (code, status)
+
+
+HOST_EXIT = """
+import threading
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.send import GuestSender
+from plugin_serialconsole.sendkeys import SendRequest
+
+class Forever:
+    def lookupByUUIDString(self, uuid):
+        threading.Event().wait()  # a hypervisor that never answers
+
+guest = Guest("hung", "6695eb01-f6a4-8304-79aa-97f2502e193f", "running", ())
+sender = GuestSender(lambda: Forever(), None, False, timeout=0.1)
+try:
+    sender.send(guest, SendRequest("nmi"), "op")
+except SerialConsoleError as error:
+    print(error.code, flush=True)
+"""
+
+
+def test_a_call_stuck_in_the_hypervisor_does_not_keep_the_host_from_exiting():
+    done = subprocess.run(
+        [sys.executable, "-c", HOST_EXIT], capture_output=True, text=True, timeout=EXIT_TIMEOUT
+    )
+    assert (done.returncode, done.stdout) == (0, "SCONS0060E\n"), done.stderr
