@@ -21,6 +21,7 @@ import {
 } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut } from "./console-connection.js";
+import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from "./escape-key.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
@@ -37,9 +38,8 @@ const guest = query.get("guest") || "";
 let device = query.get("device") || "";
 const viewOnly = query.get("mode") === "view";
 // The escape key this page asks for (null: the host's default) and the one in effect.
-const ESCAPE_BYTES = { "ctrl-q": "\x11", "ctrl-]": "\x1d", none: null };
-const askedEscape = Object.hasOwn(ESCAPE_BYTES, query.get("escape")) ? query.get("escape") : null;
-let escapeKey = askedEscape || "ctrl-q";
+const askedKey = askedEscape(query);
+let escapeKey = askedKey || DEFAULT_ESCAPE;
 const $ = (id) => document.getElementById(id);
 
 let term;
@@ -97,29 +97,14 @@ function showTakeOver(visible) {
 function setEscapeKey(key) {
   escapeKey = key;
   $("escape-key").value = key;
-  if (viewOnly) {
-    return;
+  if (!viewOnly) {
+    $("hint").textContent = escapeHint(key);
   }
-  const lead = {
-    "ctrl-q": _("Ctrl+Q disconnects."),
-    "ctrl-]": _("Ctrl+] disconnects."),
-    none: _("Only the Disconnect button disconnects."),
-  }[key];
-  const rest = _("Ctrl+Shift+C and Ctrl+Shift+V copy and paste; the context menu works too. F6 leaves the terminal.");
-  $("hint").textContent = lead + " " + rest;
-}
-
-/** This page with another escape key; the console is reattached there. */
-function escapeHref(key) {
-  const next = new URLSearchParams(location.search);
-  next.set("device", device);
-  next.set("escape", key);
-  return "console.html?" + next.toString();
 }
 
 /** Disconnect: the escape key, which the console obeys, or else end the session. */
 async function disconnect() {
-  const bytes = ESCAPE_BYTES[escapeKey];
+  const bytes = escapeBytes(escapeKey);
   if (bytes && connection) {
     connection.send(bytes); // the console ends itself and says why
     return;
@@ -150,7 +135,7 @@ async function requestUrl(force) {
       const answer = await openConsole(guest, device, {
         force,
         mode: viewOnly ? "view" : "write",
-        escape: askedEscape,
+        escape: askedKey,
       });
       device = answer.device;
       setEscapeKey(answer.escape || escapeKey);
@@ -300,7 +285,7 @@ function bindControls() {
   $("watch").addEventListener("click", () => location.assign(modeHref("view")));
   $("download").addEventListener("click", downloadTranscript);
   $("disconnect").addEventListener("click", disconnect);
-  $("escape-key").addEventListener("change", (event) => location.assign(escapeHref(event.target.value)));
+  $("escape-key").addEventListener("change", (event) => location.assign(escapeHref(event.target.value, device)));
   $("copy").addEventListener("click", async () => {
     await writeClipboard(term.getSelection());
     term.focus();
