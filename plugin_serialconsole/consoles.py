@@ -14,7 +14,7 @@ from plugin_serialconsole import i18n
 
 # What a client of a console may do.
 WRITE = "write"  # input reaches the guest; holds the output back while it is behind
-VIEW = "view"  # output only; input other than Ctrl+Q is dropped
+VIEW = "view"  # output only; input other than the escape key is dropped
 TRANSCRIPT = "transcript"  # the recent output once, then the socket closes (for the host)
 MODES = (WRITE, VIEW, TRANSCRIPT)
 CLIENT_MODES = (WRITE, VIEW)  # the modes a console can be opened in
