@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from tests.integration.helpers import wait_for
+
 from .browser import (
+    UI_TIMEOUT,
     console_url,
     focus_terminal,
     js,
@@ -17,6 +20,11 @@ from .browser import (
 
 ACTIVE_ID = "document.activeElement && document.activeElement.id"
 ACTIVE_TEXT = "document.activeElement && document.activeElement.textContent"
+
+
+def wait_status(page, text: str) -> None:
+    """Until the status bar says ``text`` (the page shows a send's answer once it is in)."""
+    wait_for(lambda: status_text(page) == text, UI_TIMEOUT, f"status {text!r}")
 
 
 def tab_to(page, element_id: str, presses: int = 20) -> None:
@@ -49,7 +57,7 @@ def test_send_menu_by_keyboard_sends_sysrq_and_confirms_the_destructive_ones(hos
     menu_to(page, "SysRq: help (h)")
     page.keyboard.press("Enter")
     wait_terminal_shows(page, "sysrq: HELP : loglevel(0-9) reboot(b) crash(c)")
-    assert status_text(page) == "Sent to the guest: SysRq+h (help)"
+    wait_status(page, "Sent to the guest: SysRq+h (help)")
     assert js(page, ACTIVE_ID) == "send"  # the focus is back on the menu button
     # Crash asks first; Cancel has the focus, and Escape sends nothing.
     menu_to(page, "SysRq: crash (c)…")
@@ -58,8 +66,8 @@ def test_send_menu_by_keyboard_sends_sysrq_and_confirms_the_destructive_ones(hos
     assert "SysRq: crash (c)" in page.inner_text("#send-dialog-text")
     assert js(page, ACTIVE_ID) == "send-dialog-cancel"
     page.keyboard.press("Escape")
+    wait_status(page, "Nothing was sent.")
     assert not page.is_visible("#send-dialog")
-    assert status_text(page) == "Nothing was sent."
     # An NMI, confirmed with Tab to Send and Enter.
     menu_to(page, "NMI (non-maskable interrupt)…")
     page.keyboard.press("Enter")
@@ -69,7 +77,7 @@ def test_send_menu_by_keyboard_sends_sysrq_and_confirms_the_destructive_ones(hos
     page.keyboard.press("Enter")
     wait_terminal_shows(page, "] Dazed and confused, but trying to continue")
     assert "Kernel panic" not in terminal_text(page)
-    assert status_text(page) == "Sent to the guest: NMI"
+    wait_status(page, "Sent to the guest: NMI")
     # Escape closes the menu without sending.
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
@@ -88,9 +96,8 @@ def test_a_control_key_from_the_menu_reaches_the_guest_past_the_escape_key(host,
     page.keyboard.press("Tab")
     assert js(page, ACTIVE_ID) == "send-dialog-send"
     page.keyboard.press("Enter")
-    wait_js(page, "document.getElementById('status-text').textContent.includes('Ctrl+Q')")
+    wait_status(page, "Sent to the guest: Ctrl+Q")
     wait_terminal_line(page, "# ^Q")
-    assert status_text(page) == "Sent to the guest: Ctrl+Q"
     wait_state(page, "connected")
 
 
