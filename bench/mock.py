@@ -8,8 +8,13 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench.opening import close_console, open_console, open_latencies
-from bench.terminal import bulk_rate, echo_round_trips, trip_figures
+from bench.opening import close_console, open_console, open_latencies, post_sysrq
+from bench.terminal import (
+    bulk_rate,
+    echo_round_trips,
+    sysrq_round_trips,
+    trip_figures,
+)
 from tests.integration.helpers import Host, seq_bytes
 
 GUEST = "mock-vm"
@@ -34,6 +39,16 @@ def echo_figures(host: Host, reps: int, count: int) -> dict[str, float]:
     return trip_figures(trips)
 
 
+def sysrq_figures(host: Host, count: int) -> dict[str, float]:
+    """SysRq+m through the Send API until the simulated kernel's answer reaches the writer:
+    REST, the libvirt test driver, the console pipe, the simulated guest, the WebSocket."""
+    opened = open_console(host, GUEST)
+    try:
+        return trip_figures(sysrq_round_trips(opened.term, lambda: post_sysrq(host, GUEST), count))
+    finally:
+        close_console(host, opened.term, GUEST)
+
+
 def throughput(host: Host, reps: int, last: int) -> dict[str, float]:
     """MB/s of ``seq LAST`` (checked byte for byte), median over ``reps`` runs in one session."""
     body = seq_bytes(last)
@@ -51,6 +66,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         return {
             "open": open_latencies(host, GUEST, args.opens),
             "echo": echo_figures(host, args.reps, args.echoes),
+            "sysrq": sysrq_figures(host, args.echoes),
             "throughput": throughput(host, args.reps, args.mock_seq),
         }
     finally:

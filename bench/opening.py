@@ -45,6 +45,14 @@ def post_console(host: Host, guest: str) -> str:
         time.sleep(POLL)
 
 
+def post_sysrq(host: Host, guest: str, key: str = "m") -> None:
+    """POST vms/<guest>/send: SysRq + ``key``."""
+    body = {"action": "sysrq", "key": key}
+    response = host.post(f"vms/{quote(guest, safe='')}/send", json=body)
+    if response.status_code != 200:
+        raise BenchFailure(f"send to {guest}: {response.status_code} {response.text}")
+
+
 def open_console(host: Host, guest: str) -> Opened:
     """REST, then the WebSocket handshake, each timed."""
     started = time.perf_counter()

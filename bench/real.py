@@ -21,7 +21,7 @@ from pathlib import Path
 import libvirt
 
 from bench.mock import start_host
-from bench.opening import Opened, close_console, open_console, open_first_byte
+from bench.opening import Opened, close_console, open_console, open_first_byte, post_sysrq
 from bench.terminal import (
     TIMEOUT,
     BenchFailure,
@@ -29,6 +29,7 @@ from bench.terminal import (
     bulk_rate,
     echo_round_trips,
     percentile,
+    sysrq_round_trips,
     trip_figures,
 )
 from tests.integration.helpers import Host, seq_bytes
@@ -225,12 +226,41 @@ def summarize(sides: dict[str, Side]) -> dict[str, dict[str, float]]:
     }
 
 
+# Alt+SysRq+M as Linux input codes (KEY_LEFTALT, KEY_SYSRQ, KEY_M), as `virsh send-key` takes them.
+SYSRQ_M = [56, 99, 50]
+
+
+def sysrq_figures(host: Host, guest: TinyGuest, count: int) -> dict[str, float]:
+    """SysRq+m until the guest kernel's answer is read: through the Send API and the
+    plugin's console, and straight through virDomainSendKey and a libvirt stream."""
+    opened = open_console(host, guest.name)
+    try:
+        pipeline = sysrq_round_trips(opened.term, lambda: post_sysrq(host, guest.name), count)
+    finally:
+        close_console(host, opened.term, guest.name)
+    keys = SYSRQ_M
+    term = DirectTerminal(guest.conn, guest.domain)
+    try:
+        direct = sysrq_round_trips(
+            term,
+            lambda: guest.domain.sendKey(libvirt.VIR_KEYCODE_SET_LINUX, 0, keys, len(keys), 0),
+            count,
+        )
+    finally:
+        term.close()
+    return {
+        **{f"pipeline_{k}": v for k, v in trip_figures(pipeline).items()},
+        **{f"direct_{k}": v for k, v in trip_figures(direct).items()},
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     with booted_guest() as guest:
         host = start_host(source=("--uri", URI))
         try:
             figures = {"open": open_figures(host, guest, args.opens)}
             figures.update(summarize(side_by_side(host, guest, args)))
+            figures["sysrq"] = sysrq_figures(host, guest, args.reps)
         finally:
             host.finish()
         figures["guest"] = {"domain_start_s": guest.start_seconds}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import websocket
@@ -92,6 +93,17 @@ def echo_round_trips(term: Terminal, count: int, prompt: bytes) -> list[float]:
         term.read_until(b"\r\nr%dx\r\n" % n)
         trips.append(time.perf_counter() - started)
         term.read_until(prompt)
+    return trips
+
+
+def sysrq_round_trips(term: Terminal, send_sysrq: Callable[[], None], count: int) -> list[float]:
+    """Seconds from ``POST …/send`` of SysRq+m until the kernel's answer is on the console."""
+    trips = []
+    for _ in range(count):
+        started = time.perf_counter()
+        send_sysrq()
+        term.read_until(b"sysrq: Show Memory")
+        trips.append(time.perf_counter() - started)
     return trips
 
 

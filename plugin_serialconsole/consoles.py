@@ -14,10 +14,17 @@ from plugin_serialconsole import i18n
 
 # What a client of a console may do.
 WRITE = "write"  # input reaches the guest; holds the output back while it is behind
-VIEW = "view"  # output only; input other than Ctrl+Q is dropped
+VIEW = "view"  # output only; input other than the escape key is dropped
 TRANSCRIPT = "transcript"  # the recent output once, then the socket closes (for the host)
 MODES = (WRITE, VIEW, TRANSCRIPT)
 CLIENT_MODES = (WRITE, VIEW)  # the modes a console can be opened in
+
+# The key that ends a client's session from its keyboard and never reaches the guest, by
+# name; "none": only the page's Disconnect button (or closing the connection) ends it.
+CTRL_Q_KEY = "ctrl-q"
+CTRL_BRACKET_KEY = "ctrl-]"
+NO_ESCAPE_KEY = "none"
+ESCAPE_KEYS = {CTRL_Q_KEY: b"\x11", CTRL_BRACKET_KEY: b"\x1d", NO_ESCAPE_KEY: None}
 
 
 def is_mock_uri(uri: str) -> bool:
@@ -34,6 +41,7 @@ class Reason(StrEnum):
     OPEN_FAILED = "open-failed"
     CLIENT_CLOSED = "client-closed"
     CTRL_Q = "ctrl-q"
+    CTRL_BRACKET = "ctrl-]"
     IDLE = "idle"
     GUEST_STOPPED = "guest-stopped"
     HOST_STOPPING = "host-stopping"
@@ -54,6 +62,7 @@ _MESSAGES = {
     Reason.OPEN_FAILED: i18n.CONSOLE_OPEN_FAILED,
     Reason.CLIENT_CLOSED: i18n.CLIENT_CLOSED,
     Reason.CTRL_Q: i18n.CTRL_Q_PRESSED,
+    Reason.CTRL_BRACKET: i18n.CTRL_BRACKET_PRESSED,
     Reason.IDLE: i18n.IDLE_TIMEOUT,
     Reason.GUEST_STOPPED: i18n.GUEST_STOPPED,
     Reason.HOST_STOPPING: i18n.HOST_STOPPING,
@@ -64,6 +73,9 @@ _MESSAGES = {
     Reason.CONSOLE_CLOSED: i18n.CONSOLE_CLOSED,
     Reason.LOGIN_ENDED: i18n.LOGIN_ENDED,
 }
+
+
+ESCAPE_REASONS = {CTRL_Q_KEY: Reason.CTRL_Q, CTRL_BRACKET_KEY: Reason.CTRL_BRACKET}
 
 
 def parse_reason(value: object) -> Reason | None:

@@ -90,6 +90,13 @@ TOO_MANY_CONNECTIONS = "SCONS0044E"
 LOGIN_ENDED = "SCONS0114L"
 RIGHT_DENIED = "SCONS0055E"
 WOK_REQUESTED_WITH_REQUIRED = "SCONS0075E"
+SEND_TIMEOUT = "SCONS0060E"
+SEND_FAILED = "SCONS0061E"
+BREAK_DISABLED = "SCONS0062E"
+SEND_UNSUPPORTED = "SCONS0063E"
+CONTROL_KEY_NEEDS_SESSION = "SCONS0064E"
+CTRL_BRACKET_PRESSED = "SCONS0120L"
+SENT_TO_GUEST = "SCONS0121L"
 
 messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -193,6 +200,23 @@ messages: dict[str, str | Plural] = {
     WOK_REQUESTED_WITH_REQUIRED: N_(
         "This request uses your Wok login and needs the header X-Requested-With: XMLHttpRequest."
     ),
+    # Send to the guest; the escape key (issue 17).
+    SEND_TIMEOUT: N_(
+        "The hypervisor did not answer within %(seconds)s seconds; %(sent)s may or may not "
+        "have reached guest %(guest)s."
+    ),
+    SEND_FAILED: N_("Sending %(sent)s to guest %(guest)s failed: %(error)s"),
+    BREAK_DISABLED: N_(
+        "Sending a Break is switched off on this host (allow_break in the [serialconsole] "
+        "config section)."
+    ),
+    SEND_UNSUPPORTED: N_("The hypervisor of guest %(guest)s cannot send %(sent)s: %(error)s"),
+    CONTROL_KEY_NEEDS_SESSION: N_(
+        "A control key goes through the open console: open console %(device)s of guest "
+        "%(guest)s first."
+    ),
+    CTRL_BRACKET_PRESSED: N_("Disconnected (Ctrl+])."),
+    SENT_TO_GUEST: N_("Operator %(user)s sent %(sent)s to guest %(guest)s."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

@@ -17,6 +17,7 @@ from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hoo
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import make_guest_model
+from plugin_serialconsole.model.send import make_sender
 from plugin_serialconsole.netloc import url_host
 from plugin_serialconsole.rights import Rights
 from plugin_serialconsole.rundir import check_private_dir, remove_sockets
@@ -80,6 +81,7 @@ class SerialConsolePlugin:
         self.sessions = SessionManager(
             guests, self.tokens, settings, uri, self.sockets_dir, self.launcher
         )
+        sender = make_sender(uri, host.connection, self.sessions, settings.allow_break)
         api = RestApi(
             ApiSettings(
                 self.wok_plugin_info(),
@@ -91,6 +93,7 @@ class SerialConsolePlugin:
             guests,
             self.sessions,
             host.check_auth,
+            sender,
             Rights.from_path(settings.rights_file),
         )
         ui_dir = find_ui_dir(settings.ui_dir)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.console.spec import ConsoleSettings
+from plugin_serialconsole.consoles import CTRL_Q_KEY, ESCAPE_KEYS
 from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
 
 SECTION = "serialconsole"
@@ -26,6 +27,8 @@ DEFAULTS = {
     "max_viewers": "10",
     "ui_dir": "",
     "rights_file": "",
+    "allow_break": "no",
+    "escape_key": CTRL_Q_KEY,
 }
 MIN_RING_SIZE = 4096
 MAX_RING_SIZE = 64 * 1024 * 1024
@@ -43,6 +46,8 @@ class Settings:
     max_viewers: int
     ui_dir: str
     rights_file: str
+    allow_break: bool = False  # a Break over QEMU's monitor passthrough (taints the domain)
+    escape_key: str = CTRL_Q_KEY  # what ends a session from the keyboard, unless a page says
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
@@ -64,6 +69,8 @@ class Settings:
             max_viewers=int(max_viewers),
             ui_dir=section["ui_dir"].strip(),
             rights_file=section["rights_file"].strip(),
+            allow_break=_boolean(section, "allow_break"),
+            escape_key=_escape_key(section),
         )
 
 
@@ -95,6 +102,20 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
         return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size))
     except ValueError as error:
         raise ValueError(f"[{SECTION}] {error}") from None
+
+
+def _boolean(section: dict[str, str], key: str) -> bool:
+    value = section[key].strip().lower()
+    if value not in configparser.ConfigParser.BOOLEAN_STATES:
+        raise ValueError(f"[{SECTION}] {key}: not yes or no: {section[key]!r}")
+    return configparser.ConfigParser.BOOLEAN_STATES[value]
+
+
+def _escape_key(section: dict[str, str]) -> str:
+    value = section["escape_key"].strip().lower()
+    if value not in ESCAPE_KEYS:
+        raise ValueError(f"[{SECTION}] escape_key: one of {', '.join(ESCAPE_KEYS)}")
+    return value
 
 
 def _number(section: dict[str, str], key: str) -> float:

@@ -4,7 +4,7 @@
 
 ``SPEC`` is one JSON document, a ``spec.ConsoleSpec``. Its socket is the first
 invitation; the host asks for more on stdin, and they are made in the same directory.
-Reports on stdout and takes ``invite``, ``drop`` and ``stop`` lines on stdin
+Reports on stdout and takes ``invite``, ``drop``, ``send`` and ``stop`` lines on stdin
 (see ``protocol``); logs on stderr.
 """
 
@@ -42,8 +42,8 @@ def open_guest(spec: ConsoleSpec):
 
 
 async def watch_host(server: ConsoleServer) -> None:
-    """Obey ``invite``, ``drop`` and ``stop`` lines from the host; its end of file means it
-    is gone."""
+    """Obey ``invite``, ``drop``, ``send`` and ``stop`` lines from the host; its end of
+    file means it is gone."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -55,6 +55,8 @@ async def watch_host(server: ConsoleServer) -> None:
             return
         if event == protocol.DROP and (drop := protocol.parse_drop(message)) is not None:
             server.send_away(drop.socket, drop.reason)
+        if event == protocol.SEND and (request := protocol.parse_send(message)) is not None:
+            await server.deliver(request)
         if event == protocol.INVITE:
             invite = protocol.parse_invite(message)
             if invite is None:

@@ -38,6 +38,7 @@ class Client:
         self.name = invitation.name
         self.mode = invitation.mode
         self.language = invitation.invite.language
+        self.escape = invitation.invite.escape
         self.reader = reader
         self.writer = writer
         self.cursor = cursor

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from plugin_serialconsole.console.ring import Ring
 from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.sendkeys import SendRequest
 
 
 class GuestConsole(Protocol):
@@ -30,6 +31,10 @@ class GuestConsole(Protocol):
 
     def close(self) -> None:
         """Release the console."""
+
+    def signal(self, request: SendRequest) -> None:
+        """The hypervisor sent the guest ``request`` (SysRq, NMI, ...): a simulated guest
+        prints what its kernel would; a real one has done so already."""
 
 
 class Cursor:

@@ -28,6 +28,7 @@ from plugin_serialconsole.console.libvirt_events import StreamEvents, start_even
 from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
 from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.sendkeys import SendRequest
 
 log = logging.getLogger(__name__)
 
@@ -303,3 +304,8 @@ class LibvirtConsole:
         with contextlib.suppress(libvirt.libvirtError):
             self._conn.close()
         self._conn = None
+
+    def signal(self, request: SendRequest) -> None:
+        """The hypervisor delivered ``request`` to the guest itself; its kernel answers on
+        this console, if at all."""
+        log.debug("%s sent to the guest; its answer comes through the stream", request.action)

@@ -4,11 +4,13 @@ The process reports on its stdout: ``ready`` (socket, replay) once its first soc
 listens, ``failed`` (reason, params), ``invited`` (socket, replay) or ``refused`` (socket,
 error) in answer to an ``invite``, ``connected``, ``left`` and ``expired`` (socket, mode)
 as clients come and go or an invitation lapses unused (or is withdrawn), and ``ended``
-(reason, params). The host writes ``invite`` (socket, mode, ttl, lang), ``drop`` (socket,
-reason: send that one client away, or withdraw its invitation) and ``stop`` (reason)
-lines to the process's stdin; end of file on stdin means the host is gone, and the
-process ends. A reason is a ``consoles.Reason`` (what code branches on); its parameters
-are those of its message (``Reason.message_code``), which is what people are shown.
+(reason, params). The host writes ``invite`` (socket, mode, ttl, lang, escape), ``drop``
+(socket, reason: send that one client away, or withdraw its invitation), ``send`` (a
+``sendkeys.SendRequest``: a control key to write to the guest, or what the hypervisor was
+sent, for the simulated guest to answer) and ``stop`` (reason) lines to the process's
+stdin; end of file on stdin means the host is gone, and the process ends. A reason is a
+``consoles.Reason`` (what code branches on); its parameters are those of its message
+(``Reason.message_code``), which is what people are shown.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.consoles import MODES, Reason, parse_reason
+from plugin_serialconsole.consoles import CTRL_Q_KEY, ESCAPE_KEYS, MODES, Reason, parse_reason
 from plugin_serialconsole.ids import is_socket_name
+from plugin_serialconsole.sendkeys import SendRequest
 
 READY = "ready"
 FAILED = "failed"
@@ -33,6 +36,7 @@ EXPIRED = "expired"
 ENDED = "ended"
 STOP = "stop"
 DROP = "drop"
+SEND = "send"
 
 MAX_TTL = 24 * 3600.0
 
@@ -45,6 +49,7 @@ class Invite:
     mode: str
     ttl: float
     language: str = i18n.DEFAULT_LANGUAGE
+    escape: str = CTRL_Q_KEY  # the client's escape key (``consoles.ESCAPE_KEYS``)
 
 
 def encode(event: str, **fields: Any) -> bytes:
@@ -70,7 +75,10 @@ def parse_invite(message: dict[str, Any]) -> Invite | None:
         return None
     language = message.get("lang")
     language = i18n.normalize_language(language) if isinstance(language, str) else None
-    return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE)
+    escape = message.get("escape", CTRL_Q_KEY)
+    if not isinstance(escape, str) or escape not in ESCAPE_KEYS:
+        return None
+    return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE, escape)
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,14 @@ def parse_drop(message: dict[str, Any]) -> Drop | None:
     if not isinstance(name, str) or not is_socket_name(name) or reason is None:
         return None
     return Drop(name, reason)
+
+
+def parse_send(message: dict[str, Any]) -> SendRequest | None:
+    """The ``send`` in ``message``, or None when a field is missing or wrong."""
+    try:
+        return SendRequest.from_json(message)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class ConsoleOpenError(Exception):

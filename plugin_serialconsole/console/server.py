@@ -28,11 +28,11 @@ from plugin_serialconsole.console.fanout import Fanout, GuestConsole
 from plugin_serialconsole.console.invitations import Invitation
 from plugin_serialconsole.console.protocol import Invite
 from plugin_serialconsole.console.spec import ConsoleSettings
-from plugin_serialconsole.consoles import TRANSCRIPT, WRITE, Reason
+from plugin_serialconsole.consoles import ESCAPE_KEYS, ESCAPE_REASONS, TRANSCRIPT, WRITE, Reason
+from plugin_serialconsole.sendkeys import CONTROL, SendRequest, control_byte
 
 log = logging.getLogger(__name__)
 
-CTRL_Q = b"\x11"
 TRANSCRIPT_TIMEOUT = 10.0
 
 
@@ -171,20 +171,32 @@ class ConsoleServer:
     # clients -----------------------------------------------------------------
 
     async def _on_input(self, client: Client, data: bytes) -> bool:
-        quit_at = data.find(CTRL_Q)
+        escape = ESCAPE_KEYS[client.escape]
+        quit_at = data.find(escape) if escape else -1
         if client is not self._writer:  # a viewer: nothing reaches the guest
             if quit_at >= 0:
-                self._drop(client, Reason.CTRL_Q)
+                self._drop(client, ESCAPE_REASONS[client.escape])
                 return False
             return True
         self._touch()
         if quit_at >= 0:
             if quit_at:
                 await self.guest.write(data[:quit_at])
-            self.finish(Reason.CTRL_Q)
+            self.finish(ESCAPE_REASONS[client.escape])
             return False
         await self.guest.write(data)
         return True
+
+    async def deliver(self, request: SendRequest) -> None:
+        """The host's ``send``: a control key goes to the guest as typed input, past any
+        escape key; what the hypervisor was sent goes to the guest console to answer."""
+        if self._finished.done():
+            return
+        if request.action == CONTROL:
+            self._touch()
+            await self.guest.write(control_byte(request.key))
+        else:
+            self.guest.signal(request)
 
     def _drop(self, client: Client, reason: Reason | None = None) -> None:
         """``client`` has gone (or, with ``reason``, is sent away); the others go on."""

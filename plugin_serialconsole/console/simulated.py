@@ -4,6 +4,8 @@ It echoes what is typed (Enter arrives as ``\\r`` and is answered with ``\\r\\n`
 ``echo``, ``seq``, ``sha256sum`` (of what is typed until Ctrl+D, as on a tty that turns
 ``\\r`` into ``\\n``), ``help`` and ``poweroff``. Output is produced lazily as the reader asks
 for it, so ``seq`` runs as fast as the client takes it and never piles up in memory.
+What the hypervisor sends it (SysRq, NMI, Ctrl+Alt+Del, Break) its kernel answers the way
+Linux does (``simulated_kernel``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import codecs
 import hashlib
 import re
 import shlex
+import time
 from collections import deque
 from collections.abc import Iterator
 
+from plugin_serialconsole.console import simulated_kernel as kernel
 from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.sendkeys import SYSRQ, SYSRQ_KEYS, SendRequest
 
 PROMPT = b"# "
 CTRL_C = "\x03"
@@ -78,7 +83,16 @@ class SimulatedConsole:
         self._escape = ""
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._readable = asyncio.Event()
-        self._emit(f"\r\nSimulated serial console of guest {guest_name}. Type 'help'.\r\n".encode())
+        self._booted = time.monotonic()
+        self._hung = False  # after a kernel panic: no more input or output
+        self._sysrq_until = 0.0  # after a Break: the next key is a SysRq key until then
+        self._boot()
+
+    def _boot(self) -> None:
+        self._booted = time.monotonic()
+        self._emit(
+            f"\r\nSimulated serial console of guest {self.guest_name}. Type 'help'.\r\n".encode()
+        )
         self._emit(PROMPT)
 
     def _emit(self, data: bytes) -> None:
@@ -110,10 +124,14 @@ class SimulatedConsole:
         return bytes(out)
 
     async def write(self, data: bytes) -> None:
-        if self.powered_off:
+        if self.powered_off or self._hung:
             return
         text = self._decoder.decode(data)
         at = 0
+        if text and self._sysrq_until:
+            at = self._break_key(text)
+            if self.powered_off or self._hung:
+                return
         while at < len(text):
             if self._hashing is not None and not self._escape:
                 at = self._hash_plain_input(text, at)
@@ -144,6 +162,42 @@ class SimulatedConsole:
     def close(self) -> None:
         self._readable.set()
 
+    def signal(self, request: SendRequest) -> None:
+        """The hypervisor sent ``request``: print what the kernel would, then do it."""
+        if self.powered_off or self._hung:
+            return
+        answer = kernel.answer(request)
+        if answer.lines:
+            self._emit(kernel.printk(answer.lines, time.monotonic() - self._booted))
+        if answer.then == kernel.REBOOT:
+            self._reset()
+            self._boot()
+        elif answer.then == kernel.POWER_OFF:
+            self.powered_off = True
+            self.end_reason = (Reason.GUEST_STOPPED, {})
+        elif answer.then == kernel.HANG:
+            self._reset()
+            self._hung = True
+        elif answer.then == kernel.SYSRQ_WAIT:
+            self._sysrq_until = time.monotonic() + kernel.BREAK_SYSRQ_WINDOW
+
+    def _break_key(self, text: str) -> int:
+        """After a Break the serial driver takes the next key, within its window, as a
+        SysRq key and passes it no further; return where the rest of ``text`` starts."""
+        until, self._sysrq_until = self._sysrq_until, 0.0
+        if time.monotonic() > until:
+            return 0
+        key = text[0] if text[0] in SYSRQ_KEYS else "h"
+        self.signal(SendRequest(SYSRQ, key))
+        return 1
+
+    def _reset(self) -> None:
+        self._running = None
+        self._hashing = None
+        self._typeahead.clear()
+        self._line.clear()
+        self._escape = ""
+
     def _key(self, char: str) -> None:
         if self._escape or char == "\x1b":
             self._skip_escape_sequence(char)
@@ -164,6 +218,8 @@ class SimulatedConsole:
         elif char >= " " or char == "\t":
             self._line.append(char)
             self._emit(char.encode())
+        elif char != CTRL_D:  # another control key: echoed as ^X, as a tty with echoctl
+            self._emit(f"^{chr(ord(char) + 64)}".encode())
 
     def _skip_escape_sequence(self, char: str) -> None:
         """Arrow keys and friends (ESC [ ... final, ESC O x) are ignored, not echoed."""

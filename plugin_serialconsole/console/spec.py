@@ -22,7 +22,7 @@ from typing import Any
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.console.protocol import MAX_TTL, Invite
-from plugin_serialconsole.consoles import CLIENT_MODES, WRITE
+from plugin_serialconsole.consoles import CLIENT_MODES, CTRL_Q_KEY, ESCAPE_KEYS, WRITE
 
 MODULE = "plugin_serialconsole.console"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -63,6 +63,7 @@ class ConsoleSpec:
     force: bool = False  # take the device over from another libvirt client
     language: str = i18n.DEFAULT_LANGUAGE  # of the first client's final line
     log_level: str = "INFO"
+    escape: str = CTRL_Q_KEY  # the first client's escape key
 
     def __post_init__(self) -> None:
         if self.mode not in CLIENT_MODES:
@@ -70,6 +71,8 @@ class ConsoleSpec:
         path = self.socket_path
         if not path.is_absolute() or path.name in ("", ".", ".."):
             raise SpecError("socket_path: not an absolute path to a socket")
+        if self.escape not in ESCAPE_KEYS:
+            raise SpecError(f"escape: one of {', '.join(ESCAPE_KEYS)}")
         if self.log_level not in LOG_LEVELS:
             raise SpecError(f"log_level: one of {', '.join(LOG_LEVELS)}")
 
@@ -79,7 +82,9 @@ class ConsoleSpec:
 
     def first_invite(self) -> Invite:
         """The invitation the process starts with."""
-        return Invite(self.socket_path.name, self.mode, self.settings.token_ttl, self.language)
+        return Invite(
+            self.socket_path.name, self.mode, self.settings.token_ttl, self.language, self.escape
+        )
 
     # the wire format ---------------------------------------------------------
 

@@ -6,6 +6,8 @@
     GET    /vms/<guest>/serial           the guest's console sessions
     DELETE /vms/<guest>/serial           end the guest's console session(s): 204
     GET    /vms/<guest>/serial/transcript  the recent output of a session, as a file
+    GET    /vms/<guest>/send             what may be sent to the guest besides typing
+    POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
 
 Each call is checked against the rights policy (``rights``): a guest the operator may not
@@ -33,7 +35,17 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import Guest, GuestModel
-from plugin_serialconsole.rights import CONSOLE, TAKEOVER, VIEW, Rights, ordered, subject_of
+from plugin_serialconsole.model.send import GuestSender
+from plugin_serialconsole.rights import (
+    CONSOLE,
+    POWER,
+    TAKEOVER,
+    VIEW,
+    Rights,
+    ordered,
+    subject_of,
+)
+from plugin_serialconsole.sendkeys import CONTROL, SendRequest
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +70,13 @@ class RestApi:
         guests: GuestModel,
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
+        sender: GuestSender,
         rights: Rights | None = None,
     ) -> None:
         self.settings = settings
         self.guests = guests
         self.sessions = sessions
+        self.sender = sender
         self.check_auth = check_auth
         self.rights = rights or Rights()
         self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
@@ -73,6 +87,8 @@ class RestApi:
             ("GET", ("vms", GUEST, "serial"), self.guest_sessions),
             ("DELETE", ("vms", GUEST, "serial"), self.close_console),
             ("GET", ("vms", GUEST, "serial", "transcript"), self.transcript),
+            ("GET", ("vms", GUEST, "send"), self.send_options),
+            ("POST", ("vms", GUEST, "send"), self.send),
             ("GET", ("sessions",), self.list_sessions),
         ]
 
@@ -161,6 +177,7 @@ class RestApi:
             http.request_language(),
             cherrypy.request.identity,
             mode,
+            body.get("escape"),
         )
         device = opened.session.device.alias
         ws_url = self._ws_url(opened.token.token)
@@ -169,12 +186,13 @@ class RestApi:
             {
                 "token": opened.token.token,
                 "ws_url": ws_url,
-                "page": self._page(guest.name, device, ws_url, mode),
+                "page": self._page(guest.name, device, ws_url, mode, opened.escape),
                 "expires_in": int(self.settings.token_ttl),
                 "device": device,
                 "mode": mode,
                 "reattached": opened.reattached,
                 "replay_bytes": opened.replay,
+                "escape": opened.escape,
             },
         )
 
@@ -197,6 +215,20 @@ class RestApi:
         self.sessions.close(guest, body.get("device") or cherrypy.request.params.get("device"))
         return http.respond(204)
 
+    def send_options(self, ident: str) -> bytes:
+        """What may be sent: only the actions the operator has the right for."""
+        guest = self.visible_guest(ident)
+        granted = self.rights.of(subject_of(cherrypy.request.identity), guest.name)
+        options = self.sender.options()
+        options["actions"] = [a for a in options["actions"] if _send_right(a) in granted]
+        return http.respond(200, {"guest": guest.name, **options})
+
+    def send(self, ident: str) -> bytes:
+        request = SendRequest.from_json(http.json_body("vm_send"))
+        guest = self.visible_guest(ident)
+        self.require(guest, _send_right(request.action))
+        return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity.user))
+
     def list_sessions(self) -> bytes:
         subject = subject_of(cherrypy.request.identity)
         sessions = self.sessions.describe()
@@ -217,13 +249,16 @@ class RestApi:
         """Where the client's browser opens the console."""
         return self.ws_url_prefix() + token
 
-    def _page(self, guest: str, device: str, ws_url: str, mode: str) -> str:
+    def _page(self, guest: str, device: str, ws_url: str, mode: str, escape: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,
-        which browsers never send to a server or write to its logs."""
+        which browsers never send to a server or write to its logs. An escape key other
+        than Ctrl+Q (the page's own default) is named, so the page shows the right one."""
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest, safe='')}&device={device}"
         if mode != consoles.WRITE:
             query += f"&mode={mode}"
+        if escape != consoles.CTRL_Q_KEY:
+            query += f"&escape={quote(escape, safe='')}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
 
 
@@ -254,3 +289,8 @@ def _match(pattern: tuple, segments: tuple[str, ...]) -> list[Any] | None:
         elif expected != segment:
             return None
     return args
+
+
+def _send_right(action: str) -> str:
+    """A control key is typing into the console; everything else acts on the guest."""
+    return CONSOLE if action == CONTROL else POWER

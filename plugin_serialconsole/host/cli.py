@@ -45,6 +45,8 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "websocket_url": ("serialconsole", "websocket_url"),
     "max_ws_handlers": ("serialconsole", "max_ws_handlers"),
     "ws_handshake_timeout": ("serialconsole", "ws_handshake_timeout"),
+    "escape_key": ("serialconsole", "escape_key"),
+    "allow_break": ("serialconsole", "allow_break"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -171,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a client connected to the WebSocket port has to send its whole "
         "request; it gets no process before [serialconsole] ws_handshake_timeout",
+    )
+    add(
+        "--escape-key",
+        metavar="KEY",
+        help="the key that ends a console session and never reaches the guest, unless "
+        "the page picks another: ctrl-q, ctrl-] or none (the Disconnect button only) "
+        "[serialconsole] escape_key",
+    )
+    add(
+        "--allow-break",
+        action="store_const",
+        const="yes",
+        help="let operators send a Break on a serial line (QEMU's monitor passthrough, "
+        "which libvirt marks as tainting the guest) [serialconsole] allow_break",
     )
     add(
         "--log-level",

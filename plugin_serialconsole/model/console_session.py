@@ -159,6 +159,7 @@ class Opened:
     mode: str
     reattached: bool  # joins a process that was already running
     replay: int  # bytes of recent output sent before live output
+    escape: str = consoles.CTRL_Q_KEY  # the key that ends this client's session
 
 
 def plan(holder: ConsoleSession | None, mode: str, force: bool) -> str:

@@ -46,6 +46,7 @@ from plugin_serialconsole.model.console_session import (
 )
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, GuestModel
 from plugin_serialconsole.rights import Access
+from plugin_serialconsole.sendkeys import SendRequest
 from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
 from plugin_serialconsole.supervisor.process import (
@@ -102,9 +103,12 @@ class SessionManager:
         language: str = "en",
         identity: Identity | None = None,
         mode: str = consoles.WRITE,
+        escape: str | None = None,
     ) -> Opened:
         """A token for a ``mode`` client of one device of a running guest, bound to the
-        login session of ``identity`` when it has one."""
+        login session of ``identity`` when it has one; ``escape`` is the client's escape
+        key (None: the configured one)."""
+        escape = escape or self.settings.escape_key
         if not guest.running:
             raise not_running(guest.name, guest.state)
         device = guest.device(alias)
@@ -121,16 +125,16 @@ class SessionManager:
                 continue
             try:
                 if action == START:
-                    replay = self._start(session, mode, force, language)
+                    replay = self._start(session, mode, force, language, escape)
                 else:
-                    replay = self._invite(session, socket, mode, language)
+                    replay = self._invite(session, socket, mode, language, escape)
                 access = Access.of_client(identity, guest.name, mode)
                 token = self._issue(session, socket, action == START, access)
             except InviteFailed as error:
                 if session.ended.wait(STOP_TIMEOUT):
                     continue  # it was ending: start afresh
                 raise console_unavailable(guest.name, str(error)) from None
-            return Opened(session, token, mode, action == JOIN, replay)
+            return Opened(session, token, mode, action == JOIN, replay, escape)
         raise console_in_use(guest.name, device.alias)
 
     def _claim(
@@ -164,9 +168,12 @@ class SessionManager:
             holder.claim(mode, socket, user, login)
             return holder, action, socket
 
-    def _start(self, session: ConsoleSession, mode: str, force: bool, language: str) -> int:
+    def _start(
+        self, session: ConsoleSession, mode: str, force: bool, language: str, escape: str
+    ) -> int:
         try:
-            process = ConsoleProcess.start(self._spec(session, mode, force, language), self.launch)
+            spec = self._spec(session, mode, force, language, escape)
+            process = ConsoleProcess.start(spec, self.launch)
         except BaseException:
             self._release(session)
             session.started.set()
@@ -180,7 +187,9 @@ class SessionManager:
         log.info("%s", i18n.translate(opened.code, opened.params), extra=opened.extra())
         return process.replay
 
-    def _spec(self, session: ConsoleSession, mode: str, force: bool, language: str) -> ConsoleSpec:
+    def _spec(
+        self, session: ConsoleSession, mode: str, force: bool, language: str, escape: str
+    ) -> ConsoleSpec:
         return ConsoleSpec(
             settings=self.settings.console,
             uri=self.uri,
@@ -192,11 +201,15 @@ class SessionManager:
             force=force,
             language=language,
             log_level=level_name("plugin_serialconsole.console"),
+            escape=escape,
         )
 
-    def _invite(self, session: ConsoleSession, socket: str, mode: str, language: str) -> int:
+    def _invite(
+        self, session: ConsoleSession, socket: str, mode: str, language: str, escape: str
+    ) -> int:
+        ttl = self.settings.console.token_ttl
         try:
-            return session.process.invite(socket, mode, self.settings.console.token_ttl, language)
+            return session.process.invite(socket, mode, ttl, language, escape)
         except InviteFailed:
             with self._lock:
                 session.release(socket)
@@ -314,6 +327,14 @@ class SessionManager:
             unused,
             len(ended) - unused,
         )
+
+    def deliver(self, guest: Guest, alias: str, request: SendRequest) -> bool:
+        """Hand ``request`` to the console process of ``guest``'s device ``alias``; False
+        when that console is not open."""
+        with self._lock:
+            session = self._sessions.get(console_id(guest.uuid, alias))
+            process = session.process if session is not None else None
+        return process is not None and process.send(request)
 
     def transcript(self, guest: Guest, alias: str | None = None) -> tuple[ConsoleSession, bytes]:
         """The recent output of the session on one device of ``guest``."""

@@ -18,6 +18,7 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason, parse_reason
 from plugin_serialconsole.errors import console_in_use, console_unavailable
+from plugin_serialconsole.sendkeys import SendRequest
 from plugin_serialconsole.supervisor.launcher import ChildHandle, Launch, spawn
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,14 @@ class ConsoleProcess:
             answer.report = report
             answer.done.set()
 
-    def invite(self, name: str, mode: str, ttl: float, language: str = "en") -> int:
+    def invite(
+        self,
+        name: str,
+        mode: str,
+        ttl: float,
+        language: str = "en",
+        escape: str = consoles.CTRL_Q_KEY,
+    ) -> int:
         """Have the process open socket ``name`` for one client in ``mode``, usable for
         ``ttl`` seconds; return how many bytes of recent output that client gets first."""
         answer = _Answer()
@@ -125,7 +133,9 @@ class ConsoleProcess:
                 raise InviteFailed("the console process has ended")
             self._answers[name] = answer
         try:
-            line = protocol.encode(protocol.INVITE, socket=name, mode=mode, ttl=ttl, lang=language)
+            line = protocol.encode(
+                protocol.INVITE, socket=name, mode=mode, ttl=ttl, lang=language, escape=escape
+            )
             if not self._send(line):
                 raise InviteFailed("the console process is not listening")
             if not answer.done.wait(INVITE_TIMEOUT):
@@ -163,6 +173,10 @@ class ConsoleProcess:
         """Have the process send the client of socket ``name`` away, telling it why (or
         withdraw that socket's invitation)."""
         self._send(protocol.encode(protocol.DROP, socket=name, reason=reason))
+
+    def send(self, request: SendRequest) -> bool:
+        """Have the process hand ``request`` to its guest console; False when it is gone."""
+        return self._send(protocol.encode(protocol.SEND, **request.as_json()))
 
     def _send(self, line: bytes) -> bool:
         with self._stdin_lock, contextlib.suppress(OSError, ValueError):

@@ -73,8 +73,10 @@ def test_lookup_url_encoded_unicode_name(host):
 def test_open_response_shape(host):
     opened = host.open(UNICODE_GUEST)
     assert set(opened) == {
-        "token", "ws_url", "page", "expires_in", "device", "mode", "reattached", "replay_bytes"
+        "token", "ws_url", "page", "expires_in", "device", "mode", "reattached", "replay_bytes",
+        "escape",
     }  # fmt: skip
+    assert opened["escape"] == "ctrl-q"
     assert opened["device"] == "serial0"
     assert (opened["mode"], opened["reattached"]) == ("write", False)
     assert isinstance(opened["replay_bytes"], int)

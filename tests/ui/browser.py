@@ -84,6 +84,15 @@ def wait_terminal_line(page, line: str, timeout: float = UI_TIMEOUT) -> None:
     )
 
 
+def wait_terminal_shows(page, text: str, timeout: float = UI_TIMEOUT) -> None:
+    """Until ``text`` appears in the terminal, also across a wrapped line."""
+    wait_for(
+        lambda: text in "".join(terminal_lines(page)),
+        timeout,
+        f"{text!r} in:\n{terminal_text(page)[-1500:]}",
+    )
+
+
 def wait_prompt_count(page, count: int, timeout: float = UI_TIMEOUT) -> None:
     """Until at least ``count`` lines start with the simulated shell's prompt."""
     wait_for(

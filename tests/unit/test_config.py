@@ -207,6 +207,8 @@ def test_command_line_errors_exit_2_with_the_reason(no_default_file, tmp_path, c
         ({"max_ws_handlers": "1.5"}, "max_ws_handlers"),
         ({"ws_handshake_timeout": "0"}, "ws_handshake_timeout"),
         ({"ws_handshake_timeout": "inf"}, "ws_handshake_timeout"),
+        ({"escape_key": "ctrl-x"}, "escape_key"),
+        ({"allow_break": "maybe"}, "allow_break"),
     ],
 )
 def test_plugin_refuses_wrong_values_of_its_section(values, message):
@@ -214,6 +216,15 @@ def test_plugin_refuses_wrong_values_of_its_section(values, message):
     config["serialconsole"] = values
     with pytest.raises(ValueError, match=message):
         settings_module.Settings.from_config(config)
+
+
+def test_escape_key_and_break_settings():
+    config = configparser.ConfigParser(interpolation=None)
+    assert settings_module.Settings.from_config(config).escape_key == "ctrl-q"
+    assert settings_module.Settings.from_config(config).allow_break is False
+    config["serialconsole"] = {"escape_key": "CTRL-]", "allow_break": "yes"}
+    settings = settings_module.Settings.from_config(config)
+    assert (settings.escape_key, settings.allow_break) == ("ctrl-]", True)
 
 
 def test_empty_plugin_values_mean_the_default():

@@ -10,6 +10,7 @@ import pytest
 
 from plugin_serialconsole.console.simulated import CHUNK, SimulatedConsole, seq_output
 from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.sendkeys import SendRequest
 
 TIMEOUT = 5.0
 PROMPT = b"# "
@@ -350,3 +351,70 @@ def test_pasted_lines_answer_like_lines_typed_key_by_key():
     assert whole == by_key
     assert b"\r\na b c\r\n# nope x\r\nsh: nope: not found\r\n# " in whole
     assert b"\r\nq r s\r\n# abc\b \b\b \bd\r\nsh: ad: not found\r\n# " in whole
+
+
+# What the hypervisor sends (issue 17): the simulated kernel answers as Linux prints it.
+
+
+def test_sysrq_keys_and_an_nmi_are_answered_the_way_the_kernel_prints_them():
+    async def scenario():
+        console = await booted()
+        console.signal(SendRequest("sysrq", "h"))
+        help_line = await read_until(console, b"(z)\r\n")
+        console.signal(SendRequest("sysrq", "m"))
+        memory = await read_until(console, b"Mem-Info:")
+        console.signal(SendRequest("nmi"))
+        nmi = await read_until(console, b"continue\r\n")
+        return help_line, memory, nmi, await run_line(console, b"echo on")
+
+    help_line, memory, nmi, after = asyncio.run(scenario())
+    assert b"sysrq: HELP : loglevel(0-9) reboot(b) crash(c)" in help_line
+    assert b"] sysrq: Show Memory\r\n" in memory
+    assert b"Uhhuh. NMI received for unknown reason 30 on CPU 0." in nmi
+    assert after.endswith(b"on\r\n# ")
+
+
+def test_sysrq_poweroff_ends_the_console_and_crash_hangs_it():
+    async def poweroff():
+        console = await booted()
+        console.signal(SendRequest("sysrq", "o"))
+        return await read_to_eof(console), console.end_reason
+
+    out, reason = asyncio.run(poweroff())
+    assert out.endswith(b"reboot: Power down\r\n")
+    assert reason == (Reason.GUEST_STOPPED, {})
+
+    async def crash():
+        console = await booted()
+        console.signal(SendRequest("sysrq", "c"))
+        panic = await read_until(console, b"crash ]---\r\n")
+        await console.write(b"echo ignored\r")
+        console.signal(SendRequest("nmi"))
+        return panic, console._pending
+
+    panic, pending = asyncio.run(crash())
+    assert b"Kernel panic - not syncing: sysrq triggered crash" in panic
+    assert not pending  # a panicked kernel neither echoes nor answers
+
+
+def test_a_break_makes_the_next_key_a_sysrq_key_once():
+    async def scenario():
+        console = await booted()
+        console.signal(SendRequest("break"))
+        await console.write(b"t")
+        state = await read_until(console, b"state:S")
+        return state, await run_line(console, b"echo t")
+
+    state, after = asyncio.run(scenario())
+    assert b"sysrq: Show State" in state
+    assert not state.startswith(b"t")
+    assert after == b"echo t\r\nt\r\n# "
+
+
+def test_other_control_keys_are_echoed_in_caret_notation():
+    async def scenario():
+        console = await booted()
+        await console.write(b"\x11\x1d\x00")
+        return await read_until(console, b"^@")
+
+    assert asyncio.run(scenario()) == b"^Q^]^@"

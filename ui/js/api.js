@@ -130,11 +130,15 @@ export async function guestRights(guest) {
 }
 
 /**
- * Open a console ("write") or watch it ("view"):
- * {token, ws_url, page, expires_in, device, mode, reattached, replay_bytes}.
+ * Open a console ("write") or watch it ("view"), with an escape key ("ctrl-q", "ctrl-]",
+ * "none"; null: the host's default):
+ * {token, ws_url, page, expires_in, device, mode, reattached, replay_bytes, escape}.
  */
-export function openConsole(guest, device, { force = false, mode = "write" } = {}) {
+export function openConsole(guest, device, { force = false, mode = "write", escape = null } = {}) {
   const body = {};
+  if (escape) {
+    body.escape = escape;
+  }
   if (device) {
     body.device = device;
   }
@@ -145,6 +149,21 @@ export function openConsole(guest, device, { force = false, mode = "write" } = {
     body.mode = mode;
   }
   return call("POST", guestPath(guest) + "/serial", body);
+}
+
+/** End the console session of `guest`'s `device` (for a page without an escape key). */
+export function closeConsole(guest, device) {
+  return call("DELETE", guestPath(guest) + "/serial?device=" + encodeURIComponent(device));
+}
+
+/** What may be sent to the guest: {actions, sysrq_keys, destructive, control_keys}. */
+export function sendOptions(guest) {
+  return call("GET", guestPath(guest) + "/send");
+}
+
+/** Send SysRq, NMI, Ctrl+Alt+Del, Break or a control key: {sent, ...}. */
+export function sendToGuest(guest, body) {
+  return call("POST", guestPath(guest) + "/send", body);
 }
 
 /** The console's recent output (the server's ring buffer) as a Blob, and its file name. */

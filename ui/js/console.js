@@ -7,11 +7,14 @@
 // other server is refused, so nothing typed here can reach it. With `mode=view` in
 // the query the page only watches: the server drops a viewer's input, and the page sends
 // none; a page opened to write on a guest where the operator lacks the `console` right
-// reopens itself in that mode. A page that comes back to a console it left (reload, Reconnect) is reattached by
-// the server, which first replays the recent output.
+// reopens itself in that mode. A page that comes back to a console it left (reload,
+// Reconnect) is reattached by the server, which first replays the recent output. `escape=`
+// in the query picks the key that ends the session (Ctrl+Q, Ctrl+] or none); a writer's
+// page has the Send menu.
 
 import {
   ApiError,
+  closeConsole,
   consoleUrlPrefix,
   fetchTranscript,
   guestRights,
@@ -21,9 +24,11 @@ import {
 } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut } from "./console-connection.js";
+import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from "./escape-key.js";
 import { _, currentLanguage, format, loadCatalog, translateTree } from "./i18n.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
+import { SendMenu } from "./send-menu.js";
 import { terminalFontFamily } from "./terminal-fonts.js";
 
 const FONT_KEY = "serialconsole.fontSize";
@@ -36,6 +41,9 @@ const query = new URLSearchParams(location.search);
 const guest = query.get("guest") || "";
 let device = query.get("device") || "";
 const viewOnly = query.get("mode") === "view";
+// The escape key this page asks for (null: the host's default) and the one in effect.
+const askedKey = askedEscape(query);
+let escapeKey = askedKey || DEFAULT_ESCAPE;
 const $ = (id) => document.getElementById(id);
 
 let term;
@@ -90,6 +98,29 @@ function showTakeOver(visible) {
   $("watch").hidden = !visible;
 }
 
+/** The escape key in effect: the hint says it, the selector shows it. */
+function setEscapeKey(key) {
+  escapeKey = key;
+  $("escape-key").value = key;
+  if (!viewOnly) {
+    $("hint").textContent = escapeHint(key);
+  }
+}
+
+/** Disconnect: the escape key, which the console obeys, or else end the session. */
+async function disconnect() {
+  const bytes = escapeBytes(escapeKey);
+  if (bytes && connection) {
+    connection.send(bytes); // the console ends itself and says why
+    return;
+  }
+  try {
+    await closeConsole(guest, device);
+  } catch (error) {
+    $("status-text").textContent = error instanceof ApiError ? error.reason : String(error);
+  }
+}
+
 /** The page's address in the other mode (`view` or `write`), same guest and device. */
 function modeHref(nextMode) {
   const next = new URLSearchParams(location.search);
@@ -106,8 +137,13 @@ async function requestUrl(force) {
   const started = performance.now();
   for (;;) {
     try {
-      const answer = await openConsole(guest, device, { force, mode: viewOnly ? "view" : "write" });
+      const answer = await openConsole(guest, device, {
+        force,
+        mode: viewOnly ? "view" : "write",
+        escape: askedKey,
+      });
       device = answer.device;
+      setEscapeKey(answer.escape || escapeKey);
       return answer;
     } catch (error) {
       const retry =
@@ -257,11 +293,8 @@ function bindControls() {
   $("takeover").addEventListener("click", () => connect({ force: true }));
   $("watch").addEventListener("click", () => location.assign(modeHref("view")));
   $("download").addEventListener("click", downloadTranscript);
-  $("disconnect").addEventListener("click", () => {
-    if (connection) {
-      connection.send("\x11"); // Ctrl+Q: the console ends itself and says why
-    }
-  });
+  $("disconnect").addEventListener("click", disconnect);
+  $("escape-key").addEventListener("change", (event) => location.assign(escapeHref(event.target.value, device)));
   $("copy").addEventListener("click", async () => {
     await writeClipboard(term.getSelection());
     term.focus();
@@ -317,14 +350,20 @@ async function main() {
   }
   createTerminal();
   setTitle();
+  setEscapeKey(escapeKey);
   setFontSize(fontSize());
   bindControls();
+  $("escape-field").hidden = viewOnly;
   if (link === null) {
     await connect();
   } else if (isHandedOut(link, await consoleUrlPrefix())) {
     await connect({ url: link });
   } else {
     refuseLink(link);
+  }
+  if (!viewOnly) {
+    const report = (text) => ($("status-text").textContent = text);
+    await new SendMenu(guest, () => device, report).install();
   }
 }
 

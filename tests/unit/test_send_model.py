@@ -1,0 +1,116 @@
+"""The sender: a hypervisor that hangs never holds a request for longer than the timeout,
+and libvirt's errors become the plugin's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import libvirt
+import pytest
+
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.send import GuestSender
+from plugin_serialconsole.sendkeys import SendRequest
+
+EXIT_TIMEOUT = 30.0
+GUEST = Guest(
+    "hung", "6695eb01-f6a4-8304-79aa-97f2502e193f", "running", (ConsoleDevice("serial0", "pty"),)
+)
+
+
+class HungDomain:
+    """A domain whose hypervisor never answers until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.called = threading.Event()
+
+    def injectNMI(self, flags: int) -> int:  # noqa: N802 (libvirt's name)
+        self.called.set()
+        self.release.wait()
+        return 0
+
+
+class Connection:
+    def __init__(self, domain) -> None:
+        self.domain = domain
+
+    def lookupByUUIDString(self, uuid: str):  # noqa: N802 (libvirt's name)
+        return self.domain
+
+
+@pytest.fixture
+def hung():
+    domain = HungDomain()
+    sender = GuestSender(lambda: Connection(domain), sessions=None, allow_break=False, timeout=0.2)
+    yield sender, domain
+    domain.release.set()
+
+
+def test_a_hung_hypervisor_answers_504_and_the_next_request_is_not_stuck_behind_it(hung):
+    sender, domain = hung
+    with pytest.raises(SerialConsoleError) as first:
+        sender.send(GUEST, SendRequest("nmi"), "op")
+    assert (first.value.code, first.value.status) == ("SCONS0060E", 504)
+    assert domain.called.is_set()
+    # Still hung: the next request is answered all the same, not queued forever.
+    with pytest.raises(SerialConsoleError) as second:
+        sender.send(GUEST, SendRequest("nmi"), "op")
+    assert second.value.code == "SCONS0060E"
+
+
+class FailingDomain:
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def injectNMI(self, flags: int) -> int:  # noqa: N802
+        error = libvirt.libvirtError("refused")
+        error.err = (self.code, 0, "the hypervisor says no", 0, "", None, None, 0, 0)
+        raise error
+
+
+@pytest.mark.parametrize(
+    ("libvirt_code", "code", "status"),
+    [
+        (libvirt.VIR_ERR_NO_SUPPORT, "SCONS0063E", 501),
+        (libvirt.VIR_ERR_OPERATION_UNSUPPORTED, "SCONS0063E", 501),
+        (libvirt.VIR_ERR_OPERATION_INVALID, "SCONS0002E", 409),
+        (libvirt.VIR_ERR_NO_DOMAIN, "SCONS0001E", 404),
+        (libvirt.VIR_ERR_INTERNAL_ERROR, "SCONS0061E", 502),
+    ],
+)
+def test_libvirt_errors_become_the_plugins(libvirt_code, code, status):
+    sender = GuestSender(lambda: Connection(FailingDomain(libvirt_code)), None, False)
+    with pytest.raises(SerialConsoleError) as raised:
+        sender.send(GUEST, SendRequest("nmi"), "op")
+    assert (raised.value.code, raised.value.status) == (code, status)
+
+
+HOST_EXIT = """
+import threading
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.send import GuestSender
+from plugin_serialconsole.sendkeys import SendRequest
+
+class Forever:
+    def lookupByUUIDString(self, uuid):
+        threading.Event().wait()  # a hypervisor that never answers
+
+guest = Guest("hung", "6695eb01-f6a4-8304-79aa-97f2502e193f", "running", ())
+sender = GuestSender(lambda: Forever(), None, False, timeout=0.1)
+try:
+    sender.send(guest, SendRequest("nmi"), "op")
+except SerialConsoleError as error:
+    print(error.code, flush=True)
+"""
+
+
+def test_a_call_stuck_in_the_hypervisor_does_not_keep_the_host_from_exiting():
+    done = subprocess.run(
+        [sys.executable, "-c", HOST_EXIT], capture_output=True, text=True, timeout=EXIT_TIMEOUT
+    )
+    assert (done.returncode, done.stdout) == (0, "SCONS0060E\n"), done.stderr
