@@ -179,3 +179,21 @@ def test_a_rights_file_that_cannot_be_used_stops_the_host_at_start(tmp_path, tex
         shutil.rmtree(run_dir, ignore_errors=True)
     assert result.returncode == 2, result.stderr
     assert why in result.stderr
+
+
+def test_sending_needs_power_and_a_control_key_needs_console(host, connect):
+    sysrq = {"action": "sysrq", "key": "h"}
+    denied(host.post("vms/mock-vm/send", json=sysrq, auth=DAVE))  # console, not power
+    denied(host.post("vms/mock-vm/send", json=sysrq, auth=ALICE))
+    assert host.get("vms/mock-vm/send", auth=DAVE).json()["actions"] == ["control"]
+    assert host.get("vms/mock-vm/send", auth=ALICE).json()["actions"] == []
+    denied(host.post("vms/mock-vm/send", json=sysrq, auth=CAROL), NOT_FOUND, 404)
+    opened = host.post("vms/mock-vm/serial", json={}, auth=DAVE)
+    console = connect(opened.json()["ws_url"])
+    console.banner()
+    control = {"action": "control", "key": "U"}
+    denied(host.post("vms/mock-vm/send", json=control, auth=ALICE))
+    assert host.post("vms/mock-vm/send", json=control, auth=DAVE).status_code == 200
+    sent = host.post("vms/mock-vm/send", json=sysrq, auth=BOB)
+    assert sent.status_code == 200, sent.text
+    console.read_until(b"sysrq: HELP")
