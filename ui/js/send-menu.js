@@ -82,6 +82,9 @@ export class SendMenu {
       this.list.append(row);
       this.items.push(item);
     }
+    if (this.items.length === 0) {
+      return; // nothing this operator may send: no menu
+    }
     this.fillControlKeys();
     this.button.addEventListener("click", () => (this.isOpen() ? this.close() : this.open(0)));
     this.button.addEventListener("keydown", (event) => this.buttonKey(event));
