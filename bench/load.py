@@ -14,28 +14,11 @@ from bench import procs
 from bench.mock import PROMPT, start_host
 from bench.opening import Opened, open_console
 from bench.terminal import BenchFailure, percentile
-from tests.integration.helpers import Host
+from tests.integration.helpers import Host, write_test_guests
 
-OPENERS = 8  # REST clients opening consoles at once
+OPENERS = 16  # REST clients opening consoles at once
 ECHO_ROUNDS = 5
 SETTLE = 1.0
-DOMAIN = """  <domain type="test">
-    <name>{name}</name>
-    <uuid>5e7c0000-0000-4000-8000-{number:012d}</uuid>
-    <memory unit="MiB">64</memory>
-    <os><type>hvm</type></os>
-    <devices><serial type="pty"><target port="0"/></serial></devices>
-  </domain>
-"""
-
-
-def write_guests(directory: Path, count: int) -> tuple[Path, list[str]]:
-    """A libvirt test-driver file with ``count`` running guests, one serial port each."""
-    names = [f"bench-{number:03d}" for number in range(count)]
-    domains = "".join(DOMAIN.format(name=name, number=n) for n, name in enumerate(names))
-    path = directory / "guests.xml"
-    path.write_text(f"<node>\n{domains}</node>\n")
-    return path, names
 
 
 def open_all(host: Host, names: list[str]) -> list[Opened]:
@@ -117,10 +100,16 @@ def with_sessions(host: Host, names: list[str], idle_seconds: float) -> dict[str
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    xml, names = write_guests(workdir, args.sessions)
+    xml, names = write_test_guests(workdir, args.sessions)
     limit = str(args.sessions + 10)
     host = start_host(
-        "--max-sessions", limit, "--idle-timeout", "0", source=("--uri", f"test://{xml}")
+        "--max-sessions",
+        limit,
+        "--max-ws-handlers",
+        limit,
+        "--idle-timeout",
+        "0",
+        source=("--uri", f"test://{xml}"),
     )
     try:
         time.sleep(SETTLE)

@@ -19,17 +19,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
 import re
 import resource
 import select
+import selectors
 import signal
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from plugin_serialconsole.bridge.forked import HandlerProcess, keep_only, low_numbered
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +96,17 @@ class AcceptLoop:
         lifeline: int,
         serve: Serve,
         limits: HandlerLimits,
-        inherited: tuple[int, ...] = (),
+        keep: tuple[int, ...] = (),
     ) -> None:
         self.listener = listener
         self.lifeline = lifeline
         self.serve = serve
         self.limits = limits
-        self.inherited = inherited  # descriptors a handler must not keep (the listen fd)
+        self.keep = keep  # descriptors a handler keeps besides its connection and stdio
         self.max_waiting = max_waiting()
         self.waiting: dict[int, Waiting] = {}  # by fd, oldest first
-        self.handlers: dict[int, multiprocessing.process.BaseProcess] = {}  # by sentinel
+        self.handlers: dict[int, HandlerProcess] = {}  # by pidfd
         self.refused = 0
-        self._context = multiprocessing.get_context("fork")
         self._poll = select.epoll()
         self._wakeup_r, self._wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -194,38 +194,37 @@ class AcceptLoop:
             refuse(waiting.sock, "503 Service Unavailable")
             return
         waiting.sock.setblocking(True)
-        process = self._context.Process(
-            target=self._handle, args=(waiting.sock, waiting.address), daemon=False
-        )
-        process.start()
+        try:
+            process = HandlerProcess.fork(lambda: self._handle(waiting.sock, waiting.address))
+        except OSError as error:
+            log.error("could not start a WebSocket handler process: %s; refused with 503", error)
+            refuse(waiting.sock, "503 Service Unavailable")
+            return
         waiting.sock.close()
-        self.handlers[process.sentinel] = process
-        self._poll.register(process.sentinel, select.EPOLLIN)
+        self.handlers[process.pidfd] = process
+        self._poll.register(process.pidfd, select.EPOLLIN)
 
-    def _handle(self, sock: socket.socket, address: Address) -> None:
-        """In the handler's child: keep only its own connection, then serve it."""
+    def _handle(self, sock: socket.socket, address: Address) -> int:
+        """In the handler's child: keep only its own connection (at a low descriptor
+        number, see ``forked``) and what ``keep`` names, then serve it."""
         signal.set_wakeup_fd(-1)
         for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_DFL)
         self._poll.close()
-        os.close(self._wakeup_r)
-        os.close(self._wakeup_w)
         self.listener.close()
-        for fd in self.inherited:
-            with contextlib.suppress(OSError):
-                os.close(fd)
         for other in self.waiting.values():
             other.sock.close()
+        keep_only((sock.fileno(), *self.keep))
+        sock = low_numbered(sock)
         try:
             self.serve(sock, address)
         finally:
             sock.close()
+        return 0
 
-    def _reap(self, sentinel: int) -> None:
-        self._poll.unregister(sentinel)
-        process = self.handlers.pop(sentinel)
-        process.join()
-        process.close()
+    def _reap(self, pidfd: int) -> None:
+        self._poll.unregister(pidfd)
+        self.handlers.pop(pidfd).reap()
         if self.refused and len(self.handlers) < self.limits.max_handlers:
             log.warning("refused %s WebSocket connections while at max_ws_handlers", self.refused)
             self.refused = 0
@@ -261,19 +260,27 @@ class AcceptLoop:
         self._poll.close()
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
-        running, deadline = list(self.handlers), time.monotonic() + HANDLER_GRACE
-        while running and (left := deadline - time.monotonic()) > 0:
-            ended = multiprocessing.connection.wait(running, left)
-            running = [sentinel for sentinel in running if sentinel not in ended]
+        running = _wait_for_ends(set(self.handlers), HANDLER_GRACE)
+        for pidfd in running:
+            self.handlers[pidfd].signal(signal.SIGTERM)
+        for pidfd in _wait_for_ends(running, STOP_TIMEOUT):
+            self.handlers[pidfd].signal(signal.SIGKILL)
         for process in self.handlers.values():
-            process.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for process in self.handlers.values():
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join()
+            process.reap()
         self.handlers.clear()
+
+
+def _wait_for_ends(pidfds: set[int], timeout: float) -> set[int]:
+    """Those of ``pidfds`` whose process has not ended within ``timeout`` seconds."""
+    running, deadline = set(pidfds), time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for pidfd in running:
+            selector.register(pidfd, selectors.EVENT_READ)
+        while running and (left := deadline - time.monotonic()) > 0:
+            for key, _ in selector.select(left):
+                selector.unregister(key.fd)
+                running.discard(key.fd)
+    return running
 
 
 def _note_signal(number: int, frame: object) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-import select
+import selectors
 import socket
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -124,22 +124,23 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         target.setblocking(False)
         to_target = bytearray()
         client_busy = False
-        while True:
-            readers = [target] if not client_busy else []
-            writers = [self.request] if client_busy else []
-            if to_target:
-                writers.append(target)
-            else:
-                readers.append(self.request)
-            readable, writable, _ = select.select(readers, writers, [])
-            if self.request in writable:
-                client_busy = self.send_frames()
-            if target in writable:
-                del to_target[: _send_some(target, to_target)]
-            if self.request in readable:
-                self._from_client(to_target, target)
-            if target in readable:
-                client_busy = self._from_target(target)
+        with selectors.DefaultSelector() as selector:  # not select(): any descriptor number
+            while True:
+                client = selectors.EVENT_WRITE if client_busy else 0
+                client |= 0 if to_target else selectors.EVENT_READ
+                console = 0 if client_busy else selectors.EVENT_READ
+                console |= selectors.EVENT_WRITE if to_target else 0
+                _watch(selector, self.request, client)
+                _watch(selector, target, console)
+                ready = {key.fileobj: events for key, events in selector.select()}
+                if ready.get(self.request, 0) & selectors.EVENT_WRITE:
+                    client_busy = self.send_frames()
+                if ready.get(target, 0) & selectors.EVENT_WRITE:
+                    del to_target[: _send_some(target, to_target)]
+                if ready.get(self.request, 0) & selectors.EVENT_READ:
+                    self._from_client(to_target, target)
+                if ready.get(target, 0) & selectors.EVENT_READ:
+                    client_busy = self._from_target(target)
 
     def _from_client(self, to_target: bytearray, target: socket.socket) -> None:
         messages, closed = self.recv_frames()
@@ -157,9 +158,23 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         if data:
             return self.send_frames([data])
         deadline = time.monotonic() + FLUSH_TIMEOUT
-        while self.send_frames() and time.monotonic() < deadline:
-            select.select([], [self.request], [], deadline - time.monotonic())
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.request, selectors.EVENT_WRITE)
+            while self.send_frames() and time.monotonic() < deadline:
+                selector.select(deadline - time.monotonic())
         raise self.CClose(1000, "Target closed")
+
+
+def _watch(selector: selectors.BaseSelector, sock: socket.socket, events: int) -> None:
+    """Watch ``sock`` for ``events`` from now on (none: not at all)."""
+    key = selector.get_map().get(sock.fileno())
+    if key is None:
+        if events:
+            selector.register(sock, events)
+    elif not events:
+        selector.unregister(sock)
+    elif key.events != events:
+        selector.modify(sock, events)
 
 
 def _send_some(sock: socket.socket, data: bytearray) -> int:
