@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge import refusals
 from plugin_serialconsole.bridge.forked import HandlerProcess, keep_only, low_numbered
 
 log = logging.getLogger(__name__)
@@ -71,18 +73,16 @@ def max_waiting() -> int:
     return max(16, min(MAX_WAITING, soft // 2))
 
 
-def refuse(sock: socket.socket, status: str) -> None:
-    """Answer ``status`` and close, reading what was sent first so the close is a FIN,
-    not a reset that would swallow the answer."""
+def refuse(sock: socket.socket, status: str, code: str, **params: object) -> None:
+    """Answer ``status`` with message ``code`` (in the language the request asks for) and
+    close, reading what was sent first so the close is a FIN, not a reset that would
+    swallow the answer."""
     sock.setblocking(False)
+    head = b""
     with contextlib.suppress(OSError):
-        sock.recv(MAX_HEAD)
-    body = status.encode()
+        head = sock.recv(MAX_HEAD)
     with contextlib.suppress(OSError):
-        sock.send(
-            b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n%s" % (body, len(body), body)
-        )
+        sock.send(refusals.http_answer(status, code, params, refusals.head_language(head)))
         sock.shutdown(socket.SHUT_WR)
     sock.close()
 
@@ -178,7 +178,12 @@ class AcceptLoop:
             self._dispatch(waiting)
         elif len(head) >= MAX_HEAD:
             self._forget(waiting)
-            refuse(waiting.sock, "431 Request Header Fields Too Large")
+            refuse(
+                waiting.sock,
+                "431 Request Header Fields Too Large",
+                i18n.HEADER_TOO_LARGE,
+                limit=MAX_HEAD,
+            )
         elif not head or events & (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR):
             self._drop(waiting.sock.fileno())  # gone, or done sending without a request
 
@@ -187,18 +192,31 @@ class AcceptLoop:
             if not self.refused:
                 log.warning(
                     "%s WebSocket handlers running, the most allowed (max_ws_handlers); "
-                    "refusing new connections with 503",
-                    len(self.handlers),
-                )
+                    "refusing new connections with 503 %s",
+                    len(self.handlers), i18n.WS_HANDLERS_BUSY,
+                )  # fmt: skip
             self.refused += 1
-            refuse(waiting.sock, "503 Service Unavailable")
+            refuse(
+                waiting.sock,
+                "503 Service Unavailable",
+                i18n.WS_HANDLERS_BUSY,
+                limit=len(self.handlers),
+            )
             return
         waiting.sock.setblocking(True)
         try:
             process = HandlerProcess.fork(lambda: self._handle(waiting.sock, waiting.address))
         except OSError as error:
-            log.error("could not start a WebSocket handler process: %s; refused with 503", error)
-            refuse(waiting.sock, "503 Service Unavailable")
+            log.error(
+                "could not start a WebSocket handler process: %s; refused with 503 %s",
+                error, i18n.WS_HANDLER_FAILED,
+            )  # fmt: skip
+            refuse(
+                waiting.sock,
+                "503 Service Unavailable",
+                i18n.WS_HANDLER_FAILED,
+                error=error.strerror,
+            )
             return
         waiting.sock.close()
         self.handlers[process.pidfd] = process
@@ -236,7 +254,12 @@ class AcceptLoop:
                 return
             log.debug("%s: no complete handshake in time; closed", oldest.address[0])
             self._forget(oldest)
-            refuse(oldest.sock, "408 Request Timeout")
+            refuse(
+                oldest.sock,
+                "408 Request Timeout",
+                i18n.REQUEST_TIMEOUT,
+                seconds=self.limits.handshake_timeout,
+            )
 
     def _forget(self, waiting: Waiting) -> None:
         self._poll.unregister(waiting.sock)

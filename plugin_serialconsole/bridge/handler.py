@@ -8,6 +8,7 @@ checks, redacted logs, bounded messages and a relay loop with backpressure.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import selectors
 import socket
@@ -17,10 +18,16 @@ from urllib.parse import parse_qs, urlsplit
 from websockify.websocketproxy import ProxyRequestHandler
 from websockify.websockifyserver import CompatibleWebSocket
 
+from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge import refusals
+
+log = logging.getLogger(__name__)
+
 # A paste arrives as one message; 1 MiB is far above any paste a terminal should send.
 MAX_MESSAGE = 1024 * 1024
 FLUSH_TIMEOUT = 5.0
 TOO_BIG = 1009
+INTERNAL_ERROR_CLOSE = 1011
 TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]*")
 
 
@@ -87,6 +94,7 @@ class ConsoleRequestHandler(ProxyRequestHandler):
 
     SocketClass = BoundedWebSocket
     _origin_checked = False
+    _relaying = False
 
     def handle(self) -> None:
         """One request per connection. The accept loop forked this handler for a complete
@@ -110,9 +118,42 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
         target = target_plugin.lookup(tokens[0].strip(), self.headers.get("Cookie", ""))
         if target is None:
-            self.send_error(403, "Unknown, used or expired console token")
-            raise self.server.EClose("refused: unknown, used or expired console token")
+            self._answer("403 Forbidden", i18n.CONSOLE_TOKEN_REFUSED)
+            raise self.server.EClose(
+                f"refused: {i18n.CONSOLE_TOKEN_REFUSED} unknown, used or expired token"
+            )
         return target
+
+    def _answer(self, status: str, code: str, **params: object) -> None:
+        """Refuse the upgrade: ``status`` with ``{"code", "reason"}`` in the client's language."""
+        language = i18n.request_language(self.headers.get("Accept-Language"))
+        self.wfile.write(refusals.http_answer(status, code, params, language))
+        self.close_connection = True
+
+    def new_websocket_client(self) -> None:
+        """websockify's, with every failure told to the client as a close code and a reason
+        with a message code, and logged once."""
+        language = i18n.request_language(self.headers.get("Accept-Language"))
+        try:
+            super().new_websocket_client()
+        except self.CClose as close:
+            if self._relaying or close.args[0] != INTERNAL_ERROR_CLOSE:
+                raise
+            # websockify's 1011 before the relay: the console's socket refused the connection.
+            log.warning(
+                "%s: the console process is gone (%s)", i18n.CONSOLE_GONE, self.server.unix_target
+            )
+            raise self.CClose(
+                INTERNAL_ERROR_CLOSE, refusals.close_reason(i18n.CONSOLE_GONE, {}, language)
+            ) from None
+        except ConnectionError:
+            raise  # the client is gone: nobody to tell
+        except Exception as error:
+            log.exception(
+                "%s: relay to %s failed", i18n.CONSOLE_RELAY_FAILED, self.server.unix_target
+            )
+            reason = refusals.close_reason(i18n.CONSOLE_RELAY_FAILED, {"error": error}, language)
+            raise self.CClose(INTERNAL_ERROR_CLOSE, reason) from None
 
     def do_proxy(self, target: socket.socket) -> None:
         """Relay both ways, holding at most one chunk in each direction.
@@ -121,6 +162,7 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         and browser input only once the previous input reached the console, so a slow
         peer slows the other side down instead of filling this process's memory.
         """
+        self._relaying = True
         target.setblocking(False)
         to_target = bytearray()
         client_busy = False
