@@ -13,6 +13,7 @@ The parent keeps one descriptor per handler: a pidfd, readable once the child ha
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -51,6 +52,7 @@ class HandlerProcess:
         """Run ``child()`` in a forked process that exits with its result (1 if it raises).
 
         Raises OSError if the fork, or the pidfd for it, fails (no child is left then)."""
+        gc.freeze()  # see zygote_server.fork: the child shares the parent's objects' pages
         pid = os.fork()
         if pid == 0:
             code = 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio  # noqa: F401 (what a console process imports anyway: done once, here)
 import contextlib
+import gc
 import logging
 import os
 import selectors
@@ -78,6 +79,10 @@ def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
 
 
 def fork(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
+    # Objects the zygote made move to the collector's permanent generation: the child's
+    # collections never write to their headers, so their pages stay shared instead of
+    # being copied into every console process.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         code = 1
