@@ -88,10 +88,7 @@ def console_pids(host: Host) -> list[int]:
 
 
 def handler_pids(host: Host) -> list[int]:
-    """The WebSocket proxy's handler processes (children of the host's proxy)."""
-    tree = set(procs.descendants(host.proc.pid))
-    proxies = [pid for pid in tree if b"bridge.proxy" in procs.cmdline(pid)]
-    return [pid for pid in tree if procs.parent(pid) in proxies]
+    return procs.handler_pids(host.proc.pid)
 
 
 def memory(host: Host) -> dict[str, float]:

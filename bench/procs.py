@@ -48,6 +48,13 @@ def descendants(root: int) -> list[int]:
     return tree
 
 
+def handler_pids(host_pid: int) -> list[int]:
+    """The WebSocket proxy's handler processes (children of the host's proxy)."""
+    tree = set(descendants(host_pid))
+    proxies = [pid for pid in tree if b"bridge.proxy" in cmdline(pid)]
+    return [pid for pid in tree if parent(pid) in proxies]
+
+
 def _kb(path: str, key: str) -> int:
     try:
         for line in Path(path).read_text().splitlines():

@@ -23,7 +23,6 @@ import os
 import re
 import resource
 import select
-import selectors
 import signal
 import socket
 import time
@@ -32,7 +31,12 @@ from dataclasses import dataclass
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge import refusals
-from plugin_serialconsole.bridge.forked import HandlerProcess, keep_only, low_numbered
+from plugin_serialconsole.bridge.forked import (
+    HandlerProcess,
+    keep_only,
+    low_numbered,
+    wait_for_ends,
+)
 
 log = logging.getLogger(__name__)
 
@@ -283,27 +287,14 @@ class AcceptLoop:
         self._poll.close()
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
-        running = _wait_for_ends(set(self.handlers), HANDLER_GRACE)
+        running = wait_for_ends(set(self.handlers), HANDLER_GRACE)
         for pidfd in running:
             self.handlers[pidfd].signal(signal.SIGTERM)
-        for pidfd in _wait_for_ends(running, STOP_TIMEOUT):
+        for pidfd in wait_for_ends(running, STOP_TIMEOUT):
             self.handlers[pidfd].signal(signal.SIGKILL)
         for process in self.handlers.values():
             process.reap()
         self.handlers.clear()
-
-
-def _wait_for_ends(pidfds: set[int], timeout: float) -> set[int]:
-    """Those of ``pidfds`` whose process has not ended within ``timeout`` seconds."""
-    running, deadline = set(pidfds), time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        for pidfd in running:
-            selector.register(pidfd, selectors.EVENT_READ)
-        while running and (left := deadline - time.monotonic()) > 0:
-            for key, _ in selector.select(left):
-                selector.unregister(key.fd)
-                running.discard(key.fd)
-    return running
 
 
 def _note_signal(number: int, frame: object) -> None:

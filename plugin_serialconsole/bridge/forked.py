@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
+import selectors
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterable
+
+log = logging.getLogger(__name__)
 
 
 def keep_only(keep: Iterable[int]) -> None:
@@ -58,6 +63,8 @@ class HandlerProcess:
             code = 1
             try:
                 code = child()
+            except BaseException:  # noqa: BLE001 (logged; the process ends either way)
+                log.exception("WebSocket handler process failed")
             finally:
                 os._exit(code)
         try:
@@ -79,3 +86,16 @@ class HandlerProcess:
         if self.exit_code is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, number)
+
+
+def wait_for_ends(pidfds: set[int], timeout: float) -> set[int]:
+    """Those of ``pidfds`` whose process has not ended within ``timeout`` seconds."""
+    running, deadline = set(pidfds), time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for pidfd in running:
+            selector.register(pidfd, selectors.EVENT_READ)
+        while running and (left := deadline - time.monotonic()) > 0:
+            for key, _ in selector.select(left):
+                selector.unregister(key.fd)
+                running.discard(key.fd)
+    return running
