@@ -1,6 +1,6 @@
 """The websockify process: stock WebSocketProxy, extended only through its seams.
 
-Run as ``python -m plugin_serialconsole.bridge.proxy`` by the plugin, with the listening
+Run by the plugin through ``proxy_main`` (which keeps numpy out), with the listening
 socket already bound by the parent and passed as ``--listen-fd``.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -149,6 +150,17 @@ def test_a_refused_token_is_answered_with_a_code_in_the_clients_language(start_h
     answer = json.loads(refused.value.resp_body)
     assert answer["code"] == "SCONS0072E"
     assert "Konsolen-Token" in answer["reason"]
+
+
+def test_the_proxy_and_its_handlers_run_without_numpy(start_host, connect):
+    """websockify would load numpy (~15 MB) only to unmask client frames; every handler
+    forked from the proxy would share and partly copy it."""
+    host = start_host()
+    proxy = proxy_of(host)
+    console = connect(host.open("mock-vm")["ws_url"])
+    echo(banner_shown(console), "unmasked-right")
+    for pid in (proxy, *children(proxy)):
+        assert "numpy" not in Path(f"/proc/{pid}/maps").read_text(), f"{pid} loaded numpy"
 
 
 def test_a_handler_serves_one_request_per_connection(start_host):
