@@ -34,6 +34,7 @@ from setproctitle import setproctitle
 from plugin_serialconsole.console import __main__ as console
 from plugin_serialconsole.console import zygote_protocol
 from plugin_serialconsole.console.spec import MODULE, ConsoleSpec
+from plugin_serialconsole.console.warmup import warm_up
 from plugin_serialconsole.console.zygote_protocol import Refused
 from plugin_serialconsole.logfmt import configure_stderr
 
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM from the host (or the terminal's SIGINT) ends it like its lifeline would.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sock = socket.socket(fileno=args.socket_fd)
+    warm_up()
     with contextlib.suppress(BrokenPipeError, ConnectionError, KeyboardInterrupt):
         serve(sock, args.sockets_dir)
     return 0
