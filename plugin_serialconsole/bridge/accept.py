@@ -21,7 +21,6 @@ import errno
 import logging
 import os
 import re
-import resource
 import select
 import signal
 import socket
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge import refusals
+from plugin_serialconsole.bridge.fdbudget import max_handlers, max_waiting
 from plugin_serialconsole.bridge.forked import (
     HandlerProcess,
     keep_only,
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 HEAD_END = re.compile(rb"\r?\n\r?\n")
 # http.server reads lines of up to 64 KiB; a browser's WebSocket request is well under 8.
 MAX_HEAD = 16 * 1024
-MAX_WAITING = 1024
 # When the loop ends, handlers of consoles that are ending too get this long to finish;
 # with the time to stop the rest, it stays within the runner's wait for the proxy.
 HANDLER_GRACE = 2.0
@@ -69,12 +68,6 @@ class Waiting:
     sock: socket.socket
     address: Address
     deadline: float
-
-
-def max_waiting() -> int:
-    """Waiting connections held at once: half the descriptors this process may open."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(16, min(MAX_WAITING, soft // 2))
 
 
 def refuse(sock: socket.socket, status: str, code: str, **params: object) -> None:
@@ -108,6 +101,7 @@ class AcceptLoop:
         self.limits = limits
         self.keep = keep  # descriptors a handler keeps besides its connection and stdio
         self.max_waiting = max_waiting()
+        self.max_handlers = max_handlers(limits.max_handlers, self.max_waiting)
         self.waiting: dict[int, Waiting] = {}  # by fd, oldest first
         self.handlers: dict[int, HandlerProcess] = {}  # by pidfd
         self.refused = 0
@@ -192,7 +186,7 @@ class AcceptLoop:
             self._drop(waiting.sock.fileno())  # gone, or done sending without a request
 
     def _dispatch(self, waiting: Waiting) -> None:
-        if len(self.handlers) >= self.limits.max_handlers:
+        if len(self.handlers) >= self.max_handlers:
             if not self.refused:
                 log.warning(
                     "%s WebSocket handlers running, the most allowed (max_ws_handlers); "
@@ -247,7 +241,7 @@ class AcceptLoop:
     def _reap(self, pidfd: int) -> None:
         self._poll.unregister(pidfd)
         self.handlers.pop(pidfd).reap()
-        if self.refused and len(self.handlers) < self.limits.max_handlers:
+        if self.refused and len(self.handlers) < self.max_handlers:
             log.warning("refused %s WebSocket connections while at max_ws_handlers", self.refused)
             self.refused = 0
 
