@@ -1,53 +1,55 @@
 """Memory and concurrency on the mock model: many sessions open at once, one per guest of a
-generated test-driver file, each checked to echo correctly; memory and idle CPU around them."""
+generated test-driver file, each checked to echo correctly; memory and idle CPU around them;
+then the refusals at ``max_sessions`` + 1 and past the proxy's handler cap.
+
+The host allows ``--sessions`` + MARGIN of each; the part fills that margin before asking
+for one more."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import websocket
+
 from bench import procs
 from bench.mock import PROMPT, start_host
 from bench.opening import Opened, open_console
-from bench.terminal import BenchFailure, percentile
-from tests.integration.helpers import Host
+from bench.terminal import BenchFailure, WsTerminal, percentile
+from tests.integration.helpers import Host, config_file, write_test_guests
 
-OPENERS = 8  # REST clients opening consoles at once
+OPENERS = 16  # REST clients opening consoles at once
 ECHO_ROUNDS = 5
 SETTLE = 1.0
-DOMAIN = """  <domain type="test">
-    <name>{name}</name>
-    <uuid>5e7c0000-0000-4000-8000-{number:012d}</uuid>
-    <memory unit="MiB">64</memory>
-    <os><type>hvm</type></os>
-    <devices><serial type="pty"><target port="0"/></serial></devices>
-  </domain>
-"""
+MARGIN = 10  # max_sessions and max_ws_handlers are --sessions + MARGIN
 
 
-def write_guests(directory: Path, count: int) -> tuple[Path, list[str]]:
-    """A libvirt test-driver file with ``count`` running guests, one serial port each."""
-    names = [f"bench-{number:03d}" for number in range(count)]
-    domains = "".join(DOMAIN.format(name=name, number=n) for n, name in enumerate(names))
-    path = directory / "guests.xml"
-    path.write_text(f"<node>\n{domains}</node>\n")
-    return path, names
+def open_all(host: Host, names: list[str]) -> tuple[list[Opened], list[str]]:
+    """Open one console per guest, OPENERS at a time, each up to its prompt: those that
+    opened, and why the others did not."""
 
-
-def open_all(host: Host, names: list[str]) -> list[Opened]:
-    """Open one console per guest, OPENERS at a time; each has shown its prompt."""
-
-    def open_one(name: str) -> Opened:
-        opened = open_console(host, name)
-        opened.term.read_until(PROMPT)
+    def open_one(name: str) -> Opened | str:
+        try:
+            opened = open_console(host, name)
+        except Exception as error:  # noqa: BLE001 (counted and reported)
+            return f"{name}: {type(error).__name__}: {error}"
+        try:
+            opened.term.read_until(PROMPT)
+        except BenchFailure as error:
+            opened.term.close()
+            return f"{name}: {error}"
         return opened
 
     with ThreadPoolExecutor(OPENERS) as pool:
-        return list(pool.map(open_one, names))
+        results = list(pool.map(open_one, names))
+    return [r for r in results if not isinstance(r, str)], [
+        r for r in results if isinstance(r, str)
+    ]
 
 
 def echo_all(consoles: list[Opened]) -> tuple[int, list[float]]:
@@ -85,6 +87,10 @@ def console_pids(host: Host) -> list[int]:
     return [session["pid"] for session in host.sessions() if session.get("pid")]
 
 
+def handler_pids(host: Host) -> list[int]:
+    return procs.handler_pids(host.proc.pid)
+
+
 def memory(host: Host) -> dict[str, float]:
     """Host process RSS, and the PSS of the host's whole tree (websockify, consoles)."""
     tree = procs.descendants(host.proc.pid)
@@ -97,37 +103,88 @@ def memory(host: Host) -> dict[str, float]:
 
 def with_sessions(host: Host, names: list[str], idle_seconds: float) -> dict[str, float]:
     started = time.perf_counter()
-    consoles = open_all(host, names)
-    figures: dict[str, float] = {"open_all_s": time.perf_counter() - started}
+    consoles, failed = open_all(host, names[: -MARGIN - 1])
+    figures: dict = {"open_all_s": time.perf_counter() - started, "opened": len(consoles)}
+    figures["open_failures"] = failed[:5]
     try:
-        correct, trips = echo_all(consoles)
+        correct, trips = echo_all(consoles) if consoles else (0, [0.0])
         figures.update(correct=correct, echo_p50_ms=1000 * percentile(trips, 0.5))
         figures["echo_p90_ms"] = 1000 * percentile(trips, 0.9)
-        pids = console_pids(host)
+        pids, handlers = console_pids(host), handler_pids(host)
         figures["console_rss_mb"] = statistics.median(procs.rss_mb(pid) for pid in pids)
         figures["console_rss_max_mb"] = max(procs.rss_mb(pid) for pid in pids)
         figures["console_pss_mb"] = statistics.median(procs.pss_mb(pid) for pid in pids)
+        figures["handler_pss_mb"] = statistics.median(procs.pss_mb(pid) for pid in handlers)
+        figures["session_pss_mb"] = figures["console_pss_mb"] + figures["handler_pss_mb"]
         time.sleep(SETTLE)
         figures["idle_cpu_pct"] = procs.idle_cpu_percent(host.proc.pid, idle_seconds)
         figures.update({f"{k}_busy": v for k, v in memory(host).items()})
+        figures.update(past_the_limits(host, names[-MARGIN - 1 :]))
     finally:
         for opened in consoles:
             opened.term.close()
     return figures
 
 
+def refusal(status: int, body: bytes | str) -> str:
+    """``503 SCONS0018E``: an HTTP refusal and the code its JSON body carries."""
+    try:
+        code = json.loads(body).get("code", "no code")
+    except (ValueError, AttributeError):
+        code = "no code"
+    return f"{status} {code}"
+
+
+def past_the_limits(host: Host, spare: list[str]) -> dict:
+    """Fill the margin up to max_sessions, then one console more, then one WebSocket more
+    than the proxy's cap: how each is refused, and whether anything is left half-open."""
+    extra, _ = open_all(host, spare[:-1])
+    try:
+        sessions_before = len(host.sessions())
+        response = host.post(f"vms/{spare[-1]}/serial")
+        over_sessions = refusal(response.status_code, response.text)
+        try:
+            WsTerminal.connect(f"{host.ws_url}?token=x").close()
+            over_handlers = "accepted"
+        except websocket.WebSocketBadStatusException as refused:
+            over_handlers = refusal(refused.status_code, refused.resp_body)
+        half_open = len(host.sessions()) - sessions_before
+        half_open += len(console_pids(host)) - sessions_before
+        half_open += len(handler_pids(host)) - sessions_before
+        return {
+            "over_sessions": over_sessions,
+            "over_handlers": over_handlers,
+            "half_open": half_open,
+        }
+    finally:
+        for opened in extra:
+            opened.term.close()
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    xml, names = write_guests(workdir, args.sessions)
-    limit = str(args.sessions + 10)
+    xml, names = write_test_guests(workdir, args.sessions + MARGIN + 1)
+    limit = str(args.sessions + MARGIN)
+    # OPENERS clients at once; each connection counts until the server has seen it close.
+    config = config_file(workdir, "server", connections_per_address=str(4 * OPENERS))
     host = start_host(
-        "--max-sessions", limit, "--idle-timeout", "0", source=("--uri", f"test://{xml}")
+        "--config",
+        str(config),
+        "--reattach-grace",
+        "0",
+        "--max-sessions",
+        limit,
+        "--max-ws-handlers",
+        limit,
+        "--idle-timeout",
+        "0",
+        source=("--uri", f"test://{xml}"),
     )
     try:
         time.sleep(SETTLE)
         figures = {f"{k}_idle": v for k, v in memory(host).items()}
         figures["idle_cpu_pct_no_sessions"] = procs.idle_cpu_percent(host.proc.pid, args.idle)
         figures.update(with_sessions(host, names, args.idle))
-        figures["sessions"] = len(names)
+        figures["sessions"] = args.sessions
         return figures
     finally:
         host.finish()

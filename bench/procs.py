@@ -14,6 +14,21 @@ def _stat_fields(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
+def parent(pid: int) -> int:
+    """``pid``'s parent (0 once it is gone)."""
+    try:
+        return int(_stat_fields(pid)[1])
+    except (OSError, IndexError):
+        return 0
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def descendants(root: int) -> list[int]:
     """``root`` and every live process below it."""
     children: dict[int, list[int]] = {}
@@ -31,6 +46,13 @@ def descendants(root: int) -> list[int]:
         tree.append(pid)
         todo.extend(children.get(pid, []))
     return tree
+
+
+def handler_pids(host_pid: int) -> list[int]:
+    """The WebSocket proxy's handler processes (children of the host's proxy)."""
+    tree = set(descendants(host_pid))
+    proxies = [pid for pid in tree if b"bridge.proxy" in cmdline(pid)]
+    return [pid for pid in tree if parent(pid) in proxies]
 
 
 def _kb(path: str, key: str) -> int:

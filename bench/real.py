@@ -20,6 +20,7 @@ from pathlib import Path
 
 import libvirt
 
+from bench import procs
 from bench.mock import start_host
 from bench.opening import Opened, close_console, open_console, open_first_byte, post_sysrq
 from bench.terminal import (
@@ -39,6 +40,7 @@ from tests.realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prom
 SHELL = prompt(0)
 PTY_POLL = 1.0  # QEMU polls a pty console nobody has open once a second
 STEPS = ("rest", "handshake", "first_byte")
+IDLE_SETTLE = 2.0  # seconds an idle session is left before its memory is read
 
 
 class Skipped(Exception):
@@ -254,6 +256,20 @@ def sysrq_figures(host: Host, guest: TinyGuest, count: int) -> dict[str, float]:
     }
 
 
+def idle_session_memory(host: Host, guest: TinyGuest) -> dict[str, float]:
+    """PSS of one idle session on the guest: its console process and its proxy handler."""
+    opened = open_first_byte(host, guest.name, nudge=b"\r")
+    try:
+        time.sleep(IDLE_SETTLE)
+        (console,) = [session["pid"] for session in host.sessions()]
+        (handler,) = procs.handler_pids(host.proc.pid)
+        figures = {"console_pss_mb": procs.pss_mb(console), "handler_pss_mb": procs.pss_mb(handler)}
+        figures["session_pss_mb"] = figures["console_pss_mb"] + figures["handler_pss_mb"]
+        return figures
+    finally:
+        close_console(host, opened.term, guest.name)
+
+
 def run(args: argparse.Namespace) -> dict:
     with booted_guest() as guest:
         host = start_host(source=("--uri", URI))
@@ -261,6 +277,7 @@ def run(args: argparse.Namespace) -> dict:
             figures = {"open": open_figures(host, guest, args.opens)}
             figures.update(summarize(side_by_side(host, guest, args)))
             figures["sysrq"] = sysrq_figures(host, guest, args.reps)
+            figures["idle"] = idle_session_memory(host, guest)
         finally:
             host.finish()
         figures["guest"] = {"domain_start_s": guest.start_seconds}

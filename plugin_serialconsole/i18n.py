@@ -87,6 +87,12 @@ HEADER_TOO_LARGE = "SCONS0041E"
 TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
 BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
+# The WebSocket proxy's refusals (issue 20).
+WS_HANDLERS_BUSY = "SCONS0070E"
+WS_HANDLER_FAILED = "SCONS0071E"
+CONSOLE_TOKEN_REFUSED = "SCONS0072E"
+CONSOLE_GONE = "SCONS0073E"
+CONSOLE_RELAY_FAILED = "SCONS0074E"
 LOGIN_ENDED = "SCONS0114L"
 RIGHT_DENIED = "SCONS0055E"
 WOK_REQUESTED_WITH_REQUIRED = "SCONS0075E"
@@ -192,6 +198,17 @@ messages: dict[str, str | Plural] = {
     TOO_MANY_CONNECTIONS: N_(
         "The server has as many connections open as it allows (%(limit)s). Try again later."
     ),
+    WS_HANDLERS_BUSY: N_(
+        "The console service serves as many WebSocket connections as it allows (%(limit)s). "
+        "Try again later."
+    ),
+    WS_HANDLER_FAILED: N_(
+        "The console service could not start a process for this connection: %(error)s. "
+        "Try again later."
+    ),
+    CONSOLE_TOKEN_REFUSED: N_("Unknown, used or expired console token. Open the console again."),
+    CONSOLE_GONE: N_("The console has ended. Open it again."),
+    CONSOLE_RELAY_FAILED: N_("The connection to the console failed: %(error)s"),
     # Logout ends a login's consoles (issue 13).
     LOGIN_ENDED: N_("Your login session ended."),
     # Rights (issue 17).

@@ -19,11 +19,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
 import re
-import resource
 import select
 import signal
 import socket
@@ -31,13 +28,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge import refusals
+from plugin_serialconsole.bridge.fdbudget import max_handlers, max_waiting
+from plugin_serialconsole.bridge.forked import (
+    HandlerProcess,
+    keep_only,
+    low_numbered,
+    wait_for_ends,
+)
+
 log = logging.getLogger(__name__)
 
 # The end of an HTTP request head; lines may end with a bare LF, as http.server accepts.
 HEAD_END = re.compile(rb"\r?\n\r?\n")
 # http.server reads lines of up to 64 KiB; a browser's WebSocket request is well under 8.
 MAX_HEAD = 16 * 1024
-MAX_WAITING = 1024
 # When the loop ends, handlers of consoles that are ending too get this long to finish;
 # with the time to stop the rest, it stays within the runner's wait for the proxy.
 HANDLER_GRACE = 2.0
@@ -64,24 +70,16 @@ class Waiting:
     deadline: float
 
 
-def max_waiting() -> int:
-    """Waiting connections held at once: half the descriptors this process may open."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(16, min(MAX_WAITING, soft // 2))
-
-
-def refuse(sock: socket.socket, status: str) -> None:
-    """Answer ``status`` and close, reading what was sent first so the close is a FIN,
-    not a reset that would swallow the answer."""
+def refuse(sock: socket.socket, status: str, code: str, **params: object) -> None:
+    """Answer ``status`` with message ``code`` (in the language the request asks for) and
+    close, reading what was sent first so the close is a FIN, not a reset that would
+    swallow the answer."""
     sock.setblocking(False)
+    head = b""
     with contextlib.suppress(OSError):
-        sock.recv(MAX_HEAD)
-    body = status.encode()
+        head = sock.recv(MAX_HEAD)
     with contextlib.suppress(OSError):
-        sock.send(
-            b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n%s" % (body, len(body), body)
-        )
+        sock.send(refusals.http_answer(status, code, params, refusals.head_language(head)))
         sock.shutdown(socket.SHUT_WR)
     sock.close()
 
@@ -95,18 +93,18 @@ class AcceptLoop:
         lifeline: int,
         serve: Serve,
         limits: HandlerLimits,
-        inherited: tuple[int, ...] = (),
+        keep: tuple[int, ...] = (),
     ) -> None:
         self.listener = listener
         self.lifeline = lifeline
         self.serve = serve
         self.limits = limits
-        self.inherited = inherited  # descriptors a handler must not keep (the listen fd)
+        self.keep = keep  # descriptors a handler keeps besides its connection and stdio
         self.max_waiting = max_waiting()
+        self.max_handlers = max_handlers(limits.max_handlers, self.max_waiting)
         self.waiting: dict[int, Waiting] = {}  # by fd, oldest first
-        self.handlers: dict[int, multiprocessing.process.BaseProcess] = {}  # by sentinel
+        self.handlers: dict[int, HandlerProcess] = {}  # by pidfd
         self.refused = 0
-        self._context = multiprocessing.get_context("fork")
         self._poll = select.epoll()
         self._wakeup_r, self._wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -178,55 +176,72 @@ class AcceptLoop:
             self._dispatch(waiting)
         elif len(head) >= MAX_HEAD:
             self._forget(waiting)
-            refuse(waiting.sock, "431 Request Header Fields Too Large")
+            refuse(
+                waiting.sock,
+                "431 Request Header Fields Too Large",
+                i18n.HEADER_TOO_LARGE,
+                limit=MAX_HEAD,
+            )
         elif not head or events & (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR):
             self._drop(waiting.sock.fileno())  # gone, or done sending without a request
 
     def _dispatch(self, waiting: Waiting) -> None:
-        if len(self.handlers) >= self.limits.max_handlers:
+        if len(self.handlers) >= self.max_handlers:
             if not self.refused:
                 log.warning(
                     "%s WebSocket handlers running, the most allowed (max_ws_handlers); "
-                    "refusing new connections with 503",
-                    len(self.handlers),
-                )
+                    "refusing new connections with 503 %s",
+                    len(self.handlers), i18n.WS_HANDLERS_BUSY,
+                )  # fmt: skip
             self.refused += 1
-            refuse(waiting.sock, "503 Service Unavailable")
+            refuse(
+                waiting.sock,
+                "503 Service Unavailable",
+                i18n.WS_HANDLERS_BUSY,
+                limit=len(self.handlers),
+            )
             return
         waiting.sock.setblocking(True)
-        process = self._context.Process(
-            target=self._handle, args=(waiting.sock, waiting.address), daemon=False
-        )
-        process.start()
+        try:
+            process = HandlerProcess.fork(lambda: self._handle(waiting.sock, waiting.address))
+        except OSError as error:
+            log.error(
+                "could not start a WebSocket handler process: %s; refused with 503 %s",
+                error, i18n.WS_HANDLER_FAILED,
+            )  # fmt: skip
+            refuse(
+                waiting.sock,
+                "503 Service Unavailable",
+                i18n.WS_HANDLER_FAILED,
+                error=error.strerror,
+            )
+            return
         waiting.sock.close()
-        self.handlers[process.sentinel] = process
-        self._poll.register(process.sentinel, select.EPOLLIN)
+        self.handlers[process.pidfd] = process
+        self._poll.register(process.pidfd, select.EPOLLIN)
 
-    def _handle(self, sock: socket.socket, address: Address) -> None:
-        """In the handler's child: keep only its own connection, then serve it."""
+    def _handle(self, sock: socket.socket, address: Address) -> int:
+        """In the handler's child: keep only its own connection (at a low descriptor
+        number, see ``forked``) and what ``keep`` names, then serve it."""
         signal.set_wakeup_fd(-1)
         for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_DFL)
         self._poll.close()
-        os.close(self._wakeup_r)
-        os.close(self._wakeup_w)
         self.listener.close()
-        for fd in self.inherited:
-            with contextlib.suppress(OSError):
-                os.close(fd)
         for other in self.waiting.values():
             other.sock.close()
+        keep_only((sock.fileno(), *self.keep))
+        sock = low_numbered(sock)
         try:
             self.serve(sock, address)
         finally:
             sock.close()
+        return 0
 
-    def _reap(self, sentinel: int) -> None:
-        self._poll.unregister(sentinel)
-        process = self.handlers.pop(sentinel)
-        process.join()
-        process.close()
-        if self.refused and len(self.handlers) < self.limits.max_handlers:
+    def _reap(self, pidfd: int) -> None:
+        self._poll.unregister(pidfd)
+        self.handlers.pop(pidfd).reap()
+        if self.refused and len(self.handlers) < self.max_handlers:
             log.warning("refused %s WebSocket connections while at max_ws_handlers", self.refused)
             self.refused = 0
 
@@ -237,7 +252,12 @@ class AcceptLoop:
                 return
             log.debug("%s: no complete handshake in time; closed", oldest.address[0])
             self._forget(oldest)
-            refuse(oldest.sock, "408 Request Timeout")
+            refuse(
+                oldest.sock,
+                "408 Request Timeout",
+                i18n.REQUEST_TIMEOUT,
+                seconds=self.limits.handshake_timeout,
+            )
 
     def _forget(self, waiting: Waiting) -> None:
         self._poll.unregister(waiting.sock)
@@ -261,18 +281,13 @@ class AcceptLoop:
         self._poll.close()
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
-        running, deadline = list(self.handlers), time.monotonic() + HANDLER_GRACE
-        while running and (left := deadline - time.monotonic()) > 0:
-            ended = multiprocessing.connection.wait(running, left)
-            running = [sentinel for sentinel in running if sentinel not in ended]
+        running = wait_for_ends(set(self.handlers), HANDLER_GRACE)
+        for pidfd in running:
+            self.handlers[pidfd].signal(signal.SIGTERM)
+        for pidfd in wait_for_ends(running, STOP_TIMEOUT):
+            self.handlers[pidfd].signal(signal.SIGKILL)
         for process in self.handlers.values():
-            process.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for process in self.handlers.values():
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join()
+            process.reap()
         self.handlers.clear()
 
 

@@ -8,8 +8,9 @@ checks, redacted logs, bounded messages and a relay loop with backpressure.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
-import select
+import selectors
 import socket
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -17,10 +18,16 @@ from urllib.parse import parse_qs, urlsplit
 from websockify.websocketproxy import ProxyRequestHandler
 from websockify.websockifyserver import CompatibleWebSocket
 
+from plugin_serialconsole import i18n
+from plugin_serialconsole.bridge import refusals
+
+log = logging.getLogger(__name__)
+
 # A paste arrives as one message; 1 MiB is far above any paste a terminal should send.
 MAX_MESSAGE = 1024 * 1024
 FLUSH_TIMEOUT = 5.0
 TOO_BIG = 1009
+INTERNAL_ERROR_CLOSE = 1011
 TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]*")
 
 
@@ -77,6 +84,14 @@ class BoundedWebSocket(CompatibleWebSocket):
             self._refuse_too_big()
         return more
 
+    def _unmask(self, buf: bytes, mask: bytes) -> bytes:
+        """``buf`` XOR the repeated 4-byte ``mask``, as two integers: a 1 MiB paste takes
+        milliseconds without numpy, which the proxy does not load (see ``proxy_main``)."""
+        length = len(buf)
+        key = (bytes(mask) * (length // 4 + 1))[:length]
+        unmasked = int.from_bytes(buf, "little") ^ int.from_bytes(key, "little")
+        return unmasked.to_bytes(length, "little")
+
     def _refuse_too_big(self) -> None:
         self.shutdown(socket.SHUT_RDWR, TOO_BIG, "Message too big")
         self.close_code, self.close_reason = TOO_BIG, "Message too big"
@@ -87,6 +102,7 @@ class ConsoleRequestHandler(ProxyRequestHandler):
 
     SocketClass = BoundedWebSocket
     _origin_checked = False
+    _relaying = False
 
     def handle(self) -> None:
         """One request per connection. The accept loop forked this handler for a complete
@@ -110,9 +126,42 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
         target = target_plugin.lookup(tokens[0].strip(), self.headers.get("Cookie", ""))
         if target is None:
-            self.send_error(403, "Unknown, used or expired console token")
-            raise self.server.EClose("refused: unknown, used or expired console token")
+            self._answer("403 Forbidden", i18n.CONSOLE_TOKEN_REFUSED)
+            raise self.server.EClose(
+                f"refused: {i18n.CONSOLE_TOKEN_REFUSED} unknown, used or expired token"
+            )
         return target
+
+    def _answer(self, status: str, code: str, **params: object) -> None:
+        """Refuse the upgrade: ``status`` with ``{"code", "reason"}`` in the client's language."""
+        language = i18n.request_language(self.headers.get("Accept-Language"))
+        self.wfile.write(refusals.http_answer(status, code, params, language))
+        self.close_connection = True
+
+    def new_websocket_client(self) -> None:
+        """websockify's, with every failure told to the client as a close code and a reason
+        with a message code, and logged once."""
+        language = i18n.request_language(self.headers.get("Accept-Language"))
+        try:
+            super().new_websocket_client()
+        except self.CClose as close:
+            if self._relaying or close.args[0] != INTERNAL_ERROR_CLOSE:
+                raise
+            # websockify's 1011 before the relay: the console's socket refused the connection.
+            log.warning(
+                "%s: the console process is gone (%s)", i18n.CONSOLE_GONE, self.server.unix_target
+            )
+            raise self.CClose(
+                INTERNAL_ERROR_CLOSE, refusals.close_reason(i18n.CONSOLE_GONE, {}, language)
+            ) from None
+        except ConnectionError:
+            raise  # the client is gone: nobody to tell
+        except Exception as error:
+            log.exception(
+                "%s: relay to %s failed", i18n.CONSOLE_RELAY_FAILED, self.server.unix_target
+            )
+            reason = refusals.close_reason(i18n.CONSOLE_RELAY_FAILED, {"error": error}, language)
+            raise self.CClose(INTERNAL_ERROR_CLOSE, reason) from None
 
     def do_proxy(self, target: socket.socket) -> None:
         """Relay both ways, holding at most one chunk in each direction.
@@ -121,25 +170,27 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         and browser input only once the previous input reached the console, so a slow
         peer slows the other side down instead of filling this process's memory.
         """
+        self._relaying = True
         target.setblocking(False)
         to_target = bytearray()
         client_busy = False
-        while True:
-            readers = [target] if not client_busy else []
-            writers = [self.request] if client_busy else []
-            if to_target:
-                writers.append(target)
-            else:
-                readers.append(self.request)
-            readable, writable, _ = select.select(readers, writers, [])
-            if self.request in writable:
-                client_busy = self.send_frames()
-            if target in writable:
-                del to_target[: _send_some(target, to_target)]
-            if self.request in readable:
-                self._from_client(to_target, target)
-            if target in readable:
-                client_busy = self._from_target(target)
+        with selectors.DefaultSelector() as selector:  # not select(): any descriptor number
+            while True:
+                client = selectors.EVENT_WRITE if client_busy else 0
+                client |= 0 if to_target else selectors.EVENT_READ
+                console = 0 if client_busy else selectors.EVENT_READ
+                console |= selectors.EVENT_WRITE if to_target else 0
+                _watch(selector, self.request, client)
+                _watch(selector, target, console)
+                ready = {key.fileobj: events for key, events in selector.select()}
+                if ready.get(self.request, 0) & selectors.EVENT_WRITE:
+                    client_busy = self.send_frames()
+                if ready.get(target, 0) & selectors.EVENT_WRITE:
+                    del to_target[: _send_some(target, to_target)]
+                if ready.get(self.request, 0) & selectors.EVENT_READ:
+                    self._from_client(to_target, target)
+                if ready.get(target, 0) & selectors.EVENT_READ:
+                    client_busy = self._from_target(target)
 
     def _from_client(self, to_target: bytearray, target: socket.socket) -> None:
         messages, closed = self.recv_frames()
@@ -157,9 +208,23 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         if data:
             return self.send_frames([data])
         deadline = time.monotonic() + FLUSH_TIMEOUT
-        while self.send_frames() and time.monotonic() < deadline:
-            select.select([], [self.request], [], deadline - time.monotonic())
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.request, selectors.EVENT_WRITE)
+            while self.send_frames() and time.monotonic() < deadline:
+                selector.select(deadline - time.monotonic())
         raise self.CClose(1000, "Target closed")
+
+
+def _watch(selector: selectors.BaseSelector, sock: socket.socket, events: int) -> None:
+    """Watch ``sock`` for ``events`` from now on (none: not at all)."""
+    key = selector.get_map().get(sock.fileno())
+    if key is None:
+        if events:
+            selector.register(sock, events)
+    elif not events:
+        selector.unregister(sock)
+    elif key.events != events:
+        selector.modify(sock, events)
 
 
 def _send_some(sock: socket.socket, data: bytearray) -> int:

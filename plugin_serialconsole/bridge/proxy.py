@@ -1,6 +1,6 @@
 """The websockify process: stock WebSocketProxy, extended only through its seams.
 
-Run as ``python -m plugin_serialconsole.bridge.proxy`` by the plugin, with the listening
+Run by the plugin through ``proxy_main`` (which keeps numpy out), with the listening
 socket already bound by the parent and passed as ``--listen-fd``.
 """
 
@@ -104,16 +104,16 @@ class ConsoleProxy(WebSocketProxy):
     (see ``accept``), and ends when the host does: its stdin is the host's lifeline, and
     end of file there means the host is gone (even killed with SIGKILL)."""
 
-    def __init__(self, limits: HandlerLimits, **kwargs) -> None:
+    def __init__(self, limits: HandlerLimits, keep: tuple[int, ...] = (), **kwargs) -> None:
         super().__init__(**kwargs)
         self.limits = limits
+        self.keep = keep  # descriptors a handler process needs (the token directory)
 
     def start_server(self) -> None:
         listener = socket.socket(fileno=os.dup(self.listen_fd))  # its own family: IPv4 or 6
         self.started()
-        loop = AcceptLoop(
-            listener, sys.stdin.fileno(), self.top_new_client, self.limits, (self.listen_fd,)
-        )
+        os.close(self.listen_fd)
+        loop = AcceptLoop(listener, sys.stdin.fileno(), self.top_new_client, self.limits, self.keep)
         loop.run()
 
 
@@ -136,11 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_stderr(level, "websockify[%(process)d]")
     # Read when a token is used; one that cannot be read then grants nothing.
     rights = Rights(RightsFile(args.rights_file) if args.rights_file else None)
+    tokens = TokenStore(args.tokens_dir).open()
     proxy = ConsoleProxy(
         HandlerLimits(args.max_handlers, args.handshake_timeout),
+        keep=(tokens.fileno(),),
         RequestHandlerClass=ConsoleRequestHandler,
         listen_fd=args.listen_fd,
-        token_plugin=ConsoleTokens(TokenStore(args.tokens_dir).open(), args.sockets_dir, rights),
+        token_plugin=ConsoleTokens(tokens, args.sockets_dir, rights),
         auth_plugin=OriginCheck(args.allowed_origin),
         verbose=level == "DEBUG",
     )

@@ -112,7 +112,7 @@ class WebsockifyBridge:
         command = [
             sys.executable,
             "-m",
-            "plugin_serialconsole.bridge.proxy",
+            "plugin_serialconsole.bridge.proxy_main",
             "--listen-fd",
             str(self._listener.fileno()),
             "--tokens-dir",

@@ -80,6 +80,10 @@ class TokenStore:
         self._directory_fd(create)
         return self
 
+    def fileno(self) -> int:
+        """The directory's descriptor (a forked process that uses the store keeps it)."""
+        return self._directory_fd()
+
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio  # noqa: F401 (what a console process imports anyway: done once, here)
 import contextlib
+import gc
 import logging
 import os
 import selectors
@@ -33,6 +34,7 @@ from setproctitle import setproctitle
 from plugin_serialconsole.console import __main__ as console
 from plugin_serialconsole.console import zygote_protocol
 from plugin_serialconsole.console.spec import MODULE, ConsoleSpec
+from plugin_serialconsole.console.warmup import warm_up
 from plugin_serialconsole.console.zygote_protocol import Refused
 from plugin_serialconsole.logfmt import configure_stderr
 
@@ -78,6 +80,10 @@ def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
 
 
 def fork(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
+    # Objects the zygote made move to the collector's permanent generation: the child's
+    # collections never write to their headers, so their pages stay shared instead of
+    # being copied into every console process.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM from the host (or the terminal's SIGINT) ends it like its lifeline would.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sock = socket.socket(fileno=args.socket_fd)
+    warm_up()
     with contextlib.suppress(BrokenPipeError, ConnectionError, KeyboardInterrupt):
         serve(sock, args.sockets_dir)
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host import logs
+from plugin_serialconsole.host.fdlimit import raise_open_files_limit
 from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.logfmt import configure_stderr
@@ -240,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from plugin_serialconsole.host.server import serve
 
+    raise_open_files_limit()
     return serve(config, run_dir, announce)
 
 

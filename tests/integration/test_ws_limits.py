@@ -7,8 +7,10 @@ meanwhile and be back to its baseline (processes, descriptors, memory) afterward
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -114,6 +116,8 @@ def test_past_the_handler_cap_a_console_is_refused_without_a_fork(start_host, co
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         websocket.create_connection(third, timeout=WS_TIMEOUT)
     assert refused.value.status_code == 503
+    assert json.loads(refused.value.resp_body)["code"] == "SCONS0070E"
+    assert "SCONS0070E" in host.log()
     assert len(children(proxy)) == 2  # no process was started for the refused one
     first.send(b"\x11")
     first.read_until_close()
@@ -131,8 +135,32 @@ def test_an_unfinished_handshake_is_closed_after_the_timeout(start_host):
         answer = receive_all(half)
         waited = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == "SCONS0040E"
     assert not children(proxy), "a process was started for an unfinished handshake"
     print(f"\nclosed after {waited:.2f} s (timeout 1 s)")
+
+
+def test_a_refused_token_is_answered_with_a_code_in_the_clients_language(start_host):
+    host = start_host()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(
+            f"{host.ws_url}?token=unknown", timeout=WS_TIMEOUT, header=["Accept-Language: de"]
+        )
+    assert refused.value.status_code == 403
+    answer = json.loads(refused.value.resp_body)
+    assert answer["code"] == "SCONS0072E"
+    assert "Konsolen-Token" in answer["reason"]
+
+
+def test_the_proxy_and_its_handlers_run_without_numpy(start_host, connect):
+    """websockify would load numpy (~15 MB) only to unmask client frames; every handler
+    forked from the proxy would share and partly copy it."""
+    host = start_host()
+    proxy = proxy_of(host)
+    console = connect(host.open("mock-vm")["ws_url"])
+    echo(banner_shown(console), "unmasked-right")
+    for pid in (proxy, *children(proxy)):
+        assert "numpy" not in Path(f"/proc/{pid}/maps").read_text(), f"{pid} loaded numpy"
 
 
 def test_a_handler_serves_one_request_per_connection(start_host):

@@ -109,3 +109,10 @@ def test_fragments_adding_up_to_more_than_1_mib_close_with_1009(pair):
     assert len(ws._partial_msg) <= MAX_MESSAGE
     client.setblocking(True)
     assert close_code(client) == TOO_BIG
+
+
+@pytest.mark.parametrize("length", [0, 1, 3, 4, 5, 7, 8, 1000, MAX_MESSAGE])
+def test_unmasking_without_numpy_gives_the_payload(length: int) -> None:
+    payload = bytes(i * 7 % 251 for i in range(length))
+    masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+    assert BoundedWebSocket(None)._unmask(masked, MASK) == payload

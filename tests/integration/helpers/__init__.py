@@ -17,6 +17,7 @@ from .consoles import (
     seq_bytes,
     seq_numbers,
 )
+from .guests import write_test_guests
 from .host import (
     HTTP_TIMEOUT,
     READY_TIMEOUT,
@@ -65,5 +66,5 @@ __all__ = [
     "console_processes", "echo_works", "expect_refused", "free_port", "idle_between_tests",
     "kill_pids", "open_fds", "pid_gone", "proc_field", "processes_mentioning", "rss_kib",
     "seq_bytes", "seq_numbers", "shared_host", "wait_equal", "wait_for", "watch_rss",
-    "watch_rss_for", "zombies_of",
+    "watch_rss_for", "write_test_guests", "zombies_of",
 ]  # fmt: skip
