@@ -54,6 +54,15 @@ def _stop_all(daemons: list[RemoteDaemon]) -> None:
     assert not errors, errors
 
 
+@pytest.fixture(autouse=True)
+def links_up_after_each_test(hypervisors: dict[str, RemoteDaemon]) -> Iterator[None]:
+    """Every hypervisor's link up again after a test, also one that failed with it down:
+    the next test, and the guests' teardown over the remote URI, need it."""
+    yield
+    for daemon in hypervisors.values():
+        daemon.set_link(up=True)
+
+
 @pytest.fixture(scope="session")
 def tinyguest_dir(hypervisors: dict[str, RemoteDaemon]) -> Path:
     """The tiny guest's kernel, initrd and domain XML (built once, then cached)."""

@@ -16,16 +16,7 @@ The host reaches each daemon at ``uri`` (``qemu+tls://ADDRESS/system?pkipath=DIR
 ``qemu+tcp://ADDRESS/system``); ``local_uri`` is its Unix socket, seen from the host through
 the work dir, which works also while the link is down (cleanup uses it).
 
-By hand, as root (what ``start`` does)::
-
-    ip netns add sc-hv1; ip link add hhv1 type veth peer name nhv1 netns sc-hv1
-    ip addr add 10.231.0.1/30 dev hhv1; ip link set hhv1 up
-    ip -n sc-hv1 addr add 10.231.0.2/30 dev nhv1; ip -n sc-hv1 link set nhv1 up
-    # WORK/etc/libvirtd.conf: listen_tcp = 1, listen_tls = 0, auth_tcp = "none",
-    #                         listen_addr = "10.231.0.2"
-    nsenter --net=/run/netns/sc-hv1 unshare --mount --propagation private -- sh -ec \\
-      'for d in run etc lib log cache; do mount --bind WORK/$d ...; done; exec libvirtd --listen'
-    virsh -c qemu+tcp://10.231.0.2/system list
+How the pieces fit, and the same set up by hand: ``tests/multihv/README.md``.
 """
 
 from __future__ import annotations
