@@ -177,6 +177,10 @@ class RemoteDaemon:
             return (self.workdir / "libvirtd.log").read_text(errors="replace")[-4000:]
         return "(no log)"
 
+    def guest_pid(self, name: str) -> int:
+        """The pid of guest ``name``'s QEMU (libvirt's pid file in the private /run/libvirt)."""
+        return int((self.workdir / "run" / "qemu" / f"{name}.pid").read_text())
+
     def destroy_guests(self) -> list[str]:
         """Destroy every running guest of this daemon (over its Unix socket); their names."""
         if self.process is None or self.process.poll() is not None:

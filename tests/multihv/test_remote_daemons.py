@@ -5,11 +5,15 @@ guest, a direct console to each, and a link pulled and put back."""
 from __future__ import annotations
 
 import contextlib
+import signal
+import subprocess
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import libvirt
+import pytest
 
 from tests.realguest.guests import DirectConsole, TinyGuest, connect, prompt
 
@@ -18,6 +22,7 @@ from .remote_daemons import TCP, TLS, RemoteDaemon
 KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 1, 2
 # keepalive gives up after interval * (count + 1) s without an answer; the rest is slack
 KEEPALIVE_BOUND = 15.0
+STRAY_TIMEOUT = 10.0
 
 
 def _in_thread(call: Callable[[], object]) -> tuple[threading.Thread, list]:
@@ -40,7 +45,7 @@ def test_each_hypervisor_answers_over_its_transport_with_its_own_guest(
 ):
     assert urlsplit(hypervisors[TLS].uri).scheme == "qemu+tls"
     assert urlsplit(hypervisors[TCP].uri).scheme == "qemu+tcp"
-    twins = set()
+    twins, qemus = set(), set()
     for transport, daemon in hypervisors.items():
         conn = connect(daemon.uri)
         try:
@@ -50,9 +55,12 @@ def test_each_hypervisor_answers_over_its_transport_with_its_own_guest(
             twins.add((domains[0].name(), domains[0].UUIDString()))
         finally:
             conn.close()
-        # the guest's QEMU runs in the daemon's namespace, beside the daemon
-        assert len(daemon.namespace.pids()) == 2
+        # the guest's QEMU runs in the daemon's network namespace, beside the daemon
+        qemu = daemon.guest_pid(twin_guests[transport].name)
+        assert {daemon.process.pid, qemu} <= set(daemon.namespace.pids())
+        qemus.add(qemu)
     assert len(twins) == 1, "the same name and UUID on both hypervisors"
+    assert len(qemus) == 2, "each its own QEMU"
     assert hypervisors[TLS].address != hypervisors[TCP].address
 
 
@@ -100,3 +108,23 @@ def test_link_down_ends_a_keepalive_call_in_bound_and_link_up_serves_again(
         console.read_until(b"back-42\r\n")
     finally:
         console.close()
+
+
+def test_stop_kills_and_names_a_process_left_in_the_namespace(tmp_path: Path):
+    daemon = RemoteDaemon(tmp_path / "stray", "stray", TCP)
+    (tmp_path / "stray").mkdir()
+    try:
+        daemon.start()
+        stray = subprocess.Popen(["nsenter", f"--net={daemon.namespace.path}", "sleep", "600"])
+    except BaseException:
+        daemon.stop()
+        raise
+    try:
+        with pytest.raises(RuntimeError, match=str(stray.pid)):
+            daemon.stop()
+        assert stray.wait(STRAY_TIMEOUT) == -signal.SIGKILL
+        assert not daemon.namespace.exists()
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+            stray.wait()
