@@ -1,7 +1,8 @@
 """Two test hypervisors for the many-hypervisors tests: libvirtd each in network and mount
 namespaces of its own, one reached over ``qemu+tls://``, one over ``qemu+tcp://``, each
-running a tiny guest of the same name and UUID. What a fixture starts it stops, and the
-session's end checks nothing is left (namespaces, veths, daemons, QEMU, work dirs)."""
+running a tiny guest of the same name and UUID. What a fixture starts it stops, and after
+this package's last test it checks nothing is left (namespaces, veths, daemons, QEMU, work
+dirs): the rest of the suite runs without them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .remote_daemons import TCP, TLS, RemoteDaemon, missing_tools
 log = logging.getLogger(__name__)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hypervisors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RemoteDaemon]]:
     """``{"tls": daemon, "tcp": daemon}``, both answering from their namespaces."""
     if not running_as_root():
@@ -63,13 +64,13 @@ def links_up_after_each_test(hypervisors: dict[str, RemoteDaemon]) -> Iterator[N
         daemon.set_link(up=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tinyguest_dir(hypervisors: dict[str, RemoteDaemon]) -> Path:
     """The tiny guest's kernel, initrd and domain XML (built once, then cached)."""
     return build()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def twin_guests(
     hypervisors: dict[str, RemoteDaemon], tinyguest_dir: Path
 ) -> Iterator[dict[str, TinyGuest]]:
