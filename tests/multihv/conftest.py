@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from uuid import uuid4
 
+import libvirt
 import pytest
 
 from tests.realguest.daemons import running_as_root
@@ -64,6 +65,17 @@ def links_up_after_each_test(hypervisors: dict[str, RemoteDaemon]) -> Iterator[N
         daemon.set_link(up=True)
 
 
+def booted(guest: TinyGuest, daemon: RemoteDaemon) -> TinyGuest:
+    """``guest.boot()``; when it fails, the error carries the daemon's and QEMU's logs."""
+    try:
+        return guest.boot()
+    except (AssertionError, libvirt.libvirtError) as error:
+        raise AssertionError(
+            f"{guest.name} did not boot on {daemon.label}: {error}\n"
+            f"libvirtd log:\n{daemon.log()}\nQEMU log:\n{daemon.qemu_log(guest.name)}"
+        ) from error
+
+
 @pytest.fixture(scope="package")
 def tinyguest_dir(hypervisors: dict[str, RemoteDaemon]) -> Path:
     """The tiny guest's kernel, initrd and domain XML (built once, then cached)."""
@@ -75,12 +87,12 @@ def twin_guests(
     hypervisors: dict[str, RemoteDaemon], tinyguest_dir: Path
 ) -> Iterator[dict[str, TinyGuest]]:
     """One booted guest per hypervisor, the same name and UUID on both (a copied definition)."""
-    name, same_uuid = f"{NAME_PREFIX}twin-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    name, same_uuid = f"{NAME_PREFIX}twin-{uuid4().hex[:8]}", str(uuid4())
     started: list[TinyGuest] = []
     try:
         for daemon in hypervisors.values():
             started.append(TinyGuest(daemon.uri, tinyguest_dir / SINGLE, name=name, uuid=same_uuid))
-            started[-1].boot()
+            booted(started[-1], daemon)
         yield dict(zip(hypervisors, started, strict=True))
     finally:
         for guest in started:
@@ -96,7 +108,7 @@ def remote_guest(tinyguest_dir: Path) -> Iterator[Callable[..., TinyGuest]]:
              boot: bool = True) -> TinyGuest:  # fmt: skip
         guest = TinyGuest(daemon.uri, tinyguest_dir / SINGLE, daemon.label, name, uuid)
         started.append(guest)
-        return guest.boot() if boot else guest.create(paused=True)
+        return booted(guest, daemon) if boot else guest.create(paused=True)
 
     try:
         yield make

@@ -88,6 +88,12 @@ def _libvirtd_conf(transport: str, address: str, pki_dir: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tail(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        return path.read_text(errors="replace")[-4000:]
+    return f"(no {path})"
+
+
 def missing_tools() -> list[str]:
     """The programs this module runs that are not installed (Debian package in brackets)."""
     tools = {"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux",
@@ -173,9 +179,12 @@ class RemoteDaemon:
         self.namespace.set_link(up)
 
     def log(self) -> str:
-        with contextlib.suppress(OSError):
-            return (self.workdir / "libvirtd.log").read_text(errors="replace")[-4000:]
-        return "(no log)"
+        """The end of the daemon's log."""
+        return _tail(self.workdir / "libvirtd.log")
+
+    def qemu_log(self, name: str) -> str:
+        """The end of guest ``name``'s QEMU log (in the private /var/log/libvirt)."""
+        return _tail(self.workdir / "log" / "qemu" / f"{name}.log")
 
     def guest_pid(self, name: str) -> int:
         """The pid of guest ``name``'s QEMU (libvirt's pid file in the private /run/libvirt)."""

@@ -64,6 +64,23 @@ def test_each_hypervisor_answers_over_its_transport_with_its_own_guest(
     assert hypervisors[TLS].address != hypervisors[TCP].address
 
 
+def test_a_guest_made_on_one_hypervisor_is_not_seen_by_the_other(
+    hypervisors: dict[str, RemoteDaemon], twin_guests: dict[str, TinyGuest], remote_guest
+):
+    extra = remote_guest(hypervisors[TCP], boot=False)
+    seen = {}
+    for transport, daemon in hypervisors.items():
+        conn = connect(daemon.uri)
+        try:
+            seen[transport] = sorted(domain.name() for domain in conn.listAllDomains())
+        finally:
+            conn.close()
+    assert seen == {
+        TCP: sorted([twin_guests[TCP].name, extra.name]),
+        TLS: [twin_guests[TLS].name],
+    }
+
+
 def test_a_direct_console_to_each_guest_echoes(twin_guests: dict[str, TinyGuest]):
     consoles: list[DirectConsole] = []
     try:
