@@ -7,8 +7,9 @@ mock (open → first byte, echo, throughput on the simulated console), load (man
 at once on the mock model: correctness, memory, idle CPU), attack (half-open handshakes
 held on the WebSocket port: a console opened meanwhile, the proxy's processes and memory),
 rest (the guest list while idle and trickling connections are held open against the REST
-port) and real (a booted tiny guest: the pipeline against a direct libvirt stream; skipped,
-saying why, without libvirtd/QEMU).
+port), real (a booted tiny guest: the pipeline against a direct libvirt stream; skipped,
+saying why, without libvirtd/QEMU) and remote (a direct libvirt stream to a tiny guest on a
+libvirtd reached over qemu+tls:// in a network namespace; skipped likewise).
 
 Not a test: it fails (exit 1) only when something is functionally wrong, never for speed.
 """
@@ -21,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import attack, load, mock, real, report, rest
+from bench import attack, load, mock, real, remote, report, rest
 from bench.terminal import BenchFailure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="half-open handshakes held on the WebSocket port (attack part)",
     )
     add("--rest-requests", type=int, default=50, help="operator GETs timed (rest part)")
-    add("--skip-real", action="store_true", help="no real guest, even where one could run")
-    add("--parts", default="mock,load,attack,rest,real", help="comma-separated parts to run")
+    add("--skip-real", action="store_true", help="no real guest (real, remote parts)")
+    add("--parts", default="mock,load,attack,rest,real,remote", help="comma-separated parts")
     add("--json", type=Path, default=REPO / "build" / "bench.json", help="JSON output file")
     return parser
 
@@ -57,13 +58,14 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
         "attack": lambda: attack.run(args),
         "rest": lambda: rest.run(args, workdir),
         "real": lambda: real.run(args),
+        "remote": lambda: remote.run(args),
     }
     wanted = [part for part in args.parts.split(",") if part]
     results: dict = {}
     skipped: dict[str, str] = {}
     failures: list[str] = []
     for name in wanted:
-        if name == "real" and args.skip_real:
+        if name in ("real", "remote") and args.skip_real:
             skipped[name] = "--skip-real"
             continue
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
@@ -83,7 +85,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    unknown = set(args.parts.split(",")) - {"mock", "load", "attack", "rest", "real", ""}
+    unknown = set(args.parts.split(",")) - {"mock", "load", "attack", "rest", "real", "remote", ""}
     if unknown:
         build_parser().error(f"unknown parts: {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.WARNING)

@@ -68,7 +68,7 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def _program(name: str) -> str:
+def program(name: str) -> str:
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if found is None:
         raise RuntimeError(f"{name} is not installed (Debian: libvirt-daemon)")
@@ -112,7 +112,7 @@ class Daemons:
             Path(directory).mkdir(parents=True, exist_ok=True)
         self._prepare_namespace_files()
         if not _answers(VIRTLOGD_SOCKET):
-            self.virtlogd = self._spawn("virtlogd", [_program("virtlogd")])
+            self.virtlogd = self._spawn("virtlogd", [program("virtlogd")])
         self._start_libvirtd()
         return self
 
@@ -135,7 +135,7 @@ class Daemons:
         command = [
             "unshare", "--mount", "--propagation", "private", "--",
             "sh", "-ec", _NAMESPACE_SCRIPT, "sh",
-            str(self.workdir / "nokvm"), str(self.workdir / "etc-libvirt"), _program("libvirtd"),
+            str(self.workdir / "nokvm"), str(self.workdir / "etc-libvirt"), program("libvirtd"),
         ]  # fmt: skip
         started = time.monotonic()
         self.libvirtd = self._spawn("libvirtd", command)
@@ -155,18 +155,18 @@ class Daemons:
         """Stop the libvirtd started here and start a new one (guests keep running)."""
         if self.libvirtd is None:
             raise RuntimeError("libvirtd was not started by the test suite")
-        _stop(self.libvirtd)
+        stop_process(self.libvirtd)
         self._start_libvirtd()
 
     def stop(self) -> None:
         """Stop what ``start`` started: libvirtd first, then virtlogd."""
         for process in (self.libvirtd, self.virtlogd):
             if process is not None:
-                _stop(process)
+                stop_process(process)
         self.libvirtd = self.virtlogd = None
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:

@@ -171,13 +171,23 @@ class DirectConsole:
 
 
 class TinyGuest:
-    """One transient domain of the tiny guest, with a unique name."""
+    """One transient domain of the tiny guest, with a unique name unless ``name`` is given
+    (and a UUID libvirt picks unless ``uuid`` is): the same name or UUID on two daemons."""
 
-    def __init__(self, uri: str, xml_path: Path, label: str = "guest") -> None:
+    def __init__(
+        self,
+        uri: str,
+        xml_path: Path,
+        label: str = "guest",
+        name: str | None = None,
+        uuid: str | None = None,
+    ) -> None:
         self.uri = uri
         tree = ET.parse(xml_path)
-        self.name = f"{NAME_PREFIX}{os.getpid()}-{next(_names)}-{label}"
+        self.name = name or f"{NAME_PREFIX}{os.getpid()}-{next(_names)}-{label}"
         tree.getroot().find("name").text = self.name
+        if uuid is not None:
+            ET.SubElement(tree.getroot(), "uuid").text = uuid
         self.xml = ET.tostring(tree.getroot(), encoding="unicode")
         self.conn = connect(uri)
         self.domain = None
