@@ -67,6 +67,15 @@ TOO_MANY_CONNECTIONS_FROM_ADDRESS = "SCONS0042E"
 BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
 LOGIN_ENDED = "SCONS0114L"
+LOG_BAD_TIME = "SCONS0045E"
+LOG_BAD_RANGE = "SCONS0046E"
+LOG_NOT_FOUND = "SCONS0047E"
+LOG_UNAVAILABLE = "SCONS0048E"
+CAPTURE_BOOT = "SCONS0115L"
+CAPTURE_GAP = "SCONS0116L"
+CAPTURE_ATTACHED = "SCONS0117L"
+CAPTURE_ENDED = "SCONS0118L"
+CAPTURE_HOST_DOWN = "SCONS0119L"
 
 messages: dict[str, str] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -132,6 +141,19 @@ messages: dict[str, str] = {
     ),
     # Logout ends a login's consoles (issue 13).
     LOGIN_ENDED: N_("Your login session ended."),
+    # The capture log (issue 15): lines the capture writes into a guest's log.
+    LOG_BAD_TIME: N_(
+        "%(name)s: not a time: %(value)s. Give ISO 8601 (2026-01-31T12:00:00Z) or seconds "
+        "since 1970."
+    ),
+    LOG_BAD_RANGE: N_("until is before since."),
+    LOG_NOT_FOUND: N_("Console %(device)s of guest %(guest)s has no log."),
+    LOG_UNAVAILABLE: N_("The console logs cannot be read: %(error)s"),
+    CAPTURE_BOOT: N_("guest started at %(time)s"),
+    CAPTURE_GAP: N_("not captured from %(start)s to %(end)s: %(reason)s"),
+    CAPTURE_ATTACHED: N_("capture started at %(time)s; the guest was already running"),
+    CAPTURE_ENDED: N_("capture ended at %(time)s: %(reason)s"),
+    CAPTURE_HOST_DOWN: N_("The host was not running."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

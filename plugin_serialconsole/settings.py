@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.console.spec import ConsoleSettings
 from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
+from plugin_serialconsole.model.capture_policy import CapturePolicy
 
 SECTION = "serialconsole"
 # The section's keys and their defaults: the only place they are set.
@@ -25,9 +26,15 @@ DEFAULTS = {
     "ring_size": "262144",
     "max_viewers": "10",
     "ui_dir": "",
+    "capture": "all",
+    "capture_include": "",
+    "capture_exclude": "",
+    "state_dir": "",
+    "log_size": "1048576",
 }
 MIN_RING_SIZE = 4096
 MAX_RING_SIZE = 64 * 1024 * 1024
+MIN_LOG_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Settings:
     max_sessions: int
     max_viewers: int
     ui_dir: str
+    capture: CapturePolicy  # which guests' consoles are captured, and where their logs go
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
@@ -61,6 +69,7 @@ class Settings:
             max_sessions=int(max_sessions),
             max_viewers=int(max_viewers),
             ui_dir=section["ui_dir"].strip(),
+            capture=_capture_policy(section),
         )
 
 
@@ -79,6 +88,7 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
     idle_timeout = _number(section, "idle_timeout")
     grace = _number(section, "reattach_grace")
     ring_size = _number(section, "ring_size")
+    log_size = _number(section, "log_size")
     if token_ttl <= 0 or idle_timeout < 0:
         raise ValueError(f"[{SECTION}] token_ttl must be > 0 and idle_timeout >= 0")
     if grace < 0:
@@ -88,8 +98,22 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
             f"[{SECTION}] ring_size must be a whole number of bytes from {MIN_RING_SIZE} "
             f"to {MAX_RING_SIZE}"
         )
+    if log_size < MIN_LOG_SIZE or log_size % 1:
+        raise ValueError(f"[{SECTION}] log_size must be a whole number of bytes >= {MIN_LOG_SIZE}")
     try:
-        return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size))
+        return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size), int(log_size))
+    except ValueError as error:
+        raise ValueError(f"[{SECTION}] {error}") from None
+
+
+def _capture_policy(section: dict[str, str]) -> CapturePolicy:
+    try:
+        return CapturePolicy.from_values(
+            section["capture"],
+            section["capture_include"],
+            section["capture_exclude"],
+            section["state_dir"],
+        )
     except ValueError as error:
         raise ValueError(f"[{SECTION}] {error}") from None
 

@@ -68,9 +68,14 @@ class Fanout:
     """The guest's output in a ring of ``capacity`` bytes and the cursors reading it."""
 
     def __init__(
-        self, guest: GuestConsole, capacity: int, on_output: Callable[[], None] = lambda: None
+        self,
+        guest: GuestConsole,
+        capacity: int,
+        on_output: Callable[[], None] = lambda: None,
+        record: Callable[[bytes], None] | None = None,
     ) -> None:
         self.guest = guest
+        self._record = record  # also gets every byte read (the capture log)
         self.ring = Ring(capacity)
         self.ended = False
         self._on_output = on_output
@@ -103,6 +108,8 @@ class Fanout:
             while data := await self.guest.read():
                 holder = self._holder
                 self.ring.append(data, holder.offset if holder is not None else None)
+                if self._record is not None:
+                    self._record(data)
                 self._on_output()
                 for cursor in self._cursors:
                     cursor.wake()

@@ -24,10 +24,11 @@ import logging
 
 import libvirt
 
-from plugin_serialconsole.console.libvirt_events import StreamEvents, start_event_thread
+from plugin_serialconsole.console.libvirt_events import StreamEvents
 from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
 from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.libvirtloop import start_event_thread
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@
     GET    /vms/<guest>/serial           the guest's console sessions
     DELETE /vms/<guest>/serial           end the guest's console session(s): 204
     GET    /vms/<guest>/serial/transcript  the recent output of a session, as a file
+    GET    /vms/<guest>/serial/log       the capture log (?device=&since=&until=), as a file
     GET    /sessions                     open sessions
 
 Routing is a small table rather than cherrypy's object tree: guest names are data and may
@@ -28,6 +29,7 @@ from plugin_serialconsole.control import http
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
+from plugin_serialconsole.model.capture_logs import CaptureLogs, parse_time
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import GuestModel
 
@@ -54,8 +56,10 @@ class RestApi:
         guests: GuestModel,
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
+        logs: CaptureLogs | None = None,
     ) -> None:
         self.settings = settings
+        self.logs = logs
         self.guests = guests
         self.sessions = sessions
         self.check_auth = check_auth
@@ -67,6 +71,7 @@ class RestApi:
             ("GET", ("vms", GUEST, "serial"), self.guest_sessions),
             ("DELETE", ("vms", GUEST, "serial"), self.close_console),
             ("GET", ("vms", GUEST, "serial", "transcript"), self.transcript),
+            ("GET", ("vms", GUEST, "serial", "log"), self.capture_log),
             ("GET", ("sessions",), self.list_sessions),
         ]
 
@@ -117,10 +122,17 @@ class RestApi:
         )
 
     def list_guests(self) -> bytes:
-        return http.respond(200, [guest.as_json() for guest in self.guests.list()])
+        return http.respond(200, self._guests_json(self.guests.list()))
 
     def show_guest(self, ident: str) -> bytes:
-        return http.respond(200, self.guests.lookup(ident).as_json())
+        return http.respond(200, self._guests_json([self.guests.lookup(ident)])[0])
+
+    def _guests_json(self, guests: list) -> list[dict[str, Any]]:
+        """The guests' JSON, with when each one's console log was last written."""
+        if self.logs is None:
+            return [guest.as_json() for guest in guests]
+        written = self.logs.last_written(guests)
+        return [{**guest.as_json(), "log_written": written[guest.uuid]} for guest in guests]
 
     def open_console(self, ident: str) -> bytes:
         body = http.json_body("serial_open")
@@ -160,6 +172,21 @@ class RestApi:
         session, data = self.sessions.transcript(guest, query.get("device"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{session.device.alias}-{stamp}", ".log")
+        return http.respond_file(data, name)
+
+    def capture_log(self, ident: str) -> bytes:
+        query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
+        http.validate("serial_log", query)
+        since, until = (
+            parse_time("since", query.get("since")),
+            parse_time("until", query.get("until")),
+        )
+        guest = self.guests.lookup(ident)
+        if self.logs is None:
+            raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
+        device, data = self.logs.read(guest, query.get("device"), since, until)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".log")
         return http.respond_file(data, name)
 
     def close_console(self, ident: str) -> bytes:

@@ -44,6 +44,9 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "websocket_url": ("serialconsole", "websocket_url"),
     "max_ws_handlers": ("serialconsole", "max_ws_handlers"),
     "ws_handshake_timeout": ("serialconsole", "ws_handshake_timeout"),
+    "capture": ("serialconsole", "capture"),
+    "state_dir": ("serialconsole", "state_dir"),
+    "log_size": ("serialconsole", "log_size"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -164,6 +167,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a client connected to the WebSocket port has to send its whole "
         "request; it gets no process before [serialconsole] ws_handshake_timeout",
+    )
+    add(
+        "--capture",
+        choices=("all", "none"),
+        help="all: keep a console process on every running guest's consoles and log what "
+        "they print (see capture_include / capture_exclude); none: consoles exist only "
+        "while opened [serialconsole] capture",
+    )
+    add(
+        "--state-dir",
+        type=Path,
+        help="private directory for the capture logs [serialconsole] state_dir (default: "
+        "$STATE_DIRECTORY, /var/lib/serialconsole as root, else the XDG state dir)",
+    )
+    add(
+        "--log-size",
+        type=int,
+        metavar="BYTES",
+        help="bytes of a console's capture log before it is rotated (one older "
+        "generation is kept) [serialconsole] log_size",
     )
     add(
         "--log-level",

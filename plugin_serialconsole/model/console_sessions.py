@@ -5,6 +5,12 @@ one (a writer reattaching within the grace period, or a viewer), takes the conso
 (ending the session that holds it) or is refused. Every client gets a token of its own,
 naming a socket of its own. When the process ends, for whatever reason, its watcher
 thread reaps it and removes its sockets and tokens, so nothing outlives a session.
+
+A capture (``capture``) is such a process started by the host for a running guest, with
+no client: requests join it like a reattach, a takeover sends its writer away instead of
+ending it, and ``close`` ends its clients, not the capture, which lives while the guest
+runs. Captures do not count against ``max_sessions``: that limit is on the processes
+requests start; captures are bounded by the guests that run and the capture patterns.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import (
+    SerialConsoleError,
     authentication_required,
     console_in_use,
     console_unavailable,
@@ -107,7 +114,10 @@ class SessionManager:
                 session.started.wait(STARTUP_TIMEOUT)
                 continue
             if action == TAKE_OVER:
-                self._end(session, Reason.TAKEN_OVER)
+                if session.captured:
+                    self._send_writer_away(session)
+                else:
+                    self._end(session, Reason.TAKEN_OVER)
                 may_take_over = False
                 continue
             try:
@@ -138,7 +148,8 @@ class SessionManager:
             holder = self._sessions.get(key)
             action = plan(holder, mode, force)
             if action == START:
-                if len(self._sessions) >= self.settings.max_sessions:
+                started = [s for s in self._sessions.values() if not s.captured]
+                if len(started) >= self.settings.max_sessions:
                     raise too_many_sessions(self.settings.max_sessions)
                 holder = self._sessions[key] = ConsoleSession(guest, device, key)
                 socket = key
@@ -154,9 +165,12 @@ class SessionManager:
             holder.claim(mode, socket, user, login)
             return holder, action, socket
 
-    def _start(self, session: ConsoleSession, mode: str, force: bool, language: str) -> int:
+    def _start(
+        self, session: ConsoleSession, mode: str, force: bool, language: str, booted: bool = False
+    ) -> int:
         try:
-            process = ConsoleProcess.start(self._spec(session, mode, force, language), self.launch)
+            spec = self._spec(session, mode, force, language, booted)
+            process = ConsoleProcess.start(spec, self.launch)
         except BaseException:
             self._release(session)
             session.started.set()
@@ -169,7 +183,43 @@ class SessionManager:
         log.info("%s", i18n.translate(i18n.SESSION_OPENED, session.where()))
         return process.replay
 
-    def _spec(self, session: ConsoleSession, mode: str, force: bool, language: str) -> ConsoleSpec:
+    def capture(self, guest: Guest, booted: bool = False) -> int:
+        """Start a capture on each console device of running ``guest`` that has no console
+        process yet (``booted``: the guest has just started); return how many started."""
+        started = 0
+        for device in guest.consoles:
+            key = console_id(guest.uuid, device.alias)
+            with self._lock:
+                if key in self._sessions:
+                    continue
+                session = self._sessions[key] = ConsoleSession(guest, device, key, captured=True)
+            try:
+                self._start(session, consoles.VIEW, False, i18n.DEFAULT_LANGUAGE, booted)
+            except SerialConsoleError as error:
+                log.info(
+                    "console %s of guest %s not captured: %s",
+                    device.alias, guest.name, i18n.translate(error.code, error.params),
+                )  # fmt: skip
+                continue
+            started += 1
+        return started
+
+    def _send_writer_away(self, session: ConsoleSession) -> None:
+        """A takeover of a capture: its writer goes, the capture stays."""
+        with self._lock:
+            writer = session.writer
+            if writer is None:
+                return
+            session.release(writer.socket)
+            digest = writer.token
+        session.process.drop(writer.socket, Reason.TAKEN_OVER)
+        if digest is not None:
+            self.tokens.revoke(digest)
+
+    def _spec(
+        self, session: ConsoleSession, mode: str, force: bool, language: str, booted: bool = False
+    ) -> ConsoleSpec:
+        logs = self.settings.capture.logs_dir if session.captured else None
         return ConsoleSpec(
             settings=self.settings.console,
             uri=self.uri,
@@ -181,6 +231,9 @@ class SessionManager:
             force=force,
             language=language,
             log_level=level_name("plugin_serialconsole.console"),
+            capture=session.captured,
+            booted=booted,
+            log_dir=str(logs) if logs is not None else "",
         )
 
     def _invite(self, session: ConsoleSession, socket: str, mode: str, language: str) -> int:
@@ -275,8 +328,23 @@ class SessionManager:
         if not mine:
             raise no_open_session(guest.name)
         for session in mine:
-            self._end(session, Reason.OPERATOR_ENDED)
+            if session.captured:
+                self._send_clients_away(session, Reason.OPERATOR_ENDED)
+            else:
+                self._end(session, Reason.OPERATOR_ENDED)
         return len(mine)
+
+    def _send_clients_away(self, session: ConsoleSession, reason: Reason) -> None:
+        """End a capture's clients (and withdraw its invitations); the capture stays."""
+        with self._lock:
+            claims = [c for c in session.claims.values() if c.live]
+            claims = [c for c in claims if c.mode in consoles.CLIENT_MODES]
+            for claim in claims:
+                session.release(claim.socket)
+        for claim in claims:
+            session.process.drop(claim.socket, reason)
+            if claim.token is not None:
+                self.tokens.revoke(claim.token)
 
     def end_login(self, user: str, login_digest: str | None) -> None:
         """A login ended: revoke its unused tokens and send its clients away (those of login

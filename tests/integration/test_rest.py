@@ -43,7 +43,7 @@ def test_list_guests(host):
     assert set(listed) == set(GUESTS)
     for name, (uuid, state, aliases) in GUESTS.items():
         guest = listed[name]
-        assert set(guest) == {"name", "uuid", "state", "consoles"}
+        assert set(guest) == {"name", "uuid", "state", "consoles", "log_written"}
         assert (guest["uuid"], guest["state"]) == (uuid, state)
         assert [c["alias"] for c in guest["consoles"]] == aliases
         assert all(c["type"] == "pty" for c in guest["consoles"])
