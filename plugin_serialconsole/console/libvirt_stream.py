@@ -14,6 +14,9 @@ client holds the device fails with VIR_ERR_OPERATION_FAILED ("Active console ses
 exists"); an open with FORCE aborts the holder's stream, whose next read fails ("stream had
 I/O failure"); a destroyed or powered-off guest ends the stream (EOF) around the same time
 as the STOPPED lifecycle event, in either order; a guest reboot keeps the stream.
+
+Recovery's libvirt calls and the connection's teardown run off the loop, bounded
+(``libvirt_calls``): a libvirtd that never answers must not keep ``stop`` waiting.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ import logging
 
 import libvirt
 
+from plugin_serialconsole.console.libvirt_calls import (
+    LibvirtCallTimeout,
+    off_loop,
+    settled_in_time,
+)
 from plugin_serialconsole.console.libvirt_events import StreamEvents
 from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
@@ -100,6 +108,10 @@ class LibvirtConsole:
             raise ConsoleOpenError(Reason.OPEN_FAILED, error=error.get_error_message()) from error
 
     def _open_stream(self, force: bool) -> None:
+        self._attach(self._new_stream(force))
+
+    def _new_stream(self, force: bool):
+        """A stream with the console open on it (libvirt calls only: any thread)."""
         stream = self._conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         flags = libvirt.VIR_DOMAIN_CONSOLE_SAFE
         if force:
@@ -110,6 +122,9 @@ class LibvirtConsole:
             with contextlib.suppress(libvirt.libvirtError):
                 stream.abort()
             raise
+        return stream
+
+    def _attach(self, stream) -> None:
         self._full = len(self._buffer) >= HIGH_WATER
         self._events.attach(stream, read=not self._full)
         self._stream = stream
@@ -191,7 +206,7 @@ class LibvirtConsole:
 
     async def _recover(self, error: str) -> None:
         try:
-            if not self._guest_active():
+            if not await off_loop(self._guest_active):
                 self._end(Reason.GUEST_STOPPED)
                 return
             if self._quiet_reopens >= MAX_QUIET_REOPENS:
@@ -199,14 +214,21 @@ class LibvirtConsole:
                 return
             self._quiet_reopens += 1
             try:
-                self._open_stream(force=False)
+                stream = await off_loop(self._new_stream, False)
             except libvirt.libvirtError as failure:
                 await self._reopen_failed(failure)
                 return
+            if self._eof:  # ended meanwhile: the new stream is not wanted
+                with contextlib.suppress(libvirt.libvirtError):
+                    stream.abort()
+                return
+            self._attach(stream)
             log.info("console %s of %s reopened", self.device, self.guest_uuid)
             self._writable.set()
         except libvirt.libvirtError as failure:  # the connection itself is gone
             self._end(Reason.CONSOLE_CLOSED, error=failure.get_error_message())
+        except LibvirtCallTimeout as failure:
+            self._end(Reason.CONSOLE_CLOSED, error=str(failure))
         finally:
             self._recovery = None
 
@@ -294,13 +316,19 @@ class LibvirtConsole:
         if self._arm_later is not None:
             self._arm_later.cancel()
         self._drop_stream()
-        if self._conn is None:
+        conn, self._conn = self._conn, None
+        if conn is None:
             return
-        if self._lifecycle_id is not None:
+        lifecycle_id = self._lifecycle_id
+
+        def release() -> None:
+            if lifecycle_id is not None:
+                with contextlib.suppress(libvirt.libvirtError):
+                    conn.domainEventDeregisterAny(lifecycle_id)
             with contextlib.suppress(libvirt.libvirtError):
-                self._conn.domainEventDeregisterAny(self._lifecycle_id)
-        with contextlib.suppress(libvirt.libvirtError):
-            self._conn.unregisterCloseCallback()
-        with contextlib.suppress(libvirt.libvirtError):
-            self._conn.close()
-        self._conn = None
+                conn.unregisterCloseCallback()
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.close()
+
+        if not settled_in_time(release):
+            log.warning("libvirt did not let go of console %s in time; leaving", self.device)
