@@ -71,6 +71,8 @@ LOG_BAD_TIME = "SCONS0045E"
 LOG_BAD_RANGE = "SCONS0046E"
 LOG_NOT_FOUND = "SCONS0047E"
 LOG_UNAVAILABLE = "SCONS0048E"
+ALREADY_RUNNING = "SCONS0049E"
+START_FAILED = "SCONS0050E"
 CAPTURE_BOOT = "SCONS0115L"
 CAPTURE_GAP = "SCONS0116L"
 CAPTURE_ATTACHED = "SCONS0117L"
@@ -149,6 +151,8 @@ messages: dict[str, str] = {
     LOG_BAD_RANGE: N_("until is before since."),
     LOG_NOT_FOUND: N_("Console %(device)s of guest %(guest)s has no log."),
     LOG_UNAVAILABLE: N_("The console logs cannot be read: %(error)s"),
+    ALREADY_RUNNING: N_("Guest %(guest)s is already running."),
+    START_FAILED: N_("Guest %(guest)s could not be started: %(error)s"),
     CAPTURE_BOOT: N_("guest started at %(time)s"),
     CAPTURE_GAP: N_("not captured from %(start)s to %(end)s: %(reason)s"),
     CAPTURE_ATTACHED: N_("capture started at %(time)s; the guest was already running"),

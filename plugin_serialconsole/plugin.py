@@ -94,6 +94,7 @@ class SerialConsolePlugin:
             self.sessions,
             host.check_auth,
             CaptureLogs(settings.capture.logs_dir),
+            self.captures,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
         report_unbuilt(ui_dir)

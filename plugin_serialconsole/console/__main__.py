@@ -35,7 +35,7 @@ def report(line: bytes) -> None:
 
 def open_guest(spec: ConsoleSpec):
     if consoles.is_mock_uri(spec.uri):
-        return SimulatedConsole(spec.guest_name)
+        return SimulatedConsole(spec.guest_name, boot=spec.capture)
     from plugin_serialconsole.console.libvirt_stream import LibvirtConsole
 
     guest = LibvirtConsole(spec.uri, spec.guest_uuid, spec.device, force=spec.force)

@@ -2,6 +2,7 @@
 
     GET    /vms                          every guest with state and console devices
     GET    /vms/<guest>                  one guest (by name, else UUID)
+    POST   /vms/<guest>/start            start a shut-off guest with its consoles captured
     POST   /vms/<guest>/serial           a console token (writer or viewer): 201
     GET    /vms/<guest>/serial           the guest's console sessions
     DELETE /vms/<guest>/serial           end the guest's console session(s): 204
@@ -30,6 +31,7 @@ from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.capture_logs import CaptureLogs, parse_time
+from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import GuestModel
 
@@ -57,9 +59,11 @@ class RestApi:
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
         logs: CaptureLogs | None = None,
+        captures: CaptureKeeper | None = None,
     ) -> None:
         self.settings = settings
         self.logs = logs
+        self.captures = captures
         self.guests = guests
         self.sessions = sessions
         self.check_auth = check_auth
@@ -67,6 +71,7 @@ class RestApi:
             ("GET", (), self.index),
             ("GET", ("vms",), self.list_guests),
             ("GET", ("vms", GUEST), self.show_guest),
+            ("POST", ("vms", GUEST, "start"), self.start_guest),
             ("POST", ("vms", GUEST, "serial"), self.open_console),
             ("GET", ("vms", GUEST, "serial"), self.guest_sessions),
             ("DELETE", ("vms", GUEST, "serial"), self.close_console),
@@ -133,6 +138,15 @@ class RestApi:
             return [guest.as_json() for guest in guests]
         written = self.logs.last_written(guests)
         return [{**guest.as_json(), "log_written": written[guest.uuid]} for guest in guests]
+
+    def start_guest(self, ident: str) -> bytes:
+        http.json_body("vm_start")
+        guest = self.guests.lookup(ident)
+        # rights: power — the operator's right to power this guest is checked here.
+        if self.captures is None:
+            raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method="POST")
+        started, captured = self.captures.start_guest(guest)
+        return http.respond(200, {**self._guests_json([started])[0], "captured": captured})
 
     def open_console(self, ident: str) -> bytes:
         body = http.json_body("serial_open")

@@ -19,10 +19,11 @@ from typing import Any
 
 import libvirt
 
+from plugin_serialconsole import i18n
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.console_sessions import SessionManager
-from plugin_serialconsole.model.guests import GuestModel
+from plugin_serialconsole.model.guests import Guest, GuestModel
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,17 @@ class CaptureKeeper:
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._callback_id: int | None = None
+
+    def start_guest(self, guest: Guest) -> tuple[Guest, list[str]]:
+        """Start shut-off ``guest`` so that its captures hold its very first byte: paused,
+        then captured, then resumed. (The guest as it is then, the devices captured.)"""
+        if guest.running:
+            raise SerialConsoleError(i18n.ALREADY_RUNNING, 409, guest=guest.name)
+        paused = self.guests.start_paused(guest)
+        captured = []
+        if self.policy.captures(guest.name):
+            captured = self.sessions.capture(paused, booted=True)
+        return self.guests.resume(paused), captured
 
     def start(self) -> None:
         if not self.policy.enabled or self._thread is not None:
@@ -121,5 +133,4 @@ class CaptureKeeper:
         for guest in guests:
             if not (guest.running and guest.consoles and self.policy.captures(guest.name)):
                 continue
-            if started := self.sessions.capture(guest, booted):
-                log.info("captures: %d console(s) of guest %s captured", started, guest.name)
+            self.sessions.capture(guest, booted)

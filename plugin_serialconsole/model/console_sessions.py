@@ -183,16 +183,26 @@ class SessionManager:
         log.info("%s", i18n.translate(i18n.SESSION_OPENED, session.where()))
         return process.replay
 
-    def capture(self, guest: Guest, booted: bool = False) -> int:
-        """Start a capture on each console device of running ``guest`` that has no console
-        process yet (``booted``: the guest has just started); return how many started."""
-        started = 0
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        """Have a capture on each console device of running ``guest``: start those missing
+        (``booted``: the guest has just started), wait for those starting; return the
+        aliases of the devices captured now."""
+        captured = []
         for device in guest.consoles:
             key = console_id(guest.uuid, device.alias)
             with self._lock:
-                if key in self._sessions:
-                    continue
-                session = self._sessions[key] = ConsoleSession(guest, device, key, captured=True)
+                session = self._sessions.get(key)
+                if session is None:
+                    session = ConsoleSession(guest, device, key, captured=True)
+                    self._sessions[key] = session
+                    start = True
+                else:
+                    start = False
+            if not start:
+                session.started.wait(STARTUP_TIMEOUT)
+                if session.process is not None and session.captured:
+                    captured.append(device.alias)
+                continue
             try:
                 self._start(session, consoles.VIEW, False, i18n.DEFAULT_LANGUAGE, booted)
             except SerialConsoleError as error:
@@ -201,8 +211,8 @@ class SessionManager:
                     device.alias, guest.name, i18n.translate(error.code, error.params),
                 )  # fmt: skip
                 continue
-            started += 1
-        return started
+            captured.append(device.alias)
+        return captured
 
     def _send_writer_away(self, session: ConsoleSession) -> None:
         """A takeover of a capture: its writer goes, the capture stays."""

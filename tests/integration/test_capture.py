@@ -244,3 +244,55 @@ def test_a_symlinked_logs_dir_is_refused_and_the_console_still_works(
     response = log_of(host)
     assert response.status_code == 503 and response.json()["code"] == "SCONS0048E"
     host.wait_log("no capture log")
+
+
+# ------------------------------------------------------------------ start and the mock's boot
+
+
+def start(host, guest: str):
+    return host.post(f"vms/{guest}/start")
+
+
+def test_start_captures_the_first_byte_and_a_failing_boot_ends_in_emergency(capturing, connect):
+    host = capturing()
+    wait_captured(host)
+    response = start(host, "mock-broken")
+    assert response.status_code == 200, response.text
+    assert (response.json()["state"], response.json()["captured"]) == ("running", ["serial0"])
+    log = wait_log(host, b"(emergency) # ", "mock-broken")
+    assert log.startswith(b"\r\n-- serialconsole: guest started at ")
+    first_output = log.split(b"--\r\n", 1)[1]
+    assert first_output.startswith(b"[    0.000000] Linux version 6.1.0-simulated")
+    assert b"You are in emergency mode." in log and log.endswith(b"(emergency) # ")
+    opened = host.open("mock-broken")
+    assert opened["reattached"] is True
+    console = connect(opened["ws_url"])
+    assert console.read_until(b"(emergency) # ") == first_output  # the ring: the whole boot
+    console.send("echo rescued\r")
+    assert console.read_until(b"(emergency) # ") == b"echo rescued\r\nrescued\r\n(emergency) # "
+
+
+def test_each_boot_gets_a_separator(capturing, connect):
+    host = capturing()
+    wait_captured(host)
+    writer = connect(host.open()["ws_url"])
+    writer.banner()
+    writer.send("poweroff\r")
+    writer.read_until_close()
+    wait_for(lambda: host.get("vms/mock-vm").json()["state"] == "shutoff", 10.0, "shut off")
+    assert start(host, "mock-vm").status_code == 200
+    log = wait_log(host, b"simulated guest: booted\r\n\r\nSimulated serial console", "mock-vm")
+    assert log.count(b"-- serialconsole: guest started at ") == 1  # the boot after poweroff
+    assert log.index(b"The guest stopped.") < log.index(b"guest started at")
+
+
+def test_start_refuses_a_running_guest_and_works_without_capture(start_host):
+    host = start_host()  # capture none
+    response = start(host, "mock-vm")
+    assert response.status_code == 409 and response.json()["code"] == "SCONS0049E"
+    response = start(host, "mock-off")
+    assert response.status_code == 200, response.text
+    assert (response.json()["state"], response.json()["captured"]) == ("running", [])
+    assert host.sessions() == []
+    bad = host.post("vms/mock-vm/start", json={"paused": True})
+    assert bad.status_code == 400 and bad.json()["code"] == "SCONS0007E"

@@ -16,6 +16,7 @@ GUESTS = {
     "mock-off": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000003", "shutoff", ["serial0"]),
     "mock-noserial": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000004", "running", []),
     UNICODE_GUEST: ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000005", "running", ["serial0"]),
+    "mock-broken": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000006", "shutoff", ["serial0"]),
 }
 
 

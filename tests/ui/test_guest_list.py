@@ -22,7 +22,7 @@ def test_lists_guests_with_state_and_devices(host, page):
     assert page.title() == "Serial consoles"
     names = page.locator("#guests tbody th").all_inner_texts()
     assert sorted(names) == sorted(
-        ["mock-vm", "mock-dual", "mock-off", "mock-noserial", UNICODE_GUEST]
+        ["mock-vm", "mock-dual", "mock-off", "mock-noserial", UNICODE_GUEST, "mock-broken"]
     )
     assert row(page, "mock-vm").locator("td").first.inner_text() == "running"
     assert row(page, "mock-off").locator("td").first.inner_text() == "shut off"
