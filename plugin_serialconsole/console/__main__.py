@@ -88,6 +88,8 @@ async def serve(spec: ConsoleSpec) -> int:
         return 1
     capture_log = open_log(spec)
     record = capture_log.record if capture_log is not None else None
+    if capture_log is not None:
+        guest.on_reboot = capture_log.mark_boot
     server = ConsoleServer(guest, spec.sockets_dir, report, spec.settings, spec.capture, record)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -21,6 +21,7 @@ class GuestConsole(Protocol):
     """The guest side of a console process: the simulated console or a libvirt stream."""
 
     end_reason: tuple[Reason, dict] | None  # why its output ended, once it has
+    on_reboot: Callable[[], None] | None  # called when the guest reboots, if it can tell
 
     async def read(self) -> bytes:
         """The next output of the guest; b'' once its console has ended."""

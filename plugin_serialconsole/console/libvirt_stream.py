@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import libvirt
 
@@ -83,6 +84,8 @@ class LibvirtConsole:
         self._domain = None
         self._stream = None
         self._lifecycle_id: int | None = None
+        self._reboot_id: int | None = None
+        self.on_reboot: Callable[[], None] | None = None  # the guest rebooted (on the loop)
 
     # opening -----------------------------------------------------------------
 
@@ -99,6 +102,9 @@ class LibvirtConsole:
             self._conn.registerCloseCallback(self._connection_closed_event, None)
             self._lifecycle_id = self._conn.domainEventRegisterAny(
                 self._domain, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle_event, None
+            )
+            self._reboot_id = self._conn.domainEventRegisterAny(
+                self._domain, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._reboot_event, None
             )
             self._open_stream(self.force)
         except libvirt.libvirtError as error:
@@ -133,6 +139,10 @@ class LibvirtConsole:
 
     def _lifecycle_event(self, _conn, _domain, event: int, _detail: int, _opaque) -> None:
         self._events.to_loop(self._on_lifecycle, event)
+
+    def _reboot_event(self, _conn, _domain, _opaque) -> None:
+        if self.on_reboot is not None:
+            self._events.to_loop(self.on_reboot)
 
     def _connection_closed_event(self, _conn, reason: int, _opaque) -> None:
         self._events.to_loop(self._on_connection_closed, reason)
@@ -319,12 +329,13 @@ class LibvirtConsole:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        lifecycle_id = self._lifecycle_id
+        callbacks = (self._lifecycle_id, self._reboot_id)
 
         def release() -> None:
-            if lifecycle_id is not None:
-                with contextlib.suppress(libvirt.libvirtError):
-                    conn.domainEventDeregisterAny(lifecycle_id)
+            for callback in callbacks:
+                if callback is not None:
+                    with contextlib.suppress(libvirt.libvirtError):
+                        conn.domainEventDeregisterAny(callback)
             with contextlib.suppress(libvirt.libvirtError):
                 conn.unregisterCloseCallback()
             with contextlib.suppress(libvirt.libvirtError):

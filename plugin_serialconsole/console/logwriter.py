@@ -40,6 +40,7 @@ class LogWriter:
         self._queue: list[tuple[float, bytes | None, str | None]] = []
         self._pending = 0
         self._lost = 0
+        self._printed_since_boot = False
         self._closing = False
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -56,7 +57,8 @@ class LogWriter:
         except BaseException:
             self._close_files()
             raise
-        self.record(self._opening_line(booted, previous))
+        self._queue_line(self._opening_line(booted, previous))
+        self._printed_since_boot = not booted
         self._thread = threading.Thread(target=self._write_all, name="capture-log", daemon=True)
         self._thread.start()
 
@@ -74,8 +76,19 @@ class LogWriter:
         self._index_fd = capturelog.open_file(self._dir_fd, file_name(self.console, INDEX), _APPEND)
         self._size = os.fstat(self._log_fd).st_size
 
+    def mark_boot(self) -> None:
+        """The guest rebooted: a boot line, in order with the output around it; one per
+        boot (libvirt may report a reset twice), so only if the guest printed since."""
+        if self._printed_since_boot:
+            self._queue_line(banner(i18n.CAPTURE_BOOT, time=utc(time.time())))
+            self._printed_since_boot = False
+
     def record(self, data: bytes) -> None:
         """Queue ``data`` (the guest's output) for the log; never blocks."""
+        self._printed_since_boot = True
+        self._queue_line(data)
+
+    def _queue_line(self, data: bytes) -> None:
         with self._ready:
             if self._closing:
                 return

@@ -90,6 +90,7 @@ class SimulatedConsole:
         self.prompt = EMERGENCY_PROMPT if self.failed_boot else PROMPT
         self.powered_off = False
         self.end_reason: tuple[Reason, dict] | None = None
+        self.on_reboot = None  # a simulated guest does not reboot
         self._pending: deque[bytes] = deque()
         self._running: Iterator[bytes] | None = None
         self._line: list[str] = []
