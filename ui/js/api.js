@@ -105,6 +105,16 @@ export function listGuests() {
   return call("GET", "vms");
 }
 
+/** Start a shut-off guest: paused, its consoles captured, then resumed (the boot is logged). */
+export function startGuest(guest) {
+  return call("POST", guestPath(guest) + "/start", {});
+}
+
+/** Where a console device's capture log downloads from. */
+export function logPath(guest, device) {
+  return guestPath(guest) + "/serial/log?device=" + encodeURIComponent(device);
+}
+
 /**
  * Open a console ("write") or watch it ("view"):
  * {token, ws_url, page, expires_in, device, mode, reattached, replay_bytes}.

@@ -16,6 +16,7 @@ import {
   needsLogin,
   openConsole,
   resumeSession,
+  startGuest,
 } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut } from "./console-connection.js";
@@ -26,6 +27,7 @@ import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./noti
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
 const IN_USE = "SCONS0003E";
+const ALREADY_RUNNING = "SCONS0049E";
 // Our own previous session (before a reload or Reconnect) may take a moment to end.
 const IN_USE_RETRY_MS = 3000;
 
@@ -33,6 +35,7 @@ const query = new URLSearchParams(location.search);
 const guest = query.get("guest") || "";
 let device = query.get("device") || "";
 const viewOnly = query.get("mode") === "view";
+const startFirst = query.get("start") === "1"; // the guest list's Start: start it, watch the boot
 const $ = (id) => document.getElementById(id);
 
 let term;
@@ -263,6 +266,29 @@ function bindControls() {
   $("font-larger").addEventListener("click", () => setFontSize(term.options.fontSize + 1));
 }
 
+/** Start the guest (once: `start` leaves the address, so a reload only reconnects). The
+ * console then joins its capture, whose ring holds the boot from the first byte. */
+async function start() {
+  const next = new URLSearchParams(location.search);
+  next.delete("start");
+  history.replaceState(history.state, "", location.pathname + "?" + next.toString());
+  setState("connecting");
+  try {
+    await startGuest(guest);
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.code === ALREADY_RUNNING) {
+      return true;
+    }
+    setState("disconnected", error instanceof ApiError ? error.reason : String(error));
+    if (needsLogin(error)) {
+      await askLogin($("login"));
+      return start();
+    }
+    return false;
+  }
+}
+
 async function main() {
   const link = takeFragmentUrl();
   window.serialconsole = {
@@ -291,6 +317,9 @@ async function main() {
   setTitle();
   setFontSize(fontSize());
   bindControls();
+  if (startFirst && !(await start())) {
+    return;
+  }
   if (link === null) {
     await connect();
   } else if (isHandedOut(link, await consoleUrlPrefix())) {

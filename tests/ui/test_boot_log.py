@@ -1,0 +1,55 @@
+"""The boot log in the browser (issue 15): Start on a shut-off guest opens its console
+page, which starts it and shows the boot live; the list offers each logged device's log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.integration.helpers import Host
+
+from .browser import wait_js, wait_state, wait_terminal_line
+
+
+@pytest.fixture
+def capturing_host(tmp_path: Path) -> Iterator[Host]:
+    host = Host("--capture", "all", "--state-dir", str(tmp_path / "state"))
+    try:
+        yield host.start()
+    finally:
+        host.finish()
+
+
+@pytest.fixture
+def capturing_page(capturing_host: Host, open_context) -> Page:
+    return open_context().new_page()
+
+
+def guest_row(page: Page, guest: str):
+    rows = page.locator("#guests tbody tr")
+    return rows.filter(has=page.get_by_role("rowheader", name=guest))
+
+
+def test_start_opens_the_console_on_the_live_boot(capturing_host, capturing_page):
+    page = capturing_page
+    page.goto(capturing_host.url)
+    wait_js(page, "!document.getElementById('guests').hidden", what="the guest table")
+    row = guest_row(page, "mock-broken")
+    assert row.get_by_role("link", name="Boot log").count() == 0  # never logged yet
+    start = row.get_by_role("link", name="Start")
+    with page.context.expect_page() as opened:
+        start.click()
+    console = opened.value
+    wait_state(console, "connected")
+    wait_terminal_line(console, "[FAILED] Failed to mount /sysroot.")
+    wait_terminal_line(console, "(emergency) #")
+    assert "start=1" not in console.url  # a reload reconnects, it does not start again
+    console.keyboard.type("echo alive\r")
+    wait_terminal_line(console, "alive")
+    page.get_by_role("button", name="Refresh").click()
+    wait_js(page, "document.querySelector('#guests a[download]') !== null", what="a log link")
+    link = guest_row(page, "mock-broken").get_by_role("link", name="Boot log")
+    assert link.get_attribute("href") == "vms/mock-broken/serial/log?device=serial0"
