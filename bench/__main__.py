@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import attack, load, mock, real, report, rest
+from bench import attack, capture, load, mock, real, report, rest
 from bench.terminal import BenchFailure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--rest-requests", type=int, default=50, help="operator GETs timed (rest part)")
     add("--skip-real", action="store_true", help="no real guest, even where one could run")
-    add("--parts", default="mock,load,attack,rest,real", help="comma-separated parts to run")
+    add(
+        "--parts",
+        default="mock,load,attack,rest,capture,real",
+        help="comma-separated parts to run",
+    )
     add("--json", type=Path, default=REPO / "build" / "bench.json", help="JSON output file")
     return parser
 
@@ -57,6 +61,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
         "attack": lambda: attack.run(args),
         "rest": lambda: rest.run(args, workdir),
         "real": lambda: real.run(args),
+        "capture": lambda: capture.run(args, workdir),
     }
     wanted = [part for part in args.parts.split(",") if part]
     results: dict = {}
@@ -83,7 +88,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    unknown = set(args.parts.split(",")) - {"mock", "load", "attack", "rest", "real", ""}
+    unknown = set(args.parts.split(",")) - {"mock", "load", "attack", "rest", "capture", "real", ""}
     if unknown:
         build_parser().error(f"unknown parts: {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.WARNING)

@@ -95,9 +95,10 @@ class LogWriter:
             if self._pending + len(data) > MAX_PENDING:
                 self._lost += len(data)
                 return
+            if not self._queue:
+                self._ready.notify()  # the writer takes everything queued once it wakes
             self._queue.append((time.time(), data, None))
             self._pending += len(data)
-            self._ready.notify()
 
     def close(self, why: str) -> None:
         """Write what is queued, then an end line saying ``why``; close the files."""
@@ -129,7 +130,7 @@ class LogWriter:
             try:
                 if lost:
                     self._append(time.time(), self._lost_line(lost, batch))
-                for when, data, ended in batch:
+                for when, data, ended in _coalesced(batch):
                     self._append(when, data, ended)
             except OSError as error:
                 log.error("capture log of %s: %s; not logging any more", self.console, error)
@@ -191,3 +192,21 @@ class LogWriter:
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
+
+
+def _coalesced(batch: list[tuple[float, bytes, str | None]]):
+    """``batch`` with output queued within a stretch of each other joined into one write."""
+    joined: list[bytes] = []
+    since = 0.0
+    for when, data, ended in batch:
+        if joined and (ended is not None or when - since >= STRETCH):
+            yield since, b"".join(joined), None
+            joined = []
+        if ended is not None:
+            yield when, data, ended
+            continue
+        if not joined:
+            since = when
+        joined.append(data)
+    if joined:
+        yield since, b"".join(joined), None

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import libvirt
@@ -28,6 +29,7 @@ from plugin_serialconsole.model.guests import Guest, GuestModel
 log = logging.getLogger(__name__)
 
 RECHECK = 5.0
+STARTERS = 8  # captures started at once when many guests need one (host start)
 _STARTS = (libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_RESUMED)
 _ALL = ""  # a queue entry: check every guest
 
@@ -130,7 +132,15 @@ class CaptureKeeper:
 
     def _capture(self, guest_uuid: str, booted: bool) -> None:
         guests = self.guests.list() if guest_uuid == _ALL else [self.guests.lookup(guest_uuid)]
-        for guest in guests:
-            if not (guest.running and guest.consoles and self.policy.captures(guest.name)):
-                continue
-            self.sessions.capture(guest, booted)
+        wanted = [
+            guest
+            for guest in guests
+            if guest.running and guest.consoles and self.policy.captures(guest.name)
+        ]
+        if len(wanted) <= 1:
+            for guest in wanted:
+                self.sessions.capture(guest, booted)
+            return
+        # Console processes start in parallel: each waits a moment for its console.
+        with ThreadPoolExecutor(STARTERS, thread_name_prefix="capture-start") as starters:
+            list(starters.map(lambda guest: self.sessions.capture(guest, booted), wanted))
