@@ -187,7 +187,9 @@ class SessionManager:
         """Have a capture on each console device of running ``guest``: start those missing
         (``booted``: the guest has just started), wait for those starting; return the
         aliases of the devices captured now."""
-        captured = []
+        captured: list[str] = []
+        if not self._still_running(guest):  # e.g. listed a moment before it stopped
+            return captured
         for device in guest.consoles:
             key = console_id(guest.uuid, device.alias)
             with self._lock:
@@ -213,6 +215,16 @@ class SessionManager:
                 continue
             captured.append(device.alias)
         return captured
+
+    def _still_running(self, guest: Guest) -> bool:
+        """Whether ``guest`` runs now (asked again only if a capture would start)."""
+        with self._lock:
+            if all(console_id(guest.uuid, d.alias) in self._sessions for d in guest.consoles):
+                return True  # nothing to start: no need to ask libvirt
+        try:
+            return self.guests.lookup(guest.uuid).running
+        except SerialConsoleError:
+            return False
 
     def _send_writer_away(self, session: ConsoleSession) -> None:
         """A takeover of a capture: its writer goes, the capture stays."""
@@ -299,6 +311,9 @@ class SessionManager:
 
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
+        reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
+        if reason == Reason.GUEST_STOPPED:  # before it is forgotten: nothing recaptures it
+            self.guests.guest_stopped(session.guest.uuid)
         with self._lock:  # held while unlinking: a new session may bind the first socket
             self._forget(session)
             claims = list(session.claims.values())
@@ -311,7 +326,6 @@ class SessionManager:
                     path.unlink(missing_ok=True)
         for digest in (claim.token for claim in claims if claim.token is not None):
             self.tokens.revoke(digest)
-        reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
         why = i18n.translate(reason.message_code, params)
@@ -319,8 +333,8 @@ class SessionManager:
         session.ended.set()
 
     def _guest_stopped(self, guest: Guest) -> None:
-        """One console saw the guest stop: so do the guest's other consoles."""
-        self.guests.guest_stopped(guest.uuid)
+        """One console saw the guest stop: so do the guest's other consoles (the model was
+        told before the session was forgotten)."""
         for other in self._sessions_of(guest):
             other.process.request_stop(Reason.GUEST_STOPPED)
 
