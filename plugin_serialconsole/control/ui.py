@@ -47,12 +47,13 @@ PAGE_POLICY = (
     "img-src 'self' data:; connect-src {connect}; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
-# What a UI directory needs for the pages to work: they, xterm.js and its fit addon.
+# What a UI directory needs for the pages to work: they, xterm.js and its addons.
 NEEDED_FILES = (
     "index.html",
     "console.html",
     "node_modules/@xterm/xterm/lib/xterm.js",
     "node_modules/@xterm/addon-fit/lib/addon-fit.js",
+    "node_modules/@xterm/addon-search/lib/addon-search.js",
 )
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import Page
 
 from tests.integration.helpers import Host
 
-from .browser import wait_js, wait_state, wait_terminal_line
+from .browser import console_url, js, wait_js, wait_state, wait_terminal_line
 
 
 @pytest.fixture
@@ -53,3 +53,28 @@ def test_start_opens_the_console_on_the_live_boot(capturing_host, capturing_page
     wait_js(page, "document.querySelector('#guests a[download]') !== null", what="a log link")
     link = guest_row(page, "mock-broken").get_by_role("link", name="Boot log")
     assert link.get_attribute("href") == "vms/mock-broken/serial/log?device=serial0"
+
+
+def test_the_log_view_finds_a_word_and_jumps_to_a_boot(capturing_host, capturing_page):
+    page = capturing_page
+    capturing_host.post("vms/mock-broken/start")
+    page.goto(console_url(capturing_host, "mock-broken"))
+    wait_state(page, "connected")
+    page.get_by_role("button", name="Log").click()
+    wait_js(page, "document.getElementById('log-status').textContent.startsWith('Log:')")
+    search = page.get_by_role("searchbox", name="Search the log")
+    search.fill("sysroot")
+    search.press("Enter")
+    wait_js(page, "document.getElementById('log-status').textContent === 'Found: sysroot'")
+    assert js(page, "window.serialconsole.logView.term.getSelection()") == "sysroot"
+    search.fill("no such word")
+    search.press("Enter")
+    wait_js(page, "document.getElementById('log-status').textContent.startsWith('Not found')")
+    page.get_by_role("button", name="Next boot").click()
+    wait_js(page, "window.serialconsole.logView.term.getSelection().includes('guest started')")
+    download = page.get_by_role("link", name="Download")
+    assert download.get_attribute("href") == "vms/mock-broken/serial/log?device=serial0"
+    page.get_by_role("button", name="Back to console").click()
+    wait_js(page, "document.getElementById('log-view').hidden")
+    page.keyboard.type("echo back\r")
+    wait_terminal_line(page, "back")

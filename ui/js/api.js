@@ -133,6 +133,15 @@ export function openConsole(guest, device, { force = false, mode = "write" } = {
   return call("POST", guestPath(guest) + "/serial", body);
 }
 
+/** A console device's capture log, as bytes (for a terminal to show). */
+export async function fetchLog(guest, device) {
+  const response = await fetchOrFail(logPath(guest, device), { credentials: "same-origin" });
+  if (!response.ok) {
+    throw await failure(response);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 /** The console's recent output (the server's ring buffer) as a Blob, and its file name. */
 export async function fetchTranscript(guest, device) {
   const path = guestPath(guest) + "/serial/transcript?device=" + encodeURIComponent(device);

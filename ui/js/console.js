@@ -21,6 +21,7 @@ import {
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut } from "./console-connection.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
+import { LogView } from "./log-view.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
 
@@ -41,6 +42,7 @@ const $ = (id) => document.getElementById(id);
 let term;
 let fit;
 let connection = null;
+let logView = null;
 let state = "loading"; // until the page connects, is refused or finds no xterm.js
 
 /** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
@@ -264,6 +266,11 @@ function bindControls() {
   $("paste").addEventListener("click", paste);
   $("font-smaller").addEventListener("click", () => setFontSize(term.options.fontSize - 1));
   $("font-larger").addEventListener("click", () => setFontSize(term.options.fontSize + 1));
+  logView = new LogView(guest, () => device, {
+    fontSize: () => term.options.fontSize,
+    onClose: () => term.focus(),
+  });
+  logView.bind();
 }
 
 /** Start the guest (once: `start` leaves the address, so a reload only reconnects). The
@@ -303,6 +310,9 @@ async function main() {
     },
     get connection() {
       return connection;
+    },
+    get logView() {
+      return logView;
     },
     connect,
     translateTree,
