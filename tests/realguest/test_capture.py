@@ -107,6 +107,8 @@ def test_a_guest_started_through_libvirt_is_logged_from_its_kernel_banner(
     host = capture_host()
     guest = direct_guest(host)
     log = wait_log(host, guest.name, BOOT_LINE)
+    # Captured on libvirt's STARTED event (a later check would say "already running").
+    assert log.startswith(b"\r\n-- serialconsole: guest started at ")
     assert KERNEL_FIRST_LINE in log
     assert log.index(KERNEL_FIRST_LINE) < log.index(BOOT_LINE) < log.rindex(prompt(0))
     listed = {g["name"]: g for g in host.get("vms").json()}
