@@ -15,7 +15,7 @@ from plugin_serialconsole.control.root import PluginRoot
 from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, report_unbuilt
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
-from plugin_serialconsole.model.capture_logs import CaptureLogs
+from plugin_serialconsole.model.capture_logs import CaptureLogs, prepare_state_dir
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import make_guest_model
@@ -75,6 +75,8 @@ class SerialConsolePlugin:
             settings.allowed_origins,
             settings.websocket_limits,
         )
+        if settings.capture.enabled:
+            prepare_state_dir(settings.capture)
         uri = server["uri"]
         guests = make_guest_model(uri, host.connection)
         self.launcher = ConsoleLauncher(self.sockets_dir)

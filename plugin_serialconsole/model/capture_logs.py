@@ -12,8 +12,9 @@ from pathlib import Path
 from plugin_serialconsole import capturelog, i18n
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.ids import console_id
+from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.guests import Guest
-from plugin_serialconsole.rundir import UnsafeDirectory, open_private_dir
+from plugin_serialconsole.rundir import UnsafeDirectory, check_private_dir, open_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,19 @@ def parse_time(name: str, value: str | None) -> float | None:
     if not math.isfinite(seconds):
         raise SerialConsoleError(i18n.LOG_BAD_TIME, 400, name=name, value=value)
     return seconds
+
+
+def prepare_state_dir(policy: CapturePolicy) -> None:
+    """Make the state directory and its ``logs`` (0700), or refuse (ValueError: the host
+    does not start) one that is a link, another user's or writable by others."""
+    try:
+        policy.state_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_private_dir(policy.state_dir, create=True)
+        check_private_dir(policy.logs_dir, create=True)
+    except OSError as error:
+        raise ValueError(f"state_dir {policy.state_dir}: {error.strerror}") from None
+    except UnsafeDirectory as error:
+        raise ValueError(f"state_dir: {error}") from None
 
 
 class CaptureLogs:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from plugin_serialconsole.ids import console_id
 
-from .helpers import PROMPT, UNICODE_GUEST, assert_final_line, wait_for
+from .helpers import PROMPT, UNICODE_GUEST, assert_final_line, run_refused_host, wait_for
 
 MOCK_VM = "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001"
 CAPTURED = {  # (guest, device) of the mock's running guests with consoles
@@ -230,20 +232,31 @@ def test_log_is_a_safe_download(capturing):
     )
 
 
-def test_a_symlinked_logs_dir_is_refused_and_the_console_still_works(
-    capturing, state_dir, tmp_path, connect
-):
+def test_a_symlinked_logs_dir_is_refused_at_start(state_dir, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
     state_dir.mkdir(mode=0o700)
     os.symlink(elsewhere, state_dir / "logs")
-    host = capturing()
-    wait_captured(host)
-    connect(host.open()["ws_url"]).banner()
+    run_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
+    try:
+        result = run_refused_host(run_dir, "--capture", "all", "--state-dir", str(state_dir))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    assert result.returncode == 2, result.stderr
+    assert "is a symbolic link" in result.stderr
     assert list(elsewhere.iterdir()) == []
-    response = log_of(host)
-    assert response.status_code == 503 and response.json()["code"] == "SCONS0048E"
-    host.wait_log("no capture log")
+
+
+def test_a_state_dir_writable_by_others_is_refused_at_start(state_dir):
+    state_dir.mkdir(mode=0o700)
+    state_dir.chmod(0o777)
+    run_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
+    try:
+        result = run_refused_host(run_dir, "--capture", "all", "--state-dir", str(state_dir))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    assert result.returncode == 2, result.stderr
+    assert "writable by other users" in result.stderr
 
 
 # ------------------------------------------------------------------ start and the mock's boot
