@@ -114,12 +114,14 @@ class CaptureKeeper:
         conn = self._connection()
         if conn is self._conn:
             return
+        replaced = self._conn is not None
         self._deregister()
         self._callback_id = conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None
         )
         self._conn = conn
-        self._queue.put((_ALL, False))  # events may have been missed meanwhile
+        if replaced:
+            self._queue.put((_ALL, False))  # events may have been missed meanwhile
 
     def _deregister(self) -> None:
         conn, self._conn = self._conn, None
