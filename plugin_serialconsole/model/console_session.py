@@ -143,7 +143,7 @@ class ConsoleSession:
             "guest": self.guest.name,
             "uuid": self.guest.uuid,
             "device": self.device.alias,
-            "since": self.since.isoformat(timespec="seconds"),
+            "since": self.since.isoformat(timespec="milliseconds"),
             "state": self.state,
             "capture": self.captured,
             "pid": self.process.pid if self.process else None,

@@ -7,11 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import websocket
 from playwright.sync_api import Page
 
-from tests.integration.helpers import Host
+from tests.integration.helpers import Console, Host, wait_for
 
-from .browser import console_url, js, wait_js, wait_state, wait_terminal_line
+from .browser import (
+    console_url,
+    js,
+    terminal_lines,
+    wait_js,
+    wait_state,
+    wait_terminal_line,
+)
 
 
 @pytest.fixture
@@ -78,3 +86,31 @@ def test_the_log_view_finds_a_word_and_jumps_to_a_boot(capturing_host, capturing
     wait_js(page, "document.getElementById('log-view').hidden")
     page.keyboard.type("echo back\r")
     wait_terminal_line(page, "back")
+
+
+def test_the_scrollback_starts_with_the_log_of_the_boot_before(capturing_host, capturing_page):
+    host = capturing_host
+    url = host.post("vms/mock-vm/serial").json()["ws_url"]
+    console = Console(websocket.create_connection(url, timeout=10))
+    try:
+        console.banner()
+        console.send("echo before the reboot\r")
+        console.read_until(b"before the reboot\r\n# ")
+        console.send("poweroff\r")
+        console.read_until_close()
+    finally:
+        console.close()
+    wait_for(lambda: host.get("vms/mock-vm").json()["state"] == "shutoff", 10.0, "shut off")
+    assert host.post("vms/mock-vm/start").status_code == 200
+    page = capturing_page
+    page.goto(console_url(host, "mock-vm"))
+    wait_state(page, "connected")
+    wait_terminal_line(page, "before the reboot")  # from the log
+    wait_terminal_line(page, "[serialconsole] recent output follows")
+    wait_terminal_line(page, "simulated guest: booted")  # the capture's replay
+    lines = [line.rstrip() for line in terminal_lines(page)]
+    earlier, marker = (
+        lines.index("before the reboot"),
+        lines.index("[serialconsole] recent output follows"),
+    )
+    assert earlier < marker < max(i for i, x in enumerate(lines) if x == "simulated guest: booted")

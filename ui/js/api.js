@@ -133,9 +133,16 @@ export function openConsole(guest, device, { force = false, mode = "write" } = {
   return call("POST", guestPath(guest) + "/serial", body);
 }
 
-/** A console device's capture log, as bytes (for a terminal to show). */
-export async function fetchLog(guest, device) {
-  const response = await fetchOrFail(logPath(guest, device), { credentials: "same-origin" });
+/** The guest's console sessions (captures among them: `capture` true, `since` when). */
+export function guestSessions(guest) {
+  return call("GET", guestPath(guest) + "/serial");
+}
+
+/** A console device's capture log, as bytes (for a terminal to show); `until` (ISO time)
+ * keeps what started before it. */
+export async function fetchLog(guest, device, { until = null } = {}) {
+  const path = logPath(guest, device) + (until ? "&until=" + encodeURIComponent(until) : "");
+  const response = await fetchOrFail(path, { credentials: "same-origin" });
   if (!response.ok) {
     throw await failure(response);
   }

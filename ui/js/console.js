@@ -12,7 +12,9 @@
 import {
   ApiError,
   consoleUrlPrefix,
+  fetchLog,
   fetchTranscript,
+  guestSessions,
   needsLogin,
   openConsole,
   resumeSession,
@@ -29,6 +31,7 @@ const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
 const IN_USE = "SCONS0003E";
 const ALREADY_RUNNING = "SCONS0049E";
+const LOG_TAIL_BYTES = 64 * 1024; // of the log, shown above what the capture replays
 // Our own previous session (before a reload or Reconnect) may take a moment to end.
 const IN_USE_RETRY_MS = 3000;
 
@@ -273,6 +276,22 @@ function bindControls() {
   logView.bind();
 }
 
+/** The scrollback starts with the log's tail: what the guest printed before the capture
+ * that runs now began (its replay has the rest; a dim line then marks where it starts). */
+async function showEarlierLog() {
+  try {
+    const sessions = await guestSessions(guest);
+    const capture = sessions.find((s) => s.capture && (!device || s.device === device));
+    if (!capture) {
+      return;
+    }
+    const earlier = await fetchLog(guest, capture.device, { until: capture.since });
+    await new Promise((resolve) => term.write(earlier.subarray(-LOG_TAIL_BYTES), resolve));
+  } catch {
+    // no capture, no log, or not logged in yet: there is nothing earlier to show
+  }
+}
+
 /** Start the guest (once: `start` leaves the address, so a reload only reconnects). The
  * console then joins its capture, whose ring holds the boot from the first byte. */
 async function start() {
@@ -330,6 +349,7 @@ async function main() {
   if (startFirst && !(await start())) {
     return;
   }
+  await showEarlierLog();
   if (link === null) {
     await connect();
   } else if (isHandedOut(link, await consoleUrlPrefix())) {
