@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = 4 * 1024 * 1024
 CLOSE_TIMEOUT = 5.0
+BOOT_DEBOUNCE = 2.0  # seconds: no guest reboots twice within them
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
 
@@ -40,7 +41,7 @@ class LogWriter:
         self._queue: list[tuple[float, bytes | None, str | None]] = []
         self._pending = 0
         self._lost = 0
-        self._printed_since_boot = False
+        self._last_boot = -BOOT_DEBOUNCE
         self._closing = False
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -58,7 +59,6 @@ class LogWriter:
             self._close_files()
             raise
         self._queue_line(self._opening_line(booted, previous))
-        self._printed_since_boot = not booted
         self._thread = threading.Thread(target=self._write_all, name="capture-log", daemon=True)
         self._thread.start()
 
@@ -77,15 +77,16 @@ class LogWriter:
         self._size = os.fstat(self._log_fd).st_size
 
     def mark_boot(self) -> None:
-        """The guest rebooted: a boot line, in order with the output around it; one per
-        boot (libvirt may report a reset twice), so only if the guest printed since."""
-        if self._printed_since_boot:
+        """The guest rebooted: a boot line, in order with the output around it. One per
+        boot: libvirt may report one reset twice (with output between), so a report
+        within ``BOOT_DEBOUNCE`` seconds of the last one adds none."""
+        now = time.monotonic()
+        if now - self._last_boot >= BOOT_DEBOUNCE:
             self._queue_line(banner(i18n.CAPTURE_BOOT, time=utc(time.time())))
-            self._printed_since_boot = False
+            self._last_boot = now
 
     def record(self, data: bytes) -> None:
         """Queue ``data`` (the guest's output) for the log; never blocks."""
-        self._printed_since_boot = True
         self._queue_line(data)
 
     def _queue_line(self, data: bytes) -> None:

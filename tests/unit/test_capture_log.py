@@ -138,3 +138,14 @@ def test_capture_settings_are_checked():
         CapturePolicy.from_values("some", "", "", "")
     with pytest.raises(ValueError):
         CapturePolicy.from_values("all", "", "", "relative/dir")
+
+
+def test_a_reset_reported_twice_gets_one_boot_line(logs):
+    writer = LogWriter(logs, CONSOLE, LIMIT)
+    writer.open(booted=True)
+    writer.record(b"reboot: Restarting system\r\n")
+    writer.mark_boot()
+    writer.record(b"[    0.000000] Linux version\r\n")  # output between the two reports
+    writer.mark_boot()
+    writer.close("done")
+    assert read(logs).count(b"-- serialconsole: guest started at ") == 2  # the start, one reboot
