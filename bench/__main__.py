@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import attack, load, mock, real, remote, report, rest
+from bench import attack, capture, load, mock, real, remote, report, rest
 from bench.terminal import BenchFailure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--rest-requests", type=int, default=50, help="operator GETs timed (rest part)")
     add("--skip-real", action="store_true", help="no real guest (real, remote parts)")
-    add("--parts", default="mock,load,attack,rest,real,remote", help="comma-separated parts")
+    add(
+        "--parts",
+        default="mock,load,attack,rest,capture,real,remote",
+        help="comma-separated parts to run",
+    )
     add("--json", type=Path, default=REPO / "build" / "bench.json", help="JSON output file")
     return parser
 
@@ -58,6 +62,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
         "attack": lambda: attack.run(args),
         "rest": lambda: rest.run(args, workdir),
         "real": lambda: real.run(args),
+        "capture": lambda: capture.run(args, workdir),
         "remote": lambda: remote.run(args),
     }
     wanted = [part for part in args.parts.split(",") if part]
@@ -85,7 +90,8 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    unknown = set(args.parts.split(",")) - {"mock", "load", "attack", "rest", "real", "remote", ""}
+    known = {"mock", "load", "attack", "rest", "capture", "real", "remote", ""}
+    unknown = set(args.parts.split(",")) - known
     if unknown:
         build_parser().error(f"unknown parts: {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.WARNING)

@@ -127,6 +127,18 @@ def targets(results: dict) -> list[Target]:
               lambda v: v <= IDLE_CPU_LIMIT, "{:.2f}% of a core"),
         check("guest list, 500 idle + 50 trickling conns (max)", "rest.max_ms", "< 1 s",
               lambda v: v < 1000, "{:.0f} ms"),
+        check("open → first byte p50, captured mock guest", "capture.open.p50_s", "≤ 0.1 s",
+              lambda v: v <= 0.1, "{:.3f} s"),
+        check("open → first byte p50, captured real guest", "real.captured_open.p50_s",
+              "≤ 0.1 s", lambda v: v <= 0.1, "{:.3f} s"),
+        check("capture process PSS (max)", "capture.pss_max_mb", "≤ 6 MB",
+              lambda v: v <= 6, "{:.1f} MB"),
+        check("all captures up after host start", "capture.up_s", "≤ 5 s",
+              lambda v: v <= 5, "{:.1f} s"),
+        check("idle CPU, all captures idle", "capture.idle_cpu_pct",
+              f"≈ 0 (≤ {IDLE_CPU_LIMIT:g}%)", lambda v: v <= IDLE_CPU_LIMIT, "{:.2f}% of a core"),
+        check("throughput, captured / not captured (mock)", "capture.throughput_ratio",
+              "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
     ]  # fmt: skip
 
 
@@ -204,6 +216,17 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("rest.fds_before", "rest.fds_peak", "rest.fds_after"), ()),
         ("REST attack: host RSS before / peak / after", "{:.1f}", " MB",
          ("rest.rss_mb_before", "rest.rss_mb_peak", "rest.rss_mb_after"), ()),
+        (f"captures of {n} mock guests: all up after host start", "{:.1f}", " s",
+         ("capture.up_s",), ()),
+        ("capture process PSS median / max; all processes PSS", "{:.1f}", " MB",
+         ("capture.pss_mb", "capture.pss_max_mb", "capture.tree_pss_mb"), ()),
+        ("open → first byte p50 / p90, captured mock guest", "{:.3f}", " s",
+         ("capture.open.p50_s", "capture.open.p90_s"), ()),
+        ("open → first byte p50 / p90, captured real guest", "{:.3f}", " s",
+         ("real.captured_open.p50_s", "real.captured_open.p90_s"), ()),
+        (f"seq {args.mock_seq} throughput, mock, captured / not captured", "{:.1f}", " MB/s",
+         ("capture.captured_mb_s", "capture.plain_mb_s"), ()),
+        (f"idle CPU, {n} captures", "{:.2f}", "% of a core", ("capture.idle_cpu_pct",), ()),
     ]  # fmt: skip
     return [
         (label, _fig(results, fmt, unit, pipeline), _fig(results, fmt, unit, direct))

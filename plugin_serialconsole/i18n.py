@@ -103,6 +103,17 @@ SEND_UNSUPPORTED = "SCONS0063E"
 CONTROL_KEY_NEEDS_SESSION = "SCONS0064E"
 CTRL_BRACKET_PRESSED = "SCONS0120L"
 SENT_TO_GUEST = "SCONS0121L"
+LOG_BAD_TIME = "SCONS0045E"
+LOG_BAD_RANGE = "SCONS0046E"
+LOG_NOT_FOUND = "SCONS0047E"
+LOG_UNAVAILABLE = "SCONS0048E"
+ALREADY_RUNNING = "SCONS0049E"
+START_FAILED = "SCONS0050E"
+CAPTURE_BOOT = "SCONS0115L"
+CAPTURE_GAP = "SCONS0116L"
+CAPTURE_ATTACHED = "SCONS0117L"
+CAPTURE_ENDED = "SCONS0118L"
+CAPTURE_HOST_DOWN = "SCONS0119L"
 
 messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -234,6 +245,21 @@ messages: dict[str, str | Plural] = {
     ),
     CTRL_BRACKET_PRESSED: N_("Disconnected (Ctrl+])."),
     SENT_TO_GUEST: N_("Operator %(user)s sent %(sent)s to guest %(guest)s."),
+    # The capture log (issue 15): lines the capture writes into a guest's log.
+    LOG_BAD_TIME: N_(
+        "%(name)s: not a time: %(value)s. Give ISO 8601 (2026-01-31T12:00:00Z) or seconds "
+        "since 1970."
+    ),
+    LOG_BAD_RANGE: N_("until is before since."),
+    LOG_NOT_FOUND: N_("Console %(device)s of guest %(guest)s has no log."),
+    LOG_UNAVAILABLE: N_("The console logs cannot be read: %(error)s"),
+    ALREADY_RUNNING: N_("Guest %(guest)s is already running."),
+    START_FAILED: N_("Guest %(guest)s could not be started: %(error)s"),
+    CAPTURE_BOOT: N_("guest started at %(time)s"),
+    CAPTURE_GAP: N_("not captured from %(start)s to %(end)s: %(reason)s"),
+    CAPTURE_ATTACHED: N_("capture started at %(time)s; the guest was already running"),
+    CAPTURE_ENDED: N_("capture ended at %(time)s: %(reason)s"),
+    CAPTURE_HOST_DOWN: N_("The host was not running."),
 }
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

@@ -15,6 +15,8 @@ from plugin_serialconsole.control.root import PluginRoot
 from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, report_unbuilt
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
 from plugin_serialconsole.ids import check_socket_dir
+from plugin_serialconsole.model.capture_logs import CaptureLogs, prepare_state_dir
+from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import make_guest_model
 from plugin_serialconsole.model.send import make_sender
@@ -44,6 +46,7 @@ class SerialConsolePlugin:
         self.bridge: WebsockifyBridge | None = None
         self.launcher: ConsoleLauncher | None = None
         self.sessions: SessionManager | None = None
+        self.captures: CaptureKeeper | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
 
@@ -75,6 +78,8 @@ class SerialConsolePlugin:
             settings.websocket_limits,
             settings.rights_file,
         )
+        if settings.capture.enabled:
+            prepare_state_dir(settings.capture)
         uri = server["uri"]
         guests = make_guest_model(uri, host.connection)
         self.launcher = ConsoleLauncher(self.sockets_dir)
@@ -82,6 +87,7 @@ class SerialConsolePlugin:
             guests, self.tokens, settings, uri, self.sockets_dir, self.launcher
         )
         sender = make_sender(uri, host.connection, self.sessions, settings.allow_break)
+        self.captures = CaptureKeeper(guests, self.sessions, settings.capture, host.connection)
         api = RestApi(
             ApiSettings(
                 self.wok_plugin_info(),
@@ -94,6 +100,8 @@ class SerialConsolePlugin:
             self.sessions,
             host.check_auth,
             sender,
+            CaptureLogs(settings.capture.logs_dir),
+            self.captures,
             Rights.from_path(settings.rights_file),
         )
         ui_dir = find_ui_dir(settings.ui_dir)
@@ -113,6 +121,7 @@ class SerialConsolePlugin:
         self._prepare_run_dir()
         self.launcher.start()
         self.bridge.start()
+        self.captures.start()
         url = f"ws://{url_host(self.bridge.host)}:{self.bridge.port}/"
         host.logger.info("serial consoles: WebSocket proxy on %s", url)
         return [url]
@@ -132,6 +141,8 @@ class SerialConsolePlugin:
 
     @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
+        if self.captures is not None:
+            self.captures.stop()
         if self.sessions is not None:
             self.sessions.stop_all()
         if self.launcher is not None:

@@ -11,6 +11,7 @@ from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.console.spec import ConsoleSettings
 from plugin_serialconsole.consoles import CTRL_Q_KEY, ESCAPE_KEYS
 from plugin_serialconsole.control.wsurl import DEFAULT_TEMPLATE, WebSocketUrl
+from plugin_serialconsole.model.capture_policy import CapturePolicy
 
 SECTION = "serialconsole"
 # The section's keys and their defaults: the only place they are set.
@@ -29,9 +30,15 @@ DEFAULTS = {
     "rights_file": "",
     "allow_break": "no",
     "escape_key": CTRL_Q_KEY,
+    "capture": "all",
+    "capture_include": "",
+    "capture_exclude": "",
+    "state_dir": "",
+    "log_size": "1048576",
 }
 MIN_RING_SIZE = 4096
 MAX_RING_SIZE = 64 * 1024 * 1024
+MIN_LOG_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Settings:
     max_viewers: int
     ui_dir: str
     rights_file: str
+    capture: CapturePolicy  # which guests' consoles are captured, and where their logs go
     allow_break: bool = False  # a Break over QEMU's monitor passthrough (taints the domain)
     escape_key: str = CTRL_Q_KEY  # what ends a session from the keyboard, unless a page says
 
@@ -69,6 +77,7 @@ class Settings:
             max_viewers=int(max_viewers),
             ui_dir=section["ui_dir"].strip(),
             rights_file=section["rights_file"].strip(),
+            capture=_capture_policy(section),
             allow_break=_boolean(section, "allow_break"),
             escape_key=_escape_key(section),
         )
@@ -89,6 +98,7 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
     idle_timeout = _number(section, "idle_timeout")
     grace = _number(section, "reattach_grace")
     ring_size = _number(section, "ring_size")
+    log_size = _number(section, "log_size")
     if token_ttl <= 0 or idle_timeout < 0:
         raise ValueError(f"[{SECTION}] token_ttl must be > 0 and idle_timeout >= 0")
     if grace < 0:
@@ -98,8 +108,22 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
             f"[{SECTION}] ring_size must be a whole number of bytes from {MIN_RING_SIZE} "
             f"to {MAX_RING_SIZE}"
         )
+    if log_size < MIN_LOG_SIZE or log_size % 1:
+        raise ValueError(f"[{SECTION}] log_size must be a whole number of bytes >= {MIN_LOG_SIZE}")
     try:
-        return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size))
+        return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size), int(log_size))
+    except ValueError as error:
+        raise ValueError(f"[{SECTION}] {error}") from None
+
+
+def _capture_policy(section: dict[str, str]) -> CapturePolicy:
+    try:
+        return CapturePolicy.from_values(
+            section["capture"],
+            section["capture_include"],
+            section["capture_exclude"],
+            section["state_dir"],
+        )
     except ValueError as error:
         raise ValueError(f"[{SECTION}] {error}") from None
 

@@ -14,9 +14,11 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
-from plugin_serialconsole import consoles
+from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.logwriter import LogWriter
 from plugin_serialconsole.console.server import ConsoleServer
 from plugin_serialconsole.console.simulated import SimulatedConsole
 from plugin_serialconsole.console.spec import MODULE, ConsoleSpec, SpecError
@@ -33,12 +35,25 @@ def report(line: bytes) -> None:
 
 def open_guest(spec: ConsoleSpec):
     if consoles.is_mock_uri(spec.uri):
-        return SimulatedConsole(spec.guest_name)
+        return SimulatedConsole(spec.guest_name, boot=spec.capture)
     from plugin_serialconsole.console.libvirt_stream import LibvirtConsole
 
     guest = LibvirtConsole(spec.uri, spec.guest_uuid, spec.device, force=spec.force)
     guest.open()
     return guest
+
+
+def open_log(spec: ConsoleSpec) -> LogWriter | None:
+    """The capture's log, if it keeps one and it can be opened (else it runs without)."""
+    if not spec.capture or not spec.log_dir:
+        return None
+    writer = LogWriter(Path(spec.log_dir), spec.socket_path.name, spec.settings.log_size)
+    try:
+        writer.open(spec.booted)
+    except (OSError, ValueError) as error:
+        log.error("console %s of %s: no capture log: %s", spec.device, spec.guest_uuid, error)
+        return None
+    return writer
 
 
 async def watch_host(server: ConsoleServer) -> None:
@@ -73,13 +88,19 @@ async def serve(spec: ConsoleSpec) -> int:
     except protocol.ConsoleOpenError as error:
         report(protocol.encode(protocol.FAILED, reason=error.reason, params=error.params))
         return 1
-    server = ConsoleServer(guest, spec.sockets_dir, report, spec.settings)
+    capture_log = open_log(spec)
+    record = capture_log.record if capture_log is not None else None
+    if capture_log is not None:
+        guest.on_reboot = capture_log.mark_boot
+    server = ConsoleServer(guest, spec.sockets_dir, report, spec.settings, spec.capture, record)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.finish, Reason.HOST_STOPPING)
     host_watch = asyncio.create_task(watch_host(server))
-    reason, _params = await server.run(spec.first_invite())
+    reason, params = await server.run(spec.first_invite())
     host_watch.cancel()
+    if capture_log is not None:
+        capture_log.close(i18n.translate(reason.message_code, params))
     log.info("console %s of %s ended: %s", spec.device, spec.guest_uuid, reason)
     return 0
 

@@ -22,6 +22,7 @@ class GuestConsole(Protocol):
     """The guest side of a console process: the simulated console or a libvirt stream."""
 
     end_reason: tuple[Reason, dict] | None  # why its output ended, once it has
+    on_reboot: Callable[[], None] | None  # called when the guest reboots, if it can tell
 
     async def read(self) -> bytes:
         """The next output of the guest; b'' once its console has ended."""
@@ -73,9 +74,14 @@ class Fanout:
     """The guest's output in a ring of ``capacity`` bytes and the cursors reading it."""
 
     def __init__(
-        self, guest: GuestConsole, capacity: int, on_output: Callable[[], None] = lambda: None
+        self,
+        guest: GuestConsole,
+        capacity: int,
+        on_output: Callable[[], None] = lambda: None,
+        record: Callable[[bytes], None] | None = None,
     ) -> None:
         self.guest = guest
+        self._record = record  # also gets every byte read (the capture log)
         self.ring = Ring(capacity)
         self.ended = False
         self._on_output = on_output
@@ -108,6 +114,8 @@ class Fanout:
             while data := await self.guest.read():
                 holder = self._holder
                 self.ring.append(data, holder.offset if holder is not None else None)
+                if self._record is not None:
+                    self._record(data)
                 self._on_output()
                 for cursor in self._cursors:
                     cursor.wake()

@@ -23,25 +23,7 @@ import libvirt
 READABLE = libvirt.VIR_STREAM_EVENT_READABLE
 WRITABLE = libvirt.VIR_STREAM_EVENT_WRITABLE
 FAILED = libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP
-_thread_lock = threading.Lock()
-_thread: threading.Thread | None = None
-
 StreamCallback = Callable[[object], None]
-
-
-def start_event_thread() -> None:
-    """libvirt's default event loop on a daemon thread; once per process, before connecting."""
-    global _thread
-    with _thread_lock:
-        if _thread is None:
-            libvirt.virEventRegisterDefaultImpl()
-            _thread = threading.Thread(target=_run_events, name="libvirt-events", daemon=True)
-            _thread.start()
-
-
-def _run_events() -> None:
-    while True:
-        libvirt.virEventRunDefaultImpl()
 
 
 class StreamEvents:

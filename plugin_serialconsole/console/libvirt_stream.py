@@ -14,6 +14,9 @@ client holds the device fails with VIR_ERR_OPERATION_FAILED ("Active console ses
 exists"); an open with FORCE aborts the holder's stream, whose next read fails ("stream had
 I/O failure"); a destroyed or powered-off guest ends the stream (EOF) around the same time
 as the STOPPED lifecycle event, in either order; a guest reboot keeps the stream.
+
+Recovery's libvirt calls and the connection's teardown run off the loop, bounded
+(``libvirt_calls``): a libvirtd that never answers must not keep ``stop`` waiting.
 """
 
 from __future__ import annotations
@@ -21,13 +24,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import libvirt
 
-from plugin_serialconsole.console.libvirt_events import StreamEvents, start_event_thread
+from plugin_serialconsole.console.libvirt_calls import (
+    LibvirtCallTimeout,
+    off_loop,
+    settled_in_time,
+)
+from plugin_serialconsole.console.libvirt_events import StreamEvents
 from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
 from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.libvirtloop import start_event_thread
 from plugin_serialconsole.sendkeys import SendRequest
 
 log = logging.getLogger(__name__)
@@ -75,6 +85,8 @@ class LibvirtConsole:
         self._domain = None
         self._stream = None
         self._lifecycle_id: int | None = None
+        self._reboot_id: int | None = None
+        self.on_reboot: Callable[[], None] | None = None  # the guest rebooted (on the loop)
 
     # opening -----------------------------------------------------------------
 
@@ -92,6 +104,9 @@ class LibvirtConsole:
             self._lifecycle_id = self._conn.domainEventRegisterAny(
                 self._domain, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle_event, None
             )
+            self._reboot_id = self._conn.domainEventRegisterAny(
+                self._domain, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._reboot_event, None
+            )
             self._open_stream(self.force)
         except libvirt.libvirtError as error:
             self.close()
@@ -100,6 +115,10 @@ class LibvirtConsole:
             raise ConsoleOpenError(Reason.OPEN_FAILED, error=error.get_error_message()) from error
 
     def _open_stream(self, force: bool) -> None:
+        self._attach(self._new_stream(force))
+
+    def _new_stream(self, force: bool):
+        """A stream with the console open on it (libvirt calls only: any thread)."""
         stream = self._conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         flags = libvirt.VIR_DOMAIN_CONSOLE_SAFE
         if force:
@@ -110,6 +129,9 @@ class LibvirtConsole:
             with contextlib.suppress(libvirt.libvirtError):
                 stream.abort()
             raise
+        return stream
+
+    def _attach(self, stream) -> None:
         self._full = len(self._buffer) >= HIGH_WATER
         self._events.attach(stream, read=not self._full)
         self._stream = stream
@@ -118,6 +140,10 @@ class LibvirtConsole:
 
     def _lifecycle_event(self, _conn, _domain, event: int, _detail: int, _opaque) -> None:
         self._events.to_loop(self._on_lifecycle, event)
+
+    def _reboot_event(self, _conn, _domain, _opaque) -> None:
+        if self.on_reboot is not None:
+            self._events.to_loop(self.on_reboot)
 
     def _connection_closed_event(self, _conn, reason: int, _opaque) -> None:
         self._events.to_loop(self._on_connection_closed, reason)
@@ -191,7 +217,7 @@ class LibvirtConsole:
 
     async def _recover(self, error: str) -> None:
         try:
-            if not self._guest_active():
+            if not await off_loop(self._guest_active):
                 self._end(Reason.GUEST_STOPPED)
                 return
             if self._quiet_reopens >= MAX_QUIET_REOPENS:
@@ -199,14 +225,21 @@ class LibvirtConsole:
                 return
             self._quiet_reopens += 1
             try:
-                self._open_stream(force=False)
+                stream = await off_loop(self._new_stream, False)
             except libvirt.libvirtError as failure:
                 await self._reopen_failed(failure)
                 return
+            if self._eof:  # ended meanwhile: the new stream is not wanted
+                with contextlib.suppress(libvirt.libvirtError):
+                    stream.abort()
+                return
+            self._attach(stream)
             log.info("console %s of %s reopened", self.device, self.guest_uuid)
             self._writable.set()
         except libvirt.libvirtError as failure:  # the connection itself is gone
             self._end(Reason.CONSOLE_CLOSED, error=failure.get_error_message())
+        except LibvirtCallTimeout as failure:
+            self._end(Reason.CONSOLE_CLOSED, error=str(failure))
         finally:
             self._recovery = None
 
@@ -294,16 +327,23 @@ class LibvirtConsole:
         if self._arm_later is not None:
             self._arm_later.cancel()
         self._drop_stream()
-        if self._conn is None:
+        conn, self._conn = self._conn, None
+        if conn is None:
             return
-        if self._lifecycle_id is not None:
+        callbacks = (self._lifecycle_id, self._reboot_id)
+
+        def release() -> None:
+            for callback in callbacks:
+                if callback is not None:
+                    with contextlib.suppress(libvirt.libvirtError):
+                        conn.domainEventDeregisterAny(callback)
             with contextlib.suppress(libvirt.libvirtError):
-                self._conn.domainEventDeregisterAny(self._lifecycle_id)
-        with contextlib.suppress(libvirt.libvirtError):
-            self._conn.unregisterCloseCallback()
-        with contextlib.suppress(libvirt.libvirtError):
-            self._conn.close()
-        self._conn = None
+                conn.unregisterCloseCallback()
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.close()
+
+        if not settled_in_time(release):
+            log.warning("libvirt did not let go of console %s in time; leaving", self.device)
 
     def signal(self, request: SendRequest) -> None:
         """The hypervisor delivered ``request`` to the guest itself; its kernel answers on

@@ -12,6 +12,11 @@ of: Ctrl+Q from the writer, idle timeout, nobody within an invitation's time to 
 nobody back within the grace period (with grace 0: the writer leaving), the guest
 console ending, a ``stop`` from the host, end of file from the host, SIGTERM. Every
 client still attached is told why in a final line.
+
+A capture (started by the host for a running guest, with no client) lives while the
+guest runs: its clients come and go (Ctrl+Q, the idle timeout and the grace period end
+clients, never the capture), and it ends only with the guest console, a ``stop`` or the
+host. What it reads also goes to ``record`` (the capture log).
 """
 
 from __future__ import annotations
@@ -45,13 +50,16 @@ class ConsoleServer:
         directory: Path,
         report: Callable[[bytes], None],
         settings: ConsoleSettings,
+        capture: bool = False,
+        record: Callable[[bytes], None] | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
+        self.capture = capture
         self.guest = guest
         self.directory = directory
         self._report = report
         self.settings = settings
-        self.fanout = Fanout(guest, settings.ring_size, self._touch)
+        self.fanout = Fanout(guest, settings.ring_size, self._touch, record)
         self._finished: asyncio.Future[tuple[Reason, dict]] = loop.create_future()
         self._invitations: dict[str, Invitation] = {}
         self._clients: dict[str, Client] = {}
@@ -72,11 +80,14 @@ class ConsoleServer:
         if not self._finished.done():
             self._finished.set_result((reason, params))
 
-    async def run(self, first: Invite) -> tuple[Reason, dict]:
-        """Serve until the end; ``first`` is the invitation the process starts with."""
-        self._first_ttl = first.ttl
-        await self._open(first, replace=True)
-        self.report(protocol.READY, socket=first.socket, replay=len(self.fanout.ring))
+    async def run(self, first: Invite | None) -> tuple[Reason, dict]:
+        """Serve until the end; ``first`` is the invitation the process starts with (a
+        capture starts with none)."""
+        if first is not None:
+            self._first_ttl = first.ttl
+            await self._open(first, replace=True)
+        socket = first.socket if first is not None else ""
+        self.report(protocol.READY, socket=socket, replay=len(self.fanout.ring))
         tasks = [asyncio.create_task(self._pump())]
         if self.settings.idle_timeout > 0:
             tasks.append(asyncio.create_task(self._watch_idle()))
@@ -182,7 +193,10 @@ class ConsoleServer:
         if quit_at >= 0:
             if quit_at:
                 await self.guest.write(data[:quit_at])
-            self.finish(ESCAPE_REASONS[client.escape])
+            if self.capture:
+                self._drop(client, ESCAPE_REASONS[client.escape])
+            else:
+                self.finish(ESCAPE_REASONS[client.escape])
             return False
         await self.guest.write(data)
         return True
@@ -208,7 +222,7 @@ class ConsoleServer:
         self.report(protocol.LEFT, socket=client.name, mode=client.mode)
         if client is self._writer:
             self._writer = None
-            if self.settings.grace == 0:
+            if self.settings.grace == 0 and not self.capture:
                 self.finish(Reason.CLIENT_CLOSED)
                 return
         self._keep_for(self.settings.grace)
@@ -225,7 +239,7 @@ class ConsoleServer:
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
             self._deadline_timer = None
-        if self._clients or self._invitations or self._finished.done():
+        if self._clients or self._invitations or self._finished.done() or self.capture:
             return
         loop = asyncio.get_running_loop()
         if (delay := self._deadline - loop.time()) > 0:
@@ -247,10 +261,26 @@ class ConsoleServer:
         loop = asyncio.get_running_loop()
         while True:
             remaining = self._last_activity + self.settings.idle_timeout - loop.time()
+            if remaining <= 0 and self.capture:
+                self._send_all_away(Reason.IDLE, seconds=f"{self.settings.idle_timeout:g}")
+                self._touch()
+                continue
             if remaining <= 0:
                 self.finish(Reason.IDLE, seconds=f"{self.settings.idle_timeout:g}")
                 return
             await asyncio.sleep(remaining)
+
+    def _send_all_away(self, reason: Reason, **params: object) -> None:
+        """Every client of a capture goes, told why; the capture reads on."""
+        for client in list(self._clients.values()):
+            if client.gone:
+                continue
+            self._clients.pop(client.name, None)
+            self.fanout.detach(client.cursor)
+            if client is self._writer:
+                self._writer = None
+            client.hang_up(reason.message_code, params)
+            self.report(protocol.LEFT, socket=client.name, mode=client.mode)
 
     async def _pump(self) -> None:
         try:

@@ -2,7 +2,9 @@
 
 It echoes what is typed (Enter arrives as ``\\r`` and is answered with ``\\r\\n``) and knows
 ``echo``, ``seq``, ``sha256sum`` (of what is typed until Ctrl+D, as on a tty that turns
-``\\r`` into ``\\n``), ``help`` and ``poweroff``. Output is produced lazily as the reader asks
+``\\r`` into ``\\n``), ``help`` and ``poweroff``. A simulated guest that is captured
+(``boot``) prints a short simulated boot first; guest ``FAILING_GUEST``'s boot fails
+and ends in an emergency shell. Output is produced lazily as the reader asks
 for it, so ``seq`` runs as fast as the client takes it and never piles up in memory.
 What the hypervisor sends it (SysRq, NMI, Ctrl+Alt+Del, Break) its kernel answers the way
 Linux does (``simulated_kernel``).
@@ -24,6 +26,22 @@ from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.sendkeys import SYSRQ, SYSRQ_KEYS, SendRequest
 
 PROMPT = b"# "
+EMERGENCY_PROMPT = b"(emergency) # "
+FAILING_GUEST = "mock-broken"  # the mock guest whose simulated boot fails
+BOOT = (
+    b"[    0.000000] Linux version 6.1.0-simulated (serialconsole mock) #1 SMP\r\n"
+    b"[    0.000000] Command line: console=ttyS0\r\n"
+    b"[    0.201337] Serial: 8250/16550 driver, 4 ports, IRQ sharing enabled\r\n"
+    b"[    0.402718] Run /init as init process\r\n"
+)
+BOOTED = b"simulated guest: booted\r\n"
+FAILED_BOOT = (
+    b'[    1.024000] VFS: Cannot open root device "vda1": error -6\r\n'
+    b"[FAILED] Failed to mount /sysroot.\r\n"
+    b'You are in emergency mode. After logging in, type "journalctl -xb" to view\r\n'
+    b'system logs, "systemctl reboot" to reboot, "systemctl default" or "exit"\r\n'
+    b"to boot into default mode.\r\n"
+)
 CTRL_C = "\x03"
 CTRL_D = "\x04"
 NOT_PLAIN_INPUT = re.compile("[\x03\x04\x1b]")
@@ -71,10 +89,13 @@ def _quoted(line: str) -> bool:
 class SimulatedConsole:
     """The console of a simulated guest named ``guest_name``."""
 
-    def __init__(self, guest_name: str) -> None:
+    def __init__(self, guest_name: str, boot: bool = False) -> None:
         self.guest_name = guest_name
+        self.failed_boot = boot and guest_name == FAILING_GUEST
+        self.prompt = EMERGENCY_PROMPT if self.failed_boot else PROMPT
         self.powered_off = False
         self.end_reason: tuple[Reason, dict] | None = None
+        self.on_reboot = None  # a simulated guest does not reboot
         self._pending: deque[bytes] = deque()
         self._running: Iterator[bytes] | None = None
         self._line: list[str] = []
@@ -86,14 +107,17 @@ class SimulatedConsole:
         self._booted = time.monotonic()
         self._hung = False  # after a kernel panic: no more input or output
         self._sysrq_until = 0.0  # after a Break: the next key is a SysRq key until then
-        self._boot()
+        self._boot(boot)
 
-    def _boot(self) -> None:
+    def _boot(self, boot: bool = False) -> None:
+        """The console's greeting; ``boot``: after the simulated kernel's boot lines."""
         self._booted = time.monotonic()
+        if boot:
+            self._emit(BOOT + (FAILED_BOOT if self.failed_boot else BOOTED))
         self._emit(
             f"\r\nSimulated serial console of guest {self.guest_name}. Type 'help'.\r\n".encode()
         )
-        self._emit(PROMPT)
+        self._emit(self.prompt)
 
     def _emit(self, data: bytes) -> None:
         self._pending.append(data)
@@ -109,7 +133,7 @@ class SimulatedConsole:
                 if chunk is not None:
                     return chunk
                 self._running = None
-                self._emit(PROMPT)
+                self._emit(self.prompt)
                 self._replay_typeahead()
                 continue
             if self.powered_off:
@@ -252,7 +276,7 @@ class SimulatedConsole:
         self._hashing = None
         self._typeahead.clear()
         self._line.clear()
-        self._emit(b"^C\r\n" + PROMPT)
+        self._emit(b"^C\r\n" + self.prompt)
 
     def _take_line(self) -> str:
         line = "".join(self._line)
@@ -266,7 +290,7 @@ class SimulatedConsole:
             self._reply(f"sh: syntax error: {error}")
             return
         if not words:
-            self._emit(PROMPT)
+            self._emit(self.prompt)
             return
         command, args = words[0], words[1:]
         if command == "echo":
@@ -276,14 +300,14 @@ class SimulatedConsole:
         elif command == "sha256sum" and not args:
             self._hashing = hashlib.sha256()
         elif command == "help":
-            self._emit(HELP.encode() + PROMPT)
+            self._emit(HELP.encode() + self.prompt)
         elif command == "poweroff":
             self._power_off()
         else:
             self._reply(f"sh: {command}: not found")
 
     def _reply(self, text: str) -> None:
-        self._emit(text.encode() + b"\r\n" + PROMPT)
+        self._emit(text.encode() + b"\r\n" + self.prompt)
 
     def _seq(self, args: list[str]) -> None:
         if len(args) != 1 or not args[0].isdigit():

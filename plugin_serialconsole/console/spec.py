@@ -41,12 +41,13 @@ class ConsoleSettings:
     idle_timeout: float  # 0: none
     grace: float  # seconds kept for a writer to reattach; 0: the writer leaving ends it
     ring_size: int  # bytes of recent output kept for clients that join
+    log_size: int = 1024 * 1024  # bytes of a capture log before it is rotated
 
     def __post_init__(self) -> None:
         if not 0 < self.token_ttl <= MAX_TTL:
             raise SpecError(f"token_ttl must be > 0 and <= {MAX_TTL:g} s")
-        if self.idle_timeout < 0 or self.grace < 0 or self.ring_size < 1:
-            raise SpecError("idle_timeout and grace must be >= 0, ring_size >= 1")
+        if self.idle_timeout < 0 or self.grace < 0 or self.ring_size < 1 or self.log_size < 1:
+            raise SpecError("idle_timeout and grace must be >= 0, ring_size and log_size >= 1")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class ConsoleSpec:
     language: str = i18n.DEFAULT_LANGUAGE  # of the first client's final line
     log_level: str = "INFO"
     escape: str = CTRL_Q_KEY  # the first client's escape key
+    # A capture starts with no client, lives while the guest runs (clients come and go)
+    # and appends the guest's output to its log in ``log_dir`` (none when empty).
+    capture: bool = False
+    booted: bool = False  # the capture starts with the guest: its log gets a boot line
+    log_dir: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in CLIENT_MODES:
@@ -73,6 +79,8 @@ class ConsoleSpec:
             raise SpecError("socket_path: not an absolute path to a socket")
         if self.escape not in ESCAPE_KEYS:
             raise SpecError(f"escape: one of {', '.join(ESCAPE_KEYS)}")
+        if self.log_dir and not Path(self.log_dir).is_absolute():
+            raise SpecError("log_dir: not an absolute path")
         if self.log_level not in LOG_LEVELS:
             raise SpecError(f"log_level: one of {', '.join(LOG_LEVELS)}")
 
@@ -80,8 +88,10 @@ class ConsoleSpec:
     def sockets_dir(self) -> Path:
         return self.socket_path.parent
 
-    def first_invite(self) -> Invite:
-        """The invitation the process starts with."""
+    def first_invite(self) -> Invite | None:
+        """The invitation the process starts with (a capture starts with none)."""
+        if self.capture:
+            return None
         return Invite(
             self.socket_path.name, self.mode, self.settings.token_ttl, self.language, self.escape
         )

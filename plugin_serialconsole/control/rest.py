@@ -2,10 +2,12 @@
 
     GET    /vms                          every guest with state and console devices
     GET    /vms/<guest>                  one guest (by name, else UUID)
+    POST   /vms/<guest>/start            start a shut-off guest with its consoles captured
     POST   /vms/<guest>/serial           a console token (writer or viewer): 201
     GET    /vms/<guest>/serial           the guest's console sessions
     DELETE /vms/<guest>/serial           end the guest's console session(s): 204
     GET    /vms/<guest>/serial/transcript  the recent output of a session, as a file
+    GET    /vms/<guest>/serial/log       the capture log (?device=&since=&until=), as a file
     GET    /vms/<guest>/send             what may be sent to the guest besides typing
     POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
@@ -33,6 +35,8 @@ from plugin_serialconsole.control import http
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
+from plugin_serialconsole.model.capture_logs import CaptureLogs, parse_time
+from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import Guest, GuestModel
 from plugin_serialconsole.model.send import GuestSender
@@ -71,9 +75,13 @@ class RestApi:
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
         sender: GuestSender,
+        logs: CaptureLogs | None = None,
+        captures: CaptureKeeper | None = None,
         rights: Rights | None = None,
     ) -> None:
         self.settings = settings
+        self.logs = logs
+        self.captures = captures
         self.guests = guests
         self.sessions = sessions
         self.sender = sender
@@ -83,10 +91,12 @@ class RestApi:
             ("GET", (), self.index),
             ("GET", ("vms",), self.list_guests),
             ("GET", ("vms", GUEST), self.show_guest),
+            ("POST", ("vms", GUEST, "start"), self.start_guest),
             ("POST", ("vms", GUEST, "serial"), self.open_console),
             ("GET", ("vms", GUEST, "serial"), self.guest_sessions),
             ("DELETE", ("vms", GUEST, "serial"), self.close_console),
             ("GET", ("vms", GUEST, "serial", "transcript"), self.transcript),
+            ("GET", ("vms", GUEST, "serial", "log"), self.capture_log),
             ("GET", ("vms", GUEST, "send"), self.send_options),
             ("POST", ("vms", GUEST, "send"), self.send),
             ("GET", ("sessions",), self.list_sessions),
@@ -149,18 +159,35 @@ class RestApi:
         for starting it or sending it keys): 404 without ``view``, else 403."""
         self.rights.require(cherrypy.request.identity, guest.name, right, asked_as)
 
-    def _guest_json(self, guest: Guest, granted: frozenset[str]) -> dict[str, Any]:
-        return {**guest.as_json(), "rights": ordered(granted)}
-
     def list_guests(self) -> bytes:
         subject = subject_of(cherrypy.request.identity)
         granted = [(guest, self.rights.of(subject, guest.name)) for guest in self.guests.list()]
-        return http.respond(200, [self._guest_json(g, r) for g, r in granted if VIEW in r])
+        return http.respond(200, self._guests_json([(g, r) for g, r in granted if VIEW in r]))
 
     def show_guest(self, ident: str) -> bytes:
+        return http.respond(200, self._guests_json([self._granted(self.visible_guest(ident))])[0])
+
+    def _granted(self, guest: Guest) -> tuple[Guest, frozenset[str]]:
+        return guest, self.rights.of(subject_of(cherrypy.request.identity), guest.name)
+
+    def _guests_json(self, granted: list[tuple[Guest, frozenset[str]]]) -> list[dict[str, Any]]:
+        """The guests' JSON, with the operator's rights on each and, with capture logs, when
+        each one's console log was last written."""
+        docs = [{**guest.as_json(), "rights": ordered(rights)} for guest, rights in granted]
+        if self.logs is None:
+            return docs
+        written = self.logs.last_written([guest for guest, _ in granted])
+        return [{**doc, "log_written": written[doc["uuid"]]} for doc in docs]
+
+    def start_guest(self, ident: str) -> bytes:
+        http.json_body("vm_start")
         guest = self.visible_guest(ident)
-        subject = subject_of(cherrypy.request.identity)
-        return http.respond(200, self._guest_json(guest, self.rights.of(subject, guest.name)))
+        self.require(guest, POWER)
+        if self.captures is None:
+            raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method="POST")
+        started, captured = self.captures.start_guest(guest)
+        document = self._guests_json([self._granted(started)])[0]
+        return http.respond(200, {**document, "captured": captured})
 
     def open_console(self, ident: str) -> bytes:
         body = http.json_body("serial_open")
@@ -206,6 +233,21 @@ class RestApi:
         session, data = self.sessions.transcript(guest, query.get("device"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{session.device.alias}-{stamp}", ".log")
+        return http.respond_file(data, name)
+
+    def capture_log(self, ident: str) -> bytes:
+        query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
+        http.validate("serial_log", query)
+        since, until = (
+            parse_time("since", query.get("since")),
+            parse_time("until", query.get("until")),
+        )
+        guest = self.visible_guest(ident)
+        if self.logs is None:
+            raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
+        device, data = self.logs.read(guest, query.get("device"), since, until)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".log")
         return http.respond_file(data, name)
 
     def close_console(self, ident: str) -> bytes:

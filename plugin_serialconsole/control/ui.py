@@ -54,6 +54,7 @@ NEEDED_FILES = (
     "node_modules/@xterm/xterm/lib/xterm.js",
     "node_modules/@xterm/addon-fit/lib/addon-fit.js",
     "node_modules/@xterm/addon-unicode11/lib/addon-unicode11.js",
+    "node_modules/@xterm/addon-search/lib/addon-search.js",
 )
 
 

@@ -48,6 +48,9 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "ws_handshake_timeout": ("serialconsole", "ws_handshake_timeout"),
     "escape_key": ("serialconsole", "escape_key"),
     "allow_break": ("serialconsole", "allow_break"),
+    "capture": ("serialconsole", "capture"),
+    "state_dir": ("serialconsole", "state_dir"),
+    "log_size": ("serialconsole", "log_size"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -188,6 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
         const="yes",
         help="let operators send a Break on a serial line (QEMU's monitor passthrough, "
         "which libvirt marks as tainting the guest) [serialconsole] allow_break",
+    )
+    add(
+        "--capture",
+        choices=("all", "none"),
+        help="all: keep a console process on every running guest's consoles and log what "
+        "they print (see capture_include / capture_exclude); none: consoles exist only "
+        "while opened [serialconsole] capture",
+    )
+    add(
+        "--state-dir",
+        type=Path,
+        help="private directory for the capture logs [serialconsole] state_dir (default: "
+        "$STATE_DIRECTORY, /var/lib/serialconsole as root, else the XDG state dir)",
+    )
+    add(
+        "--log-size",
+        type=int,
+        metavar="BYTES",
+        help="bytes of a console's capture log before it is rotated (one older "
+        "generation is kept) [serialconsole] log_size",
     )
     add(
         "--log-level",

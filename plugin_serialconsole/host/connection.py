@@ -7,6 +7,8 @@ import threading
 
 import libvirt
 
+from plugin_serialconsole.libvirtloop import start_event_thread
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +44,7 @@ class SharedConnection:
                 log.warning("libvirt connection to %s is broken; reconnecting", self.uri)
                 self._close()
             if self._conn is None:
+                start_event_thread()  # before connecting: plugins follow its events
                 self._conn = libvirt.open(self.uri)
                 log.info("connected to libvirt at %s", self.uri)
             return self._conn

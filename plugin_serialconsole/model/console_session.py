@@ -79,6 +79,7 @@ class ConsoleSession:
     since: datetime = field(default_factory=_now)
     claims: dict[str, Claim] = field(default_factory=dict)  # by socket name
     process: ConsoleProcess | None = None
+    captured: bool = False  # a capture: started by the host, lives while the guest runs
     started: threading.Event = field(default_factory=threading.Event)
     ended: threading.Event = field(default_factory=threading.Event)
 
@@ -142,8 +143,9 @@ class ConsoleSession:
             "guest": self.guest.name,
             "uuid": self.guest.uuid,
             "device": self.device.alias,
-            "since": self.since.isoformat(timespec="seconds"),
+            "since": self.since.isoformat(timespec="milliseconds"),
             "state": self.state,
+            "capture": self.captured,
             "pid": self.process.pid if self.process else None,
             "user": self.user,
             "viewers": [viewer.as_json() for viewer in self.viewers],

@@ -5,6 +5,12 @@ one (a writer reattaching within the grace period, or a viewer), takes the conso
 (ending the session that holds it) or is refused. Every client gets a token of its own,
 naming a socket of its own. When the process ends, for whatever reason, its watcher
 thread reaps it and removes its sockets and tokens, so nothing outlives a session.
+
+A capture (``capture``) is such a process started by the host for a running guest, with
+no client: requests join it like a reattach, a takeover sends its writer away instead of
+ending it, and ``close`` ends its clients, not the capture, which lives while the guest
+runs. Captures do not count against ``max_sessions``: that limit is on the processes
+requests start; captures are bounded by the guests that run and the capture patterns.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import (
+    SerialConsoleError,
     authentication_required,
     console_in_use,
     console_unavailable,
@@ -120,7 +127,10 @@ class SessionManager:
                 session.started.wait(STARTUP_TIMEOUT)
                 continue
             if action == TAKE_OVER:
-                self._end(session, Reason.TAKEN_OVER)
+                if session.captured:
+                    self._send_writer_away(session)
+                else:
+                    self._end(session, Reason.TAKEN_OVER)
                 may_take_over = False
                 continue
             try:
@@ -152,7 +162,8 @@ class SessionManager:
             holder = self._sessions.get(key)
             action = plan(holder, mode, force)
             if action == START:
-                if len(self._sessions) >= self.settings.max_sessions:
+                started = [s for s in self._sessions.values() if not s.captured]
+                if len(started) >= self.settings.max_sessions:
                     raise too_many_sessions(self.settings.max_sessions)
                 holder = self._sessions[key] = ConsoleSession(guest, device, key)
                 socket = key
@@ -169,10 +180,16 @@ class SessionManager:
             return holder, action, socket
 
     def _start(
-        self, session: ConsoleSession, mode: str, force: bool, language: str, escape: str
+        self,
+        session: ConsoleSession,
+        mode: str,
+        force: bool,
+        language: str,
+        escape: str,
+        booted: bool = False,
     ) -> int:
         try:
-            spec = self._spec(session, mode, force, language, escape)
+            spec = self._spec(session, mode, force, language, escape, booted)
             process = ConsoleProcess.start(spec, self.launch)
         except BaseException:
             self._release(session)
@@ -187,9 +204,78 @@ class SessionManager:
         log.info("%s", i18n.translate(opened.code, opened.params), extra=opened.extra())
         return process.replay
 
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        """Have a capture on each console device of running ``guest``: start those missing
+        (``booted``: the guest has just started), wait for those starting; return the
+        aliases of the devices captured now."""
+        captured: list[str] = []
+        if not self._still_running(guest):  # e.g. listed a moment before it stopped
+            return captured
+        for device in guest.consoles:
+            key = console_id(guest.uuid, device.alias)
+            with self._lock:
+                session = self._sessions.get(key)
+                if session is None:
+                    session = ConsoleSession(guest, device, key, captured=True)
+                    self._sessions[key] = session
+                    start = True
+                else:
+                    start = False
+            if not start:
+                session.started.wait(STARTUP_TIMEOUT)
+                if session.process is not None and session.captured:
+                    captured.append(device.alias)
+                continue
+            try:
+                self._start(
+                    session,
+                    consoles.VIEW,
+                    False,
+                    i18n.DEFAULT_LANGUAGE,
+                    self.settings.escape_key,
+                    booted,
+                )
+            except SerialConsoleError as error:
+                log.info(
+                    "console %s of guest %s not captured: %s",
+                    device.alias, guest.name, i18n.translate(error.code, error.params),
+                )  # fmt: skip
+                continue
+            captured.append(device.alias)
+        return captured
+
+    def _still_running(self, guest: Guest) -> bool:
+        """Whether ``guest`` runs now (asked again only if a capture would start)."""
+        with self._lock:
+            if all(console_id(guest.uuid, d.alias) in self._sessions for d in guest.consoles):
+                return True  # nothing to start: no need to ask libvirt
+        try:
+            return self.guests.lookup(guest.uuid).running
+        except SerialConsoleError:
+            return False
+
+    def _send_writer_away(self, session: ConsoleSession) -> None:
+        """A takeover of a capture: its writer goes, the capture stays."""
+        with self._lock:
+            writer = session.writer
+            if writer is None:
+                return
+            session.release(writer.socket)
+            digest = writer.token
+        session.process.drop(writer.socket, Reason.TAKEN_OVER)
+        if digest is not None:
+            self.tokens.revoke(digest)
+
     def _spec(
-        self, session: ConsoleSession, mode: str, force: bool, language: str, escape: str
+        self,
+        session: ConsoleSession,
+        mode: str,
+        force: bool,
+        language: str,
+        escape: str,
+        booted: bool = False,
     ) -> ConsoleSpec:
+        logs = self.settings.capture.logs_dir if session.captured else None
         return ConsoleSpec(
             settings=self.settings.console,
             uri=self.uri,
@@ -202,6 +288,9 @@ class SessionManager:
             language=language,
             log_level=level_name("plugin_serialconsole.console"),
             escape=escape,
+            capture=session.captured,
+            booted=booted,
+            log_dir=str(logs) if logs is not None else "",
         )
 
     def _invite(
@@ -265,6 +354,9 @@ class SessionManager:
 
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
+        reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
+        if reason == Reason.GUEST_STOPPED:  # before it is forgotten: nothing recaptures it
+            self.guests.guest_stopped(session.guest.uuid)
         with self._lock:  # held while unlinking: a new session may bind the first socket
             self._forget(session)
             claims = list(session.claims.values())
@@ -277,7 +369,6 @@ class SessionManager:
                     path.unlink(missing_ok=True)
         for digest in (claim.token for claim in claims if claim.token is not None):
             self.tokens.revoke(digest)
-        reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
         why = i18n.translate(reason.message_code, params)
@@ -286,8 +377,8 @@ class SessionManager:
         session.ended.set()
 
     def _guest_stopped(self, guest: Guest) -> None:
-        """One console saw the guest stop: so do the guest's other consoles."""
-        self.guests.guest_stopped(guest.uuid)
+        """One console saw the guest stop: so do the guest's other consoles (the model was
+        told before the session was forgotten)."""
         for other in self._sessions_of(guest):
             other.process.request_stop(Reason.GUEST_STOPPED)
 
@@ -305,8 +396,23 @@ class SessionManager:
         if not mine:
             raise no_open_session(guest.name)
         for session in mine:
-            self._end(session, Reason.OPERATOR_ENDED)
+            if session.captured:
+                self._send_clients_away(session, Reason.OPERATOR_ENDED)
+            else:
+                self._end(session, Reason.OPERATOR_ENDED)
         return len(mine)
+
+    def _send_clients_away(self, session: ConsoleSession, reason: Reason) -> None:
+        """End a capture's clients (and withdraw its invitations); the capture stays."""
+        with self._lock:
+            claims = [c for c in session.claims.values() if c.live]
+            claims = [c for c in claims if c.mode in consoles.CLIENT_MODES]
+            for claim in claims:
+                session.release(claim.socket)
+        for claim in claims:
+            session.process.drop(claim.socket, reason)
+            if claim.token is not None:
+                self.tokens.revoke(claim.token)
 
     def end_login(self, user: str, login_digest: str | None) -> None:
         """A login ended: revoke its unused tokens and send its clients away (those of login

@@ -127,6 +127,12 @@ class GuestModel(Protocol):
     def guest_stopped(self, guest_uuid: str) -> None:
         """A console process saw its guest stop."""
 
+    def start_paused(self, guest: Guest) -> Guest:
+        """Start shut-off ``guest``, its CPUs paused; the guest as it is then."""
+
+    def resume(self, guest: Guest) -> Guest:
+        """Let paused ``guest`` run; the guest as it is then."""
+
 
 class LibvirtGuests:
     """Guests read from the host's shared libvirt connection."""
@@ -185,9 +191,34 @@ class LibvirtGuests:
     def guest_stopped(self, guest_uuid: str) -> None:
         """Nothing to do: libvirt already knows."""
 
+    def start_paused(self, guest: Guest) -> Guest:
+        return self._power(guest, lambda d: d.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED))
+
+    def resume(self, guest: Guest) -> Guest:
+        return self._power(guest, lambda d: d.resume())
+
+    def _power(self, guest: Guest, change: Callable[[Any], object]) -> Guest:
+        domain = self._domain(guest.uuid)
+        try:
+            change(domain)
+            return self._describe(domain)
+        except libvirt.libvirtError as error:
+            raise SerialConsoleError(
+                i18n.START_FAILED, 409, guest=guest.name, error=error.get_error_message()
+            ) from error
+
 
 class MockGuests(LibvirtGuests):
     """Guests of the libvirt test driver, whose consoles are simulated."""
+
+    def start_paused(self, guest: Guest) -> Guest:
+        """The test driver has no START_PAUSED: start, then pause."""
+
+        def start_then_pause(domain) -> None:
+            domain.create()
+            domain.suspend()
+
+        return self._power(guest, start_then_pause)
 
     def guest_stopped(self, guest_uuid: str) -> None:
         try:

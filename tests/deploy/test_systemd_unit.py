@@ -24,6 +24,8 @@ REQUIRED = {
     "PrivateTmp": "yes",
     "RuntimeDirectory": "serialconsole",
     "RuntimeDirectoryMode": "0700",
+    "StateDirectory": "serialconsole",
+    "StateDirectoryMode": "0700",
     "Restart": "on-failure",
 }
 

@@ -16,6 +16,7 @@ GUESTS = {
     "mock-off": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000003", "shutoff", ["serial0"]),
     "mock-noserial": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000004", "running", []),
     UNICODE_GUEST: ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000005", "running", ["serial0"]),
+    "mock-broken": ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000006", "shutoff", ["serial0"]),
 }
 
 
@@ -43,7 +44,7 @@ def test_list_guests(host):
     assert set(listed) == set(GUESTS)
     for name, (uuid, state, aliases) in GUESTS.items():
         guest = listed[name]
-        assert set(guest) == {"name", "uuid", "state", "consoles", "rights"}
+        assert set(guest) == {"name", "uuid", "state", "consoles", "rights", "log_written"}
         assert (guest["uuid"], guest["state"]) == (uuid, state)
         assert guest["rights"] == ["view", "console", "takeover", "power", "audit"]  # auth none
         assert [c["alias"] for c in guest["consoles"]] == aliases

@@ -129,6 +129,16 @@ export async function guestRights(guest) {
   }
 }
 
+/** Start a shut-off guest: paused, its consoles captured, then resumed (the boot is logged). */
+export function startGuest(guest) {
+  return call("POST", guestPath(guest) + "/start", {});
+}
+
+/** Where a console device's capture log downloads from. */
+export function logPath(guest, device) {
+  return guestPath(guest) + "/serial/log?device=" + encodeURIComponent(device);
+}
+
 /**
  * Open a console ("write") or watch it ("view"), with an escape key ("ctrl-q", "ctrl-]",
  * "none"; null: the host's default):
@@ -164,6 +174,22 @@ export function sendOptions(guest) {
 /** Send SysRq, NMI, Ctrl+Alt+Del, Break or a control key: {sent, ...}. */
 export function sendToGuest(guest, body) {
   return call("POST", guestPath(guest) + "/send", body);
+}
+
+/** The guest's console sessions (captures among them: `capture` true, `since` when). */
+export function guestSessions(guest) {
+  return call("GET", guestPath(guest) + "/serial");
+}
+
+/** A console device's capture log, as bytes (for a terminal to show); `until` (ISO time)
+ * keeps what started before it. */
+export async function fetchLog(guest, device, { until = null } = {}) {
+  const path = logPath(guest, device) + (until ? "&until=" + encodeURIComponent(until) : "");
+  const response = await fetchOrFail(path, { credentials: "same-origin" });
+  if (!response.ok) {
+    throw await failure(response);
+  }
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 /** The console's recent output (the server's ring buffer) as a Blob, and its file name. */

@@ -16,16 +16,20 @@ import {
   ApiError,
   closeConsole,
   consoleUrlPrefix,
+  fetchLog,
   fetchTranscript,
   guestRights,
+  guestSessions,
   needsLogin,
   openConsole,
   resumeSession,
+  startGuest,
 } from "./api.js";
 import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut } from "./console-connection.js";
 import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from "./escape-key.js";
 import { _, currentLanguage, format, loadCatalog, translateTree } from "./i18n.js";
+import { LogView } from "./log-view.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
 import { SendMenu } from "./send-menu.js";
@@ -34,6 +38,8 @@ import { terminalFontFamily } from "./terminal-fonts.js";
 const FONT_KEY = "serialconsole.fontSize";
 const FONT_SIZES = { min: 8, max: 32, default: 15 };
 const IN_USE = "SCONS0003E";
+const ALREADY_RUNNING = "SCONS0049E";
+const LOG_TAIL_BYTES = 64 * 1024; // of the log, shown above what the capture replays
 // Our own previous session (before a reload or Reconnect) may take a moment to end.
 const IN_USE_RETRY_MS = 3000;
 
@@ -44,12 +50,14 @@ const viewOnly = query.get("mode") === "view";
 // The escape key this page asks for (null: the host's default) and the one in effect.
 const askedKey = askedEscape(query);
 let escapeKey = askedKey || DEFAULT_ESCAPE;
+const startFirst = query.get("start") === "1"; // the guest list's Start: start it, watch the boot
 const $ = (id) => document.getElementById(id);
 
 let term;
 let fit;
 let connection = null;
 let mayTakeOver = true; // false once the guest's rights say so
+let logView = null;
 let state = "loading"; // until the page connects, is refused or finds no xterm.js
 
 /** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
@@ -302,6 +310,50 @@ function bindControls() {
   $("paste").addEventListener("click", paste);
   $("font-smaller").addEventListener("click", () => setFontSize(term.options.fontSize - 1));
   $("font-larger").addEventListener("click", () => setFontSize(term.options.fontSize + 1));
+  logView = new LogView(guest, () => device, {
+    fontSize: () => term.options.fontSize,
+    onClose: () => term.focus(),
+  });
+  logView.bind();
+}
+
+/** The scrollback starts with the log's tail: what the guest printed before the capture
+ * that runs now began (its replay has the rest; a dim line then marks where it starts). */
+async function showEarlierLog() {
+  try {
+    const sessions = await guestSessions(guest);
+    const capture = sessions.find((s) => s.capture && (!device || s.device === device));
+    if (!capture) {
+      return;
+    }
+    const earlier = await fetchLog(guest, capture.device, { until: capture.since });
+    await new Promise((resolve) => term.write(earlier.subarray(-LOG_TAIL_BYTES), resolve));
+  } catch {
+    // no capture, no log, or not logged in yet: there is nothing earlier to show
+  }
+}
+
+/** Start the guest (once: `start` leaves the address, so a reload only reconnects). The
+ * console then joins its capture, whose ring holds the boot from the first byte. */
+async function start() {
+  const next = new URLSearchParams(location.search);
+  next.delete("start");
+  history.replaceState(history.state, "", location.pathname + "?" + next.toString());
+  setState("connecting");
+  try {
+    await startGuest(guest);
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.code === ALREADY_RUNNING) {
+      return true;
+    }
+    setState("disconnected", error instanceof ApiError ? error.reason : String(error));
+    if (needsLogin(error)) {
+      await askLogin($("login"));
+      return start();
+    }
+    return false;
+  }
 }
 
 /** A page asked to write without the right to: reopened view only. Else false. */
@@ -336,6 +388,9 @@ async function main() {
     get connection() {
       return connection;
     },
+    get logView() {
+      return logView;
+    },
     connect,
     translateTree,
   };
@@ -354,6 +409,10 @@ async function main() {
   setFontSize(fontSize());
   bindControls();
   $("escape-field").hidden = viewOnly;
+  if (startFirst && !(await start())) {
+    return;
+  }
+  await showEarlierLog();
   if (link === null) {
     await connect();
   } else if (isHandedOut(link, await consoleUrlPrefix())) {

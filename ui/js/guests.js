@@ -1,7 +1,9 @@
 // The guest list: every guest with its state and console devices, and an "Open console"
-// link per device; the action is disabled, with the reason shown, when it can't work.
+// link per device; the action is disabled, with the reason shown, when it can't work. A
+// shut-off guest has a "Start" link: its console page starts it and shows the boot live.
+// A device whose boot log was ever written has a "Boot log" download.
 
-import { listGuests, needsLogin, resumeSession } from "./api.js";
+import { listGuests, logPath, needsLogin, resumeSession } from "./api.js";
 import { _, format, languageQuery, loadCatalog } from "./i18n.js";
 import { askLogin } from "./login.js";
 
@@ -27,6 +29,9 @@ function consoleHref(guest, alias, mode = "write") {
   if (mode === "view") {
     params.mode = "view";
   }
+  if (mode === "start") {
+    params.start = "1";
+  }
   const query = new URLSearchParams(params).toString();
   const lang = languageQuery();
   return "console.html?" + query + (lang ? "&" + lang : "");
@@ -34,10 +39,12 @@ function consoleHref(guest, alias, mode = "write") {
 
 function consoleLink(guest, alias, mode) {
   const names = { device: alias, guest };
-  const [label, description] =
-    mode === "view"
-      ? [_("Watch"), format(_("Watch console %(device)s of %(guest)s (view only)"), names)]
-      : [_("Open console"), format(_("Open console %(device)s of %(guest)s"), names)];
+  const labels = {
+    view: [_("Watch"), format(_("Watch console %(device)s of %(guest)s (view only)"), names)],
+    write: [_("Open console"), format(_("Open console %(device)s of %(guest)s"), names)],
+    start: [_("Start"), format(_("Start %(guest)s and watch its boot on %(device)s"), names)],
+  };
+  const [label, description] = labels[mode];
   return element(
     "a",
     {
@@ -100,6 +107,25 @@ function devicesCell(guest, index) {
         state: stateLabel(guest.state),
       });
       item.append(disabledAction(_("Open console"), reason, `reason-${index}-${position}`));
+      if (guest.state === "shutoff" && position === 0) {
+        item.append(" ", consoleLink(guest.name, device.alias, "start"));
+      }
+    }
+    if (guest.log_written) {
+      const names = { device: device.alias, guest: guest.name };
+      item.append(
+        " ",
+        element(
+          "a",
+          {
+            class: "button",
+            href: logPath(guest.name, device.alias),
+            download: "",
+            "aria-label": format(_("Download the boot log of %(device)s of %(guest)s"), names),
+          },
+          _("Boot log"),
+        ),
+      );
     }
     list.append(item);
   });

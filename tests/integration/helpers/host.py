@@ -83,6 +83,10 @@ class Host:
         ]  # fmt: skip
         if "--auth" not in self.options and "--users-file" not in self.options:
             command += ["--auth", "none"]
+        if "--capture" not in self.options:  # tests of captures ask for them
+            command += ["--capture", "none"]
+        if "--state-dir" not in self.options:
+            command += ["--state-dir", str(self.run_dir / "state")]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, cwd=self.cwd

@@ -1,0 +1,148 @@
+"""Keeps a capture on the console devices of every running guest the policy selects.
+
+libvirt's lifecycle events on the host's shared connection (STARTED, RESUMED) start a
+capture the moment a guest starts; a check of all guests at start and every
+``RECHECK`` seconds starts those the events missed (guests running before the host, a
+reconnected connection, a capture that ended while its guest runs on: its console taken
+by another client is taken back, without force, once that client has left). Captures
+end by themselves when their guest stops. libvirt calls its event callbacks on its event
+thread, which must not wait: they only queue the guest for this keeper's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import libvirt
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.model.capture_policy import CapturePolicy
+from plugin_serialconsole.model.console_sessions import SessionManager
+from plugin_serialconsole.model.guests import Guest, GuestModel
+
+log = logging.getLogger(__name__)
+
+RECHECK = 5.0
+STARTERS = 8  # captures started at once when many guests need one (host start)
+_STARTS = (libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_RESUMED)
+_ALL = ""  # a queue entry: check every guest
+
+
+class CaptureKeeper:
+    """Starts captures; its thread runs from ``start`` until ``stop``."""
+
+    def __init__(
+        self,
+        guests: GuestModel,
+        sessions: SessionManager,
+        policy: CapturePolicy,
+        connection: Callable[[], Any],
+    ) -> None:
+        self.guests = guests
+        self.sessions = sessions
+        self.policy = policy
+        self._connection = connection
+        self._queue: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+        self._callback_id: int | None = None
+
+    def start_guest(self, guest: Guest) -> tuple[Guest, list[str]]:
+        """Start shut-off ``guest`` so that its captures hold its very first byte: paused,
+        then captured, then resumed. (The guest as it is then, the devices captured.)"""
+        if guest.running:
+            raise SerialConsoleError(i18n.ALREADY_RUNNING, 409, guest=guest.name)
+        paused = self.guests.start_paused(guest)
+        captured = []
+        if self.policy.captures(guest.name):
+            captured = self.sessions.capture(paused, booted=True)
+        return self.guests.resume(paused), captured
+
+    def start(self) -> None:
+        if not self.policy.enabled or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="captures", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+        self._deregister()
+
+    # libvirt's event thread --------------------------------------------------
+
+    def _lifecycle(self, _conn, domain, event: int, detail: int, _opaque) -> None:
+        if event in _STARTS:
+            booted = (event, detail) == (
+                libvirt.VIR_DOMAIN_EVENT_STARTED,
+                libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED,
+            )
+            self._queue.put((domain.UUIDString(), booted))
+
+    # the keeper's thread -----------------------------------------------------
+
+    def _run(self) -> None:
+        self._queue.put((_ALL, False))
+        while True:
+            try:
+                item = self._queue.get(timeout=RECHECK)
+            except queue.Empty:
+                item = (_ALL, False)
+            if item is None:
+                return
+            try:
+                self._register()
+                self._capture(*item)
+            except SerialConsoleError as error:
+                log.info("captures: %s", error.reason())
+            except libvirt.libvirtError as error:
+                log.info("captures: libvirt: %s", error.get_error_message())
+            except Exception:
+                log.exception("captures: checking the guests failed")
+
+    def _register(self) -> None:
+        """Follow the lifecycle events of the shared connection (again, if it is new)."""
+        conn = self._connection()
+        if conn is self._conn:
+            return
+        replaced = self._conn is not None
+        self._deregister()
+        self._callback_id = conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None
+        )
+        self._conn = conn
+        if replaced:
+            self._queue.put((_ALL, False))  # events may have been missed meanwhile
+
+    def _deregister(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._callback_id is not None:
+            try:
+                conn.domainEventDeregisterAny(self._callback_id)
+            except libvirt.libvirtError as error:
+                log.debug("captures: deregistering: %s", error.get_error_message())
+        self._callback_id = None
+
+    def _capture(self, guest_uuid: str, booted: bool) -> None:
+        guests = self.guests.list() if guest_uuid == _ALL else [self.guests.lookup(guest_uuid)]
+        wanted = [
+            guest
+            for guest in guests
+            if guest.running and guest.consoles and self.policy.captures(guest.name)
+        ]
+        if len(wanted) <= 1:
+            for guest in wanted:
+                self.sessions.capture(guest, booted)
+            return
+        # Console processes start in parallel: each waits a moment for its console.
+        with ThreadPoolExecutor(STARTERS, thread_name_prefix="capture-start") as starters:
+            list(starters.map(lambda guest: self.sessions.capture(guest, booted), wanted))

@@ -1,0 +1,213 @@
+"""Capture and the boot log on a real guest (issue 15): the host holds the console from
+the guest's start, with nobody watching, and logs the boot; POST .../start logs the very
+first byte; reboots, host restarts and ``virsh console --force`` are marked in the log."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from tests.integration.helpers import Host, assert_final_line, config_file, wait_for
+
+from .consoles import answer_42, open_console, shell
+from .daemons import URI
+from .guests import BOOT_LINE, BOOT_TIMEOUT, NAME_PREFIX, SINGLE, TinyGuest, connect, prompt
+from .virsh import CONNECTED, VirshConsole
+
+LOG_SIZE = 65536
+KERNEL_FIRST_LINE = b"Linux version"
+TAKEN_OVER = "SCONS0107L"
+GAP = re.compile(rb"-- serialconsole: not captured from (\S+) to (\S+): ([^\r\n]+?) --")
+
+
+@pytest.fixture
+def verbose_guest_xml(guest_dir: Path, tmp_path: Path) -> Path:
+    """The tiny guest without ``quiet``: the kernel prints its banner."""
+    path = tmp_path / SINGLE
+    path.write_text((guest_dir / SINGLE).read_text().replace(" quiet", ""))
+    return path
+
+
+@pytest.fixture
+def capture_host(libvirt_daemons, tmp_path: Path) -> Iterator[Callable[[], Host]]:
+    """Hosts capturing this test process's guests, logging to one state directory."""
+    config = config_file(
+        tmp_path,
+        "serialconsole",
+        capture_include=f"{NAME_PREFIX}{os.getpid()}-*",
+        log_size=str(LOG_SIZE),
+    )
+    hosts: list[Host] = []
+
+    def start() -> Host:
+        state = str(tmp_path / "state")
+        host = Host("--config", str(config), "--capture", "all", "--state-dir", state,
+                    source=("--uri", URI))  # fmt: skip
+        hosts.append(host)
+        return host.start()
+
+    yield start
+    for host in reversed(hosts):
+        host.finish()
+
+
+def log_of(host: Host, guest: str, **params: str):
+    return host.get(f"vms/{guest}/serial/log", params=params or None)
+
+
+def wait_log(host: Host, guest: str, text: bytes, timeout: float = BOOT_TIMEOUT, **params) -> bytes:
+    def logged() -> bytes | None:
+        response = log_of(host, guest, **params)
+        return (
+            response.content if response.status_code == 200 and text in response.content else None
+        )
+
+    return wait_for(logged, timeout, f"{text!r} in the log of {guest}")
+
+
+def wait_captured(host: Host, guest: str, timeout: float = 15.0) -> dict:
+    def capture() -> dict | None:
+        return next((s for s in host.sessions() if s["guest"] == guest and s["capture"]), None)
+
+    try:
+        return wait_for(capture, timeout, f"a capture of {guest}")
+    except AssertionError as error:
+        lines = [line for line in host.full_log().splitlines() if "cherrypy.access" not in line]
+        raise AssertionError("\n".join([str(error), *lines[-40:]])) from None
+
+
+@pytest.fixture
+def direct_guest(verbose_guest_xml: Path) -> Iterator[Callable[[Host], TinyGuest]]:
+    started: list[TinyGuest] = []
+
+    def boot_captured(host: Host) -> TinyGuest:
+        guest = TinyGuest(URI, verbose_guest_xml, "capture")
+        started.append(guest)
+        guest.create(paused=True)
+        wait_captured(host, guest.name)
+        guest.domain.resume()
+        wait_log(host, guest.name, prompt(0))
+        return guest
+
+    yield boot_captured
+    for guest in started:
+        guest.destroy()
+
+
+def test_a_guest_started_through_libvirt_is_logged_from_its_kernel_banner(
+    capture_host, direct_guest
+):
+    host = capture_host()
+    guest = direct_guest(host)
+    log = wait_log(host, guest.name, BOOT_LINE)
+    # Captured on libvirt's STARTED event (a later check would say "already running").
+    assert log.startswith(b"\r\n-- serialconsole: guest started at ")
+    assert KERNEL_FIRST_LINE in log
+    assert log.index(KERNEL_FIRST_LINE) < log.index(BOOT_LINE) < log.rindex(prompt(0))
+    listed = {g["name"]: g for g in host.get("vms").json()}
+    assert listed[guest.name]["log_written"] is not None
+
+
+def test_post_start_logs_the_very_first_byte(capture_host, verbose_guest_xml):
+    host = capture_host()
+    name = f"{NAME_PREFIX}{os.getpid()}-defined"
+    conn = connect(URI)
+    xml = verbose_guest_xml.read_text()
+    xml = re.sub(r"<name>[^<]*</name>", f"<name>{name}</name>", xml, count=1)
+    domain = conn.defineXML(xml)
+    try:
+        response = host.post(f"vms/{name}/start")
+        assert response.status_code == 200, response.text
+        assert response.json()["captured"] == ["serial0"]
+        log = wait_log(host, name, BOOT_LINE)
+        banner, first_output = log.split(b" --\r\n", 1)
+        assert banner.startswith(b"\r\n-- serialconsole: guest started at ")
+        first_line = first_output.split(b"\r\n", 1)[0]
+        assert KERNEL_FIRST_LINE in first_line, first_output[:300]  # nothing before it
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            domain.destroy()
+        with contextlib.suppress(libvirt.libvirtError):
+            domain.undefine()
+        conn.close()
+
+
+def test_a_reboot_adds_a_boot_line(capture_host, direct_guest, connect):
+    host = capture_host()
+    guest = direct_guest(host)
+    console = open_console(host, connect, guest)
+    shell(console)
+    console.send("reboot -f\r")
+    wait_for(
+        lambda: log_of(host, guest.name).content.count(BOOT_LINE) == 2,
+        BOOT_TIMEOUT,
+        "the second boot in the log",
+    )
+    log = log_of(host, guest.name).content
+    assert log.count(b"-- serialconsole: guest started at ") == 2  # the start's, the reboot's
+    assert log.index(BOOT_LINE) < log.rindex(b"guest started at") < log.rindex(BOOT_LINE)
+    shell(console)  # the console went on across the reboot
+    answer_42(console)
+
+
+def test_virsh_force_takes_the_console_and_the_capture_takes_it_back_after(
+    capture_host, direct_guest, connect
+):
+    host = capture_host()
+    guest = direct_guest(host)
+    web = open_console(host, connect, guest)
+    shell(web)
+    virsh = VirshConsole(guest.name, force=True)
+    try:
+        virsh.read_until(CONNECTED)
+        assert_final_line(web.read_until_close(), TAKEN_OVER)  # the web client is told
+        wait_log(host, guest.name, b"The console was taken over by another session. --")
+    finally:
+        virsh.close()
+    log = wait_log(host, guest.name, b"not captured from", timeout=30.0)
+    start, end, why = GAP.search(log).groups()
+    assert start <= end and why == b"The console was taken over by another session."
+    again = open_console(host, connect, guest)
+    shell(again)
+    answer_42(again)
+
+
+def test_a_flood_keeps_the_log_bounded_and_since_cuts_it(capture_host, direct_guest, connect):
+    host = capture_host()
+    guest = direct_guest(host)
+    before = time.time()
+    wait_for(lambda: time.time() > before + 1.1, 5.0, "a new second")  # a stretch of its own
+    console = open_console(host, connect, guest)
+    shell(console)
+    console.send("seq 30000\r")
+    console.read_until(b"\r\n30000\r\n", BOOT_TIMEOUT)
+    whole = wait_log(host, guest.name, b"\r\n30000\r\n")
+    assert len(whole) <= 2 * LOG_SIZE and KERNEL_FIRST_LINE not in whole  # rotated out
+    recent = log_of(host, guest.name, since=f"{before + 1:.3f}").content
+    assert b"\r\n30000\r\n" in recent and BOOT_LINE not in recent  # booted before
+    assert recent in log_of(host, guest.name).content
+
+
+def test_a_host_restart_while_the_guest_prints_marks_the_gap(capture_host, direct_guest, connect):
+    first = capture_host()
+    guest = direct_guest(first)
+    console = open_console(first, connect, guest)
+    shell(console)
+    console.send("while :; do echo tick; sleep 0.2; done\r")
+    console.read_until(b"tick\r\n")
+    console.close()
+    first.terminate()
+    second = capture_host()
+    wait_captured(second, guest.name)
+    log = wait_log(second, guest.name, b"not captured from")
+    wait_log(second, guest.name, b"tick\r\n", since=str(time.time()))
+    start, end, why = GAP.search(log).groups()
+    assert start <= end and why == b"The host is shutting down."
+    assert b"capture ended at " in log and log.count(b"tick") >= 1

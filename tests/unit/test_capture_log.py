@@ -1,0 +1,151 @@
+"""The capture log (issue 15): bounded with one older generation, a time index to cut it
+by, lines for boots and gaps, files that are never links; and the capture patterns."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from plugin_serialconsole import capturelog
+from plugin_serialconsole.console.logwriter import MAX_PENDING, LogWriter
+from plugin_serialconsole.model.capture_policy import CapturePolicy
+from plugin_serialconsole.rundir import UnsafeDirectory
+
+CONSOLE = "0123456789abcdef01234567"
+LIMIT = 8192
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "logs"
+
+
+def read(logs: Path, since: float | None = None, until: float | None = None) -> bytes:
+    fd = os.open(logs, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return capturelog.read_log(fd, CONSOLE, since, until)
+    finally:
+        os.close(fd)
+
+
+def test_a_flood_keeps_the_log_bounded_with_one_older_generation(logs):
+    writer = LogWriter(logs, CONSOLE, LIMIT)
+    writer.open(booted=True)
+    lines = [b"line %06d\r\n" % n for n in range(20_000)]  # 240 KB, 30 times the limit
+    for line in lines:
+        writer.record(line)
+    writer.close("done")
+    sizes = {p.name: p.stat().st_size for p in logs.iterdir()}
+    assert set(sizes) == {f"{CONSOLE}{s}{g}" for s in (".log", ".idx") for g in ("", ".1")}
+    assert sizes[f"{CONSOLE}.log.1"] == LIMIT and sizes[f"{CONSOLE}.log"] <= LIMIT + 200
+    log = read(logs)
+    assert b"line 019999\r\n" in log and b"line 000000" not in log
+    assert log.rstrip().endswith(b"capture ended at " + log.rsplit(b"at ", 1)[1].rstrip())
+    tail = log[log.index(b"line ") :]  # whatever was kept is unbroken and in order
+    numbers = [int(n.split()[1]) for n in tail.split(b"\r\n") if n.startswith(b"line ")]
+    assert numbers == list(range(numbers[0], 20_000))
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in logs.iterdir()}
+    assert modes == {0o600} and stat.S_IMODE(logs.stat().st_mode) == 0o700
+
+
+def test_record_never_waits_for_the_disk_and_counts_what_it_dropped(logs):
+    writer = LogWriter(logs, CONSOLE, 64 * 1024 * 1024)
+    writer.open(booted=False)
+    # The writer thread is held (as by a stuck disk) while the guest floods: each record
+    # returns at once, queueing at most MAX_PENDING bytes and counting the rest.
+    with writer._ready:
+        for _ in range(3):
+            writer.record(b"x" * MAX_PENDING)
+    writer.close("done")
+    log = read(logs)
+    kept = log.count(b"x" * MAX_PENDING)
+    assert kept <= 1  # the opening line may still have been waiting
+    assert b"%d bytes of output skipped" % ((3 - kept) * MAX_PENDING) in log
+
+
+def test_boot_attach_and_gap_lines(logs):
+    first = LogWriter(logs, CONSOLE, LIMIT)
+    first.open(booted=True)
+    first.record(b"Linux version 6.1\r\n")
+    first.close("The host is shutting down.")
+    second = LogWriter(logs, CONSOLE, LIMIT)
+    second.open(booted=False)
+    second.close("The guest stopped.")
+    log = read(logs)
+    assert log.startswith(b"\r\n-- serialconsole: guest started at ")
+    assert b"Linux version 6.1\r\n" in log
+    assert b"not captured from " in log and b": The host is shutting down. --" in log
+
+
+def test_since_and_until_cut_at_stretches(logs, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    writer = LogWriter(logs, CONSOLE, LIMIT)
+    writer.open(booted=True)
+    writer.record(b"early\r\n")
+    clock[0] = 1010.0
+    writer.record(b"late\r\n")
+    clock[0] = 1020.0
+    writer.close("done")
+    assert b"early" in read(logs, until=1005) and b"late" not in read(logs, until=1005)
+    assert b"late" in read(logs, since=1005) and b"early" not in read(logs, since=1005)
+
+
+def test_a_log_file_that_is_a_link_is_refused(logs, tmp_path):
+    logs.mkdir(parents=True, mode=0o700)
+    target = tmp_path / "target"
+    target.write_bytes(b"")
+    os.symlink(target, logs / f"{CONSOLE}.log")
+    with pytest.raises(capturelog.UnsafeLogFile):
+        LogWriter(logs, CONSOLE, LIMIT).open(booted=True)
+    assert target.read_bytes() == b""
+
+
+def test_a_logs_dir_that_is_a_link_is_refused(logs, tmp_path):
+    logs.parent.mkdir(mode=0o700)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", logs)
+    with pytest.raises(UnsafeDirectory):
+        LogWriter(logs, CONSOLE, LIMIT).open(booted=True)
+
+
+def test_file_names_only_from_console_ids():
+    with pytest.raises(ValueError):
+        capturelog.file_name("../../etc/passwd", ".log")
+
+
+@pytest.mark.parametrize(
+    ("mode", "include", "exclude", "name", "captured"),
+    [
+        ("all", "", "", "web-1", True),
+        ("none", "", "", "web-1", False),
+        ("all", "web-*", "", "db-1", False),
+        ("all", "web-* db-?", "db-2", "db-2", False),
+        ("all", "web-* db-?", "db-2", "db-1", True),
+    ],
+)
+def test_capture_patterns(mode, include, exclude, name, captured):
+    policy = CapturePolicy.from_values(mode, include, exclude, "/var/lib/x")
+    assert policy.captures(name) is captured
+
+
+def test_capture_settings_are_checked():
+    with pytest.raises(ValueError):
+        CapturePolicy.from_values("some", "", "", "")
+    with pytest.raises(ValueError):
+        CapturePolicy.from_values("all", "", "", "relative/dir")
+
+
+def test_a_reset_reported_twice_gets_one_boot_line(logs):
+    writer = LogWriter(logs, CONSOLE, LIMIT)
+    writer.open(booted=True)
+    writer.record(b"reboot: Restarting system\r\n")
+    writer.mark_boot()
+    writer.record(b"[    0.000000] Linux version\r\n")  # output between the two reports
+    writer.mark_boot()
+    writer.close("done")
+    assert read(logs).count(b"-- serialconsole: guest started at ") == 2  # the start, one reboot

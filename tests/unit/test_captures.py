@@ -1,0 +1,130 @@
+"""The capture keeper (issue 15): libvirt's lifecycle events on the shared connection
+start captures (a boot's as a boot), a new connection is followed again, and the policy's
+patterns choose the guests."""
+
+from __future__ import annotations
+
+import queue
+
+import libvirt
+import pytest
+
+from plugin_serialconsole.model.capture_policy import CapturePolicy
+from plugin_serialconsole.model.captures import CaptureKeeper
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+
+WAIT = 5.0
+SERIAL = (ConsoleDevice("serial0", "pty"),)
+WEB = Guest("web-1", "00000000-0000-4000-8000-000000000001", "running", SERIAL)
+DB = Guest("db-1", "00000000-0000-4000-8000-000000000002", "running", SERIAL)
+OFF = Guest("web-off", "00000000-0000-4000-8000-000000000003", "shutoff", SERIAL)
+
+
+class Domain:
+    def __init__(self, uuid: str) -> None:
+        self.uuid = uuid
+
+    def UUIDString(self) -> str:  # noqa: N802 (libvirt's name)
+        return self.uuid
+
+
+class Connection:
+    def __init__(self) -> None:
+        self.callbacks: dict[int, object] = {}
+
+    def domainEventRegisterAny(self, domain, event_id, callback, opaque) -> int:  # noqa: N802
+        assert domain is None and event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE
+        self.callbacks[len(self.callbacks) + 1] = callback
+        return len(self.callbacks)
+
+    def domainEventDeregisterAny(self, callback_id: int) -> None:  # noqa: N802
+        del self.callbacks[callback_id]
+
+    def fire(self, guest: Guest, event: int, detail: int) -> None:
+        for callback in list(self.callbacks.values()):
+            callback(self, Domain(guest.uuid), event, detail, None)
+
+
+class Guests:
+    def __init__(self, *guests: Guest) -> None:
+        self.guests = {guest.uuid: guest for guest in guests}
+
+    def list(self) -> list[Guest]:
+        return list(self.guests.values())
+
+    def lookup(self, ident: str) -> Guest:
+        return self.guests[ident]
+
+
+class Sessions:
+    """Records each capture asked for: (guest name, booted)."""
+
+    def __init__(self) -> None:
+        self.asked: queue.Queue[tuple[str, bool]] = queue.Queue()
+
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        self.asked.put((guest.name, booted))
+        return [device.alias for device in guest.consoles]
+
+    def next(self) -> tuple[str, bool]:
+        return self.asked.get(timeout=WAIT)
+
+
+@pytest.fixture
+def world():
+    conn = Connection()
+    sessions = Sessions()
+    guests = Guests(WEB, DB, OFF)
+    keepers: list[CaptureKeeper] = []
+
+    def keeper(include: str = "", connection=lambda: conn) -> CaptureKeeper:
+        policy = CapturePolicy.from_values("all", include, "", "/var/lib/x")
+        made = CaptureKeeper(guests, sessions, policy, connection)
+        keepers.append(made)
+        made.start()
+        return made
+
+    yield conn, sessions, keeper
+    for made in keepers:
+        made.stop()
+    assert conn.callbacks == {}  # deregistered on stop
+
+
+def test_running_guests_at_start_then_a_boot_and_a_resume(world):
+    conn, sessions, keeper = world
+    keeper()
+    assert {sessions.next(), sessions.next()} == {("web-1", False), ("db-1", False)}
+    conn.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+    assert sessions.next() == ("web-1", True)
+    conn.fire(DB, libvirt.VIR_DOMAIN_EVENT_RESUMED, libvirt.VIR_DOMAIN_EVENT_RESUMED_MIGRATED)
+    assert sessions.next() == ("db-1", False)
+    conn.fire(DB, libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_STOPPED_DESTROYED)
+    conn.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_RESTORED)
+    assert sessions.next() == ("web-1", False)  # a restore is no boot; the stop asked nothing
+
+
+def test_only_the_included_guests(world):
+    conn, sessions, keeper = world
+    keeper(include="web-*")
+    assert sessions.next() == ("web-1", False)
+    conn.fire(DB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+    conn.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+    assert sessions.next() == ("web-1", True)
+
+
+def test_a_new_connection_is_followed_and_the_old_one_let_go(world):
+    conn, sessions, keeper = world
+    current = [conn]
+    made = keeper(connection=lambda: current[0])
+    sessions.next(), sessions.next()
+    replacement = Connection()
+    current[0] = replacement
+    conn.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+    assert sessions.next() == ("web-1", True)  # handled, then the connection checked
+    found = {sessions.next(), sessions.next()}  # everything checked again on the new one
+    assert found == {("web-1", False), ("db-1", False)}
+    assert conn.callbacks == {} and len(replacement.callbacks) == 1
+    replacement.fire(DB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+    assert sessions.next() == ("db-1", True)
+    made.stop()
+    assert replacement.callbacks == {}
