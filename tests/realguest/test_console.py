@@ -43,12 +43,14 @@ def test_reboot_keeps_the_console(host, connect, module_guest):
 def test_guest_list_reads_states_and_devices(host, module_guest, new_guest):
     dual = new_guest(DUAL, boot=False)
     listed = {guest["name"]: guest for guest in host.get("vms").json()}
-    assert listed[module_guest.name] == {
+    guest = listed[module_guest.name]
+    assert {key: guest[key] for key in ("name", "uuid", "state", "consoles")} == {
         "name": module_guest.name,
         "uuid": module_guest.uuid,
         "state": "running",
         "consoles": [{"alias": "serial0", "type": "pty"}],
     }
+    assert guest["rights"] == ["view", "console", "takeover", "power", "audit"]  # no rules
     assert listed[dual.name]["state"] == "paused"
     assert listed[dual.name]["consoles"] == [
         {"alias": "serial0", "type": "pty"},
