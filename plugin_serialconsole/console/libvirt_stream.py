@@ -15,6 +15,7 @@ exists"); an open with FORCE aborts the holder's stream, whose next read fails (
 I/O failure"); a destroyed or powered-off guest ends the stream (EOF) around the same time
 as the STOPPED lifecycle event, in either order; a guest reboot keeps the stream.
 
+The guest's side (the connection, its events, opening a stream) is ``libvirt_guest``.
 Recovery's libvirt calls and the connection's teardown run off the loop, bounded
 (``libvirt_calls``): a libvirtd that never answers must not keep ``stop`` waiting.
 """
@@ -34,6 +35,7 @@ from plugin_serialconsole.console.libvirt_calls import (
     settled_in_time,
 )
 from plugin_serialconsole.console.libvirt_events import StreamEvents
+from plugin_serialconsole.console.libvirt_guest import GuestConnection, is_busy
 from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
 from plugin_serialconsole.consoles import Reason
@@ -49,16 +51,6 @@ MAX_QUIET_REOPENS = 3
 # How long a console that cannot be reopened waits for the guest's STOPPED event.
 STOP_EVENT_GRACE = 3.0
 _STOP_EVENTS = (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASHED)
-
-
-def _log_libvirt_error(_context: object, error: tuple) -> None:
-    """libvirt prints every error on stderr unless told otherwise; callers handle them."""
-    log.debug("libvirt: %s", error[2] if len(error) > 2 else error)
-
-
-def _is_busy(error: libvirt.libvirtError) -> bool:
-    """The device is held by another client (see the module docstring)."""
-    return error.get_error_code() == libvirt.VIR_ERR_OPERATION_FAILED
 
 
 class LibvirtConsole:
@@ -81,11 +73,8 @@ class LibvirtConsole:
         self._events: StreamEvents | None = None
         self._full = False  # reading stopped: HIGH_WATER bytes wait for the client
         self._arm_later: asyncio.TimerHandle | None = None
-        self._conn = None
-        self._domain = None
+        self._guest = GuestConnection(uri, guest_uuid)
         self._stream = None
-        self._lifecycle_id: int | None = None
-        self._reboot_id: int | None = None
         self.on_reboot: Callable[[], None] | None = None  # the guest rebooted (on the loop)
 
     # opening -----------------------------------------------------------------
@@ -96,40 +85,16 @@ class LibvirtConsole:
             asyncio.get_running_loop(), self._drain_stream, self._on_writable, self._on_failed
         )
         start_event_thread()
-        libvirt.registerErrorHandler(_log_libvirt_error, None)
         try:
-            self._conn = libvirt.open(self.uri)
-            self._domain = self._conn.lookupByUUIDString(self.guest_uuid)
-            self._conn.registerCloseCallback(self._connection_closed_event, None)
-            self._lifecycle_id = self._conn.domainEventRegisterAny(
-                self._domain, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle_event, None
+            self._guest.connect(
+                self._lifecycle_event, self._reboot_event, self._connection_closed_event
             )
-            self._reboot_id = self._conn.domainEventRegisterAny(
-                self._domain, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._reboot_event, None
-            )
-            self._open_stream(self.force)
+            self._attach(self._guest.open_console(self.device, self.force))
         except libvirt.libvirtError as error:
             self.close()
-            if _is_busy(error) and not self.force:
+            if is_busy(error) and not self.force:
                 raise ConsoleOpenError(Reason.IN_USE, device=self.device) from error
             raise ConsoleOpenError(Reason.OPEN_FAILED, error=error.get_error_message()) from error
-
-    def _open_stream(self, force: bool) -> None:
-        self._attach(self._new_stream(force))
-
-    def _new_stream(self, force: bool):
-        """A stream with the console open on it (libvirt calls only: any thread)."""
-        stream = self._conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
-        flags = libvirt.VIR_DOMAIN_CONSOLE_SAFE
-        if force:
-            flags |= libvirt.VIR_DOMAIN_CONSOLE_FORCE
-        try:
-            self._domain.openConsole(self.device, stream, flags)
-        except libvirt.libvirtError:
-            with contextlib.suppress(libvirt.libvirtError):
-                stream.abort()
-            raise
-        return stream
 
     def _attach(self, stream) -> None:
         self._full = len(self._buffer) >= HIGH_WATER
@@ -138,14 +103,14 @@ class LibvirtConsole:
 
     # events (handed over by libvirt's thread) ------------------------------------------
 
-    def _lifecycle_event(self, _conn, _domain, event: int, _detail: int, _opaque) -> None:
+    def _lifecycle_event(self, event: int) -> None:
         self._events.to_loop(self._on_lifecycle, event)
 
-    def _reboot_event(self, _conn, _domain, _opaque) -> None:
+    def _reboot_event(self) -> None:
         if self.on_reboot is not None:
             self._events.to_loop(self.on_reboot)
 
-    def _connection_closed_event(self, _conn, reason: int, _opaque) -> None:
+    def _connection_closed_event(self, reason: int) -> None:
         self._events.to_loop(self._on_connection_closed, reason)
 
     def _on_writable(self, stream) -> None:
@@ -217,7 +182,7 @@ class LibvirtConsole:
 
     async def _recover(self, error: str) -> None:
         try:
-            if not await off_loop(self._guest_active):
+            if not await off_loop(self._guest.is_active):
                 self._end(Reason.GUEST_STOPPED)
                 return
             if self._quiet_reopens >= MAX_QUIET_REOPENS:
@@ -225,7 +190,7 @@ class LibvirtConsole:
                 return
             self._quiet_reopens += 1
             try:
-                stream = await off_loop(self._new_stream, False)
+                stream = await off_loop(self._guest.open_console, self.device, False)
             except libvirt.libvirtError as failure:
                 await self._reopen_failed(failure)
                 return
@@ -243,20 +208,12 @@ class LibvirtConsole:
         finally:
             self._recovery = None
 
-    def _guest_active(self) -> bool:
-        try:
-            return bool(self._domain.isActive())
-        except libvirt.libvirtError as error:
-            if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                return False
-            raise
-
     async def _reopen_failed(self, failure: libvirt.libvirtError) -> None:
         log.info(
             "console %s of %s not reopened (libvirt error %s): %s",
             self.device, self.guest_uuid, failure.get_error_code(), failure.get_error_message(),
         )  # fmt: skip
-        if _is_busy(failure):
+        if is_busy(failure):
             self._end(Reason.TAKEN_OVER)
             return
         # A guest being destroyed may fail the reopen before libvirt reports it stopped.
@@ -327,22 +284,8 @@ class LibvirtConsole:
         if self._arm_later is not None:
             self._arm_later.cancel()
         self._drop_stream()
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        callbacks = (self._lifecycle_id, self._reboot_id)
-
-        def release() -> None:
-            for callback in callbacks:
-                if callback is not None:
-                    with contextlib.suppress(libvirt.libvirtError):
-                        conn.domainEventDeregisterAny(callback)
-            with contextlib.suppress(libvirt.libvirtError):
-                conn.unregisterCloseCallback()
-            with contextlib.suppress(libvirt.libvirtError):
-                conn.close()
-
-        if not settled_in_time(release):
+        release = self._guest.detach()
+        if release is not None and not settled_in_time(release):
             log.warning("libvirt did not let go of console %s in time; leaving", self.device)
 
     def signal(self, request: SendRequest) -> None:

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import i18n, languages
 from plugin_serialconsole.consoles import CTRL_Q_KEY, ESCAPE_KEYS, MODES, Reason, parse_reason
 from plugin_serialconsole.ids import is_socket_name
 from plugin_serialconsole.sendkeys import SendRequest
@@ -74,7 +74,7 @@ def parse_invite(message: dict[str, Any]) -> Invite | None:
     if not 0 < ttl <= MAX_TTL:
         return None
     language = message.get("lang")
-    language = i18n.normalize_language(language) if isinstance(language, str) else None
+    language = languages.normalize_language(language) if isinstance(language, str) else None
     escape = message.get("escape", CTRL_Q_KEY)
     if not isinstance(escape, str) or escape not in ESCAPE_KEYS:
         return None

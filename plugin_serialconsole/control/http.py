@@ -16,7 +16,7 @@ from typing import Any
 import cherrypy
 import jsonschema
 
-from plugin_serialconsole import httpvalues, i18n
+from plugin_serialconsole import httpvalues, i18n, languages
 from plugin_serialconsole.errors import SerialConsoleError
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def api_schema() -> dict[str, Any]:
 def request_language(available: frozenset[str] | None = None) -> str:
     """The request's language among ``available`` (default: the compiled server catalogs)."""
     request = cherrypy.request
-    return i18n.request_language(
+    return languages.request_language(
         request.headers.get("Accept-Language"), request.params.get("lang"), available
     )
 

@@ -15,8 +15,8 @@
 Each call is checked against the rights policy (``rights``): a guest the operator may not
 view answers 404, as one that does not exist; a missing right on a guest one may view, 403.
 
-Routing is a small table rather than cherrypy's object tree: guest names are data and may
-be anything, including the names of Python attributes.
+Routing is a small table (``routes``) rather than cherrypy's object tree: guest names are
+data and may be anything, including the names of Python attributes.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import cherrypy
 
 from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.control import http
+from plugin_serialconsole.control.routes import GUEST, find_route, raw_segments
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
@@ -52,8 +53,6 @@ from plugin_serialconsole.rights import (
 from plugin_serialconsole.sendkeys import CONTROL, SendRequest
 
 log = logging.getLogger(__name__)
-
-GUEST = object()  # placeholder for the guest segment in a route
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ class RestApi:
                 raise SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401)
             if not identity.csrf_ok:
                 raise SerialConsoleError(i18n.CSRF_TOKEN_REQUIRED, 403)
-            handler, args = self._route(method, segments)
+            handler, args = find_route(self.routes, method, segments)
             cherrypy.request.identity = identity
             return handler(*args)
         except SerialConsoleError as error:
@@ -122,20 +121,6 @@ class RestApi:
         except Exception:
             log.exception("%s %s failed", method, cherrypy.request.path_info)
             return http.respond_error(SerialConsoleError(i18n.INTERNAL_ERROR, 500))
-
-    def _route(self, method: str, segments: tuple[str, ...]):
-        allowed = []
-        for route_method, pattern, handler in self.routes:
-            args = _match(pattern, segments)
-            if args is None:
-                continue
-            if route_method == method:
-                return handler, args
-            allowed.append(route_method)
-        if allowed:
-            cherrypy.response.headers["Allow"] = ", ".join(allowed)
-            raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method=method)
-        raise SerialConsoleError(i18n.RESOURCE_NOT_FOUND, 404, path=cherrypy.request.path_info)
 
     def index(self) -> bytes:
         info = self.settings.info
@@ -302,35 +287,6 @@ class RestApi:
         if escape != consoles.CTRL_Q_KEY:
             query += f"&escape={quote(escape, safe='')}"
         return f"{mount}/console.html?{query}#ws={quote(ws_url, safe='')}"
-
-
-def raw_segments() -> tuple[str, ...] | None:
-    """The path after the mount point, split first and then percent-decoded once.
-
-    cherrypy decodes before splitting and turns a literal ``%2F`` into ``/`` as well, so a
-    guest named ``a%2Fb`` or ``%2F`` would be looked up as another name.
-    """
-    request = cherrypy.request
-    raw = request.wsgi_environ.get("REQUEST_URI")
-    if raw is None:
-        return None
-    path = urlsplit(raw).path
-    if not path.startswith(request.script_name):
-        return None
-    path = path[len(request.script_name) :]
-    return tuple(unquote(segment, errors="replace") for segment in path.split("/") if segment)
-
-
-def _match(pattern: tuple, segments: tuple[str, ...]) -> list[Any] | None:
-    if len(pattern) != len(segments):
-        return None
-    args = []
-    for expected, segment in zip(pattern, segments, strict=True):
-        if expected is GUEST:
-            args.append(segment)
-        elif expected != segment:
-            return None
-    return args
 
 
 def _send_right(action: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import cherrypy
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import i18n, languages
 from plugin_serialconsole.host import framing
 from plugin_serialconsole.host.login import (
     COOKIE,
@@ -55,7 +55,7 @@ def _respond(status: int, document: Any = None) -> bytes:
 
 def _error(error: AuthError) -> bytes:
     request = cherrypy.request
-    language = i18n.request_language(
+    language = languages.request_language(
         request.headers.get("Accept-Language"), request.params.get("lang")
     )
     reason = i18n.translate(error.code, error.params, language)

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("babel")
 from babel.messages.catalog import Catalog  # noqa: E402
 
-from plugin_serialconsole import i18n  # noqa: E402
+from plugin_serialconsole import i18n, languages  # noqa: E402
 from plugin_serialconsole.control.http import prefers_html  # noqa: E402
 from plugin_serialconsole.control.ui import find_ui_dir  # noqa: E402
 from plugin_serialconsole.plugin import SerialConsolePlugin  # noqa: E402
@@ -174,9 +174,9 @@ def test_untranslated_lists_empty_and_fuzzy():
 
 
 def test_compiled_server_catalogs_translate():
-    if not i18n.catalog_languages():
+    if not languages.catalog_languages():
         pytest.skip("catalogs not compiled (make ui)")
-    assert i18n.catalog_languages() >= REQUIRED
+    assert languages.catalog_languages() >= REQUIRED
     assert i18n.translate("SCONS0104L", language="de_DE") == "Der Gast wurde beendet."
     assert i18n.translate("SCONS0001E", {"guest": "g"}, "pt_BR") == "O convidado g não existe."
     assert i18n.translate("SCONS0107L", language="zh_TW") == "主控台已被另一個工作階段接管。"
@@ -214,7 +214,7 @@ def test_compiled_server_catalogs_translate():
     ],
 )
 def test_choose_language_among_available(header, override, expected):
-    assert i18n.choose_language(header, override, {"pt_BR", "de_DE", "zh_CN"}) == expected
+    assert languages.choose_language(header, override, {"pt_BR", "de_DE", "zh_CN"}) == expected
 
 
 WOK_LANGUAGES = {
@@ -258,11 +258,11 @@ WOK_LANGUAGES = {
     ],
 )
 def test_choose_language_among_wok_languages(header, expected):
-    assert i18n.choose_language(header, None, WOK_LANGUAGES) == expected
+    assert languages.choose_language(header, None, WOK_LANGUAGES) == expected
 
 
 def test_traditional_chinese_reads_simplified_when_that_is_all_there_is():
-    assert i18n.choose_language("zh-Hant", None, {"zh_CN", "de_DE"}) == "zh_CN"
+    assert languages.choose_language("zh-Hant", None, {"zh_CN", "de_DE"}) == "zh_CN"
 
 
 @pytest.mark.parametrize(

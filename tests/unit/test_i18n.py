@@ -8,14 +8,8 @@ import string
 import pytest
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.i18n import (
-    Plural,
-    english_forms,
-    messages,
-    negotiate,
-    normalize_language,
-    translate,
-)
+from plugin_serialconsole.i18n import Plural, english_forms, messages, translate
+from plugin_serialconsole.languages import negotiate, normalize_language
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

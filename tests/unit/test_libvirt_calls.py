@@ -53,7 +53,7 @@ def test_recovery_with_an_unanswered_is_active_ends_the_console_while_it_hangs()
 
     async def scenario() -> None:
         console = LibvirtConsole("qemu:///system", "U", "serial0")
-        console._domain = domain
+        console._guest._domain = domain
         console._stream_failed("stream had I/O failure")  # e.g. forced away by virsh
         ended = await asyncio.wait_for(console.read(), 2 * HANG)
         assert ended == b""  # the console ends...

@@ -30,6 +30,15 @@ export function isHandedOut(url, prefix) {
   );
 }
 
+/** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
+export function takeFragmentUrl() {
+  const url = new URLSearchParams(location.hash.slice(1)).get("ws");
+  if (location.hash) {
+    history.replaceState(history.state, "", location.pathname + location.search);
+  }
+  return url || null;
+}
+
 export class ConsoleConnection {
   /**
    * @param {string} url a ws_url this host gave (authoritative: never rebuilt here)

@@ -16,30 +16,24 @@ import {
   ApiError,
   closeConsole,
   consoleUrlPrefix,
-  fetchLog,
-  fetchTranscript,
   guestRights,
-  guestSessions,
   needsLogin,
   openConsole,
   resumeSession,
-  startGuest,
 } from "./api.js";
-import { installKeys, readClipboard, writeClipboard } from "./clipboard.js";
-import { ConsoleConnection, isHandedOut } from "./console-connection.js";
+import { showEarlierLog, startGuestOnce } from "./boot-log.js";
+import { readClipboard, writeClipboard } from "./clipboard.js";
+import { ConsoleConnection, isHandedOut, takeFragmentUrl } from "./console-connection.js";
 import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from "./escape-key.js";
-import { _, currentLanguage, format, loadCatalog, translateTree } from "./i18n.js";
+import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { LogView } from "./log-view.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
 import { SendMenu } from "./send-menu.js";
-import { terminalFontFamily } from "./terminal-fonts.js";
+import { changeFontSize, createTerminal, FONT_SIZES, storedFontSize } from "./terminal.js";
+import { downloadTranscript } from "./transcript.js";
 
-const FONT_KEY = "serialconsole.fontSize";
-const FONT_SIZES = { min: 8, max: 32, default: 15 };
 const IN_USE = "SCONS0003E";
-const ALREADY_RUNNING = "SCONS0049E";
-const LOG_TAIL_BYTES = 64 * 1024; // of the log, shown above what the capture replays
 // Our own previous session (before a reload or Reconnect) may take a moment to end.
 const IN_USE_RETRY_MS = 3000;
 
@@ -52,6 +46,7 @@ const askedKey = askedEscape(query);
 let escapeKey = askedKey || DEFAULT_ESCAPE;
 const startFirst = query.get("start") === "1"; // the guest list's Start: start it, watch the boot
 const $ = (id) => document.getElementById(id);
+const report = (text) => ($("status-text").textContent = text);
 
 let term;
 let fit;
@@ -59,15 +54,6 @@ let connection = null;
 let mayTakeOver = true; // false once the guest's rights say so
 let logView = null;
 let state = "loading"; // until the page connects, is refused or finds no xterm.js
-
-/** `ws` from the fragment (then gone from the address bar), or null. Not yet trusted. */
-function takeFragmentUrl() {
-  const url = new URLSearchParams(location.hash.slice(1)).get("ws");
-  if (location.hash) {
-    history.replaceState(history.state, "", location.pathname + location.search);
-  }
-  return url || null;
-}
 
 /** Without xterm.js the page can do nothing: say so, and how to build the web UI. */
 function showUnbuilt() {
@@ -220,33 +206,8 @@ function reattachedText(answer) {
   });
 }
 
-async function downloadTranscript() {
-  try {
-    const { blob, name } = await fetchTranscript(guest, device);
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = name;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-  } catch (error) {
-    const reason = error instanceof ApiError ? error.reason : String(error);
-    $("status-text").textContent = format(_("No transcript: %(reason)s"), { reason });
-  }
-}
-
-function fontSize() {
-  const stored = Number.parseInt(localStorage.getItem(FONT_KEY) || "", 10);
-  return Number.isFinite(stored)
-    ? Math.min(FONT_SIZES.max, Math.max(FONT_SIZES.min, stored))
-    : FONT_SIZES.default;
-}
-
 function setFontSize(size) {
-  const value = Math.min(FONT_SIZES.max, Math.max(FONT_SIZES.min, size));
-  term.options.fontSize = value;
-  localStorage.setItem(FONT_KEY, String(value));
+  const value = changeFontSize(term, size);
   $("font-size").textContent = String(value);
   $("font-smaller").disabled = value <= FONT_SIZES.min;
   $("font-larger").disabled = value >= FONT_SIZES.max;
@@ -274,33 +235,11 @@ async function paste() {
   term.focus();
 }
 
-function createTerminal() {
-  term = new window.Terminal({
-    fontFamily: terminalFontFamily(currentLanguage()),
-    fontSize: fontSize(),
-    scrollback: 10000,
-    cursorBlink: false,
-    // term.unicode, which the Unicode 11 widths need, is still a proposed API.
-    allowProposedApi: true,
-  });
-  fit = new window.FitAddon.FitAddon();
-  term.loadAddon(fit);
-  // Wide characters (CJK, Hangul, emoji) take two cells, as the guest's own terminal counts.
-  term.loadAddon(new window.Unicode11Addon.Unicode11Addon());
-  term.unicode.activeVersion = "11";
-  term.open($("terminal"));
-  term.onData((data) => connection && connection.send(data));
-  term.onBinary((data) => connection && connection.sendBytes(data));
-  installKeys(term, { leave: () => $("reconnect").disabled ? $("disconnect").focus() : $("reconnect").focus() });
-  new ResizeObserver(() => fit.fit()).observe($("terminal"));
-  fit.fit();
-}
-
 function bindControls() {
   $("reconnect").addEventListener("click", () => connect());
   $("takeover").addEventListener("click", () => connect({ force: true }));
   $("watch").addEventListener("click", () => location.assign(modeHref("view")));
-  $("download").addEventListener("click", downloadTranscript);
+  $("download").addEventListener("click", () => downloadTranscript(guest, device, report));
   $("disconnect").addEventListener("click", disconnect);
   $("escape-key").addEventListener("change", (event) => location.assign(escapeHref(event.target.value, device)));
   $("copy").addEventListener("click", async () => {
@@ -315,45 +254,6 @@ function bindControls() {
     onClose: () => term.focus(),
   });
   logView.bind();
-}
-
-/** The scrollback starts with the log's tail: what the guest printed before the capture
- * that runs now began (its replay has the rest; a dim line then marks where it starts). */
-async function showEarlierLog() {
-  try {
-    const sessions = await guestSessions(guest);
-    const capture = sessions.find((s) => s.capture && (!device || s.device === device));
-    if (!capture) {
-      return;
-    }
-    const earlier = await fetchLog(guest, capture.device, { until: capture.since });
-    await new Promise((resolve) => term.write(earlier.subarray(-LOG_TAIL_BYTES), resolve));
-  } catch {
-    // no capture, no log, or not logged in yet: there is nothing earlier to show
-  }
-}
-
-/** Start the guest (once: `start` leaves the address, so a reload only reconnects). The
- * console then joins its capture, whose ring holds the boot from the first byte. */
-async function start() {
-  const next = new URLSearchParams(location.search);
-  next.delete("start");
-  history.replaceState(history.state, "", location.pathname + "?" + next.toString());
-  setState("connecting");
-  try {
-    await startGuest(guest);
-    return true;
-  } catch (error) {
-    if (error instanceof ApiError && error.code === ALREADY_RUNNING) {
-      return true;
-    }
-    setState("disconnected", error instanceof ApiError ? error.reason : String(error));
-    if (needsLogin(error)) {
-      await askLogin($("login"));
-      return start();
-    }
-    return false;
-  }
 }
 
 /** A page asked to write without the right to: reopened view only. Else false. */
@@ -403,16 +303,20 @@ async function main() {
   if (link === null && (await reopenedViewOnly())) {
     return;
   }
-  createTerminal();
+  ({ term, fit } = createTerminal($("terminal"), {
+    onData: (data) => connection && connection.send(data),
+    onBinary: (data) => connection && connection.sendBytes(data),
+    leave: () => ($("reconnect").disabled ? $("disconnect").focus() : $("reconnect").focus()),
+  }));
   setTitle();
   setEscapeKey(escapeKey);
-  setFontSize(fontSize());
+  setFontSize(storedFontSize());
   bindControls();
   $("escape-field").hidden = viewOnly;
-  if (startFirst && !(await start())) {
+  if (startFirst && !(await startGuestOnce(guest, { setState, loginForm: $("login") }))) {
     return;
   }
-  await showEarlierLog();
+  await showEarlierLog(term, guest, device);
   if (link === null) {
     await connect();
   } else if (isHandedOut(link, await consoleUrlPrefix())) {
@@ -421,7 +325,6 @@ async function main() {
     refuseLink(link);
   }
   if (!viewOnly) {
-    const report = (text) => ($("status-text").textContent = text);
     await new SendMenu(guest, () => device, report).install();
   }
 }
