@@ -114,7 +114,7 @@ class FailingRelay(Relay):
         raise RuntimeError("a bug in this connection's code")
 
 
-def test_an_error_in_one_connection_ends_only_that_one(caplog) -> None:
+def test_an_error_in_one_connections_code_ends_only_that_one(caplog) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     lifeline_r, lifeline_w = os.pipe()
@@ -124,6 +124,8 @@ def test_an_error_in_one_connection_ends_only_that_one(caplog) -> None:
     def serve(sock: socket.socket, address: tuple) -> Relay:
         head = sock.recv(MAX_HEAD, socket.MSG_PEEK)  # complete: the loop checked
         sock.recv(head.index(b"\r\n\r\n") + 4)
+        if b"/crash" in head:
+            raise RuntimeError("a bug in the handshake")
         target, console = socket.socketpair()
         failing = b"/fail" in head
         consoles[failing] = console
@@ -134,6 +136,9 @@ def test_an_error_in_one_connection_ends_only_that_one(caplog) -> None:
         """One connection whose code fails, one that must go on meanwhile; then the
         lifeline ends the loop (the loop needs the main thread for its signals)."""
         try:
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as crash:
+                crash.sendall(b"GET /crash HTTP/1.1\r\n\r\n")
+                seen["crash"] = crash.makefile("rb").read()
             with (
                 socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as bad,
                 socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as good,
@@ -168,6 +173,8 @@ def test_an_error_in_one_connection_ends_only_that_one(caplog) -> None:
         for console in consoles.values():
             console.close()
     assert "error" not in seen, seen
+    assert seen["crash"].startswith(b"HTTP/1.1 500 "), seen["crash"]
+    assert b'"code": "SCONS0090E"' in seen["crash"]
     code, payload = seen["bad"]
     assert (code, payload[:2]) == (0x8, struct.pack(">H", 1011))
     assert b"SCONS0074E" in payload
