@@ -97,6 +97,10 @@ class BoundedWebSocket(CompatibleWebSocket):
             self.shutdown(socket.SHUT_RDWR, TOO_BIG, "Message too big")
         self.close_code, self.close_reason = TOO_BIG, "Message too big"
 
+    def peer_closed(self) -> bool:
+        """Whether the client's close frame has come in."""
+        return self._received_close
+
     def pending_output(self) -> bool:
         """Whether frames wait to be sent (the socket was not writable enough)."""
         return bool(self._send_buffer) and self.socket is not None

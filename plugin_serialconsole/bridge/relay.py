@@ -105,11 +105,12 @@ class Relay:
                 message = self.ws.recvmsg()
             except WebSocketWantReadError:
                 break
-            except WebSocketWantWriteError:
-                break  # a pong or close is queued: sent when the socket is writable
+            except WebSocketWantWriteError:  # a pong or close is queued: sent once writable
+                if self.ws.peer_closed():
+                    self._closed_by_client()
+                break
             if message is None:
-                code, reason = self.ws.close_code, self.ws.close_reason
-                self.close(code if code is not None else NORMAL_CLOSE, reason or "")
+                self._closed_by_client()
                 break
             if not self.closing:
                 self.to_target += message
@@ -117,6 +118,10 @@ class Relay:
                 break
         if self.to_target:
             self._to_target()
+
+    def _closed_by_client(self) -> None:
+        code, reason = self.ws.close_code, self.ws.close_reason
+        self.close(code if code is not None else NORMAL_CLOSE, reason or "")
 
     def _to_target(self) -> None:
         try:

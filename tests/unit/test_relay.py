@@ -3,7 +3,9 @@ closes, and an error in one connection's code ends that connection only."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import socket
 import struct
 import threading
@@ -107,6 +109,41 @@ def test_a_console_that_ends_closes_the_websocket_after_its_last_output(relay) -
     browser.settimeout(TIMEOUT)
     assert read_frame(browser) == (0x2, b"bye\r\n")
     assert read_frame(browser) == (0x8, struct.pack(">H", 1000) + b"Target closed")
+
+
+def drive_ready(relay: Relay, rounds: int) -> None:
+    """Let the relay do what it waits for, for the events its sockets really have."""
+    for _ in range(rounds):
+        if relay.done():
+            return
+        handlers = (relay.on_client, relay.on_target)
+        socks = (relay.client, relay.target)
+        for sock, wanted, handle in zip(socks, relay.interest(), handlers, strict=True):
+            if wanted:
+                poll = select.poll()
+                poll.register(sock, wanted)
+                for _, events in poll.poll(0):
+                    handle(events)
+
+
+def test_a_close_from_the_browser_while_its_socket_is_full_ends_the_connection(relay) -> None:
+    relay, browser, console = relay
+    console.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            console.send(b"x" * 65536)
+    browser.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    drive_ready(relay, 50)  # the browser reads nothing: its socket fills up
+    assert relay.ws.pending_output()
+    browser.sendall(client_frame(struct.pack(">H", 1000), 0x8))
+    drive_ready(relay, 50)
+    assert relay.closing  # its answer waits for room, the console's output is done with
+    browser.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while browser.recv(65536):
+            drive_ready(relay, 5)
+    drive_ready(relay, 50)
+    assert relay.done()
 
 
 class FailingRelay(Relay):
