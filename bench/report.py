@@ -170,7 +170,7 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
         ("PSS median: console process + relay (proxy private growth / session) = per session",
          "{:.2f}", " MB",
          ("load.console_pss_mb", "load.relay_pss_mb", "load.session_pss_mb"), ()),
-        ("PSS, one idle real-guest session: console + relay (proxy growth) = session",
+        ("PSS, one idle real-guest session: console + relay (proxy private growth) = session",
          "{:.1f}", " MB",
          ("real.idle.console_pss_mb", "real.idle.relay_pss_mb", "real.idle.session_pss_mb"),
          ()),
