@@ -188,9 +188,9 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("load.idle_cpu_pct", "load.idle_cpu_pct_no_sessions"), ()),
         (f"ws attack, {a} half-open handshakes: console open → first byte", "{:.3f}", " s",
          ("attack.open_s",), ()),
-        ("ws attack: proxy handler processes before / peak / after", "{:.0f}", "",
+        ("ws attack: processes the proxy started before / peak / after", "{:.0f}", "",
          ("attack.handlers_baseline", "attack.handlers_peak", "attack.handlers_after"), ()),
-        ("ws attack: proxy PSS (with handlers) before / peak / after", "{:.1f}", " MB",
+        ("ws attack: proxy PSS before / peak / after", "{:.1f}", " MB",
          ("attack.pss_mb_baseline", "attack.pss_mb_peak", "attack.pss_mb_after"), ()),
         ("REST attack, 500 idle + 50 trickling conns: GET /vms p50, quiet / attacked / "
          "quiet after", "{:.1f}", " ms",

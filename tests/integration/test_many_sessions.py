@@ -24,7 +24,7 @@ from tests.integration.helpers import (
     console_processes,
     open_fds,
     proxy_process,
-    wait_equal,
+    wait_for,
     write_test_guests,
 )
 
@@ -98,5 +98,10 @@ def test_600_sessions_all_echo_and_leave_nothing(crowded_host) -> None:
             console.close()
 
     host.assert_idle(SETTLE_TIMEOUT)
+    # At most as many as before: the host may have closed a REST connection of the warm-up.
     fds_after = lambda: {"host": open_fds(host.proc.pid), "proxy": open_fds(proxy)}  # noqa: E731
-    wait_equal(fds_after, fds_before, SETTLE_TIMEOUT, "descriptors back to where they were")
+    wait_for(
+        lambda: all(fds_after()[name] <= count for name, count in fds_before.items()),
+        SETTLE_TIMEOUT,
+        f"descriptors back to where they were, {fds_before}",
+    )
