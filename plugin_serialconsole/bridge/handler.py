@@ -55,7 +55,7 @@ class BoundedWebSocket(CompatibleWebSocket):
     """Closes with 1009 on a message larger than MAX_MESSAGE instead of buffering it.
 
     websockify buffers a whole message before decoding it; without a bound one client could
-    make its handler process grow without limit. A frame's header announces its size, so
+    make the proxy grow without limit. A frame's header announces its size, so
     the close goes out as soon as the header is in. The rest of that frame is read and
     dropped, never buffered, and the connection ends with the client's close reply: a
     socket closed with unread data would answer with a reset, and the client would never
