@@ -87,8 +87,10 @@ def console_pids(host: Host) -> list[int]:
     return [session["pid"] for session in host.sessions() if session.get("pid")]
 
 
-def handler_pids(host: Host) -> list[int]:
-    return procs.handler_pids(host.proc.pid)
+def proxy_memory(host: Host) -> tuple[float, float]:
+    """The proxy's (PSS, private memory) in MB."""
+    pid = procs.proxy_pid(host.proc.pid)
+    return procs.pss_mb(pid), procs.private_mb(pid)
 
 
 def memory(host: Host) -> dict[str, float]:
@@ -101,7 +103,9 @@ def memory(host: Host) -> dict[str, float]:
     }
 
 
-def with_sessions(host: Host, names: list[str], idle_seconds: float) -> dict[str, float]:
+def with_sessions(
+    host: Host, names: list[str], idle_seconds: float, proxy_idle_private_mb: float
+) -> dict[str, float]:
     started = time.perf_counter()
     consoles, failed = open_all(host, names[: -MARGIN - 1])
     figures: dict = {"open_all_s": time.perf_counter() - started, "opened": len(consoles)}
@@ -110,12 +114,15 @@ def with_sessions(host: Host, names: list[str], idle_seconds: float) -> dict[str
         correct, trips = echo_all(consoles) if consoles else (0, [0.0])
         figures.update(correct=correct, echo_p50_ms=1000 * percentile(trips, 0.5))
         figures["echo_p90_ms"] = 1000 * percentile(trips, 0.9)
-        pids, handlers = console_pids(host), handler_pids(host)
+        pids = console_pids(host)
         figures["console_rss_mb"] = statistics.median(procs.rss_mb(pid) for pid in pids)
         figures["console_rss_max_mb"] = max(procs.rss_mb(pid) for pid in pids)
         figures["console_pss_mb"] = statistics.median(procs.pss_mb(pid) for pid in pids)
-        figures["handler_pss_mb"] = statistics.median(procs.pss_mb(pid) for pid in handlers)
-        figures["session_pss_mb"] = figures["console_pss_mb"] + figures["handler_pss_mb"]
+        # A session's share of the proxy: what the proxy's own memory grew by, per session.
+        figures["proxy_pss_mb_busy"], private = proxy_memory(host)
+        relay = (private - proxy_idle_private_mb) / max(1, len(consoles))
+        figures["relay_pss_mb"] = relay
+        figures["session_pss_mb"] = figures["console_pss_mb"] + relay
         time.sleep(SETTLE)
         figures["idle_cpu_pct"] = procs.idle_cpu_percent(host.proc.pid, idle_seconds)
         figures.update({f"{k}_busy": v for k, v in memory(host).items()})
@@ -150,7 +157,7 @@ def past_the_limits(host: Host, spare: list[str]) -> dict:
             over_handlers = refusal(refused.status_code, refused.resp_body)
         half_open = len(host.sessions()) - sessions_before
         half_open += len(console_pids(host)) - sessions_before
-        half_open += len(handler_pids(host)) - sessions_before
+        half_open += len(procs.descendants(procs.proxy_pid(host.proc.pid))) - 1  # the proxy
         return {
             "over_sessions": over_sessions,
             "over_handlers": over_handlers,
@@ -182,8 +189,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     try:
         time.sleep(SETTLE)
         figures = {f"{k}_idle": v for k, v in memory(host).items()}
+        figures["proxy_pss_mb_idle"], proxy_private = proxy_memory(host)
         figures["idle_cpu_pct_no_sessions"] = procs.idle_cpu_percent(host.proc.pid, args.idle)
-        figures.update(with_sessions(host, names, args.idle))
+        figures.update(with_sessions(host, names, args.idle, proxy_private))
         figures["sessions"] = args.sessions
         return figures
     finally:

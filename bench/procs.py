@@ -14,14 +14,6 @@ def _stat_fields(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def parent(pid: int) -> int:
-    """``pid``'s parent (0 once it is gone)."""
-    try:
-        return int(_stat_fields(pid)[1])
-    except (OSError, IndexError):
-        return 0
-
-
 def cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -48,11 +40,10 @@ def descendants(root: int) -> list[int]:
     return tree
 
 
-def handler_pids(host_pid: int) -> list[int]:
-    """The WebSocket proxy's handler processes (children of the host's proxy)."""
-    tree = set(descendants(host_pid))
-    proxies = [pid for pid in tree if b"bridge.proxy" in cmdline(pid)]
-    return [pid for pid in tree if parent(pid) in proxies]
+def proxy_pid(host_pid: int) -> int:
+    """The host's WebSocket proxy, the one process that relays every console connection."""
+    (pid,) = [pid for pid in descendants(host_pid) if b"bridge.proxy" in cmdline(pid)]
+    return pid
 
 
 def _kb(path: str, key: str) -> int:
@@ -73,6 +64,13 @@ def rss_mb(pid: int) -> float:
 def pss_mb(pid: int) -> float:
     """Proportional set size: shared pages divided among the processes sharing them."""
     return _kb(f"/proc/{pid}/smaps_rollup", "Pss") / 1024
+
+
+def private_mb(pid: int) -> float:
+    """Memory only ``pid`` maps (unlike its PSS, it does not shrink when another process
+    maps the same libraries)."""
+    path = f"/proc/{pid}/smaps_rollup"
+    return (_kb(path, "Private_Clean") + _kb(path, "Private_Dirty")) / 1024
 
 
 def cpu_seconds(pids: list[int]) -> float:

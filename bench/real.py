@@ -257,14 +257,17 @@ def sysrq_figures(host: Host, guest: TinyGuest, count: int) -> dict[str, float]:
 
 
 def idle_session_memory(host: Host, guest: TinyGuest) -> dict[str, float]:
-    """PSS of one idle session on the guest: its console process and its proxy handler."""
+    """PSS of one idle session on the guest: its console process and what the proxy,
+    which relays every connection, grew by for it (its private memory)."""
+    proxy = procs.proxy_pid(host.proc.pid)
+    proxy_before = procs.private_mb(proxy)
     opened = open_first_byte(host, guest.name, nudge=b"\r")
     try:
         time.sleep(IDLE_SETTLE)
         (console,) = [session["pid"] for session in host.sessions()]
-        (handler,) = procs.handler_pids(host.proc.pid)
-        figures = {"console_pss_mb": procs.pss_mb(console), "handler_pss_mb": procs.pss_mb(handler)}
-        figures["session_pss_mb"] = figures["console_pss_mb"] + figures["handler_pss_mb"]
+        relay = procs.private_mb(proxy) - proxy_before
+        figures = {"console_pss_mb": procs.pss_mb(console), "relay_pss_mb": relay}
+        figures["session_pss_mb"] = figures["console_pss_mb"] + relay
         return figures
     finally:
         close_console(host, opened.term, guest.name)

@@ -89,10 +89,11 @@ BAD_FRAMING = "SCONS0043E"
 TOO_MANY_CONNECTIONS = "SCONS0044E"
 # The WebSocket proxy's refusals (issue 20).
 WS_HANDLERS_BUSY = "SCONS0070E"
-WS_HANDLER_FAILED = "SCONS0071E"
 CONSOLE_TOKEN_REFUSED = "SCONS0072E"
 CONSOLE_GONE = "SCONS0073E"
 CONSOLE_RELAY_FAILED = "SCONS0074E"
+# One process relays every console connection (issue 20, second slice).
+WS_HANDSHAKE_FAILED = "SCONS0090E"
 LOGIN_ENDED = "SCONS0114L"
 RIGHT_DENIED = "SCONS0055E"
 WOK_REQUESTED_WITH_REQUIRED = "SCONS0075E"
@@ -213,13 +214,12 @@ messages: dict[str, str | Plural] = {
         "The console service serves as many WebSocket connections as it allows (%(limit)s). "
         "Try again later."
     ),
-    WS_HANDLER_FAILED: N_(
-        "The console service could not start a process for this connection: %(error)s. "
-        "Try again later."
-    ),
     CONSOLE_TOKEN_REFUSED: N_("Unknown, used or expired console token. Open the console again."),
     CONSOLE_GONE: N_("The console has ended. Open it again."),
     CONSOLE_RELAY_FAILED: N_("The connection to the console failed: %(error)s"),
+    WS_HANDSHAKE_FAILED: N_(
+        "The console service could not handle this connection: %(error)s. Try again later."
+    ),
     # Logout ends a login's consoles (issue 13).
     LOGIN_ENDED: N_("Your login session ended."),
     # Rights (issue 17).

@@ -1,22 +1,17 @@
-"""The proxy's accept loop: a handshake waits in the main process; only a complete one forks.
+"""The proxy's event loop: every connection, from its first byte to its close, in one process.
 
 Stock websockify forks a handler process for every TCP connection the moment it is
-accepted, before reading a byte, with no upper bound: connections that send nothing, or
-half a request, cost a whole process each (about 2.4 MiB) for as long as they stay open.
-Its ``start_server`` has no hook between ``accept`` and the fork, so this loop takes its
-place and keeps everything else stock: each handler runs websockify's own
-``top_new_client`` (``do_handshake``, then the request handler) in a forked child.
-
-Here a connection costs one socket while it waits for its request head (edge-triggered,
-peeked, never read, so the child parses the request as websockify always does). It gets
-``handshake_timeout`` seconds; past ``max_waiting`` waiting connections the oldest goes.
-A complete head gets a handler process if fewer than ``max_handlers`` run, else a 503,
-without a fork.
+accepted. Here a connection costs one socket while it waits for its request head
+(edge-triggered, peeked, never read, so websockify's request handler parses it as it always
+does). It gets ``handshake_timeout`` seconds; past ``max_waiting`` waiting connections the
+oldest goes. A complete head is handed to ``serve`` (websockify's request handler: the
+Origin and token checks, the upgrade) if fewer than ``max_handlers`` connections are
+served, else it gets a 503. An upgraded connection becomes a ``Relay`` this loop serves
+until either side closes; an error in one connection's code ends that connection only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
@@ -31,33 +26,29 @@ from dataclasses import dataclass
 from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge import refusals
 from plugin_serialconsole.bridge.fdbudget import max_handlers, max_waiting
-from plugin_serialconsole.bridge.forked import (
-    HandlerProcess,
-    keep_only,
-    low_numbered,
-    wait_for_ends,
-)
+from plugin_serialconsole.bridge.relay import Relay
 
 log = logging.getLogger(__name__)
 
 # The end of an HTTP request head; lines may end with a bare LF, as http.server accepts.
 HEAD_END = re.compile(rb"\r?\n\r?\n")
-# http.server reads lines of up to 64 KiB; a browser's WebSocket request is well under 8.
-MAX_HEAD = 16 * 1024
-# When the loop ends, handlers of consoles that are ending too get this long to finish;
-# with the time to stop the rest, it stays within the runner's wait for the proxy.
+MAX_HEAD = refusals.MAX_HEAD
+# When the loop ends, connections to consoles that are ending too get this long to relay
+# their last words; it stays within the runner's wait for the proxy.
 HANDLER_GRACE = 2.0
-STOP_TIMEOUT = 2.0
+# A handshake is answered while the loop waits: its head is all there, and its answer
+# fits the socket's buffer; this bounds a client that would still stall it.
+HANDSHAKE_IO_TIMEOUT = 1.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 WAITING_EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
 
 Address = tuple
-Serve = Callable[[socket.socket, Address], None]
+Serve = Callable[[socket.socket, Address], "Relay | None"]
 
 
 @dataclass(frozen=True)
 class HandlerLimits:
-    """How many handler processes run at once, and how long a handshake may take."""
+    """How many connections are served at once, and how long a handshake may take."""
 
     max_handlers: int
     handshake_timeout: float
@@ -70,40 +61,23 @@ class Waiting:
     deadline: float
 
 
-def refuse(sock: socket.socket, status: str, code: str, **params: object) -> None:
-    """Answer ``status`` with message ``code`` (in the language the request asks for) and
-    close, reading what was sent first so the close is a FIN, not a reset that would
-    swallow the answer."""
-    sock.setblocking(False)
-    head = b""
-    with contextlib.suppress(OSError):
-        head = sock.recv(MAX_HEAD)
-    with contextlib.suppress(OSError):
-        sock.send(refusals.http_answer(status, code, params, refusals.head_language(head)))
-        sock.shutdown(socket.SHUT_WR)
-    sock.close()
-
-
 class AcceptLoop:
-    """Accepts on ``listener`` until SIGTERM/SIGINT or end of file on ``lifeline``."""
+    """Serves ``listener`` until SIGTERM/SIGINT or end of file on ``lifeline``."""
 
     def __init__(
-        self,
-        listener: socket.socket,
-        lifeline: int,
-        serve: Serve,
-        limits: HandlerLimits,
-        keep: tuple[int, ...] = (),
+        self, listener: socket.socket, lifeline: int, serve: Serve, limits: HandlerLimits
     ) -> None:
         self.listener = listener
         self.lifeline = lifeline
         self.serve = serve
         self.limits = limits
-        self.keep = keep  # descriptors a handler keeps besides its connection and stdio
         self.max_waiting = max_waiting()
         self.max_handlers = max_handlers(limits.max_handlers, self.max_waiting)
         self.waiting: dict[int, Waiting] = {}  # by fd, oldest first
-        self.handlers: dict[int, HandlerProcess] = {}  # by pidfd
+        self.relays: dict[int, Relay] = {}  # by the fd of either of its sockets
+        self.watched: dict[int, int] = {}  # the events each relay socket is polled for
+        self.closing: set[Relay] = set()
+        self.served = 0  # relays
         self.refused = 0
         self._poll = select.epoll()
         self._wakeup_r, self._wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -124,12 +98,10 @@ class AcceptLoop:
                 signal.signal(number, handler)
             self.close()
 
-    def _step(self) -> bool:
-        """Wait for one batch of events and handle it; False once asked to stop."""
-        timeout = -1.0
-        if self.waiting:
-            timeout = max(0.0, next(iter(self.waiting.values())).deadline - time.monotonic())
-        for fd, events in self._poll.poll(timeout):
+    def _step(self, until: float | None = None) -> bool:
+        """Wait for one batch of events (no later than ``until``) and handle it; False
+        once asked to stop."""
+        for fd, events in self._poll.poll(self._timeout(until)):
             if fd == self._wakeup_r:
                 os.read(self._wakeup_r, 64)
                 log.info("asked to stop")
@@ -137,14 +109,24 @@ class AcceptLoop:
             if fd == self.lifeline and not os.read(self.lifeline, 1024):
                 log.info("the host is gone; stopping")
                 return False
-            if fd == self.listener.fileno():
+            if fd in self.relays:
+                self._relay(self.relays[fd], fd, events)
+            elif fd == self.listener.fileno():
                 self._accept()
-            elif fd in self.handlers:
-                self._reap(fd)
             elif fd in self.waiting:
                 self._check(self.waiting[fd], events)
         self._expire(time.monotonic())
+        for relay in list(self.closing):
+            self._settle(relay)
         return True
+
+    def _timeout(self, until: float | None) -> float:
+        deadlines = [relay.deadline for relay in self.closing]
+        if self.waiting:
+            deadlines.append(next(iter(self.waiting.values())).deadline)
+        if until is not None:
+            deadlines.append(until)
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else -1.0
 
     def _accept(self) -> None:
         while True:
@@ -176,7 +158,7 @@ class AcceptLoop:
             self._dispatch(waiting)
         elif len(head) >= MAX_HEAD:
             self._forget(waiting)
-            refuse(
+            refusals.refuse(
                 waiting.sock,
                 "431 Request Header Fields Too Large",
                 i18n.HEADER_TOO_LARGE,
@@ -186,64 +168,82 @@ class AcceptLoop:
             self._drop(waiting.sock.fileno())  # gone, or done sending without a request
 
     def _dispatch(self, waiting: Waiting) -> None:
-        if len(self.handlers) >= self.max_handlers:
+        if self.served >= self.max_handlers:
             if not self.refused:
                 log.warning(
-                    "%s WebSocket handlers running, the most allowed (max_ws_handlers); "
+                    "%s WebSocket connections served, the most allowed (max_ws_handlers); "
                     "refusing new connections with 503 %s",
-                    len(self.handlers), i18n.WS_HANDLERS_BUSY,
+                    self.served, i18n.WS_HANDLERS_BUSY,
                 )  # fmt: skip
             self.refused += 1
-            refuse(
+            refusals.refuse(
                 waiting.sock,
                 "503 Service Unavailable",
                 i18n.WS_HANDLERS_BUSY,
-                limit=len(self.handlers),
+                limit=self.served,
             )
             return
-        waiting.sock.setblocking(True)
+        waiting.sock.settimeout(HANDSHAKE_IO_TIMEOUT)
         try:
-            process = HandlerProcess.fork(lambda: self._handle(waiting.sock, waiting.address))
-        except OSError as error:
-            log.error(
-                "could not start a WebSocket handler process: %s; refused with 503 %s",
-                error, i18n.WS_HANDLER_FAILED,
-            )  # fmt: skip
-            refuse(
-                waiting.sock,
-                "503 Service Unavailable",
-                i18n.WS_HANDLER_FAILED,
-                error=error.strerror,
-            )
+            relay = self.serve(waiting.sock, waiting.address)
+        except Exception as error:  # noqa: BLE001 (one connection's failure; the loop serves on)
+            log.exception("%s: %s: handshake failed", i18n.WS_HANDSHAKE_FAILED, waiting.address[0])
+            status = "500 Internal Server Error"
+            refusals.refuse(waiting.sock, status, i18n.WS_HANDSHAKE_FAILED, error=error)
             return
-        waiting.sock.close()
-        self.handlers[process.pidfd] = process
-        self._poll.register(process.pidfd, select.EPOLLIN)
+        if relay is None:
+            waiting.sock.close()
+            return
+        self.served += 1
+        for fd in relay.fds:
+            self.relays[fd] = relay
+        self._settle(relay)
 
-    def _handle(self, sock: socket.socket, address: Address) -> int:
-        """In the handler's child: keep only its own connection (at a low descriptor
-        number, see ``forked``) and what ``keep`` names, then serve it."""
-        signal.set_wakeup_fd(-1)
-        for number in STOP_SIGNALS:
-            signal.signal(number, signal.SIG_DFL)
-        self._poll.close()
-        self.listener.close()
-        for other in self.waiting.values():
-            other.sock.close()
-        keep_only((sock.fileno(), *self.keep))
-        sock = low_numbered(sock)
+    def _relay(self, relay: Relay, fd: int, events: int) -> None:
+        client_fd, target_fd = relay.fds
         try:
-            self.serve(sock, address)
-        finally:
-            sock.close()
-        return 0
+            if fd == target_fd and relay.target.fileno() != -1:
+                relay.on_target(events)
+            elif fd == client_fd and relay.client.fileno() != -1:
+                relay.on_client(events)
+        except Exception as error:  # noqa: BLE001 (ends this connection only, logged)
+            relay.fail(error)
+        self._settle(relay)
 
-    def _reap(self, pidfd: int) -> None:
-        self._poll.unregister(pidfd)
-        self.handlers.pop(pidfd).reap()
-        if self.refused and len(self.handlers) < self.max_handlers:
+    def _settle(self, relay: Relay) -> None:
+        """Poll ``relay``'s sockets for what it waits for now, or forget it once done."""
+        if not relay.done():
+            self._watch(relay)
+            if relay.closing:
+                self.closing.add(relay)
+            return
+        for fd in relay.fds:  # closed: the kernel dropped them from the epoll set
+            del self.relays[fd]
+            self.watched.pop(fd, None)
+        self.closing.discard(relay)
+        self.served -= 1
+        if self.refused and self.served < self.max_handlers:
             log.warning("refused %s WebSocket connections while at max_ws_handlers", self.refused)
             self.refused = 0
+
+    def _watch(self, relay: Relay) -> None:
+        socks = (relay.client, relay.target)
+        for fd, sock, events in zip(relay.fds, socks, relay.interest(), strict=True):
+            if sock.fileno() == -1:  # closed: the kernel dropped it from the epoll set
+                self.watched.pop(fd, None)
+                continue
+            now = self.watched.get(fd, 0)
+            if events == now:
+                continue
+            if not events:  # unwatched, not polled for nothing: hang-ups are always reported
+                self._poll.unregister(fd)
+                del self.watched[fd]
+            elif now:
+                self._poll.modify(fd, events)
+            else:
+                self._poll.register(fd, events)
+            if events:
+                self.watched[fd] = events
 
     def _expire(self, now: float) -> None:
         while self.waiting:
@@ -252,7 +252,7 @@ class AcceptLoop:
                 return
             log.debug("%s: no complete handshake in time; closed", oldest.address[0])
             self._forget(oldest)
-            refuse(
+            refusals.refuse(
                 oldest.sock,
                 "408 Request Timeout",
                 i18n.REQUEST_TIMEOUT,
@@ -269,26 +269,25 @@ class AcceptLoop:
         waiting.sock.close()
 
     def close(self) -> None:
-        """Close every connection this loop holds and end every handler.
+        """Close every connection this loop holds.
 
-        Handlers get a moment first: when the host stops or dies, its consoles end too
-        and send a last line saying why, which their handlers relay before they end.
+        Relays get a moment first: when the host stops or dies, its consoles end too and
+        send a last line saying why, which is relayed before the connection closes.
         """
+        for fd in (self.listener.fileno(), self.lifeline, self._wakeup_r):
+            self._poll.unregister(fd)
         self.listener.close()
-        for waiting in self.waiting.values():
-            waiting.sock.close()
-        self.waiting.clear()
+        for waiting in list(self.waiting.values()):
+            self._drop(waiting.sock.fileno())
+        deadline = time.monotonic() + HANDLER_GRACE
+        while self.relays and time.monotonic() < deadline:
+            self._step(deadline)
+        for relay in set(self.relays.values()):
+            relay.abort()
+        self.relays.clear()
         self._poll.close()
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
-        running = wait_for_ends(set(self.handlers), HANDLER_GRACE)
-        for pidfd in running:
-            self.handlers[pidfd].signal(signal.SIGTERM)
-        for pidfd in wait_for_ends(running, STOP_TIMEOUT):
-            self.handlers[pidfd].signal(signal.SIGKILL)
-        for process in self.handlers.values():
-            process.reap()
-        self.handlers.clear()
 
 
 def _note_signal(number: int, frame: object) -> None:

@@ -22,6 +22,7 @@ from websockify.websocketproxy import WebSocketProxy
 
 from plugin_serialconsole.bridge.accept import AcceptLoop, HandlerLimits
 from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
+from plugin_serialconsole.bridge.relay import Relay
 from plugin_serialconsole.bridge.tokens import LoginBinding, TokenStore
 from plugin_serialconsole.ids import is_socket_name
 from plugin_serialconsole.logfmt import configure_stderr
@@ -100,21 +101,35 @@ class ConsoleTokens:
 
 
 class ConsoleProxy(WebSocketProxy):
-    """WebSocketProxy whose accept loop forks only for complete handshakes, up to a cap
-    (see ``accept``), and ends when the host does: its stdin is the host's lifeline, and
+    """WebSocketProxy serving every connection in this one process: an event loop (see
+    ``accept``) runs websockify's request handler on each complete handshake and relays
+    the upgraded ones. It ends when the host does: its stdin is the host's lifeline, and
     end of file there means the host is gone (even killed with SIGKILL)."""
 
-    def __init__(self, limits: HandlerLimits, keep: tuple[int, ...] = (), **kwargs) -> None:
+    def __init__(self, limits: HandlerLimits, **kwargs) -> None:
         super().__init__(**kwargs)
         self.limits = limits
-        self.keep = keep  # descriptors a handler process needs (the token directory)
 
     def start_server(self) -> None:
         listener = socket.socket(fileno=os.dup(self.listen_fd))  # its own family: IPv4 or 6
         self.started()
         os.close(self.listen_fd)
-        loop = AcceptLoop(listener, sys.stdin.fileno(), self.top_new_client, self.limits, self.keep)
-        loop.run()
+        AcceptLoop(listener, sys.stdin.fileno(), self.serve, self.limits).run()
+
+    def serve(self, sock: socket.socket, address: tuple) -> Relay | None:
+        """Run the request handler on ``sock`` (what ``top_new_client`` does, without its
+        ``select()`` and TLS sniffing): the ``Relay`` of an upgraded console connection,
+        or None once the request was answered or refused."""
+        try:
+            handler = self.RequestHandlerClass(sock, (*address[:2], False), self)
+        except self.EClose as refused:
+            if refused.args[0]:
+                log.info("%s: %s", address[0], refused.args[0])
+            return None
+        except auth_plugins.AuthenticationError as refused:
+            log.info("%s: %s", address[0], refused)
+            return None
+        return handler.relay
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     tokens = TokenStore(args.tokens_dir).open()
     proxy = ConsoleProxy(
         HandlerLimits(args.max_handlers, args.handshake_timeout),
-        keep=(tokens.fileno(),),
         RequestHandlerClass=ConsoleRequestHandler,
         listen_fd=args.listen_fd,
         token_plugin=ConsoleTokens(tokens, args.sockets_dir, rights),

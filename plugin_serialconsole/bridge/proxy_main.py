@@ -2,9 +2,9 @@
 
 websockify imports numpy, when it can, only to unmask client frames. A console's frames are
 keystrokes and pastes (at most ``handler.MAX_MESSAGE``), which ``BoundedWebSocket``
-unmasks as fast without it, while numpy would add ~15 MB to the proxy's resident memory
-and to the pages each forked handler shares with it and partly copies. So the proxy runs
-without numpy even where it is installed (it is a dependency of websockify's package).
+unmasks as fast without it, while numpy would add ~15 MB to the proxy's resident memory.
+So the proxy runs without numpy even where it is installed (it is a dependency of
+websockify's package).
 """
 
 from __future__ import annotations

@@ -3,13 +3,17 @@ answer before the upgrade, a close code and reason after it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 
 from plugin_serialconsole import i18n
 
 # RFC 6455 5.5: a control frame's payload is at most 125 bytes, 2 of them the close code.
 MAX_CLOSE_REASON = 123
+# http.server reads lines of up to 64 KiB; a browser's WebSocket request is well under 8.
+MAX_HEAD = 16 * 1024
 ACCEPT_LANGUAGE = re.compile(rb"^accept-language:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -32,3 +36,17 @@ def close_reason(code: str, params: dict[str, object], language: str) -> str:
     """``CODE: text`` cut to fit a WebSocket close frame (whole characters only)."""
     text = f"{code}: {i18n.translate(code, params, language)}".encode()
     return text[:MAX_CLOSE_REASON].decode(errors="ignore")
+
+
+def refuse(sock: socket.socket, status: str, code: str, **params: object) -> None:
+    """Answer ``status`` with message ``code`` (in the language the request asks for) and
+    close, reading what was sent first so the close is a FIN, not a reset that would
+    swallow the answer."""
+    sock.setblocking(False)
+    head = b""
+    with contextlib.suppress(OSError):
+        head = sock.recv(MAX_HEAD)
+    with contextlib.suppress(OSError):
+        sock.send(http_answer(status, code, params, head_language(head)))
+        sock.shutdown(socket.SHUT_WR)
+    sock.close()

@@ -3,8 +3,8 @@
 A token is 256 random bits from ``secrets``. Only its SHA-256 digest is stored, as the name
 of a file in the token directory holding the name of the console socket it opens and the
 expiry time. Consuming a
-token unlinks that file: whichever process unlinks it first wins, so a token opens at most
-one connection, even across websockify's per-connection processes.
+token unlinks that file: whichever unlinks it first wins, so a token opens at most one
+connection.
 """
 
 from __future__ import annotations
@@ -79,10 +79,6 @@ class TokenStore:
         """Open (with ``create``: make) the directory now, so an unsafe one fails early."""
         self._directory_fd(create)
         return self
-
-    def fileno(self) -> int:
-        """The directory's descriptor (a forked process that uses the store keeps it)."""
-        return self._directory_fd()
 
     def close(self) -> None:
         with self._lock:

@@ -1,7 +1,7 @@
 """The host's open-files limit, raised at start to what many consoles need.
 
 Each open console costs the host a few descriptors (the console process's pipes) and the
-WebSocket proxy one per handler, plus the connections waiting for a handshake; 1000
+WebSocket proxy two per connection, plus the connections waiting for a handshake; 1000
 consoles need a few thousand, past the usual soft limit of 1024. Nothing in the host or
 the plugin uses ``select()``, so descriptors past 1023 are safe; raising the soft limit
 up to the hard one is what a process may always do (under systemd, ``LimitNOFILE=`` in

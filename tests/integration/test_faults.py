@@ -35,6 +35,7 @@ def test_websocket_proxy_killed_is_restarted(start_host, connect):
     (proxy,) = children_of(host.proc.pid, "bridge.proxy")
     survivor = connect(host.open("mock-dual", device="serial1")["ws_url"])
     survivor.banner()
+    pid = host.wait_session_state("connected", "mock-dual", "serial1")["pid"]
     killed_at = time.monotonic()
     os.kill(proxy, signal.SIGKILL)
     wait_for(
@@ -45,9 +46,15 @@ def test_websocket_proxy_killed_is_restarted(start_host, connect):
     echo_works(host, connect)
     recovery = time.monotonic() - killed_at
     print(f"\nwebsockify kill -9 -> next console working: {recovery:.2f} s")
-    # A console connected before the crash keeps working: its connection has its own process.
+    # The proxy relayed every connection: one connected before the crash lost its
+    # connection, not its console, and reattaches to the same console process.
+    survivor.read_until_close()
+    assert host.wait_session_state("detached", "mock-dual", "serial1")["pid"] == pid
+    again = host.open("mock-dual", device="serial1")
+    assert (again["reattached"], again["mode"]) == (True, "write")
+    survivor = connect(again["ws_url"])
     survivor.send("echo survived\r")
-    assert survivor.read_until(b"\r\n" + PROMPT).endswith(b"survived\r\n# ")
+    assert survivor.read_until(b"survived\r\n" + PROMPT).endswith(b"survived\r\n# ")
     host.wait_log("exited with -9")
     host.wait_log("websockify restarted")
 

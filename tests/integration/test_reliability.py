@@ -12,8 +12,8 @@ import websocket
 from .helpers import (
     PROMPT,
     WS_TIMEOUT,
-    connection_handlers,
     console_processes,
+    proxy_process,
     rss_kib,
     seq_bytes,
     watch_rss_for,
@@ -26,15 +26,15 @@ MiB = 1024 * 1024
 def test_slow_client_gets_20_mb_in_order_and_buffers_stay_bounded(host, connect):
     console = connect(host.open()["ws_url"])
     console.banner()
-    (handler,) = connection_handlers(host)
+    proxy = proxy_process(host)
     (process,) = console_processes(host)
-    before = {pid: rss_kib(pid) for pid in (handler, process)}
+    before = {pid: rss_kib(pid) for pid in (proxy, process)}
     console.send(f"seq {SEQ_LAST}\r")
     # The client reads nothing for a while: the guest runs far ahead of it unless the
     # pipeline pushes back. Without backpressure the proxy grows by most of the 20 MB
     # within these seconds; with it, by a few buffers' worth (1.5 to 6 MB seen, the
     # allocator's doing), and then not at all.
-    peak = watch_rss_for((handler, process), seconds=4.0)
+    peak = watch_rss_for((proxy, process), seconds=4.0)
     growth = {pid: peak[pid] - before[pid] for pid in peak}
     assert all(kib < 8 * 1024 for kib in growth.values()), f"RSS growth KiB: {growth}"
     # Then it reads slowly, in small bites, and must get every byte in order.

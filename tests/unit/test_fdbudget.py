@@ -36,8 +36,8 @@ def budget(soft: int, wanted: int) -> tuple[list[int], str]:
 
 def test_a_cap_past_the_limit_is_lowered_and_said() -> None:
     (waiting, handlers), log = budget(1024, 1000)
-    assert waiting + handlers < 1024
-    assert handlers == 1024 - waiting - 32
+    assert waiting + 2 * handlers < 1024  # a browser's and a console's socket each
+    assert handlers == (1024 - waiting - 32) // 2
     assert "max_ws_handlers 1000 does not fit the open-files limit 1024" in log
 
 

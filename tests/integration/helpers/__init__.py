@@ -49,6 +49,7 @@ from .procs import (
     pid_gone,
     proc_field,
     processes_mentioning,
+    proxy_process,
     rss_kib,
     watch_rss,
     watch_rss_for,
@@ -64,7 +65,7 @@ __all__ = [
     "UNICODE_GUEST", "WS_TIMEOUT", "WaitTimeout", "Console", "Host", "Session", "assert_final_line",
     "assert_pid_gone", "assert_unbroken_run", "children", "children_of", "connection_handlers",
     "console_processes", "echo_works", "expect_refused", "free_port", "idle_between_tests",
-    "kill_pids", "open_fds", "pid_gone", "proc_field", "processes_mentioning", "rss_kib",
-    "seq_bytes", "seq_numbers", "shared_host", "wait_equal", "wait_for", "watch_rss",
+    "kill_pids", "open_fds", "pid_gone", "proc_field", "processes_mentioning", "proxy_process",
+    "rss_kib", "seq_bytes", "seq_numbers", "shared_host", "wait_equal", "wait_for", "watch_rss",
     "watch_rss_for", "write_test_guests", "zombies_of",
 ]  # fmt: skip

@@ -151,7 +151,17 @@ def console_processes(host: Host) -> list[int]:
 
 
 def connection_handlers(host: Host) -> list[int]:
-    """websockify's per-connection processes: children of the host's proxy process."""
+    """Processes the host's proxy started (it serves every connection itself: none)."""
     proxies = processes_mentioning("bridge.proxy")
     mine = [pid for pid, cmd in proxies.items() if str(host.run_dir) in cmd]
     return [pid for pid in mine if proc_field(pid, "PPid") in mine]
+
+
+def proxy_process(host: Host) -> int:
+    """The host's WebSocket proxy, which relays every console connection."""
+    (pid,) = [
+        pid
+        for pid, cmd in processes_mentioning("bridge.proxy").items()
+        if str(host.run_dir) in cmd and proc_field(pid, "PPid") == host.proc.pid
+    ]
+    return pid
