@@ -13,11 +13,9 @@ import gettext
 from functools import lru_cache
 from typing import NamedTuple
 
-# DEFAULT_LANGUAGE and request_language stay reachable here for the callers (bridge/)
-# that only pass a language along.
+# DEFAULT_LANGUAGE stays reachable here: the language of every message by default.
 from plugin_serialconsole.languages import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
 from plugin_serialconsole.languages import DOMAIN, LOCALE_DIR
-from plugin_serialconsole.languages import request_language as request_language
 
 
 def N_(text: str) -> str:

@@ -20,7 +20,7 @@ DEFAULTS = {
     "idle_timeout": "1800",
     "allowed_origins": "",
     "websocket_url": DEFAULT_TEMPLATE,
-    "max_ws_handlers": "128",
+    "max_ws_handlers": "1024",
     "ws_handshake_timeout": "5",
     "max_sessions": "100",
     "reattach_grace": "60",

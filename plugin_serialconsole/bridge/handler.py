@@ -21,6 +21,7 @@ from websockify.websockifyserver import CompatibleWebSocket
 from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge import refusals
 from plugin_serialconsole.bridge.relay import Relay
+from plugin_serialconsole.languages import request_language
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class ConsoleRequestHandler(ProxyRequestHandler):
 
     def _answer(self, status: str, code: str, **params: object) -> None:
         """Refuse the upgrade: ``status`` with ``{"code", "reason"}`` in the client's language."""
-        language = i18n.request_language(self.headers.get("Accept-Language"))
+        language = request_language(self.headers.get("Accept-Language"))
         self.wfile.write(refusals.http_answer(status, code, params, language))
         self.close_connection = True
 
@@ -160,7 +161,7 @@ class ConsoleRequestHandler(ProxyRequestHandler):
         """Connect to the console and hand both sockets to the proxy's loop as a ``Relay``;
         a console that cannot be reached is told to the client as a close code and a
         reason with a message code, and logged once."""
-        language = i18n.request_language(self.headers.get("Accept-Language"))
+        language = request_language(self.headers.get("Accept-Language"))
         self.log_message("connecting to unix socket: %s", self.unix_target)
         target = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         target.setblocking(False)  # a console whose backlog is full must not stall the loop

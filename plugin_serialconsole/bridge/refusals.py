@@ -9,6 +9,7 @@ import re
 import socket
 
 from plugin_serialconsole import i18n
+from plugin_serialconsole.languages import request_language
 
 # RFC 6455 5.5: a control frame's payload is at most 125 bytes, 2 of them the close code.
 MAX_CLOSE_REASON = 123
@@ -20,7 +21,7 @@ ACCEPT_LANGUAGE = re.compile(rb"^accept-language:[ \t]*([^\r\n]*)", re.IGNORECAS
 def head_language(head: bytes) -> str:
     """The language an HTTP request head asks for (Accept-Language), among our catalogs."""
     found = ACCEPT_LANGUAGE.search(head)
-    return i18n.request_language(found.group(1).decode("latin-1") if found else None)
+    return request_language(found.group(1).decode("latin-1") if found else None)
 
 
 def http_answer(status: str, code: str, params: dict[str, object], language: str) -> bytes:

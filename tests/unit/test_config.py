@@ -73,7 +73,7 @@ def test_defaults_without_a_file(no_default_file):
         token_ttl=60, idle_timeout=1800, grace=60, ring_size=262144
     )
     assert settings.max_viewers == 10
-    assert settings.websocket_limits == HandlerLimits(max_handlers=128, handshake_timeout=5)
+    assert settings.websocket_limits == HandlerLimits(max_handlers=1024, handshake_timeout=5)
 
 
 def test_websocket_limits_from_the_command_line(no_default_file):
