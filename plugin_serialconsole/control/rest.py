@@ -254,7 +254,7 @@ class RestApi:
         request = SendRequest.from_json(http.json_body("vm_send"))
         guest = self.visible_guest(ident)
         self.require(guest, _send_right(request.action))
-        return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity.user))
+        return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity))
 
     def list_sessions(self) -> bytes:
         subject = subject_of(cherrypy.request.identity)

@@ -22,6 +22,7 @@ from typing import Any
 from plugin_serialconsole import consoles
 from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding
 from plugin_serialconsole.console import protocol
+from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.supervisor.process import ConsoleProcess
 
@@ -111,6 +112,11 @@ class ConsoleSession:
             claim.state = CONNECTED
         elif event in (protocol.LEFT, protocol.EXPIRED):
             claim.state = GONE
+
+    def written_by(self, identity: Identity) -> bool:
+        """Whether the writer's seat is held by ``identity`` (its login session, if any)."""
+        writer = self.writer
+        return writer is not None and _made_by(writer, identity.user, identity.session_digest)
 
     @property
     def writer(self) -> Claim | None:

@@ -434,12 +434,17 @@ class SessionManager:
             len(ended) - unused,
         )
 
-    def deliver(self, guest: Guest, alias: str, request: SendRequest) -> bool:
+    def deliver(
+        self, guest: Guest, alias: str, request: SendRequest, writer: Identity | None = None
+    ) -> bool:
         """Hand ``request`` to the console process of ``guest``'s device ``alias``; False
-        when that console is not open."""
+        when that console is not open or, with ``writer``, when that operator's login does
+        not hold its writer's seat: typing goes through one writer, as on the console."""
         with self._lock:
             session = self._sessions.get(console_id(guest.uuid, alias))
             process = session.process if session is not None else None
+            if writer is not None and (session is None or not session.written_by(writer)):
+                return False
         return process is not None and process.send(request)
 
     def transcript(self, guest: Guest, alias: str | None = None) -> tuple[ConsoleSession, bytes]:

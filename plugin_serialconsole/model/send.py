@@ -26,6 +26,7 @@ import libvirt
 from plugin_serialconsole import i18n
 from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found, not_running
+from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.sendkeys import (
@@ -80,15 +81,18 @@ class GuestSender:
             "control_keys": CONTROL_KEYS,
         }
 
-    def send(self, guest: Guest, request: SendRequest, user: str) -> dict[str, Any]:
-        """Send ``request`` to ``guest``; the answer says what was sent."""
+    def send(self, guest: Guest, request: SendRequest, identity: Identity) -> dict[str, Any]:
+        """Send ``request`` to ``guest`` for ``identity``; the answer says what was sent. A
+        control key is typed into the console: only by the operator holding its writer's
+        seat."""
+        user = identity.user
         if not guest.running:
             raise not_running(guest.name, guest.state)
         device = guest.device(request.device) if request.action in (BREAK, CONTROL) else None
         if request.action == BREAK and not self.allow_break:
             raise SerialConsoleError(i18n.BREAK_DISABLED, 403)
         if request.action == CONTROL:
-            if not self.sessions.deliver(guest, device.alias, request):
+            if not self.sessions.deliver(guest, device.alias, request, writer=identity):
                 raise SerialConsoleError(
                     i18n.CONTROL_KEY_NEEDS_SESSION, 409, guest=guest.name, device=device.alias
                 )

@@ -194,6 +194,9 @@ def test_sending_needs_power_and_a_control_key_needs_console(host, connect):
     control = {"action": "control", "key": "U"}
     denied(host.post("vms/mock-vm/send", json=control, auth=ALICE))
     assert host.post("vms/mock-vm/send", json=control, auth=DAVE).status_code == 200
+    # Typing goes through the writer's seat: even an operator with every right must take
+    # the console over before typing into dave's shell.
+    denied(host.post("vms/mock-vm/send", json=control, auth=BOB), "SCONS0064E", 409)
     sent = host.post("vms/mock-vm/send", json=sysrq, auth=BOB)
     assert sent.status_code == 200, sent.text
     console.read_until(b"sysrq: HELP")

@@ -11,6 +11,7 @@ import libvirt
 import pytest
 
 from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.sendkeys import SendRequest
@@ -53,12 +54,12 @@ def hung():
 def test_a_hung_hypervisor_answers_504_and_the_next_request_is_not_stuck_behind_it(hung):
     sender, domain = hung
     with pytest.raises(SerialConsoleError) as first:
-        sender.send(GUEST, SendRequest("nmi"), "op")
+        sender.send(GUEST, SendRequest("nmi"), Identity("op"))
     assert (first.value.code, first.value.status) == ("SCONS0060E", 504)
     assert domain.called.is_set()
     # Still hung: the next request is answered all the same, not queued forever.
     with pytest.raises(SerialConsoleError) as second:
-        sender.send(GUEST, SendRequest("nmi"), "op")
+        sender.send(GUEST, SendRequest("nmi"), Identity("op"))
     assert second.value.code == "SCONS0060E"
 
 
@@ -85,13 +86,14 @@ class FailingDomain:
 def test_libvirt_errors_become_the_plugins(libvirt_code, code, status):
     sender = GuestSender(lambda: Connection(FailingDomain(libvirt_code)), None, False)
     with pytest.raises(SerialConsoleError) as raised:
-        sender.send(GUEST, SendRequest("nmi"), "op")
+        sender.send(GUEST, SendRequest("nmi"), Identity("op"))
     assert (raised.value.code, raised.value.status) == (code, status)
 
 
 HOST_EXIT = """
 import threading
 from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.sendkeys import SendRequest
@@ -103,7 +105,7 @@ class Forever:
 guest = Guest("hung", "6695eb01-f6a4-8304-79aa-97f2502e193f", "running", ())
 sender = GuestSender(lambda: Forever(), None, False, timeout=0.1)
 try:
-    sender.send(guest, SendRequest("nmi"), "op")
+    sender.send(guest, SendRequest("nmi"), Identity("op"))
 except SerialConsoleError as error:
     print(error.code, flush=True)
 """
