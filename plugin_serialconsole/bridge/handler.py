@@ -85,6 +85,13 @@ class BoundedWebSocket(CompatibleWebSocket):
             self._refuse_too_big()
         return more
 
+    def handle_ping(self, data: bytes) -> None:
+        """Queue the pong behind the output that waits. websockify's ``pong`` sends at once:
+        with a message still waiting to be flushed it raises ValueError, and it may raise
+        ``WebSocketWantWriteError`` in the middle of a read; the relay flushes the queue
+        once the browser's socket takes more."""
+        self._send_buffer += self._encode_hybi(0xA, data)
+
     def _unmask(self, buf: bytes, mask: bytes) -> bytes:
         """``buf`` XOR the repeated 4-byte ``mask``, as two integers: a 1 MiB paste takes
         milliseconds without numpy, which the proxy does not load (see ``proxy_main``)."""

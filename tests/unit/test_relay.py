@@ -219,3 +219,23 @@ def test_an_error_in_one_connections_code_ends_only_that_one(caplog) -> None:
     assert seen["console"] == b"beforeafter"  # the other went on meanwhile
     assert seen["good"] == (0x2, b"still here")
     assert "SCONS0074E" in caplog.text and "a bug in this connection" in caplog.text
+
+
+def test_a_ping_while_output_waits_is_answered_after_it(relay) -> None:
+    relay, browser, console = relay
+    console.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:  # the console writes until its socket is full
+            console.send(b"x" * 65536)
+    drive(relay, 200)  # output now waits for the browser, whose socket is full too
+    assert relay.ws.pending_output()
+    browser.sendall(client_frame(b"still there?", 0x9))
+    relay.on_client(READ)
+    assert not relay.done()  # the ping does not end the connection
+    browser.settimeout(TIMEOUT)
+    frames = [read_frame(browser) for _ in range(3)]  # the browser reads again
+    drive_ready(relay, 50)
+    while (frame := read_frame(browser))[0] == 0x2:
+        frames.append(frame)
+        drive_ready(relay, 50)
+    assert frame == (0xA, b"still there?")  # the pong, after the output that waited
