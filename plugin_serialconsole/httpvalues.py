@@ -1,10 +1,12 @@
-"""HTTP header values both the host's connection gate and the plugin's request parsing read."""
+"""HTTP values the host, the plugin and the Wok adapter all read: Content-Length, and the
+methods that change nothing (which need no CSRF token)."""
 
 from __future__ import annotations
 
 import re
 
 _DIGITS = re.compile(rb"[0-9]{1,15}")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def content_length(value: str | bytes) -> int:

@@ -25,6 +25,7 @@ stay, and the log says why.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import stat
 import threading
@@ -215,12 +216,24 @@ class RightsFile:
         return (status.st_ctime_ns, status.st_mtime_ns, status.st_size, status.st_ino)
 
     def _parse(self) -> tuple[Rule, ...]:
+        """The rules of the file as opened: checked on that open file, so a file swapped in
+        between a check and the read is the one checked."""
         try:
-            if self.path.stat().st_mode & stat.S_IWOTH:
-                raise RulesError("writable by others: anyone could grant themselves rights")
-            return parse_rules(self.path.read_text(encoding="utf-8"))
+            with open(self.path, "rb") as file:
+                _check_private(os.fstat(file.fileno()))
+                return parse_rules(file.read().decode("utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             raise RulesError(str(error)) from None
+
+
+def _check_private(status: os.stat_result) -> None:
+    """Only its owner (this service's user or root) may change who has which rights."""
+    if not stat.S_ISREG(status.st_mode):
+        raise RulesError("not a regular file")
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise RulesError("writable by its group or others: they could grant themselves rights")
+    if status.st_uid not in (os.geteuid(), 0):
+        raise RulesError(f"owned by user id {status.st_uid}, neither this service's user nor root")
 
 
 class Rights:

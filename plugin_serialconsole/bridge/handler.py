@@ -20,7 +20,7 @@ from websockify.websockifyserver import CompatibleWebSocket
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge import refusals
-from plugin_serialconsole.bridge.relay import Relay
+from plugin_serialconsole.bridge.relay import INTERNAL_ERROR_CLOSE, Relay
 from plugin_serialconsole.languages import request_language
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 # A paste arrives as one message; 1 MiB is far above any paste a terminal should send.
 MAX_MESSAGE = 1024 * 1024
 TOO_BIG = 1009
-INTERNAL_ERROR_CLOSE = 1011
 TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]*")
 
 

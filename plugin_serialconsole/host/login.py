@@ -28,13 +28,13 @@ from typing import Any
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.passwords import UsersFile
 from plugin_serialconsole.host.throttle import LoginThrottle
+from plugin_serialconsole.httpvalues import SAFE_METHODS
 from plugin_serialconsole.netloc import cookie_value
 
 log = logging.getLogger(__name__)
 
 COOKIE = "serialconsole_session"
 CSRF_HEADER = "X-CSRF-Token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ABSOLUTE_LIFETIME = 12 * 3600.0
 
 # Told that a login ended: (user, the SHA-256 of its session id, or None for all of user's).

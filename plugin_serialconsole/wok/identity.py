@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from plugin_serialconsole.hookspecs import Identity
+from plugin_serialconsole.httpvalues import SAFE_METHODS
 from plugin_serialconsole.netloc import cookie_value
 
 SESSION_COOKIE = "wok"  # Wok's config.py: 'tools.sessions.name': 'wok'
 ADMIN_ROLE = "admin"
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_HEADERS = ("X-Requested-With", "X-CSRF-Token")
 
 

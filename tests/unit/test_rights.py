@@ -118,8 +118,13 @@ def test_a_rights_file_that_cannot_be_used_is_refused_at_start(tmp_path):
         Rights.from_path(path)
     path.write_text("alice * view\n")
     path.chmod(0o646)
-    with pytest.raises(RulesError, match="writable by others"):
+    with pytest.raises(RulesError, match="writable by its group or others"):
         Rights.from_path(path)
+    path.chmod(0o664)  # a member of the file's group could grant themselves everything
+    with pytest.raises(RulesError, match="writable by its group or others"):
+        Rights.from_path(path)
+    path.chmod(0o644)
+    assert Rights.from_path(path).enforced
 
 
 def test_a_changed_file_is_read_again(policy, rules_path):
