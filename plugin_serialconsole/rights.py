@@ -24,6 +24,7 @@ stay, and the log says why.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shlex
@@ -261,6 +262,17 @@ class Rights:
             if rule.applies(subject, guest):
                 granted |= rule.rights
         return frozenset(granted)
+
+    def narrowed(self, identity: Identity) -> Identity:
+        """``identity`` with only the groups the rules name: what a console token carries
+        for its check at the WebSocket (an operator in hundreds of directory groups would
+        not fit a token record; a group no rule names grants nothing anyway)."""
+        if self.rights_file is None:
+            named: frozenset[str] = frozenset()
+        else:
+            rules = self.rights_file.rules()
+            named = frozenset(r.who[1:] for r in rules if r.who.startswith(GROUP_PREFIX))
+        return dataclasses.replace(identity, groups=identity.groups & named)
 
     def allows(self, subject: Subject, guest: str, right: str) -> bool:
         return right in self.of(subject, guest)

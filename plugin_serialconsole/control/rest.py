@@ -187,7 +187,7 @@ class RestApi:
             body.get("device"),
             bool(body.get("force", False)),
             http.request_language(),
-            cherrypy.request.identity,
+            self.rights.narrowed(cherrypy.request.identity),
             mode,
             body.get("escape"),
         )

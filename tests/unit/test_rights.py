@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -206,3 +207,12 @@ def test_a_client_needs_console_to_write_and_view_to_watch():
 
 def test_rights_are_listed_in_their_documented_order():
     assert rights.ordered(frozenset({POWER, VIEW, CONSOLE})) == [VIEW, CONSOLE, POWER]
+
+
+def test_a_token_carries_only_the_groups_the_rules_name(policy):
+    many = frozenset(f"directory-group-{n}" for n in range(2000)) | {"ops"}
+    narrowed = policy.narrowed(Identity("bob", groups=many))
+    assert narrowed.groups == {"ops"} and narrowed.user == "bob"
+    record = Access.of_client(narrowed, "web-1", "write").as_json()
+    assert len(json.dumps(record)) < 1000  # fits a token record whatever the directory says
+    assert Rights().narrowed(Identity("bob", groups=many)).groups == frozenset()

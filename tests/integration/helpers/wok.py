@@ -43,6 +43,9 @@ def install_plugin(plugins_dir: Path, run_dir: Path, **server: str) -> Path:
     conf.read(CONF)
     conf["server"].update({"ws_port": "0", "run_dir": str(run_dir), **server})
     conf["serialconsole"]["websocket_url"] = "ws://{hostname}:{ws_port}/"  # no nginx here
+    # Like the integration hosts: captures only where a test asks, logs in its own dir.
+    conf["serialconsole"].setdefault("capture", "none")
+    conf["serialconsole"]["state_dir"] = str(run_dir.parent / "state")
     with open(plugin_dir / "serialconsole.conf", "w") as file:
         conf.write(file)
     return plugin_dir
