@@ -59,10 +59,13 @@ class CaptureKeeper:
         if guest.running:
             raise SerialConsoleError(i18n.ALREADY_RUNNING, 409, guest=guest.name)
         paused = self.guests.start_paused(guest)
-        captured = []
-        if self.policy.captures(guest.name):
-            captured = self.sessions.capture(paused, booted=True)
-        return self.guests.resume(paused), captured
+        captured: list[str] = []
+        try:
+            if self.policy.captures(guest.name):
+                captured = self.sessions.capture(paused, booted=True)
+        finally:  # whatever failed while capturing, the guest must not stay paused
+            resumed = self.guests.resume(paused)
+        return resumed, captured
 
     def start(self) -> None:
         if not self.policy.enabled or self._thread is not None:

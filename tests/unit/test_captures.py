@@ -128,3 +128,26 @@ def test_a_new_connection_is_followed_and_the_old_one_let_go(world):
     assert sessions.next() == ("db-1", True)
     made.stop()
     assert replacement.callbacks == {}
+
+
+def test_a_start_whose_capture_fails_still_resumes_the_guest():
+    class Paused(Guests):
+        resumed: list[str] = []
+
+        def start_paused(self, guest: Guest) -> Guest:
+            return guest
+
+        def resume(self, guest: Guest) -> Guest:
+            self.resumed.append(guest.name)
+            return guest
+
+    class Failing(Sessions):
+        def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+            raise OSError("no more processes")  # e.g. fork failing with EAGAIN
+
+    guests = Paused(OFF)
+    policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
+    keeper = CaptureKeeper(guests, Failing(), policy, lambda: Connection())
+    with pytest.raises(OSError):
+        keeper.start_guest(OFF)
+    assert guests.resumed == ["web-off"]  # not left paused
