@@ -226,6 +226,8 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("real.captured_open.p50_s", "real.captured_open.p90_s"), ()),
         (f"seq {args.mock_seq} throughput, mock, captured / not captured", "{:.1f}", " MB/s",
          ("capture.captured_mb_s", "capture.plain_mb_s"), ()),
+        ("console process CPU per 100 MB of seq, captured / not captured", "{:.2f}", " s",
+         ("capture.captured_cpu_s", "capture.plain_cpu_s"), ()),
         (f"idle CPU, {n} captures", "{:.2f}", "% of a core", ("capture.idle_cpu_pct",), ()),
     ]  # fmt: skip
     return [
