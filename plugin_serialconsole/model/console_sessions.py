@@ -119,6 +119,8 @@ class SessionManager:
         if not guest.running:
             raise not_running(guest.name, guest.state)
         device = guest.device(alias)
+        if self.settings.capture.captures(guest.name):
+            self._capture_first(guest, device)
         user, login = (identity.user if identity else ""), _login(identity)
         may_take_over = force  # once: a console taken meanwhile by another request stays
         for _ in range(ATTEMPTS):
@@ -146,6 +148,15 @@ class SessionManager:
                 raise console_unavailable(guest.name, str(error)) from None
             return Opened(session, token, mode, action == JOIN, replay, escape)
         raise console_in_use(guest.name, device.alias)
+
+    def _capture_first(self, guest: Guest, device: ConsoleDevice) -> None:
+        """A guest the policy captures, opened before its capture started (a request
+        racing the guest's start): the capture starts now and the request joins it, so
+        the console has one owner and the log misses nothing."""
+        with self._lock:
+            if console_id(guest.uuid, device.alias) in self._sessions:
+                return
+        self.capture(guest)
 
     def _claim(
         self,
