@@ -246,8 +246,8 @@ class SessionManager:
                     self.settings.escape_key,
                     booted,
                 )
-            except SerialConsoleError as error:
-                log.info(
+            except SerialConsoleError as error:  # the keeper says so once, at INFO
+                log.debug(
                     "console %s of guest %s not captured: %s",
                     device.alias, guest.name, i18n.translate(error.code, error.params),
                 )  # fmt: skip
