@@ -38,6 +38,17 @@ class Batch:
         self.buffer[self.size : end] = data  # grows the buffer only past its high water
         self.size = end
 
+    def drop_front(self, size: int) -> None:
+        """Forget the first ``size`` bytes; a stretch that started in them goes on at the
+        new start."""
+        del self.buffer[:size]
+        self.size -= size
+        dropped = [mark for mark in self.marks if mark.offset < size]
+        kept = [Mark(m.offset - size, m.time, m.ended) for m in self.marks if m.offset >= size]
+        if dropped and not (kept and kept[0].offset == 0):
+            kept.insert(0, Mark(0, dropped[-1].time))
+        self.marks = kept
+
     def end(self, when: float, why: str) -> None:
         self.marks.append(Mark(self.size, when, why))
 
@@ -50,10 +61,14 @@ class Batch:
             start = mark.offset
         yield view[start:], None
 
-    def clear(self, idle: bool) -> None:
-        """Empty, for the next batch; once the log is ``idle``, a buffer grown by a flood
-        is given back (during one, it is reused)."""
+    def holds_memory(self) -> bool:
+        """Whether its buffer was grown by a flood."""
+        return len(self.buffer) > KEEP
+
+    def clear(self, release: bool) -> None:
+        """Empty, for the next batch; a buffer grown by a flood is given back if
+        ``release`` (during a flood it is reused: fresh memory costs page faults)."""
         self.size = 0
         self.marks = []
-        if idle and len(self.buffer) > KEEP:
+        if release and self.holds_memory():
             self.buffer = bytearray()

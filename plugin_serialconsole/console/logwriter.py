@@ -2,11 +2,14 @@
 
 The guest pump only hands bytes over (``record``): it never waits for the disk and never
 wakes the writer per chunk. The writer, woken by the first output after a quiet spell,
-lingers ``LINGER`` seconds (or until ``FLUSH_BYTES`` wait) and then writes all of it at
-once: under a flood that is a few large writes a second instead of one per chunk, each
-costing the relay a thread switch. Should the disk fall so far behind that
-``MAX_PENDING`` bytes wait, newer output is not queued but counted, and the log says how
-much is missing there.
+lingers ``LINGER`` seconds and then writes all of it at once: under a flood that is a few
+large writes a second instead of one per chunk, each costing the relay a thread switch.
+Output a flood would rotate out of the log before anybody could read it is never written:
+when ``MAX_PENDING`` bytes wait, whole generations are forgotten from their front (the
+log ends up the same, as its files always fill to exactly ``limit``). Where the limit is
+too large for that, the writer is woken at ``FLUSH_BYTES``; should the disk still fall
+``MAX_PENDING`` behind, newer output is not queued but counted, and the log says how much
+is missing there.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from plugin_serialconsole.rundir import check_private_dir, open_private_dir
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 4 * 1024 * 1024
-FLUSH_BYTES = 2 * 1024 * 1024  # this much waiting wakes the writer before LINGER is up
+FLUSH_BYTES = 2 * 1024 * 1024  # this much waiting wakes the writer early (large limits)
 LINGER = 0.1  # seconds the writer gathers output before writing it
+QUIET = 1.0  # seconds without output after which a flood's buffers are given back
 CLOSE_TIMEOUT = 5.0
 BOOT_DEBOUNCE = 2.0  # seconds: no guest reboots twice within them
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
@@ -48,7 +52,7 @@ class LogWriter:
         self._stretch_time = 0.0  # the writer's: when the stretch being written started
         self._queued_stretch = -STRETCH  # when the last stretch queued started
         self._filling = Batch()
-        self._spare: Batch | None = Batch()
+        self._spare = Batch()  # the writer's, while it does not write
         self._lost = 0
         self._lost_since = 0.0
         self._last_boot = -BOOT_DEBOUNCE
@@ -105,14 +109,30 @@ class LogWriter:
                 return
             now = time.time()
             size = self._filling.size
-            if size + len(data) > MAX_PENDING:
+            if size + len(data) > MAX_PENDING and not self._rotate_away(size + len(data)):
                 if not self._lost:
                     self._lost_since = now
                 self._lost += len(data)
                 return
-            if not size or size < FLUSH_BYTES <= size + len(data):
+            flush = not self._can_rotate_away and size < FLUSH_BYTES <= size + len(data)
+            if not size or flush:
                 self._ready.notify()  # a lingering writer has output: not woken per chunk
             self._add(data, now)
+
+    @property
+    def _can_rotate_away(self) -> bool:
+        return 3 * self.limit <= MAX_PENDING
+
+    def _rotate_away(self, wanted: int) -> bool:
+        """Make room for ``wanted`` bytes by forgetting whole generations from the front of
+        the waiting output that the rest of it would rotate out of the log anyway (a flood
+        at least two generations deep); whether there is room now."""
+        excess = wanted - MAX_PENDING
+        drop = -(-excess // self.limit) * self.limit
+        if self._filling.size - drop < 2 * self.limit:
+            return False
+        self._filling.drop_front(drop)
+        return True
 
     def _add(self, data: bytes, now: float) -> None:
         stretch = None
@@ -143,11 +163,12 @@ class LogWriter:
         while True:
             with self._ready:
                 while not self._filling.size and not self._lost and not self._closing:
-                    self._ready.wait()
+                    if not self._ready.wait(QUIET if self._holds_memory() else None):
+                        self._filling.clear(release=True)  # quiet a while: memory back
+                        self._spare.clear(release=True)
                 if not self._closing and self._filling.size < FLUSH_BYTES:
                     self._ready.wait(LINGER)  # gather more: fewer, larger writes
-                batch, self._filling = self._filling, self._spare or Batch()
-                self._spare = None
+                batch, self._filling = self._filling, self._spare
                 lost, self._lost = self._lost, 0
                 closing = self._closing
             try:
@@ -160,12 +181,11 @@ class LogWriter:
                 return
             if closing:
                 return
-            with self._ready:
-                idle = not self._filling.size
-                batch.clear(idle)
-                if idle:
-                    self._filling.clear(idle)
-                self._spare = batch
+            batch.clear(release=False)
+            self._spare = batch  # reused while output goes on: no fresh memory per batch
+
+    def _holds_memory(self) -> bool:
+        return self._filling.holds_memory() or self._spare.holds_memory()
 
     def _write_batch(self, batch: Batch) -> None:
         for data, mark in batch.pieces():

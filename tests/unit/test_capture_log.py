@@ -176,3 +176,23 @@ def test_a_trickling_flood_is_written_in_few_large_writes(logs, monkeypatch):
     assert b"chunk %06d" % (chunks - 1) in read(logs)
     gathered = elapsed / logwriter.LINGER + 2  # one per lingering, the end, the opening
     assert len(writes) <= 2 * gathered  # a batch: one log write, at most one index line
+
+
+def test_a_flood_deeper_than_two_generations_loses_nothing_the_log_would_keep(logs):
+    # The writer is held (as while it lingers) and the guest floods past MAX_PENDING: the
+    # output it would rotate out of the log anyway is forgotten instead of counted as
+    # lost, so the log ends as if all had been written, with no "skipped" gap.
+    writer = LogWriter(logs, CONSOLE, LIMIT)
+    writer.open(booted=True)
+    count = (MAX_PENDING + MAX_PENDING // 2) // len(b"line 0000000\r\n")
+    with writer._ready:
+        for n in range(count):
+            writer.record(b"line %07d\r\n" % n)
+    writer.close("done")
+    log = read(logs)
+    assert b"skipped" not in log
+    assert (logs / f"{CONSOLE}.log.1").stat().st_size == LIMIT
+    tail = log[log.index(b"line ") :]
+    numbers = [int(n.split()[1]) for n in tail.split(b"\r\n") if n.startswith(b"line ")]
+    assert numbers == list(range(numbers[0], count))
+    assert len(log) > LIMIT  # both generations
