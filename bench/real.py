@@ -273,9 +273,11 @@ def idle_session_memory(host: Host, guest: TinyGuest) -> dict[str, float]:
         close_console(host, opened.term, guest.name)
 
 
-def captured_open_figures(guest: TinyGuest, reps: int) -> dict[str, float]:
+def captured_figures(guest: TinyGuest, args: argparse.Namespace) -> dict[str, dict]:
     """Open → first byte on the guest while a capture holds its console (issue 15): no new
-    libvirt console, no wait for QEMU's pty poll."""
+    libvirt console, no wait for QEMU's pty poll; and ``seq`` through the captured console
+    (KB/s, median of ``args.reps``), every byte also going to the capture log."""
+    body = seq_bytes(args.real_seq)
     with tempfile.TemporaryDirectory(prefix="scbench") as workdir:
         config = config_file(Path(workdir), "serialconsole", capture_include=guest.name)
         host = start_host("--config", str(config), "--capture", "all",
@@ -285,11 +287,22 @@ def captured_open_figures(guest: TinyGuest, reps: int) -> dict[str, float]:
                 "the capture", lambda: len(capture.captures(host)) == 1, capture.UP_TIMEOUT
             )
             totals = []
-            for _ in range(reps):
+            for _ in range(args.opens):
                 opened = open_first_byte(host, guest.name, nudge=b"\r")
                 totals.append(opened.total)
                 capture.leave(host, guest.name, opened.term)
-            return {"p50_s": percentile(totals, 0.5), "p90_s": percentile(totals, 0.9)}
+            opened = open_first_byte(host, guest.name, nudge=b"\r")
+            try:
+                rates = [
+                    bulk_rate(opened.term, args.real_seq, SHELL, body) / 1000
+                    for _ in range(args.reps)
+                ]
+            finally:
+                capture.leave(host, guest.name, opened.term)
+            return {
+                "open": {"p50_s": percentile(totals, 0.5), "p90_s": percentile(totals, 0.9)},
+                "throughput": {"kb_s": statistics.median(rates), "runs_kb_s": rates},
+            }
         finally:
             host.finish()
 
@@ -304,6 +317,11 @@ def run(args: argparse.Namespace) -> dict:
             figures["idle"] = idle_session_memory(host, guest)
         finally:
             host.finish()
-        figures["captured_open"] = captured_open_figures(guest, args.opens)
+        captured = captured_figures(guest, args)
+        figures["captured_open"] = captured["open"]
+        figures["captured_throughput"] = captured["throughput"]
+        captured["throughput"]["ratio"] = (
+            captured["throughput"]["kb_s"] / figures["throughput"]["pipeline_kb_s"]
+        )
         figures["guest"] = {"domain_start_s": guest.start_seconds}
         return figures

@@ -139,6 +139,8 @@ def targets(results: dict) -> list[Target]:
               f"≈ 0 (≤ {IDLE_CPU_LIMIT:g}%)", lambda v: v <= IDLE_CPU_LIMIT, "{:.2f}% of a core"),
         check("throughput, captured / not captured (mock)", "capture.throughput_ratio",
               "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
+        check("throughput, captured / not captured (real)", "real.captured_throughput.ratio",
+              "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
     ]  # fmt: skip
 
 
@@ -230,6 +232,10 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("real.captured_open.p50_s", "real.captured_open.p90_s"), ()),
         (f"seq {args.mock_seq} throughput, mock, captured / not captured", "{:.1f}", " MB/s",
          ("capture.captured_mb_s", "capture.plain_mb_s"), ()),
+        (f"seq {args.real_seq} throughput, real, captured / not captured", "{:.0f}", " KB/s",
+         ("real.captured_throughput.kb_s", "real.throughput.pipeline_kb_s"), ()),
+        ("console process CPU per 100 MB of seq, captured / not captured", "{:.2f}", " s",
+         ("capture.captured_cpu_s", "capture.plain_cpu_s"), ()),
         (f"idle CPU, {n} captures", "{:.2f}", "% of a core", ("capture.idle_cpu_pct",), ()),
     ]  # fmt: skip
     return [

@@ -1,12 +1,20 @@
 """Appends a capture's output to its log on a thread of its own (format: ``capturelog``).
 
-The guest pump only hands bytes over (``record``): it never waits for the disk. Should
-the disk fall so far behind that ``MAX_PENDING`` bytes wait, newer output is not queued
-but counted, and the log says how much is missing there.
+The guest pump only hands bytes over (``record``): it never waits for the disk and never
+wakes the writer per chunk. The writer, woken by the first output after a quiet spell,
+lingers ``LINGER`` seconds and then writes all of it at once: under a flood that is a few
+large writes a second instead of one per chunk, each costing the relay a thread switch.
+Output a flood would rotate out of the log before anybody could read it is never written:
+when ``MAX_PENDING`` bytes wait, whole generations are forgotten from their front (the
+log ends up the same, as its files always fill to exactly ``limit``). Where the limit is
+too large for that, the writer is woken at ``FLUSH_BYTES``; should the disk still fall
+``MAX_PENDING`` behind, newer output is not queued but counted, and the log says how much
+is missing there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -15,11 +23,15 @@ from pathlib import Path
 
 from plugin_serialconsole import capturelog, i18n
 from plugin_serialconsole.capturelog import INDEX, LOG, OLDER, STRETCH, banner, file_name, utc
+from plugin_serialconsole.console.logbatch import Batch
 from plugin_serialconsole.rundir import check_private_dir, open_private_dir
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 4 * 1024 * 1024
+FLUSH_BYTES = 2 * 1024 * 1024  # this much waiting wakes the writer early (large limits)
+LINGER = 0.1  # seconds the writer gathers output before writing it
+QUIET = 1.0  # seconds without output after which a flood's buffers are given back
 CLOSE_TIMEOUT = 5.0
 BOOT_DEBOUNCE = 2.0  # seconds: no guest reboots twice within them
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
@@ -37,10 +49,12 @@ class LogWriter:
         self._log_fd = -1
         self._index_fd = -1
         self._size = 0
-        self._stretch_start = -STRETCH
-        self._queue: list[tuple[float, bytes | None, str | None]] = []
-        self._pending = 0
+        self._stretch_time = 0.0  # the writer's: when the stretch being written started
+        self._queued_stretch = -STRETCH  # when the last stretch queued started
+        self._filling = Batch()
+        self._spare = Batch()  # the writer's, while it does not write
         self._lost = 0
+        self._lost_since = 0.0
         self._last_boot = -BOOT_DEBOUNCE
         self._closing = False
         self._ready = threading.Condition()
@@ -93,13 +107,38 @@ class LogWriter:
         with self._ready:
             if self._closing:
                 return
-            if self._pending + len(data) > MAX_PENDING:
+            now = time.time()
+            size = self._filling.size
+            if size + len(data) > MAX_PENDING and not self._rotate_away(size + len(data)):
+                if not self._lost:
+                    self._lost_since = now
                 self._lost += len(data)
                 return
-            if not self._queue:
-                self._ready.notify()  # the writer takes everything queued once it wakes
-            self._queue.append((time.time(), data, None))
-            self._pending += len(data)
+            flush = not self._can_rotate_away and size < FLUSH_BYTES <= size + len(data)
+            if not size or flush:
+                self._ready.notify()  # a lingering writer has output: not woken per chunk
+            self._add(data, now)
+
+    @property
+    def _can_rotate_away(self) -> bool:
+        return 3 * self.limit <= MAX_PENDING
+
+    def _rotate_away(self, wanted: int) -> bool:
+        """Make room for ``wanted`` bytes by forgetting whole generations from the front of
+        the waiting output that the rest of it would rotate out of the log anyway (a flood
+        at least two generations deep); whether there is room now."""
+        excess = wanted - MAX_PENDING
+        drop = -(-excess // self.limit) * self.limit
+        if self._filling.size - drop < 2 * self.limit:
+            return False
+        self._filling.drop_front(drop)
+        return True
+
+    def _add(self, data: bytes, now: float) -> None:
+        stretch = None
+        if now - self._queued_stretch >= STRETCH:
+            stretch = self._queued_stretch = now
+        self._filling.add(data, stretch)
 
     def close(self, why: str) -> None:
         """Write what is queued, then an end line saying ``why``; close the files."""
@@ -107,7 +146,8 @@ class LogWriter:
             if self._closing:
                 return
             now = time.time()
-            self._queue.append((now, banner(i18n.CAPTURE_ENDED, time=utc(now), reason=why), why))
+            self._add(banner(i18n.CAPTURE_ENDED, time=utc(now), reason=why), now)
+            self._filling.end(now, why)
             self._closing = True
             self._ready.notify()
         if self._thread is not None:
@@ -122,50 +162,77 @@ class LogWriter:
     def _write_all(self) -> None:
         while True:
             with self._ready:
-                while not self._queue and not self._closing:
-                    self._ready.wait()
-                batch, self._queue = self._queue, []
-                self._pending = 0
+                while not self._filling.size and not self._lost and not self._closing:
+                    if not self._ready.wait(QUIET if self._holds_memory() else None):
+                        self._filling.clear(release=True)  # quiet a while: memory back
+                        self._spare.clear(release=True)
+                if not self._closing and self._filling.size < FLUSH_BYTES:
+                    self._ready.wait(LINGER)  # gather more: fewer, larger writes
+                batch, self._filling = self._filling, self._spare
                 lost, self._lost = self._lost, 0
                 closing = self._closing
             try:
+                self._write_batch(batch)
                 if lost:
-                    self._append(time.time(), self._lost_line(lost, batch))
-                for when, data, ended in _coalesced(batch):
-                    self._append(when, data, ended)
+                    self._start_stretch(time.time())
+                    self._append(memoryview(self._lost_line(lost)))
             except OSError as error:
                 log.error("capture log of %s: %s; not logging any more", self.console, error)
                 return
-            if closing and not self._queue:
+            if closing:
                 return
+            batch.clear(release=False)
+            self._spare = batch  # reused while output goes on: no fresh memory per batch
 
-    def _lost_line(self, lost: int, batch: list) -> bytes:
-        now = time.time()
+    def _holds_memory(self) -> bool:
+        return self._filling.holds_memory() or self._spare.holds_memory()
+
+    def _write_batch(self, batch: Batch) -> None:
+        for data, mark in batch.pieces():
+            self._append(data)
+            if mark is None:
+                return
+            if mark.ended is None:
+                self._start_stretch(mark.time)
+            else:
+                self._mark(mark.time, f" end {mark.ended}")
+
+    def _lost_line(self, lost: int) -> bytes:
         why = i18n.translate(i18n.OUTPUT_SKIPPED, {"bytes": lost})
-        start = utc(batch[-1][0]) if batch else utc(now)
-        return banner(i18n.CAPTURE_GAP, start=start, end=utc(now), reason=why)
+        start, end = utc(self._lost_since), utc(time.time())
+        return banner(i18n.CAPTURE_GAP, start=start, end=end, reason=why)
 
-    def _append(self, when: float, data: bytes, ended: str | None = None) -> None:
-        if ended is not None:
-            self._write(data, when)
-            self._mark(when, f" end {ended}")
-            return
-        view = memoryview(data)
-        while view:
+    def _start_stretch(self, when: float) -> None:
+        self._stretch_time = when
+        if self._size >= self.limit:
+            self._rotate()  # marks the new file's start
+        else:
+            self._mark(when)
+
+    def _append(self, data: memoryview) -> None:
+        if skip := self._rotated_away(len(data)):
+            self._rotate()
+            data = data[skip:]
+        while data:
             if self._size >= self.limit:
                 self._rotate()
-            piece = view[: self.limit - self._size]
-            self._write(piece, when)
-            view = view[len(piece) :]
+            piece = data[: self.limit - self._size]
+            written = 0
+            while written < len(piece):
+                written += os.write(self._log_fd, piece[written:])
+            self._size += written
+            data = data[written:]
 
-    def _write(self, data: bytes | memoryview, when: float) -> None:
-        if when - self._stretch_start >= STRETCH or self._size == 0:
-            self._stretch_start = when
-            self._mark(when)
-        written = 0
-        while written < len(data):
-            written += os.write(self._log_fd, data[written:])
-        self._size += written
+    def _rotated_away(self, length: int) -> int:
+        """How many leading bytes of ``length`` about to be appended the rest of them would
+        rotate away (a flood of more than two generations): those are never written, and
+        the files end up as if they had been."""
+        room = max(0, self.limit - self._size)
+        rest = length - room
+        if rest <= self.limit:
+            return 0
+        generations = -(-rest // self.limit)  # the last one possibly partial
+        return room + (generations - 2) * self.limit
 
     def _mark(self, when: float, suffix: str = "") -> None:
         line = f"{self._size} {when:.3f}{suffix.replace(chr(10), ' ')}\n".encode()
@@ -174,6 +241,10 @@ class LogWriter:
     def _rotate(self) -> None:
         self._close_log_files()
         for suffix in (LOG, INDEX):
+            # Not renamed over the older one: ext4 would then start writing the renamed
+            # file out at once (auto_da_alloc), a few ms per rotation under a flood.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(file_name(self.console, suffix, OLDER), dir_fd=self._dir_fd)
             os.rename(
                 file_name(self.console, suffix),
                 file_name(self.console, suffix, OLDER),
@@ -181,6 +252,7 @@ class LogWriter:
                 dst_dir_fd=self._dir_fd,
             )
         self._open_files()
+        self._mark(self._stretch_time)
 
     def _close_log_files(self) -> None:
         for fd in (self._log_fd, self._index_fd):
@@ -193,21 +265,3 @@ class LogWriter:
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
-
-
-def _coalesced(batch: list[tuple[float, bytes, str | None]]):
-    """``batch`` with output queued within a stretch of each other joined into one write."""
-    joined: list[bytes] = []
-    since = 0.0
-    for when, data, ended in batch:
-        if joined and (ended is not None or when - since >= STRETCH):
-            yield since, b"".join(joined), None
-            joined = []
-        if ended is not None:
-            yield when, data, ended
-            continue
-        if not joined:
-            since = when
-        joined.append(data)
-    if joined:
-        yield since, b"".join(joined), None

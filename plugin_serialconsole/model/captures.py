@@ -4,8 +4,10 @@ libvirt's lifecycle events on the host's shared connection (STARTED, RESUMED) st
 capture the moment a guest starts; a check of all guests at start and every
 ``RECHECK`` seconds starts those the events missed (guests running before the host, a
 reconnected connection, a capture that ended while its guest runs on: its console taken
-by another client is taken back, without force, once that client has left). Captures
-end by themselves when their guest stops. libvirt calls its event callbacks on its event
+by another client is taken back, without force, once that client has left: tried
+after ``RECHECK`` seconds, then twice as long each time up to ``BACKOFF_MAX``, logged once
+when the wait starts and once when it ends). Captures end by themselves when their guest
+stops. libvirt calls its event callbacks on its event
 thread, which must not wait: they only queue the guest for this keeper's thread.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,9 +32,49 @@ from plugin_serialconsole.model.guests import Guest, GuestModel
 log = logging.getLogger(__name__)
 
 RECHECK = 5.0
+BACKOFF_MAX = 20.0  # seconds at most between tries to capture a console held by another
 STARTERS = 8  # captures started at once when many guests need one (host start)
 _STARTS = (libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_RESUMED)
 _ALL = ""  # a queue entry: check every guest
+
+
+class Waiting:
+    """Guests whose consoles could not all be captured, and when to try each again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._due: dict[str, tuple[float, float]] = {}  # guest UUID: (when, delay)
+
+    def due(self, guest: Guest, now: float) -> bool:
+        with self._lock:
+            return now >= self._due.get(guest.uuid, (0.0, 0.0))[0]
+
+    def failed(self, guest: Guest, now: float) -> None:
+        with self._lock:
+            delay = self._due.get(guest.uuid, (0.0, 0.0))[1]
+            wait = min(2 * delay or RECHECK, BACKOFF_MAX)
+            self._due[guest.uuid] = (now + wait, wait)
+        if delay:
+            log.debug("captures: %s still not captured", guest.name)
+        else:
+            log.info(
+                "captures: a console of %s is not free (held by another client?); "
+                "trying again, at most every %g s",
+                guest.name, BACKOFF_MAX,
+            )  # fmt: skip
+
+    def captured(self, guest: Guest) -> None:
+        with self._lock:
+            waited = self._due.pop(guest.uuid, None) is not None
+        if waited:
+            log.info("captures: the consoles of %s are captured again", guest.name)
+
+    def keep_only(self, guests: list[Guest]) -> None:
+        """Forget the guests not among ``guests`` (stopped, or no longer captured)."""
+        uuids = {guest.uuid for guest in guests}
+        with self._lock:
+            for uuid in set(self._due) - uuids:
+                del self._due[uuid]
 
 
 class CaptureKeeper:
@@ -52,6 +95,7 @@ class CaptureKeeper:
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._callback_id: int | None = None
+        self._waiting = Waiting()
 
     def start_guest(self, guest: Guest) -> tuple[Guest, list[str]]:
         """Start shut-off ``guest`` so that its captures hold its very first byte: paused,
@@ -142,10 +186,20 @@ class CaptureKeeper:
             for guest in guests
             if guest.running and guest.consoles and self.policy.captures(guest.name)
         ]
+        if guest_uuid == _ALL:  # an event (a start) is tried at once, a recheck when due
+            self._waiting.keep_only(wanted)
+            now = time.monotonic()
+            wanted = [guest for guest in wanted if self._waiting.due(guest, now)]
         if len(wanted) <= 1:
             for guest in wanted:
-                self.sessions.capture(guest, booted)
+                self._capture_guest(guest, booted)
             return
         # Console processes start in parallel: each waits a moment for its console.
         with ThreadPoolExecutor(STARTERS, thread_name_prefix="capture-start") as starters:
-            list(starters.map(lambda guest: self.sessions.capture(guest, booted), wanted))
+            list(starters.map(lambda guest: self._capture_guest(guest, booted), wanted))
+
+    def _capture_guest(self, guest: Guest, booted: bool) -> None:
+        if len(self.sessions.capture(guest, booted)) < len(guest.consoles):
+            self._waiting.failed(guest, time.monotonic())
+        else:
+            self._waiting.captured(guest)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from plugin_serialconsole import capturelog
+from plugin_serialconsole.console import logwriter
 from plugin_serialconsole.console.logwriter import MAX_PENDING, LogWriter
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.rundir import UnsafeDirectory
@@ -149,3 +150,49 @@ def test_a_reset_reported_twice_gets_one_boot_line(logs):
     writer.mark_boot()
     writer.close("done")
     assert read(logs).count(b"-- serialconsole: guest started at ") == 2  # the start, one reboot
+
+
+def test_a_trickling_flood_is_written_in_few_large_writes(logs, monkeypatch):
+    # The relay records a chunk, then awaits the guest (the GIL is free meanwhile): the
+    # writer must not wake and write per chunk, each wake-up costing the relay a thread
+    # switch; it gathers output for LINGER seconds (or FLUSH_BYTES) and writes it at once.
+    writes: list[int] = []
+    real_write = os.write
+
+    def counting_write(fd: int, data) -> int:
+        writes.append(len(data))
+        return real_write(fd, data)
+
+    writer = LogWriter(logs, CONSOLE, 64 * 1024 * 1024)
+    writer.open(booted=True)
+    monkeypatch.setattr(logwriter.os, "write", counting_write)
+    chunks = 300
+    started = time.monotonic()
+    for n in range(chunks):
+        writer.record(b"chunk %06d\r\n" % n)
+        time.sleep(0.0005)
+    elapsed = time.monotonic() - started
+    writer.close("done")
+    assert b"chunk %06d" % (chunks - 1) in read(logs)
+    gathered = elapsed / logwriter.LINGER + 2  # one per lingering, the end, the opening
+    assert len(writes) <= 2 * gathered  # a batch: one log write, at most one index line
+
+
+def test_a_flood_deeper_than_two_generations_loses_nothing_the_log_would_keep(logs):
+    # The writer is held (as while it lingers) and the guest floods past MAX_PENDING: the
+    # output it would rotate out of the log anyway is forgotten instead of counted as
+    # lost, so the log ends as if all had been written, with no "skipped" gap.
+    writer = LogWriter(logs, CONSOLE, LIMIT)
+    writer.open(booted=True)
+    count = (MAX_PENDING + MAX_PENDING // 2) // len(b"line 0000000\r\n")
+    with writer._ready:
+        for n in range(count):
+            writer.record(b"line %07d\r\n" % n)
+    writer.close("done")
+    log = read(logs)
+    assert b"skipped" not in log
+    assert (logs / f"{CONSOLE}.log.1").stat().st_size == LIMIT
+    tail = log[log.index(b"line ") :]
+    numbers = [int(n.split()[1]) for n in tail.split(b"\r\n") if n.startswith(b"line ")]
+    assert numbers == list(range(numbers[0], count))
+    assert len(log) > LIMIT  # both generations

@@ -4,11 +4,15 @@ patterns choose the guests."""
 
 from __future__ import annotations
 
+import logging
+import math
 import queue
+import time
 
 import libvirt
 import pytest
 
+from plugin_serialconsole.model import captures
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
@@ -151,3 +155,47 @@ def test_a_start_whose_capture_fails_still_resumes_the_guest():
     with pytest.raises(OSError):
         keeper.start_guest(OFF)
     assert guests.resumed == ["web-off"]  # not left paused
+class BusySessions(Sessions):
+    """``busy`` guests' consoles are held by another client: never captured."""
+
+    def __init__(self, *busy: Guest) -> None:
+        super().__init__()
+        self.busy = {guest.uuid for guest in busy}
+
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        super().capture(guest, booted)
+        return [] if guest.uuid in self.busy else [d.alias for d in guest.consoles]
+
+
+def test_a_console_held_by_another_client_is_retried_ever_less_often_and_quietly(
+    monkeypatch, caplog
+):
+    # `virsh console --force` holds web-1's console: each recheck used to start a
+    # console process for it and log at INFO. Now web-1 is tried after RECHECK, then
+    # after twice as long each time; the wait is logged once, its end once.
+    monkeypatch.setattr(captures, "RECHECK", 0.02)
+    monkeypatch.setattr(captures, "BACKOFF_MAX", 10.0, raising=False)
+    sessions = BusySessions(WEB)
+    policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
+    conn = Connection()
+    keeper = CaptureKeeper(Guests(WEB, DB), sessions, policy, lambda: conn)
+    caplog.set_level(logging.INFO, logger=captures.__name__)
+    started = time.monotonic()
+    keeper.start()
+    try:
+        asked: list[str] = []
+        while asked.count("db-1") < 20:  # 20 rechecks (db-1 is asked at each)
+            asked.append(sessions.next()[0])
+        # tried at 0, R, 3R, 7R, 15R, ...: after t seconds, log2(t / R + 1) + 1 times
+        tries = math.log2((time.monotonic() - started) / captures.RECHECK + 1) + 1
+        assert asked.count("web-1") <= tries
+        sessions.busy.clear()  # virsh leaves
+        while sessions.next()[0] != "web-1":
+            pass
+        while asked.count("db-1") < 21:  # the recheck after web-1's capture is done
+            asked.append(sessions.next()[0])
+    finally:
+        keeper.stop()
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len([m for m in said if "web-1" in m]) == 2, said
+    assert "not free" in said[0] and "captured again" in said[1]

@@ -129,6 +129,10 @@ class FakeGuests:
     def __init__(self) -> None:
         self.stopped: list[str] = []
 
+    def lookup(self, guest_uuid: str) -> Guest:
+        assert guest_uuid == GUEST.uuid
+        return GUEST
+
     def guest_stopped(self, guest_uuid: str) -> None:
         self.stopped.append(guest_uuid)
 
@@ -165,7 +169,11 @@ def launcher():
 def manager(tmp_path: Path, launcher):
     tokens = TokenStore(tmp_path / "tokens").open(create=True)
     settings = replace(Settings.from_config(configparser.ConfigParser()), max_viewers=2)
-    made = SessionManager(FakeGuests(), tokens, settings, "test:///default", tmp_path, launcher)
+    not_captured = replace(settings.capture, enabled=False)  # captures: the test at the end
+    made = SessionManager(
+        FakeGuests(), tokens, replace(settings, capture=not_captured), "test:///default",
+        tmp_path, launcher,
+    )  # fmt: skip
     yield made
     made.stop_all()
     tokens.close()
@@ -374,3 +382,17 @@ def test_a_login_that_ends_while_its_console_starts_gets_no_token(manager, launc
     wait_until(lambda: console.drops, "the drop line")
     assert console.drops == [(console.spec.socket_path.name, "login-ended")]
     assert tokens_left(tmp_path) == set()
+
+
+def test_an_open_before_the_capture_starts_it_and_joins_it(manager, launcher):
+    # The request races the guest's start (the capture keeper has not seen it yet): it
+    # must not get a console process of its own, uncaptured, holding the console until
+    # it ends; the capture starts now, and the request joins it.
+    manager.settings = replace(
+        manager.settings, capture=replace(manager.settings.capture, enabled=True)
+    )
+    opened = manager.open(GUEST, None)
+    (console,) = launcher.consoles
+    assert console.spec.capture and console.spec.first_invite() is None
+    assert opened.session.captured and opened.reattached
+    assert [invite["mode"] for invite in console.invites] == ["write"]

@@ -1,0 +1,106 @@
+"""Captures in the session registry: a console process the host starts for a running guest,
+with no client, that lives while the guest runs; requests join it, a takeover sends its
+writer away and ``close`` its clients, never the capture.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from plugin_serialconsole import consoles, i18n
+from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.ids import console_id
+from plugin_serialconsole.model.console_session import ConsoleSession
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.session_processes import SessionProcesses
+from plugin_serialconsole.supervisor.process import STARTUP_TIMEOUT
+
+log = logging.getLogger(__name__)
+
+
+class SessionCaptures(SessionProcesses):
+    """Starts captures and sends their clients away."""
+
+    def _capture_first(self, guest: Guest, device: ConsoleDevice) -> None:
+        """A guest the policy captures, opened before its capture started (a request
+        racing the guest's start): the capture starts now and the request joins it, so
+        the console has one owner and the log misses nothing."""
+        with self._lock:
+            if console_id(guest.uuid, device.alias) in self._sessions:
+                return
+        self.capture(guest)
+
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        """Have a capture on each console device of running ``guest``: start those missing
+        (``booted``: the guest has just started), wait for those starting; return the
+        aliases of the devices captured now."""
+        captured: list[str] = []
+        if not self._still_running(guest):  # e.g. listed a moment before it stopped
+            return captured
+        for device in guest.consoles:
+            key = console_id(guest.uuid, device.alias)
+            with self._lock:
+                session = self._sessions.get(key)
+                if session is None:
+                    session = ConsoleSession(guest, device, key, captured=True)
+                    self._sessions[key] = session
+                    start = True
+                else:
+                    start = False
+            if not start:
+                session.started.wait(STARTUP_TIMEOUT)
+                if session.process is not None and session.captured:
+                    captured.append(device.alias)
+                continue
+            try:
+                self._start(
+                    session,
+                    consoles.VIEW,
+                    False,
+                    i18n.DEFAULT_LANGUAGE,
+                    self.settings.escape_key,
+                    booted,
+                )
+            except SerialConsoleError as error:  # the keeper says so once, at INFO
+                log.debug(
+                    "console %s of guest %s not captured: %s",
+                    device.alias, guest.name, i18n.translate(error.code, error.params),
+                )  # fmt: skip
+                continue
+            captured.append(device.alias)
+        return captured
+
+    def _still_running(self, guest: Guest) -> bool:
+        """Whether ``guest`` runs now (asked again only if a capture would start)."""
+        with self._lock:
+            if all(console_id(guest.uuid, d.alias) in self._sessions for d in guest.consoles):
+                return True  # nothing to start: no need to ask libvirt
+        try:
+            return self.guests.lookup(guest.uuid).running
+        except SerialConsoleError:
+            return False
+
+    def _send_writer_away(self, session: ConsoleSession) -> None:
+        """A takeover of a capture: its writer goes, the capture stays."""
+        with self._lock:
+            writer = session.writer
+            if writer is None:
+                return
+            session.release(writer.socket)
+            digest = writer.token
+        session.process.drop(writer.socket, Reason.TAKEN_OVER)
+        if digest is not None:
+            self.tokens.revoke(digest)
+
+    def _send_clients_away(self, session: ConsoleSession, reason: Reason) -> None:
+        """End a capture's clients (and withdraw its invitations); the capture stays."""
+        with self._lock:
+            claims = [c for c in session.claims.values() if c.live]
+            claims = [c for c in claims if c.mode in consoles.CLIENT_MODES]
+            for claim in claims:
+                session.release(claim.socket)
+        for claim in claims:
+            session.process.drop(claim.socket, reason)
+            if claim.token is not None:
+                self.tokens.revoke(claim.token)

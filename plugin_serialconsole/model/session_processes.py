@@ -1,0 +1,215 @@
+"""The console process behind each console session: its start (the spec it gets), its
+reports, its end, and the cleanup after it (sockets, tokens), so nothing outlives a
+session. ``SessionManager`` builds on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.activity import Activity
+from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
+from plugin_serialconsole.console import protocol
+from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.consoles import Reason
+from plugin_serialconsole.errors import authentication_required
+from plugin_serialconsole.logfmt import level_name
+from plugin_serialconsole.model.console_session import Claim, ConsoleSession
+from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.rights import Access
+from plugin_serialconsole.settings import Settings
+from plugin_serialconsole.supervisor.launcher import Launch, spawn
+from plugin_serialconsole.supervisor.process import ConsoleProcess, InviteFailed, start_watcher
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 5.0
+
+
+def _opener(claims: Iterable[Claim]) -> str | None:
+    """Who opened a session: the operator of its first claim."""
+    return next((claim.user for claim in claims), None)
+
+
+class SessionProcesses:
+    """The registry of sessions (``_sessions`` under ``_lock``) and their processes."""
+
+    def __init__(
+        self,
+        guests: GuestModel,
+        tokens: TokenStore,
+        settings: Settings,
+        uri: str,
+        sockets_dir: Path,
+        launch: Launch = spawn,
+    ) -> None:
+        self.guests = guests
+        self.tokens = tokens
+        self.settings = settings
+        self.uri = uri  # the host's connection's, which each console process opens again
+        self.sockets_dir = sockets_dir
+        self.launch = launch
+        self._lock = threading.Lock()
+        self._sessions: dict[str, ConsoleSession] = {}
+
+    def _start(
+        self,
+        session: ConsoleSession,
+        mode: str,
+        force: bool,
+        language: str,
+        escape: str,
+        booted: bool = False,
+    ) -> int:
+        try:
+            spec = self._spec(session, mode, force, language, escape, booted)
+            process = ConsoleProcess.start(spec, self.launch)
+        except BaseException:
+            self._release(session)
+            session.started.set()
+            raise
+        session.process = process
+        start_watcher(
+            process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
+        )
+        session.started.set()
+        opened = Activity(i18n.SESSION_OPENED, session.where(), _opener(session.claims.values()))
+        log.info("%s", i18n.translate(opened.code, opened.params), extra=opened.extra())
+        return process.replay
+
+    def _spec(
+        self,
+        session: ConsoleSession,
+        mode: str,
+        force: bool,
+        language: str,
+        escape: str,
+        booted: bool = False,
+    ) -> ConsoleSpec:
+        logs = self.settings.capture.logs_dir if session.captured else None
+        return ConsoleSpec(
+            settings=self.settings.console,
+            uri=self.uri,
+            guest_uuid=session.guest.uuid,
+            guest_name=session.guest.name,
+            device=session.device.alias,
+            socket_path=self.sockets_dir / session.console_id,
+            mode=mode,
+            force=force,
+            language=language,
+            log_level=level_name("plugin_serialconsole.console"),
+            escape=escape,
+            capture=session.captured,
+            booted=booted,
+            log_dir=str(logs) if logs is not None else "",
+        )
+
+    def _invite(
+        self, session: ConsoleSession, socket: str, mode: str, language: str, escape: str
+    ) -> int:
+        ttl = self.settings.console.token_ttl
+        try:
+            return session.process.invite(socket, mode, ttl, language, escape)
+        except InviteFailed:
+            with self._lock:
+                session.release(socket)
+            raise
+
+    def _issue(
+        self, session: ConsoleSession, socket: str, started: bool, access: Access | None
+    ) -> IssuedToken:
+        claim = session.claims[socket]
+        try:
+            ttl = self.settings.console.token_ttl
+            token = self.tokens.issue(socket, ttl, claim.login, access)
+        except BaseException:
+            if started:
+                session.process.kill()  # its watcher cleans up
+            else:
+                with self._lock:
+                    session.release(socket)
+            raise
+        with self._lock:
+            claim.token = token.digest
+            login_ended = not claim.live  # released by ``end_login`` meanwhile
+            if not login_ended and self._sessions.get(session.console_id) is session:
+                return token
+        self.tokens.revoke(token.digest)
+        if login_ended:
+            session.process.drop(socket, Reason.LOGIN_ENDED)
+            raise authentication_required()
+        raise InviteFailed("the console process ended")  # its cleanup has run already
+
+    def _release(self, session: ConsoleSession) -> None:
+        with self._lock:
+            self._forget(session)
+
+    def _forget(self, session: ConsoleSession) -> None:
+        """Take ``session`` out of the registry (the lock held): it is closed."""
+        if self._sessions.get(session.console_id) is session:
+            del self._sessions[session.console_id]
+
+    def _on_report(self, session: ConsoleSession, report: dict[str, Any]) -> None:
+        event = report.get("event")
+        with self._lock:
+            claim = session.claims.get(report.get("socket"))
+            session.apply(report)
+            digest = claim.token if claim is not None and event == protocol.EXPIRED else None
+        if digest is not None:
+            self.tokens.revoke(digest)
+        where = "{guest}/{device}".format(**session.where())
+        if event in (protocol.CONNECTED, protocol.LEFT):
+            log.info("console %s: %s client %s", where, report.get("mode"), event)
+        elif event == protocol.EXPIRED:
+            log.info("console %s: %s token expired unused", where, report.get("mode"))
+
+    def _on_exit(self, session: ConsoleSession) -> None:
+        """The process is reaped: remove everything the session left."""
+        reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
+        if reason == Reason.GUEST_STOPPED:  # before it is forgotten: nothing recaptures it
+            self.guests.guest_stopped(session.guest.uuid)
+        with self._lock:  # held while unlinking: a new session may bind the first socket
+            self._forget(session)
+            claims = list(session.claims.values())
+            reused = session.console_id in self._sessions  # a new session's first socket
+            for name in {claim.socket for claim in claims} - (
+                {session.console_id} if reused else set()
+            ):
+                path = self.sockets_dir / name
+                if path.is_socket():
+                    path.unlink(missing_ok=True)
+        for digest in (claim.token for claim in claims if claim.token is not None):
+            self.tokens.revoke(digest)
+        if reason == Reason.GUEST_STOPPED:
+            self._guest_stopped(session.guest)
+        why = i18n.translate(reason.message_code, params)
+        ended = Activity(i18n.SESSION_ENDED, {**session.where(), "reason": why}, _opener(claims))
+        log.info("%s", i18n.translate(ended.code, ended.params), extra=ended.extra())
+        session.ended.set()
+
+    def _guest_stopped(self, guest: Guest) -> None:
+        """One console saw the guest stop: so do the guest's other consoles (the model was
+        told before the session was forgotten)."""
+        for other in self._sessions_of(guest):
+            other.process.request_stop(Reason.GUEST_STOPPED)
+
+    def _end(self, session: ConsoleSession, reason: Reason) -> None:
+        """Stop a session's process and wait until it is cleaned up."""
+        session.process.request_stop(reason)
+        if not session.ended.wait(STOP_TIMEOUT):
+            log.warning("console process %s ignored stop; killing it", session.process.pid)
+            session.process.kill()
+            session.ended.wait(STOP_TIMEOUT)
+
+    def list(self) -> list[ConsoleSession]:
+        """Sessions whose process runs (not those still starting)."""
+        with self._lock:
+            return [s for s in self._sessions.values() if s.process is not None]
+
+    def _sessions_of(self, guest: Guest) -> list[ConsoleSession]:
+        return [s for s in self.list() if s.guest.uuid == guest.uuid]
