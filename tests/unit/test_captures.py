@@ -155,6 +155,8 @@ def test_a_start_whose_capture_fails_still_resumes_the_guest():
     with pytest.raises(OSError):
         keeper.start_guest(OFF)
     assert guests.resumed == ["web-off"]  # not left paused
+
+
 class BusySessions(Sessions):
     """``busy`` guests' consoles are held by another client: never captured."""
 
