@@ -219,7 +219,8 @@ class ConsoleServer:
         self._clients.pop(client.name, None)
         self.fanout.detach(client.cursor)
         client.hang_up(reason.message_code if reason else None)
-        self.report(protocol.LEFT, socket=client.name, mode=client.mode)
+        why = {"reason": str(reason)} if reason else {}
+        self.report(protocol.LEFT, socket=client.name, mode=client.mode, **why)
         if client is self._writer:
             self._writer = None
             if self.settings.grace == 0 and not self.capture:
@@ -280,7 +281,8 @@ class ConsoleServer:
             if client is self._writer:
                 self._writer = None
             client.hang_up(reason.message_code, params)
-            self.report(protocol.LEFT, socket=client.name, mode=client.mode)
+            left = {"reason": str(reason), "params": params}
+            self.report(protocol.LEFT, socket=client.name, mode=client.mode, **left)
 
     async def _pump(self) -> None:
         try:

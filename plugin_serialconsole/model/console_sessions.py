@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from plugin_serialconsole import consoles
+from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.bridge.tokens import LoginBinding
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import (
@@ -107,6 +107,8 @@ class SessionManager(SessionCaptures):
                 if session.ended.wait(STOP_TIMEOUT):
                     continue  # it was ending: start afresh
                 raise console_unavailable(guest.name, str(error)) from None
+            if session.captured:  # a capture's process started long ago: this is the open
+                self._activity(i18n.SESSION_OPENED, session, user)
             return Opened(session, token, mode, action == JOIN, replay, escape)
         raise console_in_use(guest.name, device.alias)
 

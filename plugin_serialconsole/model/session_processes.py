@@ -78,9 +78,18 @@ class SessionProcesses:
             process, lambda r: self._on_report(session, r), lambda: self._on_exit(session)
         )
         session.started.set()
-        opened = Activity(i18n.SESSION_OPENED, session.where(), _opener(session.claims.values()))
-        log.info("%s", i18n.translate(opened.code, opened.params), extra=opened.extra())
+        if session.captured:  # the host's doing: its clients' opening is the activity
+            log.info("console %s captured", where_of(session))
+        else:
+            self._activity(i18n.SESSION_OPENED, session, _opener(session.claims.values()))
         return process.replay
+
+    def _activity(
+        self, code: str, session: ConsoleSession, user: str | None, **params: object
+    ) -> None:
+        """Log what an operator did with a console, for hosts that keep an activity log."""
+        done = Activity(code, {**session.where(), **params}, user)
+        log.info("%s", i18n.translate(done.code, done.params), extra=done.extra())
 
     def _spec(
         self,
@@ -165,6 +174,10 @@ class SessionProcesses:
         where = "{guest}/{device}".format(**session.where())
         if event in (protocol.CONNECTED, protocol.LEFT):
             log.info("console %s: %s client %s", where, report.get("mode"), event)
+        if event == protocol.LEFT and session.captured and claim is not None:
+            # A capture lives on: for its operator, a console ends when the client goes.
+            why = _left_reason(report)
+            self._activity(i18n.SESSION_ENDED, session, claim.user, reason=why)
         elif event == protocol.EXPIRED:
             log.info("console %s: %s token expired unused", where, report.get("mode"))
 
@@ -188,8 +201,10 @@ class SessionProcesses:
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
         why = i18n.translate(reason.message_code, params)
-        ended = Activity(i18n.SESSION_ENDED, {**session.where(), "reason": why}, _opener(claims))
-        log.info("%s", i18n.translate(ended.code, ended.params), extra=ended.extra())
+        if session.captured:
+            log.info("capture of console %s ended: %s", where_of(session), why)
+        else:
+            self._activity(i18n.SESSION_ENDED, session, _opener(claims), reason=why)
         session.ended.set()
 
     def _guest_stopped(self, guest: Guest) -> None:
@@ -213,3 +228,14 @@ class SessionProcesses:
 
     def _sessions_of(self, guest: Guest) -> list[ConsoleSession]:
         return [s for s in self.list() if s.guest.uuid == guest.uuid]
+
+
+def where_of(session: ConsoleSession) -> str:
+    return "{guest}/{device}".format(**session.where())
+
+
+def _left_reason(report: dict[str, Any]) -> str:
+    """Why a client left, as its console process said (a client that hung up says nothing)."""
+    kind, params = report.get("reason"), report.get("params")
+    reason = Reason(kind) if kind in set(Reason) else Reason.CLIENT_CLOSED
+    return i18n.translate(reason.message_code, params if isinstance(params, dict) else {})

@@ -21,9 +21,10 @@ XHR = {"X-Requested-With": "XMLHttpRequest"}
 WOK_WS_PORT = 64667
 
 
-@pytest.fixture(scope="module")
-def wok() -> Iterator[WokStandin]:
-    standin = WokStandin()
+@pytest.fixture(scope="module", params=["none"])
+def wok(request) -> Iterator[WokStandin]:
+    """A stand-in Wok; a test parametrized indirectly with "all" has captures on."""
+    standin = WokStandin(plugin={"capture": request.param})
     try:
         yield standin.start()
     finally:
@@ -79,6 +80,7 @@ def test_a_post_on_the_login_cookie_without_the_browser_header_is_refused(wok):
     assert browser.get(wok.plugin("sessions"), headers=JSON, timeout=HTTP_TIMEOUT).json() == []
 
 
+@pytest.mark.parametrize("wok", ["none", "all"], indirect=True)
 def test_a_console_through_a_wok_login_lands_in_wok_activity_log(wok):
     browser = wok.login("alice")
     opened = browser.post(

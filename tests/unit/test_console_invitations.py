@@ -63,7 +63,7 @@ def test_viewer_ctrl_q_ends_only_that_viewer(console_process):
     viewer.sendall(b"\x11")
     rest = process.recv_until_eof(viewer)
     assert rest.endswith(b"[serialconsole] Disconnected (Ctrl+Q). (SCONS0102L)\r\n")
-    assert process.event() == {"event": "left", "socket": VIEW, "mode": "view"}
+    assert process.event() == {"event": "left", "socket": VIEW, "mode": "view", "reason": "ctrl-q"}
     writer.sendall(b"echo on\r")
     assert process.recv_until(writer, b"on\r\n# ").endswith(b"echo on\r\non\r\n# ")
 
@@ -236,7 +236,12 @@ def test_a_dropped_viewer_gets_the_final_line_and_the_writer_goes_on(console_pro
     process.recv_until(viewer, b"# ")
     drop(process, VIEW)
     assert process.recv_until_eof(viewer).endswith(LOGIN_ENDED_LINE)
-    assert process.event() == {"event": "left", "socket": VIEW, "mode": "view"}
+    assert process.event() == {
+        "event": "left",
+        "socket": VIEW,
+        "mode": "view",
+        "reason": "login-ended",
+    }
     writer.sendall(b"echo on\r")
     assert process.recv_until(writer, b"on\r\n# ").endswith(b"echo on\r\non\r\n# ")
 
@@ -252,7 +257,12 @@ def test_a_dropped_writer_leaves_the_console_detached_for_its_grace(console_proc
     process.recv_until(writer, b"# ")
     drop(process, WRITE)
     assert process.recv_until_eof(writer).endswith(LOGIN_ENDED_LINE)
-    assert process.event() == {"event": "left", "socket": WRITE, "mode": "write"}
+    assert process.event() == {
+        "event": "left",
+        "socket": WRITE,
+        "mode": "write",
+        "reason": "login-ended",
+    }
     answer = process.invite(WRITE[:-1] + "d", mode="write")  # the writer's place is free
     assert answer["event"] == "invited"
     again = process.connect(WRITE[:-1] + "d")

@@ -33,9 +33,12 @@ OPERATORS = {
 }
 
 
-def install_plugin(plugins_dir: Path, run_dir: Path, **server: str) -> Path:
+def install_plugin(
+    plugins_dir: Path, run_dir: Path, plugin: dict[str, str] | None = None, **server: str
+) -> Path:
     """The shim as ``<plugins_dir>/serialconsole/`` with the shipped conf file, its
-    ``[server]`` given a run dir, a free WebSocket port and ``server``'s keys."""
+    ``[server]`` given a run dir, a free WebSocket port and ``server``'s keys, its
+    ``[serialconsole]`` ``plugin``'s."""
     plugin_dir = plugins_dir / "serialconsole"
     plugin_dir.mkdir(parents=True)
     shutil.copy(SHIM / "__init__.py", plugin_dir / "__init__.py")
@@ -46,6 +49,7 @@ def install_plugin(plugins_dir: Path, run_dir: Path, **server: str) -> Path:
     # Like the integration hosts: captures only where a test asks, logs in its own dir.
     conf["serialconsole"].setdefault("capture", "none")
     conf["serialconsole"]["state_dir"] = str(run_dir.parent / "state")
+    conf["serialconsole"].update(plugin or {})
     with open(plugin_dir / "serialconsole.conf", "w") as file:
         conf.write(file)
     return plugin_dir
@@ -54,11 +58,11 @@ def install_plugin(plugins_dir: Path, run_dir: Path, **server: str) -> Path:
 class WokStandin:
     """One stand-in Wok with the plugin, on a free loopback port (``--test``: mock model)."""
 
-    def __init__(self, *options: str, **server: str) -> None:
+    def __init__(self, *options: str, plugin: dict[str, str] | None = None, **server: str) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="wok", dir="/tmp"))
         self.run_dir = self.base / "run"
         self.request_log = self.base / "requests.log"
-        self.plugin_dir = install_plugin(self.base / "plugins", self.run_dir, **server)
+        self.plugin_dir = install_plugin(self.base / "plugins", self.run_dir, plugin, **server)
         self.options = options or ("--test",)
         self.proc: subprocess.Popen | None = None
         self.url = ""
