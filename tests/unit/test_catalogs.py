@@ -217,18 +217,7 @@ def test_choose_language_among_available(header, override, expected):
     assert languages.choose_language(header, override, {"pt_BR", "de_DE", "zh_CN"}) == expected
 
 
-WOK_LANGUAGES = {
-    "pt_BR",
-    "zh_CN",
-    "de_DE",
-    "es_ES",
-    "fr_FR",
-    "it_IT",
-    "ja_JP",
-    "ko_KR",
-    "ru_RU",
-    "zh_TW",
-}
+WOK_LANGUAGES = REQUIRED  # their catalogs, what a header may name
 
 
 @pytest.mark.parametrize(

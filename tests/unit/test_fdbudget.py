@@ -4,10 +4,8 @@ could not answer (issue 20)."""
 from __future__ import annotations
 
 import resource
-import subprocess
-import sys
 
-import pytest
+from .rlimits import run_with_open_files
 
 CHILD = """
 from plugin_serialconsole.bridge.fdbudget import max_handlers, max_waiting
@@ -18,19 +16,7 @@ print(waiting, max_handlers({wanted}, waiting))
 
 def budget(soft: int, wanted: int) -> tuple[list[int], str]:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    if hard != resource.RLIM_INFINITY and hard < soft:
-        pytest.skip(f"the hard open-files limit here is {hard}")
-
-    def lower() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(wanted=wanted)],
-        preexec_fn=lower,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = run_with_open_files(soft, max(soft, hard), CHILD.format(wanted=wanted))
     return [int(word) for word in done.stdout.split()], done.stderr
 
 

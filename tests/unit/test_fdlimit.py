@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import resource
-import subprocess
-import sys
-
-import pytest
+from .rlimits import run_with_open_files
 
 CHILD = """
 import resource
@@ -16,20 +12,7 @@ print(raise_open_files_limit({wanted}), resource.getrlimit(resource.RLIMIT_NOFIL
 
 
 def run_with_limits(soft: int, hard: int, wanted: int) -> list[int]:
-    now = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    if now != resource.RLIM_INFINITY and now < hard:
-        pytest.skip(f"the hard open-files limit here is {now}")
-
-    def lower() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(wanted=wanted)],
-        preexec_fn=lower,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = run_with_open_files(soft, hard, CHILD.format(wanted=wanted))
     return [int(word) for word in done.stdout.split()]
 
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from .procs import kill_pids, processes_mentioning
+from .procs import kill_pids, processes_mentioning, run_dir_leftovers
 from .waiting import WaitTimeout, wait_equal, wait_for
 
 READY_TIMEOUT = 20.0
@@ -153,15 +153,7 @@ class Host:
 
     def leftovers(self) -> dict[str, Any]:
         """What is left of the host once stopped: processes and files; empty when clean."""
-        left: dict[str, Any] = {}
-        processes = processes_mentioning(str(self.run_dir))
-        if processes:
-            left["processes"] = processes
-        for name in ("consoles", "tokens"):
-            directory = self.run_dir / name
-            if directory.is_dir() and (files := sorted(p.name for p in directory.iterdir())):
-                left[name] = files
-        return left
+        return run_dir_leftovers(self.run_dir)
 
     def finish(self) -> None:
         """Stop the host (if needed) and check nothing is left; always clean up after."""

@@ -35,6 +35,19 @@ def processes_mentioning(text: str) -> dict[int, str]:
     return found
 
 
+def run_dir_leftovers(run_dir: Path) -> dict[str, Any]:
+    """What a stopped host left in and of its run dir (processes naming it, console
+    sockets, tokens); empty when clean."""
+    left: dict[str, Any] = {}
+    if processes := processes_mentioning(str(run_dir)):
+        left["processes"] = processes
+    for name in ("consoles", "tokens"):
+        directory = run_dir / name
+        if directory.is_dir() and (files := sorted(p.name for p in directory.iterdir())):
+            left[name] = files
+    return left
+
+
 def children(pid: int) -> dict[int, str]:
     """The children of ``pid`` and their state letters (``Z``: a zombie nobody reaped)."""
     found = {}

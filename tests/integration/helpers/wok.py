@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from .host import HTTP_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT
-from .procs import kill_pids, processes_mentioning
+from .procs import kill_pids, processes_mentioning, run_dir_leftovers
 from .waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -132,11 +132,4 @@ class WokStandin:
             shutil.rmtree(self.base, ignore_errors=True)
 
     def leftovers(self) -> dict[str, Any]:
-        left: dict[str, Any] = {}
-        if processes := processes_mentioning(str(self.run_dir)):
-            left["processes"] = processes
-        for name in ("consoles", "tokens"):
-            directory = self.run_dir / name
-            if directory.is_dir() and (files := sorted(p.name for p in directory.iterdir())):
-                left[name] = files
-        return left
+        return run_dir_leftovers(self.run_dir)
