@@ -128,6 +128,9 @@ def test_file_names_only_from_console_ids():
         ("all", "web-*", "", "db-1", False),
         ("all", "web-* db-?", "db-2", "db-2", False),
         ("all", "web-* db-?", "db-2", "db-1", True),
+        ("all", "web-*,db-?", "", "db-1", True),  # commas separate, as they always did
+        ("all", '"web 1", db-?', "", "web 1", True),  # quoted as in the rights file
+        ("all", "'lab #[0-9]'", "", "lab #3", True),
     ],
 )
 def test_capture_patterns(mode, include, exclude, name, captured):
@@ -136,6 +139,8 @@ def test_capture_patterns(mode, include, exclude, name, captured):
 
 
 def test_capture_settings_are_checked():
+    with pytest.raises(ValueError, match="capture_exclude"):
+        CapturePolicy.from_values("all", "", '"web 1', "")  # a quote left open
     with pytest.raises(ValueError):
         CapturePolicy.from_values("some", "", "", "")
     with pytest.raises(ValueError):
