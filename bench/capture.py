@@ -1,7 +1,8 @@
 """The capture part (issue 15) on the mock model: a host capturing ``--sessions`` guests
 of a generated test-driver file from its start; how long until all are captured, what the
-captures cost at rest, open → first byte on a captured guest, and the log's cost on
-throughput (``seq`` through a captured console against one that is not captured)."""
+captures cost at rest, open → first byte on a captured guest, the log's cost on
+throughput (``seq`` through a captured console against one that is not captured), and
+reading a log whose index is huge (``logread``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from bench import procs
+from bench import logread, procs
 from bench.mock import PROMPT, start_host
 from bench.opening import open_console, open_first_byte
 from bench.terminal import BenchFailure, bulk_rate, percentile
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         measured = rates(host, names[1], plain, args.reps, args.mock_seq)
         figures.update(measured)
         figures["throughput_ratio"] = measured["captured_mb_s"] / measured["plain_mb_s"]
+        figures["log_read"] = logread.run(workdir)
         return figures
     finally:
         host.finish()

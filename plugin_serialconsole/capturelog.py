@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import mmap
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,6 +31,7 @@ LOG = ".log"
 INDEX = ".idx"
 OLDER = ".1"
 GENERATIONS = (OLDER, "")  # oldest first
+OPEN_ATTEMPTS = 5  # openings of a log rotating meanwhile before giving up
 STRETCH = 1.0  # seconds: output closer than this to a stretch's start belongs to it
 FILE_MODE = 0o600
 _OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
@@ -80,30 +83,132 @@ def open_file(directory_fd: int, name: str, flags: int) -> int:
     return fd
 
 
-def _read(directory_fd: int, name: str) -> bytes:
-    try:
-        fd = open_file(directory_fd, name, os.O_RDONLY)
-    except FileNotFoundError:
-        return b""
-    with os.fdopen(fd, "rb") as file:
-        return file.read()
-
-
 def parse_index(data: bytes) -> list[Mark]:
-    marks = []
-    for line in data.splitlines():
-        if match := _INDEX_LINE.fullmatch(line):
-            ended = match.group(3).decode(errors="replace") if match.group(3) is not None else None
-            marks.append(Mark(int(match.group(1)), float(match.group(2)), ended))
-    return marks
+    return [mark for line in data.splitlines() if (mark := _parse_mark(line)) is not None]
+
+
+def _parse_mark(line: bytes) -> Mark | None:
+    if match := _INDEX_LINE.fullmatch(line):
+        ended = match.group(3).decode(errors="replace") if match.group(3) is not None else None
+        return Mark(int(match.group(1)), float(match.group(2)), ended)
+    return None
+
+
+class _Index:
+    """An index file seen through ``mmap``: lines found by bisecting, never all parsed."""
+
+    def __init__(self, fd: int) -> None:
+        size = os.fstat(fd).st_size if fd >= 0 else 0
+        self._data: mmap.mmap | bytes = mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else b""
+
+    def close(self) -> None:
+        if isinstance(self._data, mmap.mmap):
+            self._data.close()
+
+    def _line(self, start: int) -> tuple[Mark | None, int]:
+        """(the mark on the line starting at ``start``, where the next line starts)."""
+        end = self._data.find(b"\n", start)
+        end = len(self._data) if end < 0 else end
+        return _parse_mark(self._data[start:end]), min(end + 1, len(self._data))
+
+    def first(self, after: Callable[[Mark], bool]) -> Mark | None:
+        """The first mark for which ``after`` holds (false before it, true from it on, as
+        the index is in time order); None when there is none."""
+        low, high = 0, len(self._data)  # line starts; the mark sought starts in [low, high]
+        while low < high:
+            start = self._data.rfind(b"\n", low, (low + high) // 2) + 1 or low
+            mark, following = self._line(start)
+            if mark is not None and after(mark):
+                high = start
+            else:
+                low = following
+        return self._line(low)[0] if low < len(self._data) else None
+
+    def last(self) -> Mark | None:
+        end = len(self._data)
+        while end > 0:
+            start = self._data.rfind(b"\n", 0, end - 1) + 1
+            if (mark := self._line(start)[0]) is not None:
+                return mark
+            end = start
+        return None
+
+
+@dataclass
+class _Generation:
+    """One generation's log and index, opened together."""
+
+    log_fd: int
+    index_fd: int
+
+    def close(self) -> None:
+        for fd in (self.log_fd, self.index_fd):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _open_or_none(directory_fd: int, name: str) -> int:
+    try:
+        return open_file(directory_fd, name, os.O_RDONLY)
+    except FileNotFoundError:
+        return -1
+
+
+def _still_named(directory_fd: int, name: str, fd: int) -> bool:
+    """Whether ``name`` still is the file ``fd`` has open (or still missing, for -1)."""
+    try:
+        named = os.stat(name, dir_fd=directory_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return fd < 0
+    if fd < 0:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _open_generations(directory_fd: int, console: str) -> list[_Generation]:
+    """Both generations' files, oldest first, opened as one consistent set: a rotation
+    while they were being opened (a name now another file) has them opened again."""
+    for _ in range(OPEN_ATTEMPTS):
+        generations: list[_Generation] = []
+        try:
+            names = [
+                (file_name(console, LOG, g), file_name(console, INDEX, g)) for g in GENERATIONS
+            ]
+            for log_name, index_name in names:
+                generation = _Generation(_open_or_none(directory_fd, log_name), -1)
+                generations.append(generation)
+                generation.index_fd = _open_or_none(directory_fd, index_name)
+            if all(
+                _still_named(directory_fd, log_name, g.log_fd)
+                and _still_named(directory_fd, index_name, g.index_fd)
+                for (log_name, index_name), g in zip(names, generations, strict=True)
+            ):
+                return generations
+        except BaseException:
+            for generation in generations:
+                generation.close()
+            raise
+        for generation in generations:
+            generation.close()
+    raise OSError(errno.EAGAIN, "the log kept rotating while it was read")
 
 
 def last_mark(directory_fd: int, console: str) -> Mark | None:
     """The newest index line of the log of ``console``, if it has one."""
-    for generation in reversed(GENERATIONS):
-        if marks := parse_index(_read(directory_fd, file_name(console, INDEX, generation))):
-            return marks[-1]
-    return None
+    generations = _open_generations(directory_fd, console)
+    try:
+        for generation in reversed(generations):
+            index = _Index(generation.index_fd)
+            try:
+                if (mark := index.last()) is not None:
+                    return mark
+            finally:
+                index.close()
+        return None
+    finally:
+        for generation in generations:
+            generation.close()
 
 
 def last_written(directory_fd: int, console: str) -> float | None:
@@ -115,21 +220,51 @@ def last_written(directory_fd: int, console: str) -> float | None:
     return None
 
 
+def _span(generation: _Generation, since: float | None, until: float | None) -> tuple[int, int]:
+    """Where in the generation's log the stretches that started from ``since`` until
+    ``until`` lie (start, end); found by bisecting its index."""
+    size = os.fstat(generation.log_fd).st_size
+    if since is None and until is None:
+        return 0, size
+    index = _Index(generation.index_fd)
+    try:
+        first = index.first(lambda mark: since is None or mark.time >= since)
+        after = index.first(lambda mark: until is not None and mark.time > until)
+    finally:
+        index.close()
+    start = min(first.offset, size) if first is not None else size
+    end = min(after.offset, size) if after is not None else size
+    return start, max(start, end)
+
+
 def read_log(
-    directory_fd: int, console: str, since: float | None = None, until: float | None = None
+    directory_fd: int,
+    console: str,
+    since: float | None = None,
+    until: float | None = None,
+    tail: int | None = None,
 ) -> bytes:
     """The log of ``console``, both generations, cut to the stretches that started from
-    ``since`` until ``until`` (unix times; either may be None)."""
-    out = bytearray()
-    for generation in GENERATIONS:
-        data = _read(directory_fd, file_name(console, LOG, generation))
-        if since is None and until is None:
-            out += data
-            continue
-        marks = parse_index(_read(directory_fd, file_name(console, INDEX, generation)))
-        ends = [mark.offset for mark in marks[1:]] + [len(data)] if marks else []
-        for here, end in zip(marks, ends, strict=True):
-            if since is not None and here.time < since or until is not None and here.time > until:
-                continue
-            out += data[here.offset : end]
-    return bytes(out)
+    ``since`` until ``until`` (unix times; either may be None), and of that the last
+    ``tail`` bytes (all if None). Only the bytes answered are read."""
+    generations = _open_generations(directory_fd, console)
+    try:
+        spans = [(g.log_fd, *_span(g, since, until)) for g in generations if g.log_fd >= 0]
+        if tail is not None:
+            spans = _last_bytes(spans, tail)
+        out = bytearray()
+        for fd, start, end in spans:
+            out += os.pread(fd, end - start, start)
+        return bytes(out)
+    finally:
+        for generation in generations:
+            generation.close()
+
+
+def _last_bytes(spans: list[tuple[int, int, int]], wanted: int) -> list[tuple[int, int, int]]:
+    kept: list[tuple[int, int, int]] = []
+    for fd, start, end in reversed(spans):
+        start = max(start, end - wanted)
+        wanted -= end - start
+        kept.insert(0, (fd, start, end))
+    return kept

@@ -10,7 +10,7 @@ rights_file``), one rule a line::
     *            demo         view
 
 *who* is an operator, ``@group`` (a group the users file gives operators) or ``*``
-(every operator); *guests* a shell-style pattern on the guest's name (``*``, ``?``,
+(every operator); *guests* a pattern on the guest's name (``guestpatterns``: ``*``, ``?``,
 ``[...]``; quote it with ``"`` when it holds spaces or ``#``); *rights* any of ``view``,
 ``console``, ``takeover``, ``power``, ``audit`` or ``all``. An operator's rights on a guest
 are those of every rule that matches. Every right includes ``view`` (one acts only on a
@@ -27,16 +27,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shlex
 import stat
 import threading
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.errors import SerialConsoleError, not_found
+from plugin_serialconsole.guestpatterns import matches, split_words
 from plugin_serialconsole.hookspecs import Identity
 
 log = logging.getLogger(__name__)
@@ -131,7 +130,7 @@ class Rule:
             matched = self.who[1:] in subject.groups
         else:
             matched = self.who == subject.user
-        return matched and fnmatchcase(guest, self.guests)
+        return matched and matches(guest, self.guests)
 
 
 def expand(names: list[str]) -> frozenset[str]:
@@ -152,7 +151,7 @@ def parse_rules(text: str) -> tuple[Rule, ...]:
     rules = []
     for number, line in enumerate(text.splitlines(), 1):
         try:
-            words = shlex.split(line, comments=True)
+            words = split_words(line, comments=True)
         except ValueError as error:
             raise RulesError(f"line {number}: {error}") from None
         if not words:

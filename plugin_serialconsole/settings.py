@@ -39,6 +39,7 @@ DEFAULTS = {
 MIN_RING_SIZE = 4096
 MAX_RING_SIZE = 64 * 1024 * 1024
 MIN_LOG_SIZE = 4096
+MAX_LOG_SIZE = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,11 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
             f"[{SECTION}] ring_size must be a whole number of bytes from {MIN_RING_SIZE} "
             f"to {MAX_RING_SIZE}"
         )
-    if log_size < MIN_LOG_SIZE or log_size % 1:
-        raise ValueError(f"[{SECTION}] log_size must be a whole number of bytes >= {MIN_LOG_SIZE}")
+    if not MIN_LOG_SIZE <= log_size <= MAX_LOG_SIZE or log_size % 1:
+        raise ValueError(
+            f"[{SECTION}] log_size must be a whole number of bytes from {MIN_LOG_SIZE} "
+            f"to {MAX_LOG_SIZE}"
+        )
     try:
         return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size), int(log_size))
     except ValueError as error:

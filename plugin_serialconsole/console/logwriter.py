@@ -34,6 +34,8 @@ LINGER = 0.1  # seconds the writer gathers output before writing it
 QUIET = 1.0  # seconds without output after which a flood's buffers are given back
 CLOSE_TIMEOUT = 5.0
 BOOT_DEBOUNCE = 2.0  # seconds: no guest reboots twice within them
+INDEX_SHARE = 4  # an index grows past 1/INDEX_SHARE of its log's size (+ INDEX_SLACK) by
+INDEX_SLACK = 4096  # capture ends only: stretch starts are marked while it is smaller
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
 
@@ -49,6 +51,8 @@ class LogWriter:
         self._log_fd = -1
         self._index_fd = -1
         self._size = 0
+        self._index_size = 0
+        self._marked = False  # whether this capture has marked a stretch yet
         self._stretch_time = 0.0  # the writer's: when the stretch being written started
         self._queued_stretch = -STRETCH  # when the last stretch queued started
         self._filling = Batch()
@@ -89,6 +93,7 @@ class LogWriter:
         self._log_fd = capturelog.open_file(self._dir_fd, file_name(self.console, LOG), _APPEND)
         self._index_fd = capturelog.open_file(self._dir_fd, file_name(self.console, INDEX), _APPEND)
         self._size = os.fstat(self._log_fd).st_size
+        self._index_size = os.fstat(self._index_fd).st_size
 
     def mark_boot(self) -> None:
         """The guest rebooted: a boot line, in order with the output around it. One per
@@ -203,10 +208,14 @@ class LogWriter:
         return banner(i18n.CAPTURE_GAP, start=start, end=end, reason=why)
 
     def _start_stretch(self, when: float) -> None:
+        """A stretch of output starts: marked in the index while that stays small beside the
+        log (a guest printing a byte a second would otherwise make the index many times the
+        log's size; past that, its output counts to the stretch before), and always for the
+        capture's first line."""
         self._stretch_time = when
         if self._size >= self.limit:
             self._rotate()  # marks the new file's start
-        else:
+        elif not self._marked or self._index_size < self._size // INDEX_SHARE + INDEX_SLACK:
             self._mark(when)
 
     def _append(self, data: memoryview) -> None:
@@ -237,6 +246,8 @@ class LogWriter:
     def _mark(self, when: float, suffix: str = "") -> None:
         line = f"{self._size} {when:.3f}{suffix.replace(chr(10), ' ')}\n".encode()
         os.write(self._index_fd, line)
+        self._index_size += len(line)
+        self._marked = True
 
     def _rotate(self) -> None:
         self._close_log_files()

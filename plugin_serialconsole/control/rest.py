@@ -230,7 +230,8 @@ class RestApi:
         guest = self.visible_guest(ident)
         if self.logs is None:
             raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
-        device, data = self.logs.read(guest, query.get("device"), since, until)
+        tail = int(query["tail"]) if "tail" in query else None
+        device, data = self.logs.read(guest, query.get("device"), since, until, tail)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".log")
         return http.respond_file(data, name)

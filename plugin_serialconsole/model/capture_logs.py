@@ -69,9 +69,15 @@ class CaptureLogs:
             raise SerialConsoleError(i18n.LOG_UNAVAILABLE, 503, error=str(error)) from None
 
     def read(
-        self, guest: Guest, alias: str | None, since: float | None, until: float | None
+        self,
+        guest: Guest,
+        alias: str | None,
+        since: float | None,
+        until: float | None,
+        tail: int | None = None,
     ) -> tuple[str, bytes]:
-        """(device alias, the log of that device of ``guest`` from ``since`` until ``until``)."""
+        """(device alias, the log of that device of ``guest`` from ``since`` until ``until``,
+        of that the last ``tail`` bytes if given)."""
         if since is not None and until is not None and until < since:
             raise SerialConsoleError(i18n.LOG_BAD_RANGE, 400)
         device = guest.device(alias)
@@ -82,7 +88,7 @@ class CaptureLogs:
                 raise SerialConsoleError(
                     i18n.LOG_NOT_FOUND, 404, guest=guest.name, device=device.alias
                 )
-            return device.alias, capturelog.read_log(directory, key, since, until)
+            return device.alias, capturelog.read_log(directory, key, since, until, tail)
         except OSError as error:
             raise SerialConsoleError(i18n.LOG_UNAVAILABLE, 503, error=str(error)) from None
         finally:

@@ -2,17 +2,19 @@
 
 ``capture = all`` captures every running guest's console devices whose guest name
 matches one of ``capture_include`` (all, when empty) and none of ``capture_exclude``
-(shell-style patterns, e.g. ``web-* db-?``); ``capture = none`` captures nothing. The
+(patterns as ``guestpatterns`` reads them, e.g. ``web-* db-?``); ``capture = none``
+captures nothing. The
 logs live under the state directory (``state_dir``): systemd's ``StateDirectory``, else
 ``/var/lib/serialconsole`` for root, else the user's XDG state directory.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from plugin_serialconsole.guestpatterns import matches_any, parse_patterns
 
 CAPTURE_MODES = ("all", "none")
 LOGS = "logs"  # the state directory's sub-directory of capture logs
@@ -27,10 +29,6 @@ def default_state_dir() -> Path:
     xdg = os.environ.get("XDG_STATE_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
     return base / "serialconsole"
-
-
-def _patterns(text: str) -> tuple[str, ...]:
-    return tuple(word for word in text.replace(",", " ").split() if word)
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,13 @@ class CapturePolicy:
         directory = Path(state_dir.strip()) if state_dir.strip() else default_state_dir()
         if not directory.is_absolute():
             raise ValueError(f"state_dir: not an absolute path: {state_dir!r}")
-        return cls(mode == "all", _patterns(include), _patterns(exclude), directory)
+        patterns = []
+        for key, text in (("capture_include", include), ("capture_exclude", exclude)):
+            try:
+                patterns.append(parse_patterns(text))
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from None
+        return cls(mode == "all", *patterns, directory)
 
     @property
     def logs_dir(self) -> Path:
@@ -58,6 +62,6 @@ class CapturePolicy:
         """Whether the consoles of the guest named ``guest_name`` are captured."""
         if not self.enabled:
             return False
-        if self.include and not any(fnmatch.fnmatchcase(guest_name, p) for p in self.include):
+        if self.include and not matches_any(guest_name, self.include):
             return False
-        return not any(fnmatch.fnmatchcase(guest_name, p) for p in self.exclude)
+        return not matches_any(guest_name, self.exclude)

@@ -82,6 +82,7 @@ class ConsoleSession:
     process: ConsoleProcess | None = None
     captured: bool = False  # a capture: started by the host, lives while the guest runs
     started: threading.Event = field(default_factory=threading.Event)
+    ending: datetime | None = None  # when its process said it ends (it may not be reaped yet)
     ended: threading.Event = field(default_factory=threading.Event)
 
     def claim(self, mode: str, socket: str, user: str, login: LoginBinding | None = None) -> Claim:

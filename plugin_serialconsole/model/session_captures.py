@@ -6,6 +6,7 @@ writer away and ``close`` its clients, never the capture.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.consoles import Reason
@@ -13,7 +14,7 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.ids import console_id
 from plugin_serialconsole.model.console_session import ConsoleSession
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
-from plugin_serialconsole.model.session_processes import SessionProcesses
+from plugin_serialconsole.model.session_processes import STOP_TIMEOUT, SessionProcesses
 from plugin_serialconsole.supervisor.process import STARTUP_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -31,26 +32,19 @@ class SessionCaptures(SessionProcesses):
                 return
         self.capture(guest)
 
-    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+    def capture(
+        self, guest: Guest, booted: bool = False, started: datetime | None = None
+    ) -> list[str]:
         """Have a capture on each console device of running ``guest``: start those missing
-        (``booted``: the guest has just started), wait for those starting; return the
-        aliases of the devices captured now."""
+        (``booted``: the guest has just started, at ``started`` if known), wait for those
+        starting; return the aliases of the devices captured now."""
         captured: list[str] = []
         if not self._still_running(guest):  # e.g. listed a moment before it stopped
             return captured
         for device in guest.consoles:
-            key = console_id(guest.uuid, device.alias)
-            with self._lock:
-                session = self._sessions.get(key)
-                if session is None:
-                    session = ConsoleSession(guest, device, key, captured=True)
-                    self._sessions[key] = session
-                    start = True
-                else:
-                    start = False
+            session, start = self._session_for(guest, device, started)
             if not start:
-                session.started.wait(STARTUP_TIMEOUT)
-                if session.process is not None and session.captured:
+                if session is not None and session.process is not None and session.captured:
                     captured.append(device.alias)
                 continue
             try:
@@ -71,10 +65,36 @@ class SessionCaptures(SessionProcesses):
             captured.append(device.alias)
         return captured
 
+    def _session_for(
+        self, guest: Guest, device: ConsoleDevice, started: datetime | None
+    ) -> tuple[ConsoleSession | None, bool]:
+        """(The session of ``device``, whether it is new and to be started by the caller.)
+        A session that is ending, or that began before the guest's run ``started``, is of
+        an earlier run (a quick stop and start): its end is awaited, so the new run gets a
+        capture of its own instead of counting as captured by it; None if it lingers."""
+        key = console_id(guest.uuid, device.alias)
+        while True:
+            with self._lock:
+                session = self._sessions.get(key)
+                if session is None:
+                    session = ConsoleSession(guest, device, key, captured=True)
+                    self._sessions[key] = session
+                    return session, True
+            session.started.wait(STARTUP_TIMEOUT)
+            earlier_run = started is not None and session.since < started
+            if session.process is None or (session.ending is None and not earlier_run):
+                return session, False
+            if not session.ended.wait(STOP_TIMEOUT):
+                log.info(
+                    "console %s of %s: the earlier run's capture lingers", device.alias, guest.name
+                )
+                return None, False
+
     def _still_running(self, guest: Guest) -> bool:
         """Whether ``guest`` runs now (asked again only if a capture would start)."""
         with self._lock:
-            if all(console_id(guest.uuid, d.alias) in self._sessions for d in guest.consoles):
+            sessions = [self._sessions.get(console_id(guest.uuid, d.alias)) for d in guest.consoles]
+            if all(s is not None and s.ending is None for s in sessions):
                 return True  # nothing to start: no need to ask libvirt
         try:
             return self.guests.lookup(guest.uuid).running

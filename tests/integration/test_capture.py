@@ -204,6 +204,8 @@ def test_log_since_and_until_cut_by_time(capturing, connect):
         ({"device": "../x"}, "SCONS0007E"),
         ({"device": "serial9"}, "SCONS0004E"),
         ({"other": "1"}, "SCONS0007E"),
+        ({"tail": "-1"}, "SCONS0007E"),
+        ({"tail": "12345678901"}, "SCONS0007E"),
     ],
 )
 def test_log_refuses_bad_parameters(capturing, params, code):
@@ -211,6 +213,16 @@ def test_log_refuses_bad_parameters(capturing, params, code):
     response = log_of(host, **params)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == code
+
+
+def test_log_tail_answers_only_the_last_bytes(capturing):
+    # The console page asks for the log's tail only; the server must not send it all.
+    host = capturing()
+    wait_captured(host)
+    whole = wait_log(host, b"Type 'help'.")
+    response = log_of(host, tail="100")
+    assert response.status_code == 200, response.text
+    assert response.content == whole[-100:]
 
 
 def test_log_answers_404_for_a_device_never_captured(start_host):

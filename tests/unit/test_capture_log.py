@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,9 @@ def test_file_names_only_from_console_ids():
         ("all", "web-*", "", "db-1", False),
         ("all", "web-* db-?", "db-2", "db-2", False),
         ("all", "web-* db-?", "db-2", "db-1", True),
+        ("all", "web-*,db-?", "", "db-1", True),  # commas separate, as they always did
+        ("all", '"web 1", db-?', "", "web 1", True),  # quoted as in the rights file
+        ("all", "'lab #[0-9]'", "", "lab #3", True),
     ],
 )
 def test_capture_patterns(mode, include, exclude, name, captured):
@@ -135,6 +139,8 @@ def test_capture_patterns(mode, include, exclude, name, captured):
 
 
 def test_capture_settings_are_checked():
+    with pytest.raises(ValueError, match="capture_exclude"):
+        CapturePolicy.from_values("all", "", '"web 1', "")  # a quote left open
     with pytest.raises(ValueError):
         CapturePolicy.from_values("some", "", "", "")
     with pytest.raises(ValueError):
@@ -196,3 +202,86 @@ def test_a_flood_deeper_than_two_generations_loses_nothing_the_log_would_keep(lo
     numbers = [int(n.split()[1]) for n in tail.split(b"\r\n") if n.startswith(b"line ")]
     assert numbers == list(range(numbers[0], count))
     assert len(log) > LIMIT  # both generations
+
+
+def test_a_guest_printing_a_byte_a_second_keeps_the_index_bounded(logs, monkeypatch):
+    # Each byte is a stretch of its own (2 s after the last): one index line per byte
+    # would make the index many times the size of the log it indexes.
+    clock = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    writer = LogWriter(logs, CONSOLE, LIMIT)
+    writer.open(booted=True)
+    for _ in range(3 * LIMIT):
+        clock[0] += 2.0
+        writer.record(b".")
+    writer.close("done")
+    for generation in ("", ".1"):
+        index = (logs / f"{CONSOLE}.idx{generation}").read_bytes()
+        assert len(index) <= LIMIT // logwriter.INDEX_SHARE + logwriter.INDEX_SLACK + 64
+    assert read(logs, since=clock[0] - 4 * LIMIT).count(b".") >= LIMIT // 2
+
+
+def write_generations(logs: Path, generations: dict[str, tuple[bytes, bytes]]) -> None:
+    logs.mkdir(parents=True, mode=0o700, exist_ok=True)
+    for generation, (data, index) in generations.items():
+        for suffix, content in ((".log", data), (".idx", index)):
+            path = logs / f"{CONSOLE}{suffix}{generation}"
+            path.write_bytes(content)
+            path.chmod(0o600)
+
+
+def test_reading_does_not_build_the_whole_index(logs):
+    # An index of 200,000 stretches (as a slow guest made before it was bounded): a read
+    # cut by time bisects it instead of turning every line into an object.
+    lines = b"".join(b"%d %d.000\n" % (n, 1000 + 2 * n) for n in range(200_000))
+    write_generations(logs, {"": (b"x" * 200_000, lines)})
+    tracemalloc.start()
+    try:
+        data = read(logs, since=1000 + 2 * 199_000, until=1000 + 2 * 199_499)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data == b"x" * 500
+    assert peak < 256 * 1024
+
+
+def test_since_until_and_tail_by_bisection(logs):
+    index = (
+        b"".join(b"%d %d.000\n" % (10 * n, 100 + n) for n in range(50)) + b"500 150.000 end bye\n"
+    )
+    data = b"".join(b"%09d\n" % n for n in range(50))
+    write_generations(logs, {".1": (b"older\n", b"0 50.000\n"), "": (data, index)})
+    assert read(logs) == b"older\n" + data
+    assert read(logs, since=110, until=112) == b"000000010\n000000011\n000000012\n"
+    assert read(logs, until=60) == b"older\n"
+    assert read(logs, since=200) == b""
+    fd = os.open(logs, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert capturelog.read_log(fd, CONSOLE, tail=25) == data[-25:]
+        assert capturelog.read_log(fd, CONSOLE, tail=505) == b"older\n"[-5:] + data
+        assert capturelog.read_log(fd, CONSOLE, until=99, tail=3) == b"er\n"
+        assert capturelog.last_mark(fd, CONSOLE) == capturelog.Mark(500, 150.0, "bye")
+    finally:
+        os.close(fd)
+
+
+def test_a_rotation_while_the_log_is_opened_is_not_mixed_in(logs, monkeypatch):
+    # Generations A (older) and B; right after the reader opened A's log, the writer
+    # rotates: B becomes the older one and C starts. The reader must answer B and C
+    # (what the log holds now), never A's bytes cut at B's offsets.
+    write_generations(logs, {".1": (b"A" * 40, b"0 10.000\n"), "": (b"B" * 40, b"0 20.000\n")})
+    opened = capturelog.open_file
+    rotated = []
+
+    def rotating_open(directory_fd: int, name: str, flags: int) -> int:
+        fd = opened(directory_fd, name, flags)
+        if not rotated and name.endswith(".log.1"):
+            rotated.append(name)
+            for suffix in (".log", ".idx"):
+                os.replace(logs / f"{CONSOLE}{suffix}", logs / f"{CONSOLE}{suffix}.1")
+            write_generations(logs, {"": (b"C" * 40, b"0 30.000\n")})
+        return fd
+
+    monkeypatch.setattr(capturelog, "open_file", rotating_open)
+    assert read(logs, since=15) == b"B" * 40 + b"C" * 40
+    assert rotated

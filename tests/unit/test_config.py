@@ -199,6 +199,7 @@ def test_command_line_errors_exit_2_with_the_reason(no_default_file, tmp_path, c
         ({"reattach_grace": "nan"}, "reattach_grace"),
         ({"ring_size": "4095"}, "ring_size"),
         ({"ring_size": "67108865"}, "ring_size"),
+        ({"log_size": "67108865"}, "log_size"),  # a log is read whole by a download
         ({"ring_size": "65536.5"}, "ring_size"),
         ({"ring_size": "256k"}, "ring_size"),
         ({"max_viewers": "-1"}, "max_viewers"),

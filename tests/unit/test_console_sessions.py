@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -128,10 +129,11 @@ class FakeLauncher:
 class FakeGuests:
     def __init__(self) -> None:
         self.stopped: list[str] = []
+        self.state = "running"
 
     def lookup(self, guest_uuid: str) -> Guest:
         assert guest_uuid == GUEST.uuid
-        return GUEST
+        return replace(GUEST, state=self.state)
 
     def guest_stopped(self, guest_uuid: str) -> None:
         self.stopped.append(guest_uuid)
@@ -396,3 +398,96 @@ def test_an_open_before_the_capture_starts_it_and_joins_it(manager, launcher):
     assert console.spec.capture and console.spec.first_invite() is None
     assert opened.session.captured and opened.reattached
     assert [invite["mode"] for invite in console.invites] == ["write"]
+
+
+TWO_CONSOLES = replace(
+    GUEST, consoles=(ConsoleDevice("serial0", "pty"), ConsoleDevice("serial1", "pty"))
+)
+
+
+def capturing(manager: SessionManager) -> None:
+    manager.settings = replace(
+        manager.settings, capture=replace(manager.settings.capture, enabled=True)
+    )
+
+
+def test_a_capture_that_is_ending_does_not_capture_the_next_run(manager, launcher, monkeypatch):
+    # virsh destroy, then a start before the old capture is reaped: its process has said
+    # it ends (the guest stopped) but not exited. The new run must get a capture of its
+    # own, not be reported as captured by the one that is ending.
+    capturing(manager)
+    assert manager.capture(GUEST) == ["serial0"]
+    (old,) = launcher.consoles
+    (session,) = manager.list()
+    said_end = threading.Event()
+    on_report = manager._on_report
+
+    def seen(reported, report) -> None:
+        on_report(reported, report)
+        if report.get("event") == protocol.ENDED:
+            said_end.set()
+
+    monkeypatch.setattr(manager, "_on_report", seen)
+    session.ended = RecordingEvent()
+    old.report(protocol.ENDED, reason=Reason.GUEST_STOPPED, params={})
+    assert said_end.wait(TIMEOUT)
+    results: list[list[str]] = []
+    starter = threading.Thread(target=lambda: results.append(manager.capture(GUEST, True)))
+    starter.start()
+    assert session.ended.waited.wait(TIMEOUT), "the new run counted the old capture as its own"
+    old._exit()
+    starter.join(TIMEOUT)
+    assert results == [["serial0"]]
+    assert len(launcher.consoles) == 2 and launcher.consoles[1].spec.booted
+    (new,) = manager.list()
+    assert new is not session and new.process.pid == launcher.consoles[1].pid
+
+
+def test_a_start_right_after_a_stop_waits_for_the_earlier_runs_capture(manager, launcher):
+    # The old capture has not even noticed the stop yet when the guest starts again:
+    # whatever began before the start belongs to the run before it.
+    capturing(manager)
+    manager.capture(GUEST)
+    (old,) = launcher.consoles
+    (session,) = manager.list()
+    session.ended = RecordingEvent()
+    results: list[list[str]] = []
+    started = datetime.now(UTC)
+    starter = threading.Thread(
+        target=lambda: results.append(manager.capture(GUEST, True, started=started))
+    )
+    starter.start()
+    assert session.ended.waited.wait(TIMEOUT)
+    old.end(Reason.GUEST_STOPPED)
+    starter.join(TIMEOUT)
+    assert results == [["serial0"]] and len(launcher.consoles) == 2
+
+
+def test_a_guest_stop_seen_late_spares_the_next_runs_captures(manager, launcher, monkeypatch):
+    # serial1's old capture ended at once; the guest ran again and serial1 was captured
+    # anew; only then does serial0's old capture report the stop. The new run's capture
+    # of serial1 must not be stopped for it.
+    capturing(manager)
+    manager.capture(TWO_CONSOLES)
+    old0, old1 = launcher.consoles
+    old1.end(Reason.CONSOLE_CLOSED)
+    wait_until(lambda: len(manager.list()) == 1, "serial1's old capture gone")
+    assert manager.capture(TWO_CONSOLES) == ["serial0", "serial1"]
+    new1 = next(s for s in manager.list() if s.device.alias == "serial1")
+    stops: list[Reason] = []
+    monkeypatch.setattr(new1.process, "request_stop", stops.append)
+    (session0,) = [s for s in manager.list() if s.device.alias == "serial0"]
+    old0.end(Reason.GUEST_STOPPED)
+    assert session0.ended.wait(TIMEOUT)
+    assert stops == []
+
+
+def test_a_guest_stop_stops_the_other_consoles_of_that_run(manager, launcher, monkeypatch):
+    capturing(manager)
+    manager.capture(TWO_CONSOLES)
+    old0, old1 = launcher.consoles
+    manager.guests.state = "shut off"
+    session0 = next(s for s in manager.list() if s.device.alias == "serial0")
+    old0.end(Reason.GUEST_STOPPED)
+    assert session0.ended.wait(TIMEOUT)
+    assert old1.exited.wait(TIMEOUT) and old1.stops == ["guest-stopped"]

@@ -183,8 +183,11 @@ export function guestSessions(guest) {
 
 /** A console device's capture log, as bytes (for a terminal to show); `until` (ISO time)
  * keeps what started before it. */
-export async function fetchLog(guest, device, { until = null } = {}) {
-  const path = logPath(guest, device) + (until ? "&until=" + encodeURIComponent(until) : "");
+export async function fetchLog(guest, device, { until = null, tail = null } = {}) {
+  const path =
+    logPath(guest, device) +
+    (until ? "&until=" + encodeURIComponent(until) : "") +
+    (tail !== null ? "&tail=" + encodeURIComponent(tail) : "");
   const response = await fetchOrFail(path, { credentials: "same-origin" });
   if (!response.ok) {
     throw await failure(response);

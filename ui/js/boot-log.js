@@ -40,8 +40,11 @@ export async function showEarlierLog(term, guest, device) {
     if (!capture) {
       return;
     }
-    const earlier = await fetchLog(guest, capture.device, { until: capture.since });
-    await new Promise((resolve) => term.write(earlier.subarray(-LOG_TAIL_BYTES), resolve));
+    const earlier = await fetchLog(guest, capture.device, {
+      until: capture.since,
+      tail: LOG_TAIL_BYTES,
+    });
+    await new Promise((resolve) => term.write(earlier, resolve));
   } catch {
     // no capture, no log, or not logged in yet: there is nothing earlier to show
   }
