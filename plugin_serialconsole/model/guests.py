@@ -17,6 +17,7 @@ import libvirt
 from plugin_serialconsole import i18n
 from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found
+from plugin_serialconsole.hypervisor_uris import redact_message, redact_uri
 
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "nostate",
@@ -181,7 +182,10 @@ class LibvirtGuests:
 
     def _unavailable(self, error: libvirt.libvirtError) -> SerialConsoleError:
         return SerialConsoleError(
-            i18n.CONNECTION_UNAVAILABLE, 503, uri=self.uri, error=error.get_error_message()
+            i18n.CONNECTION_UNAVAILABLE,
+            503,
+            uri=redact_uri(self.uri),
+            error=redact_message(error.get_error_message() or "", self.uri),
         )
 
     def _describe(self, domain) -> Guest:
