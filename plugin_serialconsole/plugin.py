@@ -103,6 +103,7 @@ class SerialConsolePlugin:
             CaptureLogs(settings.capture.logs_dir),
             self.captures,
             Rights.from_path(settings.rights_file),
+            host.hypervisors().states,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
         report_unbuilt(ui_dir)
