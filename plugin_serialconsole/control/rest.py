@@ -268,20 +268,7 @@ class RestApi:
 
     def list_hypervisors(self) -> bytes:
         """Each hypervisor as the host sees it now; never waits on one."""
-        return http.respond(
-            200,
-            [
-                {
-                    "name": state.name,
-                    "uri": state.uri,
-                    "state": state.state,
-                    "reason": state.reason,
-                    "since": datetime.fromtimestamp(state.since, UTC).isoformat(),
-                    "guests": state.guests,
-                }
-                for state in self.hypervisor_states()
-            ],
-        )
+        return http.respond(200, [state.as_json() for state in self.hypervisor_states()])
 
     def ws_url_prefix(self) -> str:
         """Every console URL this request's client is handed: this, then a token. It is

@@ -13,7 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import libvirt
 
@@ -79,6 +81,10 @@ class HypervisorState:
     reason: str  # why it is unreachable; "" otherwise
     since: float  # when it entered this state (seconds since the epoch)
     guests: int | None  # how many guests it has, when connected
+
+    def as_json(self) -> dict[str, Any]:
+        since = datetime.fromtimestamp(self.since, UTC).isoformat()
+        return {**asdict(self), "since": since}
 
 
 class HypervisorConnection:
