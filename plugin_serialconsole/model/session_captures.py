@@ -27,7 +27,7 @@ class SessionCaptures(SessionProcesses):
         racing the guest's start): the capture starts now and the request joins it, so
         the console has one owner and the log misses nothing."""
         with self._lock:
-            if console_id(guest.uuid, device.alias) in self._sessions:
+            if console_id(guest.uuid, device.alias, guest.hypervisor) in self._sessions:
                 return
         self.capture(guest)
 
@@ -39,7 +39,7 @@ class SessionCaptures(SessionProcesses):
         if not self._still_running(guest):  # e.g. listed a moment before it stopped
             return captured
         for device in guest.consoles:
-            key = console_id(guest.uuid, device.alias)
+            key = console_id(guest.uuid, device.alias, guest.hypervisor)
             with self._lock:
                 session = self._sessions.get(key)
                 if session is None:
@@ -74,7 +74,10 @@ class SessionCaptures(SessionProcesses):
     def _still_running(self, guest: Guest) -> bool:
         """Whether ``guest`` runs now (asked again only if a capture would start)."""
         with self._lock:
-            if all(console_id(guest.uuid, d.alias) in self._sessions for d in guest.consoles):
+            if all(
+                console_id(guest.uuid, d.alias, guest.hypervisor) in self._sessions
+                for d in guest.consoles
+            ):
                 return True  # nothing to start: no need to ask libvirt
         try:
             return self.guests.lookup(guest.uuid).running

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 
+from plugin_serialconsole.host.config import mock_uri
+
 SECRET = "/secret/pki-of-the-test"
 
 
@@ -46,3 +48,10 @@ def test_an_unreachable_uri_answers_503_without_its_credentials(start_host):
     assert "pkipath=***" in refused.json()["reason"]
     assert SECRET not in refused.text
     assert SECRET not in host.full_log()
+
+
+def test_each_guest_names_its_hypervisor(start_host):
+    host = start_host(source=("--hypervisor", f"sim={mock_uri()}"))
+    guests = host.get("/vms").json()
+    assert guests and {guest["hypervisor"] for guest in guests} == {"sim"}
+    assert host.get("/vms/mock-vm").json()["hypervisor"] == "sim"

@@ -113,3 +113,8 @@ def test_check_socket_dir_counts_bytes_not_characters():
     directory = Path("/" + "é" * 50)  # 51 characters, 101 bytes
     with pytest.raises(ValueError):
         check_socket_dir(directory)
+
+
+def test_the_same_guest_on_two_hypervisors_shares_no_console_id():
+    assert console_id(UUID, "serial0", "hv1") != console_id(UUID, "serial0", "hv2")
+    assert console_id(UUID, "serial0") == console_id(UUID, "serial0", "default")
