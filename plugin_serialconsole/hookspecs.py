@@ -86,7 +86,12 @@ class Host(Protocol):
     logger: logging.Logger
 
     def connection(self) -> Any:
-        """The shared libvirt connection, reconnected first if it broke."""
+        """The default hypervisor's shared libvirt connection; raises ``libvirtError`` at
+        once while there is none (it is re-opened in the background)."""
+
+    def hypervisors(self) -> Any:
+        """Every hypervisor by name (``host.hypervisors.Hypervisors``): ``states()`` for
+        each one's name, redacted URI, state and guest count."""
 
     def check_auth(self) -> Identity | None:
         """Who the current request comes from, or None when not authenticated."""

@@ -1,4 +1,4 @@
-"""Console ids and socket names, derived from guest UUID + device alias only.
+"""Console ids and socket names, derived from hypervisor, guest UUID and device alias only.
 
 A console's first socket is named by its console id; every further invitation to the same
 console process gets ``<console id>-<8 random hex digits>``, so no two tokens ever name
@@ -20,12 +20,13 @@ MAX_SOCKET_PATH = 107
 _SOCKET_NAME = re.compile(rf"[0-9a-f]{{{ID_LENGTH}}}(-[0-9a-f]{{{SUFFIX_LENGTH}}})?")
 
 
-def console_id(guest_uuid: str, device_alias: str) -> str:
-    """A short, filesystem-safe id for one console device of one guest.
+def console_id(guest_uuid: str, device_alias: str, hypervisor: str) -> str:
+    """A short, filesystem-safe id for one console device of one guest on one hypervisor:
+    a guest copied to another hypervisor keeps its UUID, and shares nothing with it.
 
     Guest names never enter it: they may hold any character, and they can change.
     """
-    key = f"{guest_uuid.lower()}/{device_alias}".encode()
+    key = f"{hypervisor}/{guest_uuid.lower()}/{device_alias}".encode()
     return hashlib.sha256(key).hexdigest()[:ID_LENGTH]
 
 

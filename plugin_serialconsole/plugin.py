@@ -81,7 +81,7 @@ class SerialConsolePlugin:
         if settings.capture.enabled:
             prepare_state_dir(settings.capture)
         uri = server["uri"]
-        guests = make_guest_model(uri, host.connection)
+        guests = make_guest_model(uri, host.connection, host.hypervisors().default().name)
         self.launcher = ConsoleLauncher(self.sockets_dir)
         self.sessions = SessionManager(
             guests, self.tokens, settings, uri, self.sockets_dir, self.launcher
@@ -103,6 +103,7 @@ class SerialConsolePlugin:
             CaptureLogs(settings.capture.logs_dir),
             self.captures,
             Rights.from_path(settings.rights_file),
+            host.hypervisors().states,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
         report_unbuilt(ui_dir)

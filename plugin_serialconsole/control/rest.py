@@ -11,6 +11,7 @@
     GET    /vms/<guest>/send             what may be sent to the guest besides typing
     POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
+    GET    /hypervisors                  each hypervisor's name, URI (redacted), state
 
 Each call is checked against the rights policy (``rights``): a guest the operator may not
 view answers 404, as one that does not exist; a missing right on a guest one may view, 403.
@@ -77,6 +78,7 @@ class RestApi:
         logs: CaptureLogs | None = None,
         captures: CaptureKeeper | None = None,
         rights: Rights | None = None,
+        hypervisors: Callable[[], list[Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.logs = logs
@@ -86,6 +88,7 @@ class RestApi:
         self.sender = sender
         self.check_auth = check_auth
         self.rights = rights or Rights()
+        self.hypervisor_states = hypervisors or list
         self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
             ("GET", (), self.index),
             ("GET", ("vms",), self.list_guests),
@@ -99,6 +102,7 @@ class RestApi:
             ("GET", ("vms", GUEST, "send"), self.send_options),
             ("POST", ("vms", GUEST, "send"), self.send),
             ("GET", ("sessions",), self.list_sessions),
+            ("GET", ("hypervisors",), self.list_hypervisors),
         ]
 
     @cherrypy.expose
@@ -129,7 +133,7 @@ class RestApi:
             {
                 "name": info.name,
                 "version": info.version,
-                "links": {"vms": "vms", "sessions": "sessions"},
+                "links": {"vms": "vms", "sessions": "sessions", "hypervisors": "hypervisors"},
             },
         )
 
@@ -262,6 +266,10 @@ class RestApi:
         sessions = self.sessions.describe()
         visible = [s for s in sessions if self.rights.allows(subject, s["guest"], VIEW)]
         return http.respond(200, visible)
+
+    def list_hypervisors(self) -> bytes:
+        """Each hypervisor as the host sees it now; never waits on one."""
+        return http.respond(200, [state.as_json() for state in self.hypervisor_states()])
 
     def ws_url_prefix(self) -> str:
         """Every console URL this request's client is handed: this, then a token. It is

@@ -18,6 +18,8 @@ from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host import logs
 from plugin_serialconsole.host.fdlimit import raise_open_files_limit
 from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
+from plugin_serialconsole.hypervisor_uris import SECTION as HYPERVISORS
+from plugin_serialconsole.hypervisor_uris import parse_assignment, redact_uri
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.logfmt import configure_stderr
 from plugin_serialconsole.rundir import check_private_dir
@@ -54,6 +56,8 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
+# argparse destination -> the section whose NAME = value entries it adds
+OPTION_SECTIONS: dict[str, str] = {"hypervisor": HYPERVISORS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: $LIBVIRT_DEFAULT_URI or {host_config.DEFAULT_URI})",
     )
     add = parser.add_argument
+    add(
+        "--hypervisor",
+        action="append",
+        type=hypervisor_option,
+        metavar="NAME=URI",
+        help="one more hypervisor by name, repeatable; --uri (or --mock) is the one "
+        "named 'default' [hypervisors] NAME = URI",
+    )
     add("--host", help="address to listen on, HTTP and WebSocket [server] host")
     add("--port", type=int, help="HTTP port of the REST API; 0 picks one [server] port")
     add("--ws-port", type=int, help="WebSocket proxy port; 0 picks one [server] ws_port")
@@ -222,9 +234,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def hypervisor_option(text: str) -> tuple[str, str]:
+    """``--hypervisor NAME=URI``; argparse reports a ValueError as a usage error."""
+    try:
+        return parse_assignment(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def overrides(args: argparse.Namespace) -> dict[tuple[str, str], str]:
     """The (section, key) values the command line sets."""
     values: dict[tuple[str, str], str] = {}
+    for dest, section in OPTION_SECTIONS.items():
+        for name, value in getattr(args, dest) or ():
+            values[(section, name)] = value
     for dest, key in OPTION_KEYS.items():
         value = getattr(args, dest)
         if value is None:
@@ -258,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"{parser.prog}: run directory: {error}\n")
 
     def announce(urls: list[str]) -> None:
-        print(f"serialconsole-host ready (libvirt {config['server']['uri']})", flush=True)
+        hypervisors = ", ".join(
+            f"{name} {redact_uri(uri)}" for name, uri in config[HYPERVISORS].items()
+        )
+        print(f"serialconsole-host ready (libvirt: {hypervisors})", flush=True)
         for url in urls:
             print(f"  {url}", flush=True)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from plugin_serialconsole.host.forwarded import parse_networks
 from plugin_serialconsole.host.passwd import DEFAULT_USERS_FILE
+from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME, SECTION, hypervisors_from_config
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,7 @@ def _resolve(config: configparser.ConfigParser) -> None:
         raise ConfigError(f"[server] mock: not a boolean: {server['mock']!r}") from None
     if mock:
         server["uri"] = mock_uri()
-    elif not server["uri"]:
-        server["uri"] = os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
+    _resolve_hypervisors(config)
     server["run_dir"] = str(Path(server["run_dir"] or default_run_dir()).absolute())
     server["users_file"] = str(Path(server["users_file"] or default_users_file()).absolute())
     if server["auth"] not in AUTH_MODES:
@@ -157,6 +157,33 @@ def _resolve(config: configparser.ConfigParser) -> None:
     if logs["level"] not in LOG_LEVELS:
         raise ConfigError(f"[logging] level: one of {', '.join(LOG_LEVELS)}, not {logs['level']!r}")
     logger_levels(logs)
+
+
+def _resolve_hypervisors(config: configparser.ConfigParser) -> None:
+    """``[hypervisors]`` gets ``[server] uri`` as its ``default`` when the URI is given, or
+    when no hypervisor is named; else ``[server] uri`` is the first named one's URI."""
+    server = config["server"]
+    if not config.has_section(SECTION):
+        config.add_section(SECTION)
+    named = config[SECTION]
+    if server["uri"]:
+        if DEFAULT_NAME in named and named[DEFAULT_NAME] != server["uri"]:
+            raise ConfigError(
+                f"[{SECTION}] {DEFAULT_NAME} is the hypervisor of [server] uri (--uri); "
+                "give one of them, or name the other hypervisor differently"
+            )
+        entries = {DEFAULT_NAME: server["uri"], **dict(named)}
+        config.remove_section(SECTION)
+        config.read_dict({SECTION: entries})
+    elif named:
+        server["uri"] = next(iter(named.values()))
+    else:
+        server["uri"] = os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
+        named[DEFAULT_NAME] = server["uri"]
+    try:
+        hypervisors_from_config(config)
+    except ValueError as error:
+        raise ConfigError(f"[{SECTION}] {error}") from None
 
 
 def _check_limits(server: configparser.SectionProxy) -> None:

@@ -1,15 +1,42 @@
-"""The host's one shared libvirt connection, reopened when it breaks."""
+"""One hypervisor's shared libvirt connection, opened and re-opened in the background.
+
+A request never waits for a hypervisor to answer a connect: it gets the connection there
+is, or at once ``HypervisorUnavailable``. A thread per hypervisor opens the connection,
+turns on libvirt's keepalive (so a silent peer is noticed), follows libvirt's close
+callback, and after a failure tries again with a growing pause.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import libvirt
 
+from plugin_serialconsole.hypervisor_uris import redact_message, redact_uri
 from plugin_serialconsole.libvirtloop import start_event_thread
 
 log = logging.getLogger(__name__)
+
+CONNECTED, CONNECTING, UNREACHABLE = "connected", "connecting", "unreachable"
+CONNECT_TIMEOUT = 10.0  # seconds a connect may take before the hypervisor shows unreachable
+KEEPALIVE_INTERVAL = 5  # seconds between libvirt keepalive probes on an idle connection
+KEEPALIVE_COUNT = 3  # probes without an answer before libvirt closes the connection
+BACKOFF_FIRST = 1.0  # seconds before the first retry; doubled on each failure ...
+BACKOFF_MAX = 30.0  # ... up to this
+REFRESH_INTERVAL = 5.0  # seconds between counts of a connected hypervisor's guests
+_CLOSE_REASONS = {
+    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "connection error",
+    libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "the hypervisor closed the connection",
+    libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "no answer to keepalive probes",
+    libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed",
+}
 
 
 def log_libvirt_errors() -> None:
@@ -26,44 +53,175 @@ def _log_error(_context: object, error: tuple) -> None:
     log.debug("libvirt: %s", error[2] if len(error) > 2 else error)
 
 
-class SharedConnection:
-    """Hands out one live connection to ``uri``; reconnects when it is found dead.
+class HypervisorUnavailable(libvirt.libvirtError):
+    """No connection to a hypervisor right now; raised at once, without trying."""
 
-    Like Nova's ``_get_connection``: every caller asks again instead of keeping the
-    connection, and a dead one is replaced on the next ask.
-    """
+    def __init__(self, name: str, reason: str) -> None:
+        Exception.__init__(self, f"hypervisor {name}: {reason}")  # not libvirt's last error
+        self.err = (
+            libvirt.VIR_ERR_NO_CONNECT,
+            libvirt.VIR_FROM_NONE,
+            f"hypervisor {name}: {reason}",
+            libvirt.VIR_ERR_ERROR,
+            None,
+            None,
+            None,
+            0,
+            0,
+        )
 
-    def __init__(self, uri: str) -> None:
+
+@dataclass(frozen=True)
+class HypervisorState:
+    """What ``GET /hypervisors`` shows of one hypervisor."""
+
+    name: str
+    uri: str  # redacted: never its credentials parameters
+    state: str  # CONNECTED, CONNECTING or UNREACHABLE
+    reason: str  # why it is unreachable; "" otherwise
+    since: float  # when it entered this state (seconds since the epoch)
+    guests: int | None  # how many guests it has, when connected
+
+    def as_json(self) -> dict[str, Any]:
+        since = datetime.fromtimestamp(self.since, UTC).isoformat()
+        return {**asdict(self), "since": since}
+
+
+class HypervisorConnection:
+    """Hands out the one live connection to ``uri``, kept by a background thread."""
+
+    def __init__(
+        self, name: str, uri: str, opener: Callable[[str], libvirt.virConnect] = libvirt.open
+    ) -> None:
+        self.name = name
         self.uri = uri
-        self._conn: libvirt.virConnect | None = None
+        self._opener = opener
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified on each state change
+        self._conn: libvirt.virConnect | None = None
+        self._state, self._reason, self._since = CONNECTING, "", time.time()
+        self._attempt_started = time.monotonic()
+        self._guests: int | None = None
+        self._lost = threading.Event()  # the connection broke, or stop() was called
+        self._stopping = threading.Event()
+        self._first_attempt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"libvirt {self.name}", daemon=True)
+        self._thread.start()
+
+    def wait_first_attempt(self, timeout: float) -> bool:
+        """Wait until the first connect succeeded or failed (at most ``timeout`` s)."""
+        return self._first_attempt.wait(timeout)
+
+    def wait_state(self, state: str, timeout: float) -> bool:
+        """Wait until the connection is in ``state`` (at most ``timeout`` s); whether it is."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._state == state, timeout)
+
+    def stop(self) -> None:
+        """Close the connection and end the thread (not waiting on a connect in progress)."""
+        self._stopping.set()
+        self._lost.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
 
     def get(self) -> libvirt.virConnect:
+        """The live connection; ``HypervisorUnavailable`` at once if there is none."""
         with self._lock:
-            if self._conn is not None and not self._alive(self._conn):
-                log.warning("libvirt connection to %s is broken; reconnecting", self.uri)
-                self._close()
+            conn, reason = self._conn, self._reason or self._state
+        if conn is None:
+            raise HypervisorUnavailable(self.name, reason)
+        if not conn.isAlive():
+            self._broke("connection lost")
+            raise HypervisorUnavailable(self.name, "connection lost")
+        return conn
+
+    def state(self) -> HypervisorState:
+        with self._lock:
+            state, reason, since = self._state, self._reason, self._since
+            waited = time.monotonic() - self._attempt_started
+            guests = self._guests if state == CONNECTED else None
+        if state == CONNECTING and waited > CONNECT_TIMEOUT:
+            state, reason = UNREACHABLE, f"no answer within {CONNECT_TIMEOUT:g} s"
+            since += CONNECT_TIMEOUT
+        return HypervisorState(self.name, redact_uri(self.uri), state, reason, since, guests)
+
+    def _run(self) -> None:
+        delay = BACKOFF_FIRST
+        while not self._stopping.is_set():
+            conn = self._connect()
+            self._first_attempt.set()
+            if conn is None:
+                self._stopping.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            delay = BACKOFF_FIRST
+            while not self._lost.wait(REFRESH_INTERVAL):
+                self._count_guests(conn)
+            self._lost.clear()
+            self._close(conn)
+
+    def _connect(self) -> libvirt.virConnect | None:
+        with self._lock:
+            self._attempt_started = time.monotonic()
+        try:
+            start_event_thread()  # before connecting: keepalive and events need it
+            conn = self._opener(self.uri)
+        except libvirt.libvirtError as error:
+            reason = redact_message(error.get_error_message() or str(error), self.uri)
+            self._set(UNREACHABLE, reason)
+            log.warning(
+                "hypervisor %s (%s) unreachable: %s", self.name, redact_uri(self.uri), reason
+            )
+            return None
+        try:
+            conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+            conn.registerCloseCallback(self._closed_by_libvirt, None)
+        except libvirt.libvirtError as error:  # local drivers have neither
+            log.debug("hypervisor %s: %s", self.name, error.get_error_message())
+        with self._lock:
+            self._conn = conn
+        self._count_guests(conn)
+        self._set(CONNECTED, "")
+        log.info("connected to hypervisor %s (%s)", self.name, redact_uri(self.uri))
+        return conn
+
+    def _count_guests(self, conn: libvirt.virConnect) -> None:
+        try:
+            count = conn.numOfDomains() + conn.numOfDefinedDomains()
+        except libvirt.libvirtError:
+            return  # a broken connection is reported by libvirt's close callback
+        with self._lock:
+            self._guests = count
+
+    def _closed_by_libvirt(self, _conn: object, reason: int, _opaque: object) -> None:
+        self._broke(_CLOSE_REASONS.get(reason, "connection closed"))
+
+    def _broke(self, reason: str) -> None:
+        with self._lock:
             if self._conn is None:
-                start_event_thread()  # before connecting: plugins follow its events
-                self._conn = libvirt.open(self.uri)
-                log.info("connected to libvirt at %s", self.uri)
-            return self._conn
+                return
+        if not self._stopping.is_set():
+            log.warning("hypervisor %s (%s): %s", self.name, redact_uri(self.uri), reason)
+            self._set(UNREACHABLE, reason)
+        self._lost.set()
 
-    @staticmethod
-    def _alive(conn: libvirt.virConnect) -> bool:
-        try:
-            return bool(conn.isAlive()) and conn.getLibVersion() > 0
-        except libvirt.libvirtError:
-            return False
-
-    def _close(self) -> None:
-        try:
-            if self._conn is not None:
-                self._conn.close()
-        except libvirt.libvirtError:
-            pass
-        self._conn = None
-
-    def close(self) -> None:
+    def _set(self, state: str, reason: str) -> None:
         with self._lock:
-            self._close()
+            if state == UNREACHABLE:
+                self._conn = None
+            if state != self._state:
+                self._since = time.time()
+            self._state, self._reason = state, reason
+            self._changed.notify_all()
+
+    def _close(self, conn: libvirt.virConnect) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.unregisterCloseCallback()
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()

@@ -18,9 +18,10 @@ from cherrypy.process.plugins import Monitor, SimplePlugin
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.auth_api import AuthApi
-from plugin_serialconsole.host.connection import SharedConnection, log_libvirt_errors
+from plugin_serialconsole.host.connection import log_libvirt_errors
 from plugin_serialconsole.host.forwarded import TrustedProxies
 from plugin_serialconsole.host.gate import GateLimits
+from plugin_serialconsole.host.hypervisors import Hypervisors
 from plugin_serialconsole.host.login import (
     Authenticator,
     LoginEnded,
@@ -29,6 +30,7 @@ from plugin_serialconsole.host.login import (
 )
 from plugin_serialconsole.host.plugins import get_plugin_manager
 from plugin_serialconsole.host.wsgiserver import GatedServer, limits_from_config
+from plugin_serialconsole.hypervisor_uris import hypervisors_from_config
 from plugin_serialconsole.netloc import url_host
 
 log = logging.getLogger(__name__)
@@ -44,17 +46,20 @@ class StandaloneHost:
         self,
         config: configparser.ConfigParser,
         run_dir: Path,
-        connection: SharedConnection,
+        hypervisors: Hypervisors,
         authenticator: Authenticator | NoAuthentication,
     ) -> None:
         self.config = config
         self.run_dir = run_dir
         self.logger = logging.getLogger("serialconsole.host")
-        self._connection = connection
+        self._hypervisors = hypervisors
         self._authenticator = authenticator
 
     def connection(self) -> libvirt.virConnect:
-        return self._connection.get()
+        return self._hypervisors.default().get()
+
+    def hypervisors(self) -> Hypervisors:
+        return self._hypervisors
 
     def check_auth(self) -> Identity | None:
         request = cherrypy.request
@@ -153,26 +158,20 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
     server = config["server"]
     log_libvirt_errors()
-    connection = SharedConnection(server["uri"])
-    try:
-        connection.get()
-    except libvirt.libvirtError as error:
-        log.error(
-            "cannot connect to libvirt at %s: %s (REST calls will answer 503 until "
-            "it is reachable)",
-            server["uri"],
-            error.get_error_message(),
-        )
+    # an unreachable hypervisor is logged; its guests' calls answer 503 until it answers
+    hypervisors = Hypervisors(hypervisors_from_config(config))
+    hypervisors.start()
     manager = get_plugin_manager()
     if not manager.get_plugins():
         log.error("no plugins found in entry-point group wok.plugins; is the package installed?")
+        hypervisors.stop()
         return 1
 
     def login_ended(user: str, login_digest: str | None) -> None:
         tell_login_ended(manager.hook, host, user, login_digest)  # ``host`` is made below
 
     authenticator, auth_api = make_auth(server, login_ended)
-    host = StandaloneHost(config, run_dir, connection, authenticator)
+    host = StandaloneHost(config, run_dir, hypervisors, authenticator)
     proxies = TrustedProxies.parse(server["trusted_proxies"])  # checked by host.config
     configure_cherrypy(server, limits_from_config(server, proxies))
     resolve_client_addresses(proxies)
@@ -180,7 +179,7 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
         mount_points = mount_plugins(manager, host)
     except ValueError as error:
         log.error("configuration refused by a plugin: %s", error)
-        connection.close()
+        hypervisors.stop()
         return 2
     cherrypy.tree.mount(auth_api, "/auth", {"/": {"tools.encode.on": False}})
     lifecycle = PluginLifecycle(cherrypy.engine, manager.hook, host)
@@ -192,5 +191,5 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     urls = [f"http://{url_host(bound_host)}:{bound_port}{mount}/" for mount in mount_points]
     announce(urls + lifecycle.urls)
     cherrypy.engine.block()
-    connection.close()
+    hypervisors.stop()
     return 0

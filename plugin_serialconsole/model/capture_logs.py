@@ -81,7 +81,7 @@ class CaptureLogs:
         if since is not None and until is not None and until < since:
             raise SerialConsoleError(i18n.LOG_BAD_RANGE, 400)
         device = guest.device(alias)
-        key = console_id(guest.uuid, device.alias)
+        key = console_id(guest.uuid, device.alias, guest.hypervisor)
         directory = self._open()
         try:
             if directory is None or capturelog.last_written(directory, key) is None:
@@ -107,7 +107,9 @@ class CaptureLogs:
             for guest in guests:
                 times = []
                 if directory is not None:
-                    keys = (console_id(guest.uuid, d.alias) for d in guest.consoles)
+                    keys = (
+                        console_id(guest.uuid, d.alias, guest.hypervisor) for d in guest.consoles
+                    )
                     times = [t for k in keys if (t := capturelog.last_written(directory, k))]
                 written[guest.uuid] = (
                     datetime.fromtimestamp(max(times), UTC).isoformat(timespec="seconds")

@@ -122,7 +122,7 @@ class SessionManager(SessionCaptures):
         login: LoginBinding | None,
     ) -> tuple[ConsoleSession, str, str]:
         """Decide what the request does and reserve its place: (session, action, socket)."""
-        key = console_id(guest.uuid, device.alias)
+        key = console_id(guest.uuid, device.alias, guest.hypervisor)
         with self._lock:
             holder = self._sessions.get(key)
             action = plan(holder, mode, force)
@@ -183,7 +183,7 @@ class SessionManager(SessionCaptures):
         when that console is not open or, with ``writer``, when that operator's login does
         not hold its writer's seat: typing goes through one writer, as on the console."""
         with self._lock:
-            session = self._sessions.get(console_id(guest.uuid, alias))
+            session = self._sessions.get(console_id(guest.uuid, alias, guest.hypervisor))
             process = session.process if session is not None else None
             if writer is not None and (session is None or not session.written_by(writer)):
                 return False
@@ -193,7 +193,7 @@ class SessionManager(SessionCaptures):
         """The recent output of the session on one device of ``guest``."""
         device = guest.device(alias)
         with self._lock:
-            session = self._sessions.get(console_id(guest.uuid, device.alias))
+            session = self._sessions.get(console_id(guest.uuid, device.alias, guest.hypervisor))
             if session is None or session.process is None:
                 raise no_open_session(guest.name)
             name = invitation_name(session.console_id)

@@ -17,6 +17,7 @@ import libvirt
 from plugin_serialconsole import i18n
 from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found
+from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME, redact_message, redact_uri
 
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "nostate",
@@ -47,6 +48,7 @@ class Guest:
     uuid: str
     state: str
     consoles: tuple[ConsoleDevice, ...]
+    hypervisor: str = DEFAULT_NAME  # the name of the hypervisor it runs on
 
     @property
     def running(self) -> bool:
@@ -72,6 +74,7 @@ class Guest:
             "uuid": self.uuid,
             "state": self.state,
             "consoles": [c.as_json() for c in self.consoles],
+            "hypervisor": self.hypervisor,
         }
 
 
@@ -137,8 +140,11 @@ class GuestModel(Protocol):
 class LibvirtGuests:
     """Guests read from the host's shared libvirt connection."""
 
-    def __init__(self, uri: str, connection: Callable[[], Any]) -> None:
+    def __init__(
+        self, uri: str, connection: Callable[[], Any], hypervisor: str = DEFAULT_NAME
+    ) -> None:
         self.uri = uri
+        self.hypervisor = hypervisor
         self._connection = connection
 
     def _conn(self):
@@ -181,12 +187,16 @@ class LibvirtGuests:
 
     def _unavailable(self, error: libvirt.libvirtError) -> SerialConsoleError:
         return SerialConsoleError(
-            i18n.CONNECTION_UNAVAILABLE, 503, uri=self.uri, error=error.get_error_message()
+            i18n.CONNECTION_UNAVAILABLE,
+            503,
+            uri=redact_uri(self.uri),
+            error=redact_message(error.get_error_message() or "", self.uri),
         )
 
     def _describe(self, domain) -> Guest:
         state = STATE_NAMES.get(domain.state()[0], "unknown")
-        return Guest(domain.name(), domain.UUIDString(), state, console_devices(domain.XMLDesc()))
+        devices = console_devices(domain.XMLDesc())
+        return Guest(domain.name(), domain.UUIDString(), state, devices, self.hypervisor)
 
     def guest_stopped(self, guest_uuid: str) -> None:
         """Nothing to do: libvirt already knows."""
@@ -229,6 +239,8 @@ class MockGuests(LibvirtGuests):
             pass
 
 
-def make_guest_model(uri: str, connection: Callable[[], Any]) -> GuestModel:
+def make_guest_model(
+    uri: str, connection: Callable[[], Any], hypervisor: str = DEFAULT_NAME
+) -> GuestModel:
     model = MockGuests if is_mock_uri(uri) else LibvirtGuests
-    return model(uri, connection)
+    return model(uri, connection, hypervisor)

@@ -28,7 +28,7 @@ class SessionCaptures(SessionProcesses):
         racing the guest's start): the capture starts now and the request joins it, so
         the console has one owner and the log misses nothing."""
         with self._lock:
-            if console_id(guest.uuid, device.alias) in self._sessions:
+            if console_id(guest.uuid, device.alias, guest.hypervisor) in self._sessions:
                 return
         self.capture(guest)
 
@@ -72,7 +72,7 @@ class SessionCaptures(SessionProcesses):
         A session that is ending, or that began before the guest's run ``started``, is of
         an earlier run (a quick stop and start): its end is awaited, so the new run gets a
         capture of its own instead of counting as captured by it; None if it lingers."""
-        key = console_id(guest.uuid, device.alias)
+        key = console_id(guest.uuid, device.alias, guest.hypervisor)
         while True:
             with self._lock:
                 session = self._sessions.get(key)
@@ -93,7 +93,8 @@ class SessionCaptures(SessionProcesses):
     def _still_running(self, guest: Guest) -> bool:
         """Whether ``guest`` runs now (asked again only if a capture would start)."""
         with self._lock:
-            sessions = [self._sessions.get(console_id(guest.uuid, d.alias)) for d in guest.consoles]
+            keys = [console_id(guest.uuid, d.alias, guest.hypervisor) for d in guest.consoles]
+            sessions = [self._sessions.get(key) for key in keys]
             if all(s is not None and s.ending is None for s in sessions):
                 return True  # nothing to start: no need to ask libvirt
         try:

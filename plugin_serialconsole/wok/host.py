@@ -18,7 +18,8 @@ from typing import Any
 
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.host.config import DEFAULT_URI, HOST_DEFAULTS, default_run_dir, mock_uri
-from plugin_serialconsole.host.connection import SharedConnection
+from plugin_serialconsole.host.hypervisors import Hypervisors
+from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME
 from plugin_serialconsole.wok.identity import current_identity
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,18 @@ class WokHost:
         self.config = config
         self.run_dir = run_dir
         self.logger = logging.getLogger("serialconsole.wok")
-        self._connection = SharedConnection(config["server"]["uri"])
+        # under Wok, the one hypervisor of [server] uri (for now)
+        self._hypervisors = Hypervisors({DEFAULT_NAME: config["server"]["uri"]})
+        self._hypervisors.start()
 
     def connection(self) -> Any:
-        return self._connection.get()
+        return self._hypervisors.default().get()
+
+    def hypervisors(self) -> Hypervisors:
+        return self._hypervisors
 
     def check_auth(self) -> Identity | None:
         return current_identity()
 
     def close(self) -> None:
-        self._connection.close()
+        self._hypervisors.stop()

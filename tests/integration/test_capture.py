@@ -70,10 +70,10 @@ def test_running_guests_are_captured_from_host_start_with_nobody_watching(captur
     assert b"-- serialconsole: capture started at " in log
     logs = state_dir / "logs"
     assert stat.S_IMODE(state_dir.stat().st_mode) == stat.S_IMODE(logs.stat().st_mode) == 0o700
-    name = console_id(MOCK_VM, "serial0")
+    name = console_id(MOCK_VM, "serial0", "default")
     assert stat.S_IMODE((logs / f"{name}.log").stat().st_mode) == 0o600
     assert sorted(p.name for p in logs.iterdir()) == sorted(
-        f"{console_id(uuid, device)}{suffix}"
+        f"{console_id(uuid, device, 'default')}{suffix}"
         for uuid, device in [
             (MOCK_VM, "serial0"),
             ("3d1a9a4c-5e2b-4b7a-9f60-0c0de0000002", "serial0"),

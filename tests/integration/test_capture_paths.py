@@ -121,7 +121,7 @@ def test_a_stopping_guest_takes_its_capture_and_leaves_nothing_behind(capturing)
     wait_for(lambda: ("mock-vm", "serial0") not in captured(host), 10.0, "the capture to end")
     wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 5.0, "the capture process to be reaped")
     assert "mock-vm" not in {s["guest"] for s in host.sessions()}
-    gone = console_id(host.get("vms/mock-vm").json()["uuid"], "serial0")
+    gone = console_id(host.get("vms/mock-vm").json()["uuid"], "serial0", "default")
     assert not [p for p in (host.run_dir / "consoles").iterdir() if p.name.startswith(gone)]
     assert host.dir_entries()["tokens"] == []  # the writer's token went with it
     assert pid not in processes_mentioning(str(host.run_dir))

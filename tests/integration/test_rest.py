@@ -44,7 +44,16 @@ def test_list_guests(host):
     assert set(listed) == set(GUESTS)
     for name, (uuid, state, aliases) in GUESTS.items():
         guest = listed[name]
-        assert set(guest) == {"name", "uuid", "state", "consoles", "rights", "log_written"}
+        assert set(guest) == {
+            "name",
+            "uuid",
+            "state",
+            "consoles",
+            "hypervisor",
+            "rights",
+            "log_written",
+        }
+        assert guest["hypervisor"] == "default"  # --mock: the one of uri
         assert (guest["uuid"], guest["state"]) == (uuid, state)
         assert guest["rights"] == ["view", "console", "takeover", "power", "audit"]  # auth none
         assert [c["alias"] for c in guest["consoles"]] == aliases

@@ -11,6 +11,7 @@ import pytest
 
 from plugin_serialconsole import hookimpl, hookspecs
 from plugin_serialconsole.host.config import mock_uri
+from plugin_serialconsole.host.hypervisors import Hypervisors
 from plugin_serialconsole.host.plugins import get_plugin_manager
 from plugin_serialconsole.plugin import MOUNT_POINT, SerialConsolePlugin
 from plugin_serialconsole.settings import Settings
@@ -73,6 +74,9 @@ class FakeHost:
 
     def connection(self):
         raise AssertionError("not needed")
+
+    def hypervisors(self):
+        return Hypervisors({"default": mock_uri()})
 
     def check_auth(self):
         return "tester"

@@ -13,7 +13,7 @@ from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.ids import console_id
 from plugin_serialconsole.rights import Access, Rights, RightsFile, Subject
 
-CONSOLE = console_id("6695eb01-f6a4-8304-79aa-97f2502e193f", "serial0")
+CONSOLE = console_id("6695eb01-f6a4-8304-79aa-97f2502e193f", "serial0", "default")
 
 
 def test_missing_origin_is_allowed():
@@ -144,7 +144,7 @@ def test_lookup_refuses_regular_file(tokens, short_dir):
 
 
 def test_lookup_refuses_symlink_to_socket(tokens, short_dir, listening_socket):
-    other = console_id("6695eb01-f6a4-8304-79aa-97f2502e193f", "serial1")
+    other = console_id("6695eb01-f6a4-8304-79aa-97f2502e193f", "serial1", "default")
     (short_dir / other).symlink_to(listening_socket)
     token = tokens.issue(other, ttl=60).token
     assert ConsoleTokens(tokens, short_dir).lookup(token) is None

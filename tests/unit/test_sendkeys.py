@@ -74,7 +74,7 @@ def test_a_send_line_round_trips():
 def test_an_invite_carries_a_known_escape_key_or_is_malformed():
     base = {
         "event": "invite",
-        "socket": console_id(str(uuid.uuid4()), "serial0"),
+        "socket": console_id(str(uuid.uuid4()), "serial0", "default"),
         "mode": "write",
         "ttl": 5,
     }

@@ -1,0 +1,184 @@
+"""Each hypervisor's shared connection: kept in the background, never waited for."""
+
+from __future__ import annotations
+
+import threading
+
+import libvirt
+import pytest
+
+from plugin_serialconsole.host import connection as connection_module
+from plugin_serialconsole.host.connection import (
+    CONNECTED,
+    UNREACHABLE,
+    HypervisorConnection,
+    HypervisorUnavailable,
+)
+from plugin_serialconsole.host.hypervisors import Hypervisors
+
+TIMEOUT = 5.0
+SECRET_URI = "qemu+tls://hv1.example.org/system?pkipath=/secret/pki"
+
+
+class FakeConnection:
+    def __init__(self, guests: int = 2) -> None:
+        self.guests = guests
+        self.alive = True
+        self.closed = False
+        self.on_close = None
+        self.keepalive = None
+
+    def isAlive(self) -> int:
+        return int(self.alive)
+
+    def setKeepAlive(self, interval: int, count: int) -> int:
+        self.keepalive = (interval, count)
+        return 0
+
+    def registerCloseCallback(self, callback, opaque) -> int:
+        self.on_close = callback
+        return 0
+
+    def unregisterCloseCallback(self) -> int:
+        return 0
+
+    def numOfDomains(self) -> int:
+        return self.guests
+
+    def numOfDefinedDomains(self) -> int:
+        return 0
+
+    def close(self) -> int:
+        self.closed = True
+        return 0
+
+
+class Opener:
+    """Answers each connect with the next outcome: a connection or an error message."""
+
+    def __init__(self, *outcomes) -> None:
+        self.outcomes = list(outcomes)
+        self.uris: list[str] = []
+
+    def __call__(self, uri: str):
+        self.uris.append(uri)
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, str):
+            raise libvirt.libvirtError(outcome)
+        if isinstance(outcome, threading.Event):
+            outcome.wait(TIMEOUT)
+            raise libvirt.libvirtError("gave up")
+        if callable(outcome):
+            return outcome()
+        return outcome
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(connection_module, "BACKOFF_FIRST", 0.01)
+
+
+@pytest.fixture
+def started():
+    connections: list[HypervisorConnection] = []
+
+    def start(uri: str, opener: Opener) -> HypervisorConnection:
+        hypervisor = HypervisorConnection("hv1", uri, opener)
+        connections.append(hypervisor)
+        hypervisor.start()
+        return hypervisor
+
+    yield start
+    for hypervisor in connections:
+        hypervisor.stop()
+
+
+def test_connected_with_keepalive_and_its_guests_counted(started):
+    conn = FakeConnection(guests=3)
+    hypervisor = started("test:///default", Opener(conn))
+    assert hypervisor.wait_state(CONNECTED, TIMEOUT)
+    assert hypervisor.get() is conn
+    assert conn.keepalive == (connection_module.KEEPALIVE_INTERVAL, 3)
+    state = hypervisor.state()
+    assert (state.name, state.state, state.guests, state.reason) == ("hv1", CONNECTED, 3, "")
+
+
+def test_unreachable_answers_at_once_with_a_redacted_reason_then_retries(started):
+    conn = FakeConnection()
+    failure = "Cannot read CA certificate '/secret/pki/cacert.pem'"
+    answer = threading.Event()
+
+    def answer_when_told() -> FakeConnection:
+        answer.wait(TIMEOUT)
+        return conn
+
+    opener = Opener(failure, failure, answer_when_told)
+    hypervisor = started(SECRET_URI, opener)
+    assert hypervisor.wait_state(UNREACHABLE, TIMEOUT)
+    with pytest.raises(HypervisorUnavailable):
+        hypervisor.get()
+    state = hypervisor.state()
+    assert "/secret" not in state.reason and "cacert.pem" in state.reason
+    assert state.uri == "qemu+tls://hv1.example.org/system?pkipath=***"
+    answer.set()
+    assert hypervisor.wait_state(CONNECTED, TIMEOUT)
+    assert len(opener.uris) == 3
+
+
+def test_a_request_never_waits_on_a_connect_in_progress(started, monkeypatch):
+    monkeypatch.setattr(connection_module, "CONNECT_TIMEOUT", 0.0)
+    hanging = threading.Event()
+    hypervisor = started(SECRET_URI, Opener(hanging))
+    try:
+        with pytest.raises(HypervisorUnavailable) as refused:
+            hypervisor.get()  # while the connect hangs
+        assert refused.value.get_error_code() == libvirt.VIR_ERR_NO_CONNECT
+        state = hypervisor.state()
+        assert (state.state, state.guests) == (UNREACHABLE, None)
+        assert state.reason.startswith("no answer within")
+    finally:
+        hanging.set()
+
+
+def test_a_connection_closed_by_libvirt_is_reopened(started):
+    first, second = FakeConnection(), FakeConnection()
+    hypervisor = started("qemu+tcp://hv1/system", Opener(first, second))
+    assert hypervisor.wait_state(CONNECTED, TIMEOUT)
+    first.alive = False
+    first.on_close(first, libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE, None)
+    with pytest.raises(HypervisorUnavailable):
+        hypervisor.get()
+    assert hypervisor.wait_state(CONNECTED, TIMEOUT)
+    assert hypervisor.get() is second
+    assert first.closed
+
+
+def test_a_dead_connection_found_by_a_caller_is_reopened(started):
+    first, second = FakeConnection(), FakeConnection()
+    hypervisor = started("qemu+tcp://hv1/system", Opener(first, second))
+    assert hypervisor.wait_state(CONNECTED, TIMEOUT)
+    first.alive = False
+    with pytest.raises(HypervisorUnavailable):
+        hypervisor.get()
+    assert hypervisor.wait_state(CONNECTED, TIMEOUT)
+    assert hypervisor.get() is second
+
+
+def test_the_registry_keeps_order_and_one_slow_hypervisor_holds_up_no_other():
+    hanging = threading.Event()
+    quick = FakeConnection()
+    openers = {"slow": Opener(hanging), "quick": Opener(quick)}
+    hypervisors = Hypervisors(
+        {"slow": "qemu+tcp://slow/system", "quick": "test:///default"},
+        lambda uri: openers["slow" if "slow" in uri else "quick"](uri),
+    )
+    try:
+        hypervisors.start(wait=0.0)
+        assert hypervisors.names() == ["slow", "quick"]
+        assert hypervisors.get("quick").wait_state(CONNECTED, TIMEOUT)
+        assert hypervisors.get("quick").get() is quick  # while "slow" still hangs
+        assert hypervisors.default().name == "slow"  # no "default": the first named
+        assert [state.name for state in hypervisors.states()] == ["slow", "quick"]
+    finally:
+        hanging.set()
+        hypervisors.stop()
