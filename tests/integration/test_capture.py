@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -244,17 +245,23 @@ def test_log_is_a_safe_download(capturing):
     )
 
 
-def test_a_symlinked_logs_dir_is_refused_at_start(state_dir, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir(mode=0o700)
-    state_dir.mkdir(mode=0o700)
-    os.symlink(elsewhere, state_dir / "logs")
+def refused_start(state_dir: Path) -> subprocess.CompletedProcess:
+    """A host started with captures in ``state_dir``, which must refuse it (exit 2)."""
     run_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
     try:
         result = run_refused_host(run_dir, "--capture", "all", "--state-dir", str(state_dir))
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     assert result.returncode == 2, result.stderr
+    return result
+
+
+def test_a_symlinked_logs_dir_is_refused_at_start(state_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    state_dir.mkdir(mode=0o700)
+    os.symlink(elsewhere, state_dir / "logs")
+    result = refused_start(state_dir)
     assert "is a symbolic link" in result.stderr
     assert list(elsewhere.iterdir()) == []
 
@@ -262,12 +269,7 @@ def test_a_symlinked_logs_dir_is_refused_at_start(state_dir, tmp_path):
 def test_a_state_dir_writable_by_others_is_refused_at_start(state_dir):
     state_dir.mkdir(mode=0o700)
     state_dir.chmod(0o777)
-    run_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
-    try:
-        result = run_refused_host(run_dir, "--capture", "all", "--state-dir", str(state_dir))
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    assert result.returncode == 2, result.stderr
+    result = refused_start(state_dir)
     assert "writable by other users" in result.stderr
 
 
