@@ -1,5 +1,5 @@
-"""Output waiting for the capture log: its bytes copied into one reused buffer, and where in
-them a stretch of output starts or the capture ends.
+"""Output waiting for the capture log: its bytes copied into one reused ring buffer, and
+where in them a stretch of output starts or the capture ends.
 
 Copying a chunk into a buffer that is kept from batch to batch costs the relay a
 ``memcpy``; keeping the guest's chunks themselves until the writer is done would make
@@ -26,7 +26,13 @@ class Mark:
 
 @dataclass
 class Batch:
+    """A ring: ``size`` bytes from ``start`` on, wrapping at the buffer's end. Forgetting
+    its front only moves ``start``, so a buffer, once grown, is never reallocated while
+    output flows (fresh memory costs the relay a page fault per page)."""
+
+    ceiling: int = KEEP  # grown at most to this (or to what one add needs)
     buffer: bytearray = field(default_factory=bytearray)
+    start: int = 0
     size: int = 0
     marks: list[Mark] = field(default_factory=list)
 
@@ -34,14 +40,34 @@ class Batch:
         """Append ``data``; a new stretch of output starts with it at ``stretch_starts``."""
         if stretch_starts is not None:
             self.marks.append(Mark(self.size, stretch_starts))
-        end = self.size + len(data)
-        self.buffer[self.size : end] = data  # grows the buffer only past its high water
-        self.size = end
+        if self.size + len(data) > len(self.buffer):
+            self._grow(self.size + len(data))
+        capacity = len(self.buffer)
+        at = (self.start + self.size) % capacity
+        first = capacity - at
+        if len(data) <= first:
+            self.buffer[at : at + len(data)] = data
+        else:
+            view = memoryview(data)
+            self.buffer[at:] = view[:first]
+            self.buffer[: len(data) - first] = view[first:]
+        self.size += len(data)
+
+    def _grow(self, needed: int) -> None:
+        """A larger buffer holding the same bytes from its start: during a flood only until
+        it reaches its high water."""
+        capacity = max(needed, min(2 * len(self.buffer), self.ceiling), KEEP)
+        grown = bytearray(capacity)
+        at = 0
+        for piece in self._views(0, self.size):
+            grown[at : at + len(piece)] = piece
+            at += len(piece)
+        self.buffer, self.start = grown, 0
 
     def drop_front(self, size: int) -> None:
         """Forget the first ``size`` bytes; a stretch that started in them goes on at the
         new start."""
-        del self.buffer[:size]
+        self.start = (self.start + size) % len(self.buffer)
         self.size -= size
         dropped = [mark for mark in self.marks if mark.offset < size]
         kept = [Mark(m.offset - size, m.time, m.ended) for m in self.marks if m.offset >= size]
@@ -52,14 +78,27 @@ class Batch:
     def end(self, when: float, why: str) -> None:
         self.marks.append(Mark(self.size, when, why))
 
+    def _views(self, begin: int, end: int) -> list[memoryview]:
+        """Bytes ``begin`` to ``end`` of the batch: one view, or two where they wrap."""
+        if begin == end:
+            return [memoryview(self.buffer)[:0]]
+        view = memoryview(self.buffer)
+        capacity = len(self.buffer)
+        first, last = (self.start + begin) % capacity, (self.start + end) % capacity
+        if first < last or not last:
+            return [view[first : last or capacity]]
+        return [view[first:], view[:last]]
+
     def pieces(self):
-        """(bytes, the mark after them or None): the batch cut at its marks."""
-        view = memoryview(self.buffer)[: self.size]
+        """(bytes, the mark after them or None): the batch cut at its marks (and where it
+        wraps, with no mark between)."""
         start = 0
         for mark in self.marks:
-            yield view[start : mark.offset], mark
+            *views, last = self._views(start, mark.offset)
+            yield from ((view, None) for view in views)
+            yield last, mark
             start = mark.offset
-        yield view[start:], None
+        yield from ((view, None) for view in self._views(start, self.size))
 
     def holds_memory(self) -> bool:
         """Whether its buffer was grown by a flood."""
@@ -68,7 +107,7 @@ class Batch:
     def clear(self, release: bool) -> None:
         """Empty, for the next batch; a buffer grown by a flood is given back if
         ``release`` (during a flood it is reused: fresh memory costs page faults)."""
-        self.size = 0
+        self.start = self.size = 0
         self.marks = []
         if release and self.holds_memory():
             self.buffer = bytearray()

@@ -55,8 +55,8 @@ class LogWriter:
         self._marked = False  # whether this capture has marked a stretch yet
         self._stretch_time = 0.0  # the writer's: when the stretch being written started
         self._queued_stretch = -STRETCH  # when the last stretch queued started
-        self._filling = Batch()
-        self._spare = Batch()  # the writer's, while it does not write
+        self._filling = Batch(MAX_PENDING)
+        self._spare = Batch(MAX_PENDING)  # the writer's, while it does not write
         self._lost = 0
         self._lost_since = 0.0
         self._last_boot = -BOOT_DEBOUNCE
@@ -196,7 +196,7 @@ class LogWriter:
         for data, mark in batch.pieces():
             self._append(data)
             if mark is None:
-                return
+                continue
             if mark.ended is None:
                 self._start_stretch(mark.time)
             else:
