@@ -16,12 +16,15 @@ returns, and it leaves no loop set.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import tempfile
 from pathlib import Path
 
 from plugin_serialconsole.console.logwriter import LogWriter
+
+log = logging.getLogger(__name__)
 
 ROUNDS = 10  # more than the calls CPython needs to warm a function up (8 in 3.11)
 LINE = b"warm\n"
@@ -84,6 +87,9 @@ def warm_up() -> None:
     address = f"\0serialconsole-warmup-{os.getpid()}"
     for _ in range(ROUNDS):
         asyncio.run(_exchange(address))
-    with tempfile.TemporaryDirectory(prefix="serialconsole-warmup-") as state_dir:
-        for _ in range(ROUNDS):
-            _capture_log(Path(state_dir) / "state")
+    try:
+        with tempfile.TemporaryDirectory(prefix="serialconsole-warmup-") as state_dir:
+            for _ in range(ROUNDS):
+                _capture_log(Path(state_dir) / "state")
+    except OSError as error:  # only costs captures some memory: the zygote goes on
+        log.warning("capture log not warmed up (temporary directory): %s", error)
