@@ -64,10 +64,13 @@ def session_pid(host: Host, guest: str) -> int:
 def rates(host: Host, captured: str, plain: str, reps: int, last: int) -> dict[str, float]:
     """MB/s of ``seq LAST`` through a captured guest's console and through a console that is
     not captured, on the same host, taking turns so both see the same machine; and the
-    console processes' CPU seconds per 100 MB (steadier than MB/s on a busy machine)."""
+    console processes' CPU seconds per 100 MB (steadier than MB/s on a busy machine); and
+    the PSS of the console process that is not captured, before any of it."""
     body = seq_bytes(last)
     logged, unlogged = open_console(host, captured), open_console(host, plain)
     pids = {"captured": session_pid(host, captured), "plain": session_pid(host, plain)}
+    time.sleep(SETTLE)
+    plain_pss = procs.pss_mb(pids["plain"])  # a console process a request started, idle
     figures: dict[str, list[float]] = {"captured": [], "plain": []}
     cpu = dict.fromkeys(pids, 0.0)
     try:
@@ -81,7 +84,7 @@ def rates(host: Host, captured: str, plain: str, reps: int, last: int) -> dict[s
         unlogged.term.close()
     speeds = {f"{name}_mb_s": statistics.median(values) for name, values in figures.items()}
     per_100mb = {f"{name}_cpu_s": 100e6 * cpu[name] / (reps * len(body)) for name in cpu}
-    return speeds | per_100mb
+    return speeds | per_100mb | {"plain_pss_mb": plain_pss}
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:

@@ -5,19 +5,30 @@ bytecode (the first few calls), and a forked child that runs a function the zygo
 ran makes that write itself, copying the page. Running the event loop, a Unix socket server
 and client and a pipe reader here first leaves that code warm in pages every console
 process shares: measured, a mock console process's private memory goes from 4.4 to 4.1 MB.
+A capture's log (its writer thread, batches, banner lines) is warmed up the same way: an
+idle capture's private memory goes from 4.35 to 4.14 MB (100 mock captures).
 
-Everything it opens is closed again: it uses an abstract Unix socket (no file) and a pipe,
-starts no thread and leaves no loop set.
+Everything it opens is closed again: it uses an abstract Unix socket (no file), a pipe and
+a temporary directory it removes; the log's writer thread has ended (joined) before it
+returns, and it leaves no loop set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
+import tempfile
+from pathlib import Path
+
+from plugin_serialconsole.console.logwriter import LogWriter
+
+log = logging.getLogger(__name__)
 
 ROUNDS = 10  # more than the calls CPython needs to warm a function up (8 in 3.11)
 LINE = b"warm\n"
+WARMUP_CONSOLE = "0" * 24  # a console id (the log's file name)
 
 
 async def _exchange(address: str) -> None:
@@ -60,8 +71,25 @@ async def _read_pipe() -> None:
     timer.cancel()
 
 
+def _capture_log(state_dir: Path) -> None:
+    """A capture's log opened, written to and closed, in a directory removed afterwards."""
+    writer = LogWriter(state_dir / "logs", WARMUP_CONSOLE, 4096)
+    writer.open(booted=True)
+    for _ in range(ROUNDS):
+        writer.record(LINE)
+    writer.mark_boot()
+    writer.close("warm-up")
+
+
 def warm_up() -> None:
-    """Run the exchange ROUNDS times, each on a loop of its own as a console's is."""
+    """Run the exchange ROUNDS times, each on a loop of its own as a console's is, and a
+    capture's log ROUNDS times."""
     address = f"\0serialconsole-warmup-{os.getpid()}"
     for _ in range(ROUNDS):
         asyncio.run(_exchange(address))
+    try:
+        with tempfile.TemporaryDirectory(prefix="serialconsole-warmup-") as state_dir:
+            for _ in range(ROUNDS):
+                _capture_log(Path(state_dir) / "state")
+    except OSError as error:  # only costs captures some memory: the zygote goes on
+        log.warning("capture log not warmed up (temporary directory): %s", error)
