@@ -33,11 +33,13 @@ class SessionCaptures(SessionProcesses):
 
     def capture(self, guest: Guest, booted: bool = False) -> list[str]:
         """Have a capture on each console device of running ``guest`` (its run as just
-        looked up): start those missing (``booted``: the guest has just started), wait for
+        listed): start those missing (``booted``: the guest has just started), wait for
         those starting; return the aliases of the devices captured now."""
         captured: list[str] = []
-        if not self._still_running(guest):  # e.g. listed a moment before it stopped
+        current = self._current_run(guest)
+        if current is None:  # e.g. listed a moment before it stopped
             return captured
+        guest = current
         for device in guest.consoles:
             session, start = self._session_for(guest, device)
             if not start:
@@ -88,17 +90,22 @@ class SessionCaptures(SessionProcesses):
                 )
                 return None, False
 
-    def _still_running(self, guest: Guest) -> bool:
-        """Whether ``guest`` runs now (asked again only if a capture would start)."""
+    def _current_run(self, guest: Guest) -> Guest | None:
+        """``guest`` as it runs now, None if it does not: asked again only if a capture
+        would start or another run's capture is found (the listing may be older)."""
         with self._lock:
             keys = [console_id(guest.uuid, d.alias, guest.hypervisor) for d in guest.consoles]
             sessions = [self._sessions.get(key) for key in keys]
-            if all(s is not None and s.ending is None for s in sessions):
-                return True  # nothing to start: no need to ask libvirt
+            if all(
+                s is not None and s.ending is None and s.guest.run_id == guest.run_id
+                for s in sessions
+            ):
+                return guest  # nothing to start: no need to ask libvirt
         try:
-            return self.guests.lookup(guest.uuid).running
+            current = self.guests.lookup(guest.uuid)
         except SerialConsoleError:
-            return False
+            return None
+        return current if current.running else None
 
     def _send_writer_away(self, session: ConsoleSession) -> None:
         """A takeover of a capture: its writer goes, the capture stays."""
