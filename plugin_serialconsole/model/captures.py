@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import libvirt
@@ -103,12 +102,11 @@ class CaptureKeeper:
         then captured, then resumed. (The guest as it is then, the devices captured.)"""
         if guest.running:
             raise SerialConsoleError(i18n.ALREADY_RUNNING, 409, guest=guest.name)
-        started = datetime.now(UTC)  # a capture from before is of an earlier run
         paused = self.guests.start_paused(guest)
         captured: list[str] = []
         try:
             if self.policy.captures(guest.name):
-                captured = self.sessions.capture(paused, booted=True, started=started)
+                captured = self.sessions.capture(paused, booted=True)
         finally:  # whatever failed while capturing, the guest must not stay paused
             resumed = self.guests.resume(paused)
         return resumed, captured

@@ -49,6 +49,7 @@ class Guest:
     state: str
     consoles: tuple[ConsoleDevice, ...]
     hypervisor: str = DEFAULT_NAME  # the name of the hypervisor it runs on
+    run_id: int = -1  # libvirt's domain ID: new for each start, -1 while shut off
 
     @property
     def running(self) -> bool:
@@ -196,7 +197,9 @@ class LibvirtGuests:
     def _describe(self, domain) -> Guest:
         state = STATE_NAMES.get(domain.state()[0], "unknown")
         devices = console_devices(domain.XMLDesc())
-        return Guest(domain.name(), domain.UUIDString(), state, devices, self.hypervisor)
+        return Guest(
+            domain.name(), domain.UUIDString(), state, devices, self.hypervisor, domain.ID()
+        )
 
     def guest_stopped(self, guest_uuid: str) -> None:
         """Nothing to do: libvirt already knows."""

@@ -6,7 +6,6 @@ writer away and ``close`` its clients, never the capture.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.consoles import Reason
@@ -32,17 +31,17 @@ class SessionCaptures(SessionProcesses):
                 return
         self.capture(guest)
 
-    def capture(
-        self, guest: Guest, booted: bool = False, started: datetime | None = None
-    ) -> list[str]:
-        """Have a capture on each console device of running ``guest``: start those missing
-        (``booted``: the guest has just started, at ``started`` if known), wait for those
-        starting; return the aliases of the devices captured now."""
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        """Have a capture on each console device of running ``guest`` (its run as just
+        listed): start those missing (``booted``: the guest has just started), wait for
+        those starting; return the aliases of the devices captured now."""
         captured: list[str] = []
-        if not self._still_running(guest):  # e.g. listed a moment before it stopped
+        current = self._current_run(guest)
+        if current is None:  # e.g. listed a moment before it stopped
             return captured
+        guest = current
         for device in guest.consoles:
-            session, start = self._session_for(guest, device, started)
+            session, start = self._session_for(guest, device)
             if not start:
                 if session is not None and session.process is not None and session.captured:
                     captured.append(device.alias)
@@ -66,12 +65,13 @@ class SessionCaptures(SessionProcesses):
         return captured
 
     def _session_for(
-        self, guest: Guest, device: ConsoleDevice, started: datetime | None
+        self, guest: Guest, device: ConsoleDevice
     ) -> tuple[ConsoleSession | None, bool]:
         """(The session of ``device``, whether it is new and to be started by the caller.)
-        A session that is ending, or that began before the guest's run ``started``, is of
-        an earlier run (a quick stop and start): its end is awaited, so the new run gets a
-        capture of its own instead of counting as captured by it; None if it lingers."""
+        A session that is ending, or that attached to another run of the guest (libvirt's
+        domain ID differs: a quick stop and start), is of an earlier run: its end is
+        awaited, so the new run gets a capture of its own instead of counting as captured
+        by it; None if it lingers."""
         key = console_id(guest.uuid, device.alias, guest.hypervisor)
         while True:
             with self._lock:
@@ -81,7 +81,7 @@ class SessionCaptures(SessionProcesses):
                     self._sessions[key] = session
                     return session, True
             session.started.wait(STARTUP_TIMEOUT)
-            earlier_run = started is not None and session.since < started
+            earlier_run = session.guest.run_id != guest.run_id
             if session.process is None or (session.ending is None and not earlier_run):
                 return session, False
             if not session.ended.wait(STOP_TIMEOUT):
@@ -90,17 +90,22 @@ class SessionCaptures(SessionProcesses):
                 )
                 return None, False
 
-    def _still_running(self, guest: Guest) -> bool:
-        """Whether ``guest`` runs now (asked again only if a capture would start)."""
+    def _current_run(self, guest: Guest) -> Guest | None:
+        """``guest`` as it runs now, None if it does not: asked again only if a capture
+        would start or another run's capture is found (the listing may be older)."""
         with self._lock:
             keys = [console_id(guest.uuid, d.alias, guest.hypervisor) for d in guest.consoles]
             sessions = [self._sessions.get(key) for key in keys]
-            if all(s is not None and s.ending is None for s in sessions):
-                return True  # nothing to start: no need to ask libvirt
+            if all(
+                s is not None and s.ending is None and s.guest.run_id == guest.run_id
+                for s in sessions
+            ):
+                return guest  # nothing to start: no need to ask libvirt
         try:
-            return self.guests.lookup(guest.uuid).running
+            current = self.guests.lookup(guest.uuid)
         except SerialConsoleError:
-            return False
+            return None
+        return current if current.running else None
 
     def _send_writer_away(self, session: ConsoleSession) -> None:
         """A takeover of a capture: its writer goes, the capture stays."""

@@ -18,7 +18,7 @@ from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
 from plugin_serialconsole.consoles import Reason
-from plugin_serialconsole.errors import SerialConsoleError, authentication_required
+from plugin_serialconsole.errors import authentication_required
 from plugin_serialconsole.logfmt import level_name
 from plugin_serialconsole.model.console_session import Claim, ConsoleSession
 from plugin_serialconsole.model.guests import Guest, GuestModel
@@ -204,7 +204,7 @@ class SessionProcesses:
         for digest in (claim.token for claim in claims if claim.token is not None):
             self.tokens.revoke(digest)
         if reason == Reason.GUEST_STOPPED:
-            self._guest_stopped(session.guest, session.ending)
+            self._guest_stopped(session.guest)
         why = i18n.translate(reason.message_code, params)
         if session.captured:
             log.info("capture of console %s ended: %s", where_of(session), why)
@@ -212,22 +212,13 @@ class SessionProcesses:
             self._activity(i18n.SESSION_ENDED, session, _opener(claims), reason=why)
         session.ended.set()
 
-    def _guest_stopped(self, guest: Guest, stopped: datetime) -> None:
-        """One console saw the guest stop (by ``stopped``): so do the guest's other consoles
-        of that run (the model was told before the session was forgotten). Not those of a
-        run started since, which may already be captured: a guest that runs again is left
-        to its old consoles' own ends (each sees its stream end)."""
-        older = [other for other in self._sessions_of(guest) if other.since < stopped]
-        if not older or self._runs_again(guest):
-            return
-        for other in older:
-            other.process.request_stop(Reason.GUEST_STOPPED)
-
-    def _runs_again(self, guest: Guest) -> bool:
-        try:
-            return self.guests.lookup(guest.uuid).running
-        except SerialConsoleError:
-            return False
+    def _guest_stopped(self, guest: Guest) -> None:
+        """One console saw the run of ``guest`` stop (the model was told before the
+        session was forgotten): so do the guest's other consoles of that run. Those of a
+        run started since (another libvirt domain ID) may already be captured: they go on."""
+        for other in self._sessions_of(guest):
+            if other.guest.run_id == guest.run_id:
+                other.process.request_stop(Reason.GUEST_STOPPED)
 
     def _end(self, session: ConsoleSession, reason: Reason) -> None:
         """Stop a session's process and wait until it is cleaned up."""

@@ -211,3 +211,35 @@ def test_a_host_restart_while_the_guest_prints_marks_the_gap(capture_host, direc
     start, end, why = GAP.search(log).groups()
     assert start <= end and why == b"The host is shutting down."
     assert b"capture ended at " in log and log.count(b"tick") >= 1
+
+
+def test_a_destroy_and_start_logs_the_new_boot(capture_host, verbose_guest_xml):
+    # virsh destroy g; virsh start g: the new run (another domain ID) gets a capture of
+    # its own from libvirt's STARTED event, not the earlier run's one that is ending.
+    host = capture_host()
+    name = f"{NAME_PREFIX}{os.getpid()}-restarted"
+    conn = connect(URI)
+    xml = verbose_guest_xml.read_text()
+    domain = conn.defineXML(re.sub(r"<name>[^<]*</name>", f"<name>{name}</name>", xml, count=1))
+    try:
+        domain.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+        wait_captured(host, name)
+        domain.resume()
+        wait_log(host, name, BOOT_LINE)
+        domain.destroy()
+        domain.create()
+        wait_for(
+            lambda: log_of(host, name).content.count(BOOT_LINE) == 2,
+            BOOT_TIMEOUT,
+            "the second boot in the log",
+        )
+        log = log_of(host, name).content
+        second_run = log[log.index(BOOT_LINE) :]
+        # logged from its kernel banner on, not from a later recheck
+        assert second_run.count(KERNEL_FIRST_LINE) == 1, log.decode(errors="replace")
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            domain.destroy()
+        with contextlib.suppress(libvirt.libvirtError):
+            domain.undefine()
+        conn.close()

@@ -66,7 +66,7 @@ class Sessions:
     def __init__(self) -> None:
         self.asked: queue.Queue[tuple[str, bool]] = queue.Queue()
 
-    def capture(self, guest: Guest, booted: bool = False, started=None) -> list[str]:
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
         self.asked.put((guest.name, booted))
         return [device.alias for device in guest.consoles]
 
@@ -146,7 +146,7 @@ def test_a_start_whose_capture_fails_still_resumes_the_guest():
             return guest
 
     class Failing(Sessions):
-        def capture(self, guest: Guest, booted: bool = False, started=None) -> list[str]:
+        def capture(self, guest: Guest, booted: bool = False) -> list[str]:
             raise OSError("no more processes")  # e.g. fork failing with EAGAIN
 
     guests = Paused(OFF)
@@ -164,7 +164,7 @@ class BusySessions(Sessions):
         super().__init__()
         self.busy = {guest.uuid for guest in busy}
 
-    def capture(self, guest: Guest, booted: bool = False, started=None) -> list[str]:
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
         super().capture(guest, booted)
         return [] if guest.uuid in self.busy else [d.alias for d in guest.consoles]
 

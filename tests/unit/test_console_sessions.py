@@ -16,7 +16,6 @@ import subprocess
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -130,10 +129,11 @@ class FakeGuests:
     def __init__(self) -> None:
         self.stopped: list[str] = []
         self.state = "running"
+        self.guest = GUEST  # as libvirt describes it now (its run: the domain ID)
 
     def lookup(self, guest_uuid: str) -> Guest:
         assert guest_uuid == GUEST.uuid
-        return replace(GUEST, state=self.state)
+        return replace(self.guest, state=self.state)
 
     def guest_stopped(self, guest_uuid: str) -> None:
         self.stopped.append(guest_uuid)
@@ -444,46 +444,83 @@ def test_a_capture_that_is_ending_does_not_capture_the_next_run(manager, launche
 
 
 def test_a_start_right_after_a_stop_waits_for_the_earlier_runs_capture(manager, launcher):
-    # The old capture has not even noticed the stop yet when the guest starts again:
-    # whatever began before the start belongs to the run before it.
+    # virsh destroy; virsh start: the STARTED event is handled before the old capture has
+    # even noticed the stop. libvirt gave the new run another domain ID, so the capture
+    # attached to the earlier run must not count as the new run's (no clock is asked).
     capturing(manager)
-    manager.capture(GUEST)
+    manager.guests.guest = replace(GUEST, run_id=1)
+    manager.capture(manager.guests.guest)
     (old,) = launcher.consoles
     (session,) = manager.list()
     session.ended = RecordingEvent()
     results: list[list[str]] = []
-    started = datetime.now(UTC)
+    manager.guests.guest = replace(GUEST, run_id=2)
     starter = threading.Thread(
-        target=lambda: results.append(manager.capture(GUEST, True, started=started))
+        target=lambda: results.append(manager.capture(manager.guests.guest, True))
     )
     starter.start()
-    assert session.ended.waited.wait(TIMEOUT)
+    assert session.ended.waited.wait(TIMEOUT), "the new run counted the old capture as its own"
     old.end(Reason.GUEST_STOPPED)
     starter.join(TIMEOUT)
     assert results == [["serial0"]] and len(launcher.consoles) == 2
+    (new,) = manager.list()
+    assert new.guest.run_id == 2 and launcher.consoles[1].spec.booted
+
+
+def test_a_listing_from_before_a_restart_counts_the_new_runs_capture(manager, launcher):
+    # The recheck listed the guest just before it was destroyed and started again; the
+    # new run is captured meanwhile. The stale listing's run must not make the new
+    # run's capture look like an earlier run's (awaited in vain until it gives up).
+    capturing(manager)
+    manager.guests.guest = replace(GUEST, run_id=2)
+    manager.capture(manager.guests.guest, True)
+    (session,) = manager.list()
+    session.ended = RecordingEvent()
+    assert manager.capture(replace(GUEST, run_id=1)) == ["serial0"]
+    assert not session.ended.waited.is_set() and len(launcher.consoles) == 1
 
 
 def test_a_guest_stop_seen_late_spares_the_next_runs_captures(manager, launcher, monkeypatch):
     # serial1's old capture ended at once; the guest ran again and serial1 was captured
-    # anew; only then does serial0's old capture report the stop. The new run's capture
-    # of serial1 must not be stopped for it.
+    # anew while serial0's old capture is awaited; only then does it report the stop.
+    # The new run's capture of serial1 must not be stopped for it.
     capturing(manager)
-    manager.capture(TWO_CONSOLES)
+    manager.guests.guest = replace(TWO_CONSOLES, run_id=1)
+    manager.capture(manager.guests.guest)
     old0, old1 = launcher.consoles
     old1.end(Reason.CONSOLE_CLOSED)
     wait_until(lambda: len(manager.list()) == 1, "serial1's old capture gone")
-    assert manager.capture(TWO_CONSOLES) == ["serial0", "serial1"]
-    new1 = next(s for s in manager.list() if s.device.alias == "serial1")
+    serial0, serial1 = TWO_CONSOLES.consoles
+    run2 = manager.guests.guest = replace(TWO_CONSOLES, consoles=(serial1, serial0), run_id=2)
+    results: list[list[str]] = []
+    starter = threading.Thread(target=lambda: results.append(manager.capture(run2, True)))
+    starter.start()
+    new1 = wait_until(
+        lambda: next((s for s in manager.list() if s.guest.run_id == 2), None), "serial1 anew"
+    )
     stops: list[Reason] = []
     monkeypatch.setattr(new1.process, "request_stop", stops.append)
-    (session0,) = [s for s in manager.list() if s.device.alias == "serial0"]
     old0.end(Reason.GUEST_STOPPED)
-    assert session0.ended.wait(TIMEOUT)
+    starter.join(TIMEOUT)
+    assert results == [["serial1", "serial0"]]
     assert stops == []
+
+
+def test_a_guest_stop_stops_that_runs_consoles_though_the_guest_runs_again(manager, launcher):
+    # The guest was destroyed and started again (the lookup says running): serial0's
+    # capture of the earlier run saw the stop, so serial1's of that run is stopped too.
+    capturing(manager)
+    manager.guests.guest = replace(TWO_CONSOLES, run_id=1)
+    manager.capture(manager.guests.guest)
+    old0, old1 = launcher.consoles
+    manager.guests.guest = replace(TWO_CONSOLES, run_id=2)
+    old0.end(Reason.GUEST_STOPPED)
+    assert old1.exited.wait(TIMEOUT) and old1.stops == ["guest-stopped"]
 
 
 def test_a_guest_stop_stops_the_other_consoles_of_that_run(manager, launcher, monkeypatch):
     capturing(manager)
+    manager.guests.guest = TWO_CONSOLES
     manager.capture(TWO_CONSOLES)
     old0, old1 = launcher.consoles
     manager.guests.state = "shut off"
