@@ -101,6 +101,15 @@ def direct_guest(verbose_guest_xml: Path) -> Iterator[Callable[[Host], TinyGuest
         guest.destroy()
 
 
+def remove_defined(domain: libvirt.virDomain, conn: libvirt.virConnect) -> None:
+    """Stop and undefine a guest a test defined itself, then close its connection."""
+    with contextlib.suppress(libvirt.libvirtError):
+        domain.destroy()
+    with contextlib.suppress(libvirt.libvirtError):
+        domain.undefine()
+    conn.close()
+
+
 def test_a_guest_started_through_libvirt_is_logged_from_its_kernel_banner(
     capture_host, direct_guest
 ):
@@ -132,11 +141,7 @@ def test_post_start_logs_the_very_first_byte(capture_host, verbose_guest_xml):
         first_line = first_output.split(b"\r\n", 1)[0]
         assert KERNEL_FIRST_LINE in first_line, first_output[:300]  # nothing before it
     finally:
-        with contextlib.suppress(libvirt.libvirtError):
-            domain.destroy()
-        with contextlib.suppress(libvirt.libvirtError):
-            domain.undefine()
-        conn.close()
+        remove_defined(domain, conn)
 
 
 def test_a_reboot_adds_a_boot_line(capture_host, direct_guest, connect):
@@ -238,8 +243,4 @@ def test_a_destroy_and_start_logs_the_new_boot(capture_host, verbose_guest_xml):
         # logged from its kernel banner on, not from a later recheck
         assert second_run.count(KERNEL_FIRST_LINE) == 1, log.decode(errors="replace")
     finally:
-        with contextlib.suppress(libvirt.libvirtError):
-            domain.destroy()
-        with contextlib.suppress(libvirt.libvirtError):
-            domain.undefine()
-        conn.close()
+        remove_defined(domain, conn)
