@@ -184,10 +184,13 @@ async function connect({ url = null, force = false } = {}) {
     },
     output: (text) => term.write(text),
     closed: ({ reason }) => {
-      if (connection === current) {
-        connection = null;
-        setState("disconnected", reason || _("The connection closed."));
+      if (connection !== current) {
+        return;
       }
+      connection = null;
+      // xterm.js parses what it is given a moment later: the page says the console ended
+      // once its last output (often why it ended) is on screen, not before.
+      term.write("", () => setState("disconnected", reason || _("The connection closed.")));
     },
   });
   connection = current;
