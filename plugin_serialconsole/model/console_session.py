@@ -14,6 +14,7 @@ new request does.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -55,6 +56,8 @@ class Claim:
     token: str | None = None  # the digest of its token, once issued
     state: str = WAITING
     since: datetime = field(default_factory=_now)
+    # ties together what is audited and recorded of this client's use of the console
+    session_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
     def live(self) -> bool:
