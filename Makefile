@@ -83,7 +83,7 @@ deb-check: deb $(INSTALLED)
 
 # Everything the pages need at run time ends up under ui/ (and .mo files in the package).
 ui: $(NODE_MODULES) $(INSTALLED)
-	$(PY) tools/catalogs.py compile
+	$(PY) -m tools.catalogs compile
 
 $(NODE_MODULES): ui/package.json ui/package-lock.json
 	$(MAKE) system-deps
@@ -91,7 +91,7 @@ $(NODE_MODULES): ui/package.json ui/package-lock.json
 	touch $@
 
 pot: $(INSTALLED)
-	$(PY) tools/catalogs.py pot
+	$(PY) -m tools.catalogs pot
 
 # Refresh the README's screenshot of the console page (taken by a browser test).
 screenshot: $(INSTALLED) ui

@@ -1,13 +1,11 @@
 """Message catalogs: extract the template, merge it into the translations, compile them.
 
-    python tools/catalogs.py pot       po/serialconsole.pot from the sources; .po files merged
-    python tools/catalogs.py compile   .mo for the server, ui/i18n/<lang>.json for the pages
-    python tools/catalogs.py check     fail on a stale template or a broken translation
+    python -m tools.catalogs pot       po/serialconsole.pot from the sources; .po files merged
+    python -m tools.catalogs compile   .mo for the server, ui/i18n/<lang>.json for the pages
+    python -m tools.catalogs check     fail on a stale template or a broken translation
 
-Strings come from the server's messages (``N_()`` in Python, ``Nn_()`` for those with plural
-forms: msgid and msgid_plural), the pages' scripts (``_()``),
-their markup (``data-i18n`` elements, ``data-i18n-attr`` attributes) and the tab title in
-``ui/config/tab-ext.xml``. Build tool only: needs Babel, never imported by the plugin.
+Where the strings come from: ``tools.catalog_sources``. Build tool only: needs Babel, never
+imported by the plugin.
 """
 
 from __future__ import annotations
@@ -17,105 +15,20 @@ import io
 import json
 import re
 import sys
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.catalog_sources import ROOT, UI_DIR, relative, sources
+
 PO_DIR = ROOT / "po"
 DOMAIN = "serialconsole"
 POT = PO_DIR / f"{DOMAIN}.pot"
 LOCALE_DIR = ROOT / "plugin_serialconsole" / "locale"
-UI_DIR = ROOT / "ui"
 PAGE_CATALOG_DIR = UI_DIR / "i18n"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
-# (text, relative path, line); a message with plural forms is (singular, plural)
-Found = tuple[str | tuple[str, str], str, int]
-
-
-# --------------------------------------------------------------------------- extraction
-
-
-class _MarkedText(HTMLParser):
-    """Texts of ``data-i18n`` elements and values of ``data-i18n-attr`` attributes."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, int]] = []
-        self._open: list[tuple[str, int, list[str]]] = []  # (tag, line, text parts)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        line = self.getpos()[0]
-        for name in (values.get("data-i18n-attr") or "").split():
-            if values.get(name):
-                self.found.append((_normalized(values[name]), line))
-        if "data-i18n" in values:
-            self._open.append((tag, line, []))
-
-    def handle_data(self, data: str) -> None:
-        if self._open:
-            self._open[-1][2].append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._open and self._open[-1][0] == tag:
-            _, line, parts = self._open.pop()
-            if text := _normalized("".join(parts)):
-                self.found.append((text, line))
-
-
-def _normalized(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _relative(path: Path) -> str:
-    return path.relative_to(ROOT).as_posix()
-
-
-def _from_python(path: Path) -> Iterator[Found]:
-    with path.open("rb") as source:
-        for line, text, _comments, _context in extract(
-            "python", source, keywords={"N_": None, "_": None, "Nn_": (1, 2)}
-        ):
-            yield text, _relative(path), line
-
-
-def _from_javascript(path: Path) -> Iterator[Found]:
-    with path.open("rb") as source:
-        for line, text, _comments, _context in extract("javascript", source, keywords={"_": None}):
-            yield text, _relative(path), line
-
-
-def _from_html(path: Path) -> Iterator[Found]:
-    parser = _MarkedText()
-    parser.feed(path.read_text(encoding="utf-8"))
-    parser.close()
-    for text, line in parser.found:
-        yield text, _relative(path), line
-
-
-def _from_tabs(path: Path) -> Iterator[Found]:
-    for tab in ET.parse(path).getroot().iter("tab"):
-        title = tab.findtext("title")
-        if title:
-            yield _normalized(title), _relative(path), 0
-
-
-def sources() -> Iterator[Found]:
-    for path in sorted((ROOT / "plugin_serialconsole").rglob("*.py")):
-        yield from _from_python(path)
-    for path in sorted((UI_DIR / "js").glob("*.js")):
-        yield from _from_javascript(path)
-    for path in sorted(UI_DIR.glob("*.html")):
-        yield from _from_html(path)
-    yield from _from_tabs(UI_DIR / "config" / "tab-ext.xml")
 
 
 def extract_template() -> Catalog:
@@ -229,16 +142,16 @@ def check() -> list[str]:
     template = read_catalog(POT)
     problems = []
     if _ids(extract_template()) != _ids(template):
-        problems.append(f"{_relative(POT)} is stale: run `make pot`")
+        problems.append(f"{relative(POT)} is stale: run `make pot`")
     for lang in languages():
         path = PO_DIR / f"{lang}.po"
         if not path.is_file():
-            problems.append(f"{_relative(path)} is missing (listed in po/LINGUAS)")
+            problems.append(f"{relative(path)} is missing (listed in po/LINGUAS)")
             continue
         translation = read_catalog(path, lang)
-        problems += translation_problems(template, translation, _relative(path))
+        problems += translation_problems(template, translation, relative(path))
         missing = untranslated(template, translation)
-        problems += [f"{_relative(path)}: untranslated {message!r}" for message in missing]
+        problems += [f"{relative(path)}: untranslated {message!r}" for message in missing]
     return problems
 
 
@@ -250,7 +163,7 @@ def update_template() -> None:
     template = extract_template()
     if not POT.is_file() or _fingerprint(read_catalog(POT)) != _fingerprint(template):
         _write_po(POT, template)
-        print(f"wrote {_relative(POT)}")
+        print(f"wrote {relative(POT)}")
     template = read_catalog(POT)
     for lang in languages():
         path = PO_DIR / f"{lang}.po"
@@ -260,7 +173,7 @@ def update_template() -> None:
             translation = Catalog(locale=lang, domain=DOMAIN, project="plugin_serialconsole")
         translation.update(template, update_header_comment=False)
         _write_po(path, translation)
-        print(f"merged {_relative(path)}: {len(untranslated(template, translation))} untranslated")
+        print(f"merged {relative(path)}: {len(untranslated(template, translation))} untranslated")
 
 
 def _usable(message) -> bool:
