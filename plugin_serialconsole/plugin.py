@@ -19,6 +19,7 @@ from plugin_serialconsole.model.capture_logs import CaptureLogs, prepare_state_d
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import make_guest_model
+from plugin_serialconsole.model.hypervisor_loss import HypervisorLoss
 from plugin_serialconsole.model.send import make_sender
 from plugin_serialconsole.netloc import url_host
 from plugin_serialconsole.rights import Rights
@@ -47,6 +48,7 @@ class SerialConsolePlugin:
         self.launcher: ConsoleLauncher | None = None
         self.sessions: SessionManager | None = None
         self.captures: CaptureKeeper | None = None
+        self.hypervisor_loss: HypervisorLoss | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
 
@@ -123,6 +125,8 @@ class SerialConsolePlugin:
         self.launcher.start()
         self.bridge.start()
         self.captures.start()
+        self.hypervisor_loss = HypervisorLoss(self.sessions)
+        host.hypervisors().add_listener(self.hypervisor_loss.changed)
         url = f"ws://{url_host(self.bridge.host)}:{self.bridge.port}/"
         host.logger.info("serial consoles: WebSocket proxy on %s", url)
         return [url]
@@ -142,6 +146,8 @@ class SerialConsolePlugin:
 
     @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
+        if self.hypervisor_loss is not None:
+            host.hypervisors().remove_listener(self.hypervisor_loss.changed)
         if self.captures is not None:
             self.captures.stop()
         if self.sessions is not None:

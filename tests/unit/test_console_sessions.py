@@ -73,7 +73,7 @@ class FakeConsole:
                 message = protocol.decode(line)
                 if message.get("event") == protocol.STOP:
                     self.stops.append(message["reason"])
-                    self.end(Reason(message["reason"]))
+                    self.end(Reason(message["reason"]), **message.get("params", {}))
                 elif message.get("event") == protocol.INVITE:
                     self.invites.append(message)
                     self._answer(message["socket"])
@@ -528,3 +528,18 @@ def test_a_guest_stop_stops_the_other_consoles_of_that_run(manager, launcher, mo
     old0.end(Reason.GUEST_STOPPED)
     assert session0.ended.wait(TIMEOUT)
     assert old1.exited.wait(TIMEOUT) and old1.stops == ["guest-stopped"]
+
+
+def test_a_lost_hypervisor_ends_its_guests_sessions_saying_so_and_spares_the_others(
+    manager, launcher
+):
+    lost = manager.open(GUEST, None)
+    twin = replace(GUEST, hypervisor="tcp")  # the same UUID on another hypervisor
+    spared = manager.open(twin, None)
+    assert lost.session is not spared.session
+    why = {"hypervisor": "qemu+tls://hv1/system?pkipath=***", "error": "no answer"}
+    assert manager.end_hypervisor(GUEST.hypervisor, **why) == 1
+    assert lost.session.ended.is_set()
+    assert lost.session.process.end == (Reason.HYPERVISOR_UNREACHABLE, why)
+    assert [s.guest.hypervisor for s in manager.list()] == ["tcp"]
+    assert launcher.consoles[1].stops == []

@@ -15,6 +15,7 @@ from plugin_serialconsole.host.connection import (
     HypervisorUnavailable,
 )
 from plugin_serialconsole.host.hypervisors import Hypervisors
+from plugin_serialconsole.libvirtloop import KEEPALIVE
 
 TIMEOUT = 5.0
 SECRET_URI = "qemu+tls://hv1.example.org/system?pkipath=/secret/pki"
@@ -98,7 +99,7 @@ def test_connected_with_keepalive_and_its_guests_counted(started):
     hypervisor = started("test:///default", Opener(conn))
     assert hypervisor.wait_state(CONNECTED, TIMEOUT)
     assert hypervisor.get() is conn
-    assert conn.keepalive == (connection_module.KEEPALIVE_INTERVAL, 3)
+    assert conn.keepalive == (KEEPALIVE.interval, KEEPALIVE.count)
     state = hypervisor.state()
     assert (state.name, state.state, state.guests, state.reason) == ("hv1", CONNECTED, 3, "")
 
