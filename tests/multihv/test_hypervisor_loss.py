@@ -6,7 +6,8 @@ nothing behind; once the link is back a new console opens and echoes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,23 +23,31 @@ HYPERVISOR_UNREACHABLE = "SCONS0132L"
 UNREACHABLE_BOUND = 35.0
 # back within the longest pause between retries (30 s), and the connect itself
 BACK_BOUND = 45.0
+CAPTURE_BOUND = 15.0  # a running guest captured: the keeper's recheck (5 s) and the start
 
 
 @pytest.fixture
-def tls_default_host(hypervisors: dict[str, RemoteDaemon]) -> Iterator[Host]:
-    """A host whose default hypervisor is the TLS daemon, with the TCP one named ``tcp``."""
-    host = Host(
-        source=("--uri", hypervisors[TLS].uri, "--hypervisor", f"tcp={hypervisors[TCP].uri}")
-    )
-    host.start()
-    try:
-        yield host
-    finally:
+def tls_default_host(hypervisors: dict[str, RemoteDaemon]) -> Iterator[Callable[..., Host]]:
+    """``tls_default_host(*options)``: a started host whose default hypervisor is the TLS
+    daemon, with the TCP one named ``tcp``; each is stopped and checked clean after."""
+    hosts: list[Host] = []
+
+    def start(*options: str) -> Host:
+        source = ("--uri", hypervisors[TLS].uri, "--hypervisor", f"tcp={hypervisors[TCP].uri}")
+        hosts.append(Host(*options, source=source))
+        return hosts[-1].start()
+
+    yield start
+    for host in reversed(hosts):
         host.finish()
 
 
 def states(host: Host) -> dict[str, dict]:
     return {hv["name"]: hv for hv in host.get("/hypervisors").json()}
+
+
+def capture_of(host: Host, guest: TinyGuest) -> dict | None:
+    return next((s for s in host.sessions() if s["guest"] == guest.name and s["capture"]), None)
 
 
 def direct_echo(guest: TinyGuest, word: str) -> None:
@@ -53,12 +62,12 @@ def direct_echo(guest: TinyGuest, word: str) -> None:
 
 
 def test_a_pulled_link_ends_its_console_saying_so_and_a_new_one_opens_once_it_is_back(
-    tls_default_host: Host,
+    tls_default_host: Callable[..., Host],
     connect,
     hypervisors: dict[str, RemoteDaemon],
     twin_guests: dict[str, TinyGuest],
 ):
-    host, daemon = tls_default_host, hypervisors[TLS]
+    host, daemon = tls_default_host(), hypervisors[TLS]
     guest = twin_guests[TLS]
     assert {name: hv["state"] for name, hv in states(host).items()} == {
         "default": "connected",
@@ -97,3 +106,26 @@ def test_a_pulled_link_ends_its_console_saying_so_and_a_new_one_opens_once_it_is
     shell(again)
     answer_42(again)
     assert str(daemon.client_pki) not in host.full_log()
+
+
+def test_a_lost_hypervisors_capture_ends_saying_so_and_comes_back_by_itself(
+    tls_default_host: Callable[..., Host],
+    hypervisors: dict[str, RemoteDaemon],
+    twin_guests: dict[str, TinyGuest],
+    tmp_path: Path,
+):
+    host = tls_default_host("--capture", "all", "--state-dir", str(tmp_path / "state"))
+    daemon, guest = hypervisors[TLS], twin_guests[TLS]
+    wait_for(lambda: capture_of(host, guest), CAPTURE_BOUND, "the TLS guest captured")
+    daemon.set_link(up=False)
+    try:
+        wait_for(lambda: not capture_of(host, guest), UNREACHABLE_BOUND, "its capture ended")
+        host.assert_idle()
+    finally:
+        daemon.set_link(up=True)
+    wait_for(lambda: capture_of(host, guest), BACK_BOUND + CAPTURE_BOUND, "captured again")
+    guest.reconnect()  # the fixture's own connection, for its teardown
+    log = host.get(f"vms/{guest.name}/serial/log")
+    assert log.status_code == 200, log.text
+    ended = f"The hypervisor qemu+tls://{daemon.address}/system?pkipath=*** is unreachable"
+    assert ended.encode() in log.content
