@@ -96,6 +96,7 @@ class CaptureKeeper:
         self._conn: Any = None
         self._callback_id: int | None = None
         self._waiting = Waiting()
+        self._libvirt_error = ""  # the last check's, logged once while it repeats
 
     def start_guest(self, guest: Guest) -> tuple[Guest, list[str]]:
         """Start shut-off ``guest`` so that its captures hold its very first byte: paused,
@@ -149,10 +150,15 @@ class CaptureKeeper:
             try:
                 self._register()
                 self._capture(*item)
+                self._libvirt_error = ""
             except SerialConsoleError as error:
                 log.info("captures: %s", error.reason())
-            except libvirt.libvirtError as error:
-                log.info("captures: libvirt: %s", error.get_error_message())
+            except libvirt.libvirtError as error:  # e.g. the hypervisor is unreachable
+                message = error.get_error_message()
+                repeated, self._libvirt_error = message == self._libvirt_error, message
+                log.log(
+                    logging.DEBUG if repeated else logging.INFO, "captures: libvirt: %s", message
+                )
             except Exception:
                 log.exception("captures: checking the guests failed")
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import threading
 import time
 
 import libvirt
 import pytest
 
+from plugin_serialconsole.host.connection import HypervisorUnavailable
 from plugin_serialconsole.model import captures
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.captures import CaptureKeeper
@@ -201,3 +203,33 @@ def test_a_console_held_by_another_client_is_retried_ever_less_often_and_quietly
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert len([m for m in said if "web-1" in m]) == 2, said
     assert "not free" in said[0] and "captured again" in said[1]
+
+
+def test_an_unreachable_hypervisor_is_logged_once_and_its_guests_captured_once_back(
+    monkeypatch, caplog
+):
+    # While the hypervisor does not answer, each recheck failed and logged it at INFO
+    # (every 5 s for as long as it was away). Now once; its return captures its guests.
+    monkeypatch.setattr(captures, "RECHECK", 0.01)
+    conn, sessions, asked = Connection(), Sessions(), queue.Queue()
+    reachable = threading.Event()
+
+    def connection() -> Connection:
+        asked.put(None)
+        if not reachable.is_set():
+            raise HypervisorUnavailable("default", "no answer to keepalive probes")
+        return conn
+
+    policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
+    keeper = CaptureKeeper(Guests(WEB), sessions, policy, connection)
+    caplog.set_level(logging.INFO, logger=captures.__name__)
+    keeper.start()
+    try:
+        for _ in range(5):  # five checks while it is away
+            asked.get(timeout=WAIT)
+        reachable.set()
+        assert sessions.next() == ("web-1", False)
+    finally:
+        keeper.stop()
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert said == ["captures: libvirt: hypervisor default: no answer to keepalive probes"]
