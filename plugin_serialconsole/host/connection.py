@@ -29,6 +29,7 @@ CONNECT_TIMEOUT = 10.0  # seconds a connect may take before the hypervisor shows
 BACKOFF_FIRST = 1.0  # seconds before the first retry; doubled on each failure ...
 BACKOFF_MAX = 30.0  # ... up to this
 REFRESH_INTERVAL = 5.0  # seconds between counts of a connected hypervisor's guests
+LIVENESS_INTERVAL = 1.0  # seconds between looks at whether libvirt closed the connection
 
 
 def log_libvirt_errors() -> None:
@@ -162,10 +163,33 @@ class HypervisorConnection:
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
             delay = BACKOFF_FIRST
-            while not self._lost.wait(REFRESH_INTERVAL):
-                self._count_guests(conn)
+            self._watch(conn)
             self._lost.clear()
             self._close(conn)
+
+    def _watch(self, conn: libvirt.virConnect) -> None:
+        """Until the connection is lost: whether libvirt closed it, every
+        ``LIVENESS_INTERVAL`` s, and its guests counted every ``REFRESH_INTERVAL`` s.
+
+        When libvirt's keepalive closes a connection during a call another thread makes,
+        the close callback is never called, and a call waiting behind it never returns and
+        later crashes the process (measured, libvirt 9.0): so the connection is looked at
+        without a call (``isAlive``), and the guests are counted on a thread of their own,
+        at most one at a time, that does not keep this one from reconnecting.
+        """
+        counting: threading.Thread | None = None
+        next_count = time.monotonic() + REFRESH_INTERVAL
+        while not self._lost.wait(LIVENESS_INTERVAL):
+            if not conn.isAlive():
+                self._broke("connection lost")
+                return
+            idle = counting is None or not counting.is_alive()
+            if idle and time.monotonic() >= next_count:
+                counting = threading.Thread(
+                    target=self._count_guests, args=(conn,), name="count guests", daemon=True
+                )
+                counting.start()
+                next_count = time.monotonic() + REFRESH_INTERVAL
 
     def _connect(self) -> libvirt.virConnect | None:
         with self._lock:
@@ -196,7 +220,7 @@ class HypervisorConnection:
         try:
             count = conn.numOfDomains() + conn.numOfDefinedDomains()
         except libvirt.libvirtError:
-            return  # a broken connection is reported by libvirt's close callback
+            return  # a broken connection is seen by ``_watch``
         with self._lock:
             self._guests = count
 
@@ -236,6 +260,11 @@ class HypervisorConnection:
         with self._lock:
             if self._conn is conn:
                 self._conn = None
+        if not conn.isAlive():
+            # Closed by libvirt already; a call may still wait on it (see ``_watch``),
+            # and closing it under that call crashed the host (libvirt 9.0): it is left
+            # to the garbage collector, which closes it once no call holds it.
+            return
         with contextlib.suppress(libvirt.libvirtError):
             conn.unregisterCloseCallback()
         with contextlib.suppress(libvirt.libvirtError):
