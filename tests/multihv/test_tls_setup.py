@@ -3,10 +3,12 @@
 ``serialconsole-host`` configured with ``[hypervisors] NAME = qemu+tls://ADDRESS/system?
 pkipath=DIR`` reaching the test's TLS daemon. A client identity from another CA, a missing
 key and a key that is not the certificate's show ``unreachable``, each with a reason, and
-no path of theirs reaches the API or the log."""
+no path of theirs reaches the API or the log. A daemon with ``tls_allowed_dn_list``
+admits a client named there as the README says (``O=...,CN=...``), and only that one."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,16 +21,21 @@ from tests.integration.helpers import Host, wait_for
 from .pki import make_ca
 from .remote_daemons import TLS, RemoteDaemon
 
+# pki.make_pki's own client, which RemoteDaemon.start connects with
+TEST_CLIENT_DN = "O=serialconsole tests,CN=serialconsole-host"
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "contrib" / "hypervisors" / "serialconsole-tls-client.py"
 SETTLED_BOUND = 15.0  # the first connect of each, and the slack of a shared machine
+# libvirt's words when the daemon hangs up on a client certificate it refused (README)
+REFUSED_BY_THE_DAEMON = "Unable to read TLS confirmation"
 
 
-def make_client_identity(ca_dir: Path, pkipath: Path) -> Path:
+def make_client_identity(ca_dir: Path, pkipath: Path, *options: str) -> Path:
     """The contrib script's client key and certificate, signed by the CA in ``ca_dir``."""
     subprocess.run(
         [sys.executable, str(SCRIPT), "--ca-cert", str(ca_dir / "cacert.pem"),
-         "--ca-key", str(ca_dir / "cakey.pem"), "--pkipath", str(pkipath)],
+         "--ca-key", str(ca_dir / "cakey.pem"), "--pkipath", str(pkipath), *options],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return pkipath
@@ -53,16 +60,28 @@ def pkipaths(hypervisors: dict[str, RemoteDaemon], tmp_path: Path) -> dict[str, 
     return made
 
 
-@pytest.fixture
-def tls_host(hypervisors: dict[str, RemoteDaemon], pkipaths: dict[str, Path]) -> Iterator[Host]:
-    """One host, a hypervisor per pkipath, all at the TLS daemon; logging at debug, so
+def started_host(address: str, pkipaths: dict[str, Path]) -> Host:
+    """A host with a hypervisor per pkipath, all at ``address``; logging at debug, so
     libvirt's own error reports are in the log too."""
-    address = hypervisors[TLS].address
     source = []
     for name, pkipath in pkipaths.items():
         source += ["--hypervisor", f"{name}=qemu+tls://{address}/system?pkipath={pkipath}"]
-    host = Host("--log-level", "debug", source=tuple(source))
-    host.start()
+    return Host("--log-level", "debug", source=tuple(source)).start()
+
+
+def settled_states(host: Host) -> dict[str, dict]:
+    """Each hypervisor's state once none is still ``connecting``."""
+
+    def settled() -> dict[str, dict] | None:
+        states = {hv["name"]: hv for hv in host.get("/hypervisors").json()}
+        return None if any(hv["state"] == "connecting" for hv in states.values()) else states
+
+    return wait_for(settled, SETTLED_BOUND, "every hypervisor connected or unreachable")
+
+
+@pytest.fixture
+def tls_host(hypervisors: dict[str, RemoteDaemon], pkipaths: dict[str, Path]) -> Iterator[Host]:
+    host = started_host(hypervisors[TLS].address, pkipaths)
     try:
         yield host
     finally:
@@ -72,11 +91,7 @@ def tls_host(hypervisors: dict[str, RemoteDaemon], pkipaths: dict[str, Path]) ->
 def test_the_documented_tls_set_up_connects_and_a_bad_one_says_why_without_its_paths(
     tls_host: Host, pkipaths: dict[str, Path]
 ):
-    def settled() -> dict[str, dict] | None:
-        states = {hv["name"]: hv for hv in tls_host.get("/hypervisors").json()}
-        return None if any(hv["state"] == "connecting" for hv in states.values()) else states
-
-    states = wait_for(settled, SETTLED_BOUND, "every hypervisor connected or unreachable")
+    states = settled_states(tls_host)
     assert {name: hv["state"] for name, hv in states.items()} == {
         "good": "connected",
         "foreign": "unreachable",
@@ -89,7 +104,7 @@ def test_the_documented_tls_set_up_connects_and_a_bad_one_says_why_without_its_p
     # libvirt names the files it could not use: as *** only
     assert "***/clientkey.pem" in states["wrongkey"]["reason"]
     # without a key libvirt sends no certificate, and the daemon hangs up (the README says so)
-    assert "TLS" in states["nokey"]["reason"]
+    assert states["nokey"]["reason"].startswith(REFUSED_BY_THE_DAEMON)
 
     shown = tls_host.get("/hypervisors").text + tls_host.get("/vms").text
     log = tls_host.full_log()
@@ -97,3 +112,48 @@ def test_the_documented_tls_set_up_connects_and_a_bad_one_says_why_without_its_p
     for name, pkipath in pkipaths.items():
         assert str(pkipath) not in shown, f"{name}'s pkipath in the API"
         assert str(pkipath) not in log, f"{name}'s pkipath in the log"
+
+
+@pytest.fixture
+def dn_checking_daemon(
+    hypervisors: dict[str, RemoteDaemon], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RemoteDaemon]:
+    """A TLS daemon of its own that admits two names only: ``serialconsole@allowed`` as
+    the README writes a name, ``serialconsole@reversed`` as ``certtool -i`` prints one."""
+    allowed = [
+        TEST_CLIENT_DN,
+        "O=serialconsole,CN=serialconsole@allowed",
+        "CN=serialconsole@reversed,O=serialconsole",
+    ]
+    quoted = ", ".join(f'"{name}"' for name in allowed)
+    workdir = tmp_path_factory.mktemp("hvdn")
+    daemon = RemoteDaemon(workdir, "hvdn", TLS, f"tls_allowed_dn_list = [{quoted}]\n")
+    try:
+        yield daemon.start()
+    finally:
+        try:
+            daemon.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_tls_allowed_dn_list_admits_the_name_written_as_the_readme_says(
+    dn_checking_daemon: RemoteDaemon, tmp_path: Path
+):
+    daemon_ca = dn_checking_daemon.client_pki.parent / "ca"
+    pkipaths = {
+        name: make_client_identity(daemon_ca, tmp_path / name, f"--cn=serialconsole@{name}")
+        for name in ("allowed", "reversed", "other")
+    }
+    host = started_host(dn_checking_daemon.address, pkipaths)
+    try:
+        states = settled_states(host)
+    finally:
+        host.finish()
+    assert {name: hv["state"] for name, hv in states.items()} == {
+        "allowed": "connected",
+        "reversed": "unreachable",
+        "other": "unreachable",
+    }, states
+    # what the README's table says a refused certificate looks like from here
+    assert states["other"]["reason"].startswith(REFUSED_BY_THE_DAEMON)
