@@ -157,9 +157,10 @@ def tell_login_ended(hook, host: StandaloneHost, user: str, login_digest: str | 
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
     server = config["server"]
-    log_libvirt_errors()
+    uris = hypervisors_from_config(config)
+    log_libvirt_errors(uris.values())
     # an unreachable hypervisor is logged; its guests' calls answer 503 until it answers
-    hypervisors = Hypervisors(hypervisors_from_config(config))
+    hypervisors = Hypervisors(uris)
     hypervisors.start()
     manager = get_plugin_manager()
     if not manager.get_plugins():
