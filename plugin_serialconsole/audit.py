@@ -104,6 +104,7 @@ class SessionContext:
     device: str
     session: str
     displaced_by: str | None = None  # the operator taking the console over from it
+    connected: bool = False  # its client came: its end is also its client's leaving
 
 
 class AuditTrail:
@@ -151,7 +152,12 @@ class AuditTrail:
         self.record(OPENED, **_context_fields(context), mode=mode)
 
     def connected(self, session: str) -> None:
-        self._session_event(session, CONNECTED)
+        with self._lock:
+            context = self._sessions.get(session)
+            if context is None or context.connected:
+                return
+            context.connected = True
+        self.record(CONNECTED, **_context_fields(context))
 
     def displacing(self, session: str, by: str) -> str | None:
         """Console session ``session`` is being taken over by operator ``by``: its end
@@ -168,19 +174,18 @@ class AuditTrail:
             session, TAKEOVER, displaced=displaced_operator, displaced_session=displaced
         )
 
-    def left(self, session: str, reason: str) -> None:
-        """Its client went away: the session ends."""
-        self._session_event(session, LEFT, reason=reason)
-        self.ended(session, reason)
-
     def ended(self, session: str, reason: str) -> None:
-        """Console session ``session`` ended (written once; later calls do nothing)."""
+        """Console session ``session`` ended, its client (if it came) gone, for ``reason``:
+        written once, later calls do nothing."""
         with self._lock:
             context = self._sessions.pop(session, None)
         if context is None:
             return
+        fields = _context_fields(context)
+        if context.connected:
+            self.record(LEFT, **fields, reason=reason)
         extra = {"by": context.displaced_by} if context.displaced_by else {}
-        self.record(ENDED, **_context_fields(context), reason=reason, **extra)
+        self.record(ENDED, **fields, reason=reason, **extra)
 
     def _session_event(self, session: str, event: str, **fields: Any) -> None:
         with self._lock:
@@ -216,7 +221,7 @@ def _guest_fields(guest: Guest) -> dict[str, str]:
 
 def _context_fields(context: SessionContext) -> dict[str, Any]:
     fields = asdict(context)
-    del fields["displaced_by"]
+    del fields["displaced_by"], fields["connected"]
     return fields
 
 

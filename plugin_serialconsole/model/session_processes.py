@@ -194,7 +194,7 @@ class SessionProcesses:
         if event == protocol.CONNECTED:
             self.audit.connected(claim.session_id)
         elif event == protocol.LEFT:
-            self.audit.left(claim.session_id, _left_kind(report).value)
+            self.audit.ended(claim.session_id, _left_kind(report).value)
         elif event == protocol.EXPIRED:
             self.audit.ended(claim.session_id, EXPIRED)
 

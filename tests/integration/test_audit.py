@@ -73,7 +73,7 @@ def test_a_console_sessions_events_are_tied_by_its_session_id(start_host, tmp_pa
     trail = events(host)
     session = ended["session"]
     mine = [e for e in trail if e["session"] == session]
-    assert [e["event"] for e in mine] == ["opened", "connected", "send", "ended"]
+    assert [e["event"] for e in mine] == ["opened", "connected", "send", "left", "ended"]
     (logged_in,) = [e for e in trail if e["event"] == "login" and e["operator"] == "alice"]
     assert trail.index(logged_in) < trail.index(mine[0])
     for event in [logged_in, *mine]:
@@ -88,7 +88,7 @@ def test_a_console_sessions_events_are_tied_by_its_session_id(start_host, tmp_pa
         assert event["uuid"]
     assert mine[0]["mode"] == "write"
     assert (mine[2]["action"], mine[2]["key"]) == ("sysrq", "h")
-    assert (mine[3]["reason"], mine[3]["by"]) == ("taken-over", "bob")
+    assert (mine[4]["reason"], mine[4]["by"]) == ("taken-over", "bob")
     assert takeover["displaced"] == "alice" and takeover["displaced_session"] == session
     assert bobs_session != session
     assert [e["event"] for e in trail if e["session"] == bobs_session][:2] == [
@@ -251,3 +251,29 @@ def test_without_an_audit_log_the_api_says_so(start_host):
     answer = host.get("audit")
     assert answer.status_code == 404 and answer.json()["code"] == "SCONS0140E"
     assert not audit_file(host).exists()
+
+
+def test_a_client_that_leaves_and_a_token_never_used_end_their_sessions(start_host, tmp_path):
+    host = users_host(start_host, tmp_path, "alice", options=("--token-ttl", "1"))
+    alice = login(host, "alice")
+    opened = alice.post(host.api("vms/mock-vm/serial"), timeout=HTTP_TIMEOUT)
+    assert opened.status_code == 201, opened.text
+    console = connect(opened.json()["ws_url"], alice.cookies[SESSION_COOKIE])
+    console.banner()
+    console.send(b"\x11")  # Ctrl+Q
+    console.read_until_close()
+    session = wait_event(host, "opened", guest="mock-vm")["session"]
+    ended = wait_event(host, "ended", session=session)
+    assert [e["event"] for e in events(host) if e["session"] == session] == [
+        "opened",
+        "connected",
+        "left",
+        "ended",
+    ]
+    assert ended["reason"] == "ctrl-q"
+
+    unused = alice.post(host.api("vms/mock-dual/serial"), timeout=HTTP_TIMEOUT)
+    assert unused.status_code == 201, unused.text
+    lapsed = wait_event(host, "opened", guest="mock-dual")["session"]
+    assert wait_event(host, "ended", session=lapsed)["reason"] in ("expired", "nobody-came")
+    assert [e["event"] for e in events(host) if e["session"] == lapsed] == ["opened", "ended"]

@@ -118,12 +118,13 @@ def test_a_console_session_ends_once_and_names_who_took_it_over(tmp_path):
     trail.connected("s1")
     assert trail.displacing("s1", "bob") == "alice"
     trail.ended("s1", "taken-over")
-    trail.left("s1", "client-closed")  # reported later by the console process: ignored
+    trail.ended("s1", "client-closed")  # reported later by the console process: ignored
     trail.connected("s1")
     trail.took_over("s2", "s1", "alice")  # s2 was not opened through this trail: nothing
     events = written(trail)
-    assert [e["event"] for e in events] == ["opened", "connected", "ended"]
-    assert events[2]["by"] == "bob" and events[2]["reason"] == "taken-over"
+    assert [e["event"] for e in events] == ["opened", "connected", "left", "ended"]
+    assert events[2]["reason"] == events[3]["reason"] == "taken-over"
+    assert events[3]["by"] == "bob" and "by" not in events[2]
     for event in events:
         assert list(event)[: len(audit.FIELDS)] == list(audit.FIELDS)
         assert event["login"] == login_id("ab" * 32) and "ab" * 32 not in json.dumps(event)
