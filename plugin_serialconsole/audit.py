@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from plugin_serialconsole import journal
 from plugin_serialconsole.auditfile import AuditFile, Event
+from plugin_serialconsole.auditlimit import EVERYONE as EVERYONE_CLIENTS
+from plugin_serialconsole.auditlimit import NoiseLimit, Suppressed
 from plugin_serialconsole.journal import Journal
 from plugin_serialconsole.rundir import UnsafeDirectory, check_private_dir
 
@@ -52,9 +54,11 @@ START = "start"  # a guest started with its consoles captured
 SEND = "send"  # SysRq, NMI, Ctrl+Alt+Del, Break or a control key sent
 DOWNLOAD = "download"  # a transcript or capture log downloaded
 DENIED = "denied"  # a request refused: not logged in, no CSRF token, or a right missing
+SUPPRESSED = "suppressed"  # how many refusals of a client were held back (``auditlimit``)
 EVENTS = (LOGIN, LOGIN_FAILED, LOGIN_THROTTLED, LOGOUT, OPENED, CONNECTED, LEFT, TAKEOVER)
-EVENTS += (ENDED, START, SEND, DOWNLOAD, DENIED)
-WARNINGS = frozenset({LOGIN_FAILED, LOGIN_THROTTLED, DENIED})
+EVENTS += (ENDED, START, SEND, DOWNLOAD, DENIED, SUPPRESSED)
+WARNINGS = frozenset({LOGIN_FAILED, LOGIN_THROTTLED, DENIED, SUPPRESSED})
+NOISE = frozenset({LOGIN_FAILED, LOGIN_THROTTLED, DENIED})  # anyone can cause these
 # Every event has these, in this order.
 FIELDS = ("time", "event", "operator", "client", "hypervisor", "guest", "uuid", "device")
 FIELDS += ("session", "login")
@@ -115,15 +119,35 @@ class AuditTrail:
         file: AuditFile | None = None,
         journal: Journal | None = None,
         clock: Callable[[], str] = now,
+        noise: NoiseLimit | None = None,
     ) -> None:
         self.file = file
         self.journal = journal
         self.clock = clock
+        self.noise = noise or NoiseLimit()
         self._lock = threading.Lock()
         self._sessions: dict[str, SessionContext] = {}  # open console sessions by id
 
     def record(self, event: str, **fields: Any) -> None:
-        """Write one event; ``fields`` beyond ``FIELDS`` are its own."""
+        """Write one event; ``fields`` beyond ``FIELDS`` are its own. A refusal past its
+        client's share is counted instead (``auditlimit``)."""
+        if event in NOISE:
+            admitted, over = self.noise.admit(fields.get("client"))
+            self._suppressed(over)
+            if not admitted:
+                return
+        self._write(event, fields)
+
+    def _suppressed(self, counts: list[Suppressed]) -> None:
+        for held in counts:
+            client = None if held.client in ("", EVERYONE_CLIENTS) else held.client
+            every = {"all_clients": True} if held.client == EVERYONE_CLIENTS else {}
+            self._write(
+                SUPPRESSED,
+                {"client": client, "count": held.count, "seconds": held.seconds, **every},
+            )
+
+    def _write(self, event: str, fields: dict[str, Any]) -> None:
         document: Event = {name: None for name in FIELDS}
         document.update(fields, time=self.clock(), event=event)
         if self.file is not None:
@@ -201,6 +225,7 @@ class AuditTrail:
         return None if self.file is None else self.file.read(matches, limit)
 
     def close(self) -> None:
+        self._suppressed(self.noise.flush())
         if self.file is not None:
             self.file.close()
         if self.journal is not None:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import requests
 
+from plugin_serialconsole.auditlimit import PER_CLIENT
+
 from .helpers import HTTP_TIMEOUT, Host, wait_for
 from .helpers.operators import (
     OPERATOR_PASSWORD,
@@ -19,7 +21,7 @@ from .helpers.operators import (
     login,
     write_users_file,
 )
-from .nginx import client_at, proxy_for
+from .nginx import FromAddress, client_at, proxy_for
 
 WRONG_PASSWORD = "not-the-pw-7f3a"
 AUDIT_TIMEOUT = 10.0
@@ -277,3 +279,21 @@ def test_a_client_that_leaves_and_a_token_never_used_end_their_sessions(start_ho
     lapsed = wait_event(host, "opened", guest="mock-dual")["session"]
     assert wait_event(host, "ended", session=lapsed)["reason"] in ("expired", "nobody-came")
     assert [e["event"] for e in events(host) if e["session"] == lapsed] == ["opened", "ended"]
+
+
+def test_a_flood_of_refused_requests_cannot_rotate_the_trail_away(start_host, tmp_path):
+    """Anyone who reaches the host can be refused; what they cause is capped per client
+    and counted, so the events that matter stay in the kept files."""
+    host = users_host(start_host, tmp_path, "alice")
+    login(host, "alice")
+    flood = requests.Session()
+    flood.mount("http://", FromAddress("127.0.0.2"))
+    for _ in range(400):
+        assert flood.get(host.api("vms"), timeout=HTTP_TIMEOUT).status_code == 401
+    flood.close()
+    trail = events(host)
+    assert [e["operator"] for e in trail if e["event"] == "login"] == ["alice"]
+    assert len([e for e in trail if e["event"] == "denied"]) == PER_CLIENT
+    assert host.terminate() == 0  # the count held back is written as the trail closes
+    (suppressed,) = [e for e in events(host) if e["event"] == "suppressed"]
+    assert (suppressed["client"], suppressed["count"]) == ("127.0.0.2", 400 - PER_CLIENT)

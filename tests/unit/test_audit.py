@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from plugin_serialconsole import audit, auditfile, journal
+from plugin_serialconsole import audit, auditfile, auditlimit, journal
 from plugin_serialconsole.audit import AuditTrail, login_id, make_audit_trail
 from plugin_serialconsole.auditfile import KEEP, AuditFile
+from plugin_serialconsole.auditlimit import NoiseLimit
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.settings import AuditSettings, Settings
@@ -212,3 +213,47 @@ def test_a_journal_that_is_gone_does_not_fail_an_event(tmp_path, caplog):
     trail.record(audit.START)
     trail.record(audit.START)
     assert len([r for r in caplog.records if "cannot send" in r.getMessage()]) == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_refusals_past_a_clients_share_are_counted_and_the_count_written_later(tmp_path):
+    clock = Clock()
+    noise = NoiseLimit(per_client=3, overall=5, window=60.0, clock=clock)
+    trail = AuditTrail(AuditFile(tmp_path / "audit.log", 1024 * 1024).open(), noise=noise)
+    for _ in range(10):
+        trail.record(audit.DENIED, client="192.0.2.1", status=401)
+    for _ in range(4):
+        trail.record(audit.LOGIN_FAILED, client="192.0.2.2", operator="root")
+    trail.record(audit.LOGIN, client="192.0.2.1", operator="alice")  # never held back
+    clock.now += 60
+    trail.record(audit.DENIED, client="192.0.2.1", status=401)
+    trail.record(audit.DENIED, client="192.0.2.3", status=401)
+    trail.close()
+    events = [(e["event"], e["client"], e.get("count")) for e in written(trail)]
+    assert events == [
+        *[("denied", "192.0.2.1", None)] * 3,
+        *[("login-failed", "192.0.2.2", None)] * 2,  # all clients' share is 5
+        ("login", "192.0.2.1", None),
+        ("suppressed", None, 2),  # past the shared share, when its window was over
+        ("suppressed", "192.0.2.1", 7),
+        ("denied", "192.0.2.1", None),
+        ("denied", "192.0.2.3", None),
+    ]
+
+
+def test_the_number_of_clients_counted_is_capped(monkeypatch):
+    monkeypatch.setattr(auditlimit, "MAX_WINDOWS", 100)
+    noise = NoiseLimit(per_client=1, overall=10**9, clock=Clock())
+    held = []
+    for number in range(1000):
+        for _ in range(2):
+            held += noise.admit(f"10.0.{number // 256}.{number % 256}")[1]
+    assert len(noise._windows) == 100
+    assert sum(s.count for s in held + noise.flush()) == 1000, "no count lost"
