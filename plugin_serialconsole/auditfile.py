@@ -6,12 +6,14 @@ waits for at most one append (and, once per ``max_size`` bytes, a rename). When 
 would take the file past ``max_size``, ``audit.log`` becomes ``audit.log.1`` (``.1``
 becomes ``.2``, ... up to ``KEEP`` old files; the oldest goes) and a new file begins.
 
-``read`` goes through the old files and the current one, oldest first, and keeps only the
+``read`` opens the old files and the current one together (between two appends), reads
+them oldest first without holding up writers, and keeps only the
 newest ``limit`` matching events in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -98,30 +100,37 @@ class AuditFile:
         self._open()
 
     def read(self, matches: Callable[[Event], bool], limit: int) -> list[Event]:
-        """The newest ``limit`` events that ``matches`` accepts, oldest first."""
+        """The newest ``limit`` events that ``matches`` accepts, oldest first. The files
+        are opened together, between two appends, and read after: a rotation meanwhile
+        renames what is being read, and no write waits for the reading."""
         kept: deque[Event] = deque(maxlen=limit)
-        with self._lock:  # no rotation halfway through
-            for path in [*self.old_files(), self.path]:
-                kept.extend(event for event in _events(path) if matches(event))
+        with contextlib.ExitStack() as stack:
+            with self._lock:
+                paths = [*self.old_files(), self.path]
+                files = [stack.enter_context(f) for p in paths if (f := _open(p)) is not None]
+            for file in files:
+                kept.extend(event for event in _events(file) if matches(event))
         return list(kept)
 
 
-def _events(path: Path) -> Iterator[Event]:
+def _open(path: Path) -> BinaryIO | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
     except FileNotFoundError:
-        return
+        return None
     except OSError as error:
         log.error("audit log %s: cannot read: %s", path, error)
-        return
-    with open(fd, "rb") as file:
-        for line in _lines(file):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a full disk
-            if isinstance(event, dict):
-                yield event
+        return None
+
+
+def _events(file: BinaryIO) -> Iterator[Event]:
+    for line in _lines(file):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a full disk
+        if isinstance(event, dict):
+            yield event
 
 
 def _lines(file: BinaryIO) -> Iterator[bytes]:

@@ -257,3 +257,28 @@ def test_the_number_of_clients_counted_is_capped(monkeypatch):
             held += noise.admit(f"10.0.{number // 256}.{number % 256}")[1]
     assert len(noise._windows) == 100
     assert sum(s.count for s in held + noise.flush()) == 1000, "no count lost"
+
+
+def test_a_write_does_not_wait_for_a_reading_of_the_trail(tmp_path):
+    file = AuditFile(tmp_path / "audit.log", 4096).open()
+    for number in range(100):
+        file.append({"n": number})
+    reading, release, appended = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_match(event: dict) -> bool:
+        reading.set()
+        return release.wait(10)
+
+    reader = threading.Thread(target=file.read, args=(slow_match, 10))
+    reader.start()
+    try:
+        assert reading.wait(10)
+        writer = threading.Thread(target=lambda: (file.append({"n": "new"}), appended.set()))
+        writer.start()
+        assert appended.wait(10), "the append waited for the reading"
+        assert reader.is_alive(), "answered while the reading still went on"
+    finally:
+        release.set()
+        reader.join(10)
+    writer.join(10)
+    assert file.read(lambda event: True, 1) == [{"n": "new"}]
