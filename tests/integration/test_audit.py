@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from plugin_serialconsole.auditlimit import PER_CLIENT
+from plugin_serialconsole.host.throttle import FREE_TRIES_PER_NAME
 
 from .helpers import HTTP_TIMEOUT, Host, wait_for
 from .helpers.operators import (
@@ -297,3 +298,21 @@ def test_a_flood_of_refused_requests_cannot_rotate_the_trail_away(start_host, tm
     assert host.terminate() == 0  # the count held back is written as the trail closes
     (suppressed,) = [e for e in events(host) if e["event"] == "suppressed"]
     assert (suppressed["client"], suppressed["count"]) == ("127.0.0.2", 400 - PER_CLIENT)
+
+
+def test_throttled_logins_and_an_operator_removed_from_the_users_file_are_logged(
+    start_host, tmp_path
+):
+    host = users_host(start_host, tmp_path, "alice", "bob")
+    login(host, "alice")
+    guess = {"username": "bob", "password": WRONG_PASSWORD}
+    statuses = [
+        requests.post(auth_url(host, "login"), json=guess, timeout=HTTP_TIMEOUT).status_code
+        for _ in range(FREE_TRIES_PER_NAME + 1)
+    ]
+    assert statuses == [401] * FREE_TRIES_PER_NAME + [429]
+    throttled = wait_event(host, "login-throttled", operator="bob")
+    assert throttled["client"] == "127.0.0.1" and throttled["login"] is None
+    write_users_file(tmp_path / "users", "bob")
+    removed = wait_event(host, "logout", operator="alice")
+    assert removed["reason"] == "removed"
