@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from plugin_serialconsole import consoles, i18n
-from plugin_serialconsole.bridge.tokens import LoginBinding
+from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import (
     console_in_use,
@@ -104,19 +104,30 @@ class SessionManager(SessionCaptures):
                 else:
                     replay = self._invite(session, socket, mode, language, escape)
                 access = Access.of_client(identity, guest.name, mode)
-                token = self._issue(session, socket, action == START, access)
+                # before its token exists: whatever ends the session then ends an open one
+                opened_id = session.claims[socket].session_id
+                self.audit.opened(opened_id, guest, device.alias, mode, identity)
+                token = self._issue_audited(session, socket, action == START, access)
             except InviteFailed as error:
                 if session.ended.wait(STOP_TIMEOUT):
                     continue  # it was ending: start afresh
                 raise console_unavailable(guest.name, str(error)) from None
             if session.captured:  # a capture's process started long ago: this is the open
                 self._activity(i18n.SESSION_OPENED, session, user)
-            opened_id = session.claims[socket].session_id
-            self.audit.opened(opened_id, guest, device.alias, mode, identity)
             if displaced is not None:
                 self.audit.took_over(opened_id, *displaced)
             return Opened(session, token, mode, action == JOIN, replay, escape)
         raise console_in_use(guest.name, device.alias)
+
+    def _issue_audited(
+        self, session: ConsoleSession, socket: str, started: bool, access: Access | None
+    ) -> IssuedToken:
+        """``_issue``; a console session whose token could not be issued has ended."""
+        try:
+            return self._issue(session, socket, started, access)
+        except BaseException:
+            self.audit.ended(session.claims[socket].session_id, Reason.OPEN_FAILED.value)
+            raise
 
     def _displacing(self, session: ConsoleSession, user: str) -> tuple[str, str | None] | None:
         """The writer ``user`` takes ``session`` over from: its console session and
