@@ -4,6 +4,8 @@ real client address behind nginx, no secret in the file, and ``GET /audit``'s ri
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import requests
 from plugin_serialconsole.auditlimit import PER_CLIENT
 from plugin_serialconsole.host.throttle import FREE_TRIES_PER_NAME
 
-from .helpers import HTTP_TIMEOUT, Host, wait_for
+from .helpers import HTTP_TIMEOUT, Host, run_refused_host, wait_for
 from .helpers.operators import (
     OPERATOR_PASSWORD,
     SESSION_COOKIE,
@@ -316,3 +318,14 @@ def test_throttled_logins_and_an_operator_removed_from_the_users_file_are_logged
     write_users_file(tmp_path / "users", "bob")
     removed = wait_event(host, "logout", operator="alice")
     assert removed["reason"] == "removed"
+
+
+def test_an_audit_log_that_cannot_be_written_stops_the_host_at_start(tmp_path):
+    run_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))  # short: it holds sockets
+    missing = tmp_path / "no"
+    try:
+        refused = run_refused_host(run_dir, "--audit-log", str(missing / "audit.log"))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    assert refused.returncode == 2, refused.stderr
+    assert "audit_log" in refused.stderr and str(missing) in refused.stderr
