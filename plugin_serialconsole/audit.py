@@ -127,6 +127,7 @@ class AuditTrail:
         self.noise = noise or NoiseLimit()
         self._lock = threading.Lock()
         self._sessions: dict[str, SessionContext] = {}  # open console sessions by id
+        self._write_lock = threading.Lock()
 
     def record(self, event: str, **fields: Any) -> None:
         """Write one event; ``fields`` beyond ``FIELDS`` are its own. A refusal past its
@@ -149,11 +150,13 @@ class AuditTrail:
 
     def _write(self, event: str, fields: dict[str, Any]) -> None:
         document: Event = {name: None for name in FIELDS}
-        document.update(fields, time=self.clock(), event=event)
-        if self.file is not None:
-            self.file.append(document)
-        if self.journal is not None:
-            self.journal.send(_journal_fields(document))
+        document.update(fields, event=event)
+        with self._write_lock:  # stamped in the order written: the file reads in time order
+            document["time"] = self.clock()
+            if self.file is not None:
+                self.file.append(document)
+            if self.journal is not None:
+                self.journal.send(_journal_fields(document))
 
     def login_event(self, event: str, user: str, client: str | None, digest: str | None) -> None:
         self.record(event, operator=user, client=client, login=login_id(digest))

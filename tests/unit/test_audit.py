@@ -135,6 +135,7 @@ def test_a_console_session_ends_once_and_names_who_took_it_over(tmp_path):
             "serial0",
         )
         assert event["client"] is None  # outside a request
+    assert [e["time"] for e in events] == [f"2026-01-01T00:00:0{n}.000Z" for n in range(4)]
 
 
 def test_a_login_id_is_short_and_tells_nothing_of_the_cookie():
@@ -282,3 +283,30 @@ def test_a_write_does_not_wait_for_a_reading_of_the_trail(tmp_path):
         reader.join(10)
     writer.join(10)
     assert file.read(lambda event: True, 1) == [{"n": "new"}]
+
+
+def test_events_are_stamped_in_the_order_they_are_written(tmp_path):
+    """A thread stamped, then held up before its append, must not write a time older
+    than a line another thread wrote meanwhile."""
+    stamping, other_written = threading.Event(), threading.Event()
+    times = iter(["2026-01-01T00:00:01.000Z", "2026-01-01T00:00:02.000Z"])
+
+    def clock() -> str:
+        stamp = next(times)
+        if threading.current_thread().name == "first":
+            stamping.set()
+            other_written.wait(1.0)  # held up; the other writer gets in, if it can
+        return stamp
+
+    trail = AuditTrail(AuditFile(tmp_path / "audit.log", 1 << 20).open(), clock=clock)
+    first = threading.Thread(target=trail.record, args=(audit.START,), name="first")
+    first.start()
+    assert stamping.wait(10)
+    second = threading.Thread(
+        target=lambda: (trail.record(audit.SEND), other_written.set()), name="second"
+    )
+    second.start()
+    first.join(10)
+    second.join(10)
+    stamps = [event["time"] for event in written(trail)]
+    assert len(stamps) == 2 and stamps == sorted(stamps)
