@@ -222,10 +222,12 @@ class AuditTrail:
 
     # reading ---------------------------------------------------------------
 
-    def read(self, matches: Callable[[Event], bool], limit: int) -> list[Event] | None:
-        """The newest ``limit`` events ``matches`` accepts, oldest first; None when the
-        trail has no file to read."""
-        return None if self.file is None else self.file.read(matches, limit)
+    def read(
+        self, matches: Callable[[Event], bool], limit: int, since: str | None = None
+    ) -> list[Event] | None:
+        """The newest ``limit`` events ``matches`` accepts, oldest first, looking only
+        at files with events from ``since`` on; None when the trail has no file."""
+        return None if self.file is None else self.file.read(matches, limit, since)
 
     def close(self) -> None:
         self._suppressed(self.noise.flush())

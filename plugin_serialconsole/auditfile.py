@@ -99,9 +99,12 @@ class AuditFile:
                 os.replace(newer, older)
         self._open()
 
-    def read(self, matches: Callable[[Event], bool], limit: int) -> list[Event]:
-        """The newest ``limit`` events that ``matches`` accepts, oldest first. The files
-        are opened together, between two appends, and read after: a rotation meanwhile
+    def read(
+        self, matches: Callable[[Event], bool], limit: int, since: str | None = None
+    ) -> list[Event]:
+        """The newest ``limit`` events that ``matches`` accepts, oldest first; a file
+        whose last event is older than ``since`` (a ``time``) is not read. The files are
+        opened together, between two appends, and read after: a rotation meanwhile
         renames what is being read, and no write waits for the reading."""
         kept: deque[Event] = deque(maxlen=limit)
         with contextlib.ExitStack() as stack:
@@ -109,6 +112,8 @@ class AuditFile:
                 paths = [*self.old_files(), self.path]
                 files = [stack.enter_context(f) for p in paths if (f := _open(p)) is not None]
             for file in files:
+                if since is not None and _last_time(file) < since:
+                    continue  # events are written in time order: all of them are older
                 kept.extend(event for event in _events(file) if matches(event))
         return list(kept)
 
@@ -121,6 +126,23 @@ def _open(path: Path) -> BinaryIO | None:
     except OSError as error:
         log.error("audit log %s: cannot read: %s", path, error)
         return None
+
+
+def _last_time(file: BinaryIO) -> str:
+    """The time of the file's last event ("" if it has none that can be read); the file
+    is left at its start."""
+    size = os.fstat(file.fileno()).st_size
+    file.seek(max(0, size - MAX_LINE))
+    lines = file.read().split(b"\n")
+    file.seek(0)
+    for line in reversed(lines):
+        try:
+            time = json.loads(line).get("time")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(time, str):
+            return time
+    return ""
 
 
 def _events(file: BinaryIO) -> Iterator[Event]:

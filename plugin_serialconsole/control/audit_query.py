@@ -70,7 +70,7 @@ class AuditQuery:
                 return False
             return may_read(event)
 
-        events = self.trail.read(matches, int(query.get("limit", DEFAULT_LIMIT)))
+        events = self.trail.read(matches, int(query.get("limit", DEFAULT_LIMIT)), first)
         if events is None:
             raise SerialConsoleError(i18n.AUDIT_LOG_OFF, 404)
         return events

@@ -310,3 +310,20 @@ def test_events_are_stamped_in_the_order_they_are_written(tmp_path):
     second.join(10)
     stamps = [event["time"] for event in written(trail)]
     assert len(stamps) == 2 and stamps == sorted(stamps)
+
+
+def test_a_reading_from_a_time_on_skips_the_files_that_are_all_older(tmp_path):
+    times = iter(f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}.000Z" for n in range(3600))
+    trail = AuditTrail(AuditFile(tmp_path / "audit.log", 4096).open(), clock=lambda: next(times))
+    for _ in range(100):
+        trail.record(audit.SEND, guest="web-1")
+    newest = written(trail)[-1]["time"]
+    looked_at = []
+
+    def matches(event: dict) -> bool:
+        looked_at.append(event)
+        return event["time"] >= newest
+
+    assert [e["time"] for e in trail.read(matches, 10, since=newest)] == [newest]
+    in_current_file = len((tmp_path / "audit.log").read_text().splitlines())
+    assert len(looked_at) == in_current_file < 100
