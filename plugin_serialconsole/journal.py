@@ -4,8 +4,10 @@ The protocol (systemd's "Native Journal Protocol" document) is one datagram per 
 ``/run/systemd/journal/socket``: ``NAME=value`` lines, or, for a value that holds a
 newline, ``NAME``, a newline, the value's length as a little-endian 64-bit number, the
 value and a newline. Names are upper-case letters, digits and underscores, not starting
-with an underscore (those are the journal's own). No library is needed for that, and none
-installs from PyPI without a C toolchain and libsystemd's headers.
+with an underscore (those are the journal's own). systemd documents it for clients that
+do without libsystemd; the bindings (PyPI's systemd-python, built from source against
+libsystemd-dev; Debian's python3-systemd, outside a virtualenv) would add a C build for
+this, and they always send to the system's socket, which a test cannot stand in for.
 
 ``audit_journal = auto`` sends to the journal when systemd runs the service with its
 output going to the journal (it sets ``JOURNAL_STREAM``) and the socket is there.
