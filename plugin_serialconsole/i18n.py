@@ -113,6 +113,7 @@ CAPTURE_GAP = "SCONS0116L"
 CAPTURE_ATTACHED = "SCONS0117L"
 CAPTURE_ENDED = "SCONS0118L"
 CAPTURE_HOST_DOWN = "SCONS0119L"
+AUDIT_LOG_OFF = "SCONS0140E"
 
 messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -258,6 +259,7 @@ messages: dict[str, str | Plural] = {
     CAPTURE_ATTACHED: N_("capture started at %(time)s; the guest was already running"),
     CAPTURE_ENDED: N_("capture ended at %(time)s: %(reason)s"),
     CAPTURE_HOST_DOWN: N_("The host was not running."),
+    AUDIT_LOG_OFF: N_("No audit log is kept here (audit_log = no)."),
 }
 
 

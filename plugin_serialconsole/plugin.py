@@ -6,7 +6,8 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import audit, i18n
+from plugin_serialconsole.audit import AuditTrail, make_audit_trail
 from plugin_serialconsole.bridge.runner import WebsockifyBridge
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
@@ -49,6 +50,7 @@ class SerialConsolePlugin:
         self.captures: CaptureKeeper | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
+        self.audit = AuditTrail()  # nowhere, until the app is made with its settings
 
     @hookimpl
     def wok_plugin_info(self) -> PluginInfo:
@@ -80,11 +82,12 @@ class SerialConsolePlugin:
         )
         if settings.capture.enabled:
             prepare_state_dir(settings.capture)
+        self.audit = make_audit_trail(settings.audit, settings.capture.state_dir)
         uri = server["uri"]
         guests = make_guest_model(uri, host.connection, host.hypervisors().default().name)
         self.launcher = ConsoleLauncher(self.sockets_dir)
         self.sessions = SessionManager(
-            guests, self.tokens, settings, uri, self.sockets_dir, self.launcher
+            guests, self.tokens, settings, uri, self.sockets_dir, self.launcher, self.audit
         )
         sender = make_sender(uri, host.connection, self.sessions, settings.allow_break)
         self.captures = CaptureKeeper(guests, self.sessions, settings.capture, host.connection)
@@ -104,6 +107,7 @@ class SerialConsolePlugin:
             self.captures,
             Rights.from_path(settings.rights_file),
             host.hypervisors().states,
+            self.audit,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
         report_unbuilt(ui_dir)
@@ -137,8 +141,19 @@ class SerialConsolePlugin:
     @hookimpl
     def wok_login_ended(self, host: Host, user: str, login_digest: str | None) -> None:
         """The login's unused console tokens are revoked and its clients sent away."""
+        if login_digest is not None:
+            self.audit.login_event(audit.LOGOUT, user, audit.request_client(), login_digest)
+        else:  # the operator left the users file: every login of theirs ends
+            self.audit.record(audit.LOGOUT, operator=user, reason=audit.REMOVED)
         if self.sessions is not None:
             self.sessions.end_login(user, login_digest)
+
+    @hookimpl
+    def wok_login_attempt(
+        self, host: Host, user: str, outcome: str, client: str, login_digest: str | None
+    ) -> None:
+        event = audit.LOGIN_EVENTS.get(outcome, audit.LOGIN_FAILED)
+        self.audit.login_event(event, user, client, login_digest)
 
     @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
@@ -152,3 +167,4 @@ class SerialConsolePlugin:
             self.bridge.stop()
         if self.tokens is not None:
             self.tokens.close()
+        self.audit.close()

@@ -12,6 +12,7 @@
     POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
     GET    /hypervisors                  each hypervisor's name, URI (redacted), state
+    GET    /audit                        the audit trail (?since=&until=&guest=&operator=&limit=)
 
 Each call is checked against the rights policy (``rights``): a guest the operator may not
 view answers 404, as one that does not exist; a missing right on a guest one may view, 403.
@@ -31,8 +32,9 @@ from urllib.parse import quote
 
 import cherrypy
 
-from plugin_serialconsole import consoles, i18n
-from plugin_serialconsole.control import http
+from plugin_serialconsole import audit, consoles, i18n
+from plugin_serialconsole.audit import AuditTrail
+from plugin_serialconsole.control import audit_query, http
 from plugin_serialconsole.control.routes import GUEST, find_route, raw_segments
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
@@ -79,6 +81,7 @@ class RestApi:
         captures: CaptureKeeper | None = None,
         rights: Rights | None = None,
         hypervisors: Callable[[], list[Any]] | None = None,
+        trail: AuditTrail | None = None,
     ) -> None:
         self.settings = settings
         self.logs = logs
@@ -89,6 +92,7 @@ class RestApi:
         self.check_auth = check_auth
         self.rights = rights or Rights()
         self.hypervisor_states = hypervisors or list
+        self.audit = trail or AuditTrail()
         self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
             ("GET", (), self.index),
             ("GET", ("vms",), self.list_guests),
@@ -103,6 +107,7 @@ class RestApi:
             ("POST", ("vms", GUEST, "send"), self.send),
             ("GET", ("sessions",), self.list_sessions),
             ("GET", ("hypervisors",), self.list_hypervisors),
+            ("GET", ("audit",), self.audit_events),
         ]
 
     @cherrypy.expose
@@ -112,9 +117,9 @@ class RestApi:
         try:
             identity = self.check_auth()
             if identity is None:
-                raise SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401)
+                raise self._denied(None, SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401))
             if not identity.csrf_ok:
-                raise SerialConsoleError(i18n.CSRF_TOKEN_REQUIRED, 403)
+                raise self._denied(identity, SerialConsoleError(i18n.CSRF_TOKEN_REQUIRED, 403))
             handler, args = find_route(self.routes, method, segments)
             cherrypy.request.identity = identity
             return handler(*args)
@@ -146,7 +151,30 @@ class RestApi:
     def require(self, guest: Guest, right: str, asked_as: str = "") -> None:
         """Raise unless the request's operator has ``right`` on ``guest`` (e.g. ``POWER``
         for starting it or sending it keys): 404 without ``view``, else 403."""
-        self.rights.require(cherrypy.request.identity, guest.name, right, asked_as)
+        identity = cherrypy.request.identity
+        try:
+            self.rights.require(identity, guest.name, right, asked_as)
+        except SerialConsoleError as error:
+            self.audit.guest_event(
+                audit.DENIED, guest, identity, right=right, status=error.status, code=error.code
+            )
+            raise
+
+    def _denied(self, identity: Identity | None, error: SerialConsoleError) -> SerialConsoleError:
+        """``error``, a request refused before any guest is looked at, written to the audit
+        trail with what was asked."""
+        request = cherrypy.request
+        self.audit.record(
+            audit.DENIED,
+            operator=identity.user if identity else None,
+            client=audit.request_client(),
+            login=audit.login_id(identity.session_digest) if identity else None,
+            method=request.method,
+            path=request.path_info,
+            status=error.status,
+            code=error.code,
+        )
+        return error
 
     def list_guests(self) -> bytes:
         subject = subject_of(cherrypy.request.identity)
@@ -175,6 +203,7 @@ class RestApi:
         if self.captures is None:
             raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method="POST")
         started, captured = self.captures.start_guest(guest)
+        self.audit.guest_event(audit.START, started, cherrypy.request.identity, captured=captured)
         document = self._guests_json([self._granted(started)])[0]
         return http.respond(200, {**document, "captured": captured})
 
@@ -220,6 +249,7 @@ class RestApi:
         http.validate("serial_transcript", query)
         guest = self.visible_guest(ident)
         session, data = self.sessions.transcript(guest, query.get("device"))
+        self._downloaded(guest, session.device.alias, "transcript", len(data))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{session.device.alias}-{stamp}", ".log")
         return http.respond_file(data, name)
@@ -236,6 +266,7 @@ class RestApi:
             raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
         tail = int(query["tail"]) if "tail" in query else None
         device, data = self.logs.read(guest, query.get("device"), since, until, tail)
+        self._downloaded(guest, device, "log", len(data))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".log")
         return http.respond_file(data, name)
@@ -259,7 +290,29 @@ class RestApi:
         request = SendRequest.from_json(http.json_body("vm_send"))
         guest = self.visible_guest(ident)
         self.require(guest, _send_right(request.action))
-        return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity))
+        identity = cherrypy.request.identity
+        answer = self.sender.send(guest, request, identity)
+        device = answer.get("device") or (guest.consoles[0].alias if guest.consoles else None)
+        writer = self.sessions.writer_session(guest, device, identity) if device else None
+        self.audit.guest_event(
+            audit.SEND, guest, identity, **{**request.as_json(), "device": device},
+            session=writer, sent=answer["sent"],
+        )  # fmt: skip
+        return http.respond(200, answer)
+
+    def _downloaded(self, guest: Guest, device: str, what: str, size: int) -> None:
+        self.audit.guest_event(
+            audit.DOWNLOAD, guest, cherrypy.request.identity, device=device, what=what, bytes=size
+        )
+
+    def audit_events(self) -> bytes:
+        """The audit trail's events the operator has the ``audit`` right for."""
+        query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
+        http.validate("audit_query", query)
+        events = audit_query.AuditQuery(self.audit, self.rights, self.guests).answer(
+            cherrypy.request.identity, query, self.require
+        )
+        return http.respond(200, events)
 
     def list_sessions(self) -> bytes:
         subject = subject_of(cherrypy.request.identity)

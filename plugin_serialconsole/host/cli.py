@@ -53,6 +53,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "capture": ("serialconsole", "capture"),
     "state_dir": ("serialconsole", "state_dir"),
     "log_size": ("serialconsole", "log_size"),
+    "audit_log": ("serialconsole", "audit_log"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -223,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="bytes of a console's capture log before it is rotated (one older "
         "generation is kept) [serialconsole] log_size",
+    )
+    add(
+        "--audit-log",
+        metavar="PATH",
+        help="append the audit trail (JSON lines, 0600) to this file; no: keep none "
+        "[serialconsole] audit_log (default: <state_dir>/audit.log)",
     )
     add(
         "--log-level",

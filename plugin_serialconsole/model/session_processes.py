@@ -14,6 +14,7 @@ from typing import Any
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.activity import Activity
+from plugin_serialconsole.audit import EXPIRED, AuditTrail
 from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
@@ -48,6 +49,7 @@ class SessionProcesses:
         uri: str,
         sockets_dir: Path,
         launch: Launch = spawn,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.guests = guests
         self.tokens = tokens
@@ -55,6 +57,7 @@ class SessionProcesses:
         self.uri = uri  # the host's connection's, which each console process opens again
         self.sockets_dir = sockets_dir
         self.launch = launch
+        self.audit = audit or AuditTrail()  # without one, events go nowhere
         self._lock = threading.Lock()
         self._sessions: dict[str, ConsoleSession] = {}
 
@@ -174,6 +177,8 @@ class SessionProcesses:
             digest = claim.token if claim is not None and event == protocol.EXPIRED else None
         if digest is not None:
             self.tokens.revoke(digest)
+        if claim is not None:
+            self._audit_report(claim, event, report)
         where = "{guest}/{device}".format(**session.where())
         if event in (protocol.CONNECTED, protocol.LEFT):
             log.info("console %s: %s client %s", where, report.get("mode"), event)
@@ -183,6 +188,15 @@ class SessionProcesses:
             self._activity(i18n.SESSION_ENDED, session, claim.user, reason=why)
         elif event == protocol.EXPIRED:
             log.info("console %s: %s token expired unused", where, report.get("mode"))
+
+    def _audit_report(self, claim: Claim, event: object, report: dict[str, Any]) -> None:
+        """A client connected, left, or never came: its console session's events."""
+        if event == protocol.CONNECTED:
+            self.audit.connected(claim.session_id)
+        elif event == protocol.LEFT:
+            self.audit.ended(claim.session_id, _left_kind(report).value)
+        elif event == protocol.EXPIRED:
+            self.audit.ended(claim.session_id, EXPIRED)
 
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
@@ -205,6 +219,8 @@ class SessionProcesses:
             self.tokens.revoke(digest)
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
+        for claim in claims:  # those whose end was not written yet end with the console
+            self.audit.ended(claim.session_id, reason.value)
         why = i18n.translate(reason.message_code, params)
         if session.captured:
             log.info("capture of console %s ended: %s", where_of(session), why)
@@ -241,8 +257,13 @@ def where_of(session: ConsoleSession) -> str:
     return "{guest}/{device}".format(**session.where())
 
 
-def _left_reason(report: dict[str, Any]) -> str:
+def _left_kind(report: dict[str, Any]) -> Reason:
     """Why a client left, as its console process said (a client that hung up says nothing)."""
-    kind, params = report.get("reason"), report.get("params")
-    reason = Reason(kind) if kind in set(Reason) else Reason.CLIENT_CLOSED
+    kind = report.get("reason")
+    return Reason(kind) if kind in set(Reason) else Reason.CLIENT_CLOSED
+
+
+def _left_reason(report: dict[str, Any]) -> str:
+    """``_left_kind`` in words."""
+    reason, params = _left_kind(report), report.get("params")
     return i18n.translate(reason.message_code, params if isinstance(params, dict) else {})

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from plugin_serialconsole.audit import AuditTrail
+from plugin_serialconsole.auditfile import AuditFile
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
@@ -528,3 +530,41 @@ def test_a_guest_stop_stops_the_other_consoles_of_that_run(manager, launcher, mo
     old0.end(Reason.GUEST_STOPPED)
     assert session0.ended.wait(TIMEOUT)
     assert old1.exited.wait(TIMEOUT) and old1.stops == ["guest-stopped"]
+
+
+def audited(manager: SessionManager, tmp_path: Path) -> AuditTrail:
+    manager.audit = AuditTrail(AuditFile(tmp_path / "audit.log", 1 << 20).open())
+    return manager.audit
+
+
+def trail_of(trail: AuditTrail) -> list[tuple[str, str | None]]:
+    return [(e["event"], e.get("reason")) for e in trail.read(lambda event: True, 100)]
+
+
+def test_a_console_ending_as_its_token_is_issued_still_ends_the_session_audited(
+    manager, launcher, tmp_path, monkeypatch
+):
+    trail = audited(manager, tmp_path)
+    issue = manager._issue
+
+    def issue_then_end(session, *args):
+        token = issue(session, *args)
+        launcher.consoles[0].end(Reason.CONSOLE_CLOSED)
+        assert session.ended.wait(TIMEOUT), "the ended console was cleaned up"
+        return token
+
+    monkeypatch.setattr(manager, "_issue", issue_then_end)
+    manager.open(GUEST, None, identity=login("alice", "a"))
+    assert trail_of(trail) == [("opened", None), ("ended", "console-closed")]
+
+
+def test_a_token_that_cannot_be_issued_ends_the_session_audited(manager, tmp_path, monkeypatch):
+    trail = audited(manager, tmp_path)
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(manager.tokens, "issue", no_room)
+    with pytest.raises(OSError):
+        manager.open(GUEST, None, identity=login("alice", "a"))
+    assert trail_of(trail)[:2] == [("opened", None), ("ended", "open-failed")]
