@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from .helpers import PROMPT, Host, shared_host
+from .helpers import PROMPT, Host, shared_host, wait_for
 from .helpers.consoles import Console
 
 TWIN = "mock-vm"  # on both: mock2's is a copy, with the same UUID
@@ -155,3 +155,30 @@ def test_the_list_answers_while_a_hypervisor_hangs(start_host):
             held.setblocking(False)
             with contextlib.suppress(BlockingIOError):  # still open: the hang goes on
                 assert held.recv(65536) != b"", "the host gave up on the silent hypervisor"
+
+
+def test_the_twins_capture_logs_are_their_own(start_host, connect):
+    host = start_host("--mock-hypervisors", "2", "--capture", "all")
+
+    def twins_captured() -> bool:
+        return {s["hypervisor"] for s in host.sessions() if s["guest"] == TWIN} == {
+            "default",
+            "mock2",
+        }
+
+    wait_for(twins_captured, 10.0, "both twins captured")
+    for hypervisor in ("default", "mock2"):
+        console = connect(open_on(host, hypervisor)["ws_url"])  # joins the capture
+        console.send(f"echo logged-on-{hypervisor}\r")
+        console.read_until(f"\r\nlogged-on-{hypervisor}\r\n".encode())
+        console.send(b"\x11")
+        console.read_until_close()
+    for hypervisor, other in (("default", "mock2"), ("mock2", "default")):
+
+        def logged(hypervisor: str = hypervisor) -> bytes | None:
+            response = host.get(on(hypervisor, TWIN, "/serial/log"))
+            mine = f"logged-on-{hypervisor}".encode()
+            return response.content if mine in response.content else None
+
+        log = wait_for(logged, 10.0, f"the log of {TWIN} on {hypervisor}")
+        assert f"logged-on-{other}".encode() not in log
