@@ -132,15 +132,21 @@ class Fleet:
         """The member's listing in flight, or a new one: never two at once."""
         with self._lock:
             if member.listing is None or member.listing.done():
-                member.listing = member.calls.submit(member.guests.list)
+                member.listing = member.calls.submit(lambda: self._list_and_keep(member))
             return member.listing
+
+    @staticmethod
+    def _list_and_keep(member: Member) -> list[Guest]:
+        """``member``'s guests, kept as its last good listing (also when it answers after
+        the request that asked stopped waiting)."""
+        member.last = member.guests.list()
+        return member.last
 
     def _listed(
         self, member: Member, future: Future
     ) -> tuple[list[Guest], SerialConsoleError | None]:
         if future.done() and future.exception() is None:
-            member.last = future.result()
-            return member.last, None
+            return future.result(), None
         failure = self._failure(member, future)
         return [replace(guest, state=UNREACHABLE) for guest in member.last or []], failure
 
