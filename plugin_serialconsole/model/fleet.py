@@ -4,7 +4,9 @@ read through that hypervisor's own shared connection.
 A request never waits long on a hypervisor: every hypervisor is asked in parallel (on
 its own ``HypervisorCalls`` threads) and what has not answered within ``ANSWER_BOUND``
 counts as unreachable. Each hypervisor's last good listing is kept, so the guests of one
-that does not answer are still listed, with the state ``unreachable``, not vanished.
+that does not answer are still listed, with the state ``unreachable``, not vanished. A
+hypervisor whose listing has been in flight for longer than the bound hangs: requests do
+not wait on it (nor ask it anything more) until that listing returns.
 
 A UUID finds a guest on any hypervisor; a name (or UUID: a copied definition) on two is
 ambiguous, 409, unless the hypervisor is given.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
@@ -46,6 +49,7 @@ class Member:
     calls: HypervisorCalls
     last: list[Guest] | None = None  # its last good listing
     listing: Future | None = None  # the listing in flight, shared by requests
+    listing_since: float = 0.0  # when it was asked (time.monotonic())
 
 
 def members_of(hypervisors: Any) -> list[Member]:
@@ -112,7 +116,8 @@ class Fleet:
         hypervisor answered and none was ever listed."""
         members = self._selected(hypervisor)
         asked = {member.name: self._listing(member) for member in members}
-        wait(asked.values(), timeout=self.bound)
+        hung = {member.name for member in members if self._hung(member)}
+        wait([f for name, f in asked.items() if name not in hung], timeout=self.bound)
         guests: list[Guest] = []
         failures: list[SerialConsoleError] = []
         for member in members:
@@ -133,7 +138,14 @@ class Fleet:
         with self._lock:
             if member.listing is None or member.listing.done():
                 member.listing = member.calls.submit(lambda: self._list_and_keep(member))
+                member.listing_since = time.monotonic()
             return member.listing
+
+    def _hung(self, member: Member) -> bool:
+        """Whether ``member``'s listing has been in flight for longer than the bound."""
+        with self._lock:
+            listing, since = member.listing, member.listing_since
+        return listing is not None and not listing.done() and time.monotonic() - since > self.bound
 
     @staticmethod
     def _list_and_keep(member: Member) -> list[Guest]:
@@ -170,7 +182,12 @@ class Fleet:
         one: 404 if none has it, 409 if two have it, 503 when one that may have it did
         not answer (and never listed its guests)."""
         members = self._selected(hypervisor)
-        asked = {m.name: m.calls.submit(lambda m=m: m.guests.lookup(ident)) for m in members}
+        asked = {
+            m.name: _not_asked()
+            if self._hung(m)
+            else m.calls.submit(lambda m=m: m.guests.lookup(ident))
+            for m in members
+        }
         wait(asked.values(), timeout=self.bound)
         found: list[Guest] = []
         unknown: list[SerialConsoleError] = []
@@ -228,6 +245,14 @@ class Fleet:
 
     def resume(self, guest: Guest) -> Guest:
         return self._member(guest.hypervisor).guests.resume(guest)
+
+
+def _not_asked() -> Future:
+    """The future of a call not made (to a hypervisor that hangs): cancelled already, so
+    nobody waits for it."""
+    future: Future = Future()
+    future.cancel()
+    return future
 
 
 def _is(guest: Guest, ident: str) -> bool:

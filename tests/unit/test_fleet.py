@@ -32,6 +32,7 @@ class Guests:
         self.guests = list(guests)
         self.hang: threading.Event | None = None
         self.connected = True
+        self.lookups = 0
 
     def _wait(self) -> None:
         if self.hang is not None:
@@ -42,6 +43,7 @@ class Guests:
         return list(self.guests)
 
     def lookup(self, ident: str) -> Guest:
+        self.lookups += 1
         self._wait()
         for each in self.guests:
             if ident in (each.name, each.uuid):
@@ -176,3 +178,17 @@ def test_a_listing_that_answers_after_the_bound_is_kept_for_the_next_request(fle
     late.result(timeout=5)  # it answers, after the request stopped waiting
     models["two"].hang = threading.Event()  # and hangs again
     assert ("two", "db", "unreachable") in names(made.list())
+
+
+def test_once_a_listing_hangs_past_the_bound_nothing_more_waits_on_that_hypervisor(fleet):
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    made.list()  # waits the bound once: two hangs
+    asked = models["two"].lookups
+    assert made.lookup("web").hypervisor == "one"  # two's last listing has no web
+    assert made.lookup("db").state == "unreachable"
+    assert models["two"].lookups == asked  # two was not asked: nothing queues behind it
+    models["two"].hang.set()
+    made._members["two"].listing.result(timeout=5)
+    assert made.lookup("db").state == "running"  # answering again: asked again
