@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import authentication_required
 from plugin_serialconsole.logfmt import level_name
 from plugin_serialconsole.model.console_session import Claim, ConsoleSession
-from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.model.fleet import Fleet
+from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.rights import Access
 from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
@@ -43,10 +44,10 @@ class SessionProcesses:
 
     def __init__(
         self,
-        guests: GuestModel,
+        guests: Fleet,
         tokens: TokenStore,
         settings: Settings,
-        uri: str,
+        uris: Mapping[str, str],
         sockets_dir: Path,
         launch: Launch = spawn,
         audit: AuditTrail | None = None,
@@ -54,7 +55,8 @@ class SessionProcesses:
         self.guests = guests
         self.tokens = tokens
         self.settings = settings
-        self.uri = uri  # the host's connection's, which each console process opens again
+        # each hypervisor's URI by name: a console process opens its guest's one again
+        self.uris = uris
         self.sockets_dir = sockets_dir
         self.launch = launch
         self.audit = audit or AuditTrail()  # without one, events go nowhere
@@ -107,7 +109,7 @@ class SessionProcesses:
         logs = self.settings.capture.logs_dir if session.captured else None
         return ConsoleSpec(
             settings=self.settings.console,
-            uri=self.uri,
+            uri=self.uris[session.guest.hypervisor],
             guest_uuid=session.guest.uuid,
             guest_name=session.guest.name,
             device=session.device.alias,
@@ -204,7 +206,7 @@ class SessionProcesses:
         with self._lock:
             session.ending = session.ending or datetime.now(UTC)  # ended without saying so
         if reason == Reason.GUEST_STOPPED:  # before it is forgotten: nothing recaptures it
-            self.guests.guest_stopped(session.guest.uuid)
+            self.guests.guest_stopped(session.guest)
         with self._lock:  # held while unlinking: a new session may bind the first socket
             self._forget(session)
             claims = list(session.claims.values())
@@ -250,7 +252,7 @@ class SessionProcesses:
             return [s for s in self._sessions.values() if s.process is not None]
 
     def _sessions_of(self, guest: Guest) -> list[ConsoleSession]:
-        return [s for s in self.list() if s.guest.uuid == guest.uuid]
+        return [s for s in self.list() if s.of_guest(guest)]
 
 
 def where_of(session: ConsoleSession) -> str:

@@ -133,12 +133,12 @@ class FakeGuests:
         self.state = "running"
         self.guest = GUEST  # as libvirt describes it now (its run: the domain ID)
 
-    def lookup(self, guest_uuid: str) -> Guest:
-        assert guest_uuid == GUEST.uuid
+    def lookup(self, guest_uuid: str, hypervisor: str) -> Guest:
+        assert (guest_uuid, hypervisor) == (GUEST.uuid, GUEST.hypervisor)
         return replace(self.guest, state=self.state)
 
-    def guest_stopped(self, guest_uuid: str) -> None:
-        self.stopped.append(guest_uuid)
+    def guest_stopped(self, guest: Guest) -> None:
+        self.stopped.append(guest.uuid)
 
 
 class RecordingEvent(threading.Event):
@@ -175,7 +175,8 @@ def manager(tmp_path: Path, launcher):
     settings = replace(Settings.from_config(configparser.ConfigParser()), max_viewers=2)
     not_captured = replace(settings.capture, enabled=False)  # captures: the test at the end
     made = SessionManager(
-        FakeGuests(), tokens, replace(settings, capture=not_captured), "test:///default",
+        FakeGuests(), tokens, replace(settings, capture=not_captured),
+        {GUEST.hypervisor: "test:///default", "two": "qemu+tls://two/system"},
         tmp_path, launcher,
     )  # fmt: skip
     yield made
@@ -568,3 +569,16 @@ def test_a_token_that_cannot_be_issued_ends_the_session_audited(manager, tmp_pat
     with pytest.raises(OSError):
         manager.open(GUEST, None, identity=login("alice", "a"))
     assert trail_of(trail)[:2] == [("opened", None), ("ended", "open-failed")]
+
+
+def test_a_copy_on_another_hypervisor_gets_its_own_process_on_its_own_uri(manager, launcher):
+    copy = replace(GUEST, hypervisor="two")  # the same UUID: a copied definition
+    first, second = manager.open(GUEST, None), manager.open(copy, None)
+    assert [console.spec.uri for console in launcher.consoles] == [
+        "test:///default",
+        "qemu+tls://two/system",
+    ]
+    assert first.session is not second.session
+    assert first.token.token != second.token.token
+    assert first.session.console_id != second.session.console_id
+    assert [s["hypervisor"] for s in manager.describe(copy)] == ["two"]
