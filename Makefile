@@ -23,8 +23,9 @@ APT_PACKAGES += build-essential dpkg-dev debhelper dh-python pybuild-plugin-pypr
 	python3-all python3-setuptools
 # real-guest tests: libvirtd + QEMU, and what contrib/tinyguest/build-tinyguest builds a guest with:
 APT_PACKAGES += libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static cpio
-# many-hypervisor tests (tests/multihv): network namespaces and veths, certificates for TLS:
-APT_PACKAGES += iproute2 gnutls-bin
+# many-hypervisor tests (tests/multihv): network namespaces and veths, certificates for TLS,
+# an sshd for qemu+ssh://
+APT_PACKAGES += iproute2 gnutls-bin openssh-server
 # Browser tests drive Debian's Chromium with Playwright (which never downloads a browser):
 APT_PACKAGES += chromium
 # the console page's CJK and Hangul fonts (the browser tests check the terminal draws with them):

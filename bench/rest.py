@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from bench import procs
+from bench import auditlog, procs
 from bench.mock import start_host
 from bench.terminal import BenchFailure, percentile
 from tests.integration.helpers import HTTP_TIMEOUT, Host, wait_for
@@ -101,6 +101,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         quiet = operator_latencies(host, args.rest_requests)
         figures["quiet_after_p50_ms"] = 1000 * statistics.median(quiet)
         figures.update(idle=IDLE, trickling=TRICKLING, requests=args.rest_requests)
+        figures["audit"] = auditlog.run(workdir)
         return figures
     finally:
         host.finish()

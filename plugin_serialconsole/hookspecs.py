@@ -125,3 +125,13 @@ def wok_login_ended(host: Host, user: str, login_digest: str | None) -> None:
     """A login of ``user`` ended (logout, or the operator removed from the users file);
     ``login_digest`` is the SHA-256 of its session cookie's value, or None for every login
     and HTTP Basic client of ``user``."""
+
+
+@hookspec
+def wok_login_attempt(
+    host: Host, user: str, outcome: str, client: str, login_digest: str | None
+) -> None:
+    """Someone tried to log in to the host as ``user`` from ``client`` (the real client
+    address): ``outcome`` is ``ok``, ``failed`` or ``throttled`` (refused unchecked while
+    guessing is slowed); ``login_digest`` is the SHA-256 of the new session cookie's value
+    (``ok`` only). A host whose logins are its own business (Wok) need not call it."""

@@ -113,6 +113,10 @@ CAPTURE_GAP = "SCONS0116L"
 CAPTURE_ATTACHED = "SCONS0117L"
 CAPTURE_ENDED = "SCONS0118L"
 CAPTURE_HOST_DOWN = "SCONS0119L"
+AUDIT_LOG_OFF = "SCONS0140E"
+AMBIGUOUS_GUEST = "SCONS0080E"
+HYPERVISOR_UNAVAILABLE = "SCONS0081E"
+NO_SUCH_HYPERVISOR = "SCONS0082E"
 # A hypervisor lost while its consoles are open (issue 16).
 HYPERVISOR_UNREACHABLE = "SCONS0132L"
 
@@ -131,6 +135,12 @@ messages: dict[str, str | Plural] = {
     CONSOLE_OPEN_FAILED: N_("The console of guest %(guest)s could not be opened: %(error)s"),
     CONNECTION_UNAVAILABLE: N_("The libvirt connection %(uri)s is not available: %(error)s"),
     RESOURCE_NOT_FOUND: N_("Resource not found: %(path)s"),
+    AMBIGUOUS_GUEST: N_(
+        "Guest %(guest)s exists on several hypervisors: %(hypervisors)s. "
+        "Name one: /hypervisors/<hypervisor>/vms/%(guest)s."
+    ),
+    HYPERVISOR_UNAVAILABLE: N_("Hypervisor %(hypervisor)s (%(uri)s) is not connected: %(reason)s"),
+    NO_SUCH_HYPERVISOR: N_("There is no hypervisor named %(hypervisor)s."),
     METHOD_NOT_ALLOWED: N_("Method %(method)s is not allowed here."),
     INTERNAL_ERROR: N_("Internal error; the host log has the details."),
     BODY_NOT_JSON_TYPE: N_(
@@ -260,6 +270,7 @@ messages: dict[str, str | Plural] = {
     CAPTURE_ATTACHED: N_("capture started at %(time)s; the guest was already running"),
     CAPTURE_ENDED: N_("capture ended at %(time)s: %(reason)s"),
     CAPTURE_HOST_DOWN: N_("The host was not running."),
+    AUDIT_LOG_OFF: N_("No audit log is kept here (audit_log = no)."),
     HYPERVISOR_UNREACHABLE: N_("The hypervisor %(hypervisor)s is unreachable: %(error)s"),
 }
 

@@ -6,7 +6,8 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import audit, i18n
+from plugin_serialconsole.audit import AuditTrail, make_audit_trail
 from plugin_serialconsole.bridge.runner import WebsockifyBridge
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.control import http
@@ -18,9 +19,9 @@ from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.capture_logs import CaptureLogs, prepare_state_dir
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
-from plugin_serialconsole.model.guests import make_guest_model
+from plugin_serialconsole.model.fleet import Fleet, members_of
 from plugin_serialconsole.model.hypervisor_loss import HypervisorLoss
-from plugin_serialconsole.model.send import make_sender
+from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.netloc import url_host
 from plugin_serialconsole.rights import Rights
 from plugin_serialconsole.rundir import check_private_dir, remove_sockets
@@ -49,8 +50,10 @@ class SerialConsolePlugin:
         self.sessions: SessionManager | None = None
         self.captures: CaptureKeeper | None = None
         self.hypervisor_loss: HypervisorLoss | None = None
+        self.fleet: Fleet | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
+        self.audit = AuditTrail()  # nowhere, until the app is made with its settings
 
     @hookimpl
     def wok_plugin_info(self) -> PluginInfo:
@@ -64,7 +67,7 @@ class SerialConsolePlugin:
 
     @hookimpl
     def wok_plugin_app(self, host: Host) -> PluginApp:
-        server = host.config["server"]  # host, ws_port, uri: the host's, see hookspecs.Host
+        server = host.config["server"]  # host, ws_port: the host's, see hookspecs.Host
         settings = Settings.from_config(host.config)
         self.sockets_dir = host.run_dir / "consoles"
         check_socket_dir(self.sockets_dir)
@@ -82,14 +85,18 @@ class SerialConsolePlugin:
         )
         if settings.capture.enabled:
             prepare_state_dir(settings.capture)
-        uri = server["uri"]
-        guests = make_guest_model(uri, host.connection, host.hypervisors().default().name)
+        self.audit = make_audit_trail(settings.audit, settings.capture.state_dir)
+        hypervisors = host.hypervisors()
+        self.fleet = guests = Fleet(members_of(hypervisors))
         self.launcher = ConsoleLauncher(self.sockets_dir)
         self.sessions = SessionManager(
-            guests, self.tokens, settings, uri, self.sockets_dir, self.launcher
+            guests, self.tokens, settings, guests.uris, self.sockets_dir, self.launcher, self.audit
         )
-        sender = make_sender(uri, host.connection, self.sessions, settings.allow_break)
-        self.captures = CaptureKeeper(guests, self.sessions, settings.capture, host.connection)
+        sender = GuestSender(
+            guests.connection, self.sessions, settings.allow_break, simulated=guests.is_mock
+        )
+        connections = {name: hypervisors.get(name).get for name in hypervisors.names()}
+        self.captures = CaptureKeeper(guests, self.sessions, settings.capture, connections)
         api = RestApi(
             ApiSettings(
                 self.wok_plugin_info(),
@@ -106,6 +113,7 @@ class SerialConsolePlugin:
             self.captures,
             Rights.from_path(settings.rights_file),
             host.hypervisors().states,
+            self.audit,
         )
         ui_dir = find_ui_dir(settings.ui_dir)
         report_unbuilt(ui_dir)
@@ -141,8 +149,19 @@ class SerialConsolePlugin:
     @hookimpl
     def wok_login_ended(self, host: Host, user: str, login_digest: str | None) -> None:
         """The login's unused console tokens are revoked and its clients sent away."""
+        if login_digest is not None:
+            self.audit.login_event(audit.LOGOUT, user, audit.request_client(), login_digest)
+        else:  # the operator left the users file: every login of theirs ends
+            self.audit.record(audit.LOGOUT, operator=user, reason=audit.REMOVED)
         if self.sessions is not None:
             self.sessions.end_login(user, login_digest)
+
+    @hookimpl
+    def wok_login_attempt(
+        self, host: Host, user: str, outcome: str, client: str, login_digest: str | None
+    ) -> None:
+        event = audit.LOGIN_EVENTS.get(outcome, audit.LOGIN_FAILED)
+        self.audit.login_event(event, user, client, login_digest)
 
     @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
@@ -152,9 +171,12 @@ class SerialConsolePlugin:
             self.captures.stop()
         if self.sessions is not None:
             self.sessions.stop_all()
+        if self.fleet is not None:
+            self.fleet.stop()
         if self.launcher is not None:
             self.launcher.stop()
         if self.bridge is not None:
             self.bridge.stop()
         if self.tokens is not None:
             self.tokens.close()
+        self.audit.close()

@@ -273,6 +273,16 @@ class Rights:
             named = frozenset(r.who[1:] for r in rules if r.who.startswith(GROUP_PREFIX))
         return dataclasses.replace(identity, groups=identity.groups & named)
 
+    def everywhere(self, subject: Subject, right: str) -> bool:
+        """Whether ``subject`` has ``right`` on every guest: by a rule for ``*`` guests,
+        every right, or no rules at all."""
+        if subject.all_rights or self.rights_file is None:
+            return True
+        return any(
+            rule.guests == EVERYONE and right in rule.rights and rule.applies(subject, EVERYONE)
+            for rule in self.rights_file.rules()
+        )
+
     def allows(self, subject: Subject, guest: str, right: str) -> bool:
         return right in self.of(subject, guest)
 

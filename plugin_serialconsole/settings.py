@@ -6,7 +6,9 @@ from __future__ import annotations
 import configparser
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
+from plugin_serialconsole import auditfile, journal
 from plugin_serialconsole.bridge.accept import HandlerLimits
 from plugin_serialconsole.console.spec import ConsoleSettings
 from plugin_serialconsole.consoles import CTRL_Q_KEY, ESCAPE_KEYS
@@ -35,7 +37,11 @@ DEFAULTS = {
     "capture_exclude": "",
     "state_dir": "",
     "log_size": "1048576",
+    "audit_log": "",
+    "audit_log_size": "10485760",
+    "audit_journal": "auto",
 }
+AUDIT_LOG = "audit.log"  # in the state directory, unless audit_log says where
 MIN_RING_SIZE = 4096
 MAX_RING_SIZE = 64 * 1024 * 1024
 MIN_LOG_SIZE = 4096
@@ -57,6 +63,7 @@ class Settings:
     capture: CapturePolicy  # which guests' consoles are captured, and where their logs go
     allow_break: bool = False  # a Break over QEMU's monitor passthrough (taints the domain)
     escape_key: str = CTRL_Q_KEY  # what ends a session from the keyboard, unless a page says
+    audit: AuditSettings | None = None  # where the audit trail goes; None: nowhere
 
     @classmethod
     def from_config(cls, config: configparser.ConfigParser) -> Settings:
@@ -81,7 +88,38 @@ class Settings:
             capture=_capture_policy(section),
             allow_break=_boolean(section, "allow_break"),
             escape_key=_escape_key(section),
+            audit=_audit_settings(section),
         )
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The audit log's file (None: no file) and its size, and whether to the journal."""
+
+    path: Path | None
+    max_size: int
+    journal: str  # one of journal.MODES
+
+
+def _audit_settings(section: dict[str, str]) -> AuditSettings:
+    """``audit_log``: a path, empty for ``<state_dir>/audit.log``, or ``no`` for none."""
+    text = section["audit_log"].strip()
+    if text.lower() in ("no", "none", "off", "false"):
+        path = None
+    else:
+        path = Path(text) if text else _capture_policy(section).state_dir / AUDIT_LOG
+        if not path.is_absolute():
+            raise ValueError(f"[{SECTION}] audit_log: not an absolute path: {text!r}")
+    size = _number(section, "audit_log_size")
+    if not auditfile.MIN_SIZE <= size <= auditfile.MAX_SIZE or size % 1:
+        raise ValueError(
+            f"[{SECTION}] audit_log_size must be a whole number of bytes from "
+            f"{auditfile.MIN_SIZE} to {auditfile.MAX_SIZE}"
+        )
+    mode = section["audit_journal"].strip().lower()
+    if mode not in journal.MODES:
+        raise ValueError(f"[{SECTION}] audit_journal: one of {', '.join(journal.MODES)}")
+    return AuditSettings(path, int(size), mode)
 
 
 def _websocket_limits(section: dict[str, str]) -> HandlerLimits:

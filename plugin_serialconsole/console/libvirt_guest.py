@@ -16,14 +16,16 @@ from collections.abc import Callable
 
 import libvirt
 
+from plugin_serialconsole.hypervisor_uris import redact_message
 from plugin_serialconsole.libvirtloop import KEEPALIVE
 
 log = logging.getLogger(__name__)
 
 
-def _log_libvirt_error(_context: object, error: tuple) -> None:
-    """libvirt prints every error on stderr unless told otherwise; callers handle them."""
-    log.debug("libvirt: %s", error[2] if len(error) > 2 else error)
+def _log_libvirt_error(uri: str, error: tuple) -> None:
+    """libvirt prints every error on stderr unless told otherwise; callers handle them.
+    Logged without ``uri``'s credentials parameters (libvirt may name a key file)."""
+    log.debug("libvirt: %s", redact_message(str(error[2] if len(error) > 2 else error), uri))
 
 
 def is_busy(error: libvirt.libvirtError) -> bool:
@@ -56,7 +58,7 @@ class GuestConnection:
     ) -> None:
         """Open the connection, find the guest, register its events; the callbacks run on
         libvirt's event thread. On a libvirtError what was set up stays for ``detach``."""
-        libvirt.registerErrorHandler(_log_libvirt_error, None)
+        libvirt.registerErrorHandler(_log_libvirt_error, self.uri)
         self._conn = self._opener(self.uri)
         try:
             KEEPALIVE.apply(self._conn)

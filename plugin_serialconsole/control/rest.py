@@ -12,6 +12,11 @@
     POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
     GET    /hypervisors                  each hypervisor's name, URI (redacted), state
+    GET    /audit                        the audit trail (?since=&until=&guest=&operator=&limit=)
+    GET    /hypervisors/<hv>/vms         the guests of one hypervisor
+    ...    /hypervisors/<hv>/vms/<guest>/...  each /vms/<guest> route, on that hypervisor
+
+A guest named on two hypervisors (or a copy's UUID) is ambiguous (409) unless qualified.
 
 Each call is checked against the rights policy (``rights``): a guest the operator may not
 view answers 404, as one that does not exist; a missing right on a guest one may view, 403.
@@ -31,16 +36,18 @@ from urllib.parse import quote
 
 import cherrypy
 
-from plugin_serialconsole import consoles, i18n
-from plugin_serialconsole.control import http
-from plugin_serialconsole.control.routes import GUEST, find_route, raw_segments
+from plugin_serialconsole import audit, consoles, i18n
+from plugin_serialconsole.audit import AuditTrail
+from plugin_serialconsole.control import audit_query, http
+from plugin_serialconsole.control.routes import GUEST, HYPERVISOR, find_route, raw_segments
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.capture_logs import CaptureLogs, parse_time
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
-from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.model.fleet import Fleet
+from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.rights import (
     CONSOLE,
@@ -71,7 +78,7 @@ class RestApi:
     def __init__(
         self,
         settings: ApiSettings,
-        guests: GuestModel,
+        guests: Fleet,
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
         sender: GuestSender,
@@ -79,6 +86,7 @@ class RestApi:
         captures: CaptureKeeper | None = None,
         rights: Rights | None = None,
         hypervisors: Callable[[], list[Any]] | None = None,
+        trail: AuditTrail | None = None,
     ) -> None:
         self.settings = settings
         self.logs = logs
@@ -89,9 +97,8 @@ class RestApi:
         self.check_auth = check_auth
         self.rights = rights or Rights()
         self.hypervisor_states = hypervisors or list
-        self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
-            ("GET", (), self.index),
-            ("GET", ("vms",), self.list_guests),
+        self.audit = trail or AuditTrail()
+        guest_routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
             ("GET", ("vms", GUEST), self.show_guest),
             ("POST", ("vms", GUEST, "start"), self.start_guest),
             ("POST", ("vms", GUEST, "serial"), self.open_console),
@@ -101,8 +108,19 @@ class RestApi:
             ("GET", ("vms", GUEST, "serial", "log"), self.capture_log),
             ("GET", ("vms", GUEST, "send"), self.send_options),
             ("POST", ("vms", GUEST, "send"), self.send),
+        ]
+        self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
+            ("GET", (), self.index),
+            ("GET", ("vms",), self.list_guests),
+            *guest_routes,
             ("GET", ("sessions",), self.list_sessions),
             ("GET", ("hypervisors",), self.list_hypervisors),
+            ("GET", ("audit",), self.audit_events),
+            ("GET", ("hypervisors", HYPERVISOR, "vms"), self.list_guests),
+            *[
+                (method, ("hypervisors", HYPERVISOR, *pattern), handler)
+                for method, pattern, handler in guest_routes
+            ],
         ]
 
     @cherrypy.expose
@@ -112,12 +130,12 @@ class RestApi:
         try:
             identity = self.check_auth()
             if identity is None:
-                raise SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401)
+                raise self._denied(None, SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401))
             if not identity.csrf_ok:
-                raise SerialConsoleError(i18n.CSRF_TOKEN_REQUIRED, 403)
-            handler, args = find_route(self.routes, method, segments)
+                raise self._denied(identity, SerialConsoleError(i18n.CSRF_TOKEN_REQUIRED, 403))
+            handler = find_route(self.routes, method, segments)
             cherrypy.request.identity = identity
-            return handler(*args)
+            return handler()
         except SerialConsoleError as error:
             if error.status >= 500:
                 log.error("%s %s: %s", method, cherrypy.request.path_info, error)
@@ -137,24 +155,50 @@ class RestApi:
             },
         )
 
-    def visible_guest(self, ident: str) -> Guest:
-        """The guest ``ident`` names, if the operator may view it; else 404."""
-        guest = self.guests.lookup(ident)
+    def visible_guest(self, ident: str, hypervisor: str | None) -> Guest:
+        """The guest ``ident`` names (on ``hypervisor``, if given), if the operator may view
+        it; else 404."""
+        guest = self.guests.lookup(ident, hypervisor)
         self.require(guest, VIEW, ident)
         return guest
 
     def require(self, guest: Guest, right: str, asked_as: str = "") -> None:
         """Raise unless the request's operator has ``right`` on ``guest`` (e.g. ``POWER``
         for starting it or sending it keys): 404 without ``view``, else 403."""
-        self.rights.require(cherrypy.request.identity, guest.name, right, asked_as)
+        identity = cherrypy.request.identity
+        try:
+            self.rights.require(identity, guest.name, right, asked_as)
+        except SerialConsoleError as error:
+            self.audit.guest_event(
+                audit.DENIED, guest, identity, right=right, status=error.status, code=error.code
+            )
+            raise
 
-    def list_guests(self) -> bytes:
+    def _denied(self, identity: Identity | None, error: SerialConsoleError) -> SerialConsoleError:
+        """``error``, a request refused before any guest is looked at, written to the audit
+        trail with what was asked."""
+        request = cherrypy.request
+        self.audit.record(
+            audit.DENIED,
+            operator=identity.user if identity else None,
+            client=audit.request_client(),
+            login=audit.login_id(identity.session_digest) if identity else None,
+            method=request.method,
+            path=request.path_info,
+            status=error.status,
+            code=error.code,
+        )
+        return error
+
+    def list_guests(self, hypervisor: str | None = None) -> bytes:
         subject = subject_of(cherrypy.request.identity)
-        granted = [(guest, self.rights.of(subject, guest.name)) for guest in self.guests.list()]
+        guests = self.guests.list(hypervisor)
+        granted = [(guest, self.rights.of(subject, guest.name)) for guest in guests]
         return http.respond(200, self._guests_json([(g, r) for g, r in granted if VIEW in r]))
 
-    def show_guest(self, ident: str) -> bytes:
-        return http.respond(200, self._guests_json([self._granted(self.visible_guest(ident))])[0])
+    def show_guest(self, ident: str, hypervisor: str | None = None) -> bytes:
+        guest = self.visible_guest(ident, hypervisor)
+        return http.respond(200, self._guests_json([self._granted(guest)])[0])
 
     def _granted(self, guest: Guest) -> tuple[Guest, frozenset[str]]:
         return guest, self.rights.of(subject_of(cherrypy.request.identity), guest.name)
@@ -166,26 +210,29 @@ class RestApi:
         if self.logs is None:
             return docs
         written = self.logs.last_written([guest for guest, _ in granted])
-        return [{**doc, "log_written": written[doc["uuid"]]} for doc in docs]
+        return [{**doc, "log_written": written[(doc["hypervisor"], doc["uuid"])]} for doc in docs]
 
-    def start_guest(self, ident: str) -> bytes:
+    def start_guest(self, ident: str, hypervisor: str | None = None) -> bytes:
         http.json_body("vm_start")
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         self.require(guest, POWER)
         if self.captures is None:
             raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method="POST")
+        self.guests.require_connected(guest)
         started, captured = self.captures.start_guest(guest)
+        self.audit.guest_event(audit.START, started, cherrypy.request.identity, captured=captured)
         document = self._guests_json([self._granted(started)])[0]
         return http.respond(200, {**document, "captured": captured})
 
-    def open_console(self, ident: str) -> bytes:
+    def open_console(self, ident: str, hypervisor: str | None = None) -> bytes:
         body = http.json_body("serial_open")
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         mode = body.get("mode", consoles.WRITE)
         if mode == consoles.WRITE:
             self.require(guest, CONSOLE)
         if body.get("force", False):
             self.require(guest, TAKEOVER)
+        self.guests.require_connected(guest)
         opened = self.sessions.open(
             guest,
             body.get("device"),
@@ -202,7 +249,7 @@ class RestApi:
             {
                 "token": opened.token.token,
                 "ws_url": ws_url,
-                "page": self._page(guest.name, device, ws_url, mode, opened.escape),
+                "page": self._page(guest, device, ws_url, mode, opened.escape),
                 "expires_in": int(self.settings.token_ttl),
                 "device": device,
                 "mode": mode,
@@ -212,54 +259,79 @@ class RestApi:
             },
         )
 
-    def guest_sessions(self, ident: str) -> bytes:
-        return http.respond(200, self.sessions.describe(self.visible_guest(ident)))
+    def guest_sessions(self, ident: str, hypervisor: str | None = None) -> bytes:
+        return http.respond(200, self.sessions.describe(self.visible_guest(ident, hypervisor)))
 
-    def transcript(self, ident: str) -> bytes:
+    def transcript(self, ident: str, hypervisor: str | None = None) -> bytes:
         query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
         http.validate("serial_transcript", query)
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         session, data = self.sessions.transcript(guest, query.get("device"))
+        self._downloaded(guest, session.device.alias, "transcript", len(data))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{session.device.alias}-{stamp}", ".log")
         return http.respond_file(data, name)
 
-    def capture_log(self, ident: str) -> bytes:
+    def capture_log(self, ident: str, hypervisor: str | None = None) -> bytes:
         query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
         http.validate("serial_log", query)
         since, until = (
             parse_time("since", query.get("since")),
             parse_time("until", query.get("until")),
         )
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         if self.logs is None:
             raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
         tail = int(query["tail"]) if "tail" in query else None
         device, data = self.logs.read(guest, query.get("device"), since, until, tail)
+        self._downloaded(guest, device, "log", len(data))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".log")
         return http.respond_file(data, name)
 
-    def close_console(self, ident: str) -> bytes:
+    def close_console(self, ident: str, hypervisor: str | None = None) -> bytes:
         body = http.json_body("serial_close")
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         self.require(guest, TAKEOVER)
         self.sessions.close(guest, body.get("device") or cherrypy.request.params.get("device"))
         return http.respond(204)
 
-    def send_options(self, ident: str) -> bytes:
+    def send_options(self, ident: str, hypervisor: str | None = None) -> bytes:
         """What may be sent: only the actions the operator has the right for."""
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         granted = self.rights.of(subject_of(cherrypy.request.identity), guest.name)
         options = self.sender.options()
         options["actions"] = [a for a in options["actions"] if _send_right(a) in granted]
         return http.respond(200, {"guest": guest.name, **options})
 
-    def send(self, ident: str) -> bytes:
+    def send(self, ident: str, hypervisor: str | None = None) -> bytes:
         request = SendRequest.from_json(http.json_body("vm_send"))
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         self.require(guest, _send_right(request.action))
-        return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity))
+        self.guests.require_connected(guest)
+        identity = cherrypy.request.identity
+        answer = self.sender.send(guest, request, identity)
+        device = answer.get("device") or (guest.consoles[0].alias if guest.consoles else None)
+        writer = self.sessions.writer_session(guest, device, identity) if device else None
+        self.audit.guest_event(
+            audit.SEND, guest, identity, **{**request.as_json(), "device": device},
+            session=writer, sent=answer["sent"],
+        )  # fmt: skip
+        return http.respond(200, answer)
+
+    def _downloaded(self, guest: Guest, device: str, what: str, size: int) -> None:
+        self.audit.guest_event(
+            audit.DOWNLOAD, guest, cherrypy.request.identity, device=device, what=what, bytes=size
+        )
+
+    def audit_events(self) -> bytes:
+        """The audit trail's events the operator has the ``audit`` right for."""
+        query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
+        http.validate("audit_query", query)
+        events = audit_query.AuditQuery(self.audit, self.rights, self.guests).answer(
+            cherrypy.request.identity, query, self.require
+        )
+        return http.respond(200, events)
 
     def list_sessions(self) -> bytes:
         subject = subject_of(cherrypy.request.identity)
@@ -285,12 +357,16 @@ class RestApi:
         """Where the client's browser opens the console."""
         return self.ws_url_prefix() + token
 
-    def _page(self, guest: str, device: str, ws_url: str, mode: str, escape: str) -> str:
+    def _page(self, guest: Guest, device: str, ws_url: str, mode: str, escape: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,
         which browsers never send to a server or write to its logs. An escape key other
-        than Ctrl+Q (the page's own default) is named, so the page shows the right one."""
+        than Ctrl+Q (the page's own default) is named, so the page shows the right one;
+        with several hypervisors, the guest's one too, so the page's calls reach this guest
+        (its name may exist on another hypervisor, the default one's included)."""
         mount = self.settings.info.mount_point
-        query = f"guest={quote(guest, safe='')}&device={device}"
+        query = f"guest={quote(guest.name, safe='')}&device={device}"
+        if len(self.guests.names()) > 1:
+            query += f"&hypervisor={quote(guest.hypervisor, safe='')}"
         if mode != consoles.WRITE:
             query += f"&mode={mode}"
         if escape != consoles.CTRL_Q_KEY:

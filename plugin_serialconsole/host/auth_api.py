@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import cherrypy
@@ -28,12 +29,21 @@ from plugin_serialconsole.host.login import (
     LoginSessions,
     Throttled,
     session_cookie,
+    session_digest,
 )
 from plugin_serialconsole.netloc import origin_allowed
 
 log = logging.getLogger(__name__)
 
 MAX_LOGIN_BODY = 4096
+LOGIN_OK, LOGIN_FAILED, LOGIN_THROTTLED = "ok", "failed", "throttled"
+
+# Told of each login attempt: (user, outcome, client address, SHA-256 of the new cookie).
+LoginAttempt = Callable[[str, str, str, str | None], None]
+
+
+def _ignore_attempt(user: str, outcome: str, client: str, login_digest: str | None) -> None:
+    pass
 
 
 class AuthError(Exception):
@@ -105,9 +115,15 @@ def _set_cookie(value: str, max_age: int | None) -> None:
 class AuthApi:
     """cherrypy root of ``/auth``."""
 
-    def __init__(self, authenticator: Authenticator | None, sessions: LoginSessions | None):
+    def __init__(
+        self,
+        authenticator: Authenticator | None,
+        sessions: LoginSessions | None,
+        login_attempt: LoginAttempt = _ignore_attempt,
+    ):
         self.authenticator = authenticator  # None: --auth none
         self.sessions = sessions
+        self.login_attempt = login_attempt
 
     @cherrypy.expose
     def default(self, *segments: str, **_params: str) -> bytes:
@@ -141,19 +157,21 @@ class AuthApi:
         if not _same_origin():
             raise AuthError(403, i18n.CSRF_TOKEN_REQUIRED)
         username, password = _login_body()
+        client = cherrypy.request.remote.ip
         try:
-            accepted = self.authenticator.check_password(
-                cherrypy.request.remote.ip, username, password
-            )
+            accepted = self.authenticator.check_password(client, username, password)
         except Throttled as throttled:
+            self.login_attempt(username, LOGIN_THROTTLED, client, None)
             seconds = max(1, math.ceil(throttled.seconds))
             cherrypy.response.headers["Retry-After"] = str(seconds)
             raise AuthError(429, i18n.TOO_MANY_FAILED_LOGINS, seconds=seconds) from None
         if not accepted:
+            self.login_attempt(username, LOGIN_FAILED, client, None)
             raise AuthError(401, i18n.WRONG_CREDENTIALS)
         session_id, session = self.sessions.create(username)
         _set_cookie(session_id, None)
-        log.info("operator %s logged in from %s", username, cherrypy.request.remote.ip)
+        log.info("operator %s logged in from %s", username, client)
+        self.login_attempt(username, LOGIN_OK, client, session_digest(session_id))
         return _respond(200, {"user": username, "csrf_token": session.csrf_token})
 
     def logout(self) -> bytes:

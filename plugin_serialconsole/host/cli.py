@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # argparse destination -> (section, key) it overrides
 OPTION_KEYS: dict[str, tuple[str, str]] = {
     "mock": ("server", "mock"),
+    "mock_hypervisors": ("server", "mock_hypervisors"),
     "uri": ("server", "uri"),
     "host": ("server", "host"),
     "port": ("server", "port"),
@@ -53,6 +54,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "capture": ("serialconsole", "capture"),
     "state_dir": ("serialconsole", "state_dir"),
     "log_size": ("serialconsole", "log_size"),
+    "audit_log": ("serialconsole", "audit_log"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -91,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: $LIBVIRT_DEFAULT_URI or {host_config.DEFAULT_URI})",
     )
     add = parser.add_argument
+    add(
+        "--mock-hypervisors",
+        type=int,
+        metavar="N",
+        help="with --mock: how many simulated hypervisors, 1 or 2 (the second, 'mock2', "
+        "has other guests and a copy of mock-vm) [server] mock_hypervisors (default: 1)",
+    )
     add(
         "--hypervisor",
         action="append",
@@ -223,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="bytes of a console's capture log before it is rotated (one older "
         "generation is kept) [serialconsole] log_size",
+    )
+    add(
+        "--audit-log",
+        metavar="PATH",
+        help="append the audit trail (JSON lines, 0600) to this file; no: keep none "
+        "[serialconsole] audit_log (default: <state_dir>/audit.log)",
     )
     add(
         "--log-level",

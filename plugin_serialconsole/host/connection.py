@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,18 +32,23 @@ REFRESH_INTERVAL = 5.0  # seconds between counts of a connected hypervisor's gue
 LIVENESS_INTERVAL = 1.0  # seconds between looks at whether libvirt closed the connection
 
 
-def log_libvirt_errors() -> None:
+def log_libvirt_errors(uris: Iterable[str] = ()) -> None:
     """Send libvirt's error reports to the log instead of raw onto stderr.
 
     Unless a handler is registered, libvirt prints every error on stderr as it is, guest
     names from requests included ("no domain with matching name ..."). Callers get the
-    same error as an exception; the report goes to the log at DEBUG, escaped there.
+    same error as an exception; the report goes to the log at DEBUG, escaped there, and
+    without the credentials parameters of ``uris`` (libvirt names a key file it could
+    not use).
     """
-    libvirt.registerErrorHandler(_log_error, None)
+    libvirt.registerErrorHandler(_log_error, tuple(uris))
 
 
-def _log_error(_context: object, error: tuple) -> None:
-    log.debug("libvirt: %s", error[2] if len(error) > 2 else error)
+def _log_error(uris: tuple[str, ...] | None, error: tuple) -> None:
+    message = str(error[2] if len(error) > 2 else error)
+    for uri in uris or ():
+        message = redact_message(message, uri)
+    log.debug("libvirt: %s", message)
 
 
 class HypervisorUnavailable(libvirt.libvirtError):

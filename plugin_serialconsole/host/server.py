@@ -17,7 +17,7 @@ import pluggy
 from cherrypy.process.plugins import Monitor, SimplePlugin
 
 from plugin_serialconsole.hookspecs import Identity
-from plugin_serialconsole.host.auth_api import AuthApi
+from plugin_serialconsole.host.auth_api import AuthApi, LoginAttempt
 from plugin_serialconsole.host.connection import log_libvirt_errors
 from plugin_serialconsole.host.forwarded import TrustedProxies
 from plugin_serialconsole.host.gate import GateLimits
@@ -132,7 +132,9 @@ def mount_plugins(manager: pluggy.PluginManager, host: StandaloneHost) -> list[s
     return mounted
 
 
-def make_auth(server: configparser.SectionProxy, login_ended: LoginEnded) -> tuple[Any, AuthApi]:
+def make_auth(
+    server: configparser.SectionProxy, login_ended: LoginEnded, login_attempt: LoginAttempt
+) -> tuple[Any, AuthApi]:
     """The authenticator plugins ask, and the ``/auth`` endpoints, for ``[server] auth``;
     with operators, the engine also looks for a changed users file every few seconds."""
     if server["auth"] == "none":
@@ -142,7 +144,7 @@ def make_auth(server: configparser.SectionProxy, login_ended: LoginEnded) -> tup
     authenticator = Authenticator(Path(server["users_file"]), sessions, login_ended)
     check = authenticator.check_users
     Monitor(cherrypy.engine, check, USERS_FILE_CHECK_INTERVAL, name="users file").subscribe()
-    return authenticator, AuthApi(authenticator, sessions)
+    return authenticator, AuthApi(authenticator, sessions, login_attempt)
 
 
 def tell_login_ended(hook, host: StandaloneHost, user: str, login_digest: str | None) -> None:
@@ -154,12 +156,26 @@ def tell_login_ended(hook, host: StandaloneHost, user: str, login_digest: str | 
         log.exception("a plugin failed to end the consoles of operator %s", user)
 
 
+def tell_login_attempt(
+    hook, host: StandaloneHost, user: str, outcome: str, client: str, login_digest: str | None
+) -> None:
+    """Tell the plugins of a login attempt (``wok_login_attempt``); a plugin's failure is
+    logged, not raised into the login."""
+    try:
+        hook.wok_login_attempt(
+            host=host, user=user, outcome=outcome, client=client, login_digest=login_digest
+        )
+    except Exception:
+        log.exception("a plugin failed to note a login attempt of operator %r", user)
+
+
 def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     """Run until SIGTERM/SIGINT; ``announce(urls)`` is called once the server listens."""
     server = config["server"]
-    log_libvirt_errors()
+    uris = hypervisors_from_config(config)
+    log_libvirt_errors(uris.values())
     # an unreachable hypervisor is logged; its guests' calls answer 503 until it answers
-    hypervisors = Hypervisors(hypervisors_from_config(config))
+    hypervisors = Hypervisors(uris)
     hypervisors.start()
     manager = get_plugin_manager()
     if not manager.get_plugins():
@@ -170,7 +186,10 @@ def serve(config: configparser.ConfigParser, run_dir: Path, announce) -> int:
     def login_ended(user: str, login_digest: str | None) -> None:
         tell_login_ended(manager.hook, host, user, login_digest)  # ``host`` is made below
 
-    authenticator, auth_api = make_auth(server, login_ended)
+    def login_attempt(user: str, outcome: str, client: str, login_digest: str | None) -> None:
+        tell_login_attempt(manager.hook, host, user, outcome, client, login_digest)
+
+    authenticator, auth_api = make_auth(server, login_ended, login_attempt)
     host = StandaloneHost(config, run_dir, hypervisors, authenticator)
     proxies = TrustedProxies.parse(server["trusted_proxies"])  # checked by host.config
     configure_cherrypy(server, limits_from_config(server, proxies))

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from plugin_serialconsole import consoles, i18n
-from plugin_serialconsole.bridge.tokens import LoginBinding
+from plugin_serialconsole.bridge.tokens import IssuedToken, LoginBinding
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import (
     console_in_use,
@@ -84,12 +84,14 @@ class SessionManager(SessionCaptures):
             self._capture_first(guest, device)
         user, login = (identity.user if identity else ""), _login(identity)
         may_take_over = force  # once: a console taken meanwhile by another request stays
+        displaced: tuple[str, str | None] | None = None  # (console session, its operator)
         for _ in range(ATTEMPTS):
             session, action, socket = self._claim(guest, device, mode, may_take_over, user, login)
             if action == WAIT:
                 session.started.wait(STARTUP_TIMEOUT)
                 continue
             if action == TAKE_OVER:
+                displaced = self._displacing(session, user)
                 if session.captured:
                     self._send_writer_away(session)
                 else:
@@ -102,15 +104,39 @@ class SessionManager(SessionCaptures):
                 else:
                     replay = self._invite(session, socket, mode, language, escape)
                 access = Access.of_client(identity, guest.name, mode)
-                token = self._issue(session, socket, action == START, access)
+                # before its token exists: whatever ends the session then ends an open one
+                opened_id = session.claims[socket].session_id
+                self.audit.opened(opened_id, guest, device.alias, mode, identity)
+                token = self._issue_audited(session, socket, action == START, access)
             except InviteFailed as error:
                 if session.ended.wait(STOP_TIMEOUT):
                     continue  # it was ending: start afresh
                 raise console_unavailable(guest.name, str(error)) from None
             if session.captured:  # a capture's process started long ago: this is the open
                 self._activity(i18n.SESSION_OPENED, session, user)
+            if displaced is not None:
+                self.audit.took_over(opened_id, *displaced)
             return Opened(session, token, mode, action == JOIN, replay, escape)
         raise console_in_use(guest.name, device.alias)
+
+    def _issue_audited(
+        self, session: ConsoleSession, socket: str, started: bool, access: Access | None
+    ) -> IssuedToken:
+        """``_issue``; a console session whose token could not be issued has ended."""
+        try:
+            return self._issue(session, socket, started, access)
+        except BaseException:
+            self.audit.ended(session.claims[socket].session_id, Reason.OPEN_FAILED.value)
+            raise
+
+    def _displacing(self, session: ConsoleSession, user: str) -> tuple[str, str | None] | None:
+        """The writer ``user`` takes ``session`` over from: its console session and
+        operator; its end will say who took over."""
+        with self._lock:
+            writer = session.writer
+        if writer is None:
+            return None
+        return writer.session_id, self.audit.displacing(writer.session_id, user)
 
     def _claim(
         self,
@@ -166,6 +192,8 @@ class SessionManager(SessionCaptures):
                     if session.process is not None:  # else ``_issue`` sees it released
                         session.process.drop(claim.socket, Reason.LOGIN_ENDED)
                     ended.append(claim)
+        for claim in ended:
+            self.audit.ended(claim.session_id, Reason.LOGIN_ENDED.value)
         for digest in (claim.token for claim in ended if claim.token is not None):
             self.tokens.revoke(digest)
         unused = sum(1 for claim in ended if claim.state == WAITING)
@@ -188,6 +216,15 @@ class SessionManager(SessionCaptures):
             if writer is not None and (session is None or not session.written_by(writer)):
                 return False
         return process is not None and process.send(request)
+
+    def writer_session(self, guest: Guest, alias: str, identity: Identity) -> str | None:
+        """The console session of ``identity`` holding the writer's seat of ``guest``'s
+        device ``alias``, if they hold it: what they send to the guest is audited in it."""
+        with self._lock:
+            session = self._sessions.get(console_id(guest.uuid, alias, guest.hypervisor))
+            if session is None or not session.written_by(identity):
+                return None
+            return session.writer.session_id
 
     def transcript(self, guest: Guest, alias: str | None = None) -> tuple[ConsoleSession, bytes]:
         """The recent output of the session on one device of ``guest``."""
@@ -212,7 +249,7 @@ class SessionManager(SessionCaptures):
         """The JSON of the sessions (of ``guest``'s, if given)."""
         with self._lock:
             sessions = [s for s in self._sessions.values() if s.process is not None]
-            return [s.as_json() for s in sessions if guest is None or s.guest.uuid == guest.uuid]
+            return [s.as_json() for s in sessions if guest is None or s.of_guest(guest)]
 
     def stop_all(self) -> None:
         # Ask every process first so they wind down in parallel, then wait for each.

@@ -102,7 +102,7 @@ class SessionCaptures(SessionProcesses):
             ):
                 return guest  # nothing to start: no need to ask libvirt
         try:
-            current = self.guests.lookup(guest.uuid)
+            current = self.guests.lookup(guest.uuid, guest.hypervisor)
         except SerialConsoleError:
             return None
         return current if current.running else None
@@ -115,6 +115,7 @@ class SessionCaptures(SessionProcesses):
                 return
             session.release(writer.socket)
             digest = writer.token
+        self.audit.ended(writer.session_id, Reason.TAKEN_OVER.value)
         session.process.drop(writer.socket, Reason.TAKEN_OVER)
         if digest is not None:
             self.tokens.revoke(digest)
@@ -127,6 +128,7 @@ class SessionCaptures(SessionProcesses):
             for claim in claims:
                 session.release(claim.socket)
         for claim in claims:
+            self.audit.ended(claim.session_id, reason.value)
             session.process.drop(claim.socket, reason)
             if claim.token is not None:
                 self.tokens.revoke(claim.token)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.activity import Activity
+from plugin_serialconsole.audit import EXPIRED, AuditTrail
 from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
@@ -21,7 +22,8 @@ from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import authentication_required
 from plugin_serialconsole.logfmt import level_name
 from plugin_serialconsole.model.console_session import Claim, ConsoleSession
-from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.model.fleet import Fleet
+from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.rights import Access
 from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
@@ -42,19 +44,22 @@ class SessionProcesses:
 
     def __init__(
         self,
-        guests: GuestModel,
+        guests: Fleet,
         tokens: TokenStore,
         settings: Settings,
-        uri: str,
+        uris: Mapping[str, str],
         sockets_dir: Path,
         launch: Launch = spawn,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.guests = guests
         self.tokens = tokens
         self.settings = settings
-        self.uri = uri  # the host's connection's, which each console process opens again
+        # each hypervisor's URI by name: a console process opens its guest's one again
+        self.uris = uris
         self.sockets_dir = sockets_dir
         self.launch = launch
+        self.audit = audit or AuditTrail()  # without one, events go nowhere
         self._lock = threading.Lock()
         self._sessions: dict[str, ConsoleSession] = {}
 
@@ -104,7 +109,7 @@ class SessionProcesses:
         logs = self.settings.capture.logs_dir if session.captured else None
         return ConsoleSpec(
             settings=self.settings.console,
-            uri=self.uri,
+            uri=self.uris[session.guest.hypervisor],
             guest_uuid=session.guest.uuid,
             guest_name=session.guest.name,
             device=session.device.alias,
@@ -174,6 +179,8 @@ class SessionProcesses:
             digest = claim.token if claim is not None and event == protocol.EXPIRED else None
         if digest is not None:
             self.tokens.revoke(digest)
+        if claim is not None:
+            self._audit_report(claim, event, report)
         where = "{guest}/{device}".format(**session.where())
         if event in (protocol.CONNECTED, protocol.LEFT):
             log.info("console %s: %s client %s", where, report.get("mode"), event)
@@ -184,13 +191,22 @@ class SessionProcesses:
         elif event == protocol.EXPIRED:
             log.info("console %s: %s token expired unused", where, report.get("mode"))
 
+    def _audit_report(self, claim: Claim, event: object, report: dict[str, Any]) -> None:
+        """A client connected, left, or never came: its console session's events."""
+        if event == protocol.CONNECTED:
+            self.audit.connected(claim.session_id)
+        elif event == protocol.LEFT:
+            self.audit.ended(claim.session_id, _left_kind(report).value)
+        elif event == protocol.EXPIRED:
+            self.audit.ended(claim.session_id, EXPIRED)
+
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
         reason, params = session.process.end or (Reason.CONSOLE_CLOSED, {"error": "process died"})
         with self._lock:
             session.ending = session.ending or datetime.now(UTC)  # ended without saying so
         if reason == Reason.GUEST_STOPPED:  # before it is forgotten: nothing recaptures it
-            self.guests.guest_stopped(session.guest.uuid)
+            self.guests.guest_stopped(session.guest)
         with self._lock:  # held while unlinking: a new session may bind the first socket
             self._forget(session)
             claims = list(session.claims.values())
@@ -205,6 +221,8 @@ class SessionProcesses:
             self.tokens.revoke(digest)
         if reason == Reason.GUEST_STOPPED:
             self._guest_stopped(session.guest)
+        for claim in claims:  # those whose end was not written yet end with the console
+            self.audit.ended(claim.session_id, reason.value)
         why = i18n.translate(reason.message_code, params)
         if session.captured:
             log.info("capture of console %s ended: %s", where_of(session), why)
@@ -234,15 +252,20 @@ class SessionProcesses:
             return [s for s in self._sessions.values() if s.process is not None]
 
     def _sessions_of(self, guest: Guest) -> list[ConsoleSession]:
-        return [s for s in self.list() if s.guest.uuid == guest.uuid]
+        return [s for s in self.list() if s.of_guest(guest)]
 
 
 def where_of(session: ConsoleSession) -> str:
     return "{guest}/{device}".format(**session.where())
 
 
-def _left_reason(report: dict[str, Any]) -> str:
+def _left_kind(report: dict[str, Any]) -> Reason:
     """Why a client left, as its console process said (a client that hung up says nothing)."""
-    kind, params = report.get("reason"), report.get("params")
-    reason = Reason(kind) if kind in set(Reason) else Reason.CLIENT_CLOSED
+    kind = report.get("reason")
+    return Reason(kind) if kind in set(Reason) else Reason.CLIENT_CLOSED
+
+
+def _left_reason(report: dict[str, Any]) -> str:
+    """``_left_kind`` in words."""
+    reason, params = _left_kind(report), report.get("params")
     return i18n.translate(reason.message_code, params if isinstance(params, dict) else {})

@@ -88,7 +88,7 @@ class Serialconsole:
         config = load_config(wok_options, conf_file)
         run_dir = Path(config["server"]["run_dir"])
         prepare_run_dir(run_dir)
-        log_libvirt_errors()
+        log_libvirt_errors([config["server"]["uri"]])
         self.host = WokHost(config, run_dir)
         manager = get_plugin_manager(load_entry_points=False)
         manager.register(SerialConsolePlugin(), name=NAME)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import shlex
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -95,3 +97,35 @@ def test_exec_start_is_a_command_line_the_host_accepts():
     assert program == INSTALLED_BINARY
     args = cli.build_parser().parse_args(arguments)
     assert args.config == Path("/etc/serialconsole/serialconsole.conf")
+
+
+HYPERVISORS = ROOT / "contrib" / "hypervisors"
+CREDENTIALS_DIR = f"/run/credentials/{UNIT.name}"
+
+
+def test_the_hypervisor_credentials_drop_in_verifies_with_the_unit(checkable_unit):
+    drop_in = checkable_unit.parent / f"{checkable_unit.name}.d" / "hypervisors.conf"
+    drop_in.parent.mkdir()
+    shutil.copyfile(HYPERVISORS / "credentials.conf", drop_in)
+    result = subprocess.run(
+        [systemd_analyze(), "verify", str(checkable_unit)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "hypervisors.conf" not in result.stderr
+
+
+def test_the_example_uris_name_the_files_the_drop_in_hands_to_the_service():
+    """hypervisors.conf's pkipath= holds the three TLS files libvirt reads, and each
+    keyfile= is a credential of credentials.conf."""
+    loaded = re.findall(
+        r"^LoadCredential=([^:]+):", (HYPERVISORS / "credentials.conf").read_text(), re.M
+    )
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(HYPERVISORS / "hypervisors.conf")
+    params = [parse_qs(urlsplit(uri).query) for uri in config["hypervisors"].values()]
+    pkipaths = {value for param in params for value in param.get("pkipath", [])}
+    keyfiles = {value for param in params for value in param.get("keyfile", [])}
+    assert pkipaths == {CREDENTIALS_DIR}
+    assert {"cacert.pem", "clientcert.pem", "clientkey.pem"} <= set(loaded)
+    assert keyfiles and {str(Path(CREDENTIALS_DIR) / name) for name in loaded} >= keyfiles

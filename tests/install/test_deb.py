@@ -34,6 +34,7 @@ SHIPPED_FILES = (
     "/etc/serialconsole/serialconsole.conf",
     "/lib/systemd/system/serialconsole.service",
     "/usr/share/serialconsole/nginx/serialconsole.conf",
+    "/usr/share/serialconsole/hypervisors/serialconsole-tls-client.py",
 )
 
 pytestmark = pytest.mark.skipif(not DEB, reason="make deb-check builds the .deb and runs this")

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
 from .helpers import POLL_INTERVAL, Host, free_port, shared_host
 
@@ -201,3 +203,23 @@ def running_proxy(host: Host) -> Iterator[Nginx]:
         yield server
     finally:
         server.stop()
+
+
+class FromAddress(HTTPAdapter):
+    """Connections from one loopback address (127.0.0.2, ...): one client each."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_at(address: str, server: Nginx) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(server.cert)
+    session.mount("https://", FromAddress(address))
+    return session

@@ -12,7 +12,6 @@ from urllib.parse import unquote
 import pytest
 import requests
 import websocket
-from requests.adapters import HTTPAdapter
 
 from plugin_serialconsole.host.passwords import hash_password
 from plugin_serialconsole.host.throttle import FREE_TRIES_PER_ADDRESS
@@ -23,7 +22,7 @@ from .helpers import (
     Console,
     expect_refused,
 )
-from .nginx import Nginx, proxy_for
+from .nginx import Nginx, client_at, proxy_for
 
 API = "/plugins/serialconsole/"
 PASSWORD = "s3cret-operator-pw"
@@ -161,26 +160,6 @@ def test_login_and_console_through_nginx(start_host, tmp_path):
             assert closed.status_code in (204, 404)
     finally:
         server.stop()
-
-
-class FromAddress(HTTPAdapter):
-    """Connections from one loopback address (127.0.0.2, ...): one client each."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def client_at(address: str, server: Nginx) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(server.cert)
-    session.mount("https://", FromAddress(address))
-    return session
 
 
 def test_one_clients_failed_logins_do_not_lock_out_another_behind_nginx(start_host, tmp_path):

@@ -3,6 +3,7 @@ logged in by Wok, its activity in Wok's request log (issue 19)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -149,3 +150,33 @@ def test_wok_own_websocket_port_is_refused():
         assert "is Wok's own websockets_port" in standin.log()
     finally:
         standin.finish()
+
+
+def test_inside_wok_the_plugins_console_events_reach_its_audit_log(wok):
+    """Wok's logins are Wok's to log; what operators do with consoles is the plugin's."""
+    browser = wok.login("bob")
+    opened = browser.post(
+        wok.plugin("vms/mock-vm/serial"), json={}, headers=XHR, timeout=HTTP_TIMEOUT
+    )
+    assert opened.status_code == 201, opened.text
+    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=5)
+    assert closed.status_code == 204
+    audit_log = wok.base / "state" / "audit.log"
+
+    def bobs_session() -> list[dict]:
+        if not audit_log.exists():
+            return []
+        trail = [json.loads(line) for line in audit_log.read_text().splitlines()]
+        mine = [e for e in trail if e["operator"] == "bob" and e["event"] == "opened"]
+        return [e for e in trail if mine and e["session"] == mine[-1]["session"]]
+
+    events = wait_for(lambda: len(bobs_session()) == 2 and bobs_session(), what="bob's session")
+    assert [e["event"] for e in events] == ["opened", "ended"]
+    assert events[1]["reason"] == "operator-ended"
+    for event in events:
+        assert (event["guest"], event["device"], event["client"]) == (
+            "mock-vm",
+            "serial0",
+            "127.0.0.1",
+        )
+        assert len(event["login"]) == 16 and event["login"] not in browser.headers["Cookie"]

@@ -5,7 +5,8 @@ Laid out the way libvirt looks for it (see libvirt's "TLS x509 certificate confi
 - ``server/``: ``cacert.pem``, ``servercert.pem``, ``serverkey.pem`` for a daemon
   (libvirtd.conf ``ca_file``, ``cert_file``, ``key_file``);
 - ``client/``: ``cacert.pem``, ``clientcert.pem``, ``clientkey.pem``, which a client names
-  with ``qemu+tls://ADDRESS/system?pkipath=DIR``.
+  with ``qemu+tls://ADDRESS/system?pkipath=DIR``;
+- ``ca/``: ``cacert.pem``, ``cakey.pem``, the CA that signed both (``make_ca``).
 
 The server certificate names the daemon's IP address (CN and subjectAltName), which is what
 the client checks against the URI's host.
@@ -64,15 +65,22 @@ def _template(path: Path, text: str) -> Path:
     return path
 
 
+def make_ca(directory: Path) -> tuple[Path, Path]:
+    """A self-signed CA in ``directory`` (made): its ``cacert.pem`` and ``cakey.pem``."""
+    directory.mkdir(parents=True, mode=0o700)
+    ca_key, ca_cert = _key(directory / "cakey.pem"), directory / "cacert.pem"
+    _certtool("--generate-self-signed", "--load-privkey", str(ca_key),
+              "--template", str(_template(directory / "ca.info", CA_TEMPLATE)),
+              "--outfile", str(ca_cert))  # fmt: skip
+    return ca_cert, ca_key
+
+
 def make_pki(directory: Path, server_address: str) -> Pki:
     """A CA, a server certificate for ``server_address`` and a client certificate."""
-    ca_dir, server, client = directory / "ca", directory / "server", directory / "client"
-    for path in (ca_dir, server, client):
+    server, client = directory / "server", directory / "client"
+    ca_cert, ca_key = make_ca(directory / "ca")
+    for path in (server, client):
         path.mkdir(parents=True, mode=0o700)
-    ca_key, ca_cert = _key(ca_dir / "cakey.pem"), ca_dir / "cacert.pem"
-    _certtool("--generate-self-signed", "--load-privkey", str(ca_key),
-              "--template", str(_template(ca_dir / "ca.info", CA_TEMPLATE)),
-              "--outfile", str(ca_cert))  # fmt: skip
     signed_by_ca = ("--load-ca-certificate", str(ca_cert), "--load-ca-privkey", str(ca_key))
     for side, template, stem in (
         (server, SERVER_TEMPLATE.format(address=server_address), "server"),

@@ -108,12 +108,14 @@ def missing_tools() -> list[str]:
 class RemoteDaemon:
     """One libvirtd in namespaces of its own, listening over ``transport`` (tls or tcp)."""
 
-    def __init__(self, workdir: Path, label: str, transport: str) -> None:
+    def __init__(self, workdir: Path, label: str, transport: str, extra_conf: str = "") -> None:
+        """``extra_conf``: more ``libvirtd.conf`` lines (e.g. ``tls_allowed_dn_list``)."""
         if transport not in (TLS, TCP):
             raise ValueError(f"transport is {TLS!r} or {TCP!r}, not {transport!r}")
         self.workdir = workdir
         self.label = label
         self.transport = transport
+        self.extra_conf = extra_conf
         self.namespace = NetworkNamespace(label)
         self.client_pki: Path | None = None
         self.process: subprocess.Popen | None = None
@@ -149,7 +151,7 @@ class RemoteDaemon:
             shutil.copytree(pki.server, self.workdir / "etc" / "pki")
         etc = self.workdir / "etc"
         etc.joinpath("libvirtd.conf").write_text(
-            _libvirtd_conf(self.transport, self.address, pki_dir)
+            _libvirtd_conf(self.transport, self.address, pki_dir) + self.extra_conf
         )
         etc.joinpath("qemu.conf").write_text(QEMU_CONF)
         self._spawn()

@@ -9,11 +9,12 @@ import math
 import queue
 import threading
 import time
+from dataclasses import replace
 
 import libvirt
 import pytest
 
-from plugin_serialconsole.host.connection import HypervisorUnavailable
+from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME
 from plugin_serialconsole.model import captures
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.captures import CaptureKeeper
@@ -40,15 +41,15 @@ class Connection:
 
     def domainEventRegisterAny(self, domain, event_id, callback, opaque) -> int:  # noqa: N802
         assert domain is None and event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE
-        self.callbacks[len(self.callbacks) + 1] = callback
+        self.callbacks[len(self.callbacks) + 1] = (callback, opaque)
         return len(self.callbacks)
 
     def domainEventDeregisterAny(self, callback_id: int) -> None:  # noqa: N802
         del self.callbacks[callback_id]
 
     def fire(self, guest: Guest, event: int, detail: int) -> None:
-        for callback in list(self.callbacks.values()):
-            callback(self, Domain(guest.uuid), event, detail, None)
+        for callback, opaque in list(self.callbacks.values()):
+            callback(self, Domain(guest.uuid), event, detail, opaque)
 
 
 class Guests:
@@ -58,7 +59,8 @@ class Guests:
     def list(self) -> list[Guest]:
         return list(self.guests.values())
 
-    def lookup(self, ident: str) -> Guest:
+    def lookup(self, ident: str, hypervisor: str | None = None) -> Guest:
+        assert hypervisor == self.guests[ident].hypervisor
         return self.guests[ident]
 
 
@@ -85,7 +87,7 @@ def world():
 
     def keeper(include: str = "", connection=lambda: conn) -> CaptureKeeper:
         policy = CapturePolicy.from_values("all", include, "", "/var/lib/x")
-        made = CaptureKeeper(guests, sessions, policy, connection)
+        made = CaptureKeeper(guests, sessions, policy, {DEFAULT_NAME: connection})
         keepers.append(made)
         made.start()
         return made
@@ -153,7 +155,7 @@ def test_a_start_whose_capture_fails_still_resumes_the_guest():
 
     guests = Paused(OFF)
     policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
-    keeper = CaptureKeeper(guests, Failing(), policy, lambda: Connection())
+    keeper = CaptureKeeper(guests, Failing(), policy, {DEFAULT_NAME: lambda: Connection()})
     with pytest.raises(OSError):
         keeper.start_guest(OFF)
     assert guests.resumed == ["web-off"]  # not left paused
@@ -182,7 +184,7 @@ def test_a_console_held_by_another_client_is_retried_ever_less_often_and_quietly
     sessions = BusySessions(WEB)
     policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
     conn = Connection()
-    keeper = CaptureKeeper(Guests(WEB, DB), sessions, policy, lambda: conn)
+    keeper = CaptureKeeper(Guests(WEB, DB), sessions, policy, {DEFAULT_NAME: lambda: conn})
     caplog.set_level(logging.INFO, logger=captures.__name__)
     started = time.monotonic()
     keeper.start()
@@ -205,31 +207,48 @@ def test_a_console_held_by_another_client_is_retried_ever_less_often_and_quietly
     assert "not free" in said[0] and "captured again" in said[1]
 
 
-def test_an_unreachable_hypervisor_is_logged_once_and_its_guests_captured_once_back(
-    monkeypatch, caplog
-):
-    # While the hypervisor does not answer, each recheck failed and logged it at INFO
-    # (every 5 s for as long as it was away). Now once; its return captures its guests.
-    monkeypatch.setattr(captures, "RECHECK", 0.01)
-    conn, sessions, asked = Connection(), Sessions(), queue.Queue()
+class TwoHypervisors:
+    """A fleet of two hypervisors, ``one`` and ``two``, each with a copy of web-1 (same UUID)."""
+
+    def __init__(self) -> None:
+        self.guests = {(g.hypervisor, g.uuid): g for g in (WEB, replace(WEB, hypervisor="two"))}
+
+    def list(self) -> list[Guest]:
+        return list(self.guests.values())
+
+    def lookup(self, ident: str, hypervisor: str) -> Guest:
+        return self.guests[(hypervisor, ident)]
+
+
+class HypervisorSessions(Sessions):
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        self.asked.put((guest.hypervisor, booted))
+        return [device.alias for device in guest.consoles]
+
+
+def test_every_hypervisors_events_start_the_capture_of_its_own_guest():
+    one, two = Connection(), Connection()
     reachable = threading.Event()
 
-    def connection() -> Connection:
-        asked.put(None)
+    def two_connection() -> Connection:
         if not reachable.is_set():
-            raise HypervisorUnavailable("default", "no answer to keepalive probes")
-        return conn
+            raise libvirt.libvirtError("hypervisor two: connecting")
+        return two
 
+    sessions = HypervisorSessions()
     policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
-    keeper = CaptureKeeper(Guests(WEB), sessions, policy, connection)
-    caplog.set_level(logging.INFO, logger=captures.__name__)
+    connections = {DEFAULT_NAME: lambda: one, "two": two_connection}
+    keeper = CaptureKeeper(TwoHypervisors(), sessions, policy, connections)
     keeper.start()
     try:
-        for _ in range(5):  # five checks while it is away
-            asked.get(timeout=WAIT)
+        assert {sessions.next(), sessions.next()} == {(DEFAULT_NAME, False), ("two", False)}
+        one.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+        assert sessions.next() == (DEFAULT_NAME, True)  # two not connected: one still followed
         reachable.set()
-        assert sessions.next() == ("web-1", False)
+        one.fire(WEB, libvirt.VIR_DOMAIN_EVENT_RESUMED, libvirt.VIR_DOMAIN_EVENT_RESUMED_MIGRATED)
+        assert sessions.next() == (DEFAULT_NAME, False)  # and two registered meanwhile
+        two.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+        assert sessions.next() == ("two", True)  # the copy on two, not the original
     finally:
         keeper.stop()
-    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
-    assert said == ["captures: libvirt: hypervisor default: no answer to keepalive probes"]
+    assert one.callbacks == {} and two.callbacks == {}

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from plugin_serialconsole.audit import AuditTrail
+from plugin_serialconsole.auditfile import AuditFile
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.spec import ConsoleSpec
@@ -131,12 +133,12 @@ class FakeGuests:
         self.state = "running"
         self.guest = GUEST  # as libvirt describes it now (its run: the domain ID)
 
-    def lookup(self, guest_uuid: str) -> Guest:
-        assert guest_uuid == GUEST.uuid
+    def lookup(self, guest_uuid: str, hypervisor: str) -> Guest:
+        assert (guest_uuid, hypervisor) == (GUEST.uuid, GUEST.hypervisor)
         return replace(self.guest, state=self.state)
 
-    def guest_stopped(self, guest_uuid: str) -> None:
-        self.stopped.append(guest_uuid)
+    def guest_stopped(self, guest: Guest) -> None:
+        self.stopped.append(guest.uuid)
 
 
 class RecordingEvent(threading.Event):
@@ -173,7 +175,8 @@ def manager(tmp_path: Path, launcher):
     settings = replace(Settings.from_config(configparser.ConfigParser()), max_viewers=2)
     not_captured = replace(settings.capture, enabled=False)  # captures: the test at the end
     made = SessionManager(
-        FakeGuests(), tokens, replace(settings, capture=not_captured), "test:///default",
+        FakeGuests(), tokens, replace(settings, capture=not_captured),
+        {GUEST.hypervisor: "test:///default", "two": "qemu+tls://two/system"},
         tmp_path, launcher,
     )  # fmt: skip
     yield made
@@ -530,16 +533,67 @@ def test_a_guest_stop_stops_the_other_consoles_of_that_run(manager, launcher, mo
     assert old1.exited.wait(TIMEOUT) and old1.stops == ["guest-stopped"]
 
 
+def audited(manager: SessionManager, tmp_path: Path) -> AuditTrail:
+    manager.audit = AuditTrail(AuditFile(tmp_path / "audit.log", 1 << 20).open())
+    return manager.audit
+
+
+def trail_of(trail: AuditTrail) -> list[tuple[str, str | None]]:
+    return [(e["event"], e.get("reason")) for e in trail.read(lambda event: True, 100)]
+
+
+def test_a_console_ending_as_its_token_is_issued_still_ends_the_session_audited(
+    manager, launcher, tmp_path, monkeypatch
+):
+    trail = audited(manager, tmp_path)
+    issue = manager._issue
+
+    def issue_then_end(session, *args):
+        token = issue(session, *args)
+        launcher.consoles[0].end(Reason.CONSOLE_CLOSED)
+        assert session.ended.wait(TIMEOUT), "the ended console was cleaned up"
+        return token
+
+    monkeypatch.setattr(manager, "_issue", issue_then_end)
+    manager.open(GUEST, None, identity=login("alice", "a"))
+    assert trail_of(trail) == [("opened", None), ("ended", "console-closed")]
+
+
+def test_a_token_that_cannot_be_issued_ends_the_session_audited(manager, tmp_path, monkeypatch):
+    trail = audited(manager, tmp_path)
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(manager.tokens, "issue", no_room)
+    with pytest.raises(OSError):
+        manager.open(GUEST, None, identity=login("alice", "a"))
+    assert trail_of(trail)[:2] == [("opened", None), ("ended", "open-failed")]
+
+
+def test_a_copy_on_another_hypervisor_gets_its_own_process_on_its_own_uri(manager, launcher):
+    copy = replace(GUEST, hypervisor="two")  # the same UUID: a copied definition
+    first, second = manager.open(GUEST, None), manager.open(copy, None)
+    assert [console.spec.uri for console in launcher.consoles] == [
+        "test:///default",
+        "qemu+tls://two/system",
+    ]
+    assert first.session is not second.session
+    assert first.token.token != second.token.token
+    assert first.session.console_id != second.session.console_id
+    assert [s["hypervisor"] for s in manager.describe(copy)] == ["two"]
+
+
 def test_a_lost_hypervisor_ends_its_guests_sessions_saying_so_and_spares_the_others(
     manager, launcher
 ):
     lost = manager.open(GUEST, None)
-    twin = replace(GUEST, hypervisor="tcp")  # the same UUID on another hypervisor
+    twin = replace(GUEST, hypervisor="two")  # the same UUID on another hypervisor
     spared = manager.open(twin, None)
     assert lost.session is not spared.session
     why = {"hypervisor": "qemu+tls://hv1/system?pkipath=***", "error": "no answer"}
     assert manager.end_hypervisor(GUEST.hypervisor, **why) == 1
     assert lost.session.ended.is_set()
     assert lost.session.process.end == (Reason.HYPERVISOR_UNREACHABLE, why)
-    assert [s.guest.hypervisor for s in manager.list()] == ["tcp"]
+    assert [s.guest.hypervisor for s in manager.list()] == ["two"]
     assert launcher.consoles[1].stops == []

@@ -207,3 +207,21 @@ def test_the_registry_keeps_order_and_one_slow_hypervisor_holds_up_no_other():
     finally:
         hanging.set()
         hypervisors.stop()
+
+
+def test_libvirt_error_reports_reach_the_log_without_the_uris_credentials(tmp_path, caplog):
+    """libvirt's error report for a TLS URI whose pkipath has no files names the files; the
+    debug log gets it with the path as ``***``."""
+    secret = tmp_path / "secret-pki"
+    uri = f"qemu+tls://127.0.0.2:1/system?pkipath={secret}"
+    caplog.set_level("DEBUG", logger=connection_module.__name__)
+    connection_module.log_libvirt_errors([uri])
+    try:
+        with pytest.raises(libvirt.libvirtError) as raised:
+            libvirt.open(uri)
+    finally:
+        libvirt.registerErrorHandler(lambda _context, _error: None, None)
+    assert str(secret) in raised.value.get_error_message(), "libvirt named the path"
+    reports = [record.getMessage() for record in caplog.records]
+    assert any(report.startswith("libvirt: ") and "***" in report for report in reports)
+    assert not [report for report in reports if str(secret) in report]

@@ -19,7 +19,7 @@ from plugin_serialconsole.settings import Settings
 
 def test_every_hook_is_documented_and_has_typed_arguments():
     specs = [f for n, f in vars(hookspecs).items() if n.startswith("wok_")]
-    assert len(specs) == 5
+    assert len(specs) == 6
     for spec in specs:
         assert inspect.getdoc(spec), spec.__name__
         assert all(

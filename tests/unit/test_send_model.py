@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 
 import libvirt
 import pytest
@@ -46,7 +47,9 @@ class Connection:
 @pytest.fixture
 def hung():
     domain = HungDomain()
-    sender = GuestSender(lambda: Connection(domain), sessions=None, allow_break=False, timeout=0.2)
+    sender = GuestSender(
+        lambda _hypervisor: Connection(domain), sessions=None, allow_break=False, timeout=0.2
+    )
     yield sender, domain
     domain.release.set()
 
@@ -84,7 +87,7 @@ class FailingDomain:
     ],
 )
 def test_libvirt_errors_become_the_plugins(libvirt_code, code, status):
-    sender = GuestSender(lambda: Connection(FailingDomain(libvirt_code)), None, False)
+    sender = GuestSender(lambda _hypervisor: Connection(FailingDomain(libvirt_code)), None, False)
     with pytest.raises(SerialConsoleError) as raised:
         sender.send(GUEST, SendRequest("nmi"), Identity("op"))
     assert (raised.value.code, raised.value.status) == (code, status)
@@ -103,7 +106,7 @@ class Forever:
         threading.Event().wait()  # a hypervisor that never answers
 
 guest = Guest("hung", "6695eb01-f6a4-8304-79aa-97f2502e193f", "running", ())
-sender = GuestSender(lambda: Forever(), None, False, timeout=0.1)
+sender = GuestSender(lambda _hypervisor: Forever(), None, False, timeout=0.1)
 try:
     sender.send(guest, SendRequest("nmi"), Identity("op"))
 except SerialConsoleError as error:
@@ -116,3 +119,20 @@ def test_a_call_stuck_in_the_hypervisor_does_not_keep_the_host_from_exiting():
         [sys.executable, "-c", HOST_EXIT], capture_output=True, text=True, timeout=EXIT_TIMEOUT
     )
     assert (done.returncode, done.stdout) == (0, "SCONS0060E\n"), done.stderr
+
+
+class RecordingDomain:
+    def __init__(self) -> None:
+        self.nmis = 0
+
+    def injectNMI(self, flags: int) -> int:  # noqa: N802 (libvirt's name)
+        self.nmis += 1
+        return 0
+
+
+def test_an_nmi_goes_over_the_connection_of_the_guests_own_hypervisor():
+    domains = {"default": RecordingDomain(), "two": RecordingDomain()}
+    sender = GuestSender(lambda hypervisor: Connection(domains[hypervisor]), None, False)
+    copy = replace(GUEST, hypervisor="two")  # the same UUID on another hypervisor
+    sender.send(copy, SendRequest("nmi"), Identity("op"))
+    assert (domains["default"].nmis, domains["two"].nmis) == (0, 1)

@@ -96,8 +96,12 @@ export async function logIn(username, password) {
   return answer.user;
 }
 
+/** A guest's REST path; on a page opened for a guest of a named hypervisor (console.html's
+ * `&hypervisor=NAME`), on that hypervisor: the same name may exist on another one. */
 export function guestPath(guest) {
-  return "vms/" + encodeURIComponent(guest);
+  const hypervisor = new URLSearchParams(location.search).get("hypervisor");
+  const on = hypervisor ? "hypervisors/" + encodeURIComponent(hypervisor) + "/" : "";
+  return on + "vms/" + encodeURIComponent(guest);
 }
 
 /** The start of every console URL this host hands this page (console.json), or null. */

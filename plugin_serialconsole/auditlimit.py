@@ -1,0 +1,108 @@
+"""Keeps anyone who can reach the host from flushing the audit log with refusals.
+
+Failed logins and refused requests need no credentials: written one line each, a client
+sending thousands a second would rotate the real events out of the kept files within
+minutes. So each client address may add at most ``per_client`` of them a window (a
+minute), and all clients together ``overall``; what is held back is counted, and each
+window's count is written as one ``suppressed`` event when the window is over (or the
+trail closes). Windows are kept in the order they began, so the ones that are over are
+found at the front, and their number is capped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PER_CLIENT = 30
+OVERALL = 300
+WINDOW = 60.0
+MAX_WINDOWS = 10_000
+EVERYONE = "*"  # the key of the window shared by all clients
+
+
+@dataclass
+class _Window:
+    start: float
+    count: int = 0
+    suppressed: int = 0
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """Events of ``client`` (``EVERYONE``: of all clients past ``OVERALL``) held back in
+    a window of ``seconds`` seconds."""
+
+    client: str
+    count: int
+    seconds: float
+
+
+class NoiseLimit:
+    def __init__(
+        self,
+        per_client: int = PER_CLIENT,
+        overall: int = OVERALL,
+        window: float = WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_client = per_client
+        self.overall = overall
+        self.window = window
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._windows: OrderedDict[str, _Window] = OrderedDict()  # by client, oldest first
+        self._everyone = _Window(clock())
+
+    def admit(self, client: str | None) -> tuple[bool, list[Suppressed]]:
+        """Whether an event of ``client`` is written, and the counts of windows now over."""
+        now = self.clock()
+        key = client or ""
+        with self._lock:
+            over = self._close_windows(now)
+            everyone = self._everyone
+            mine = self._windows.get(key)
+            if mine is None:
+                mine = self._windows[key] = _Window(now)
+                if len(self._windows) > MAX_WINDOWS:  # the oldest goes first, its count said
+                    oldest, window = self._windows.popitem(last=False)
+                    over += [self._report(oldest, window)] if window.suppressed else []
+            if mine.count >= self.per_client:
+                mine.suppressed += 1
+                return False, over
+            if everyone.count >= self.overall:
+                everyone.suppressed += 1
+                return False, over
+            mine.count += 1
+            everyone.count += 1
+            return True, over
+
+    def flush(self) -> list[Suppressed]:
+        """The counts held back so far, whatever their windows (the trail closes)."""
+        with self._lock:
+            windows = [*self._windows.items(), (EVERYONE, self._everyone)]
+            held = [self._report(key, w) for key, w in windows if w.suppressed]
+            self._windows.clear()
+            self._everyone = _Window(self.clock())
+        return held
+
+    def _close_windows(self, now: float) -> list[Suppressed]:
+        over = []
+        if now - self._everyone.start >= self.window:
+            if self._everyone.suppressed:
+                over.append(self._report(EVERYONE, self._everyone))
+            self._everyone = _Window(now)
+        while self._windows:
+            key, window = next(iter(self._windows.items()))
+            if now - window.start < self.window:
+                break
+            del self._windows[key]
+            if window.suppressed:
+                over.append(self._report(key, window))
+        return over
+
+    def _report(self, key: str, window: _Window) -> Suppressed:
+        return Suppressed(key, window.suppressed, self.window)
