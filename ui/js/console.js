@@ -1,4 +1,6 @@
-// The console page: a full-window xterm.js terminal on one guest console device.
+// The console page: a full-window xterm.js terminal on one guest console device of the guest
+// its address names (`guest=`, and `hypervisor=` when the host serves several: see
+// guest-ref.js; every REST call for the guest goes to that hypervisor).
 //
 // The WebSocket URL comes from the POST answer the page was opened with (`#ws=` in the
 // fragment, dropped from the address bar at once so a reload never reuses a spent token)
@@ -17,6 +19,7 @@ import { ConsoleConnection, isHandedOut, takeFragmentUrl } from "./console-conne
 import { checkWriteRights, modeHref } from "./console-mode.js";
 import { IN_USE, requestConsole } from "./console-open.js";
 import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from "./escape-key.js";
+import { guestLabel, pageGuest } from "./guest-ref.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { LogView } from "./log-view.js";
 import { askLogin } from "./login.js";
@@ -26,7 +29,7 @@ import { changeFontSize, createTerminal, FONT_SIZES, storedFontSize } from "./te
 import { downloadTranscript } from "./transcript.js";
 
 const query = new URLSearchParams(location.search);
-const guest = query.get("guest") || "";
+const guest = pageGuest(query);
 let device = query.get("device") || "";
 const viewOnly = query.get("mode") === "view";
 // The escape key this page asks for (null: the host's default) and the one in effect.
@@ -180,7 +183,7 @@ function setFontSize(size) {
 }
 
 function setTitle() {
-  const name = guest || "?";
+  const name = guest.name ? guestLabel(guest) : "?";
   document.title = format(_("%(guest)s – serial console"), { guest: name });
   $("guest-name").textContent = name;
   $("device-name").textContent = device;
