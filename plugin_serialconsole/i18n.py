@@ -113,6 +113,9 @@ CAPTURE_GAP = "SCONS0116L"
 CAPTURE_ATTACHED = "SCONS0117L"
 CAPTURE_ENDED = "SCONS0118L"
 CAPTURE_HOST_DOWN = "SCONS0119L"
+AMBIGUOUS_GUEST = "SCONS0080E"
+HYPERVISOR_UNAVAILABLE = "SCONS0081E"
+NO_SUCH_HYPERVISOR = "SCONS0082E"
 
 messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -129,6 +132,12 @@ messages: dict[str, str | Plural] = {
     CONSOLE_OPEN_FAILED: N_("The console of guest %(guest)s could not be opened: %(error)s"),
     CONNECTION_UNAVAILABLE: N_("The libvirt connection %(uri)s is not available: %(error)s"),
     RESOURCE_NOT_FOUND: N_("Resource not found: %(path)s"),
+    AMBIGUOUS_GUEST: N_(
+        "Guest %(guest)s exists on several hypervisors: %(hypervisors)s. "
+        "Name one: /hypervisors/<hypervisor>/vms/%(guest)s."
+    ),
+    HYPERVISOR_UNAVAILABLE: N_("Hypervisor %(hypervisor)s (%(uri)s) is not connected: %(reason)s"),
+    NO_SUCH_HYPERVISOR: N_("There is no hypervisor named %(hypervisor)s."),
     METHOD_NOT_ALLOWED: N_("Method %(method)s is not allowed here."),
     INTERNAL_ERROR: N_("Internal error; the host log has the details."),
     BODY_NOT_JSON_TYPE: N_(

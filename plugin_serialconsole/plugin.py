@@ -18,8 +18,8 @@ from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.capture_logs import CaptureLogs, prepare_state_dir
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
-from plugin_serialconsole.model.guests import make_guest_model
-from plugin_serialconsole.model.send import make_sender
+from plugin_serialconsole.model.fleet import Fleet, members_of
+from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.netloc import url_host
 from plugin_serialconsole.rights import Rights
 from plugin_serialconsole.rundir import check_private_dir, remove_sockets
@@ -47,6 +47,7 @@ class SerialConsolePlugin:
         self.launcher: ConsoleLauncher | None = None
         self.sessions: SessionManager | None = None
         self.captures: CaptureKeeper | None = None
+        self.fleet: Fleet | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
 
@@ -62,7 +63,7 @@ class SerialConsolePlugin:
 
     @hookimpl
     def wok_plugin_app(self, host: Host) -> PluginApp:
-        server = host.config["server"]  # host, ws_port, uri: the host's, see hookspecs.Host
+        server = host.config["server"]  # host, ws_port: the host's, see hookspecs.Host
         settings = Settings.from_config(host.config)
         self.sockets_dir = host.run_dir / "consoles"
         check_socket_dir(self.sockets_dir)
@@ -80,14 +81,17 @@ class SerialConsolePlugin:
         )
         if settings.capture.enabled:
             prepare_state_dir(settings.capture)
-        uri = server["uri"]
-        guests = make_guest_model(uri, host.connection, host.hypervisors().default().name)
+        hypervisors = host.hypervisors()
+        self.fleet = guests = Fleet(members_of(hypervisors), hypervisors.default().name)
         self.launcher = ConsoleLauncher(self.sockets_dir)
         self.sessions = SessionManager(
-            guests, self.tokens, settings, uri, self.sockets_dir, self.launcher
+            guests, self.tokens, settings, guests.uris, self.sockets_dir, self.launcher
         )
-        sender = make_sender(uri, host.connection, self.sessions, settings.allow_break)
-        self.captures = CaptureKeeper(guests, self.sessions, settings.capture, host.connection)
+        sender = GuestSender(
+            guests.connection, self.sessions, settings.allow_break, simulated=guests.is_mock
+        )
+        connections = {name: hypervisors.get(name).get for name in hypervisors.names()}
+        self.captures = CaptureKeeper(guests, self.sessions, settings.capture, connections)
         api = RestApi(
             ApiSettings(
                 self.wok_plugin_info(),
@@ -146,6 +150,8 @@ class SerialConsolePlugin:
             self.captures.stop()
         if self.sessions is not None:
             self.sessions.stop_all()
+        if self.fleet is not None:
+            self.fleet.stop()
         if self.launcher is not None:
             self.launcher.stop()
         if self.bridge is not None:

@@ -12,6 +12,10 @@
     POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
     GET    /hypervisors                  each hypervisor's name, URI (redacted), state
+    GET    /hypervisors/<hv>/vms         the guests of one hypervisor
+    ...    /hypervisors/<hv>/vms/<guest>/...  each /vms/<guest> route, on that hypervisor
+
+A guest named on two hypervisors (or a copy's UUID) is ambiguous (409) unless qualified.
 
 Each call is checked against the rights policy (``rights``): a guest the operator may not
 view answers 404, as one that does not exist; a missing right on a guest one may view, 403.
@@ -33,14 +37,15 @@ import cherrypy
 
 from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.control import http
-from plugin_serialconsole.control.routes import GUEST, find_route, raw_segments
+from plugin_serialconsole.control.routes import GUEST, HYPERVISOR, find_route, raw_segments
 from plugin_serialconsole.control.wsurl import WebSocketUrl
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.capture_logs import CaptureLogs, parse_time
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
-from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.model.fleet import Fleet
+from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.rights import (
     CONSOLE,
@@ -71,7 +76,7 @@ class RestApi:
     def __init__(
         self,
         settings: ApiSettings,
-        guests: GuestModel,
+        guests: Fleet,
         sessions: SessionManager,
         check_auth: Callable[[], Identity | None],
         sender: GuestSender,
@@ -89,9 +94,7 @@ class RestApi:
         self.check_auth = check_auth
         self.rights = rights or Rights()
         self.hypervisor_states = hypervisors or list
-        self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
-            ("GET", (), self.index),
-            ("GET", ("vms",), self.list_guests),
+        guest_routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
             ("GET", ("vms", GUEST), self.show_guest),
             ("POST", ("vms", GUEST, "start"), self.start_guest),
             ("POST", ("vms", GUEST, "serial"), self.open_console),
@@ -101,8 +104,18 @@ class RestApi:
             ("GET", ("vms", GUEST, "serial", "log"), self.capture_log),
             ("GET", ("vms", GUEST, "send"), self.send_options),
             ("POST", ("vms", GUEST, "send"), self.send),
+        ]
+        self.routes: list[tuple[str, tuple, Callable[..., bytes]]] = [
+            ("GET", (), self.index),
+            ("GET", ("vms",), self.list_guests),
+            *guest_routes,
             ("GET", ("sessions",), self.list_sessions),
             ("GET", ("hypervisors",), self.list_hypervisors),
+            ("GET", ("hypervisors", HYPERVISOR, "vms"), self.list_guests),
+            *[
+                (method, ("hypervisors", HYPERVISOR, *pattern), handler)
+                for method, pattern, handler in guest_routes
+            ],
         ]
 
     @cherrypy.expose
@@ -115,9 +128,9 @@ class RestApi:
                 raise SerialConsoleError(i18n.AUTHENTICATION_REQUIRED, 401)
             if not identity.csrf_ok:
                 raise SerialConsoleError(i18n.CSRF_TOKEN_REQUIRED, 403)
-            handler, args = find_route(self.routes, method, segments)
+            handler = find_route(self.routes, method, segments)
             cherrypy.request.identity = identity
-            return handler(*args)
+            return handler()
         except SerialConsoleError as error:
             if error.status >= 500:
                 log.error("%s %s: %s", method, cherrypy.request.path_info, error)
@@ -137,9 +150,10 @@ class RestApi:
             },
         )
 
-    def visible_guest(self, ident: str) -> Guest:
-        """The guest ``ident`` names, if the operator may view it; else 404."""
-        guest = self.guests.lookup(ident)
+    def visible_guest(self, ident: str, hypervisor: str | None) -> Guest:
+        """The guest ``ident`` names (on ``hypervisor``, if given), if the operator may view
+        it; else 404."""
+        guest = self.guests.lookup(ident, hypervisor)
         self.require(guest, VIEW, ident)
         return guest
 
@@ -148,13 +162,15 @@ class RestApi:
         for starting it or sending it keys): 404 without ``view``, else 403."""
         self.rights.require(cherrypy.request.identity, guest.name, right, asked_as)
 
-    def list_guests(self) -> bytes:
+    def list_guests(self, hypervisor: str | None = None) -> bytes:
         subject = subject_of(cherrypy.request.identity)
-        granted = [(guest, self.rights.of(subject, guest.name)) for guest in self.guests.list()]
+        guests = self.guests.list(hypervisor)
+        granted = [(guest, self.rights.of(subject, guest.name)) for guest in guests]
         return http.respond(200, self._guests_json([(g, r) for g, r in granted if VIEW in r]))
 
-    def show_guest(self, ident: str) -> bytes:
-        return http.respond(200, self._guests_json([self._granted(self.visible_guest(ident))])[0])
+    def show_guest(self, ident: str, hypervisor: str | None = None) -> bytes:
+        guest = self.visible_guest(ident, hypervisor)
+        return http.respond(200, self._guests_json([self._granted(guest)])[0])
 
     def _granted(self, guest: Guest) -> tuple[Guest, frozenset[str]]:
         return guest, self.rights.of(subject_of(cherrypy.request.identity), guest.name)
@@ -166,26 +182,28 @@ class RestApi:
         if self.logs is None:
             return docs
         written = self.logs.last_written([guest for guest, _ in granted])
-        return [{**doc, "log_written": written[doc["uuid"]]} for doc in docs]
+        return [{**doc, "log_written": written[(doc["hypervisor"], doc["uuid"])]} for doc in docs]
 
-    def start_guest(self, ident: str) -> bytes:
+    def start_guest(self, ident: str, hypervisor: str | None = None) -> bytes:
         http.json_body("vm_start")
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         self.require(guest, POWER)
         if self.captures is None:
             raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method="POST")
+        self.guests.require_connected(guest)
         started, captured = self.captures.start_guest(guest)
         document = self._guests_json([self._granted(started)])[0]
         return http.respond(200, {**document, "captured": captured})
 
-    def open_console(self, ident: str) -> bytes:
+    def open_console(self, ident: str, hypervisor: str | None = None) -> bytes:
         body = http.json_body("serial_open")
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         mode = body.get("mode", consoles.WRITE)
         if mode == consoles.WRITE:
             self.require(guest, CONSOLE)
         if body.get("force", False):
             self.require(guest, TAKEOVER)
+        self.guests.require_connected(guest)
         opened = self.sessions.open(
             guest,
             body.get("device"),
@@ -202,7 +220,7 @@ class RestApi:
             {
                 "token": opened.token.token,
                 "ws_url": ws_url,
-                "page": self._page(guest.name, device, ws_url, mode, opened.escape),
+                "page": self._page(guest, device, ws_url, mode, opened.escape),
                 "expires_in": int(self.settings.token_ttl),
                 "device": device,
                 "mode": mode,
@@ -212,26 +230,26 @@ class RestApi:
             },
         )
 
-    def guest_sessions(self, ident: str) -> bytes:
-        return http.respond(200, self.sessions.describe(self.visible_guest(ident)))
+    def guest_sessions(self, ident: str, hypervisor: str | None = None) -> bytes:
+        return http.respond(200, self.sessions.describe(self.visible_guest(ident, hypervisor)))
 
-    def transcript(self, ident: str) -> bytes:
+    def transcript(self, ident: str, hypervisor: str | None = None) -> bytes:
         query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
         http.validate("serial_transcript", query)
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         session, data = self.sessions.transcript(guest, query.get("device"))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{session.device.alias}-{stamp}", ".log")
         return http.respond_file(data, name)
 
-    def capture_log(self, ident: str) -> bytes:
+    def capture_log(self, ident: str, hypervisor: str | None = None) -> bytes:
         query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
         http.validate("serial_log", query)
         since, until = (
             parse_time("since", query.get("since")),
             parse_time("until", query.get("until")),
         )
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         if self.logs is None:
             raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
         tail = int(query["tail"]) if "tail" in query else None
@@ -240,25 +258,26 @@ class RestApi:
         name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".log")
         return http.respond_file(data, name)
 
-    def close_console(self, ident: str) -> bytes:
+    def close_console(self, ident: str, hypervisor: str | None = None) -> bytes:
         body = http.json_body("serial_close")
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         self.require(guest, TAKEOVER)
         self.sessions.close(guest, body.get("device") or cherrypy.request.params.get("device"))
         return http.respond(204)
 
-    def send_options(self, ident: str) -> bytes:
+    def send_options(self, ident: str, hypervisor: str | None = None) -> bytes:
         """What may be sent: only the actions the operator has the right for."""
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         granted = self.rights.of(subject_of(cherrypy.request.identity), guest.name)
         options = self.sender.options()
         options["actions"] = [a for a in options["actions"] if _send_right(a) in granted]
         return http.respond(200, {"guest": guest.name, **options})
 
-    def send(self, ident: str) -> bytes:
+    def send(self, ident: str, hypervisor: str | None = None) -> bytes:
         request = SendRequest.from_json(http.json_body("vm_send"))
-        guest = self.visible_guest(ident)
+        guest = self.visible_guest(ident, hypervisor)
         self.require(guest, _send_right(request.action))
+        self.guests.require_connected(guest)
         return http.respond(200, self.sender.send(guest, request, cherrypy.request.identity))
 
     def list_sessions(self) -> bytes:
@@ -285,12 +304,15 @@ class RestApi:
         """Where the client's browser opens the console."""
         return self.ws_url_prefix() + token
 
-    def _page(self, guest: str, device: str, ws_url: str, mode: str, escape: str) -> str:
+    def _page(self, guest: Guest, device: str, ws_url: str, mode: str, escape: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,
         which browsers never send to a server or write to its logs. An escape key other
-        than Ctrl+Q (the page's own default) is named, so the page shows the right one."""
+        than Ctrl+Q (the page's own default) is named, so the page shows the right one; a
+        hypervisor other than the default one too, so the page's calls reach this guest."""
         mount = self.settings.info.mount_point
-        query = f"guest={quote(guest, safe='')}&device={device}"
+        query = f"guest={quote(guest.name, safe='')}&device={device}"
+        if guest.hypervisor != self.guests.default:
+            query += f"&hypervisor={quote(guest.hypervisor, safe='')}"
         if mode != consoles.WRITE:
             query += f"&mode={mode}"
         if escape != consoles.CTRL_Q_KEY:

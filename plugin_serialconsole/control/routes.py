@@ -1,12 +1,13 @@
 """Routing for the REST API: a small table of (method, path pattern, handler) rather than
 cherrypy's object tree, because guest names are data and may be anything, including the
-names of Python attributes. A pattern is a tuple of literal segments and ``GUEST``.
+names of Python attributes. A pattern is a tuple of literal segments, ``GUEST`` (passed
+to the handler in order) and ``HYPERVISOR`` (passed as the keyword ``hypervisor``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import cherrypy
@@ -15,22 +16,22 @@ from plugin_serialconsole import i18n
 from plugin_serialconsole.errors import SerialConsoleError
 
 GUEST = object()  # placeholder for the guest segment in a route
+HYPERVISOR = object()  # placeholder for a hypervisor's name in a route
 
 Route = tuple[str, tuple, Callable[..., bytes]]
 
 
-def find_route(
-    routes: list[Route], method: str, segments: tuple[str, ...]
-) -> tuple[Callable[..., bytes], list[Any]]:
-    """The handler for ``method`` on ``segments`` and its arguments (the guest segments);
-    405 (with ``Allow``) when the path has routes for other methods only, else 404."""
+def find_route(routes: list[Route], method: str, segments: tuple[str, ...]) -> Callable[[], bytes]:
+    """The handler for ``method`` on ``segments``, given its arguments (the guest and
+    hypervisor segments); 405 (with ``Allow``) when the path has routes for other methods
+    only, else 404."""
     allowed = []
     for route_method, pattern, handler in routes:
         args = _match(pattern, segments)
         if args is None:
             continue
         if route_method == method:
-            return handler, args
+            return functools.partial(handler, *args[0], **args[1])
         allowed.append(route_method)
     if allowed:
         cherrypy.response.headers["Allow"] = ", ".join(allowed)
@@ -55,13 +56,15 @@ def raw_segments() -> tuple[str, ...] | None:
     return tuple(unquote(segment, errors="replace") for segment in path.split("/") if segment)
 
 
-def _match(pattern: tuple, segments: tuple[str, ...]) -> list[Any] | None:
+def _match(pattern: tuple, segments: tuple[str, ...]) -> tuple[list[str], dict[str, str]] | None:
     if len(pattern) != len(segments):
         return None
-    args = []
+    args, keywords = [], {}
     for expected, segment in zip(pattern, segments, strict=True):
         if expected is GUEST:
             args.append(segment)
+        elif expected is HYPERVISOR:
+            keywords["hypervisor"] = segment
         elif expected != segment:
             return None
-    return args
+    return args, keywords

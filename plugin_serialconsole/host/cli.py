@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # argparse destination -> (section, key) it overrides
 OPTION_KEYS: dict[str, tuple[str, str]] = {
     "mock": ("server", "mock"),
+    "mock_hypervisors": ("server", "mock_hypervisors"),
     "uri": ("server", "uri"),
     "host": ("server", "host"),
     "port": ("server", "port"),
@@ -91,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: $LIBVIRT_DEFAULT_URI or {host_config.DEFAULT_URI})",
     )
     add = parser.add_argument
+    add(
+        "--mock-hypervisors",
+        type=int,
+        metavar="N",
+        help="with --mock: how many simulated hypervisors, 1 or 2 (the second, 'mock2', "
+        "has other guests and a copy of mock-vm) [server] mock_hypervisors (default: 1)",
+    )
     add(
         "--hypervisor",
         action="append",

@@ -34,6 +34,7 @@ HOST_DEFAULTS: dict[str, dict[str, str]] = {
         "port": "8010",
         "ws_port": "64667",
         "mock": "no",
+        "mock_hypervisors": "1",
         "uri": "",
         "auth": "users",
         "users_file": "",
@@ -57,9 +58,13 @@ class ConfigError(ValueError):
     """A configuration file or value the host cannot use."""
 
 
-def mock_uri() -> str:
-    """The libvirt test-driver URI of the mock guests shipped with the package."""
-    path = resources.files("plugin_serialconsole").joinpath("mock/mock.xml")
+# The shipped mock hypervisors' guests: the first is ``default``'s, the others are named.
+MOCK_NODES = (("", "mock/mock.xml"), ("mock2", "mock/mock2.xml"))
+
+
+def mock_uri(node: str = "mock/mock.xml") -> str:
+    """The libvirt test-driver URI of mock guests shipped with the package."""
+    path = resources.files("plugin_serialconsole").joinpath(node)
     return f"test://{Path(str(path)).resolve()}"
 
 
@@ -129,6 +134,8 @@ def _resolve(config: configparser.ConfigParser) -> None:
     if mock:
         server["uri"] = mock_uri()
     _resolve_hypervisors(config)
+    if mock:
+        _add_mock_hypervisors(config)
     server["run_dir"] = str(Path(server["run_dir"] or default_run_dir()).absolute())
     server["users_file"] = str(Path(server["users_file"] or default_users_file()).absolute())
     if server["auth"] not in AUTH_MODES:
@@ -184,6 +191,22 @@ def _resolve_hypervisors(config: configparser.ConfigParser) -> None:
         hypervisors_from_config(config)
     except ValueError as error:
         raise ConfigError(f"[{SECTION}] {error}") from None
+
+
+def _add_mock_hypervisors(config: configparser.ConfigParser) -> None:
+    """``mock_hypervisors = 2``: a second simulated hypervisor (``mock2``) beside
+    ``default``, with other guests and one of the same name and UUID (a copied guest)."""
+    value = config["server"]["mock_hypervisors"]
+    try:
+        count = int(value)
+        if not 1 <= count <= len(MOCK_NODES):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"[server] mock_hypervisors: 1 to {len(MOCK_NODES)}, not {value!r}"
+        ) from None
+    for name, node in MOCK_NODES[1:count]:
+        config[SECTION].setdefault(name, mock_uri(node))
 
 
 def _check_limits(server: configparser.SectionProxy) -> None:

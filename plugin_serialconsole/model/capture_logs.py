@@ -95,14 +95,15 @@ class CaptureLogs:
             if directory is not None:
                 os.close(directory)
 
-    def last_written(self, guests: list[Guest]) -> dict[str, str | None]:
-        """By guest UUID: when any of its consoles' logs was last written (ISO, UTC)."""
+    def last_written(self, guests: list[Guest]) -> dict[tuple[str, str], str | None]:
+        """By (hypervisor, guest UUID): when any of its consoles' logs was last written
+        (ISO, UTC)."""
         try:
             directory = self._open()
         except SerialConsoleError as error:
             log.warning("capture logs: %s", error.reason())
             directory = None
-        written: dict[str, str | None] = {}
+        written: dict[tuple[str, str], str | None] = {}
         try:
             for guest in guests:
                 times = []
@@ -111,7 +112,7 @@ class CaptureLogs:
                         console_id(guest.uuid, d.alias, guest.hypervisor) for d in guest.consoles
                     )
                     times = [t for k in keys if (t := capturelog.last_written(directory, k))]
-                written[guest.uuid] = (
+                written[(guest.hypervisor, guest.uuid)] = (
                     datetime.fromtimestamp(max(times), UTC).isoformat(timespec="seconds")
                     if times
                     else None

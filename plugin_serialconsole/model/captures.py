@@ -1,7 +1,8 @@
 """Keeps a capture on the console devices of every running guest the policy selects.
 
-libvirt's lifecycle events on the host's shared connection (STARTED, RESUMED) start a
-capture the moment a guest starts; a check of all guests at start and every
+libvirt's lifecycle events on each hypervisor's shared connection (STARTED, RESUMED;
+registered again on each new connection) start a capture the moment a guest starts; a
+check of all guests (of every hypervisor) at start and every
 ``RECHECK`` seconds starts those the events missed (guests running before the host, a
 reconnected connection, a capture that ended while its guest runs on: its console taken
 by another client is taken back, without force, once that client has left: tried
@@ -17,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +28,8 @@ from plugin_serialconsole import i18n
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.console_sessions import SessionManager
-from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.model.fleet import Fleet
+from plugin_serialconsole.model.guests import Guest
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +39,25 @@ STARTERS = 8  # captures started at once when many guests need one (host start)
 _STARTS = (libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_RESUMED)
 _ALL = ""  # a queue entry: check every guest
 
+Key = tuple[str, str]  # (hypervisor, guest UUID): a copied guest has the original's UUID
+
 
 class Waiting:
     """Guests whose consoles could not all be captured, and when to try each again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._due: dict[str, tuple[float, float]] = {}  # guest UUID: (when, delay)
+        self._due: dict[Key, tuple[float, float]] = {}  # guest: (when, delay)
 
     def due(self, guest: Guest, now: float) -> bool:
         with self._lock:
-            return now >= self._due.get(guest.uuid, (0.0, 0.0))[0]
+            return now >= self._due.get(_key(guest), (0.0, 0.0))[0]
 
     def failed(self, guest: Guest, now: float) -> None:
         with self._lock:
-            delay = self._due.get(guest.uuid, (0.0, 0.0))[1]
+            delay = self._due.get(_key(guest), (0.0, 0.0))[1]
             wait = min(2 * delay or RECHECK, BACKOFF_MAX)
-            self._due[guest.uuid] = (now + wait, wait)
+            self._due[_key(guest)] = (now + wait, wait)
         if delay:
             log.debug("captures: %s still not captured", guest.name)
         else:
@@ -65,16 +69,20 @@ class Waiting:
 
     def captured(self, guest: Guest) -> None:
         with self._lock:
-            waited = self._due.pop(guest.uuid, None) is not None
+            waited = self._due.pop(_key(guest), None) is not None
         if waited:
             log.info("captures: the consoles of %s are captured again", guest.name)
 
     def keep_only(self, guests: list[Guest]) -> None:
         """Forget the guests not among ``guests`` (stopped, or no longer captured)."""
-        uuids = {guest.uuid for guest in guests}
+        keys = {_key(guest) for guest in guests}
         with self._lock:
-            for uuid in set(self._due) - uuids:
-                del self._due[uuid]
+            for key in set(self._due) - keys:
+                del self._due[key]
+
+
+def _key(guest: Guest) -> Key:
+    return guest.hypervisor, guest.uuid
 
 
 class CaptureKeeper:
@@ -82,19 +90,18 @@ class CaptureKeeper:
 
     def __init__(
         self,
-        guests: GuestModel,
+        guests: Fleet,
         sessions: SessionManager,
         policy: CapturePolicy,
-        connection: Callable[[], Any],
+        connections: Mapping[str, Callable[[], Any]],
     ) -> None:
         self.guests = guests
         self.sessions = sessions
         self.policy = policy
-        self._connection = connection
-        self._queue: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._connections = connections  # each hypervisor's, by name
+        self._queue: queue.Queue[tuple[str, str, bool] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._conn: Any = None
-        self._callback_id: int | None = None
+        self._registered: dict[str, tuple[Any, int]] = {}  # name: (connection, callback)
         self._waiting = Waiting()
 
     def start_guest(self, guest: Guest) -> tuple[Guest, list[str]]:
@@ -127,23 +134,23 @@ class CaptureKeeper:
 
     # libvirt's event thread --------------------------------------------------
 
-    def _lifecycle(self, _conn, domain, event: int, detail: int, _opaque) -> None:
+    def _lifecycle(self, _conn, domain, event: int, detail: int, hypervisor: str) -> None:
         if event in _STARTS:
             booted = (event, detail) == (
                 libvirt.VIR_DOMAIN_EVENT_STARTED,
                 libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED,
             )
-            self._queue.put((domain.UUIDString(), booted))
+            self._queue.put((hypervisor, domain.UUIDString(), booted))
 
     # the keeper's thread -----------------------------------------------------
 
     def _run(self) -> None:
-        self._queue.put((_ALL, False))
+        self._queue.put((_ALL, _ALL, False))
         while True:
             try:
                 item = self._queue.get(timeout=RECHECK)
             except queue.Empty:
-                item = (_ALL, False)
+                item = (_ALL, _ALL, False)
             if item is None:
                 return
             try:
@@ -157,30 +164,41 @@ class CaptureKeeper:
                 log.exception("captures: checking the guests failed")
 
     def _register(self) -> None:
-        """Follow the lifecycle events of the shared connection (again, if it is new)."""
-        conn = self._connection()
-        if conn is self._conn:
-            return
-        replaced = self._conn is not None
-        self._deregister()
-        self._callback_id = conn.domainEventRegisterAny(
-            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None
-        )
-        self._conn = conn
-        if replaced:
-            self._queue.put((_ALL, False))  # events may have been missed meanwhile
-
-    def _deregister(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and self._callback_id is not None:
+        """Follow the lifecycle events of each hypervisor's shared connection: again on a
+        new one (a reconnect), then check every guest (events may have been missed)."""
+        for name, connection in self._connections.items():
             try:
-                conn.domainEventDeregisterAny(self._callback_id)
+                conn = connection()
+            except libvirt.libvirtError:
+                continue  # not connected: registered once it is
+            registered = self._registered.get(name)
+            if registered is not None and registered[0] is conn:
+                continue
+            self._deregister(name)
+            callback = conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, name
+            )
+            self._registered[name] = (conn, callback)
+            if registered is not None:
+                self._queue.put((_ALL, _ALL, False))
+
+    def _deregister(self, name: str | None = None) -> None:
+        """Stop following ``name``'s events (every hypervisor's without a name)."""
+        for each in [name] if name is not None else list(self._registered):
+            conn, callback = self._registered.pop(each, (None, None))
+            if conn is None:
+                continue
+            try:
+                conn.domainEventDeregisterAny(callback)
             except libvirt.libvirtError as error:
                 log.debug("captures: deregistering: %s", error.get_error_message())
-        self._callback_id = None
 
-    def _capture(self, guest_uuid: str, booted: bool) -> None:
-        guests = self.guests.list() if guest_uuid == _ALL else [self.guests.lookup(guest_uuid)]
+    def _capture(self, hypervisor: str, guest_uuid: str, booted: bool) -> None:
+        guests = (
+            self.guests.list()
+            if guest_uuid == _ALL
+            else [self.guests.lookup(guest_uuid, hypervisor)]
+        )
         wanted = [
             guest
             for guest in guests

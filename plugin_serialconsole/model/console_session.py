@@ -141,6 +141,10 @@ class ConsoleSession:
         writers = [c for c in self.claims.values() if c.mode == consoles.WRITE]
         return writers[-1].user if writers else ""
 
+    def of_guest(self, guest: Guest) -> bool:
+        """A session of ``guest``: a copy on another hypervisor, with its UUID, is not it."""
+        return (self.guest.hypervisor, self.guest.uuid) == (guest.hypervisor, guest.uuid)
+
     def where(self) -> dict[str, str]:
         """The guest and device, as messages name them."""
         return {"guest": self.guest.name, "device": self.device.alias}
@@ -152,6 +156,7 @@ class ConsoleSession:
         return {
             "guest": self.guest.name,
             "uuid": self.guest.uuid,
+            "hypervisor": self.guest.hypervisor,
             "device": self.device.alias,
             "since": self.since.isoformat(timespec="milliseconds"),
             "state": self.state,

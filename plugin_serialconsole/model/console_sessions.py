@@ -212,7 +212,7 @@ class SessionManager(SessionCaptures):
         """The JSON of the sessions (of ``guest``'s, if given)."""
         with self._lock:
             sessions = [s for s in self._sessions.values() if s.process is not None]
-            return [s.as_json() for s in sessions if guest is None or s.guest.uuid == guest.uuid]
+            return [s.as_json() for s in sessions if guest is None or s.of_guest(guest)]
 
     def stop_all(self) -> None:
         # Ask every process first so they wind down in parallel, then wait for each.

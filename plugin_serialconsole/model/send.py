@@ -1,11 +1,11 @@
 """Sending to a guest what cannot be typed: SysRq, NMI, Ctrl+Alt+Del, Break, control keys.
 
 SysRq and Ctrl+Alt+Del go through ``virDomainSendKey``, an NMI through
-``virDomainInjectNMI``, both on the host's shared connection. A Break goes through QEMU's
-``chardev-send-break`` over the monitor passthrough (``libvirt_qemu``), which libvirt
-records as tainting the domain: only where the config allows it. A control key goes
-through the console itself (the console process writes it to the guest), past the escape
-key, so it needs an open console.
+``virDomainInjectNMI``, both on the shared connection of the guest's hypervisor. A Break
+goes through QEMU's ``chardev-send-break`` over the monitor passthrough
+(``libvirt_qemu``), which libvirt records as tainting the domain: only where the config
+allows it. A control key goes through the console itself (the console process writes it
+to the guest), past the escape key, so it needs an open console.
 
 A libvirt call waits on the hypervisor, which may hang (a stuck QEMU monitor): each runs
 on a thread of its own, at most ``WORKERS`` at once, and the request waits for it a bounded
@@ -24,7 +24,6 @@ from typing import Any
 import libvirt
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found, not_running
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.model.console_sessions import SessionManager
@@ -55,16 +54,24 @@ UNSUPPORTED = frozenset(
 
 
 class GuestSender:
-    """Sends ``SendRequest``s to guests of the host's libvirt connection."""
+    """Sends ``SendRequest``s to guests, each through its own hypervisor's connection.
+
+    The test driver takes SendKey and InjectNMI and does nothing with them, and has no
+    QEMU monitor: to a guest of a ``simulated`` hypervisor, what was sent also goes to the
+    simulated guest through its console process (the guest's first console, its kernel's;
+    a Break to the device it is for), which prints what a kernel would. With no console
+    open, nobody sees it, as on a real guest."""
 
     def __init__(
         self,
-        connection: Callable[[], Any],
+        connection: Callable[[str], Any],
         sessions: SessionManager,
         allow_break: bool,
         timeout: float = SEND_TIMEOUT,
+        simulated: Callable[[str], bool] = lambda _hypervisor: False,
     ) -> None:
-        self._connection = connection
+        self._connection = connection  # a hypervisor's name -> its live connection
+        self.simulated = simulated
         self.sessions = sessions
         self.allow_break = allow_break
         self.timeout = timeout
@@ -145,7 +152,13 @@ class GuestSender:
         )
 
     def _hypervisor(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
-        domain = self._connection().lookupByUUIDString(guest.uuid)
+        if self.simulated(guest.hypervisor):
+            self._simulate(guest, request, alias)
+        else:
+            self._libvirt(guest, request, alias)
+
+    def _libvirt(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
+        domain = self._connection(guest.hypervisor).lookupByUUIDString(guest.uuid)
         if request.action == NMI:
             domain.injectNMI(0)
         elif request.action == BREAK:
@@ -159,17 +172,9 @@ class GuestSender:
             codes = request.keycodes()
             domain.sendKey(libvirt.VIR_KEYCODE_SET_LINUX, 0, codes, len(codes), 0)
 
-
-class MockSender(GuestSender):
-    """The test driver takes SendKey and InjectNMI and does nothing with them, and has no
-    QEMU monitor: what was sent also goes to the simulated guest through its console
-    process (the guest's first console, its kernel's; a Break to the device it is for),
-    which prints what a kernel would. With no console open, nobody sees it, as on a real
-    guest."""
-
-    def _hypervisor(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
+    def _simulate(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
         if request.action != BREAK:
-            super()._hypervisor(guest, request, alias)
+            self._libvirt(guest, request, alias)
         if alias is None and not guest.consoles:
             return  # a kernel without a serial console prints where nobody reads
         self.sessions.deliver(guest, alias or guest.consoles[0].alias, request)
@@ -185,10 +190,3 @@ def _failure(guest: Guest, request: SendRequest, error: libvirt.libvirtError) ->
     if code in UNSUPPORTED:
         return SerialConsoleError(i18n.SEND_UNSUPPORTED, 501, **params)
     return SerialConsoleError(i18n.SEND_FAILED, 502, **params)
-
-
-def make_sender(
-    uri: str, connection: Callable[[], Any], sessions: SessionManager, allow_break: bool
-) -> GuestSender:
-    sender = MockSender if is_mock_uri(uri) else GuestSender
-    return sender(connection, sessions, allow_break)

@@ -102,7 +102,7 @@ class SessionCaptures(SessionProcesses):
             ):
                 return guest  # nothing to start: no need to ask libvirt
         try:
-            current = self.guests.lookup(guest.uuid)
+            current = self.guests.lookup(guest.uuid, guest.hypervisor)
         except SerialConsoleError:
             return None
         return current if current.running else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,14 +45,15 @@ class SessionProcesses:
         guests: GuestModel,
         tokens: TokenStore,
         settings: Settings,
-        uri: str,
+        uris: Mapping[str, str],
         sockets_dir: Path,
         launch: Launch = spawn,
     ) -> None:
         self.guests = guests
         self.tokens = tokens
         self.settings = settings
-        self.uri = uri  # the host's connection's, which each console process opens again
+        # each hypervisor's URI by name: a console process opens its guest's one again
+        self.uris = uris
         self.sockets_dir = sockets_dir
         self.launch = launch
         self._lock = threading.Lock()
@@ -104,7 +105,7 @@ class SessionProcesses:
         logs = self.settings.capture.logs_dir if session.captured else None
         return ConsoleSpec(
             settings=self.settings.console,
-            uri=self.uri,
+            uri=self.uris[session.guest.hypervisor],
             guest_uuid=session.guest.uuid,
             guest_name=session.guest.name,
             device=session.device.alias,
@@ -190,7 +191,7 @@ class SessionProcesses:
         with self._lock:
             session.ending = session.ending or datetime.now(UTC)  # ended without saying so
         if reason == Reason.GUEST_STOPPED:  # before it is forgotten: nothing recaptures it
-            self.guests.guest_stopped(session.guest.uuid)
+            self.guests.guest_stopped(session.guest)
         with self._lock:  # held while unlinking: a new session may bind the first socket
             self._forget(session)
             claims = list(session.claims.values())
@@ -234,7 +235,7 @@ class SessionProcesses:
             return [s for s in self._sessions.values() if s.process is not None]
 
     def _sessions_of(self, guest: Guest) -> list[ConsoleSession]:
-        return [s for s in self.list() if s.guest.uuid == guest.uuid]
+        return [s for s in self.list() if s.of_guest(guest)]
 
 
 def where_of(session: ConsoleSession) -> str:

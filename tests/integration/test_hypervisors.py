@@ -23,7 +23,7 @@ def test_each_hypervisor_is_listed_with_its_state_and_no_credentials(start_host)
     states = {hv["name"]: hv for hv in host.get("/hypervisors").json()}
     assert list(states) == ["default", "two", "gone"]
     assert states["default"]["state"] == "connected"
-    assert states["default"]["guests"] == len(host.get("/vms").json())
+    assert states["default"]["guests"] == len(host.get("/hypervisors/default/vms").json())
     assert (states["two"]["state"], states["two"]["guests"]) == ("connected", 1)
     assert states["two"]["uri"] == "test:///default"
     unreachable = states["gone"]
@@ -44,7 +44,7 @@ def test_an_unreachable_uri_answers_503_without_its_credentials(start_host):
     uri = f"qemu+tcp://127.0.0.1:{closed_port()}/system?pkipath={SECRET}"
     host = start_host(source=("--uri", uri))
     refused = host.get("/vms")
-    assert (refused.status_code, refused.json()["code"]) == (503, "SCONS0010E")
+    assert (refused.status_code, refused.json()["code"]) == (503, "SCONS0081E")
     assert "pkipath=***" in refused.json()["reason"]
     assert SECRET not in refused.text
     assert SECRET not in host.full_log()

@@ -47,7 +47,8 @@ def test_both_hypervisors_connected_and_a_pulled_link_seen_and_healed(
     pki = str(hypervisors[TLS].client_pki)
     assert listed["tls"]["uri"].endswith("?pkipath=***")
     assert pki not in host.get("/hypervisors").text and pki not in host.full_log()
-    assert [guest["name"] for guest in host.get("/vms").json()] == [twin_guests[TLS].name]
+    listed_guests = [(guest["hypervisor"], guest["name"]) for guest in host.get("/vms").json()]
+    assert listed_guests == [(TLS, twin_guests[TLS].name), (TCP, twin_guests[TCP].name)]
 
     hypervisors[TLS].set_link(up=False)
     gone = wait_for(
@@ -57,8 +58,13 @@ def test_both_hypervisors_connected_and_a_pulled_link_seen_and_healed(
     )
     assert gone["tls"]["reason"] and gone["tls"]["guests"] is None
     assert (gone["tcp"]["state"], gone["tcp"]["guests"]) == ("connected", 1)
-    refused = host.get("/vms")  # answered at once while the link is still down
-    assert (refused.status_code, refused.json()["code"]) == (503, "SCONS0010E")
+    listed = host.get("/vms")  # answered at once while the link is still down
+    assert [(guest["hypervisor"], guest["state"]) for guest in listed.json()] == [
+        (TLS, "unreachable"),  # as last listed, greyed
+        (TCP, "running"),
+    ]
+    refused = host.post(f"/hypervisors/tls/vms/{twin_guests[TLS].name}/serial")
+    assert (refused.status_code, refused.json()["code"]) == (503, "SCONS0081E")
     assert pki not in refused.text
 
     hypervisors[TLS].set_link(up=True)
@@ -67,4 +73,5 @@ def test_both_hypervisors_connected_and_a_pulled_link_seen_and_healed(
         BACK_BOUND,
         "the tls hypervisor connected again",
     )
-    assert [guest["name"] for guest in host.get("/vms").json()] == [twin_guests[TLS].name]
+    states_now = [(guest["hypervisor"], guest["state"]) for guest in host.get("/vms").json()]
+    assert states_now == [(TLS, "running"), (TCP, "running")]

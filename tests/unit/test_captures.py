@@ -12,6 +12,7 @@ import time
 import libvirt
 import pytest
 
+from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME
 from plugin_serialconsole.model import captures
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.captures import CaptureKeeper
@@ -38,15 +39,15 @@ class Connection:
 
     def domainEventRegisterAny(self, domain, event_id, callback, opaque) -> int:  # noqa: N802
         assert domain is None and event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE
-        self.callbacks[len(self.callbacks) + 1] = callback
+        self.callbacks[len(self.callbacks) + 1] = (callback, opaque)
         return len(self.callbacks)
 
     def domainEventDeregisterAny(self, callback_id: int) -> None:  # noqa: N802
         del self.callbacks[callback_id]
 
     def fire(self, guest: Guest, event: int, detail: int) -> None:
-        for callback in list(self.callbacks.values()):
-            callback(self, Domain(guest.uuid), event, detail, None)
+        for callback, opaque in list(self.callbacks.values()):
+            callback(self, Domain(guest.uuid), event, detail, opaque)
 
 
 class Guests:
@@ -56,7 +57,8 @@ class Guests:
     def list(self) -> list[Guest]:
         return list(self.guests.values())
 
-    def lookup(self, ident: str) -> Guest:
+    def lookup(self, ident: str, hypervisor: str | None = None) -> Guest:
+        assert hypervisor == self.guests[ident].hypervisor
         return self.guests[ident]
 
 
@@ -83,7 +85,7 @@ def world():
 
     def keeper(include: str = "", connection=lambda: conn) -> CaptureKeeper:
         policy = CapturePolicy.from_values("all", include, "", "/var/lib/x")
-        made = CaptureKeeper(guests, sessions, policy, connection)
+        made = CaptureKeeper(guests, sessions, policy, {DEFAULT_NAME: connection})
         keepers.append(made)
         made.start()
         return made
@@ -151,7 +153,7 @@ def test_a_start_whose_capture_fails_still_resumes_the_guest():
 
     guests = Paused(OFF)
     policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
-    keeper = CaptureKeeper(guests, Failing(), policy, lambda: Connection())
+    keeper = CaptureKeeper(guests, Failing(), policy, {DEFAULT_NAME: lambda: Connection()})
     with pytest.raises(OSError):
         keeper.start_guest(OFF)
     assert guests.resumed == ["web-off"]  # not left paused
@@ -180,7 +182,7 @@ def test_a_console_held_by_another_client_is_retried_ever_less_often_and_quietly
     sessions = BusySessions(WEB)
     policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
     conn = Connection()
-    keeper = CaptureKeeper(Guests(WEB, DB), sessions, policy, lambda: conn)
+    keeper = CaptureKeeper(Guests(WEB, DB), sessions, policy, {DEFAULT_NAME: lambda: conn})
     caplog.set_level(logging.INFO, logger=captures.__name__)
     started = time.monotonic()
     keeper.start()

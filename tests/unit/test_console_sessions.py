@@ -131,12 +131,12 @@ class FakeGuests:
         self.state = "running"
         self.guest = GUEST  # as libvirt describes it now (its run: the domain ID)
 
-    def lookup(self, guest_uuid: str) -> Guest:
-        assert guest_uuid == GUEST.uuid
+    def lookup(self, guest_uuid: str, hypervisor: str) -> Guest:
+        assert (guest_uuid, hypervisor) == (GUEST.uuid, GUEST.hypervisor)
         return replace(self.guest, state=self.state)
 
-    def guest_stopped(self, guest_uuid: str) -> None:
-        self.stopped.append(guest_uuid)
+    def guest_stopped(self, guest: Guest) -> None:
+        self.stopped.append(guest.uuid)
 
 
 class RecordingEvent(threading.Event):
@@ -173,7 +173,8 @@ def manager(tmp_path: Path, launcher):
     settings = replace(Settings.from_config(configparser.ConfigParser()), max_viewers=2)
     not_captured = replace(settings.capture, enabled=False)  # captures: the test at the end
     made = SessionManager(
-        FakeGuests(), tokens, replace(settings, capture=not_captured), "test:///default",
+        FakeGuests(), tokens, replace(settings, capture=not_captured),
+        {GUEST.hypervisor: "test:///default"},
         tmp_path, launcher,
     )  # fmt: skip
     yield made

@@ -46,7 +46,9 @@ class Connection:
 @pytest.fixture
 def hung():
     domain = HungDomain()
-    sender = GuestSender(lambda: Connection(domain), sessions=None, allow_break=False, timeout=0.2)
+    sender = GuestSender(
+        lambda _hypervisor: Connection(domain), sessions=None, allow_break=False, timeout=0.2
+    )
     yield sender, domain
     domain.release.set()
 
@@ -84,7 +86,7 @@ class FailingDomain:
     ],
 )
 def test_libvirt_errors_become_the_plugins(libvirt_code, code, status):
-    sender = GuestSender(lambda: Connection(FailingDomain(libvirt_code)), None, False)
+    sender = GuestSender(lambda _hypervisor: Connection(FailingDomain(libvirt_code)), None, False)
     with pytest.raises(SerialConsoleError) as raised:
         sender.send(GUEST, SendRequest("nmi"), Identity("op"))
     assert (raised.value.code, raised.value.status) == (code, status)
@@ -103,7 +105,7 @@ class Forever:
         threading.Event().wait()  # a hypervisor that never answers
 
 guest = Guest("hung", "6695eb01-f6a4-8304-79aa-97f2502e193f", "running", ())
-sender = GuestSender(lambda: Forever(), None, False, timeout=0.1)
+sender = GuestSender(lambda _hypervisor: Forever(), None, False, timeout=0.1)
 try:
     sender.send(guest, SendRequest("nmi"), Identity("op"))
 except SerialConsoleError as error:

@@ -288,9 +288,8 @@ class Host:
     def close_all(self) -> None:
         """DELETE every open session (one that ends meanwhile may answer 404)."""
         for session in self.sessions():
-            response = self.delete(
-                f"vms/{session['uuid']}/serial", params={"device": session["device"]}
-            )
+            guest = f"hypervisors/{session['hypervisor']}/vms/{session['uuid']}"
+            response = self.delete(f"{guest}/serial", params={"device": session["device"]})
             assert response.status_code in (204, 404), response.text
 
     def idle_state(self) -> dict[str, Any]:

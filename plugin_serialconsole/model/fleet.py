@@ -1,0 +1,229 @@
+"""The guests of every hypervisor, in one place: one ``GuestModel`` per hypervisor, each
+read through that hypervisor's own shared connection.
+
+A request never waits long on a hypervisor: every hypervisor is asked in parallel (on
+its own ``HypervisorCalls`` threads) and what has not answered within ``ANSWER_BOUND``
+counts as unreachable. Each hypervisor's last good listing is kept, so the guests of one
+that does not answer are still listed, with the state ``unreachable``, not vanished.
+
+A UUID finds a guest on any hypervisor; a name (or UUID: a copied definition) on two is
+ambiguous, 409, unless the hypervisor is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+import libvirt
+
+from plugin_serialconsole import i18n
+from plugin_serialconsole.consoles import is_mock_uri
+from plugin_serialconsole.errors import SerialConsoleError, not_found
+from plugin_serialconsole.model.guests import Guest, GuestModel, make_guest_model
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
+
+log = logging.getLogger(__name__)
+
+ANSWER_BOUND = 0.75  # seconds a request waits for the hypervisors' answers
+UNREACHABLE = "unreachable"  # the state of a guest whose hypervisor does not answer
+
+
+@dataclass
+class Member:
+    """One hypervisor of the fleet: its name, URI, guests and connection."""
+
+    name: str
+    uri: str
+    guests: GuestModel
+    connection: Callable[[], Any]  # the live connection, or libvirtError at once
+    reason: Callable[[], str]  # why it has no connection (redacted)
+    shown_uri: str  # redacted
+    calls: HypervisorCalls
+    last: list[Guest] | None = None  # its last good listing
+    listing: Future | None = None  # the listing in flight, shared by requests
+
+
+def members_of(hypervisors: Any) -> list[Member]:
+    """The fleet of the host's ``Hypervisors`` (see ``hookspecs.Host.hypervisors``)."""
+    members = []
+    for name in hypervisors.names():
+        connection = hypervisors.get(name)
+        members.append(
+            Member(
+                name,
+                connection.uri,
+                make_guest_model(connection.uri, connection.get, name),
+                connection.get,
+                lambda c=connection: c.state().reason or c.state().state,
+                connection.state().uri,
+                HypervisorCalls(name),
+            )
+        )
+    return members
+
+
+class Fleet:
+    """Guests across hypervisors (``members``, in the operator's order)."""
+
+    def __init__(self, members: list[Member], default: str, bound: float = ANSWER_BOUND) -> None:
+        self._members = {member.name: member for member in members}
+        self.default = default  # the hypervisor named in no URL
+        self.bound = bound
+        self._lock = threading.Lock()
+
+    @property
+    def uris(self) -> Mapping[str, str]:
+        """Each hypervisor's libvirt URI (credentials included: never shown)."""
+        return {name: member.uri for name, member in self._members.items()}
+
+    def connection(self, hypervisor: str) -> Any:
+        """``hypervisor``'s live shared connection; libvirtError at once if none."""
+        return self._member(hypervisor).connection()
+
+    def names(self) -> list[str]:
+        return list(self._members)
+
+    def is_mock(self, hypervisor: str) -> bool:
+        """Whether ``hypervisor``'s guests have simulated consoles (the mock model)."""
+        return is_mock_uri(self._member(hypervisor).uri)
+
+    def stop(self) -> None:
+        for member in self._members.values():
+            member.calls.stop()
+
+    def _member(self, name: str) -> Member:
+        member = self._members.get(name)
+        if member is None:
+            raise SerialConsoleError(i18n.NO_SUCH_HYPERVISOR, 404, hypervisor=name)
+        return member
+
+    def _selected(self, hypervisor: str | None) -> list[Member]:
+        return list(self._members.values()) if hypervisor is None else [self._member(hypervisor)]
+
+    # listing ------------------------------------------------------------------
+
+    def list(self, hypervisor: str | None = None) -> list[Guest]:
+        """Every guest (of ``hypervisor``, if given): those of hypervisors that answered
+        in time as they are, the others' as last listed, ``unreachable``. 503 when no
+        hypervisor answered and none was ever listed."""
+        members = self._selected(hypervisor)
+        asked = {member.name: self._listing(member) for member in members}
+        wait(asked.values(), timeout=self.bound)
+        guests: list[Guest] = []
+        failures: list[SerialConsoleError] = []
+        for member in members:
+            listed, failure = self._listed(member, asked[member.name])
+            guests += listed
+            if failure is not None:
+                failures.append(failure)
+        if (
+            failures
+            and len(failures) == len(members)
+            and all(member.last is None for member in members)
+        ):
+            raise failures[0]
+        return guests
+
+    def _listing(self, member: Member) -> Future:
+        """The member's listing in flight, or a new one: never two at once."""
+        with self._lock:
+            if member.listing is None or member.listing.done():
+                member.listing = member.calls.submit(member.guests.list)
+            return member.listing
+
+    def _listed(
+        self, member: Member, future: Future
+    ) -> tuple[list[Guest], SerialConsoleError | None]:
+        if future.done() and future.exception() is None:
+            member.last = future.result()
+            return member.last, None
+        failure = self._failure(member, future)
+        return [replace(guest, state=UNREACHABLE) for guest in member.last or []], failure
+
+    def _failure(self, member: Member, future: Future) -> SerialConsoleError:
+        """Why ``member`` did not answer: not connected, its model's error, or no answer
+        in time."""
+        error = future.exception() if future.done() and not future.cancelled() else None
+        if not self._connected(member):
+            return self._unavailable(member, member.reason())
+        if isinstance(error, SerialConsoleError):
+            return error
+        if error is not None:
+            log.error("hypervisor %s: %r", member.name, error)
+            return self._unavailable(member, str(error))
+        return self._unavailable(member, f"no answer within {self.bound:g} s")
+
+    # lookup ---------------------------------------------------------------------
+
+    def lookup(self, ident: str, hypervisor: str | None = None) -> Guest:
+        """The guest named ``ident``, else with UUID ``ident``, on ``hypervisor`` or on any
+        one: 404 if none has it, 409 if two have it, 503 when one that may have it did
+        not answer (and never listed its guests)."""
+        members = self._selected(hypervisor)
+        asked = {m.name: m.calls.submit(lambda m=m: m.guests.lookup(ident)) for m in members}
+        wait(asked.values(), timeout=self.bound)
+        found: list[Guest] = []
+        unknown: list[SerialConsoleError] = []
+        for member in members:
+            future = asked[member.name]
+            future.cancel()  # still queued: nobody waits for it any more
+            if future.done() and not future.cancelled() and future.exception() is None:
+                found.append(future.result())
+                continue
+            error = future.exception() if future.done() and not future.cancelled() else None
+            if isinstance(error, SerialConsoleError) and error.status == 404:
+                continue
+            if member.last is None:
+                unknown.append(self._failure(member, future))
+            found += [replace(g, state=UNREACHABLE) for g in member.last or [] if _is(g, ident)]
+        if len(found) > 1:
+            where = ", ".join(guest.hypervisor for guest in found)
+            raise SerialConsoleError(i18n.AMBIGUOUS_GUEST, 409, guest=ident, hypervisors=where)
+        if found:
+            return found[0]
+        if unknown:
+            raise unknown[0]
+        raise not_found(ident)
+
+    # acting on one guest ----------------------------------------------------------
+
+    def require_connected(self, guest: Guest) -> None:
+        """503 at once unless ``guest``'s hypervisor has a live connection now."""
+        member = self._member(guest.hypervisor)
+        if not self._connected(member):
+            raise self._unavailable(member, member.reason())
+
+    def _connected(self, member: Member) -> bool:
+        try:
+            member.connection()
+        except libvirt.libvirtError:
+            return False
+        return True
+
+    def _unavailable(self, member: Member, reason: str) -> SerialConsoleError:
+        return SerialConsoleError(
+            i18n.HYPERVISOR_UNAVAILABLE,
+            503,
+            hypervisor=member.name,
+            uri=member.shown_uri,
+            reason=reason,
+        )
+
+    def guest_stopped(self, guest: Guest) -> None:
+        """A console process saw ``guest`` stop."""
+        self._member(guest.hypervisor).guests.guest_stopped(guest.uuid)
+
+    def start_paused(self, guest: Guest) -> Guest:
+        return self._member(guest.hypervisor).guests.start_paused(guest)
+
+    def resume(self, guest: Guest) -> Guest:
+        return self._member(guest.hypervisor).guests.resume(guest)
+
+
+def _is(guest: Guest, ident: str) -> bool:
+    return ident in (guest.name, guest.uuid) or ident.lower() == guest.uuid.lower()

@@ -1,0 +1,82 @@
+"""Calls to one hypervisor, made on threads of its own so a request can stop waiting.
+
+A libvirt call on a connection whose link just died blocks until libvirt's keepalive
+gives up (some 20 s). A request must not wait that long: it hands the call to one of
+this hypervisor's few worker threads and waits for the answer a bounded time. Calls
+queue behind a stuck one (the threads are bounded, whatever the request rate); a call
+the request stopped waiting for is cancelled while it is still queued. The workers are
+daemon threads: one stuck for good never keeps the host from exiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+WORKERS = 4  # threads per hypervisor at most
+T = TypeVar("T")
+
+_Item = tuple[Callable[[], object], Future] | None
+
+
+class HypervisorCalls:
+    """Runs calls for hypervisor ``name`` on at most ``workers`` daemon threads."""
+
+    def __init__(self, name: str, workers: int = WORKERS) -> None:
+        self.name = name
+        self._workers = workers
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._pending = 0
+
+    def submit(self, call: Callable[[], T]) -> Future[T]:
+        """``call`` queued for a worker; its future holds its result or exception."""
+        future: Future[T] = Future()
+        with self._lock:
+            self._pending += 1
+            self._queue.put((call, future))
+            self._add_worker()
+        return future
+
+    def _add_worker(self) -> None:
+        """One more worker if calls wait and none is idle (the lock held)."""
+        if self._pending > self._idle and self._threads < self._workers:
+            self._threads += 1
+            threading.Thread(
+                target=self._work, name=f"hypervisor {self.name} call", daemon=True
+            ).start()
+
+    def stop(self) -> None:
+        """The workers end once the calls queued before are done (a stuck one when its call
+        returns); a later call starts new ones."""
+        with self._lock:
+            for _ in range(self._threads):
+                self._queue.put(None)
+            self._threads = 0
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            item = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+                if item is None:  # stopped: a call queued since gets a new worker
+                    self._add_worker()
+                    return
+                self._pending -= 1
+            call, future = item
+            if not future.set_running_or_notify_cancel():
+                continue  # nobody waits for it any more
+            try:
+                future.set_result(call())
+            except BaseException as error:  # handed to whoever waits on the future
+                future.set_exception(error)

@@ -1,0 +1,167 @@
+"""The fleet (issue 16): guests of every hypervisor in one place; a hypervisor that does
+not answer never holds a request beyond the bound, and its guests stay listed,
+``unreachable``; a name or UUID on two hypervisors is ambiguous."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+
+import libvirt
+import pytest
+
+from plugin_serialconsole.errors import SerialConsoleError, not_found
+from plugin_serialconsole.model.fleet import Fleet, Member
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
+
+BOUND = 0.2
+SERIAL = (ConsoleDevice("serial0", "pty"),)
+UUID = "00000000-0000-4000-8000-000000000001"
+
+
+def guest(name: str, hypervisor: str, uuid: str = UUID) -> Guest:
+    return Guest(name, uuid, "running", SERIAL, hypervisor, 1)
+
+
+class Guests:
+    """One hypervisor's guests; ``hang`` holds every call until it is set."""
+
+    def __init__(self, *guests: Guest) -> None:
+        self.guests = list(guests)
+        self.hang: threading.Event | None = None
+        self.connected = True
+
+    def _wait(self) -> None:
+        if self.hang is not None:
+            assert self.hang.wait(10), "never released"
+
+    def list(self) -> list[Guest]:
+        self._wait()
+        return list(self.guests)
+
+    def lookup(self, ident: str) -> Guest:
+        self._wait()
+        for each in self.guests:
+            if ident in (each.name, each.uuid):
+                return each
+        raise not_found(ident)
+
+    def connection(self) -> object:
+        if not self.connected:
+            raise libvirt.libvirtError("not connected")
+        return object()
+
+
+@pytest.fixture
+def fleet() -> Iterator[tuple[Fleet, dict[str, Guests]]]:
+    models = {
+        "one": Guests(guest("web", "one"), guest("twin", "one", "u-1")),
+        "two": Guests(guest("db", "two", "u-2"), guest("twin", "two", "u-3")),
+    }
+    members = [
+        Member(
+            name,
+            "test:///x",
+            model,
+            model.connection,
+            lambda: "link down",
+            f"qemu+tls://{name}/system",
+            HypervisorCalls(name),
+        )  # fmt: skip
+        for name, model in models.items()
+    ]
+    made = Fleet(members, "one", bound=BOUND)
+    yield made, models
+    for model in models.values():
+        if model.hang is not None:
+            model.hang.set()
+    made.stop()
+
+
+def names(guests: list[Guest]) -> list[tuple[str, str, str]]:
+    return [(g.hypervisor, g.name, g.state) for g in guests]
+
+
+def test_the_list_has_every_hypervisors_guests(fleet):
+    made, _ = fleet
+    assert names(made.list()) == [
+        ("one", "web", "running"),
+        ("one", "twin", "running"),
+        ("two", "db", "running"),
+        ("two", "twin", "running"),
+    ]
+    assert names(made.list("two")) == [("two", "db", "running"), ("two", "twin", "running")]
+
+
+def test_a_hanging_hypervisor_is_listed_unreachable_while_it_still_hangs(fleet):
+    made, models = fleet
+    made.list()  # a good listing of each, kept
+    models["two"].hang = threading.Event()
+    listed = made.list()
+    assert not models["two"].hang.is_set()  # answered while the call still hangs
+    assert names(listed) == [
+        ("one", "web", "running"),
+        ("one", "twin", "running"),
+        ("two", "db", "unreachable"),
+        ("two", "twin", "unreachable"),
+    ]
+    assert listed[2].consoles == SERIAL  # its last-known consoles
+    assert made.lookup("db").state == "unreachable"
+    models["two"].hang.set()
+
+
+def test_many_requests_on_a_hanging_hypervisor_share_one_listing(fleet):
+    made, models = fleet
+    models["two"].hang = threading.Event()
+    for _ in range(20):
+        made.list()
+    assert made._members["two"].calls._threads == 1  # one listing in flight, not twenty
+
+
+def test_a_name_on_two_hypervisors_is_ambiguous_and_names_them(fleet):
+    made, _ = fleet
+    with pytest.raises(SerialConsoleError) as ambiguous:
+        made.lookup("twin")
+    assert (ambiguous.value.status, ambiguous.value.code) == (409, "SCONS0080E")
+    assert "one, two" in ambiguous.value.reason()
+    assert made.lookup("twin", "two").uuid == "u-3"
+    assert made.lookup("u-2").hypervisor == "two"
+
+
+def test_the_same_uuid_on_two_hypervisors_is_ambiguous(fleet):
+    made, models = fleet
+    models["two"].guests.append(guest("web-copy", "two"))
+    with pytest.raises(SerialConsoleError) as ambiguous:
+        made.lookup(UUID)
+    assert ambiguous.value.code == "SCONS0080E"
+    assert made.lookup(UUID, "two").name == "web-copy"
+
+
+def test_an_unknown_hypervisor_is_404(fleet):
+    made, _ = fleet
+    for call in (lambda: made.lookup("web", "three"), lambda: made.list("three")):
+        with pytest.raises(SerialConsoleError) as unknown:
+            call()
+        assert (unknown.value.status, unknown.value.code) == (404, "SCONS0082E")
+
+
+def test_acting_on_a_guest_of_an_unconnected_hypervisor_is_503_naming_it(fleet):
+    made, models = fleet
+    made.require_connected(guest("db", "two"))
+    models["two"].connected = False
+    with pytest.raises(SerialConsoleError) as refused:
+        made.require_connected(replace(guest("db", "two"), state="unreachable"))
+    assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
+    assert "two (qemu+tls://two/system) is not connected: link down" in refused.value.reason()
+
+
+def test_a_hypervisor_never_listed_and_not_answering_is_503(fleet):
+    made, models = fleet
+    models["two"].hang = threading.Event()
+    models["two"].connected = False
+    with pytest.raises(SerialConsoleError) as refused:
+        made.list("two")
+    assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
+    assert names(made.list()) == [("one", "web", "running"), ("one", "twin", "running")]
