@@ -180,3 +180,19 @@ def test_guests_of_an_unreachable_hypervisor_cannot_be_opened(fleet_host, page):
         "tr", has=page.get_by_role("rowheader", name=TWIN)
     )
     assert twin_on_default.get_by_role("link", name=f"Open console serial0 of {TWIN}").count() == 1
+
+
+def test_groups_and_the_console_title_speak_the_page_language(fleet_host, open_context):
+    page = open_list(open_context(locale="de-DE").new_page(), fleet_host.url)
+    assert heading(page, MOCK2).startswith(f"{MOCK2} verbunden seit "), heading(page, MOCK2)
+    assert page.get_by_label("Hypervisor").locator("option").first.inner_text() == (
+        "Alle Hypervisoren"
+    )
+    link = group(page, MOCK2).get_by_role(
+        "link", name=f"Konsole serial0 von {TWIN} auf {MOCK2} öffnen"
+    )
+    with page.context.expect_page() as opened:
+        link.click()
+    console = opened.value
+    wait_state(console, "connected")
+    assert console.title() == f"{TWIN} auf {MOCK2} – serielle Konsole"
