@@ -82,7 +82,7 @@ class SerialConsolePlugin:
         if settings.capture.enabled:
             prepare_state_dir(settings.capture)
         hypervisors = host.hypervisors()
-        self.fleet = guests = Fleet(members_of(hypervisors), hypervisors.default().name)
+        self.fleet = guests = Fleet(members_of(hypervisors))
         self.launcher = ConsoleLauncher(self.sockets_dir)
         self.sessions = SessionManager(
             guests, self.tokens, settings, guests.uris, self.sockets_dir, self.launcher

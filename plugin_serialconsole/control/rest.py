@@ -307,11 +307,12 @@ class RestApi:
     def _page(self, guest: Guest, device: str, ws_url: str, mode: str, escape: str) -> str:
         """The console page; the WebSocket URL (token included) rides in the fragment,
         which browsers never send to a server or write to its logs. An escape key other
-        than Ctrl+Q (the page's own default) is named, so the page shows the right one; a
-        hypervisor other than the default one too, so the page's calls reach this guest."""
+        than Ctrl+Q (the page's own default) is named, so the page shows the right one;
+        with several hypervisors, the guest's one too, so the page's calls reach this guest
+        (its name may exist on another hypervisor, the default one's included)."""
         mount = self.settings.info.mount_point
         query = f"guest={quote(guest.name, safe='')}&device={device}"
-        if guest.hypervisor != self.guests.default:
+        if len(self.guests.names()) > 1:
             query += f"&hypervisor={quote(guest.hypervisor, safe='')}"
         if mode != consoles.WRITE:
             query += f"&mode={mode}"

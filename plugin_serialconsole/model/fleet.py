@@ -70,9 +70,8 @@ def members_of(hypervisors: Any) -> list[Member]:
 class Fleet:
     """Guests across hypervisors (``members``, in the operator's order)."""
 
-    def __init__(self, members: list[Member], default: str, bound: float = ANSWER_BOUND) -> None:
+    def __init__(self, members: list[Member], bound: float = ANSWER_BOUND) -> None:
         self._members = {member.name: member for member in members}
-        self.default = default  # the hypervisor named in no URL
         self.bound = bound
         self._lock = threading.Lock()
 

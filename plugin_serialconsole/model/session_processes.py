@@ -21,7 +21,8 @@ from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import authentication_required
 from plugin_serialconsole.logfmt import level_name
 from plugin_serialconsole.model.console_session import Claim, ConsoleSession
-from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.model.fleet import Fleet
+from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.rights import Access
 from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
@@ -42,7 +43,7 @@ class SessionProcesses:
 
     def __init__(
         self,
-        guests: GuestModel,
+        guests: Fleet,
         tokens: TokenStore,
         settings: Settings,
         uris: Mapping[str, str],

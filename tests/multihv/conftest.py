@@ -15,6 +15,7 @@ from uuid import uuid4
 import libvirt
 import pytest
 
+from tests.integration.helpers import Host
 from tests.realguest.daemons import running_as_root
 from tests.realguest.guests import NAME_PREFIX, SINGLE, TinyGuest, build
 
@@ -115,3 +116,17 @@ def remote_guest(tinyguest_dir: Path) -> Iterator[Callable[..., TinyGuest]]:
     finally:
         for guest in started:
             guest.destroy()
+
+
+@pytest.fixture
+def fleet_host(hypervisors: dict[str, RemoteDaemon]) -> Iterator[Host]:
+    """One serialconsole-host serving both test hypervisors, named ``tls`` and ``tcp``."""
+    host = Host(
+        source=("--hypervisor", f"tls={hypervisors[TLS].uri}",
+                "--hypervisor", f"tcp={hypervisors[TCP].uri}"),
+    )  # fmt: skip
+    host.start()
+    try:
+        yield host
+    finally:
+        host.finish()

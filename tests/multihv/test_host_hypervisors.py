@@ -3,10 +3,6 @@ pulled link seen as such within libvirt's keepalive bound, and back by itself.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.integration.helpers import Host, wait_for
 from tests.realguest.guests import TinyGuest
 
@@ -16,19 +12,6 @@ from .remote_daemons import TCP, TLS, RemoteDaemon
 UNREACHABLE_BOUND = 30.0
 # back within the longest pause between retries (30 s), and the connect itself
 BACK_BOUND = 45.0
-
-
-@pytest.fixture
-def fleet_host(hypervisors: dict[str, RemoteDaemon]) -> Iterator[Host]:
-    host = Host(
-        source=("--hypervisor", f"tls={hypervisors[TLS].uri}",
-                "--hypervisor", f"tcp={hypervisors[TCP].uri}"),
-    )  # fmt: skip
-    host.start()
-    try:
-        yield host
-    finally:
-        host.finish()
 
 
 def states(host: Host) -> dict[str, dict]:

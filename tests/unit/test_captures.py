@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import threading
 import time
+from dataclasses import replace
 
 import libvirt
 import pytest
@@ -203,3 +205,50 @@ def test_a_console_held_by_another_client_is_retried_ever_less_often_and_quietly
     said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert len([m for m in said if "web-1" in m]) == 2, said
     assert "not free" in said[0] and "captured again" in said[1]
+
+
+class TwoHypervisors:
+    """A fleet of two hypervisors, ``one`` and ``two``, each with a copy of web-1 (same UUID)."""
+
+    def __init__(self) -> None:
+        self.guests = {(g.hypervisor, g.uuid): g for g in (WEB, replace(WEB, hypervisor="two"))}
+
+    def list(self) -> list[Guest]:
+        return list(self.guests.values())
+
+    def lookup(self, ident: str, hypervisor: str) -> Guest:
+        return self.guests[(hypervisor, ident)]
+
+
+class HypervisorSessions(Sessions):
+    def capture(self, guest: Guest, booted: bool = False) -> list[str]:
+        self.asked.put((guest.hypervisor, booted))
+        return [device.alias for device in guest.consoles]
+
+
+def test_every_hypervisors_events_start_the_capture_of_its_own_guest():
+    one, two = Connection(), Connection()
+    reachable = threading.Event()
+
+    def two_connection() -> Connection:
+        if not reachable.is_set():
+            raise libvirt.libvirtError("hypervisor two: connecting")
+        return two
+
+    sessions = HypervisorSessions()
+    policy = CapturePolicy.from_values("all", "", "", "/var/lib/x")
+    connections = {DEFAULT_NAME: lambda: one, "two": two_connection}
+    keeper = CaptureKeeper(TwoHypervisors(), sessions, policy, connections)
+    keeper.start()
+    try:
+        assert {sessions.next(), sessions.next()} == {(DEFAULT_NAME, False), ("two", False)}
+        one.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+        assert sessions.next() == (DEFAULT_NAME, True)  # two not connected: one still followed
+        reachable.set()
+        one.fire(WEB, libvirt.VIR_DOMAIN_EVENT_RESUMED, libvirt.VIR_DOMAIN_EVENT_RESUMED_MIGRATED)
+        assert sessions.next() == (DEFAULT_NAME, False)  # and two registered meanwhile
+        two.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+        assert sessions.next() == ("two", True)  # the copy on two, not the original
+    finally:
+        keeper.stop()
+    assert one.callbacks == {} and two.callbacks == {}

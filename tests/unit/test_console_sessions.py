@@ -174,7 +174,7 @@ def manager(tmp_path: Path, launcher):
     not_captured = replace(settings.capture, enabled=False)  # captures: the test at the end
     made = SessionManager(
         FakeGuests(), tokens, replace(settings, capture=not_captured),
-        {GUEST.hypervisor: "test:///default"},
+        {GUEST.hypervisor: "test:///default", "two": "qemu+tls://two/system"},
         tmp_path, launcher,
     )  # fmt: skip
     yield made
@@ -529,3 +529,16 @@ def test_a_guest_stop_stops_the_other_consoles_of_that_run(manager, launcher, mo
     old0.end(Reason.GUEST_STOPPED)
     assert session0.ended.wait(TIMEOUT)
     assert old1.exited.wait(TIMEOUT) and old1.stops == ["guest-stopped"]
+
+
+def test_a_copy_on_another_hypervisor_gets_its_own_process_on_its_own_uri(manager, launcher):
+    copy = replace(GUEST, hypervisor="two")  # the same UUID: a copied definition
+    first, second = manager.open(GUEST, None), manager.open(copy, None)
+    assert [console.spec.uri for console in launcher.consoles] == [
+        "test:///default",
+        "qemu+tls://two/system",
+    ]
+    assert first.session is not second.session
+    assert first.token.token != second.token.token
+    assert first.session.console_id != second.session.console_id
+    assert [s["hypervisor"] for s in manager.describe(copy)] == ["two"]

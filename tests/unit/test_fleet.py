@@ -72,7 +72,7 @@ def fleet() -> Iterator[tuple[Fleet, dict[str, Guests]]]:
         )  # fmt: skip
         for name, model in models.items()
     ]
-    made = Fleet(members, "one", bound=BOUND)
+    made = Fleet(members, bound=BOUND)
     yield made, models
     for model in models.values():
         if model.hang is not None:

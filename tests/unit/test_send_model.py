@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 
 import libvirt
 import pytest
@@ -118,3 +119,20 @@ def test_a_call_stuck_in_the_hypervisor_does_not_keep_the_host_from_exiting():
         [sys.executable, "-c", HOST_EXIT], capture_output=True, text=True, timeout=EXIT_TIMEOUT
     )
     assert (done.returncode, done.stdout) == (0, "SCONS0060E\n"), done.stderr
+
+
+class RecordingDomain:
+    def __init__(self) -> None:
+        self.nmis = 0
+
+    def injectNMI(self, flags: int) -> int:  # noqa: N802 (libvirt's name)
+        self.nmis += 1
+        return 0
+
+
+def test_an_nmi_goes_over_the_connection_of_the_guests_own_hypervisor():
+    domains = {"default": RecordingDomain(), "two": RecordingDomain()}
+    sender = GuestSender(lambda hypervisor: Connection(domains[hypervisor]), None, False)
+    copy = replace(GUEST, hypervisor="two")  # the same UUID on another hypervisor
+    sender.send(copy, SendRequest("nmi"), Identity("op"))
+    assert (domains["default"].nmis, domains["two"].nmis) == (0, 1)
