@@ -1,7 +1,9 @@
 // The plugin's REST API, relative to the page (both live at the plugin's mount point), and
 // the host's login (/auth): a browser logs in once; its session cookie goes along by itself
-// (to the WebSocket too), and requests that change something carry the CSRF token.
+// (to the WebSocket too), and requests that change something carry the CSRF token. A
+// guest is a `{name, hypervisor}` reference (guest-ref.js): its calls go to its hypervisor.
 
+import { guestPath } from "./guest-ref.js";
 import { withLanguage } from "./i18n.js";
 
 const AUTH = "/auth/";
@@ -96,14 +98,6 @@ export async function logIn(username, password) {
   return answer.user;
 }
 
-/** A guest's REST path; on a page opened for a guest of a named hypervisor (console.html's
- * `&hypervisor=NAME`), on that hypervisor: the same name may exist on another one. */
-export function guestPath(guest) {
-  const hypervisor = new URLSearchParams(location.search).get("hypervisor");
-  const on = hypervisor ? "hypervisors/" + encodeURIComponent(hypervisor) + "/" : "";
-  return on + "vms/" + encodeURIComponent(guest);
-}
-
 /** The start of every console URL this host hands this page (console.json), or null. */
 export async function consoleUrlPrefix() {
   try {
@@ -118,9 +112,15 @@ export async function consoleUrlPrefix() {
   }
 }
 
-/** Every guest one may view: [{name, uuid, state, consoles: [{alias, type}], rights}]. */
+/** Every guest one may view: [{name, uuid, state, consoles: [{alias, type}], hypervisor,
+ * rights, log_written}]; `state` is "unreachable" while its hypervisor does not answer. */
 export function listGuests() {
   return call("GET", "vms");
+}
+
+/** Every hypervisor the host serves: [{name, uri, state, reason, since, guests}]. */
+export function listHypervisors() {
+  return call("GET", "hypervisors");
 }
 
 /** The rights one has on `guest` (["view", "console", …]), or null if unknown. */

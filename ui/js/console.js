@@ -1,30 +1,25 @@
-// The console page: a full-window xterm.js terminal on one guest console device.
+// The console page: a full-window xterm.js terminal on one guest console device of the guest
+// its address names (`guest=`, and `hypervisor=` when the host serves several: see
+// guest-ref.js; every REST call for the guest goes to that hypervisor).
 //
 // The WebSocket URL comes from the POST answer the page was opened with (`#ws=` in the
 // fragment, dropped from the address bar at once so a reload never reuses a spent token)
 // or from the page's own POST, on load without one and on Reconnect. A `#ws=` URL is used
 // only if it is one this host hands out (console.json says how they start); a link to any
-// other server is refused, so nothing typed here can reach it. With `mode=view` in
-// the query the page only watches: the server drops a viewer's input, and the page sends
-// none; a page opened to write on a guest where the operator lacks the `console` right
-// reopens itself in that mode. A page that comes back to a console it left (reload,
-// Reconnect) is reattached by the server, which first replays the recent output. `escape=`
-// in the query picks the key that ends the session (Ctrl+Q, Ctrl+] or none); a writer's
-// page has the Send menu.
+// other server is refused, so nothing typed here can reach it. With `mode=view` in the
+// query the page only watches (console-mode.js). A page that comes back to a console it
+// left (reload, Reconnect) is reattached by the server, which first replays the recent
+// output. `escape=` in the query picks the key that ends the session (Ctrl+Q, Ctrl+] or
+// none); a writer's page has the Send menu.
 
-import {
-  ApiError,
-  closeConsole,
-  consoleUrlPrefix,
-  guestRights,
-  needsLogin,
-  openConsole,
-  resumeSession,
-} from "./api.js";
+import { ApiError, closeConsole, consoleUrlPrefix, needsLogin, resumeSession } from "./api.js";
 import { showEarlierLog, startGuestOnce } from "./boot-log.js";
 import { readClipboard, writeClipboard } from "./clipboard.js";
 import { ConsoleConnection, isHandedOut, takeFragmentUrl } from "./console-connection.js";
+import { checkWriteRights, modeHref } from "./console-mode.js";
+import { IN_USE, requestConsole } from "./console-open.js";
 import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from "./escape-key.js";
+import { guestLabel, pageGuest } from "./guest-ref.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { LogView } from "./log-view.js";
 import { askLogin } from "./login.js";
@@ -33,12 +28,8 @@ import { SendMenu } from "./send-menu.js";
 import { changeFontSize, createTerminal, FONT_SIZES, storedFontSize } from "./terminal.js";
 import { downloadTranscript } from "./transcript.js";
 
-const IN_USE = "SCONS0003E";
-// Our own previous session (before a reload or Reconnect) may take a moment to end.
-const IN_USE_RETRY_MS = 3000;
-
 const query = new URLSearchParams(location.search);
-const guest = query.get("guest") || "";
+const guest = pageGuest(query);
 let device = query.get("device") || "";
 const viewOnly = query.get("mode") === "view";
 // The escape key this page asks for (null: the host's default) and the one in effect.
@@ -115,41 +106,15 @@ async function disconnect() {
   }
 }
 
-/** The page's address in the other mode (`view` or `write`), same guest and device. */
-function modeHref(nextMode) {
-  const next = new URLSearchParams(location.search);
-  next.set("device", device);
-  if (nextMode === "view") {
-    next.set("mode", "view");
-  } else {
-    next.delete("mode");
-  }
-  return "console.html?" + next.toString();
-}
-
 async function requestUrl(force) {
-  const started = performance.now();
-  for (;;) {
-    try {
-      const answer = await openConsole(guest, device, {
-        force,
-        mode: viewOnly ? "view" : "write",
-        escape: askedKey,
-      });
-      device = answer.device;
-      setEscapeKey(answer.escape || escapeKey);
-      return answer;
-    } catch (error) {
-      const retry =
-        error instanceof ApiError &&
-        error.code === IN_USE &&
-        performance.now() - started < IN_USE_RETRY_MS;
-      if (!retry) {
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+  const answer = await requestConsole(guest, device, {
+    force,
+    mode: viewOnly ? "view" : "write",
+    escape: askedKey,
+  });
+  device = answer.device;
+  setEscapeKey(answer.escape || escapeKey);
+  return answer;
 }
 
 /** Connect to `url`, or first ask the REST API for one (`force` takes a busy console over). */
@@ -218,7 +183,7 @@ function setFontSize(size) {
 }
 
 function setTitle() {
-  const name = guest || "?";
+  const name = guest.name ? guestLabel(guest) : "?";
   document.title = format(_("%(guest)s – serial console"), { guest: name });
   $("guest-name").textContent = name;
   $("device-name").textContent = device;
@@ -241,7 +206,7 @@ async function paste() {
 function bindControls() {
   $("reconnect").addEventListener("click", () => connect());
   $("takeover").addEventListener("click", () => connect({ force: true }));
-  $("watch").addEventListener("click", () => location.assign(modeHref("view")));
+  $("watch").addEventListener("click", () => location.assign(modeHref("view", device)));
   $("download").addEventListener("click", () => downloadTranscript(guest, device, report));
   $("disconnect").addEventListener("click", disconnect);
   $("escape-key").addEventListener("change", (event) => location.assign(escapeHref(event.target.value, device)));
@@ -264,16 +229,9 @@ async function reopenedViewOnly() {
   if (viewOnly) {
     return false;
   }
-  const rights = await guestRights(guest);
-  if (rights === null) {
-    return false; // unknown (not logged in yet): the server decides
-  }
-  mayTakeOver = rights.includes("takeover");
-  if (rights.includes("console")) {
-    return false;
-  }
-  location.replace(modeHref("view"));
-  return true;
+  const { reopened, mayTakeOver: may } = await checkWriteRights(guest, device);
+  mayTakeOver = may;
+  return reopened;
 }
 
 async function main() {

@@ -5,6 +5,7 @@
 // whose Cancel has the focus; "Control key…" picks the key in the same dialog.
 
 import { ApiError, sendToGuest, sendOptions } from "./api.js";
+import { guestLabel } from "./guest-ref.js";
 import { _, format } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -37,7 +38,7 @@ function otherItems() {
 
 export class SendMenu {
   /**
-   * `guest`: the guest's name; `device()`: the console device now; `report(text)`: show
+   * `guest`: the guest (guest-ref.js); `device()`: the console device now; `report(text)`: show
    * what happened in the status bar.
    */
   constructor(guest, device, report) {
@@ -184,11 +185,11 @@ export class SendMenu {
     $("control-key-field").hidden = !picking;
     $("send-dialog-text").textContent = picking
       ? format(_("Send a control key to guest %(guest)s, literally (even the escape key):"), {
-          guest: this.guest,
+          guest: guestLabel(this.guest),
         })
       : format(_("Send %(what)s to guest %(guest)s? This may stop or restart it."), {
           what: entry.label.replace(/…$/, ""),
-          guest: this.guest,
+          guest: guestLabel(this.guest),
         });
     this.dialog.returnValue = "";
     return new Promise((resolve) => {

@@ -1,0 +1,97 @@
+// The guest list's hypervisors. With more than one, the guests are grouped by hypervisor,
+// one table body each, headed by the hypervisor's name, its state (connected, connecting
+// or unreachable, since when, and why) and its number of guests; a filter shows one
+// hypervisor's group, or all of them. The filter's choice is kept in the page's address
+// (`?hypervisor=`), so a reload or a bookmark shows the same group.
+
+import { element } from "./dom.js";
+import { _, currentLanguage, format } from "./i18n.js";
+
+const COLUMNS = 3; // guest, state, console devices
+const FILTER_PARAMETER = "hypervisor";
+
+export function hypervisorStateLabel(state) {
+  const labels = {
+    connected: _("connected"),
+    connecting: _("connecting"),
+    unreachable: _("unreachable"),
+  };
+  return labels[state] || state;
+}
+
+/** `[{hypervisor, guests}]` in the order `hypervisors` (GET hypervisors) names them; a
+ * guest of a hypervisor missing there gets a group of its own, of unknown state. */
+export function groupByHypervisor(guests, hypervisors) {
+  const groups = new Map(hypervisors.map((hypervisor) => [hypervisor.name, { hypervisor, guests: [] }]));
+  for (const guest of guests) {
+    const name = guest.hypervisor || "";
+    if (!groups.has(name)) {
+      groups.set(name, { hypervisor: { name, state: "", reason: "", since: null }, guests: [] });
+    }
+    groups.get(name).guests.push(guest);
+  }
+  return [...groups.values()];
+}
+
+function stateText(hypervisor) {
+  const state = hypervisorStateLabel(hypervisor.state);
+  const since = hypervisor.since ? new Date(hypervisor.since) : null;
+  if (!since || Number.isNaN(since.getTime())) {
+    return state;
+  }
+  return format(_("%(state)s since %(time)s"), {
+    state,
+    time: since.toLocaleString(currentLanguage()),
+  });
+}
+
+/** The heading row of a hypervisor's group of `count` guests. */
+export function groupHeading(hypervisor, count) {
+  const cell = element("th", { scope: "rowgroup", colspan: String(COLUMNS), class: "hypervisor" });
+  cell.append(
+    element("span", { class: "hypervisor-name" }, hypervisor.name),
+    " ",
+    element("span", { class: `hypervisor-state hypervisor-${hypervisor.state}` }, stateText(hypervisor)),
+  );
+  if (hypervisor.reason) {
+    cell.append(" ", element("span", { class: "reason" }, hypervisor.reason));
+  }
+  cell.append(" ", element("span", { class: "count" }, format(_("Guests: %(count)s"), { count })));
+  const row = element("tr", { class: "hypervisor-heading" });
+  row.append(cell);
+  return row;
+}
+
+/** The hypervisor the page's address asks to show ("" for all). */
+export function askedHypervisor() {
+  return new URLSearchParams(location.search).get(FILTER_PARAMETER) || "";
+}
+
+/** Keep `name` ("" for all) in the page's address. */
+export function rememberHypervisor(name) {
+  const query = new URLSearchParams(location.search);
+  if (name) {
+    query.set(FILTER_PARAMETER, name);
+  } else {
+    query.delete(FILTER_PARAMETER);
+  }
+  const search = query.toString();
+  history.replaceState(history.state, "", location.pathname + (search ? "?" + search : ""));
+}
+
+/** The filter offers "all" (its first option, from the markup) and each hypervisor;
+ * `chosen` stays selected while that hypervisor is still there. */
+export function fillFilter(select, hypervisors, chosen) {
+  const options = hypervisors.map((hypervisor) =>
+    element("option", { value: hypervisor.name }, hypervisor.name),
+  );
+  select.replaceChildren(select.options[0], ...options);
+  select.value = hypervisors.some((hypervisor) => hypervisor.name === chosen) ? chosen : "";
+}
+
+/** Show only the group of hypervisor `chosen` ("" for all). */
+export function applyFilter(table, chosen) {
+  for (const body of table.tBodies) {
+    body.hidden = chosen !== "" && body.dataset.hypervisor !== chosen;
+  }
+}
