@@ -340,8 +340,17 @@ class RestApi:
         return http.respond(200, visible)
 
     def list_hypervisors(self) -> bytes:
-        """Each hypervisor as the host sees it now; never waits on one."""
-        return http.respond(200, [state.as_json() for state in self.hypervisor_states()])
+        """Each hypervisor as the host sees it now; never waits on one. Under rules, a
+        guest count is of the guests the operator may view, as last listed, so it tells
+        nothing of the others."""
+        subject = subject_of(cherrypy.request.identity)
+        docs = [state.as_json() for state in self.hypervisor_states()]
+        if not self.rights.everywhere(subject, VIEW):
+            for doc in docs:
+                listed = self.guests.last_listed(doc["name"])
+                visible = [g for g in listed or [] if self.rights.allows(subject, g.name, VIEW)]
+                doc["guests"] = None if listed is None else len(visible)
+        return http.respond(200, docs)
 
     def ws_url_prefix(self) -> str:
         """Every console URL this request's client is handed: this, then a token. It is
