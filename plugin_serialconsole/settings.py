@@ -35,6 +35,7 @@ DEFAULTS = {
     "capture_exclude": "",
     "state_dir": "",
     "log_size": "1048576",
+    "record_input": "no",
 }
 MIN_RING_SIZE = 4096
 MAX_RING_SIZE = 64 * 1024 * 1024
@@ -115,7 +116,10 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
             f"to {MAX_LOG_SIZE}"
         )
     try:
-        return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size), int(log_size))
+        record_input = _boolean(section, "record_input")
+        return ConsoleSettings(
+            token_ttl, idle_timeout, grace, int(ring_size), int(log_size), record_input
+        )
     except ValueError as error:
         raise ValueError(f"[{SECTION}] {error}") from None
 

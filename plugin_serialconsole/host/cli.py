@@ -53,6 +53,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "capture": ("serialconsole", "capture"),
     "state_dir": ("serialconsole", "state_dir"),
     "log_size": ("serialconsole", "log_size"),
+    "record_input": ("serialconsole", "record_input"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -223,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="bytes of a console's capture log before it is rotated (one older "
         "generation is kept) [serialconsole] log_size",
+    )
+    add(
+        "--record-input",
+        choices=("yes", "no"),
+        help="yes: a capture also keeps what a console's writer types (typed passwords "
+        "too), so its recordings show input [serialconsole] record_input",
     )
     add(
         "--log-level",
