@@ -113,6 +113,8 @@ CAPTURE_GAP = "SCONS0116L"
 CAPTURE_ATTACHED = "SCONS0117L"
 CAPTURE_ENDED = "SCONS0118L"
 CAPTURE_HOST_DOWN = "SCONS0119L"
+# Recordings (issue 18).
+RECORDING_NOT_FOUND = "SCONS0030E"
 
 messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -258,6 +260,7 @@ messages: dict[str, str | Plural] = {
     CAPTURE_ATTACHED: N_("capture started at %(time)s; the guest was already running"),
     CAPTURE_ENDED: N_("capture ended at %(time)s: %(reason)s"),
     CAPTURE_HOST_DOWN: N_("The host was not running."),
+    RECORDING_NOT_FOUND: N_("Guest %(guest)s has no recording of console session %(session)s."),
 }
 
 

@@ -98,9 +98,10 @@ class SessionManager(SessionCaptures):
                 continue
             try:
                 if action == START:
-                    replay = self._start(session, mode, force, language, escape)
+                    replay, at = self._start(session, mode, force, language, escape), 0.0
                 else:
-                    replay = self._invite(session, socket, mode, language, escape)
+                    invited = self._invite(session, socket, mode, language, escape)
+                    replay, at = invited.replay, invited.at
                 access = Access.of_client(identity, guest.name, mode)
                 token = self._issue(session, socket, action == START, access)
             except InviteFailed as error:
@@ -109,6 +110,7 @@ class SessionManager(SessionCaptures):
                 raise console_unavailable(guest.name, str(error)) from None
             if session.captured:  # a capture's process started long ago: this is the open
                 self._activity(i18n.SESSION_OPENED, session, user)
+                self._recording_opened(session, session.claims[socket], at)
             return Opened(session, token, mode, action == JOIN, replay, escape)
         raise console_in_use(guest.name, device.alias)
 
