@@ -27,6 +27,7 @@ import { ConsoleConnection, isHandedOut, takeFragmentUrl } from "./console-conne
 import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from "./escape-key.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { LogView } from "./log-view.js";
+import { RecordingsView } from "./recordings-view.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
 import { SendMenu } from "./send-menu.js";
@@ -257,6 +258,7 @@ function bindControls() {
     onClose: () => term.focus(),
   });
   logView.bind();
+  new RecordingsView(guest, { onClose: () => term.focus() }).bind();
 }
 
 /** A page asked to write without the right to: reopened view only. Else false. */
