@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from plugin_serialconsole import capturelog
+
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 READ_CHUNK = 64 * 1024
 MAX_LINE = 1024 * 1024  # a line longer than this is not one this module wrote
 
@@ -79,3 +82,47 @@ def read_events(
         if until is not None and event.time > until:
             return
         yield event
+
+
+@dataclass
+class PendingInput:
+    """Input waiting for the capture log's writer thread, at most ``ceiling`` bytes (its
+    owner's lock is held around every call)."""
+
+    ceiling: int
+    events: list[InputEvent] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, event: InputEvent) -> None:
+        """Queue ``event``; beyond the ceiling it is not recorded."""
+        if self.size + len(event.data) <= self.ceiling:
+            self.events.append(event)
+            self.size += len(event.data)
+
+    def take(self) -> list[InputEvent]:
+        events, self.events, self.size = self.events, [], 0
+        return events
+
+
+@dataclass
+class InputFile:
+    """The input record a capture appends to (``fd`` -1 while not open)."""
+
+    fd: int = -1
+    size: int = 0
+
+    def open(self, directory_fd: int, name: str) -> None:
+        self.fd = capturelog.open_file(directory_fd, name, _APPEND)
+        self.size = os.fstat(self.fd).st_size
+
+    def append(self, event: InputEvent) -> None:
+        line = encode(event)
+        written = 0
+        while written < len(line):
+            written += os.write(self.fd, line[written:])
+        self.size += written
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

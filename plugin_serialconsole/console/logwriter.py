@@ -11,12 +11,10 @@ too large for that, the writer is woken at ``FLUSH_BYTES``; should the disk stil
 ``MAX_PENDING`` behind, newer output is not queued but counted, and the log says how much
 is missing there.
 
-A console session opening or ending cuts the log (``cut``): the output after it starts a
-stretch of its own, marked at a later millisecond than the cut, and a cut is at a later
-millisecond than any stretch before it (within one millisecond, marks move on a little
-ahead of the clock), so the session's stretch of the log is found by time exactly.
-With ``keeps_input``, what a writer typed is written beside the log (``record_input``;
-format: ``inputlog``) by the same thread, and rotates with it.
+A console session opening or ending cuts the log (``cut``; times: ``sessioncuts``): the
+output after it starts a stretch of its own, so the session's stretch of the log is
+found by time exactly. With ``keeps_input``, what a writer typed is written beside the
+log (``record_input``; format: ``inputlog``) by the same thread, and rotates with it.
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ from plugin_serialconsole.capturelog import (
     utc,
 )
 from plugin_serialconsole.console.logbatch import Batch
+from plugin_serialconsole.console.sessioncuts import SessionCuts
 from plugin_serialconsole.rundir import check_private_dir, open_private_dir
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,6 @@ FLUSH_BYTES = 2 * 1024 * 1024  # this much waiting wakes the writer early (large
 LINGER = 0.1  # seconds the writer gathers output before writing it
 QUIET = 1.0  # seconds without output after which a flood's buffers are given back
 CLOSE_TIMEOUT = 5.0
-CUT_STEP = 0.001  # the index's resolution: output after a cut is marked this much later
 BOOT_DEBOUNCE = 2.0  # seconds: no guest reboots twice within them
 INDEX_SHARE = 4  # an index grows past 1/INDEX_SHARE of its log's size (+ INDEX_SLACK) by
 INDEX_SLACK = 4096  # capture ends only: stretch starts are marked while it is smaller
@@ -70,15 +68,11 @@ class LogWriter:
         self._dir_fd = -1
         self._log_fd = -1
         self._index_fd = -1
-        self._input_fd = -1
         self._size = 0
         self._index_size = 0
-        self._input_size = 0
-        self._typed: list[inputlog.InputEvent] = []
-        self._typed_size = 0
-        self._cut_at: float | None = None  # a cut that output has not followed yet
-        self._latest = 0.0  # the latest stretch, input or cut queued, to the millisecond
-        self._last_cut = 0.0
+        self._input = inputlog.InputFile()
+        self._typed = inputlog.PendingInput(MAX_PENDING)
+        self._cuts = SessionCuts()
         self._marked = False  # whether this capture has marked a stretch yet
         self._stretch_time = 0.0  # the writer's: when the stretch being written started
         self._queued_stretch = -STRETCH  # when the last stretch queued started
@@ -122,9 +116,7 @@ class LogWriter:
         self._size = os.fstat(self._log_fd).st_size
         self._index_size = os.fstat(self._index_fd).st_size
         if self.keeps_input:
-            name = file_name(self.console, INPUT)
-            self._input_fd = capturelog.open_file(self._dir_fd, name, _APPEND)
-            self._input_size = os.fstat(self._input_fd).st_size
+            self._input.open(self._dir_fd, file_name(self.console, INPUT))
 
     def mark_boot(self) -> None:
         """The guest rebooted: a boot line, in order with the output around it. One per
@@ -143,9 +135,7 @@ class LogWriter:
         """A console session opens or ends now: the output from now on starts a stretch of
         its own, marked later than the time returned (unix time, to the millisecond)."""
         with self._ready:
-            now = max(round(time.time(), 3), self._latest + CUT_STEP)
-            self._cut_at = self._latest = self._last_cut = now
-            return now
+            return self._cuts.cut(time.time())
 
     def record_input(self, session: str, data: bytes) -> None:
         """Queue what the writer of ``session`` typed, if input is recorded; never blocks
@@ -153,14 +143,11 @@ class LogWriter:
         if not self.keeps_input:
             return
         with self._ready:
-            if self._closing or self._typed_size + len(data) > MAX_PENDING:
+            if self._closing:
                 return
-            if not self._typed:
+            if not self._typed.events:
                 self._ready.notify()
-            now = max(round(time.time(), 3), self._last_cut + CUT_STEP)  # after its open
-            self._latest = max(self._latest, now)
-            self._typed.append(inputlog.InputEvent(now, session, data))
-            self._typed_size += len(data)
+            self._typed.add(inputlog.InputEvent(self._cuts.typed(time.time()), session, data))
 
     def _queue_line(self, data: bytes) -> None:
         with self._ready:
@@ -194,14 +181,9 @@ class LogWriter:
         return True
 
     def _add(self, data: bytes, now: float) -> None:
-        stretch, cut = None, self._cut_at is not None
-        if self._cut_at is not None:
-            stretch = max(round(now, 3), self._cut_at + CUT_STEP)
-            self._cut_at = None
-        elif now - self._queued_stretch >= STRETCH:
-            stretch = now
+        stretch, cut = self._cuts.stretch(now, now - self._queued_stretch >= STRETCH)
         if stretch is not None:
-            self._queued_stretch, self._latest = stretch, max(self._latest, round(stretch, 3))
+            self._queued_stretch = stretch
         self._filling.add(data, stretch, cut)
 
     def close(self, why: str) -> None:
@@ -226,7 +208,7 @@ class LogWriter:
     def _write_all(self) -> None:
         while True:
             with self._ready:
-                while not (self._filling.size or self._lost or self._typed or self._closing):
+                while not (self._filling.size or self._lost or self._typed.events or self._closing):
                     if not self._ready.wait(QUIET if self._holds_memory() else None):
                         self._filling.clear(release=True)  # quiet a while: memory back
                         self._spare.clear(release=True)
@@ -234,7 +216,7 @@ class LogWriter:
                     self._ready.wait(LINGER)  # gather more: fewer, larger writes
                 batch, self._filling = self._filling, self._spare
                 lost, self._lost = self._lost, 0
-                typed, self._typed, self._typed_size = self._typed, [], 0
+                typed = self._typed.take()
                 closing = self._closing
             try:
                 self._write_batch(batch)
@@ -281,13 +263,9 @@ class LogWriter:
 
     def _write_input(self, typed: list[inputlog.InputEvent]) -> None:
         for event in typed:
-            if self._input_size >= self.limit:
+            if self._input.size >= self.limit:
                 self._rotate()
-            line = inputlog.encode(event)
-            written = 0
-            while written < len(line):
-                written += os.write(self._input_fd, line[written:])
-            self._input_size += written
+            self._input.append(event)
 
     def _append(self, data: memoryview) -> None:
         if skip := self._rotated_away(len(data)):
@@ -338,10 +316,11 @@ class LogWriter:
         self._mark(self._stretch_time)
 
     def _close_log_files(self) -> None:
-        for fd in (self._log_fd, self._index_fd, self._input_fd):
+        for fd in (self._log_fd, self._index_fd):
             if fd >= 0:
                 os.close(fd)
-        self._log_fd = self._index_fd = self._input_fd = -1
+        self._log_fd = self._index_fd = -1
+        self._input.close()
 
     def _close_files(self) -> None:
         self._close_log_files()
