@@ -63,6 +63,18 @@ class TimedLog:
                 index.close()
         return None
 
+    def capture_end_after(self, moment: float) -> Mark | None:
+        """The first end of the capture the index marks from ``moment`` on, if any."""
+        for generation in self._generations:
+            index = Index(generation.index_fd)
+            try:
+                marks = index.marks_from(lambda mark: mark.time >= moment)
+                if (ended := next((m for m in marks if m.ended is not None), None)) is not None:
+                    return ended
+            finally:
+                index.close()
+        return None
+
     def events(
         self, since: float | None, until: float | None, session: str | None = None
     ) -> Iterator[Event]:

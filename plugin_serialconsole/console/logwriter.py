@@ -193,7 +193,7 @@ class LogWriter:
                 return
             now = time.time()
             self._add(banner(i18n.CAPTURE_ENDED, time=utc(now), reason=why), now)
-            self._filling.end(now, why)
+            self._filling.end(self._cuts.ended(now), why)  # after every session's cut
             self._closing = True
             self._ready.notify()
         if self._thread is not None:

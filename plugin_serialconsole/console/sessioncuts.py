@@ -42,6 +42,11 @@ class SessionCuts:
             return now, False
         return None, False
 
+    def ended(self, now: float) -> float:
+        """The capture ends ``now``: when, after every cut (so it ends the sessions)."""
+        self._latest = max(_ms(now), self._latest + STEP)
+        return self._latest
+
     def typed(self, now: float) -> float:
         """Input comes ``now``: its time, after the last cut (its session's open)."""
         moment = max(_ms(now), self._last_cut + STEP)

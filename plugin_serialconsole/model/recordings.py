@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,25 +53,10 @@ class Recordings:
                 return []
             for device in guest.consoles:
                 key = console_id(guest.uuid, device.alias, guest.hypervisor)
-                sessions = self.index.sessions(directory, key)
-                if not sessions:
-                    continue
-                oldest = self._oldest(directory, key)
-                found += [_as_json(s, oldest) for s in sessions]
+                if sessions := self.index.sessions(directory, key):
+                    found += _console_sessions(directory, key, sessions)
         found.sort(key=lambda doc: doc["start"], reverse=True)
         return found[:MAX_LISTED]
-
-    def _oldest(self, directory: int, key: str) -> float:
-        """When the oldest output the log of ``key`` holds was written: -inf while none
-        is written yet (nothing is gone), +inf without a log (everything is)."""
-        try:
-            with TimedLog(directory, key) as log:
-                if not log.exists():
-                    return math.inf
-                oldest = log.first_time()
-        except OSError:
-            return math.inf
-        return oldest if oldest is not None else -math.inf
 
     def find(self, guest: Guest, session: str) -> tuple[str, SessionRecord]:
         """(console id, the session ``session`` of ``guest``); 404 when the index has none."""
@@ -87,6 +73,7 @@ class Recordings:
         """(a file name, the asciicast of session ``session`` of ``guest``, a line at a time)."""
         key, record = self.find(guest, session)
         log = self.logs.open_timed(key, guest.name, record.device)
+        record = _ended(log, record)
         until = record.end + AFTER_CUT if record.end is not None else None
         events = log.events(record.start + AFTER_CUT, until, record.session)
         title = f"{guest.name} {record.device} {record.user} {_iso(record.start)}"
@@ -110,6 +97,29 @@ def log_cast(
     return device.alias, _closing(
         log, asciicast.cast_lines(Header(start, title), log.events(since, until))
     )
+
+
+def _console_sessions(directory: int, key: str, sessions: list[SessionRecord]) -> list[dict]:
+    """The JSON of the sessions of console ``key``: each with its end, and whether the log
+    still holds its start (while none of it is written yet, nothing is gone)."""
+    try:
+        with TimedLog(directory, key) as log:
+            oldest = log.first_time() if log.exists() else math.inf
+            oldest = -math.inf if oldest is None else oldest
+            return [_as_json(_ended(log, session), oldest) for session in sessions]
+    except OSError:
+        return [_as_json(session, math.inf) for session in sessions]
+
+
+def _ended(log: TimedLog, record: SessionRecord) -> SessionRecord:
+    """``record``, its end that the index lacks (the host stopped before it could write it)
+    taken from the log: the capture's end after its start, if the log says so."""
+    if record.end is not None:
+        return record
+    ended = log.capture_end_after(record.start)
+    if ended is None:
+        return record
+    return replace(record, end=ended.time, reason=ended.ended or "")
 
 
 def _closing(log: TimedLog, lines: Iterator[bytes]) -> Iterator[bytes]:

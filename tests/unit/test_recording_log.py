@@ -12,6 +12,11 @@ import pytest
 from plugin_serialconsole import asciicast, inputlog
 from plugin_serialconsole.asciicast import Header
 from plugin_serialconsole.console.logwriter import LogWriter
+from plugin_serialconsole.ids import console_id
+from plugin_serialconsole.model.capture_logs import CaptureLogs
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.recording_index import RecordingIndex
+from plugin_serialconsole.model.recordings import Recordings
 from plugin_serialconsole.timedlog import INPUT, OUTPUT, Event, TimedLog
 
 CONSOLE = "0123456789abcdef01234567"
@@ -134,3 +139,24 @@ def test_a_character_split_between_two_reads_stays_whole():
     assert "\ufffd" not in "".join(text for _, _, text in found)
     _, cut_short = cast((100.0, OUTPUT, b"a" + euro[:2]))  # the log ends inside it
     assert cut_short == [[0.0, "o", "a"], [0.0, "o", "\ufffd"]]
+
+
+def test_a_session_whose_end_the_index_lacks_ends_with_its_capture(logs):
+    guest = Guest("g", "3d1a9a4c-5e2b-4b7a-9f60-0c0de00000aa", "running",
+                  (ConsoleDevice("serial0", "serial"),))  # fmt: skip
+    key = console_id(guest.uuid, "serial0", guest.hypervisor)
+    writer = LogWriter(logs, key, LIMIT)
+    writer.open(booted=False)
+    writer.record(b"before\r\n")
+    opened = writer.cut()
+    RecordingIndex(logs).opened(key, "aa11", "alice", "write", "serial0", opened)
+    writer.record(b"during\r\n")
+    writer.close("the host was killed")  # so the host never wrote the session's end
+    recordings = Recordings(CaptureLogs(logs))
+    (listed,) = recordings.list(guest)
+    assert listed["end"] is not None and listed["reason"] == "the host was killed"
+    assert (listed["operator"], listed["complete"]) == ("alice", True)
+    _, lines = recordings.cast(guest, "aa11")
+    _, *found = [json.loads(line) for line in lines]
+    text = "".join(event[2] for event in found)
+    assert text.startswith("during\r\n") and "capture ended at" in text and "before" not in text
