@@ -168,9 +168,10 @@ export class RecordingsView {
     $("recording-player").replaceChildren();
     this.player = window.AsciinemaPlayer.create({ data: this.cast }, $("recording-player"), {
       autoPlay: true,
+      controls: true, // play/pause and the timeline to seek on, not only while hovered
       startAt,
       speed: Number($("recording-speed").value),
-      fit: "width",
+      fit: "both", // within its box: the control bar stays in sight
       terminalFontFamily: FONT,
       markers: this.typed.map((event) => [event.time, visible(event.text)]),
     });
