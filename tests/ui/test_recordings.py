@@ -11,7 +11,7 @@ from playwright.sync_api import Page
 
 from tests.integration.helpers import Host, wait_for
 
-from .browser import console_url, js, wait_js, wait_state, wait_terminal_line
+from .browser import console_url, js, wait_js, wait_recorded, wait_state, wait_terminal_line
 
 
 @pytest.fixture
@@ -33,8 +33,10 @@ def test_a_recorded_session_plays_back_in_the_page(recording_host, open_context)
     wait_terminal_line(page, "played-back-line")
     page.get_by_role("button", name="Disconnect").click()
     wait_state(page, "disconnected")
+    wait_recorded(host, "mock-vm", "played-back-line")
     page.get_by_role("button", name="Reconnect").click()  # a second session, to list both
     wait_state(page, "connected")
+    wait_for(lambda: len(host.get("vms/mock-vm/recordings").json()) == 2, 10.0, "2 sessions")
 
     page.get_by_role("button", name="Recordings").click()
     wait_js(page, "document.querySelectorAll('#recordings-list tr').length === 2")
