@@ -138,12 +138,15 @@ class LogWriter:
             return self._cuts.cut(time.time())
 
     def record_input(self, session: str, data: bytes) -> None:
-        """Queue what the writer of ``session`` typed, if input is recorded; never blocks
-        (beyond ``MAX_PENDING`` waiting, input is not recorded)."""
-        if not self.keeps_input:
-            return
+        """The writer of ``session`` typed ``data``: the output that answers it starts a
+        stretch (so a recording shows the echo when it came, not up to a second early), and
+        with ``keeps_input`` the input is queued for its record; never blocks (beyond
+        ``MAX_PENDING`` waiting, input is not recorded)."""
         with self._ready:
             if self._closing:
+                return
+            self._queued_stretch = -STRETCH
+            if not self.keeps_input:
                 return
             if not self._typed.events:
                 self._ready.notify()

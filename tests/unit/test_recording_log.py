@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,23 @@ def test_a_session_whose_end_the_index_lacks_ends_with_its_capture(logs):
     _, *found = [json.loads(line) for line in lines]
     text = "".join(event[2] for event in found)
     assert text.startswith("during\r\n") and "capture ended at" in text and "before" not in text
+
+
+def test_the_answer_to_typing_is_timed_when_it_came(logs):
+    writer = LogWriter(logs, CONSOLE, LIMIT)  # record_input = no: still timed
+    writer.open(booted=False)
+    opened = writer.cut()
+    writer.record(b"# ")
+    writer.record_input("aa11", b"l")
+    typed_at = time.time()
+    wait_for_clock(typed_at + 0.05)  # within the second the prompt's stretch started
+    writer.record(b"l")
+    writer.close("done")
+    found = [e for e in events(logs, opened, None) if e.kind == OUTPUT]
+    assert found[0].data == b"# " and found[1].data.startswith(b"l\r\n-- serialconsole")
+    assert found[1].time >= typed_at + 0.05 - 0.001 > found[0].time
+
+
+def wait_for_clock(moment: float) -> None:
+    while time.time() < moment:
+        time.sleep(moment - time.time())
