@@ -128,6 +128,7 @@ def test_any_time_range_of_the_log_exports_as_asciicast(capturing, connect):
     path = "vms/mock-vm/serial/log"
     response = fetch_cast(host, path, received[-20:], format="cast", since=listed["start"])
     assert response.headers["Content-Type"] == CAST
+    assert response.headers["Transfer-Encoding"] == "chunked"  # streamed as it is read
     header, events = parse_cast(response.content)
     assert joined(events, "o").encode().startswith(received[replay:])
     whole = parse_cast(host.get("vms/mock-vm/serial/log", params={"format": "cast"}).content)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,24 @@ def test_the_answer_to_typing_is_timed_when_it_came(logs):
 def wait_for_clock(moment: float) -> None:
     while time.time() < moment:
         time.sleep(moment - time.time())
+
+
+def test_a_large_log_exports_a_piece_at_a_time(logs):
+    limit = 8 * 1024 * 1024
+    writer = LogWriter(logs, CONSOLE, limit)
+    writer.open(booted=False)
+    line = b"%07d\r\n"
+    body = b"".join(line % n for n in range(600_000))  # 5.4 MB
+    for start in range(0, len(body), 65536):
+        writer.record(body[start : start + 65536])
+    writer.close("done")
+    tracemalloc.start()
+    try:
+        with timed(logs) as log:
+            out = 0
+            for text in asciicast.cast_lines(Header(0.0), log.events(None, None)):
+                out += len(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out > len(body) and peak < 1024 * 1024  # never the whole log in memory
