@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import attack, capture, load, mock, real, remote, report, rest
+from bench import attack, capture, load, mock, real, recording, remote, report, rest
 from bench.terminal import BenchFailure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--skip-real", action="store_true", help="no real guest (real, remote parts)")
     add(
         "--parts",
-        default="mock,load,attack,rest,capture,real,remote",
+        default="mock,load,attack,rest,capture,recording,real,remote",
         help="comma-separated parts to run",
     )
     add("--json", type=Path, default=REPO / "build" / "bench.json", help="JSON output file")
@@ -64,6 +64,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
         "rest": lambda: rest.run(args, workdir),
         "real": lambda: real.run(args),
         "capture": lambda: capture.run(args, workdir),
+        "recording": lambda: recording.run(args, workdir),
         "remote": lambda: remote.run(args),
     }
     wanted = [part for part in args.parts.split(",") if part]
@@ -91,7 +92,7 @@ def run_parts(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict, list
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    known = {"mock", "load", "attack", "rest", "capture", "real", "remote", ""}
+    known = {"mock", "load", "attack", "rest", "capture", "recording", "real", "remote", ""}
     unknown = set(args.parts.split(",")) - known
     if unknown:
         build_parser().error(f"unknown parts: {', '.join(sorted(unknown))}")

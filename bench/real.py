@@ -273,21 +273,25 @@ def idle_session_memory(host: Host, guest: TinyGuest) -> dict[str, float]:
         close_console(host, opened.term, guest.name)
 
 
-def captured_figures(guest: TinyGuest, args: argparse.Namespace) -> dict[str, dict]:
+def captured_figures(
+    guest: TinyGuest, args: argparse.Namespace, opens: int, record_input: str = "no"
+) -> dict[str, dict]:
     """Open → first byte on the guest while a capture holds its console (issue 15): no new
-    libvirt console, no wait for QEMU's pty poll; and ``seq`` through the captured console
-    (KB/s, median of ``args.reps``), every byte also going to the capture log."""
+    libvirt console, no wait for QEMU's pty poll (``opens`` times); and ``seq`` through the
+    captured console (KB/s, median of ``args.reps``), every byte also going to the capture
+    log, and with ``record_input`` (issue 18) what is typed beside it."""
     body = seq_bytes(args.real_seq)
     with tempfile.TemporaryDirectory(prefix="scbench") as workdir:
         config = config_file(Path(workdir), "serialconsole", capture_include=guest.name)
         host = start_host("--config", str(config), "--capture", "all",
-                          "--state-dir", f"{workdir}/state", source=("--uri", URI))  # fmt: skip
+                          "--state-dir", f"{workdir}/state", "--record-input", record_input,
+                          source=("--uri", URI))  # fmt: skip
         try:
             capture.wait_until(
                 "the capture", lambda: len(capture.captures(host)) == 1, capture.UP_TIMEOUT
             )
             totals = []
-            for _ in range(args.opens):
+            for _ in range(opens):
                 opened = open_first_byte(host, guest.name, nudge=b"\r")
                 totals.append(opened.total)
                 capture.leave(host, guest.name, opened.term)
@@ -300,7 +304,9 @@ def captured_figures(guest: TinyGuest, args: argparse.Namespace) -> dict[str, di
             finally:
                 capture.leave(host, guest.name, opened.term)
             return {
-                "open": {"p50_s": percentile(totals, 0.5), "p90_s": percentile(totals, 0.9)},
+                "open": {"p50_s": percentile(totals, 0.5), "p90_s": percentile(totals, 0.9)}
+                if totals
+                else {},
                 "throughput": {"kb_s": statistics.median(rates), "runs_kb_s": rates},
             }
         finally:
@@ -317,11 +323,13 @@ def run(args: argparse.Namespace) -> dict:
             figures["idle"] = idle_session_memory(host, guest)
         finally:
             host.finish()
-        captured = captured_figures(guest, args)
+        captured = captured_figures(guest, args, args.opens)
+        recorded = captured_figures(guest, args, 0, record_input="yes")
         figures["captured_open"] = captured["open"]
-        figures["captured_throughput"] = captured["throughput"]
-        captured["throughput"]["ratio"] = (
-            captured["throughput"]["kb_s"] / figures["throughput"]["pipeline_kb_s"]
-        )
+        for name, measured in (("captured", captured), ("recorded", recorded)):
+            figures[f"{name}_throughput"] = measured["throughput"]
+            measured["throughput"]["ratio"] = (
+                measured["throughput"]["kb_s"] / figures["throughput"]["pipeline_kb_s"]
+            )
         figures["guest"] = {"domain_start_s": guest.start_seconds}
         return figures

@@ -149,6 +149,12 @@ def targets(results: dict) -> list[Target]:
               "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
         check("throughput, captured / not captured (real)", "real.captured_throughput.ratio",
               "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
+        check("throughput, record_input = yes / not captured (real)",
+              "real.recorded_throughput.ratio", "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
+        check("throughput, record_input = no / not captured (mock)",
+              "recording.input_no_ratio", "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
+        check("throughput, record_input = yes / not captured (mock)",
+              "recording.input_yes_ratio", "≥ 0.95×", lambda v: v >= 0.95, "{:.2f}×"),
     ]  # fmt: skip
 
 
@@ -255,8 +261,21 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("capture.captured_mb_s", "capture.plain_mb_s"), ()),
         (f"seq {args.real_seq} throughput, real, captured / not captured", "{:.0f}", " KB/s",
          ("real.captured_throughput.kb_s", "real.throughput.pipeline_kb_s"), ()),
+        (f"seq {args.real_seq} throughput, real, captured with record_input = yes", "{:.0f}",
+         " KB/s", ("real.recorded_throughput.kb_s",), ()),
         ("console process CPU per 100 MB of seq, captured / not captured", "{:.2f}", " s",
          ("capture.captured_cpu_s", "capture.plain_cpu_s"), ()),
+        (f"seq {args.mock_seq} throughput, mock, record_input yes / no / not captured",
+         "{:.1f}", " MB/s", ("recording.input_yes_mb_s", "recording.input_no_mb_s",
+                             "recording.plain_mb_s"), ()),
+        ("console process CPU per 100 MB of seq, record_input yes / no / not captured / "
+         "yes with 64 MiB logs", "{:.2f}", " s",
+         ("recording.input_yes_cpu_s_per_100mb", "recording.input_no_cpu_s_per_100mb",
+          "recording.plain_cpu_s_per_100mb", "recording.input_yes_64mib_cpu_s_per_100mb"), ()),
+        ("disk written per MB of seq output, record_input yes / no (1 MiB logs: a flood "
+         "rotates most away unwritten) / yes with 64 MiB logs", "{:.0f}", " bytes",
+         ("recording.input_yes_disk_bytes_per_mb", "recording.input_no_disk_bytes_per_mb",
+          "recording.input_yes_64mib_disk_bytes_per_mb"), ()),
         (f"idle CPU, {n} captures", "{:.2f}", "% of a core", ("capture.idle_cpu_pct",), ()),
     ]  # fmt: skip
     return [

@@ -4,9 +4,12 @@ A console process that captures a guest appends what the guest prints to
 ``<logs dir>/<console id>.log`` and, beside it, a time index ``<console id>.idx``: one
 line ``<offset> <unix time>`` each time a stretch of output starts (output at least
 ``STRETCH`` seconds after the last stretch's start), so the log can be cut by time; a line
-``<offset> <unix time> end <why>`` when the capture ends. When the log would grow past
-its limit, both files move to ``.log.1`` / ``.idx.1`` (one older generation, replacing
-the one before) and new ones start. File names come from the console id (a hash of the
+``<offset> <unix time> end <why>`` when the capture ends; a stretch also starts where a
+console session opens or ends (``LogWriter.cut``), so a session's recording is cut out by
+time exactly. With ``record_input``, what writers typed goes to ``<console id>.in``
+(``inputlog``). When the log (or the input record) would grow past its limit, the files
+move to ``.log.1`` / ``.idx.1`` / ``.in.1`` (one older generation, replacing the one
+before) and new ones start. File names come from the console id (a hash of the
 guest UUID and device alias), never from anything a guest or client chose.
 
 Files are opened relative to the private logs directory's descriptor, never through a
@@ -21,7 +24,7 @@ import mmap
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,6 +32,7 @@ from plugin_serialconsole import i18n
 
 LOG = ".log"
 INDEX = ".idx"
+INPUT = ".in"  # what writers typed, when recorded (``inputlog``)
 OLDER = ".1"
 GENERATIONS = (OLDER, "")  # oldest first
 OPEN_ATTEMPTS = 5  # openings of a log rotating meanwhile before giving up
@@ -94,7 +98,7 @@ def _parse_mark(line: bytes) -> Mark | None:
     return None
 
 
-class _Index:
+class Index:
     """An index file seen through ``mmap``: lines found by bisecting, never all parsed."""
 
     def __init__(self, fd: int) -> None:
@@ -114,6 +118,11 @@ class _Index:
     def first(self, after: Callable[[Mark], bool]) -> Mark | None:
         """The first mark for which ``after`` holds (false before it, true from it on, as
         the index is in time order); None when there is none."""
+        low = self._first_line(after)
+        return self._line(low)[0] if low < len(self._data) else None
+
+    def _first_line(self, after: Callable[[Mark], bool]) -> int:
+        """Where the line of the first mark for which ``after`` holds starts."""
         low, high = 0, len(self._data)  # line starts; the mark sought starts in [low, high]
         while low < high:
             start = self._data.rfind(b"\n", low, (low + high) // 2) + 1 or low
@@ -122,7 +131,15 @@ class _Index:
                 high = start
             else:
                 low = following
-        return self._line(low)[0] if low < len(self._data) else None
+        return low
+
+    def marks_from(self, after: Callable[[Mark], bool]) -> Iterator[Mark]:
+        """The marks from the first for which ``after`` holds on, read one line at a time."""
+        start = self._first_line(after)
+        while start < len(self._data):
+            mark, start = self._line(start)
+            if mark is not None:
+                yield mark
 
     def last(self) -> Mark | None:
         end = len(self._data)
@@ -135,14 +152,15 @@ class _Index:
 
 
 @dataclass
-class _Generation:
-    """One generation's log and index, opened together."""
+class Generation:
+    """One generation's log, index and input record, opened together (-1: no such file)."""
 
-    log_fd: int
-    index_fd: int
+    log_fd: int = -1
+    index_fd: int = -1
+    input_fd: int = -1
 
     def close(self) -> None:
-        for fd in (self.log_fd, self.index_fd):
+        for fd in (self.log_fd, self.index_fd, self.input_fd):
             if fd >= 0:
                 os.close(fd)
 
@@ -166,23 +184,27 @@ def _still_named(directory_fd: int, name: str, fd: int) -> bool:
     return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
-def _open_generations(directory_fd: int, console: str) -> list[_Generation]:
+def _fds(generation: Generation) -> tuple[int, int, int]:
+    return generation.log_fd, generation.index_fd, generation.input_fd
+
+
+def open_generations(directory_fd: int, console: str) -> list[Generation]:
     """Both generations' files, oldest first, opened as one consistent set: a rotation
     while they were being opened (a name now another file) has them opened again."""
     for _ in range(OPEN_ATTEMPTS):
-        generations: list[_Generation] = []
+        generations: list[Generation] = []
         try:
-            names = [
-                (file_name(console, LOG, g), file_name(console, INDEX, g)) for g in GENERATIONS
-            ]
-            for log_name, index_name in names:
-                generation = _Generation(_open_or_none(directory_fd, log_name), -1)
+            names = [[file_name(console, s, g) for s in (LOG, INDEX, INPUT)] for g in GENERATIONS]
+            for log_name, index_name, input_name in names:
+                generation = Generation()
                 generations.append(generation)
+                generation.log_fd = _open_or_none(directory_fd, log_name)
                 generation.index_fd = _open_or_none(directory_fd, index_name)
+                generation.input_fd = _open_or_none(directory_fd, input_name)
             if all(
-                _still_named(directory_fd, log_name, g.log_fd)
-                and _still_named(directory_fd, index_name, g.index_fd)
-                for (log_name, index_name), g in zip(names, generations, strict=True)
+                _still_named(directory_fd, name, fd)
+                for generation_names, g in zip(names, generations, strict=True)
+                for name, fd in zip(generation_names, _fds(g), strict=True)
             ):
                 return generations
         except BaseException:
@@ -196,10 +218,10 @@ def _open_generations(directory_fd: int, console: str) -> list[_Generation]:
 
 def last_mark(directory_fd: int, console: str) -> Mark | None:
     """The newest index line of the log of ``console``, if it has one."""
-    generations = _open_generations(directory_fd, console)
+    generations = open_generations(directory_fd, console)
     try:
         for generation in reversed(generations):
-            index = _Index(generation.index_fd)
+            index = Index(generation.index_fd)
             try:
                 if (mark := index.last()) is not None:
                     return mark
@@ -220,13 +242,13 @@ def last_written(directory_fd: int, console: str) -> float | None:
     return None
 
 
-def _span(generation: _Generation, since: float | None, until: float | None) -> tuple[int, int]:
+def _span(generation: Generation, since: float | None, until: float | None) -> tuple[int, int]:
     """Where in the generation's log the stretches that started from ``since`` until
     ``until`` lie (start, end); found by bisecting its index."""
     size = os.fstat(generation.log_fd).st_size
     if since is None and until is None:
         return 0, size
-    index = _Index(generation.index_fd)
+    index = Index(generation.index_fd)
     try:
         first = index.first(lambda mark: since is None or mark.time >= since)
         after = index.first(lambda mark: until is not None and mark.time > until)
@@ -247,7 +269,7 @@ def read_log(
     """The log of ``console``, both generations, cut to the stretches that started from
     ``since`` until ``until`` (unix times; either may be None), and of that the last
     ``tail`` bytes (all if None). Only the bytes answered are read."""
-    generations = _open_generations(directory_fd, console)
+    generations = open_generations(directory_fd, console)
     try:
         spans = [(g.log_fd, *_span(g, since, until)) for g in generations if g.log_fd >= 0]
         if tail is not None:

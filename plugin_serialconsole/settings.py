@@ -40,6 +40,7 @@ DEFAULTS = {
     "audit_log": "",
     "audit_log_size": "10485760",
     "audit_journal": "auto",
+    "record_input": "no",
 }
 AUDIT_LOG = "audit.log"  # in the state directory, unless audit_log says where
 MIN_RING_SIZE = 4096
@@ -153,7 +154,10 @@ def _console_settings(section: dict[str, str]) -> ConsoleSettings:
             f"to {MAX_LOG_SIZE}"
         )
     try:
-        return ConsoleSettings(token_ttl, idle_timeout, grace, int(ring_size), int(log_size))
+        record_input = _boolean(section, "record_input")
+        return ConsoleSettings(
+            token_ttl, idle_timeout, grace, int(ring_size), int(log_size), record_input
+        )
     except ValueError as error:
         raise ValueError(f"[{SECTION}] {error}") from None
 

@@ -47,7 +47,10 @@ def open_log(spec: ConsoleSpec) -> LogWriter | None:
     """The capture's log, if it keeps one and it can be opened (else it runs without)."""
     if not spec.capture or not spec.log_dir:
         return None
-    writer = LogWriter(Path(spec.log_dir), spec.socket_path.name, spec.settings.log_size)
+    settings = spec.settings
+    writer = LogWriter(
+        Path(spec.log_dir), spec.socket_path.name, settings.log_size, settings.record_input
+    )
     try:
         writer.open(spec.booted)
     except (OSError, ValueError) as error:
@@ -90,10 +93,11 @@ async def serve(spec: ConsoleSpec) -> int:
         report(protocol.encode(protocol.FAILED, reason=error.reason, params=error.params))
         return 1
     capture_log = open_log(spec)
-    record = capture_log.record if capture_log is not None else None
     if capture_log is not None:
         guest.on_reboot = capture_log.mark_boot
-    server = ConsoleServer(guest, spec.sockets_dir, report, spec.settings, spec.capture, record)
+    server = ConsoleServer(
+        guest, spec.sockets_dir, report, spec.settings, spec.capture, capture_log
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.finish, Reason.HOST_STOPPING)

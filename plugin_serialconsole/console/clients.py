@@ -39,6 +39,7 @@ class Client:
         self.mode = invitation.mode
         self.language = invitation.invite.language
         self.escape = invitation.invite.escape
+        self.session = invitation.invite.session
         self.reader = reader
         self.writer = writer
         self.cursor = cursor

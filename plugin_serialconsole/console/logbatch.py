@@ -22,6 +22,7 @@ class Mark:
     offset: int
     time: float
     ended: str | None = None
+    cut: bool = False  # a console session opens or ends here: always marked in the index
 
 
 @dataclass
@@ -36,10 +37,11 @@ class Batch:
     size: int = 0
     marks: list[Mark] = field(default_factory=list)
 
-    def add(self, data: bytes, stretch_starts: float | None = None) -> None:
-        """Append ``data``; a new stretch of output starts with it at ``stretch_starts``."""
+    def add(self, data: bytes, stretch_starts: float | None = None, cut: bool = False) -> None:
+        """Append ``data``; a new stretch of output starts with it at ``stretch_starts``
+        (one that is always marked, with ``cut``)."""
         if stretch_starts is not None:
-            self.marks.append(Mark(self.size, stretch_starts))
+            self.marks.append(Mark(self.size, stretch_starts, cut=cut))
         if self.size + len(data) > len(self.buffer):
             self._grow(self.size + len(data))
         capacity = len(self.buffer)
@@ -70,9 +72,11 @@ class Batch:
         self.start = (self.start + size) % len(self.buffer)
         self.size -= size
         dropped = [mark for mark in self.marks if mark.offset < size]
-        kept = [Mark(m.offset - size, m.time, m.ended) for m in self.marks if m.offset >= size]
+        kept = [
+            Mark(m.offset - size, m.time, m.ended, m.cut) for m in self.marks if m.offset >= size
+        ]
         if dropped and not (kept and kept[0].offset == 0):
-            kept.insert(0, Mark(0, dropped[-1].time))
+            kept.insert(0, Mark(0, dropped[-1].time, cut=dropped[-1].cut))
         self.marks = kept
 
     def end(self, when: float, why: str) -> None:

@@ -10,6 +10,11 @@ log ends up the same, as its files always fill to exactly ``limit``). Where the 
 too large for that, the writer is woken at ``FLUSH_BYTES``; should the disk still fall
 ``MAX_PENDING`` behind, newer output is not queued but counted, and the log says how much
 is missing there.
+
+A console session opening or ending cuts the log (``cut``; times: ``sessioncuts``): the
+output after it starts a stretch of its own, so the session's stretch of the log is
+found by time exactly. With ``keeps_input``, what a writer typed is written beside the
+log (``record_input``; format: ``inputlog``) by the same thread, and rotates with it.
 """
 
 from __future__ import annotations
@@ -21,9 +26,19 @@ import threading
 import time
 from pathlib import Path
 
-from plugin_serialconsole import capturelog, i18n
-from plugin_serialconsole.capturelog import INDEX, LOG, OLDER, STRETCH, banner, file_name, utc
+from plugin_serialconsole import capturelog, i18n, inputlog
+from plugin_serialconsole.capturelog import (
+    INDEX,
+    INPUT,
+    LOG,
+    OLDER,
+    STRETCH,
+    banner,
+    file_name,
+    utc,
+)
 from plugin_serialconsole.console.logbatch import Batch
+from plugin_serialconsole.console.sessioncuts import SessionCuts
 from plugin_serialconsole.rundir import check_private_dir, open_private_dir
 
 log = logging.getLogger(__name__)
@@ -43,15 +58,21 @@ class LogWriter:
     """The log of console ``console`` in private directory ``directory``, at most
     ``limit`` bytes per generation."""
 
-    def __init__(self, directory: Path, console: str, limit: int) -> None:
+    def __init__(
+        self, directory: Path, console: str, limit: int, keeps_input: bool = False
+    ) -> None:
         self.directory = directory
         self.console = console
         self.limit = limit
+        self.keeps_input = keeps_input
         self._dir_fd = -1
         self._log_fd = -1
         self._index_fd = -1
         self._size = 0
         self._index_size = 0
+        self._input = inputlog.InputFile()
+        self._typed = inputlog.PendingInput(MAX_PENDING)
+        self._cuts = SessionCuts()
         self._marked = False  # whether this capture has marked a stretch yet
         self._stretch_time = 0.0  # the writer's: when the stretch being written started
         self._queued_stretch = -STRETCH  # when the last stretch queued started
@@ -94,6 +115,8 @@ class LogWriter:
         self._index_fd = capturelog.open_file(self._dir_fd, file_name(self.console, INDEX), _APPEND)
         self._size = os.fstat(self._log_fd).st_size
         self._index_size = os.fstat(self._index_fd).st_size
+        if self.keeps_input:
+            self._input.open(self._dir_fd, file_name(self.console, INPUT))
 
     def mark_boot(self) -> None:
         """The guest rebooted: a boot line, in order with the output around it. One per
@@ -107,6 +130,27 @@ class LogWriter:
     def record(self, data: bytes) -> None:
         """Queue ``data`` (the guest's output) for the log; never blocks."""
         self._queue_line(data)
+
+    def cut(self) -> float:
+        """A console session opens or ends now: the output from now on starts a stretch of
+        its own, marked later than the time returned (unix time, to the millisecond)."""
+        with self._ready:
+            return self._cuts.cut(time.time())
+
+    def record_input(self, session: str, data: bytes) -> None:
+        """The writer of ``session`` typed ``data``: the output that answers it starts a
+        stretch (so a recording shows the echo when it came, not up to a second early), and
+        with ``keeps_input`` the input is queued for its record; never blocks (beyond
+        ``MAX_PENDING`` waiting, input is not recorded)."""
+        with self._ready:
+            if self._closing:
+                return
+            self._queued_stretch = -STRETCH
+            if not self.keeps_input:
+                return
+            if not self._typed.events:
+                self._ready.notify()
+            self._typed.add(inputlog.InputEvent(self._cuts.typed(time.time()), session, data))
 
     def _queue_line(self, data: bytes) -> None:
         with self._ready:
@@ -140,10 +184,10 @@ class LogWriter:
         return True
 
     def _add(self, data: bytes, now: float) -> None:
-        stretch = None
-        if now - self._queued_stretch >= STRETCH:
-            stretch = self._queued_stretch = now
-        self._filling.add(data, stretch)
+        stretch, cut = self._cuts.stretch(now, now - self._queued_stretch >= STRETCH)
+        if stretch is not None:
+            self._queued_stretch = stretch
+        self._filling.add(data, stretch, cut)
 
     def close(self, why: str) -> None:
         """Write what is queued, then an end line saying ``why``; close the files."""
@@ -152,7 +196,7 @@ class LogWriter:
                 return
             now = time.time()
             self._add(banner(i18n.CAPTURE_ENDED, time=utc(now), reason=why), now)
-            self._filling.end(now, why)
+            self._filling.end(self._cuts.ended(now), why)  # after every session's cut
             self._closing = True
             self._ready.notify()
         if self._thread is not None:
@@ -167,7 +211,7 @@ class LogWriter:
     def _write_all(self) -> None:
         while True:
             with self._ready:
-                while not self._filling.size and not self._lost and not self._closing:
+                while not (self._filling.size or self._lost or self._typed.events or self._closing):
                     if not self._ready.wait(QUIET if self._holds_memory() else None):
                         self._filling.clear(release=True)  # quiet a while: memory back
                         self._spare.clear(release=True)
@@ -175,9 +219,11 @@ class LogWriter:
                     self._ready.wait(LINGER)  # gather more: fewer, larger writes
                 batch, self._filling = self._filling, self._spare
                 lost, self._lost = self._lost, 0
+                typed = self._typed.take()
                 closing = self._closing
             try:
                 self._write_batch(batch)
+                self._write_input(typed)
                 if lost:
                     self._start_stretch(time.time())
                     self._append(memoryview(self._lost_line(lost)))
@@ -198,7 +244,7 @@ class LogWriter:
             if mark is None:
                 continue
             if mark.ended is None:
-                self._start_stretch(mark.time)
+                self._start_stretch(mark.time, mark.cut)
             else:
                 self._mark(mark.time, f" end {mark.ended}")
 
@@ -207,16 +253,22 @@ class LogWriter:
         start, end = utc(self._lost_since), utc(time.time())
         return banner(i18n.CAPTURE_GAP, start=start, end=end, reason=why)
 
-    def _start_stretch(self, when: float) -> None:
+    def _start_stretch(self, when: float, cut: bool = False) -> None:
         """A stretch of output starts: marked in the index while that stays small beside the
         log (a guest printing a byte a second would otherwise make the index many times the
         log's size; past that, its output counts to the stretch before), and always for the
-        capture's first line."""
+        capture's first line and at a cut (sessions are few beside output)."""
         self._stretch_time = when
         if self._size >= self.limit:
             self._rotate()  # marks the new file's start
-        elif not self._marked or self._index_size < self._size // INDEX_SHARE + INDEX_SLACK:
+        elif cut or not self._marked or self._index_size < self._size // INDEX_SHARE + INDEX_SLACK:
             self._mark(when)
+
+    def _write_input(self, typed: list[inputlog.InputEvent]) -> None:
+        for event in typed:
+            if self._input.size >= self.limit:
+                self._rotate()
+            self._input.append(event)
 
     def _append(self, data: memoryview) -> None:
         if skip := self._rotated_away(len(data)):
@@ -251,17 +303,18 @@ class LogWriter:
 
     def _rotate(self) -> None:
         self._close_log_files()
-        for suffix in (LOG, INDEX):
+        for suffix in (LOG, INDEX, INPUT):
             # Not renamed over the older one: ext4 would then start writing the renamed
             # file out at once (auto_da_alloc), a few ms per rotation under a flood.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(file_name(self.console, suffix, OLDER), dir_fd=self._dir_fd)
-            os.rename(
-                file_name(self.console, suffix),
-                file_name(self.console, suffix, OLDER),
-                src_dir_fd=self._dir_fd,
-                dst_dir_fd=self._dir_fd,
-            )
+            with contextlib.suppress(FileNotFoundError):  # an input record: if kept
+                os.rename(
+                    file_name(self.console, suffix),
+                    file_name(self.console, suffix, OLDER),
+                    src_dir_fd=self._dir_fd,
+                    dst_dir_fd=self._dir_fd,
+                )
         self._open_files()
         self._mark(self._stretch_time)
 
@@ -270,6 +323,7 @@ class LogWriter:
             if fd >= 0:
                 os.close(fd)
         self._log_fd = self._index_fd = -1
+        self._input.close()
 
     def _close_files(self) -> None:
         self._close_log_files()

@@ -1,10 +1,12 @@
 """How the host and a console process talk: JSON lines both ways over pipes.
 
 The process reports on its stdout: ``ready`` (socket, replay) once its first socket
-listens, ``failed`` (reason, params), ``invited`` (socket, replay) or ``refused`` (socket,
-error) in answer to an ``invite``, ``connected``, ``left`` and ``expired`` (socket, mode)
-as clients come and go or an invitation lapses unused (or is withdrawn), and ``ended``
-(reason, params). The host writes ``invite`` (socket, mode, ttl, lang, escape), ``drop``
+listens, ``failed`` (reason, params), ``invited`` (socket, replay, at) or ``refused`` (socket,
+error) in answer to an ``invite``, ``connected``, ``left`` and ``expired`` (socket, mode,
+at) as clients come and go or an invitation lapses unused (or is withdrawn), and ``ended``
+(reason, params); ``at`` is when (unix time) a console session opened or ended, as the
+capture log was cut for its recording. The host writes ``invite`` (socket, mode, ttl,
+lang, escape, session: the client's console session id), ``drop``
 (socket, reason: send that one client away, or withdraw its invitation), ``send`` (a
 ``sendkeys.SendRequest``: a control key to write to the guest, or what the hypervisor was
 sent, for the simulated guest to answer) and ``stop`` (reason, params) lines to the process's
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +42,7 @@ DROP = "drop"
 SEND = "send"
 
 MAX_TTL = 24 * 3600.0
+_SESSION_ID = re.compile(r"[0-9a-f]{0,32}")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,16 @@ class Invite:
     ttl: float
     language: str = i18n.DEFAULT_LANGUAGE
     escape: str = CTRL_Q_KEY  # the client's escape key (``consoles.ESCAPE_KEYS``)
+    session: str = ""  # the console session id (``Claim.session_id``) its input is recorded with
+
+
+@dataclass(frozen=True)
+class Invited:
+    """A process's answer to an ``invite``: what the client gets first, and when its
+    console session opened (the capture log is cut there)."""
+
+    replay: int
+    at: float
 
 
 def encode(event: str, **fields: Any) -> bytes:
@@ -78,7 +92,10 @@ def parse_invite(message: dict[str, Any]) -> Invite | None:
     escape = message.get("escape", CTRL_Q_KEY)
     if not isinstance(escape, str) or escape not in ESCAPE_KEYS:
         return None
-    return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE, escape)
+    session = message.get("session", "")
+    if not isinstance(session, str) or not _SESSION_ID.fullmatch(session):
+        return None
+    return Invite(name, mode, float(ttl), language or i18n.DEFAULT_LANGUAGE, escape, session)
 
 
 @dataclass(frozen=True)

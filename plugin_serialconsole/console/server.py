@@ -16,7 +16,8 @@ client still attached is told why in a final line.
 A capture (started by the host for a running guest, with no client) lives while the
 guest runs: its clients come and go (Ctrl+Q, the idle timeout and the grace period end
 clients, never the capture), and it ends only with the guest console, a ``stop`` or the
-host. What it reads also goes to ``record`` (the capture log).
+host. What it reads also goes to ``record`` (the capture log), which is cut where a
+console session opens or ends and, with ``record_input``, keeps what the writer typed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.clients import CHUNK, Client
 from plugin_serialconsole.console.fanout import Fanout, GuestConsole
 from plugin_serialconsole.console.invitations import Invitation
+from plugin_serialconsole.console.logwriter import LogWriter
 from plugin_serialconsole.console.protocol import Invite
 from plugin_serialconsole.console.spec import ConsoleSettings
 from plugin_serialconsole.consoles import ESCAPE_KEYS, ESCAPE_REASONS, TRANSCRIPT, WRITE, Reason
@@ -51,10 +53,12 @@ class ConsoleServer:
         report: Callable[[bytes], None],
         settings: ConsoleSettings,
         capture: bool = False,
-        record: Callable[[bytes], None] | None = None,
+        capture_log: LogWriter | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         self.capture = capture
+        self.capture_log = capture_log
+        record = capture_log.record if capture_log is not None else None
         self.guest = guest
         self.directory = directory
         self._report = report
@@ -121,7 +125,8 @@ class ConsoleServer:
         if error is not None:
             self.report(protocol.REFUSED, socket=invite.socket, error=error)
         else:
-            self.report(protocol.INVITED, socket=invite.socket, replay=len(self.fanout.ring))
+            replay = len(self.fanout.ring)  # with no wait between: the client's first byte
+            self.report(protocol.INVITED, socket=invite.socket, replay=replay, **self._cut())
 
     def _refusal(self, invite: Invite) -> str | None:
         if self._finished.done():
@@ -144,7 +149,7 @@ class ConsoleServer:
         if (invitation := self._invitations.pop(name, None)) is not None:
             invitation.close()
             self._withdrawn = reason
-            self.report(protocol.EXPIRED, socket=name, mode=invitation.mode)
+            self.report(protocol.EXPIRED, socket=name, mode=invitation.mode, **self._cut())
             self._reconsider()
         elif (client := self._clients.get(name)) is not None:
             self._drop(client, reason)
@@ -152,7 +157,7 @@ class ConsoleServer:
     def _expired(self, invitation: Invitation) -> None:
         self._invitations.pop(invitation.name, None)
         self._withdrawn = None  # the last invitation to go lapsed unused
-        self.report(protocol.EXPIRED, socket=invitation.name, mode=invitation.mode)
+        self.report(protocol.EXPIRED, socket=invitation.name, mode=invitation.mode, **self._cut())
         self._reconsider()
 
     def _admit(
@@ -192,14 +197,25 @@ class ConsoleServer:
         self._touch()
         if quit_at >= 0:
             if quit_at:
+                self._typed(client, data[:quit_at])
                 await self.guest.write(data[:quit_at])
             if self.capture:
                 self._drop(client, ESCAPE_REASONS[client.escape])
             else:
                 self.finish(ESCAPE_REASONS[client.escape])
             return False
+        self._typed(client, data)
         await self.guest.write(data)
         return True
+
+    def _typed(self, client: Client, data: bytes) -> None:
+        if self.capture_log is not None:
+            self.capture_log.record_input(client.session, data)
+
+    def _cut(self) -> dict[str, float]:
+        """A console session opens or ends now: the capture log (if any) is cut here; the
+        report's ``at``, when (unix time)."""
+        return {"at": self.capture_log.cut()} if self.capture_log is not None else {}
 
     async def deliver(self, request: SendRequest) -> None:
         """The host's ``send``: a control key goes to the guest as typed input, past any
@@ -220,7 +236,7 @@ class ConsoleServer:
         self.fanout.detach(client.cursor)
         client.hang_up(reason.message_code if reason else None)
         why = {"reason": str(reason)} if reason else {}
-        self.report(protocol.LEFT, socket=client.name, mode=client.mode, **why)
+        self.report(protocol.LEFT, socket=client.name, mode=client.mode, **why, **self._cut())
         if client is self._writer:
             self._writer = None
             if self.settings.grace == 0 and not self.capture:
@@ -281,7 +297,7 @@ class ConsoleServer:
             if client is self._writer:
                 self._writer = None
             client.hang_up(reason.message_code, params)
-            left = {"reason": str(reason), "params": params}
+            left = {"reason": str(reason), "params": params, **self._cut()}
             self.report(protocol.LEFT, socket=client.name, mode=client.mode, **left)
 
     async def _pump(self) -> None:

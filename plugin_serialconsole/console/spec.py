@@ -42,6 +42,7 @@ class ConsoleSettings:
     grace: float  # seconds kept for a writer to reattach; 0: the writer leaving ends it
     ring_size: int  # bytes of recent output kept for clients that join
     log_size: int = 1024 * 1024  # bytes of a capture log before it is rotated
+    record_input: bool = False  # a capture keeps what writers type beside its log
 
     def __post_init__(self) -> None:
         if not 0 < self.token_ttl <= MAX_TTL:

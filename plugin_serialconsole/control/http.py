@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -154,6 +155,15 @@ def respond_file(data: bytes, filename: str) -> bytes:
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Cache-Control"] = "no-store"
     return data
+
+
+def respond_stream(lines: Iterator[bytes], filename: str, media_type: str) -> Iterator[bytes]:
+    """``lines`` as a download named ``filename`` (``safe_filename``'s), sent as they come
+    (chunked): never all in memory."""
+    respond_file(b"", filename)
+    cherrypy.response.headers["Content-Type"] = media_type
+    cherrypy.response.stream = True
+    return lines
 
 
 def error_document(error: SerialConsoleError, language: str) -> dict[str, str]:

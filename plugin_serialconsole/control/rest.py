@@ -8,6 +8,9 @@
     DELETE /vms/<guest>/serial           end the guest's console session(s): 204
     GET    /vms/<guest>/serial/transcript  the recent output of a session, as a file
     GET    /vms/<guest>/serial/log       the capture log (?device=&since=&until=), as a file
+                                         (&format=cast: as an asciicast v2 recording)
+    GET    /vms/<guest>/recordings       the guest's recent console sessions (audit right)
+    GET    /vms/<guest>/recordings/<id>  one session's recording, as an asciicast v2 file
     GET    /vms/<guest>/send             what may be sent to the guest besides typing
     POST   /vms/<guest>/send             send SysRq, NMI, Ctrl+Alt+Del, Break, a control key
     GET    /sessions                     open sessions
@@ -28,7 +31,7 @@ data and may be anything, including the names of Python attributes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +39,7 @@ from urllib.parse import quote
 
 import cherrypy
 
-from plugin_serialconsole import audit, consoles, i18n
+from plugin_serialconsole import asciicast, audit, consoles, i18n
 from plugin_serialconsole.audit import AuditTrail
 from plugin_serialconsole.control import audit_query, http
 from plugin_serialconsole.control.routes import GUEST, HYPERVISOR, find_route, raw_segments
@@ -48,8 +51,10 @@ from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.fleet import Fleet
 from plugin_serialconsole.model.guests import Guest
+from plugin_serialconsole.model.recordings import Recordings, log_cast
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.rights import (
+    AUDIT,
     CONSOLE,
     POWER,
     TAKEOVER,
@@ -90,6 +95,7 @@ class RestApi:
     ) -> None:
         self.settings = settings
         self.logs = logs
+        self.recordings = Recordings(logs) if logs is not None else None
         self.captures = captures
         self.guests = guests
         self.sessions = sessions
@@ -106,6 +112,8 @@ class RestApi:
             ("DELETE", ("vms", GUEST, "serial"), self.close_console),
             ("GET", ("vms", GUEST, "serial", "transcript"), self.transcript),
             ("GET", ("vms", GUEST, "serial", "log"), self.capture_log),
+            ("GET", ("vms", GUEST, "recordings"), self.list_recordings),
+            ("GET", ("vms", GUEST, "recordings", GUEST), self.recording),
             ("GET", ("vms", GUEST, "send"), self.send_options),
             ("POST", ("vms", GUEST, "send"), self.send),
         ]
@@ -282,12 +290,39 @@ class RestApi:
         guest = self.visible_guest(ident, hypervisor)
         if self.logs is None:
             raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
+        if query.get("format") == "cast":
+            return self._log_cast(guest, query, since, until)
         tail = int(query["tail"]) if "tail" in query else None
         device, data = self.logs.read(guest, query.get("device"), since, until, tail)
         self._downloaded(guest, device, "log", len(data))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".log")
         return http.respond_file(data, name)
+
+    def _log_cast(
+        self, guest: Guest, query: dict[str, str], since: float | None, until: float | None
+    ) -> Iterator[bytes]:
+        if since is not None and until is not None and until < since:
+            raise SerialConsoleError(i18n.LOG_BAD_RANGE, 400)
+        device, lines = log_cast(self.logs, guest, query.get("device"), since, until)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = http.safe_filename(f"{guest.name}-{device}-boot-log-{stamp}", ".cast")
+        return http.respond_stream(lines, name, asciicast.MEDIA_TYPE)
+
+    def list_recordings(self, ident: str, hypervisor: str | None = None) -> bytes:
+        guest = self.visible_guest(ident, hypervisor)
+        self.require(guest, AUDIT)
+        return http.respond(200, self.recordings.list(guest) if self.recordings else [])
+
+    def recording(self, ident: str, session: str, hypervisor: str | None = None) -> Iterator[bytes]:
+        guest = self.visible_guest(ident, hypervisor)
+        self.require(guest, AUDIT)
+        if self.recordings is None:
+            raise SerialConsoleError(
+                i18n.RECORDING_NOT_FOUND, 404, guest=guest.name, session=session
+            )
+        name, lines = self.recordings.cast(guest, session)
+        return http.respond_stream(lines, http.safe_filename(name, ".cast"), asciicast.MEDIA_TYPE)
 
     def close_console(self, ident: str, hypervisor: str | None = None) -> bytes:
         body = http.json_body("serial_close")
@@ -340,8 +375,17 @@ class RestApi:
         return http.respond(200, visible)
 
     def list_hypervisors(self) -> bytes:
-        """Each hypervisor as the host sees it now; never waits on one."""
-        return http.respond(200, [state.as_json() for state in self.hypervisor_states()])
+        """Each hypervisor as the host sees it now; never waits on one. Under rules, a
+        guest count is of the guests the operator may view, as last listed, so it tells
+        nothing of the others."""
+        subject = subject_of(cherrypy.request.identity)
+        docs = [state.as_json() for state in self.hypervisor_states()]
+        if not self.rights.everywhere(subject, VIEW):
+            for doc in docs:
+                listed = self.guests.last_listed(doc["name"])
+                visible = [g for g in listed or [] if self.rights.allows(subject, g.name, VIEW)]
+                doc["guests"] = None if listed is None else len(visible)
+        return http.respond(200, docs)
 
     def ws_url_prefix(self) -> str:
         """Every console URL this request's client is handed: this, then a token. It is

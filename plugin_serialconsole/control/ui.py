@@ -5,6 +5,7 @@ Layout of the UI directory (``ui/`` in a source checkout, built by ``make ui``):
     index.html, console.html       the pages
     css/, js/, images/, config/    our own files
     node_modules/@xterm/*/{lib,css}/  xterm.js and its addons, from the npm registry
+    node_modules/asciinema-player/dist/bundle/  the recordings' player, from there too
     i18n/<lang>.json               the pages' strings, compiled from po/
 
 Only those places and a few file types are served; everything else is a 404, whatever
@@ -40,10 +41,12 @@ CONTENT_TYPES = {
     ".xml": "application/xml; charset=utf-8",
 }
 # Our pages run only our scripts; xterm.js adds <style> elements, hence 'unsafe-inline' for
-# styles. Only the console page connects beyond its origin: to the console URLs this host
-# hands out (``console_policy``), never to any ws: or wss: URL.
+# styles; the asciinema player runs its terminal as WebAssembly, hence 'wasm-unsafe-eval'
+# (WebAssembly only: never JavaScript's eval). Only the console page connects beyond its
+# origin: to the console URLs this host hands out (``console_policy``), never to any ws: or
+# wss: URL.
 PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src {connect}; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
@@ -166,9 +169,12 @@ class UiFiles:
 
 
 def _served_tree(segments: tuple[str, ...]) -> bool:
-    """Our own trees, and only the built files (lib/, css/) of the @xterm packages."""
+    """Our own trees, and only the built files (lib/, css/) of the @xterm packages and the
+    asciinema player's bundle."""
     if len(segments) >= 2 and segments[0] in OUR_TREES:
         return True
+    if segments[:4] == ("node_modules", "asciinema-player", "dist", "bundle"):
+        return len(segments) == 5
     return (
         len(segments) >= 5
         and segments[:2] == ("node_modules", "@xterm")

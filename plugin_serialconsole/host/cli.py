@@ -55,6 +55,7 @@ OPTION_KEYS: dict[str, tuple[str, str]] = {
     "state_dir": ("serialconsole", "state_dir"),
     "log_size": ("serialconsole", "log_size"),
     "audit_log": ("serialconsole", "audit_log"),
+    "record_input": ("serialconsole", "record_input"),
     "log_level": ("logging", "level"),
     "log_file": ("logging", "file"),
 }
@@ -238,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="append the audit trail (JSON lines, 0600) to this file; no: keep none "
         "[serialconsole] audit_log (default: <state_dir>/audit.log)",
+    )
+    add(
+        "--record-input",
+        choices=("yes", "no"),
+        help="yes: a capture also keeps what a console's writer types (typed passwords "
+        "too), so its recordings show input [serialconsole] record_input",
     )
     add(
         "--log-level",

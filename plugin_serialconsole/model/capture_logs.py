@@ -3,9 +3,11 @@ also for a guest that does not run now (``capturelog`` has the format)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from plugin_serialconsole.ids import console_id
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.rundir import UnsafeDirectory, check_private_dir, open_private_dir
+from plugin_serialconsole.timedlog import TimedLog
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,27 @@ class CaptureLogs:
             return open_private_dir(self.directory)
         except UnsafeDirectory as error:
             raise SerialConsoleError(i18n.LOG_UNAVAILABLE, 503, error=str(error)) from None
+
+    @contextlib.contextmanager
+    def directory_fd(self) -> Iterator[int | None]:
+        """The logs directory's descriptor while in the block; None when there is none."""
+        directory = self._open()
+        try:
+            yield directory
+        finally:
+            if directory is not None:
+                os.close(directory)
+
+    def open_timed(self, key: str, guest: str, alias: str) -> TimedLog:
+        """The log of console ``key`` (device ``alias`` of guest ``guest``), opened to be
+        read as timed output and input; 404 when there is none."""
+        with self.directory_fd() as directory:
+            try:
+                if directory is None or capturelog.last_written(directory, key) is None:
+                    raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest, device=alias)
+                return TimedLog(directory, key)
+            except OSError as error:
+                raise SerialConsoleError(i18n.LOG_UNAVAILABLE, 503, error=str(error)) from None
 
     def read(
         self,

@@ -100,9 +100,10 @@ class SessionManager(SessionCaptures):
                 continue
             try:
                 if action == START:
-                    replay = self._start(session, mode, force, language, escape)
+                    replay, at = self._start(session, mode, force, language, escape), 0.0
                 else:
-                    replay = self._invite(session, socket, mode, language, escape)
+                    invited = self._invite(session, socket, mode, language, escape)
+                    replay, at = invited.replay, invited.at
                 access = Access.of_client(identity, guest.name, mode)
                 # before its token exists: whatever ends the session then ends an open one
                 opened_id = session.claims[socket].session_id
@@ -114,6 +115,7 @@ class SessionManager(SessionCaptures):
                 raise console_unavailable(guest.name, str(error)) from None
             if session.captured:  # a capture's process started long ago: this is the open
                 self._activity(i18n.SESSION_OPENED, session, user)
+                self._recording_opened(session, session.claims[socket], at)
             if displaced is not None:
                 self.audit.took_over(opened_id, *displaced)
             return Opened(session, token, mode, action == JOIN, replay, escape)

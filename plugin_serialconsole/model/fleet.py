@@ -175,6 +175,10 @@ class Fleet:
             return self._unavailable(member, str(error))
         return self._unavailable(member, f"no answer within {self.bound:g} s")
 
+    def last_listed(self, hypervisor: str) -> list[Guest] | None:
+        """``hypervisor``'s last good listing, without asking it; None before the first."""
+        return self._member(hypervisor).last
+
     # lookup ---------------------------------------------------------------------
 
     def lookup(self, ident: str, hypervisor: str | None = None) -> Guest:

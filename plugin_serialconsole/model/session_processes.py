@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import consoles, i18n
 from plugin_serialconsole.activity import Activity
 from plugin_serialconsole.audit import EXPIRED, AuditTrail
 from plugin_serialconsole.bridge.tokens import IssuedToken, TokenStore
@@ -24,6 +25,7 @@ from plugin_serialconsole.logfmt import level_name
 from plugin_serialconsole.model.console_session import Claim, ConsoleSession
 from plugin_serialconsole.model.fleet import Fleet
 from plugin_serialconsole.model.guests import Guest
+from plugin_serialconsole.model.recording_index import RecordingIndex
 from plugin_serialconsole.rights import Access
 from plugin_serialconsole.settings import Settings
 from plugin_serialconsole.supervisor.launcher import Launch, spawn
@@ -62,6 +64,7 @@ class SessionProcesses:
         self.audit = audit or AuditTrail()  # without one, events go nowhere
         self._lock = threading.Lock()
         self._sessions: dict[str, ConsoleSession] = {}
+        self.recordings = RecordingIndex(settings.capture.logs_dir)
 
     def _start(
         self,
@@ -126,10 +129,11 @@ class SessionProcesses:
 
     def _invite(
         self, session: ConsoleSession, socket: str, mode: str, language: str, escape: str
-    ) -> int:
+    ) -> protocol.Invited:
         ttl = self.settings.console.token_ttl
+        claim = session.claims[socket]
         try:
-            return session.process.invite(socket, mode, ttl, language, escape)
+            return session.process.invite(socket, mode, ttl, language, escape, claim.session_id)
         except InviteFailed:
             with self._lock:
                 session.release(socket)
@@ -184,6 +188,8 @@ class SessionProcesses:
         where = "{guest}/{device}".format(**session.where())
         if event in (protocol.CONNECTED, protocol.LEFT):
             log.info("console %s: %s client %s", where, report.get("mode"), event)
+        if event in (protocol.LEFT, protocol.EXPIRED) and claim is not None:
+            self._recording_ended(session, claim, report.get("at"), _left_reason(report))
         if event == protocol.LEFT and session.captured and claim is not None:
             # A capture lives on: for its operator, a console ends when the client goes.
             why = _left_reason(report)
@@ -199,6 +205,18 @@ class SessionProcesses:
             self.audit.ended(claim.session_id, _left_kind(report).value)
         elif event == protocol.EXPIRED:
             self.audit.ended(claim.session_id, EXPIRED)
+
+    def _recording_opened(self, session: ConsoleSession, claim: Claim, at: float) -> None:
+        """A client's console session of a capture opened: its recording starts ``at``."""
+        if session.captured and claim.mode in consoles.CLIENT_MODES:
+            alias, key = session.device.alias, session.console_id
+            self.recordings.opened(key, claim.session_id, claim.user, claim.mode, alias, at)
+
+    def _recording_ended(self, session: ConsoleSession, claim: Claim, at: object, why: str) -> None:
+        """A client's console session of a capture ended (``at``: when, by its process)."""
+        if session.captured and claim.token is not None and claim.mode in consoles.CLIENT_MODES:
+            when = float(at) if isinstance(at, int | float) else time.time()
+            self.recordings.ended(session.console_id, claim.session_id, when, why)
 
     def _on_exit(self, session: ConsoleSession) -> None:
         """The process is reaped: remove everything the session left."""
@@ -224,6 +242,8 @@ class SessionProcesses:
         for claim in claims:  # those whose end was not written yet end with the console
             self.audit.ended(claim.session_id, reason.value)
         why = i18n.translate(reason.message_code, params)
+        for claim in (claim for claim in claims if claim.live):  # still there at the end
+            self._recording_ended(session, claim, None, why)
         if session.captured:
             log.info("capture of console %s ended: %s", where_of(session), why)
         else:

@@ -124,18 +124,19 @@ class ConsoleProcess:
         ttl: float,
         language: str = "en",
         escape: str = consoles.CTRL_Q_KEY,
-    ) -> int:
-        """Have the process open socket ``name`` for one client in ``mode``, usable for
-        ``ttl`` seconds; return how many bytes of recent output that client gets first."""
+        session: str = "",
+    ) -> protocol.Invited:
+        """Have the process open socket ``name`` for one client in ``mode`` (of console
+        session ``session``), usable for ``ttl`` seconds; return how many bytes of recent
+        output that client gets first, and when its session opened."""
         answer = _Answer()
         with self._answers_lock:
             if self._exited:
                 raise InviteFailed("the console process has ended")
             self._answers[name] = answer
         try:
-            line = protocol.encode(
-                protocol.INVITE, socket=name, mode=mode, ttl=ttl, lang=language, escape=escape
-            )
+            fields = {"mode": mode, "ttl": ttl, "lang": language, "escape": escape}
+            line = protocol.encode(protocol.INVITE, socket=name, session=session, **fields)
             if not self._send(line):
                 raise InviteFailed("the console process is not listening")
             if not answer.done.wait(INVITE_TIMEOUT):
@@ -147,7 +148,8 @@ class ConsoleProcess:
             raise InviteFailed("the console process has ended")
         if answer.report.get("event") != protocol.INVITED:
             raise InviteFailed(str(answer.report.get("error") or "refused"))
-        return int(answer.report.get("replay") or 0)
+        report = answer.report
+        return protocol.Invited(int(report.get("replay") or 0), float(report.get("at") or 0))
 
     def transcript(self, name: str, limit: int) -> bytes:
         """The recent output (at most ``limit`` bytes), through a socket of its own."""

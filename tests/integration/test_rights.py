@@ -135,6 +135,14 @@ def test_an_operator_without_view_sees_no_guest_and_gets_404_as_for_none(host, c
     denied(host.delete("vms/mock-vm/serial", auth=CAROL), NOT_FOUND, 404)
 
 
+def test_hypervisor_guest_counts_are_of_the_guests_one_may_view(host):
+    everything = len(host.get("vms").json())  # bob's: every guest; this also lists them
+    assert [h["guests"] for h in host.get("hypervisors").json()] == [everything]
+    assert [h["guests"] for h in host.get("hypervisors", auth=CAROL).json()] == [0]
+    mock = [g for g in host.get("vms").json() if g["name"].startswith("mock-")]
+    assert [h["guests"] for h in host.get("hypervisors", auth=ALICE).json()] == [len(mock)]
+
+
 def test_a_rules_change_takes_effect_without_restart(host, rules_file):
     assert host.get("vms/mock-vm", auth=CAROL).status_code == 404
     replace_rules(rules_file, RULES + "carol mock-vm console\n")

@@ -5,6 +5,7 @@ first byte; reboots, host restarts and ``virsh console --force`` are marked in t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import time
@@ -16,7 +17,7 @@ import pytest
 
 from tests.integration.helpers import Host, assert_final_line, config_file, wait_for
 
-from .consoles import answer_42, open_console, shell
+from .consoles import SEQ_TIMEOUT, SHELL_TIMEOUT, answer_42, open_console, shell
 from .daemons import URI
 from .guests import BOOT_LINE, BOOT_TIMEOUT, NAME_PREFIX, SINGLE, TinyGuest, connect, prompt
 from .virsh import CONNECTED, VirshConsole
@@ -25,6 +26,7 @@ LOG_SIZE = 65536
 KERNEL_FIRST_LINE = b"Linux version"
 TAKEN_OVER = "SCONS0107L"
 GAP = re.compile(rb"-- serialconsole: not captured from (\S+) to (\S+): ([^\r\n]+?) --")
+FINAL_LINE = re.compile(rb"\r\n\[serialconsole\] [^\r\n]*\(SCONS\d{4}L\)\r\n$")
 
 
 @pytest.fixture
@@ -244,3 +246,34 @@ def test_a_destroy_and_start_logs_the_new_boot(capture_host, verbose_guest_xml):
         assert second_run.count(KERNEL_FIRST_LINE) == 1, log.decode(errors="replace")
     finally:
         remove_defined(domain, conn)
+
+
+def test_a_recording_of_a_seq_session_is_byte_exact(capture_host, direct_guest, connect):
+    """Issue 18: a console session's recording replays exactly what its writer received
+    after the ring it was first sent."""
+    host = capture_host()
+    guest = direct_guest(host)
+    opened = host.open(guest.name)
+    console = connect(opened["ws_url"])
+    console.send("\r")
+    received = console.read_until(prompt(0), SHELL_TIMEOUT)
+    console.send("seq 3000\r")
+    received += console.read_until(b"\r\n3000\r\n", SEQ_TIMEOUT)
+    received += console.read_until(prompt(0), SHELL_TIMEOUT)
+    console.send("\x11")
+    rest = console.read_until_close()
+    assert_final_line(rest, "SCONS0102L")
+    received += FINAL_LINE.sub(b"", rest)
+    seen = received[opened["replay_bytes"] :]
+    assert b"\r\n2999\r\n3000\r\n" in seen
+
+    def recorded() -> bytes | None:
+        listed = host.get(f"vms/{guest.name}/recordings").json()
+        if not listed or not listed[0]["end"]:
+            return None
+        cast = host.get(f"vms/{guest.name}/recordings/{listed[0]['session']}").content
+        header, *lines = cast.decode().splitlines()
+        output = "".join(text for _, kind, text in map(json.loads, lines) if kind == "o")
+        return output.encode() if output.encode().endswith(seen[-64:]) else None
+
+    assert wait_for(recorded, 10.0, "the session's recording") == seen

@@ -118,3 +118,17 @@ def open_console(page, host, guest: str = "mock-vm", device: str = "serial0"):
     wait_state(page, "connected")
     wait_prompt_count(page, 1)
     return page
+
+
+def wait_recorded(host, guest: str, text: str, timeout: float = UI_TIMEOUT) -> None:
+    """Until the newest recording of ``guest`` holds ``text`` (the capture log is written a
+    moment after the guest printed it)."""
+
+    def recorded() -> bool:
+        listed = host.get(f"vms/{guest}/recordings").json()
+        if not listed:
+            return False
+        cast = host.get(f"vms/{guest}/recordings/{listed[0]['session']}")
+        return text in cast.text
+
+    wait_for(recorded, timeout, f"{text!r} in the newest recording of {guest}")

@@ -199,6 +199,26 @@ export async function fetchLog(guest, device, { until = null, tail = null } = {}
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** The guest's recent console sessions, newest first (needs the audit right):
+ * [{session, operator, mode, device, start, end, duration, complete, reason}]. */
+export function listRecordings(guest) {
+  return call("GET", guestPath(guest) + "/recordings");
+}
+
+/** Where one console session's recording (an asciicast v2 file) downloads from. */
+export function recordingPath(guest, session) {
+  return guestPath(guest) + "/recordings/" + encodeURIComponent(session);
+}
+
+/** One console session's recording, as the text of its asciicast v2 file. */
+export async function fetchRecording(guest, session) {
+  const response = await fetchOrFail(recordingPath(guest, session), { credentials: "same-origin" });
+  if (!response.ok) {
+    throw await failure(response);
+  }
+  return response.text();
+}
+
 /** The console's recent output (the server's ring buffer) as a Blob, and its file name. */
 export async function fetchTranscript(guest, device) {
   const path = guestPath(guest) + "/serial/transcript?device=" + encodeURIComponent(device);

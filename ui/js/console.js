@@ -22,6 +22,7 @@ import { askedEscape, DEFAULT_ESCAPE, escapeBytes, escapeHint, escapeHref } from
 import { guestLabel, pageGuest } from "./guest-ref.js";
 import { _, format, loadCatalog, translateTree } from "./i18n.js";
 import { LogView } from "./log-view.js";
+import { RecordingsView } from "./recordings-view.js";
 import { askLogin } from "./login.js";
 import { refusedLinkText, showNotice, terminalLoaded, unbuiltText } from "./notice.js";
 import { SendMenu } from "./send-menu.js";
@@ -222,6 +223,7 @@ function bindControls() {
     onClose: () => term.focus(),
   });
   logView.bind();
+  new RecordingsView(guest, { onClose: () => term.focus() }).bind();
 }
 
 /** A page asked to write without the right to: reopened view only. Else false. */
