@@ -8,8 +8,9 @@ at once on the mock model: correctness, memory, idle CPU), attack (half-open han
 held on the WebSocket port: a console opened meanwhile, the proxy's processes and memory),
 rest (the guest list while idle and trickling connections are held open against the REST
 port), real (a booted tiny guest: the pipeline against a direct libvirt stream; skipped,
-saying why, without libvirtd/QEMU) and remote (a direct libvirt stream to a tiny guest on a
-libvirtd reached over qemu+tls:// in a network namespace; skipped likewise).
+saying why, without libvirtd/QEMU) and remote (the pipeline against a direct libvirt stream
+to a tiny guest on a libvirtd reached over qemu+tls:// in a network namespace, and GET /vms
+with that hypervisor's link pulled; skipped likewise).
 
 Not a test: it fails (exit 1) only when something is functionally wrong, never for speed.
 """

@@ -51,6 +51,7 @@ class Reason(StrEnum):
     NOBODY_REATTACHED = "nobody-reattached"
     CONSOLE_CLOSED = "console-closed"  # the guest console's stream ended otherwise
     LOGIN_ENDED = "login-ended"  # the client's operator logged out or was removed
+    HYPERVISOR_UNREACHABLE = "hypervisor-unreachable"  # the guest's hypervisor stopped answering
 
     @property
     def message_code(self) -> str:
@@ -72,6 +73,7 @@ _MESSAGES = {
     Reason.NOBODY_REATTACHED: i18n.NOBODY_REATTACHED,
     Reason.CONSOLE_CLOSED: i18n.CONSOLE_CLOSED,
     Reason.LOGIN_ENDED: i18n.LOGIN_ENDED,
+    Reason.HYPERVISOR_UNREACHABLE: i18n.HYPERVISOR_UNREACHABLE,
 }
 
 

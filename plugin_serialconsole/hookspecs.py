@@ -91,7 +91,9 @@ class Host(Protocol):
 
     def hypervisors(self) -> Any:
         """Every hypervisor by name (``host.hypervisors.Hypervisors``): ``states()`` for
-        each one's name, redacted URI, state and guest count."""
+        each one's name, redacted URI, state and guest count; ``add_listener(callback)``
+        (and ``remove_listener``) to have ``callback(state)`` called, without waiting, on
+        each change of a hypervisor's state."""
 
     def check_auth(self) -> Identity | None:
         """Who the current request comes from, or None when not authenticated."""

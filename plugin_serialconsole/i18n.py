@@ -119,6 +119,8 @@ HYPERVISOR_UNAVAILABLE = "SCONS0081E"
 NO_SUCH_HYPERVISOR = "SCONS0082E"
 # Recordings (issue 18).
 RECORDING_NOT_FOUND = "SCONS0030E"
+# A hypervisor lost while its consoles are open (issue 16).
+HYPERVISOR_UNREACHABLE = "SCONS0132L"
 
 messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -272,6 +274,7 @@ messages: dict[str, str | Plural] = {
     CAPTURE_HOST_DOWN: N_("The host was not running."),
     AUDIT_LOG_OFF: N_("No audit log is kept here (audit_log = no)."),
     RECORDING_NOT_FOUND: N_("Guest %(guest)s has no recording of console session %(session)s."),
+    HYPERVISOR_UNREACHABLE: N_("The hypervisor %(hypervisor)s is unreachable: %(error)s"),
 }
 
 

@@ -20,6 +20,7 @@ from plugin_serialconsole.model.capture_logs import CaptureLogs, prepare_state_d
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.fleet import Fleet, members_of
+from plugin_serialconsole.model.hypervisor_loss import HypervisorLoss
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.netloc import url_host
 from plugin_serialconsole.rights import Rights
@@ -48,6 +49,7 @@ class SerialConsolePlugin:
         self.launcher: ConsoleLauncher | None = None
         self.sessions: SessionManager | None = None
         self.captures: CaptureKeeper | None = None
+        self.hypervisor_loss: HypervisorLoss | None = None
         self.fleet: Fleet | None = None
         self.tokens: TokenStore | None = None
         self.sockets_dir: Path | None = None
@@ -131,6 +133,8 @@ class SerialConsolePlugin:
         self.launcher.start()
         self.bridge.start()
         self.captures.start()
+        self.hypervisor_loss = HypervisorLoss(self.sessions)
+        host.hypervisors().add_listener(self.hypervisor_loss.changed)
         url = f"ws://{url_host(self.bridge.host)}:{self.bridge.port}/"
         host.logger.info("serial consoles: WebSocket proxy on %s", url)
         return [url]
@@ -161,6 +165,8 @@ class SerialConsolePlugin:
 
     @hookimpl
     def wok_plugin_stop(self, host: Host) -> None:
+        if self.hypervisor_loss is not None:
+            host.hypervisors().remove_listener(self.hypervisor_loss.changed)
         if self.captures is not None:
             self.captures.stop()
         if self.sessions is not None:

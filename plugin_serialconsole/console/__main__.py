@@ -22,7 +22,7 @@ from plugin_serialconsole.console.logwriter import LogWriter
 from plugin_serialconsole.console.server import ConsoleServer
 from plugin_serialconsole.console.simulated import SimulatedConsole
 from plugin_serialconsole.console.spec import MODULE, ConsoleSpec, SpecError
-from plugin_serialconsole.consoles import Reason, parse_reason
+from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.logfmt import configure_stderr
 
 log = logging.getLogger("plugin_serialconsole.console")
@@ -68,8 +68,9 @@ async def watch_host(server: ConsoleServer) -> None:
     while line := await reader.readline():
         message = protocol.decode(line)
         event = message.get("event")
-        if event == protocol.STOP and (reason := parse_reason(message.get("reason"))):
-            server.finish(reason)
+        if event == protocol.STOP and (stop := protocol.parse_stop(message)) is not None:
+            reason, params = stop
+            server.finish(reason, **params)
             return
         if event == protocol.DROP and (drop := protocol.parse_drop(message)) is not None:
             server.send_away(drop.socket, drop.reason)

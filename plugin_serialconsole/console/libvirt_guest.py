@@ -1,7 +1,9 @@
 """The guest behind a real console: the console process's own libvirt connection to it.
 
-Connecting registers the guest's lifecycle and reboot events and the connection's close;
-the console opens its streams here and asks here whether the guest still runs. These are
+Connecting turns on libvirt's keepalive (``libvirtloop.KEEPALIVE``, the host's too: a
+hypervisor that stops answering closes the connection in bounded time) and registers the
+guest's lifecycle and reboot events and the connection's close; the console opens its
+streams here and asks here whether the guest still runs. These are
 libvirt calls only, callable from any thread: ``LibvirtConsole`` runs the ones recovery
 makes, and the teardown, off its loop and bounded (``libvirt_calls``).
 """
@@ -15,6 +17,7 @@ from collections.abc import Callable
 import libvirt
 
 from plugin_serialconsole.hypervisor_uris import redact_message
+from plugin_serialconsole.libvirtloop import KEEPALIVE
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +36,15 @@ def is_busy(error: libvirt.libvirtError) -> bool:
 class GuestConnection:
     """One guest over a libvirt connection of its own."""
 
-    def __init__(self, uri: str, guest_uuid: str) -> None:
+    def __init__(
+        self,
+        uri: str,
+        guest_uuid: str,
+        opener: Callable[[str], libvirt.virConnect] = libvirt.open,
+    ) -> None:
         self.uri = uri
         self.guest_uuid = guest_uuid
+        self._opener = opener
         self._conn = None
         self._domain = None
         self._lifecycle_id: int | None = None
@@ -50,7 +59,11 @@ class GuestConnection:
         """Open the connection, find the guest, register its events; the callbacks run on
         libvirt's event thread. On a libvirtError what was set up stays for ``detach``."""
         libvirt.registerErrorHandler(_log_libvirt_error, self.uri)
-        self._conn = libvirt.open(self.uri)
+        self._conn = self._opener(self.uri)
+        try:
+            KEEPALIVE.apply(self._conn)
+        except libvirt.libvirtError as error:  # local drivers have none
+            log.debug("no keepalive on %s: %s", self.guest_uuid, error.get_error_message())
         self._domain = self._conn.lookupByUUIDString(self.guest_uuid)
         self._conn.registerCloseCallback(lambda _conn, reason, _opaque: on_closed(reason), None)
         self._lifecycle_id = self._conn.domainEventRegisterAny(
@@ -88,6 +101,17 @@ class GuestConnection:
             if error.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return False
             raise
+
+    def lost(self) -> bool:
+        """Whether the connection broke under the console (libvirt closed it: keepalive,
+        end of file, an error), as opposed to being open or closed by ``detach``."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            return not conn.isAlive()
+        except libvirt.libvirtError:
+            return True
 
     def detach(self) -> Callable[[], None] | None:
         """Forget the connection; returns what lets libvirt go of it (its events, its

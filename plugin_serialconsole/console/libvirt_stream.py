@@ -39,7 +39,8 @@ from plugin_serialconsole.console.libvirt_guest import GuestConnection, is_busy
 from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
 from plugin_serialconsole.consoles import Reason
-from plugin_serialconsole.libvirtloop import start_event_thread
+from plugin_serialconsole.hypervisor_uris import redact_uri
+from plugin_serialconsole.libvirtloop import close_reason, start_event_thread
 from plugin_serialconsole.sendkeys import SendRequest
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,14 @@ _STOP_EVENTS = (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASH
 class LibvirtConsole:
     """One guest console device over its own libvirt connection."""
 
-    def __init__(self, uri: str, guest_uuid: str, device: str, force: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str,
+        guest_uuid: str,
+        device: str,
+        force: bool = False,
+        opener: Callable[[str], libvirt.virConnect] = libvirt.open,
+    ) -> None:
         self.uri = uri
         self.guest_uuid = guest_uuid
         self.device = device
@@ -73,7 +81,7 @@ class LibvirtConsole:
         self._events: StreamEvents | None = None
         self._full = False  # reading stopped: HIGH_WATER bytes wait for the client
         self._arm_later: asyncio.TimerHandle | None = None
-        self._guest = GuestConnection(uri, guest_uuid)
+        self._guest = GuestConnection(uri, guest_uuid, opener)
         self._stream = None
         self.on_reboot: Callable[[], None] | None = None  # the guest rebooted (on the loop)
 
@@ -168,7 +176,15 @@ class LibvirtConsole:
             self._end(Reason.GUEST_STOPPED)
 
     def _on_connection_closed(self, reason: int) -> None:
-        self._end(Reason.CONSOLE_CLOSED, error=f"the libvirt connection closed (reason {reason})")
+        if reason == libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT:  # closed here
+            self._end(Reason.CONSOLE_CLOSED, error=close_reason(reason))
+        else:
+            self._hypervisor_lost(close_reason(reason))
+
+    def _hypervisor_lost(self, error: str) -> None:
+        """The connection to the guest's hypervisor broke: the console ends, saying which
+        hypervisor (its URI without credentials) and why."""
+        self._end(Reason.HYPERVISOR_UNREACHABLE, hypervisor=redact_uri(self.uri), error=error)
 
     # losing the stream ------------------------------------------------------------
 
@@ -201,10 +217,8 @@ class LibvirtConsole:
             self._attach(stream)
             log.info("console %s of %s reopened", self.device, self.guest_uuid)
             self._writable.set()
-        except libvirt.libvirtError as failure:  # the connection itself is gone
-            self._end(Reason.CONSOLE_CLOSED, error=failure.get_error_message())
-        except LibvirtCallTimeout as failure:
-            self._end(Reason.CONSOLE_CLOSED, error=str(failure))
+        except (libvirt.libvirtError, LibvirtCallTimeout) as failure:  # no answer at all
+            self._unanswered(failure)
         finally:
             self._recovery = None
 
@@ -216,10 +230,23 @@ class LibvirtConsole:
         if is_busy(failure):
             self._end(Reason.TAKEN_OVER)
             return
-        # A guest being destroyed may fail the reopen before libvirt reports it stopped.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), STOP_EVENT_GRACE)
-        self._end(Reason.CONSOLE_CLOSED, error=failure.get_error_message())
+        if not self._guest.lost():
+            # A guest being destroyed may fail the reopen before libvirt reports it stopped.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), STOP_EVENT_GRACE)
+        self._unanswered(failure)
+
+    def _unanswered(self, failure: libvirt.libvirtError | LibvirtCallTimeout) -> None:
+        """A call of recovery failed: the hypervisor is lost if libvirt closed the
+        connection (its close callback may come later), else the console just closed."""
+        if isinstance(failure, libvirt.libvirtError):
+            error = failure.get_error_message()
+        else:
+            error = str(failure)
+        if self._guest.lost():
+            self._hypervisor_lost(error)
+        else:
+            self._end(Reason.CONSOLE_CLOSED, error=error)
 
     def _end(self, reason: Reason, **params: object) -> None:
         if self.end_reason is None:

@@ -9,7 +9,7 @@ capture log was cut for its recording. The host writes ``invite`` (socket, mode,
 lang, escape, session: the client's console session id), ``drop``
 (socket, reason: send that one client away, or withdraw its invitation), ``send`` (a
 ``sendkeys.SendRequest``: a control key to write to the guest, or what the hypervisor was
-sent, for the simulated guest to answer) and ``stop`` (reason) lines to the process's
+sent, for the simulated guest to answer) and ``stop`` (reason, params) lines to the process's
 stdin; end of file on stdin means the host is gone, and the process ends. A reason is a
 ``consoles.Reason`` (what code branches on); its parameters are those of its message
 (``Reason.message_code``), which is what people are shown.
@@ -112,6 +112,16 @@ def parse_drop(message: dict[str, Any]) -> Drop | None:
     if not isinstance(name, str) or not is_socket_name(name) or reason is None:
         return None
     return Drop(name, reason)
+
+
+def parse_stop(message: dict[str, Any]) -> tuple[Reason, dict[str, str]] | None:
+    """The reason and its message's parameters of a ``stop``, or None when malformed."""
+    reason, params = parse_reason(message.get("reason")), message.get("params", {})
+    if reason is None or not isinstance(params, dict):
+        return None
+    if not all(isinstance(value, str) for value in params.values()):
+        return None
+    return reason, params
 
 
 def parse_send(message: dict[str, Any]) -> SendRequest | None:

@@ -20,23 +20,16 @@ from typing import Any
 import libvirt
 
 from plugin_serialconsole.hypervisor_uris import redact_message, redact_uri
-from plugin_serialconsole.libvirtloop import start_event_thread
+from plugin_serialconsole.libvirtloop import KEEPALIVE, close_reason, start_event_thread
 
 log = logging.getLogger(__name__)
 
 CONNECTED, CONNECTING, UNREACHABLE = "connected", "connecting", "unreachable"
 CONNECT_TIMEOUT = 10.0  # seconds a connect may take before the hypervisor shows unreachable
-KEEPALIVE_INTERVAL = 5  # seconds between libvirt keepalive probes on an idle connection
-KEEPALIVE_COUNT = 3  # probes without an answer before libvirt closes the connection
 BACKOFF_FIRST = 1.0  # seconds before the first retry; doubled on each failure ...
 BACKOFF_MAX = 30.0  # ... up to this
 REFRESH_INTERVAL = 5.0  # seconds between counts of a connected hypervisor's guests
-_CLOSE_REASONS = {
-    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "connection error",
-    libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "the hypervisor closed the connection",
-    libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "no answer to keepalive probes",
-    libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed",
-}
+LIVENESS_INTERVAL = 1.0  # seconds between looks at whether libvirt closed the connection
 
 
 def log_libvirt_errors(uris: Iterable[str] = ()) -> None:
@@ -111,6 +104,18 @@ class HypervisorConnection:
         self._stopping = threading.Event()
         self._first_attempt = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[HypervisorState], None]] = []
+
+    def add_listener(self, listener: Callable[[HypervisorState], None]) -> None:
+        """Have ``listener(state)`` called on each change of this hypervisor's state. It
+        runs on libvirt's event thread or on this connection's: it must not wait."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[HypervisorState], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"libvirt {self.name}", daemon=True)
@@ -163,10 +168,33 @@ class HypervisorConnection:
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
             delay = BACKOFF_FIRST
-            while not self._lost.wait(REFRESH_INTERVAL):
-                self._count_guests(conn)
+            self._watch(conn)
             self._lost.clear()
             self._close(conn)
+
+    def _watch(self, conn: libvirt.virConnect) -> None:
+        """Until the connection is lost: whether libvirt closed it, every
+        ``LIVENESS_INTERVAL`` s, and its guests counted every ``REFRESH_INTERVAL`` s.
+
+        When libvirt's keepalive closes a connection during a call another thread makes,
+        the close callback is never called, and a call waiting behind it never returns and
+        later crashes the process (measured, libvirt 9.0): so the connection is looked at
+        without a call (``isAlive``), and the guests are counted on a thread of their own,
+        at most one at a time, that does not keep this one from reconnecting.
+        """
+        counting: threading.Thread | None = None
+        next_count = time.monotonic() + REFRESH_INTERVAL
+        while not self._lost.wait(LIVENESS_INTERVAL):
+            if not conn.isAlive():
+                self._broke("connection lost")
+                return
+            idle = counting is None or not counting.is_alive()
+            if idle and time.monotonic() >= next_count:
+                counting = threading.Thread(
+                    target=self._count_guests, args=(conn,), name="count guests", daemon=True
+                )
+                counting.start()
+                next_count = time.monotonic() + REFRESH_INTERVAL
 
     def _connect(self) -> libvirt.virConnect | None:
         with self._lock:
@@ -182,7 +210,7 @@ class HypervisorConnection:
             )
             return None
         try:
-            conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+            KEEPALIVE.apply(conn)
             conn.registerCloseCallback(self._closed_by_libvirt, None)
         except libvirt.libvirtError as error:  # local drivers have neither
             log.debug("hypervisor %s: %s", self.name, error.get_error_message())
@@ -197,12 +225,12 @@ class HypervisorConnection:
         try:
             count = conn.numOfDomains() + conn.numOfDefinedDomains()
         except libvirt.libvirtError:
-            return  # a broken connection is reported by libvirt's close callback
+            return  # a broken connection is seen by ``_watch``
         with self._lock:
             self._guests = count
 
     def _closed_by_libvirt(self, _conn: object, reason: int, _opaque: object) -> None:
-        self._broke(_CLOSE_REASONS.get(reason, "connection closed"))
+        self._broke(close_reason(reason))
 
     def _broke(self, reason: str) -> None:
         with self._lock:
@@ -217,15 +245,31 @@ class HypervisorConnection:
         with self._lock:
             if state == UNREACHABLE:
                 self._conn = None
-            if state != self._state:
+            changed = state != self._state
+            if changed:
                 self._since = time.time()
             self._state, self._reason = state, reason
             self._changed.notify_all()
+            listeners = list(self._listeners) if changed else []
+            shown = HypervisorState(
+                self.name, redact_uri(self.uri), state, reason, self._since,
+                self._guests if state == CONNECTED else None,
+            )  # fmt: skip
+        for listener in listeners:
+            try:
+                listener(shown)
+            except Exception:
+                log.exception("hypervisor %s: a listener of its state failed", self.name)
 
     def _close(self, conn: libvirt.virConnect) -> None:
         with self._lock:
             if self._conn is conn:
                 self._conn = None
+        if not conn.isAlive():
+            # Closed by libvirt already; a call may still wait on it (see ``_watch``),
+            # and closing it under that call crashed the host (libvirt 9.0): it is left
+            # to the garbage collector, which closes it once no call holds it.
+            return
         with contextlib.suppress(libvirt.libvirtError):
             conn.unregisterCloseCallback()
         with contextlib.suppress(libvirt.libvirtError):

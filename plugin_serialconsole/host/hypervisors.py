@@ -39,6 +39,16 @@ class Hypervisors:
         for connection in self._connections.values():
             connection.stop()
 
+    def add_listener(self, listener: Callable[[HypervisorState], None]) -> None:
+        """Have ``listener(state)`` called on each change of any hypervisor's state (on a
+        thread that must not wait: see ``HypervisorConnection.add_listener``)."""
+        for connection in self._connections.values():
+            connection.add_listener(listener)
+
+    def remove_listener(self, listener: Callable[[HypervisorState], None]) -> None:
+        for connection in self._connections.values():
+            connection.remove_listener(listener)
+
     def names(self) -> list[str]:
         return list(self._connections)
 

@@ -259,3 +259,13 @@ class SessionManager(SessionCaptures):
             session.process.request_stop(Reason.HOST_STOPPING)
         for session in self.list():
             self._end(session, Reason.HOST_STOPPING)
+
+    def end_hypervisor(self, name: str, /, **params: str) -> int:
+        """End every session (captures too) of the guests of hypervisor ``name``, which
+        stopped answering (``params``: of the reason's message); return how many ended."""
+        mine = [s for s in self.list() if s.guest.hypervisor == name]
+        for session in mine:
+            session.process.request_stop(Reason.HYPERVISOR_UNREACHABLE, **params)
+        for session in mine:
+            self._end(session, Reason.HYPERVISOR_UNREACHABLE, **params)
+        return len(mine)

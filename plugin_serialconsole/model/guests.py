@@ -156,7 +156,11 @@ class LibvirtGuests:
 
     def list(self) -> list[Guest]:
         guests = []
-        for domain in self._conn().listAllDomains():
+        try:
+            domains = self._conn().listAllDomains()
+        except libvirt.libvirtError as error:  # e.g. the hypervisor stopped answering
+            raise self._unavailable(error) from error
+        for domain in domains:
             try:
                 guests.append(self._describe(domain))
             except libvirt.libvirtError as error:

@@ -258,9 +258,9 @@ class SessionProcesses:
             if other.guest.run_id == guest.run_id:
                 other.process.request_stop(Reason.GUEST_STOPPED)
 
-    def _end(self, session: ConsoleSession, reason: Reason) -> None:
+    def _end(self, session: ConsoleSession, reason: Reason, /, **params: str) -> None:
         """Stop a session's process and wait until it is cleaned up."""
-        session.process.request_stop(reason)
+        session.process.request_stop(reason, **params)
         if not session.ended.wait(STOP_TIMEOUT):
             log.warning("console process %s ignored stop; killing it", session.process.pid)
             session.process.kill()

@@ -167,9 +167,10 @@ class ConsoleProcess:
             raise InviteFailed(f"transcript: {error}") from None
         return bytes(data[:limit])
 
-    def request_stop(self, reason: Reason) -> None:
-        """Ask the process to end, telling its clients why."""
-        self._send(protocol.encode(protocol.STOP, reason=reason))
+    def request_stop(self, reason: Reason, /, **params: str) -> None:
+        """Ask the process to end, telling its clients why (``params``: of the reason's
+        message)."""
+        self._send(protocol.encode(protocol.STOP, reason=reason, params=params))
 
     def drop(self, name: str, reason: Reason) -> None:
         """Have the process send the client of socket ``name`` away, telling it why (or

@@ -75,7 +75,7 @@ class FakeConsole:
                 message = protocol.decode(line)
                 if message.get("event") == protocol.STOP:
                     self.stops.append(message["reason"])
-                    self.end(Reason(message["reason"]))
+                    self.end(Reason(message["reason"]), **message.get("params", {}))
                 elif message.get("event") == protocol.INVITE:
                     self.invites.append(message)
                     self._answer(message["socket"])
@@ -582,3 +582,18 @@ def test_a_copy_on_another_hypervisor_gets_its_own_process_on_its_own_uri(manage
     assert first.token.token != second.token.token
     assert first.session.console_id != second.session.console_id
     assert [s["hypervisor"] for s in manager.describe(copy)] == ["two"]
+
+
+def test_a_lost_hypervisor_ends_its_guests_sessions_saying_so_and_spares_the_others(
+    manager, launcher
+):
+    lost = manager.open(GUEST, None)
+    twin = replace(GUEST, hypervisor="two")  # the same UUID on another hypervisor
+    spared = manager.open(twin, None)
+    assert lost.session is not spared.session
+    why = {"hypervisor": "qemu+tls://hv1/system?pkipath=***", "error": "no answer"}
+    assert manager.end_hypervisor(GUEST.hypervisor, **why) == 1
+    assert lost.session.ended.is_set()
+    assert lost.session.process.end == (Reason.HYPERVISOR_UNREACHABLE, why)
+    assert [s.guest.hypervisor for s in manager.list()] == ["two"]
+    assert launcher.consoles[1].stops == []
