@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import socket
 import struct
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from plugin_serialconsole import audit, auditfile, auditlimit, journal
+from plugin_serialconsole import audit, auditfile, auditlimit, i18n, journal
 from plugin_serialconsole.audit import AuditTrail, login_id, make_audit_trail
 from plugin_serialconsole.auditfile import KEEP, AuditFile
 from plugin_serialconsole.auditlimit import NoiseLimit
-from plugin_serialconsole.hookspecs import Identity
+from plugin_serialconsole.control.rest import ApiSettings, RestApi
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.settings import AuditSettings, Settings
 
@@ -481,3 +485,50 @@ def test_reading_the_newest_events_reads_only_the_newest_files(tmp_path):
     assert [event["n"] for event in file.read(lambda e: True, 100_000)][-1] == 1999
     spanning = file.read(lambda event: True, in_current_file + 5)
     assert [e["n"] for e in spanning] == list(range(2000 - in_current_file - 5, 2000))
+
+
+class TimedOutSender:
+    def send(self, guest, request, identity):
+        raise SerialConsoleError(i18n.SEND_TIMEOUT, 504, seconds="10", sent="NMI", guest=guest.name)
+
+
+class OneGuest:
+    def lookup(self, ident, hypervisor):
+        return GUEST
+
+    def require_connected(self, guest):
+        pass
+
+
+class NoWriter:
+    def writer_session(self, guest, alias, identity):
+        return None
+
+
+def test_a_send_that_timed_out_is_audited_as_perhaps_delivered(tmp_path):
+    """No answer in time (504) does not mean the NMI did not reach the guest."""
+    import cherrypy
+    from cherrypy._cprequest import Request, Response
+    from cherrypy.lib.httputil import Host
+
+    trail = file_trail(tmp_path)
+    info = PluginInfo("serialconsole", "1", "/plugins/serialconsole", "serialconsole")
+    settings = ApiSettings(info, "127.0.0.1", lambda: 64667, 30.0)
+    api = RestApi(settings, OneGuest(), NoWriter(), lambda: None, TimedOutSender(), trail=trail)
+    body = b'{"action": "nmi"}'
+    request = Request(Host("127.0.0.1", 8001), Host("192.0.2.7", 40000))
+    request.method = "POST"
+    request.headers = {"Content-Length": str(len(body)), "Content-Type": "application/json"}
+    request.body = SimpleNamespace(fp=io.BytesIO(body))
+    request.identity = Identity("alice")
+    cherrypy.serving.load(request, Response())
+    try:
+        with pytest.raises(SerialConsoleError) as refused:
+            api.send(GUEST.name)
+    finally:
+        cherrypy.serving.clear()
+    assert refused.value.status == 504
+    (sent,) = written(trail)
+    assert (sent["event"], sent["action"], sent["operator"]) == ("send", "nmi", "alice")
+    assert (sent["sent"], sent["status"], sent["code"]) == (False, 504, i18n.SEND_TIMEOUT)
+    assert (sent["client"], sent["device"]) == ("192.0.2.7", "serial0")
