@@ -7,6 +7,14 @@ password or a cookie: a login is named by ``login``, the first 16 hex digits of 
 SHA-256 of its cookie's digest, which ties a login's events together and tells nothing
 of the cookie.
 
+Text from outside (a request's path and method, a login's user name, a guest's name, a
+reason) is cut to ``MAX_TEXT`` characters where an event is built (``document``), its
+field named in ``truncated``: a line stays a few KiB whatever a client sends (at most
+12 bytes a character, escaped), well within what the file's reader takes, and so the
+noise limit (``auditlimit``), which counts bytes as well as events, bounds what anyone
+can add to the file. The journal's MESSAGE has its control characters escaped as the
+host log's lines do (``logfmt``).
+
 A console session is one client's use of a console (``Claim.session_id``): it begins when
 its token is issued (``opened``) and ends once (``ended``, with a reason kind) when the
 client leaves, is displaced, its token lapses unused, its login ends or the console ends.
@@ -27,10 +35,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plugin_serialconsole import journal
-from plugin_serialconsole.auditfile import AuditFile, Event
+from plugin_serialconsole.auditfile import AuditFile, Event, encode
 from plugin_serialconsole.auditlimit import EVERYONE as EVERYONE_CLIENTS
 from plugin_serialconsole.auditlimit import NoiseLimit, Suppressed
 from plugin_serialconsole.journal import Journal
+from plugin_serialconsole.logfmt import escape_controls
 from plugin_serialconsole.rundir import UnsafeDirectory, check_private_dir
 
 if TYPE_CHECKING:
@@ -67,6 +76,24 @@ EXPIRED = "expired"  # its token lapsed unused
 REMOVED = "removed"  # why a logout: the operator left the users file
 # ``wok_login_attempt`` outcomes as events
 LOGIN_EVENTS = {"ok": LOGIN, "failed": LOGIN_FAILED, "throttled": LOGIN_THROTTLED}
+MAX_TEXT = 256  # characters of one field's text; the rest is cut
+TRUNCATED = "truncated"  # the names of the fields cut
+
+
+def document(event: str, fields: dict[str, Any]) -> Event:
+    """Event ``event`` with ``FIELDS`` first (null where not given), then its own
+    ``fields``; each text longer than ``MAX_TEXT`` cut, and named in ``truncated``. Fields
+    hold texts, numbers, booleans or null."""
+    built: Event = {name: None for name in FIELDS}
+    built.update(fields, event=event)
+    cut = [
+        name for name, value in built.items() if isinstance(value, str) and len(value) > MAX_TEXT
+    ]
+    for name in cut:
+        built[name] = built[name][:MAX_TEXT]
+    if cut:
+        built[TRUNCATED] = cut
+    return built
 
 
 def login_id(digest: str | None) -> str | None:
@@ -132,31 +159,28 @@ class AuditTrail:
     def record(self, event: str, **fields: Any) -> None:
         """Write one event; ``fields`` beyond ``FIELDS`` are its own. A refusal past its
         client's share is counted instead (``auditlimit``)."""
+        built = document(event, fields)
         if event in NOISE:
-            admitted, over = self.noise.admit(fields.get("client"))
+            admitted, over = self.noise.admit(built["client"], len(encode(built)))
             self._suppressed(over)
             if not admitted:
                 return
-        self._write(event, fields)
+        self._write(built)
 
     def _suppressed(self, counts: list[Suppressed]) -> None:
         for held in counts:
             client = None if held.client in ("", EVERYONE_CLIENTS) else held.client
             every = {"all_clients": True} if held.client == EVERYONE_CLIENTS else {}
-            self._write(
-                SUPPRESSED,
-                {"client": client, "count": held.count, "seconds": held.seconds, **every},
-            )
+            fields = {"client": client, "count": held.count, "seconds": held.seconds, **every}
+            self._write(document(SUPPRESSED, fields))
 
-    def _write(self, event: str, fields: dict[str, Any]) -> None:
-        document: Event = {name: None for name in FIELDS}
-        document.update(fields, event=event)
+    def _write(self, event: Event) -> None:
         with self._write_lock:  # stamped in the order written: the file reads in time order
-            document["time"] = self.clock()
+            event["time"] = self.clock()
             if self.file is not None:
-                self.file.append(document)
-            if self.journal is not None:
-                self.journal.send(_journal_fields(document))
+                self.file.append(event)
+        if self.journal is not None:  # never waits (``journal``): sent outside the lock
+            self.journal.send(_journal_fields(event))
 
     def login_event(self, event: str, user: str, client: str | None, digest: str | None) -> None:
         self.record(event, operator=user, client=client, login=login_id(digest))
@@ -179,12 +203,12 @@ class AuditTrail:
         self.record(OPENED, **_context_fields(context), mode=mode)
 
     def connected(self, session: str) -> None:
-        with self._lock:
+        with self._lock:  # written before ``ended`` can take the session away
             context = self._sessions.get(session)
             if context is None or context.connected:
                 return
             context.connected = True
-        self.record(CONNECTED, **_context_fields(context))
+            self.record(CONNECTED, **_context_fields(context))
 
     def displacing(self, session: str, by: str) -> str | None:
         """Console session ``session`` is being taken over by operator ``by``: its end
@@ -260,7 +284,7 @@ def _journal_fields(event: Event) -> dict[str, str]:
     as ``SERIALCONSOLE_<NAME>``."""
     named = [f"{k}={v}" for k, v in event.items() if k not in ("time", "event") and v]
     fields = {
-        "MESSAGE": f"audit: {event['event']} " + " ".join(named),
+        "MESSAGE": escape_controls(f"audit: {event['event']} " + " ".join(named)),
         "PRIORITY": "4" if event["event"] in WARNINGS else "5",
         "SYSLOG_IDENTIFIER": "serialconsole",
     }

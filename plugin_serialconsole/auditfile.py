@@ -6,9 +6,10 @@ waits for at most one append (and, once per ``max_size`` bytes, a rename). When 
 would take the file past ``max_size``, ``audit.log`` becomes ``audit.log.1`` (``.1``
 becomes ``.2``, ... up to ``KEEP`` old files; the oldest goes) and a new file begins.
 
-``read`` opens the old files and the current one together (between two appends), reads
-them oldest first without holding up writers, and keeps only the
-newest ``limit`` matching events in memory.
+``read`` opens the old files and the current one together (between two appends), then
+reads them newest first without holding up writers, keeping at most ``limit`` matching
+events in memory, and stops at the file where it has found ``limit`` (or whose events
+are all older than ``since``): the older files are not read at all.
 """
 
 from __future__ import annotations
@@ -104,18 +105,24 @@ class AuditFile:
     ) -> list[Event]:
         """The newest ``limit`` events that ``matches`` accepts, oldest first; a file
         whose last event is older than ``since`` (a ``time``) is not read. The files are
-        opened together, between two appends, and read after: a rotation meanwhile
-        renames what is being read, and no write waits for the reading."""
-        kept: deque[Event] = deque(maxlen=limit)
+        opened together, between two appends, and read after, newest first: a rotation
+        meanwhile renames what is being read, and no write waits for the reading."""
+        found: list[list[Event]] = []  # each file's newest matching events, newest file first
+        count = 0
         with contextlib.ExitStack() as stack:
             with self._lock:
                 paths = [*self.old_files(), self.path]
                 files = [stack.enter_context(f) for p in paths if (f := _open(p)) is not None]
-            for file in files:
-                if since is not None and _last_time(file) < since:
-                    continue  # events are written in time order: all of them are older
-                kept.extend(event for event in _events(file) if matches(event))
-        return list(kept)
+            for file in reversed(files):
+                if count >= limit:
+                    break
+                last = _last_time(file) if since is not None else None
+                if last is not None and last < since:
+                    break  # events are written in time order: this file's and older ones'
+                kept = deque((e for e in _events(file) if matches(e)), maxlen=limit - count)
+                found.append(list(kept))
+                count += len(kept)
+        return [event for events in reversed(found) for event in events]
 
 
 def _open(path: Path) -> BinaryIO | None:
@@ -128,9 +135,10 @@ def _open(path: Path) -> BinaryIO | None:
         return None
 
 
-def _last_time(file: BinaryIO) -> str:
-    """The time of the file's last event ("" if it has none that can be read); the file
-    is left at its start."""
+def _last_time(file: BinaryIO) -> str | None:
+    """The time of the file's last event, None when that cannot be told (no event within
+    its last ``MAX_LINE`` bytes can be read: the file must be read); the file is left at
+    its start."""
     size = os.fstat(file.fileno()).st_size
     file.seek(max(0, size - MAX_LINE))
     lines = file.read().split(b"\n")
@@ -142,7 +150,7 @@ def _last_time(file: BinaryIO) -> str:
             continue
         if isinstance(time, str):
             return time
-    return ""
+    return None
 
 
 def _events(file: BinaryIO) -> Iterator[Event]:

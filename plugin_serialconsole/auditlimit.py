@@ -3,7 +3,10 @@
 Failed logins and refused requests need no credentials: written one line each, a client
 sending thousands a second would rotate the real events out of the kept files within
 minutes. So each client address may add at most ``per_client`` of them a window (a
-minute), and all clients together ``overall``; what is held back is counted, and each
+minute), and all clients together ``overall``; and, as a client chooses how long its
+lines are (its request's path, the user name it tries; ``audit`` cuts each text, yet a
+line of escaped characters still takes a few KiB), at most ``BYTES_PER_EVENT`` bytes a
+counted event on average. What is held back is counted, and each
 window's count is written as one ``suppressed`` event when the window is over (or the
 trail closes). Windows are kept in the order they began, so the ones that are over are
 found at the front, and their number is capped.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 PER_CLIENT = 30
 OVERALL = 300
+BYTES_PER_EVENT = 1024  # a refusal's line takes some 300 bytes
 WINDOW = 60.0
 MAX_WINDOWS = 10_000
 EVERYONE = "*"  # the key of the window shared by all clients
@@ -28,7 +32,16 @@ EVERYONE = "*"  # the key of the window shared by all clients
 class _Window:
     start: float
     count: int = 0
+    size: int = 0  # bytes of the events admitted
     suppressed: int = 0
+
+    def admits(self, events: int, size: int) -> bool:
+        """Whether one more event of ``size`` bytes fits a share of ``events`` events."""
+        return self.count < events and self.size + size <= events * BYTES_PER_EVENT
+
+    def add(self, size: int) -> None:
+        self.count += 1
+        self.size += size
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,9 @@ class NoiseLimit:
         self._windows: OrderedDict[str, _Window] = OrderedDict()  # by client, oldest first
         self._everyone = _Window(clock())
 
-    def admit(self, client: str | None) -> tuple[bool, list[Suppressed]]:
-        """Whether an event of ``client`` is written, and the counts of windows now over."""
+    def admit(self, client: str | None, size: int = 0) -> tuple[bool, list[Suppressed]]:
+        """Whether an event of ``client``, ``size`` bytes long, is written, and the counts
+        of windows now over."""
         now = self.clock()
         key = client or ""
         with self._lock:
@@ -70,14 +84,14 @@ class NoiseLimit:
                 if len(self._windows) > MAX_WINDOWS:  # the oldest goes first, its count said
                     oldest, window = self._windows.popitem(last=False)
                     over += [self._report(oldest, window)] if window.suppressed else []
-            if mine.count >= self.per_client:
+            if not mine.admits(self.per_client, size):
                 mine.suppressed += 1
                 return False, over
-            if everyone.count >= self.overall:
+            if not everyone.admits(self.overall, size):
                 everyone.suppressed += 1
                 return False, over
-            mine.count += 1
-            everyone.count += 1
+            mine.add(size)
+            everyone.add(size)
             return True, over
 
     def flush(self) -> list[Suppressed]:

@@ -11,6 +11,11 @@ this, and they always send to the system's socket, which a test cannot stand in 
 
 ``audit_journal = auto`` sends to the journal when systemd runs the service with its
 output going to the journal (it sets ``JOURNAL_STREAM``) and the socket is there.
+
+A send never waits: the socket does not block, so when journald is stalled and its queue
+is full, the entry is dropped (and counted) instead of holding up the request that caused
+it. After a failure no entry is tried for ``BACKOFF`` seconds; the first one that goes
+through again says how many were dropped. The audit file keeps every event regardless.
 """
 
 from __future__ import annotations
@@ -21,14 +26,15 @@ import re
 import socket
 import struct
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 SOCKET = Path("/run/systemd/journal/socket")
 MODES = ("auto", "yes", "no")
-SEND_TIMEOUT = 1.0
+BACKOFF = 5.0  # seconds without trying after a failed send
 _INVALID = re.compile(r"[^A-Z0-9_]")
 
 
@@ -57,26 +63,46 @@ def wanted(mode: str, environ: Mapping[str, str] = os.environ, path: Path = SOCK
 
 
 class Journal:
-    """Sends entries to the journal's socket at ``path``; a failure is logged once."""
+    """Sends entries to the journal's socket at ``path`` without waiting; what cannot be
+    sent is dropped and counted (``dropped``), a failure logged once."""
 
-    def __init__(self, path: Path = SOCKET) -> None:
+    def __init__(self, path: Path = SOCKET, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
-        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-        self._socket.settimeout(SEND_TIMEOUT)  # a stalled journal delays, never hangs, a request
+        self.clock = clock
+        self._socket = socket.socket(
+            socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+        )
         self._lock = threading.Lock()
         self._failing = False
+        self._resume = 0.0  # no try before this time, after a failure
+        self._dropped_since = 0  # entries dropped since the last one sent
+        self.dropped = 0
 
     def send(self, fields: Mapping[str, str]) -> None:
         entry = encode_entry(fields)
         with self._lock:
+            if self._failing and self.clock() < self._resume:
+                self._drop()
+                return
             try:
                 self._socket.sendto(entry, str(self.path))
-            except OSError as error:
+            except OSError as error:  # BlockingIOError: journald's queue is full
                 if not self._failing:
                     log.error("journal %s: cannot send: %s", self.path, error)
                 self._failing = True
-            else:
-                self._failing = False
+                self._resume = self.clock() + BACKOFF
+                self._drop()
+                return
+            if self._dropped_since:
+                log.warning(
+                    "journal %s: sending again, %d entries dropped", self.path, self._dropped_since
+                )
+            self._failing = False
+            self._dropped_since = 0
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        self._dropped_since += 1
 
     def close(self) -> None:
         self._socket.close()

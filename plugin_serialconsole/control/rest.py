@@ -345,14 +345,24 @@ class RestApi:
         self.require(guest, _send_right(request.action))
         self.guests.require_connected(guest)
         identity = cherrypy.request.identity
-        answer = self.sender.send(guest, request, identity)
-        device = answer.get("device") or (guest.consoles[0].alias if guest.consoles else None)
+        try:
+            answer = self.sender.send(guest, request, identity)
+        except SerialConsoleError as error:
+            if error.status == 504:  # no answer in time: it may have reached the guest still
+                self._sent(guest, request, request.device, sent=False, status=504, code=error.code)
+            raise
+        self._sent(guest, request, answer.get("device"), sent=answer["sent"])
+        return http.respond(200, answer)
+
+    def _sent(self, guest: Guest, request: SendRequest, device: str | None, **outcome: Any) -> None:
+        """Audit a send to ``guest``, on ``device`` (by default its first console)."""
+        identity = cherrypy.request.identity
+        device = device or (guest.consoles[0].alias if guest.consoles else None)
         writer = self.sessions.writer_session(guest, device, identity) if device else None
         self.audit.guest_event(
             audit.SEND, guest, identity, **{**request.as_json(), "device": device},
-            session=writer, sent=answer["sent"],
+            session=writer, **outcome,
         )  # fmt: skip
-        return http.respond(200, answer)
 
     def _downloaded(self, guest: Guest, device: str, what: str, size: int) -> None:
         self.audit.guest_event(

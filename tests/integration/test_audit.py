@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -300,6 +302,37 @@ def test_a_flood_of_refused_requests_cannot_rotate_the_trail_away(start_host, tm
     assert host.terminate() == 0  # the count held back is written as the trail closes
     (suppressed,) = [e for e in events(host) if e["event"] == "suppressed"]
     assert (suppressed["client"], suppressed["count"]) == ("127.0.0.2", 400 - PER_CLIENT)
+
+
+def raw_get(url: str, target: str) -> bytes:
+    """The status line of ``GET target``, sent with no header but Host, so the longest
+    path the host's head limit lets through fits."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), HTTP_TIMEOUT) as plain:
+        plain.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        return plain.makefile("rb").readline()
+
+
+def test_hostile_text_is_cut_and_the_trail_still_reads_from_a_time_on(start_host, tmp_path):
+    """Unauthenticated, a path of ``%01`` (each escaped to six bytes) up to the head limit
+    once wrote a line past 64 KiB, which the reader skips, and which, as a file's last,
+    hid the whole file from ``?since=``; a user name too long ran on as well."""
+    host = users_host(start_host, tmp_path, "alice")
+    alice = login(host, "alice")
+    since = wait_event(host, "login", operator="alice")["time"]
+    guess = {"username": "x" * 3000, "password": WRONG_PASSWORD}
+    refused = requests.post(auth_url(host, "login"), json=guess, timeout=HTTP_TIMEOUT)
+    assert refused.status_code == 401
+    mount = urlsplit(host.api("")).path
+    assert b" 401 " in raw_get(host.url, mount + "%01" * 10886)
+    denied = wait_event(host, "denied", status=401)
+    failed = wait_event(host, "login-failed")
+    assert len(denied["path"]) == len(failed["operator"]) == 256
+    assert denied["truncated"] == ["path"] and failed["truncated"] == ["operator"]
+    assert max(len(line) for line in audit_file(host).read_bytes().splitlines()) < 4096
+    answer = alice.get(host.api("audit"), params={"since": since}, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    assert [e["event"] for e in answer.json()] == ["login", "login-failed", "denied"]
 
 
 def test_throttled_logins_and_an_operator_removed_from_the_users_file_are_logged(

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import socket
 import struct
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from plugin_serialconsole import audit, auditfile, auditlimit, journal
+from plugin_serialconsole import audit, auditfile, auditlimit, i18n, journal
 from plugin_serialconsole.audit import AuditTrail, login_id, make_audit_trail
 from plugin_serialconsole.auditfile import KEEP, AuditFile
 from plugin_serialconsole.auditlimit import NoiseLimit
-from plugin_serialconsole.hookspecs import Identity
+from plugin_serialconsole.control.rest import ApiSettings, RestApi
+from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.hookspecs import Identity, PluginInfo
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.settings import AuditSettings, Settings
 
@@ -177,19 +181,9 @@ def test_journal_entries_use_the_native_protocol_with_structured_fields(tmp_path
     receiver.settimeout(5)
     trail = AuditTrail(journal=journal.Journal(path))
     trail.record(audit.DENIED, operator="mallory", guest="two\nlines", status=403)
-    entry = receiver.recv(65536)
+    fields = journal_entry(receiver.recv(65536))
     receiver.close()
     trail.close()
-    fields, rest = {}, entry
-    while rest:
-        name, separator, rest = rest.partition(b"\n")
-        if b"=" in name:
-            key, _, value = name.partition(b"=")
-            fields[key.decode()] = value.decode()
-            continue
-        (size,) = struct.unpack("<Q", rest[:8])
-        fields[name.decode()] = rest[8 : 8 + size].decode()
-        rest = rest[8 + size + 1 :]
     assert fields["SERIALCONSOLE_EVENT"] == "denied"
     assert fields["SERIALCONSOLE_OPERATOR"] == "mallory"
     assert fields["SERIALCONSOLE_GUEST"] == "two\nlines"
@@ -327,3 +321,214 @@ def test_a_reading_from_a_time_on_skips_the_files_that_are_all_older(tmp_path):
     assert [e["time"] for e in trail.read(matches, 10, since=newest)] == [newest]
     in_current_file = len((tmp_path / "audit.log").read_text().splitlines())
     assert len(looked_at) == in_current_file < 100
+
+
+def file_trail(tmp_path: Path, **options) -> AuditTrail:
+    return AuditTrail(AuditFile(tmp_path / "audit.log", 1 << 20).open(), **options)
+
+
+def test_a_clients_long_text_is_cut_so_its_line_is_still_read(tmp_path):
+    """``GET /`` + ``%01``×10886: each control character escapes to six bytes, a 65 KB
+    line the reader skipped."""
+    trail = file_trail(tmp_path)
+    trail.record(audit.DENIED, client="192.0.2.9", method="GET", path="/\x01" * 5443)
+    trail.record(audit.LOGIN_FAILED, client="192.0.2.9", operator="\U0001f600" * 5000)
+    lines = (tmp_path / "audit.log").read_bytes().splitlines()
+    assert all(len(line) < 8192 for line in lines)
+    denied, failed = written(trail)
+    assert denied["path"] == ("/\x01" * 5443)[: audit.MAX_TEXT]
+    assert denied["truncated"] == ["path"] and denied["method"] == "GET"
+    assert failed["operator"] == "\U0001f600" * audit.MAX_TEXT
+    assert failed["truncated"] == ["operator"]
+
+
+def test_a_file_ending_in_a_line_too_long_to_read_is_still_read_from_a_time_on(tmp_path):
+    path = tmp_path / "audit.log"
+    file = AuditFile(path, 1 << 20).open()
+    file.append({"time": "2026-01-01T00:00:05.000Z", "n": 1})
+    with open(path, "ab") as raw:  # written by an older version
+        raw.write(b'{"time":"2026-01-01T00:00:06.000Z","p":"' + b"x" * auditfile.MAX_LINE + b'"}\n')
+    found = file.read(lambda event: True, 10, since="2026-01-01T00:00:01.000Z")
+    assert [event["n"] for event in found] == [1]
+
+
+def test_a_clients_refusals_are_held_back_by_their_bytes_too(tmp_path):
+    """Thirty refusals a minute of a few KiB each would still flush the kept files."""
+    trail = file_trail(tmp_path, noise=NoiseLimit(clock=Clock()))
+    for _ in range(auditlimit.PER_CLIENT):
+        trail.record(audit.DENIED, client="192.0.2.9", path="\U0001f600" * 5000)
+    denied = [event for event in written(trail) if event["event"] == "denied"]
+    assert 0 < len(denied) < auditlimit.PER_CLIENT
+    size = (tmp_path / "audit.log").stat().st_size
+    assert size <= auditlimit.PER_CLIENT * auditlimit.BYTES_PER_EVENT
+
+
+def journal_entry(data: bytes) -> dict[str, str]:
+    fields, rest = {}, data
+    while rest:
+        name, _, rest = rest.partition(b"\n")
+        if b"=" in name:
+            key, _, value = name.partition(b"=")
+            fields[key.decode()] = value.decode()
+            continue
+        (size,) = struct.unpack("<Q", rest[:8])
+        fields[name.decode()] = rest[8 : 8 + size].decode()
+        rest = rest[8 + size + 1 :]
+    return fields
+
+
+def test_a_journal_message_cannot_be_given_a_forged_line(tmp_path):
+    path = tmp_path / "journal.socket"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(str(path))
+        receiver.settimeout(5)
+        trail = AuditTrail(journal=journal.Journal(path))
+        forged = "root\naudit: login operator=root client=10.0.0.1\x1b[2J"
+        trail.record(audit.LOGIN_FAILED, operator=forged, path="/" + "a" * 1000)
+        fields = journal_entry(receiver.recv(1 << 20))
+        trail.close()
+    message = fields["MESSAGE"]
+    assert "\n" not in message and "\x1b" not in message
+    assert "operator=root\\naudit: login" in message and "\\x1b[2J" in message
+    assert fields["SERIALCONSOLE_PATH"] == "/" + "a" * (audit.MAX_TEXT - 1)
+
+
+@pytest.fixture
+def stalled_journal(tmp_path):
+    """A journal socket whose queue is full: nothing reads it."""
+    path = tmp_path / "journal.socket"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(path))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as filler:
+        filler.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            for _ in range(100_000):
+                filler.sendto(b"MESSAGE=filler\n", str(path))
+    yield path
+    receiver.close()  # a sender still waiting is refused
+
+
+def test_a_stalled_journal_holds_up_no_event(stalled_journal, tmp_path, monkeypatch):
+    monkeypatch.setattr(journal, "SEND_TIMEOUT", 60.0, raising=False)  # how long it waited
+    trail = file_trail(tmp_path, journal=journal.Journal(stalled_journal))
+    threads = [
+        threading.Thread(target=trail.record, args=(audit.DENIED,), kwargs={"client": str(n)})
+        for n in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads), "an event waited for the journal"
+    assert len(written(trail)) == 4
+    assert trail.journal.dropped == 4
+
+
+def test_after_a_failed_send_the_journal_is_left_alone_for_a_while(tmp_path, caplog):
+    path = tmp_path / "journal.socket"
+    clock = Clock()
+    sender = journal.Journal(path, clock=clock)
+    sender.send({"MESSAGE": "lost"})  # nobody listens yet
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(str(path))
+        receiver.settimeout(5)
+        sender.send({"MESSAGE": "backing off"})
+        clock.now += journal.BACKOFF
+        sender.send({"MESSAGE": "again"})
+        assert receiver.recv(4096) == b"MESSAGE=again\n"
+    sender.close()
+    assert sender.dropped == 2
+    assert [r.getMessage().endswith("2 entries dropped") for r in caplog.records] == [
+        False,
+        True,
+    ]
+
+
+def test_a_session_is_connected_before_it_ends_whichever_thread_reports(tmp_path):
+    """``connected`` marked its session, then was held up before writing: an ``ended``
+    from another thread must not get in first."""
+    writing, ended = threading.Event(), threading.Event()
+
+    class HeldUp(AuditTrail):
+        def record(self, event: str, **fields) -> None:
+            if event == audit.CONNECTED:
+                writing.set()
+                ended.wait(1.0)  # held up; the session's end gets in, if it can
+            super().record(event, **fields)
+
+    trail = HeldUp(AuditFile(tmp_path / "audit.log", 1 << 20).open())
+    trail.opened("s1", GUEST, "serial0", "write", None)
+    connect = threading.Thread(target=trail.connected, args=("s1",))
+    connect.start()
+    assert writing.wait(10)
+    end = threading.Thread(target=lambda: (trail.ended("s1", "ctrl-q"), ended.set()))
+    end.start()
+    connect.join(10)
+    end.join(10)
+    assert [e["event"] for e in written(trail)] == ["opened", "connected", "left", "ended"]
+
+
+def test_reading_the_newest_events_reads_only_the_newest_files(tmp_path):
+    file = AuditFile(tmp_path / "audit.log", 4096).open()
+    for number in range(2000):
+        file.append({"event": "send", "n": number})
+    looked_at = []
+
+    def matches(event: dict) -> bool:
+        looked_at.append(event["n"])
+        return True
+
+    newest = file.read(matches, 10)
+    assert [event["n"] for event in newest] == list(range(1990, 2000))
+    in_current_file = len((tmp_path / "audit.log").read_text().splitlines())
+    assert len(looked_at) == in_current_file, "no older file was read"
+    assert [event["n"] for event in file.read(lambda e: True, 100_000)][-1] == 1999
+    spanning = file.read(lambda event: True, in_current_file + 5)
+    assert [e["n"] for e in spanning] == list(range(2000 - in_current_file - 5, 2000))
+
+
+class TimedOutSender:
+    def send(self, guest, request, identity):
+        raise SerialConsoleError(i18n.SEND_TIMEOUT, 504, seconds="10", sent="NMI", guest=guest.name)
+
+
+class OneGuest:
+    def lookup(self, ident, hypervisor):
+        return GUEST
+
+    def require_connected(self, guest):
+        pass
+
+
+class NoWriter:
+    def writer_session(self, guest, alias, identity):
+        return None
+
+
+def test_a_send_that_timed_out_is_audited_as_perhaps_delivered(tmp_path):
+    """No answer in time (504) does not mean the NMI did not reach the guest."""
+    import cherrypy
+    from cherrypy._cprequest import Request, Response
+    from cherrypy.lib.httputil import Host
+
+    trail = file_trail(tmp_path)
+    info = PluginInfo("serialconsole", "1", "/plugins/serialconsole", "serialconsole")
+    settings = ApiSettings(info, "127.0.0.1", lambda: 64667, 30.0)
+    api = RestApi(settings, OneGuest(), NoWriter(), lambda: None, TimedOutSender(), trail=trail)
+    body = b'{"action": "nmi"}'
+    request = Request(Host("127.0.0.1", 8001), Host("192.0.2.7", 40000))
+    request.method = "POST"
+    request.headers = {"Content-Length": str(len(body)), "Content-Type": "application/json"}
+    request.body = SimpleNamespace(fp=io.BytesIO(body))
+    request.identity = Identity("alice")
+    cherrypy.serving.load(request, Response())
+    try:
+        with pytest.raises(SerialConsoleError) as refused:
+            api.send(GUEST.name)
+    finally:
+        cherrypy.serving.clear()
+    assert refused.value.status == 504
+    (sent,) = written(trail)
+    assert (sent["event"], sent["action"], sent["operator"]) == ("send", "nmi", "alice")
+    assert (sent["sent"], sent["status"], sent["code"]) == (False, 504, i18n.SEND_TIMEOUT)
+    assert (sent["client"], sent["device"]) == ("192.0.2.7", "serial0")
