@@ -33,7 +33,7 @@ from setproctitle import setproctitle
 
 from plugin_serialconsole.console import __main__ as console
 from plugin_serialconsole.console import zygote_protocol
-from plugin_serialconsole.console.spec import MODULE, ConsoleSpec
+from plugin_serialconsole.console.spec import MODULE, ConsoleSpec, command_line
 from plugin_serialconsole.console.warmup import warm_up
 from plugin_serialconsole.console.zygote_protocol import Refused
 from plugin_serialconsole.logfmt import configure_stderr
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
+def run_child(spec: ConsoleSpec, argv: list[str], fds: list[int], keep: list) -> int:
     """In the forked child: become the console process ``python ARGV`` of ``spec``."""
     os.setsid()
     for sig in (signal.SIGCHLD, signal.SIGTERM):
@@ -63,7 +63,6 @@ def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
     os.dup2(fds[0], 0)
     os.dup2(fds[1], 1)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-    argv = spec.argv()
     sys.argv = [console.__file__, *argv[2:]]
     # ps and /proc/PID/cmdline show the console's own arguments, not the zygote's.
     setproctitle(shlex.join([sys.executable, *argv]))
@@ -79,7 +78,7 @@ def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
         return 1
 
 
-def fork(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
+def fork(spec: ConsoleSpec, argv: list[str], fds: list[int], keep: list) -> int:
     # Objects the zygote made move to the collector's permanent generation: the child's
     # collections never write to their headers, so their pages stay shared instead of
     # being copied into every console process.
@@ -88,7 +87,7 @@ def fork(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
     if pid == 0:
         code = 1
         try:
-            code = run_child(spec, fds, keep)
+            code = run_child(spec, argv, fds, keep)
         finally:
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(BaseException):  # leaving regardless
@@ -117,7 +116,10 @@ def answer(sock: socket.socket, sockets_dir: Path, selector, wakeup) -> bool:
     data, fds = received
     try:
         spec = zygote_protocol.parse_request(data, fds, sockets_dir)
-        pid = fork(spec, fds, [sock, selector, wakeup[0], wakeup[1]])
+        # The command line from the request as it came: re-serializing the spec in each
+        # child (dataclasses.asdict, code no zygote ever runs) copied ~0.1 MB of its pages.
+        argv = command_line(data.decode())
+        pid = fork(spec, argv, fds, [sock, selector, wakeup[0], wakeup[1]])
         sock.send(zygote_protocol.started(pid))
     except Refused as refused:
         log.warning("refused a request: %s", refused)

@@ -121,6 +121,7 @@ def test_requests_other_than_a_console_spec_are_refused(short_dir):
         json.dumps({**document, "mode": "transcript"}).encode(),
         json.dumps({**document, "settings": {**document["settings"], "grace": "0"}}).encode(),
         good.replace('"grace": 0', '"grace": NaN').encode(),
+        good.encode("utf-16"),  # JSON all the same, but the child's command line is UTF-8
         b"",
     ]
     for data in bad:
