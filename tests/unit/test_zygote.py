@@ -102,6 +102,18 @@ def test_forked_consoles_log_as_consoles_at_their_own_level(short_dir, capfd, ca
     assert any(refused in line for line in lines), lines
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_forked_console_ends_on_a_signal_as_on_the_hosts_stop(zygote, short_dir, signum):
+    process = ConsoleProcess.start(spec(short_dir), zygote.launch)  # ready: handlers in place
+    try:
+        os.kill(process.pid, signum)
+        ended = json.loads(list(process._child.stdout)[-1])
+        assert ended["event"] == "ended" and ended["reason"] == "host-stopping"
+        assert process.wait(TIMEOUT) == 0
+    finally:
+        process.kill()
+
+
 def test_stop_and_kill_are_reaped_with_their_status(zygote, short_dir):
     first = ConsoleProcess.start(spec(short_dir, "a"), zygote.launch)
     second = ConsoleProcess.start(spec(short_dir, "b"), zygote.launch)
