@@ -86,11 +86,19 @@ def stderr_handler(tag: str = "%(name)s") -> logging.Handler:
 
 def configure_stderr(level: int | str, tag: str = "%(name)s") -> None:
     """The root logger at ``level``, writing through ``stderr_handler`` only."""
+    log_through(stderr_handler(tag), level)
+
+
+def log_through(handler: logging.Handler, level: int | str) -> None:
+    """The root logger at ``level``, writing through ``handler`` only. The level is set
+    only if it changes: setting it clears every logger's cache, which in a forked
+    console process copies the page of each logger."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.addHandler(stderr_handler(tag))
-    root.setLevel(level)
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    if root.level != (level if isinstance(level, int) else logging.getLevelName(level)):
+        root.setLevel(level)
 
 
 def level_name(logger: str) -> str:

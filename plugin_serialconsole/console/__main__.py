@@ -23,9 +23,11 @@ from plugin_serialconsole.console.server import ConsoleServer
 from plugin_serialconsole.console.simulated import SimulatedConsole
 from plugin_serialconsole.console.spec import MODULE, ConsoleSpec, SpecError
 from plugin_serialconsole.consoles import Reason
-from plugin_serialconsole.logfmt import configure_stderr
+from plugin_serialconsole.logfmt import log_through, stderr_handler
 
 log = logging.getLogger("plugin_serialconsole.console")
+
+LOG_TAG = "console[%(process)d]"  # each log line's source
 
 
 def report(line: bytes) -> None:
@@ -110,8 +112,11 @@ async def serve(spec: ConsoleSpec) -> int:
     return 0
 
 
-def run(spec: ConsoleSpec) -> int:
-    configure_stderr(spec.log_level, "console[%(process)d]")
+def run(spec: ConsoleSpec, log_handler: logging.Handler | None = None) -> int:
+    """Serve ``spec`` to the end, logging to stderr through ``log_handler`` (the one the
+    zygote made before forking: building it again in every child copied ~0.1 MB of its
+    pages) or one made here."""
+    log_through(log_handler or stderr_handler(LOG_TAG), spec.log_level)
     return asyncio.run(serve(spec))
 
 

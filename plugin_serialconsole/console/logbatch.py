@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KEEP = 64 * 1024  # bytes of buffer a batch keeps while the log is idle
+# A batch's buffer starts this small and doubles: an idle capture's boot lines need a few
+# KB, and a buffer is zeroed (every page of it written) when it is made.
+FIRST = 4096
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class Batch:
     def _grow(self, needed: int) -> None:
         """A larger buffer holding the same bytes from its start: during a flood only until
         it reaches its high water."""
-        capacity = max(needed, min(2 * len(self.buffer), self.ceiling), KEEP)
+        capacity = max(needed, min(2 * len(self.buffer), self.ceiling), FIRST)
         grown = bytearray(capacity)
         at = 0
         for piece in self._views(0, self.size):

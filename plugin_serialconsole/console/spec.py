@@ -118,7 +118,7 @@ class ConsoleSpec:
 
     def argv(self) -> list[str]:
         """The console process's command line after the interpreter."""
-        return ["-m", MODULE, "--", self.to_json()]
+        return command_line(self.to_json())
 
     @classmethod
     def from_argv(cls, args: list[str]) -> ConsoleSpec:
@@ -126,6 +126,12 @@ class ConsoleSpec:
         if len(args) != 2 or args[0] != "--":
             raise SpecError("expected: -- SPEC (one JSON document)")
         return cls.from_json(args[1])
+
+
+def command_line(document: str) -> list[str]:
+    """The command line after the interpreter of the console process whose spec is
+    ``document`` (a spec's JSON form)."""
+    return ["-m", MODULE, "--", document]
 
 
 # The JSON type each field's annotation stands for.

@@ -56,9 +56,12 @@ def receive_request(sock: socket.socket) -> tuple[bytes, list[int]] | None:
 
 def parse_request(data: bytes, fds: list[int], sockets_dir: Path) -> ConsoleSpec:
     """The console a request asks for; only a console whose socket is in ``sockets_dir``
-    is started, nothing else is ever run."""
+    is started, nothing else is ever run. The request is UTF-8, as the host writes it
+    (the child's command line shows it as it came)."""
     try:
-        spec = ConsoleSpec.from_json(data)
+        spec = ConsoleSpec.from_json(data.decode())
+    except UnicodeDecodeError:
+        raise Refused("spec: not UTF-8") from None
     except SpecError as error:
         raise Refused(f"spec: {error}") from None
     if spec.sockets_dir != sockets_dir:

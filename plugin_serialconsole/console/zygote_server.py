@@ -33,10 +33,10 @@ from setproctitle import setproctitle
 
 from plugin_serialconsole.console import __main__ as console
 from plugin_serialconsole.console import zygote_protocol
-from plugin_serialconsole.console.spec import MODULE, ConsoleSpec
+from plugin_serialconsole.console.spec import MODULE, ConsoleSpec, command_line
 from plugin_serialconsole.console.warmup import warm_up
 from plugin_serialconsole.console.zygote_protocol import Refused
-from plugin_serialconsole.logfmt import configure_stderr
+from plugin_serialconsole.logfmt import configure_stderr, stderr_handler
 
 with contextlib.suppress(ImportError):  # no libvirt-python: mock consoles only
     from plugin_serialconsole.console import libvirt_stream  # noqa: F401
@@ -52,10 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
-    """In the forked child: become the console process ``python ARGV`` of ``spec``."""
+def run_child(
+    spec: ConsoleSpec, argv: list[str], fds: list[int], keep: list, log_handler: logging.Handler
+) -> int:
+    """In the forked child: become the console process ``python ARGV`` of ``spec``,
+    logging through ``log_handler``."""
     os.setsid()
-    for sig in (signal.SIGCHLD, signal.SIGTERM):
+    # SIGINT too: with Python's default_int_handler there, asyncio.run would install a
+    # handler of its own, which the console's loop.add_signal_handler replaces at once,
+    # first converting it (a partial of the main task) to an enum and failing, which
+    # formats the task's repr: ~0.12 MB of each console process's pages copied.
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     for thing in keep:
@@ -63,12 +70,11 @@ def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
     os.dup2(fds[0], 0)
     os.dup2(fds[1], 1)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-    argv = spec.argv()
     sys.argv = [console.__file__, *argv[2:]]
     # ps and /proc/PID/cmdline show the console's own arguments, not the zygote's.
     setproctitle(shlex.join([sys.executable, *argv]))
     try:
-        return console.run(spec)
+        return console.run(spec, log_handler)
     except SystemExit as done:
         if isinstance(done.code, int) or done.code is None:
             return done.code or 0
@@ -79,7 +85,9 @@ def run_child(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
         return 1
 
 
-def fork(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
+def fork(
+    spec: ConsoleSpec, argv: list[str], fds: list[int], keep: list, log_handler: logging.Handler
+) -> int:
     # Objects the zygote made move to the collector's permanent generation: the child's
     # collections never write to their headers, so their pages stay shared instead of
     # being copied into every console process.
@@ -88,7 +96,7 @@ def fork(spec: ConsoleSpec, fds: list[int], keep: list) -> int:
     if pid == 0:
         code = 1
         try:
-            code = run_child(spec, fds, keep)
+            code = run_child(spec, argv, fds, keep, log_handler)
         finally:
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(BaseException):  # leaving regardless
@@ -109,15 +117,20 @@ def reap(sock: socket.socket) -> None:
         sock.send(zygote_protocol.exited(pid, os.waitstatus_to_exitcode(status)))
 
 
-def answer(sock: socket.socket, sockets_dir: Path, selector, wakeup) -> bool:
-    """Serve one request; False once the host is gone."""
+def answer(
+    sock: socket.socket, sockets_dir: Path, selector, wakeup, log_handler: logging.Handler
+) -> bool:
+    """Serve one request; False once the host is gone. ``log_handler``: the children's."""
     received = zygote_protocol.receive_request(sock)
     if received is None:
         return False
     data, fds = received
     try:
         spec = zygote_protocol.parse_request(data, fds, sockets_dir)
-        pid = fork(spec, fds, [sock, selector, wakeup[0], wakeup[1]])
+        # The command line from the request as it came: re-serializing the spec in each
+        # child (dataclasses.asdict, code no zygote ever runs) copied ~0.1 MB of its pages.
+        argv = command_line(data.decode())
+        pid = fork(spec, argv, fds, [sock, selector, wakeup[0], wakeup[1]], log_handler)
         sock.send(zygote_protocol.started(pid))
     except Refused as refused:
         log.warning("refused a request: %s", refused)
@@ -128,7 +141,7 @@ def answer(sock: socket.socket, sockets_dir: Path, selector, wakeup) -> bool:
     return True
 
 
-def serve(sock: socket.socket, sockets_dir: Path) -> None:
+def serve(sock: socket.socket, sockets_dir: Path, log_handler: logging.Handler) -> None:
     wakeup = socket.socketpair()
     for end in wakeup:
         end.setblocking(False)
@@ -143,7 +156,7 @@ def serve(sock: socket.socket, sockets_dir: Path) -> None:
                     with contextlib.suppress(BlockingIOError):
                         while wakeup[0].recv(4096):
                             pass
-                elif not answer(sock, sockets_dir, selector, wakeup):
+                elif not answer(sock, sockets_dir, selector, wakeup, log_handler):
                     return
             reap(sock)
 
@@ -155,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sock = socket.socket(fileno=args.socket_fd)
     warm_up()
+    children_log = stderr_handler(console.LOG_TAG)  # made once: each child logs through it
     with contextlib.suppress(BrokenPipeError, ConnectionError, KeyboardInterrupt):
-        serve(sock, args.sockets_dir)
+        serve(sock, args.sockets_dir, children_log)
     return 0
 
 

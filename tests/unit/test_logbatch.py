@@ -30,6 +30,16 @@ def test_a_flood_dropping_the_front_allocates_no_fresh_buffer():
     assert peak - before < 64 * 1024  # no buffer the size of the waiting output
 
 
+def test_a_boots_few_lines_hold_a_few_kb_not_a_flood_buffer():
+    batch = Batch()
+    boot = b"[    0.000000] Linux version 6.1.0\r\n" * 10  # an idle capture's output
+    batch.add(boot)
+    assert len(batch.buffer) <= 4096  # a buffer is zeroed when made: all of it is memory
+    for _ in range(64):  # then a flood: it grows as before
+        batch.add(CHUNK)
+    assert batch.size == len(boot) + 64 * len(CHUNK) <= len(batch.buffer)
+
+
 def test_pieces_give_back_the_bytes_and_marks_across_the_wrap():
     rng = random.Random(15)
     batch = Batch(ceiling=256 * 1024)

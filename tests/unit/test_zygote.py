@@ -4,6 +4,7 @@ sessions and reaping, its refusals, its death, and the launcher's fallback."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -75,6 +76,44 @@ def test_forked_console_echoes_in_a_session_of_its_own(zygote, short_dir, proces
     echo(process)
 
 
+def test_forked_consoles_log_as_consoles_at_their_own_level(short_dir, capfd, caplog):
+    caplog.set_level(logging.INFO, "plugin_serialconsole.console")  # the zygote's level
+    zygote = Zygote(short_dir).start()
+    try:
+        consoles = {
+            level: ConsoleProcess.start(
+                replace(spec(short_dir, level), log_level=level), zygote.launch
+            )
+            for level in ("INFO", "WARNING")
+        }
+        for process in consoles.values():
+            process.request_stop(Reason.OPERATOR_ENDED)
+            list(process._child.stdout)
+            assert process.wait(TIMEOUT) == 0
+        with pytest.raises(ZygoteRefused):
+            zygote.launch(replace(spec(short_dir), socket_path=Path("/etc/c")))
+    finally:
+        zygote.stop()
+    lines = capfd.readouterr().err.splitlines()
+    ended = f"console[{consoles['INFO'].pid}] INFO console serial0 of U ended"
+    assert any(ended in line for line in lines), lines
+    assert not [line for line in lines if f"console[{consoles['WARNING'].pid}]" in line]
+    refused = f"zygote[{zygote.pid}] WARNING refused a request"
+    assert any(refused in line for line in lines), lines
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_forked_console_ends_on_a_signal_as_on_the_hosts_stop(zygote, short_dir, signum):
+    process = ConsoleProcess.start(spec(short_dir), zygote.launch)  # ready: handlers in place
+    try:
+        os.kill(process.pid, signum)
+        ended = json.loads(list(process._child.stdout)[-1])
+        assert ended["event"] == "ended" and ended["reason"] == "host-stopping"
+        assert process.wait(TIMEOUT) == 0
+    finally:
+        process.kill()
+
+
 def test_stop_and_kill_are_reaped_with_their_status(zygote, short_dir):
     first = ConsoleProcess.start(spec(short_dir, "a"), zygote.launch)
     second = ConsoleProcess.start(spec(short_dir, "b"), zygote.launch)
@@ -121,6 +160,7 @@ def test_requests_other_than_a_console_spec_are_refused(short_dir):
         json.dumps({**document, "mode": "transcript"}).encode(),
         json.dumps({**document, "settings": {**document["settings"], "grace": "0"}}).encode(),
         good.replace('"grace": 0', '"grace": NaN').encode(),
+        good.encode("utf-16"),  # JSON all the same, but the child's command line is UTF-8
         b"",
     ]
     for data in bad:
