@@ -99,7 +99,7 @@ async def _serve_capture(state_dir: Path) -> None:
     writer.open(booted=True)
     guest = SimulatedConsole(WARMUP_GUEST, boot=True)
     guest.on_reboot = writer.mark_boot
-    server = ConsoleServer(guest, state_dir, _ignore, CAPTURE_SETTINGS, True, writer.record)
+    server = ConsoleServer(guest, state_dir, _ignore, CAPTURE_SETTINGS, True, writer)
     running = asyncio.create_task(server.run(None))
     try:
         async with asyncio.timeout(BOOT_TIMEOUT):
