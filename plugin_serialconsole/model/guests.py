@@ -156,7 +156,12 @@ class LibvirtGuests:
 
     def list(self) -> list[Guest]:
         guests = []
-        for domain in self._conn().listAllDomains():
+        conn = self._conn()
+        try:
+            domains = conn.listAllDomains()
+        except libvirt.libvirtError as error:
+            raise self._unavailable(error) from error
+        for domain in domains:
             try:
                 guests.append(self._describe(domain))
             except libvirt.libvirtError as error:
@@ -216,8 +221,9 @@ class LibvirtGuests:
             change(domain)
             return self._describe(domain)
         except libvirt.libvirtError as error:
+            message = redact_message(error.get_error_message() or "", self.uri)
             raise SerialConsoleError(
-                i18n.START_FAILED, 409, guest=guest.name, error=error.get_error_message()
+                i18n.START_FAILED, 409, guest=guest.name, error=message
             ) from error
 
 

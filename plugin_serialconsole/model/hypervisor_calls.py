@@ -5,7 +5,8 @@ gives up (some 20 s). A request must not wait that long: it hands the call to on
 this hypervisor's few worker threads and waits for the answer a bounded time. Calls
 queue behind a stuck one (the threads are bounded, whatever the request rate); a call
 the request stopped waiting for is cancelled while it is still queued. The workers are
-daemon threads: one stuck for good never keeps the host from exiting.
+daemon threads: one stuck for good never keeps the host from exiting. ``stop`` is final:
+a call made after it fails at once, and no worker starts again.
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ class HypervisorCalls:
         self._threads = 0
         self._idle = 0
         self._pending = 0
+        self._stopped = False
 
     def submit(self, call: Callable[[], T]) -> Future[T]:
         """``call`` queued for a worker; its future holds its result or exception."""
         future: Future[T] = Future()
         with self._lock:
+            if self._stopped:
+                future.set_exception(RuntimeError(f"calls to hypervisor {self.name}: stopped"))
+                return future
             self._pending += 1
             self._queue.put((call, future))
             self._add_worker()
@@ -48,7 +53,7 @@ class HypervisorCalls:
 
     def _add_worker(self) -> None:
         """One more worker if calls wait and none is idle (the lock held)."""
-        if self._pending > self._idle and self._threads < self._workers:
+        if not self._stopped and self._pending > self._idle and self._threads < self._workers:
             self._threads += 1
             threading.Thread(
                 target=self._work, name=f"hypervisor {self.name} call", daemon=True
@@ -56,8 +61,9 @@ class HypervisorCalls:
 
     def stop(self) -> None:
         """The workers end once the calls queued before are done (a stuck one when its call
-        returns); a later call starts new ones."""
+        returns); a later call fails at once."""
         with self._lock:
+            self._stopped = True
             for _ in range(self._threads):
                 self._queue.put(None)
             self._threads = 0
@@ -69,8 +75,7 @@ class HypervisorCalls:
             item = self._queue.get()
             with self._lock:
                 self._idle -= 1
-                if item is None:  # stopped: a call queued since gets a new worker
-                    self._add_worker()
+                if item is None:  # stopped
                     return
                 self._pending -= 1
             call, future = item

@@ -13,7 +13,7 @@ import pytest
 
 from plugin_serialconsole.errors import SerialConsoleError, not_found
 from plugin_serialconsole.model.fleet import Fleet, Member
-from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest, LibvirtGuests
 from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
 
 BOUND = 0.2
@@ -49,6 +49,14 @@ class Guests:
             if ident in (each.name, each.uuid):
                 return each
         raise not_found(ident)
+
+    def start_paused(self, guest: Guest) -> Guest:
+        self._wait()
+        return replace(guest, state="paused")
+
+    def resume(self, guest: Guest) -> Guest:
+        self._wait()
+        return replace(guest, state="running")
 
     def connection(self) -> object:
         if not self.connected:
@@ -192,3 +200,73 @@ def test_once_a_listing_hangs_past_the_bound_nothing_more_waits_on_that_hypervis
     models["two"].hang.set()
     made._members["two"].listing.result(timeout=5)
     assert made.lookup("db").state == "running"  # answering again: asked again
+
+
+def test_a_guest_listed_unreachable_is_refused_though_its_connection_object_lives(fleet):
+    """Its hypervisor hangs with the connection still open: POST .../start went on to call
+    libvirt on the request thread."""
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    db = made.lookup("db")
+    assert db.state == "unreachable"
+    with pytest.raises(SerialConsoleError) as refused:
+        made.require_connected(db)
+    assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
+    assert "two (qemu+tls://two/system) is not connected" in refused.value.reason()
+
+
+def test_starting_a_guest_on_a_hypervisor_that_hangs_answers_504_at_the_bound(fleet):
+    made, models = fleet
+    made.call_bound = BOUND
+    models["two"].hang = threading.Event()
+    for act in (made.start_paused, made.resume):
+        with pytest.raises(SerialConsoleError) as late:
+            act(guest("db", "two", "u-2"))
+        assert (late.value.status, late.value.code) == (504, "SCONS0083E")
+        assert not models["two"].hang.is_set()  # answered while the call still hangs
+    assert made.start_paused(guest("web", "one")).state == "paused"  # one is not held
+
+
+def test_a_libvirt_error_never_shows_the_uris_credentials(fleet):
+    """A libvirtError naming the pkipath went into the 503's reason and the log."""
+    made, models = fleet
+    member = made._members["two"]
+    member.uri = "qemu+tls://two/system?no_tty=1&pkipath=/secret/pki"
+    leak = libvirt.libvirtError("no /secret/pki/clientcert.pem for 10.1.1.21")
+
+    def fails() -> list[Guest]:
+        raise leak
+
+    models["two"].list = fails
+    with pytest.raises(SerialConsoleError) as refused:
+        made.list("two")
+    assert refused.value.status == 503
+    assert "/secret/pki" not in refused.value.reason()
+    assert "no ***/clientcert.pem for 10.1.1.21" in refused.value.reason()
+
+
+def test_listing_a_hypervisor_whose_list_call_fails_is_503_without_its_credentials():
+    class Refusing:
+        def listAllDomains(self) -> list:  # noqa: N802 (libvirt's name)
+            error = libvirt.libvirtError("refused")
+            message = "cannot read /secret/pki/clientkey.pem"
+            error.err = (libvirt.VIR_ERR_SYSTEM_ERROR, 0, message, 0, "", None, None, 0, 0)
+            raise error
+
+    uri = "qemu+tls://hv/system?pkipath=/secret/pki"
+    with pytest.raises(SerialConsoleError) as refused:
+        LibvirtGuests(uri, Refusing, "hv").list()
+    assert refused.value.status == 503
+    assert "/secret/pki" not in refused.value.reason()
+
+
+def test_a_stopped_hypervisors_calls_never_start_a_worker_again():
+    calls = HypervisorCalls("gone")
+    assert calls.submit(lambda: 1).result(timeout=5) == 1
+    calls.stop()
+    ran = threading.Event()
+    late = calls.submit(ran.set)
+    with pytest.raises(RuntimeError):
+        late.result(timeout=5)
+    assert not ran.is_set()
