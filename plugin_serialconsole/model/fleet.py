@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -33,7 +32,7 @@ from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found
 from plugin_serialconsole.hypervisor_uris import redact_message
 from plugin_serialconsole.model.guests import Guest, GuestModel, make_guest_model
-from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -276,32 +275,36 @@ class Fleet:
         self._member(guest.hypervisor).guests.guest_stopped(guest.uuid)
 
     def start_paused(self, guest: Guest) -> Guest:
-        member = self._member(guest.hypervisor)
-        return self.call(guest, lambda: member.guests.start_paused(guest))
+        """Start ``guest`` paused. If the hypervisor answers only after the request gave up,
+        nobody resumes the guest: it is resumed then."""
+        guests = self._member(guest.hypervisor).guests
+
+        def resume_late(paused: Guest) -> None:
+            log.warning("guest %s started after the request gave up: resuming it", guest.name)
+            guests.resume(paused)
+
+        return self.call(guest, lambda: guests.start_paused(guest), resume_late)
 
     def resume(self, guest: Guest) -> Guest:
-        member = self._member(guest.hypervisor)
-        return self.call(guest, lambda: member.guests.resume(guest))
+        guests = self._member(guest.hypervisor).guests
+        return self.call(guest, lambda: guests.resume(guest))
 
-    def call(self, guest: Guest, call: Callable[[], T], bound: float | None = None) -> T:
-        """``call``'s answer, made on ``guest``'s hypervisor's calls, waited for at most
-        ``bound`` seconds (``call_bound`` by default): 504 with a code beyond it."""
+    def call(
+        self, guest: Guest, call: Callable[[], T], late: Callable[[T], object] | None = None
+    ) -> T:
+        """``call``'s answer, made on ``guest``'s hypervisor's calls and waited for at most
+        ``call_bound`` seconds: 504 with a code beyond (see ``HypervisorCalls.answer``)."""
         member = self._member(guest.hypervisor)
-        seconds = self.call_bound if bound is None else bound
-        future = member.calls.submit(call)
         try:
-            return future.result(timeout=seconds)
-        except FutureTimeout:
-            future.cancel()  # still queued: nobody waits for it any more
-            log.warning(
-                "hypervisor %s: no answer for %s within %g s", member.name, guest.name, seconds
-            )
+            return member.calls.answer(call, self.call_bound, late)
+        except NoAnswer as error:
+            log.warning("guest %s: %s", guest.name, error)
             raise SerialConsoleError(
                 i18n.HYPERVISOR_TIMEOUT,
                 504,
                 hypervisor=member.name,
                 guest=guest.name,
-                seconds=f"{seconds:g}",
+                seconds=f"{self.call_bound:g}",
             ) from None
 
 

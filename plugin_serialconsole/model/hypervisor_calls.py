@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,35 @@ WORKERS = 4  # threads per hypervisor at most
 T = TypeVar("T")
 
 _Item = tuple[Callable[[], object], Future] | None
+
+
+class NoAnswer(Exception):
+    """The hypervisor did not answer a call within the time the request waits."""
+
+
+class _Handoff:
+    """Who takes a call's result: the request waiting for it, or, once it has given up,
+    ``late`` (e.g. resume a guest whose start answered after the request gave up)."""
+
+    def __init__(self, late: Callable[[T], object] | None) -> None:
+        self._lock = threading.Lock()
+        self._late = late
+        self._given_up = False
+        self._delivered = False
+
+    def deliver(self, result: T) -> T:
+        with self._lock:
+            self._delivered = True
+            given_up = self._given_up
+        if given_up and self._late is not None:
+            self._late(result)
+        return result
+
+    def give_up(self) -> bool:
+        """Whether the request gives up (False: the result is already on its way)."""
+        with self._lock:
+            self._given_up = not self._delivered
+            return self._given_up
 
 
 class HypervisorCalls:
@@ -50,6 +80,22 @@ class HypervisorCalls:
             self._queue.put((call, future))
             self._add_worker()
         return future
+
+    def answer(
+        self, call: Callable[[], T], seconds: float, late: Callable[[T], object] | None = None
+    ) -> T:
+        """``call``'s result (or exception), waited for at most ``seconds``: NoAnswer
+        beyond. A call still queued then is cancelled; one that returns later hands its
+        result to ``late``, if given."""
+        handoff = _Handoff(late)
+        future = self.submit(lambda: handoff.deliver(call()))
+        try:
+            return future.result(timeout=seconds)
+        except FutureTimeout:
+            future.cancel()  # still queued: nobody waits for it any more
+            if not handoff.give_up():
+                return future.result()  # it returned just now
+            raise NoAnswer(f"hypervisor {self.name}: no answer within {seconds:g} s") from None
 
     def _add_worker(self) -> None:
         """One more worker if calls wait and none is idle (the lock held)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import libvirt
@@ -30,7 +29,7 @@ from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.hypervisor_uris import redact_message
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import Guest
-from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
 from plugin_serialconsole.sendkeys import (
     ACTIONS,
     BREAK,
@@ -123,13 +122,11 @@ class GuestSender:
     def _bounded(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
         """Run the hypervisor call on the hypervisor's calls; wait for it at most
         ``timeout`` seconds."""
-        future = self._calls(guest.hypervisor).submit(
-            lambda: self._hypervisor(guest, request, alias)
-        )
         try:
-            future.result(timeout=self.timeout)
-        except FutureTimeout:
-            future.cancel()  # still queued behind stuck calls: nobody waits for it any more
+            self._calls(guest.hypervisor).answer(
+                lambda: self._hypervisor(guest, request, alias), self.timeout
+            )
+        except NoAnswer:
             raise self._timed_out(guest, request) from None
         except libvirt.libvirtError as error:
             message = redact_message(error.get_error_message() or "", self._uri(guest.hypervisor))

@@ -33,6 +33,7 @@ class Guests:
         self.hang: threading.Event | None = None
         self.connected = True
         self.lookups = 0
+        self.resumed = threading.Event()
 
     def _wait(self) -> None:
         if self.hang is not None:
@@ -56,6 +57,7 @@ class Guests:
 
     def resume(self, guest: Guest) -> Guest:
         self._wait()
+        self.resumed.set()
         return replace(guest, state="running")
 
     def connection(self) -> object:
@@ -226,6 +228,18 @@ def test_starting_a_guest_on_a_hypervisor_that_hangs_answers_504_at_the_bound(fl
         assert (late.value.status, late.value.code) == (504, "SCONS0083E")
         assert not models["two"].hang.is_set()  # answered while the call still hangs
     assert made.start_paused(guest("web", "one")).state == "paused"  # one is not held
+
+
+def test_a_guest_whose_start_answers_after_the_request_gave_up_does_not_stay_paused(fleet):
+    made, models = fleet
+    made.call_bound = BOUND
+    models["two"].hang = threading.Event()
+    with pytest.raises(SerialConsoleError) as late:
+        made.start_paused(guest("db", "two", "u-2"))
+    assert late.value.status == 504
+    assert not models["two"].resumed.is_set()
+    models["two"].hang.set()  # the hypervisor answers at last: the guest starts, paused
+    assert models["two"].resumed.wait(5), "the late-started guest was left paused"
 
 
 def test_a_libvirt_error_never_shows_the_uris_credentials(fleet):
