@@ -6,8 +6,8 @@ with ``audit`` on every guest (a rule for ``*``, every right, or no rights file)
 for one guest (``guest=`` its name or UUID, ``hypervisor=`` where, if the name is on
 several) is checked like any request about it: 404 without ``view`` on it, 403 without
 ``audit``; its events are those of its hypervisor and UUID (a same-named guest elsewhere,
-or a copy with its UUID, has its own). Without ``guest=`` the answer holds what may be
-read, which may be nothing.
+or a copy with its UUID, has its own). ``hypervisor=`` alone asks for the events of the
+guests on it. Without either, the answer holds what may be read, which may be nothing.
 """
 
 from __future__ import annotations
@@ -88,8 +88,12 @@ class AuditQuery:
         """Whether an event is about the guest ``ident`` names (on ``hypervisor``), once the
         operator's ``audit`` right on it is checked: its hypervisor and UUID; a guest that no
         longer exists is checked, and matched, by the name it was asked by."""
-        if ident is None:
+        if ident is None and hypervisor is None:
             return None
+        if ident is None:  # every guest's events on ``hypervisor``
+            if hypervisor not in self.guests.names():
+                raise SerialConsoleError(i18n.NO_SUCH_HYPERVISOR, 404, hypervisor=hypervisor)
+            return lambda event: "guest" in event and _on(event, hypervisor)
         try:
             candidates = self.guests.candidates(ident, hypervisor)
         except SerialConsoleError as error:

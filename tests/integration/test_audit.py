@@ -358,5 +358,8 @@ def test_the_audit_api_names_a_guest_on_two_hypervisors_and_keeps_them_apart(sta
         assert answer.status_code == 200, answer.text
         assert {"opened", "ended"} <= {e["event"] for e in answer.json()}
         assert {(e["hypervisor"], e["guest"]) for e in answer.json()} == {(hypervisor, "mock-vm")}
-    unknown = read_audit(host, "eve", guest="mock-vm", hypervisor="nowhere")
-    assert (unknown.status_code, unknown.json()["code"]) == (404, "SCONS0082E")
+    on_mock2 = read_audit(host, "eve", hypervisor="mock2").json()
+    assert on_mock2 and {e["hypervisor"] for e in on_mock2} == {"mock2"}
+    for query in ({"guest": "mock-vm", "hypervisor": "nowhere"}, {"hypervisor": "nowhere"}):
+        unknown = read_audit(host, "eve", **query)
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "SCONS0082E")
