@@ -275,8 +275,8 @@ class Fleet:
         self._member(guest.hypervisor).guests.guest_stopped(guest.uuid)
 
     def start_paused(self, guest: Guest) -> Guest:
-        """Start ``guest`` paused. If the hypervisor answers only after the request gave up,
-        nobody resumes the guest: it is resumed then."""
+        """Start ``guest`` paused. If the hypervisor answers only after the request gave up
+        (504), nobody would resume the guest: it is resumed then."""
         guests = self._member(guest.hypervisor).guests
 
         def resume_late(paused: Guest) -> None:
@@ -286,8 +286,13 @@ class Fleet:
         return self.call(guest, lambda: guests.start_paused(guest), resume_late)
 
     def resume(self, guest: Guest) -> Guest:
+        """Let paused ``guest`` run: the call is made even if the request gives up first."""
         guests = self._member(guest.hypervisor).guests
-        return self.call(guest, lambda: guests.resume(guest))
+
+        def resumed_late(_guest: Guest) -> None:
+            log.warning("guest %s resumed after the request gave up", guest.name)
+
+        return self.call(guest, lambda: guests.resume(guest), resumed_late)
 
     def call(
         self, guest: Guest, call: Callable[[], T], late: Callable[[T], object] | None = None

@@ -85,14 +85,15 @@ class HypervisorCalls:
         self, call: Callable[[], T], seconds: float, late: Callable[[T], object] | None = None
     ) -> T:
         """``call``'s result (or exception), waited for at most ``seconds``: NoAnswer
-        beyond. A call still queued then is cancelled; one that returns later hands its
-        result to ``late``, if given."""
+        beyond. Then a call still queued is cancelled, unless it has a ``late`` handler:
+        such a call always runs, and a result it returns after that goes to ``late``."""
         handoff = _Handoff(late)
         future = self.submit(lambda: handoff.deliver(call()))
         try:
             return future.result(timeout=seconds)
         except FutureTimeout:
-            future.cancel()  # still queued: nobody waits for it any more
+            if late is None:
+                future.cancel()  # still queued: nobody waits for it any more
             if not handoff.give_up():
                 return future.result()  # it returned just now
             raise NoAnswer(f"hypervisor {self.name}: no answer within {seconds:g} s") from None

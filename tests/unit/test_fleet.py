@@ -14,7 +14,7 @@ import pytest
 from plugin_serialconsole.errors import SerialConsoleError, not_found
 from plugin_serialconsole.model.fleet import Fleet, Member
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, LibvirtGuests
-from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
 
 BOUND = 0.2
 SERIAL = (ConsoleDevice("serial0", "pty"),)
@@ -284,3 +284,18 @@ def test_a_stopped_hypervisors_calls_never_start_a_worker_again():
     with pytest.raises(RuntimeError):
         late.result(timeout=5)
     assert not ran.is_set()
+
+
+def test_a_resume_queued_behind_stuck_calls_still_runs_after_the_504():
+    """A resume cancelled while queued left a guest started paused for good."""
+    calls = HypervisorCalls("busy", workers=1)
+    stuck = threading.Event()
+    calls.submit(stuck.wait)  # the only worker, held
+    resumed, late = threading.Event(), threading.Event()
+    with pytest.raises(NoAnswer):
+        calls.answer(resumed.set, BOUND, late=lambda _result: late.set())
+    assert not resumed.is_set()
+    stuck.set()
+    assert late.wait(5), "the queued resume never ran"
+    assert resumed.is_set()
+    calls.stop()
