@@ -56,6 +56,7 @@ class Member:
     last: list[Guest] | None = None  # its last good listing
     listing: Future | None = None  # the listing in flight, shared by requests
     listing_since: float = 0.0  # when it was asked (time.monotonic())
+    failure_logged: str = ""  # the last failure logged: each is logged once, not per request
 
 
 def members_of(hypervisors: Any) -> list[Member]:
@@ -185,7 +186,9 @@ class Fleet:
             return error
         if error is not None:  # not the model's: a libvirt error it let through, or a bug
             reason = redact_message(_message(error), member.uri)
-            log.warning("hypervisor %s: %s: %s", member.name, type(error).__name__, reason)
+            if reason != member.failure_logged:
+                member.failure_logged = reason
+                log.warning("hypervisor %s: %s: %s", member.name, type(error).__name__, reason)
             return self._unavailable(member, reason)
         return self._unavailable(member, f"no answer within {self.bound:g} s")
 
