@@ -16,6 +16,13 @@ DEFAULT_NAME = "default"  # the hypervisor of ``[server] uri`` (``--uri``)
 MAX_NAME_LENGTH = 64
 _NAME = re.compile(rf"[a-z0-9][a-z0-9_.-]{{0,{MAX_NAME_LENGTH - 1}}}")
 HIDDEN = "***"
+# The parameters of libvirt's remote URIs that name a credential or where one is kept
+# (https://libvirt.org/uri.html#remote-uris: the TLS certificates' directory, the SSH
+# private key and known hosts files, the auth.conf file, and the SSH or netcat command
+# and socket paths): their values never show.
+CREDENTIALS = frozenset(
+    {"pkipath", "keyfile", "known_hosts", "authfile", "command", "netcat", "socket"}
+)
 
 
 def redact_uri(uri: str) -> str:
@@ -43,15 +50,18 @@ def redact_uri(uri: str) -> str:
 
 def redact_message(message: str, uri: str) -> str:
     """``message`` (e.g. libvirt's error on connecting to ``uri``) without the values of
-    ``uri``'s parameters or its password, which libvirt may quote (a missing key's path)."""
+    ``uri``'s credentials parameters or its password, which libvirt may quote (a missing
+    key's path). Each is hidden where it stands as a whole value (a path may go on with
+    ``/`` or ``.pub``), never inside a word or a number: other text stays as it is."""
     try:
         parts = urlsplit(uri)
-        secrets = [value for _name, value in parse_qsl(parts.query) if value]
+        secrets = [value for name, value in parse_qsl(parts.query) if name in CREDENTIALS and value]
         secrets += [parts.password] if parts.password else []
     except ValueError:
         return HIDDEN
     for secret in sorted(secrets, key=len, reverse=True):
-        message = message.replace(secret, HIDDEN)
+        whole = re.compile(rf"(?<![\w.~/-]){re.escape(secret)}(?![\w-])")
+        message = whole.sub(HIDDEN, message)
     return message
 
 

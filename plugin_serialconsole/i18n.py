@@ -117,6 +117,7 @@ AUDIT_LOG_OFF = "SCONS0140E"
 AMBIGUOUS_GUEST = "SCONS0080E"
 HYPERVISOR_UNAVAILABLE = "SCONS0081E"
 NO_SUCH_HYPERVISOR = "SCONS0082E"
+HYPERVISOR_TIMEOUT = "SCONS0083E"
 # Recordings (issue 18).
 RECORDING_NOT_FOUND = "SCONS0030E"
 # A hypervisor lost while its consoles are open (issue 16).
@@ -143,6 +144,10 @@ messages: dict[str, str | Plural] = {
     ),
     HYPERVISOR_UNAVAILABLE: N_("Hypervisor %(hypervisor)s (%(uri)s) is not connected: %(reason)s"),
     NO_SUCH_HYPERVISOR: N_("There is no hypervisor named %(hypervisor)s."),
+    HYPERVISOR_TIMEOUT: N_(
+        "Hypervisor %(hypervisor)s did not answer about guest %(guest)s within %(seconds)s "
+        "seconds; what was asked may still happen."
+    ),
     METHOD_NOT_ALLOWED: N_("Method %(method)s is not allowed here."),
     INTERNAL_ERROR: N_("Internal error; the host log has the details."),
     BODY_NOT_JSON_TYPE: N_(

@@ -93,7 +93,12 @@ class SerialConsolePlugin:
             guests, self.tokens, settings, guests.uris, self.sockets_dir, self.launcher, self.audit
         )
         sender = GuestSender(
-            guests.connection, self.sessions, settings.allow_break, simulated=guests.is_mock
+            guests.connection,
+            self.sessions,
+            settings.allow_break,
+            simulated=guests.is_mock,
+            calls=guests.calls,
+            uris=guests.uris.__getitem__,
         )
         connections = {name: hypervisors.get(name).get for name in hypervisors.names()}
         self.captures = CaptureKeeper(guests, self.sessions, settings.capture, connections)

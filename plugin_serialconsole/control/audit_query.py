@@ -3,9 +3,11 @@
 An operator reads the events about the guests on which they have the ``audit`` right;
 events about no guest (logins, logouts, requests refused before a guest was named) only
 with ``audit`` on every guest (a rule for ``*``, every right, or no rights file). Asking
-for one guest (``guest=`` its name or UUID) is checked like any request about it: 404
-without ``view`` on it, 403 without ``audit``. Without ``guest=`` the answer holds what
-may be read, which may be nothing.
+for one guest (``guest=`` its name or UUID, ``hypervisor=`` where, if the name is on
+several) is checked like any request about it: 404 without ``view`` on it, 403 without
+``audit``; its events are those of its hypervisor and UUID (a same-named guest elsewhere,
+or a copy with its UUID, has its own). ``hypervisor=`` alone asks for the events of the
+guests on it. Without either, the answer holds what may be read, which may be nothing.
 """
 
 from __future__ import annotations
@@ -17,21 +19,28 @@ from plugin_serialconsole.audit import AuditTrail, as_time
 from plugin_serialconsole.auditfile import Event
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity
+from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME
 from plugin_serialconsole.model.capture_logs import parse_time
-from plugin_serialconsole.model.guests import Guest, GuestModel
+from plugin_serialconsole.model.fleet import Fleet
+from plugin_serialconsole.model.guests import Guest
 from plugin_serialconsole.rights import AUDIT, Rights, subject_of
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000  # the schema's bound too: what one answer holds in memory
 
 Require = Callable[[Guest, str, str], None]
+VisibleAmong = Callable[[str, list[Guest], str], Guest]  # see ``RestApi.visible_among``
+Matches = Callable[[Event], bool]
 
 
 class AuditQuery:
-    def __init__(self, trail: AuditTrail, rights: Rights, guests: GuestModel) -> None:
+    def __init__(
+        self, trail: AuditTrail, rights: Rights, guests: Fleet, visible_among: VisibleAmong
+    ) -> None:
         self.trail = trail
         self.rights = rights
         self.guests = guests
+        self.visible_among = visible_among
 
     def answer(self, identity: Identity, query: dict[str, str], require: Require) -> list[Event]:
         """The matching events, oldest first: the newest ``limit`` of them."""
@@ -39,7 +48,7 @@ class AuditQuery:
             parse_time("since", query.get("since")),
             parse_time("until", query.get("until")),
         )
-        names = self._guest_names(query.get("guest"), identity, require)
+        of_guest = self._of_guest(query.get("guest"), query.get("hypervisor"), identity, require)
         subject = subject_of(identity)
         everywhere = self.rights.everywhere(subject, AUDIT)
         granted: dict[str, bool] = {}
@@ -64,9 +73,7 @@ class AuditQuery:
                 return False
             if operator is not None and event.get("operator") != operator:
                 return False
-            if names is not None and not (
-                event.get("guest") in names or event.get("uuid") in names
-            ):
+            if of_guest is not None and not of_guest(event):
                 return False
             return may_read(event)
 
@@ -75,20 +82,31 @@ class AuditQuery:
             raise SerialConsoleError(i18n.AUDIT_LOG_OFF, 404)
         return events
 
-    def _guest_names(
-        self, ident: str | None, identity: Identity, require: Require
-    ) -> set[str] | None:
-        """What events of the guest ``ident`` names carry (its name, its UUID), once the
-        operator's ``audit`` right on it is checked; a guest that no longer exists is
-        checked by the name it was asked by."""
-        if ident is None:
+    def _of_guest(
+        self, ident: str | None, hypervisor: str | None, identity: Identity, require: Require
+    ) -> Matches | None:
+        """Whether an event is about the guest ``ident`` names (on ``hypervisor``), once the
+        operator's ``audit`` right on it is checked: its hypervisor and UUID; a guest that no
+        longer exists is checked, and matched, by the name it was asked by."""
+        if ident is None and hypervisor is None:
             return None
+        if ident is None:  # every guest's events on ``hypervisor``
+            if hypervisor not in self.guests.names():
+                raise SerialConsoleError(i18n.NO_SUCH_HYPERVISOR, 404, hypervisor=hypervisor)
+            return lambda event: "guest" in event and _on(event, hypervisor)
         try:
-            guest = self.guests.lookup(ident)
+            candidates = self.guests.candidates(ident, hypervisor)
         except SerialConsoleError as error:
-            if error.status != 404:
+            if error.status != 404 or error.code != i18n.GUEST_NOT_FOUND:
                 raise
             self.rights.require(identity, ident, AUDIT, ident)
-            return {ident}
+            return lambda event: event.get("guest") == ident and _on(event, hypervisor)
+        guest = self.visible_among(ident, candidates, AUDIT)
         require(guest, AUDIT, ident)
-        return {guest.name, guest.uuid}
+        return lambda event: event.get("uuid") == guest.uuid and _on(event, guest.hypervisor)
+
+
+def _on(event: Event, hypervisor: str | None) -> bool:
+    """Whether ``event`` happened on ``hypervisor`` (any, when None); events written before
+    there were several hypervisors happened on the default one."""
+    return hypervisor is None or event.get("hypervisor", DEFAULT_NAME) == hypervisor

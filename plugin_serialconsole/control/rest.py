@@ -166,9 +166,19 @@ class RestApi:
     def visible_guest(self, ident: str, hypervisor: str | None) -> Guest:
         """The guest ``ident`` names (on ``hypervisor``, if given), if the operator may view
         it; else 404."""
-        guest = self.guests.lookup(ident, hypervisor)
-        self.require(guest, VIEW, ident)
-        return guest
+        return self.visible_among(ident, self.guests.candidates(ident, hypervisor))
+
+    def visible_among(self, ident: str, candidates: list[Guest], right: str = VIEW) -> Guest:
+        """The one of the guests ``ident`` names that the operator may view (or has
+        ``right`` on): the others are dropped first, so an ambiguity (409) never names a
+        guest they cannot see; 404 (recorded) if none is left."""
+        subject = subject_of(cherrypy.request.identity)
+        visible = [
+            guest for guest in candidates if {VIEW, right} & self.rights.of(subject, guest.name)
+        ]
+        if not visible:
+            self.require(candidates[0], right, ident)
+        return self.guests.one_of(ident, visible)
 
     def require(self, guest: Guest, right: str, asked_as: str = "") -> None:
         """Raise unless the request's operator has ``right`` on ``guest`` (e.g. ``POWER``
@@ -373,9 +383,9 @@ class RestApi:
         """The audit trail's events the operator has the ``audit`` right for."""
         query = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
         http.validate("audit_query", query)
-        events = audit_query.AuditQuery(self.audit, self.rights, self.guests).answer(
-            cherrypy.request.identity, query, self.require
-        )
+        events = audit_query.AuditQuery(
+            self.audit, self.rights, self.guests, self.visible_among
+        ).answer(cherrypy.request.identity, query, self.require)
         return http.respond(200, events)
 
     def list_sessions(self) -> bytes:

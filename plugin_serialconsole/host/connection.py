@@ -213,7 +213,8 @@ class HypervisorConnection:
             KEEPALIVE.apply(conn)
             conn.registerCloseCallback(self._closed_by_libvirt, None)
         except libvirt.libvirtError as error:  # local drivers have neither
-            log.debug("hypervisor %s: %s", self.name, error.get_error_message())
+            message = redact_message(error.get_error_message() or str(error), self.uri)
+            log.debug("hypervisor %s: %s", self.name, message)
         with self._lock:
             self._conn = conn
         self._count_guests(conn)

@@ -26,6 +26,7 @@ import libvirt
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.errors import SerialConsoleError
+from plugin_serialconsole.hypervisor_uris import redact_message
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.fleet import Fleet
@@ -159,7 +160,7 @@ class CaptureKeeper:
             except SerialConsoleError as error:
                 log.info("captures: %s", error.reason())
             except libvirt.libvirtError as error:
-                log.info("captures: libvirt: %s", error.get_error_message())
+                log.info("captures: libvirt: %s", self._redacted(error))
             except Exception:
                 log.exception("captures: checking the guests failed")
 
@@ -191,7 +192,14 @@ class CaptureKeeper:
             try:
                 conn.domainEventDeregisterAny(callback)
             except libvirt.libvirtError as error:
-                log.debug("captures: deregistering: %s", error.get_error_message())
+                log.debug("captures: deregistering: %s", self._redacted(error))
+
+    def _redacted(self, error: libvirt.libvirtError) -> str:
+        """libvirt's message, without the credentials of any hypervisor's URI."""
+        message = error.get_error_message() or str(error)
+        for uri in self.guests.uris.values():
+            message = redact_message(message, uri)
+        return message
 
     def _capture(self, hypervisor: str, guest_uuid: str, booted: bool) -> None:
         guests = (

@@ -9,7 +9,10 @@ hypervisor whose listing has been in flight for longer than the bound hangs: req
 not wait on it (nor ask it anything more) until that listing returns.
 
 A UUID finds a guest on any hypervisor; a name (or UUID: a copied definition) on two is
-ambiguous, 409, unless the hypervisor is given.
+ambiguous, 409, unless the hypervisor is given (``candidates`` are all of them, for the
+caller to drop those the operator may not view before ``one_of`` picks the one). A call
+for one guest (start, resume, a key sent) runs on its hypervisor's ``HypervisorCalls``
+too, waited for at most ``call_bound``.
 """
 
 from __future__ import annotations
@@ -20,19 +23,22 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import libvirt
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found
+from plugin_serialconsole.hypervisor_uris import redact_message
 from plugin_serialconsole.model.guests import Guest, GuestModel, make_guest_model
-from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ANSWER_BOUND = 0.75  # seconds a request waits for the hypervisors' answers
+CALL_BOUND = 15.0  # seconds a request waits for a call on one guest (start, resume)
 UNREACHABLE = "unreachable"  # the state of a guest whose hypervisor does not answer
 
 
@@ -50,6 +56,7 @@ class Member:
     last: list[Guest] | None = None  # its last good listing
     listing: Future | None = None  # the listing in flight, shared by requests
     listing_since: float = 0.0  # when it was asked (time.monotonic())
+    failure_logged: str = ""  # the last failure logged: each is logged once, not per request
 
 
 def members_of(hypervisors: Any) -> list[Member]:
@@ -74,9 +81,12 @@ def members_of(hypervisors: Any) -> list[Member]:
 class Fleet:
     """Guests across hypervisors (``members``, in the operator's order)."""
 
-    def __init__(self, members: list[Member], bound: float = ANSWER_BOUND) -> None:
+    def __init__(
+        self, members: list[Member], bound: float = ANSWER_BOUND, call_bound: float = CALL_BOUND
+    ) -> None:
         self._members = {member.name: member for member in members}
         self.bound = bound
+        self.call_bound = call_bound
         self._lock = threading.Lock()
 
     @property
@@ -94,6 +104,10 @@ class Fleet:
     def is_mock(self, hypervisor: str) -> bool:
         """Whether ``hypervisor``'s guests have simulated consoles (the mock model)."""
         return is_mock_uri(self._member(hypervisor).uri)
+
+    def calls(self, hypervisor: str) -> HypervisorCalls:
+        """The threads on which calls to ``hypervisor`` are made (see ``call``)."""
+        return self._member(hypervisor).calls
 
     def stop(self) -> None:
         for member in self._members.values():
@@ -170,9 +184,12 @@ class Fleet:
             return self._unavailable(member, member.reason())
         if isinstance(error, SerialConsoleError):
             return error
-        if error is not None:
-            log.error("hypervisor %s: %r", member.name, error)
-            return self._unavailable(member, str(error))
+        if error is not None:  # not the model's: a libvirt error it let through, or a bug
+            reason = redact_message(_message(error), member.uri)
+            if reason != member.failure_logged:
+                member.failure_logged = reason
+                log.warning("hypervisor %s: %s: %s", member.name, type(error).__name__, reason)
+            return self._unavailable(member, reason)
         return self._unavailable(member, f"no answer within {self.bound:g} s")
 
     def last_listed(self, hypervisor: str) -> list[Guest] | None:
@@ -183,8 +200,13 @@ class Fleet:
 
     def lookup(self, ident: str, hypervisor: str | None = None) -> Guest:
         """The guest named ``ident``, else with UUID ``ident``, on ``hypervisor`` or on any
-        one: 404 if none has it, 409 if two have it, 503 when one that may have it did
-        not answer (and never listed its guests)."""
+        one: see ``candidates`` and ``one_of``."""
+        return self.one_of(ident, self.candidates(ident, hypervisor))
+
+    def candidates(self, ident: str, hypervisor: str | None = None) -> list[Guest]:
+        """Every guest named ``ident``, else with UUID ``ident``, on ``hypervisor`` or on
+        any one (never empty): 404 if none has it, 503 when none has it and one that may
+        have it did not answer (and never listed its guests)."""
         members = self._selected(hypervisor)
         asked = {
             m.name: _not_asked()
@@ -207,22 +229,33 @@ class Fleet:
             if member.last is None:
                 unknown.append(self._failure(member, future))
             found += [replace(g, state=UNREACHABLE) for g in member.last or [] if _is(g, ident)]
-        if len(found) > 1:
-            where = ", ".join(guest.hypervisor for guest in found)
-            raise SerialConsoleError(i18n.AMBIGUOUS_GUEST, 409, guest=ident, hypervisors=where)
         if found:
-            return found[0]
+            return found
         if unknown:
             raise unknown[0]
         raise not_found(ident)
 
+    @staticmethod
+    def one_of(ident: str, guests: list[Guest]) -> Guest:
+        """The one guest of ``guests`` (those ``ident`` names that the operator may view);
+        404 for none, 409 listing their hypervisors for two or more."""
+        if len(guests) > 1:
+            where = ", ".join(guest.hypervisor for guest in guests)
+            raise SerialConsoleError(i18n.AMBIGUOUS_GUEST, 409, guest=ident, hypervisors=where)
+        if not guests:
+            raise not_found(ident)
+        return guests[0]
+
     # acting on one guest ----------------------------------------------------------
 
     def require_connected(self, guest: Guest) -> None:
-        """503 at once unless ``guest``'s hypervisor has a live connection now."""
+        """503 at once unless ``guest``'s hypervisor has a live connection now and
+        answered for ``guest`` (it is not ``unreachable``)."""
         member = self._member(guest.hypervisor)
         if not self._connected(member):
             raise self._unavailable(member, member.reason())
+        if guest.state == UNREACHABLE:
+            raise self._unavailable(member, f"no answer within {self.bound:g} s")
 
     def _connected(self, member: Member) -> bool:
         try:
@@ -245,10 +278,42 @@ class Fleet:
         self._member(guest.hypervisor).guests.guest_stopped(guest.uuid)
 
     def start_paused(self, guest: Guest) -> Guest:
-        return self._member(guest.hypervisor).guests.start_paused(guest)
+        """Start ``guest`` paused. If the hypervisor answers only after the request gave up
+        (504), nobody would resume the guest: it is resumed then."""
+        guests = self._member(guest.hypervisor).guests
+
+        def resume_late(paused: Guest) -> None:
+            log.warning("guest %s started after the request gave up: resuming it", guest.name)
+            guests.resume(paused)
+
+        return self.call(guest, lambda: guests.start_paused(guest), resume_late)
 
     def resume(self, guest: Guest) -> Guest:
-        return self._member(guest.hypervisor).guests.resume(guest)
+        """Let paused ``guest`` run: the call is made even if the request gives up first."""
+        guests = self._member(guest.hypervisor).guests
+
+        def resumed_late(_guest: Guest) -> None:
+            log.warning("guest %s resumed after the request gave up", guest.name)
+
+        return self.call(guest, lambda: guests.resume(guest), resumed_late)
+
+    def call(
+        self, guest: Guest, call: Callable[[], T], late: Callable[[T], object] | None = None
+    ) -> T:
+        """``call``'s answer, made on ``guest``'s hypervisor's calls and waited for at most
+        ``call_bound`` seconds: 504 with a code beyond (see ``HypervisorCalls.answer``)."""
+        member = self._member(guest.hypervisor)
+        try:
+            return member.calls.answer(call, self.call_bound, late)
+        except NoAnswer as error:
+            log.warning("guest %s: %s", guest.name, error)
+            raise SerialConsoleError(
+                i18n.HYPERVISOR_TIMEOUT,
+                504,
+                hypervisor=member.name,
+                guest=guest.name,
+                seconds=f"{self.call_bound:g}",
+            ) from None
 
 
 def _not_asked() -> Future:
@@ -257,6 +322,12 @@ def _not_asked() -> Future:
     future: Future = Future()
     future.cancel()
     return future
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, libvirt.libvirtError):
+        return error.get_error_message() or str(error)
+    return str(error)
 
 
 def _is(guest: Guest, ident: str) -> bool:

@@ -220,8 +220,9 @@ class LibvirtGuests:
             change(domain)
             return self._describe(domain)
         except libvirt.libvirtError as error:
+            message = redact_message(error.get_error_message() or "", self.uri)
             raise SerialConsoleError(
-                i18n.START_FAILED, 409, guest=guest.name, error=error.get_error_message()
+                i18n.START_FAILED, 409, guest=guest.name, error=message
             ) from error
 
 

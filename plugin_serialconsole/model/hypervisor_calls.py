@@ -5,7 +5,8 @@ gives up (some 20 s). A request must not wait that long: it hands the call to on
 this hypervisor's few worker threads and waits for the answer a bounded time. Calls
 queue behind a stuck one (the threads are bounded, whatever the request rate); a call
 the request stopped waiting for is cancelled while it is still queued. The workers are
-daemon threads: one stuck for good never keeps the host from exiting.
+daemon threads: one stuck for good never keeps the host from exiting. ``stop`` is final:
+a call made after it fails at once, and no worker starts again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,35 @@ WORKERS = 4  # threads per hypervisor at most
 T = TypeVar("T")
 
 _Item = tuple[Callable[[], object], Future] | None
+
+
+class NoAnswer(Exception):
+    """The hypervisor did not answer a call within the time the request waits."""
+
+
+class _Handoff:
+    """Who takes a call's result: the request waiting for it, or, once it has given up,
+    ``late`` (e.g. resume a guest whose start answered after the request gave up)."""
+
+    def __init__(self, late: Callable[[T], object] | None) -> None:
+        self._lock = threading.Lock()
+        self._late = late
+        self._given_up = False
+        self._delivered = False
+
+    def deliver(self, result: T) -> T:
+        with self._lock:
+            self._delivered = True
+            given_up = self._given_up
+        if given_up and self._late is not None:
+            self._late(result)
+        return result
+
+    def give_up(self) -> bool:
+        """Whether the request gives up (False: the result is already on its way)."""
+        with self._lock:
+            self._given_up = not self._delivered
+            return self._given_up
 
 
 class HypervisorCalls:
@@ -36,19 +67,40 @@ class HypervisorCalls:
         self._threads = 0
         self._idle = 0
         self._pending = 0
+        self._stopped = False
 
     def submit(self, call: Callable[[], T]) -> Future[T]:
         """``call`` queued for a worker; its future holds its result or exception."""
         future: Future[T] = Future()
         with self._lock:
+            if self._stopped:
+                future.set_exception(RuntimeError(f"calls to hypervisor {self.name}: stopped"))
+                return future
             self._pending += 1
             self._queue.put((call, future))
             self._add_worker()
         return future
 
+    def answer(
+        self, call: Callable[[], T], seconds: float, late: Callable[[T], object] | None = None
+    ) -> T:
+        """``call``'s result (or exception), waited for at most ``seconds``: NoAnswer
+        beyond. Then a call still queued is cancelled, unless it has a ``late`` handler:
+        such a call always runs, and a result it returns after that goes to ``late``."""
+        handoff = _Handoff(late)
+        future = self.submit(lambda: handoff.deliver(call()))
+        try:
+            return future.result(timeout=seconds)
+        except FutureTimeout:
+            if late is None:
+                future.cancel()  # still queued: nobody waits for it any more
+            if not handoff.give_up():
+                return future.result()  # it returned just now
+            raise NoAnswer(f"hypervisor {self.name}: no answer within {seconds:g} s") from None
+
     def _add_worker(self) -> None:
         """One more worker if calls wait and none is idle (the lock held)."""
-        if self._pending > self._idle and self._threads < self._workers:
+        if not self._stopped and self._pending > self._idle and self._threads < self._workers:
             self._threads += 1
             threading.Thread(
                 target=self._work, name=f"hypervisor {self.name} call", daemon=True
@@ -56,8 +108,9 @@ class HypervisorCalls:
 
     def stop(self) -> None:
         """The workers end once the calls queued before are done (a stuck one when its call
-        returns); a later call starts new ones."""
+        returns); a later call fails at once."""
         with self._lock:
+            self._stopped = True
             for _ in range(self._threads):
                 self._queue.put(None)
             self._threads = 0
@@ -69,8 +122,7 @@ class HypervisorCalls:
             item = self._queue.get()
             with self._lock:
                 self._idle -= 1
-                if item is None:  # stopped: a call queued since gets a new worker
-                    self._add_worker()
+                if item is None:  # stopped
                     return
                 self._pending -= 1
             call, future = item

@@ -8,16 +8,16 @@ allows it. A control key goes through the console itself (the console process wr
 to the guest), past the escape key, so it needs an open console.
 
 A libvirt call waits on the hypervisor, which may hang (a stuck QEMU monitor): each runs
-on a thread of its own, at most ``WORKERS`` at once, and the request waits for it a bounded
-time, so a REST thread is never held for longer than ``timeout``. The threads are daemons:
-one stuck for good never keeps the host from exiting.
+on that hypervisor's own ``HypervisorCalls``, and the request waits for it a bounded time,
+so a REST thread is never held for longer than ``timeout``, and calls stuck on one
+hypervisor never hold a send to a guest on another. The threads are daemons: one stuck
+for good never keeps the host from exiting.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +26,10 @@ import libvirt
 from plugin_serialconsole import i18n
 from plugin_serialconsole.errors import SerialConsoleError, not_found, not_running
 from plugin_serialconsole.hookspecs import Identity
+from plugin_serialconsole.hypervisor_uris import redact_message
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import Guest
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
 from plugin_serialconsole.sendkeys import (
     ACTIONS,
     BREAK,
@@ -43,7 +45,6 @@ from plugin_serialconsole.sendkeys import (
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 10.0
-WORKERS = 2
 UNSUPPORTED = frozenset(
     {
         libvirt.VIR_ERR_NO_SUPPORT,
@@ -69,13 +70,16 @@ class GuestSender:
         allow_break: bool,
         timeout: float = SEND_TIMEOUT,
         simulated: Callable[[str], bool] = lambda _hypervisor: False,
+        calls: Callable[[str], HypervisorCalls] | None = None,
+        uris: Callable[[str], str] = lambda _hypervisor: "",
     ) -> None:
         self._connection = connection  # a hypervisor's name -> its live connection
         self.simulated = simulated
         self.sessions = sessions
         self.allow_break = allow_break
         self.timeout = timeout
-        self._slots = threading.BoundedSemaphore(WORKERS)
+        self._calls = calls or _own_calls()  # a hypervisor's name -> its calls
+        self._uri = uris  # a hypervisor's name -> its URI, whose credentials are redacted
 
     def options(self) -> dict[str, Any]:
         """What may be sent (for the page's Send menu): actions, SysRq keys and names,
@@ -116,28 +120,17 @@ class GuestSender:
         return answer
 
     def _bounded(self, guest: Guest, request: SendRequest, alias: str | None) -> None:
-        """Run the hypervisor call on a thread; wait for it at most ``timeout`` seconds."""
-        if not self._slots.acquire(timeout=self.timeout):  # every slot stuck in a call
-            raise self._timed_out(guest, request)
-        done = threading.Event()
-        failure: list[BaseException] = []
-
-        def call() -> None:
-            try:
-                self._hypervisor(guest, request, alias)
-            except BaseException as error:  # handed to the waiting request
-                failure.append(error)
-            finally:
-                self._slots.release()
-                done.set()
-
-        threading.Thread(target=call, name="guest-send", daemon=True).start()
-        if not done.wait(self.timeout):
-            raise self._timed_out(guest, request)
-        if failure and isinstance(failure[0], libvirt.libvirtError):
-            raise _failure(guest, request, failure[0]) from failure[0]
-        if failure:
-            raise failure[0]
+        """Run the hypervisor call on the hypervisor's calls; wait for it at most
+        ``timeout`` seconds."""
+        try:
+            self._calls(guest.hypervisor).answer(
+                lambda: self._hypervisor(guest, request, alias), self.timeout
+            )
+        except NoAnswer:
+            raise self._timed_out(guest, request) from None
+        except libvirt.libvirtError as error:
+            message = redact_message(error.get_error_message() or "", self._uri(guest.hypervisor))
+            raise _failure(guest, request, error, message) from error
 
     def _timed_out(self, guest: Guest, request: SendRequest) -> SerialConsoleError:
         log.warning(
@@ -180,8 +173,20 @@ class GuestSender:
         self.sessions.deliver(guest, alias or guest.consoles[0].alias, request)
 
 
-def _failure(guest: Guest, request: SendRequest, error: libvirt.libvirtError) -> SerialConsoleError:
-    code, message = error.get_error_code(), error.get_error_message()
+def _own_calls() -> Callable[[str], HypervisorCalls]:
+    """Calls per hypervisor, made when first needed (for a sender without a fleet's)."""
+    made: dict[str, HypervisorCalls] = {}
+
+    def calls(hypervisor: str) -> HypervisorCalls:
+        return made.setdefault(hypervisor, HypervisorCalls(hypervisor))
+
+    return calls
+
+
+def _failure(
+    guest: Guest, request: SendRequest, error: libvirt.libvirtError, message: str
+) -> SerialConsoleError:
+    code = error.get_error_code()
     if code == libvirt.VIR_ERR_NO_DOMAIN:
         return not_found(guest.name)
     if code == libvirt.VIR_ERR_OPERATION_INVALID:

@@ -362,3 +362,37 @@ def test_an_audit_log_that_cannot_be_written_stops_the_host_at_start(tmp_path):
         shutil.rmtree(run_dir, ignore_errors=True)
     assert refused.returncode == 2, refused.stderr
     assert "audit_log" in refused.stderr and str(missing) in refused.stderr
+
+
+def test_the_audit_api_names_a_guest_on_two_hypervisors_and_keeps_them_apart(start_host, tmp_path):
+    """``guest=mock-vm`` could only answer 409, the schema refused ``hypervisor``, and a
+    guest was matched by name or UUID: its copy on another hypervisor was mixed in."""
+    rights = tmp_path / "rights"
+    rights.write_text("alice * takeover\neve * audit\n")
+    rights.chmod(0o600)
+    host = users_host(
+        start_host,
+        tmp_path,
+        "alice",
+        "eve",
+        options=("--rights-file", str(rights), "--mock-hypervisors", "2"),
+    )
+    alice = login(host, "alice")
+    for hypervisor in ("default", "mock2"):  # the copy has the same name and UUID
+        where = host.api(f"hypervisors/{hypervisor}/vms/mock-vm/serial")
+        assert alice.post(where, timeout=HTTP_TIMEOUT).ok
+        assert alice.delete(where, timeout=HTTP_TIMEOUT).ok
+        wait_event(host, "ended", guest="mock-vm", hypervisor=hypervisor)
+
+    ambiguous = read_audit(host, "eve", guest="mock-vm")
+    assert (ambiguous.status_code, ambiguous.json()["code"]) == (409, "SCONS0080E")
+    for hypervisor in ("default", "mock2"):
+        answer = read_audit(host, "eve", guest="mock-vm", hypervisor=hypervisor)
+        assert answer.status_code == 200, answer.text
+        assert {"opened", "ended"} <= {e["event"] for e in answer.json()}
+        assert {(e["hypervisor"], e["guest"]) for e in answer.json()} == {(hypervisor, "mock-vm")}
+    on_mock2 = read_audit(host, "eve", hypervisor="mock2").json()
+    assert on_mock2 and {e["hypervisor"] for e in on_mock2} == {"mock2"}
+    for query in ({"guest": "mock-vm", "hypervisor": "nowhere"}, {"hypervisor": "nowhere"}):
+        unknown = read_audit(host, "eve", **query)
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "SCONS0082E")

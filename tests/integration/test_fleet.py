@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from .helpers import PROMPT, Host, shared_host, wait_for
+from .helpers import HTTP_TIMEOUT, PROMPT, Host, shared_host, wait_for
 from .helpers.consoles import Console
+from .helpers.operators import login, write_users_file
 
 TWIN = "mock-vm"  # on both: mock2's is a copy, with the same UUID
 TWIN_UUID = "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001"
@@ -182,3 +183,23 @@ def test_the_twins_capture_logs_are_their_own(start_host, connect):
 
         log = wait_for(logged, 10.0, f"the log of {TWIN} on {hypervisor}")
         assert f"logged-on-{other}".encode() not in log
+
+
+def test_a_name_on_both_that_the_operator_may_not_view_is_404_naming_nothing(start_host, tmp_path):
+    """The 409 listing the hypervisors came before the view check: an operator without
+    view on the twins learnt that they exist, and where."""
+    rights = tmp_path / "rights"
+    rights.write_text("alice * view\ncarol mock2-web view audit\n")
+    rights.chmod(0o600)
+    users = write_users_file(tmp_path / "users", "alice", "carol")
+    host = start_host(
+        "--mock-hypervisors", "2", "--auth", "users", "--users-file", str(users),
+        "--rights-file", str(rights),
+    )  # fmt: skip
+    carol = login(host, "carol")
+    for path, query in (("vms/" + TWIN, {}), ("audit", {"guest": TWIN})):
+        hidden = carol.get(host.api(path), params=query, timeout=HTTP_TIMEOUT)
+        assert (hidden.status_code, hidden.json()["code"]) == (404, "SCONS0001E"), hidden.text
+        assert "mock2" not in hidden.text and "default" not in hidden.text
+    seen = login(host, "alice").get(host.api("vms/" + TWIN), timeout=HTTP_TIMEOUT)
+    assert (seen.status_code, seen.json()["code"]) == (409, "SCONS0080E")

@@ -13,8 +13,8 @@ import pytest
 
 from plugin_serialconsole.errors import SerialConsoleError, not_found
 from plugin_serialconsole.model.fleet import Fleet, Member
-from plugin_serialconsole.model.guests import ConsoleDevice, Guest
-from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
+from plugin_serialconsole.model.guests import ConsoleDevice, Guest, LibvirtGuests
+from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
 
 BOUND = 0.2
 SERIAL = (ConsoleDevice("serial0", "pty"),)
@@ -33,6 +33,7 @@ class Guests:
         self.hang: threading.Event | None = None
         self.connected = True
         self.lookups = 0
+        self.resumed = threading.Event()
 
     def _wait(self) -> None:
         if self.hang is not None:
@@ -49,6 +50,15 @@ class Guests:
             if ident in (each.name, each.uuid):
                 return each
         raise not_found(ident)
+
+    def start_paused(self, guest: Guest) -> Guest:
+        self._wait()
+        return replace(guest, state="paused")
+
+    def resume(self, guest: Guest) -> Guest:
+        self._wait()
+        self.resumed.set()
+        return replace(guest, state="running")
 
     def connection(self) -> object:
         if not self.connected:
@@ -192,3 +202,105 @@ def test_once_a_listing_hangs_past_the_bound_nothing_more_waits_on_that_hypervis
     models["two"].hang.set()
     made._members["two"].listing.result(timeout=5)
     assert made.lookup("db").state == "running"  # answering again: asked again
+
+
+def test_a_guest_listed_unreachable_is_refused_though_its_connection_object_lives(fleet):
+    """Its hypervisor hangs with the connection still open: POST .../start went on to call
+    libvirt on the request thread."""
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    db = made.lookup("db")
+    assert db.state == "unreachable"
+    with pytest.raises(SerialConsoleError) as refused:
+        made.require_connected(db)
+    assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
+    assert "two (qemu+tls://two/system) is not connected" in refused.value.reason()
+
+
+def test_starting_a_guest_on_a_hypervisor_that_hangs_answers_504_at_the_bound(fleet):
+    made, models = fleet
+    made.call_bound = BOUND
+    models["two"].hang = threading.Event()
+    for act in (made.start_paused, made.resume):
+        with pytest.raises(SerialConsoleError) as late:
+            act(guest("db", "two", "u-2"))
+        assert (late.value.status, late.value.code) == (504, "SCONS0083E")
+        assert not models["two"].hang.is_set()  # answered while the call still hangs
+    assert made.start_paused(guest("web", "one")).state == "paused"  # one is not held
+
+
+def test_a_guest_whose_start_answers_after_the_request_gave_up_does_not_stay_paused(fleet):
+    made, models = fleet
+    made.call_bound = BOUND
+    models["two"].hang = threading.Event()
+    with pytest.raises(SerialConsoleError) as late:
+        made.start_paused(guest("db", "two", "u-2"))
+    assert late.value.status == 504
+    assert not models["two"].resumed.is_set()
+    models["two"].hang.set()  # the hypervisor answers at last: the guest starts, paused
+    assert models["two"].resumed.wait(5), "the late-started guest was left paused"
+
+
+def test_a_libvirt_error_never_shows_the_uris_credentials(fleet, caplog):
+    """A libvirtError naming the pkipath went into the 503's reason and the log."""
+    made, models = fleet
+    member = made._members["two"]
+    member.uri = "qemu+tls://two/system?no_tty=1&pkipath=/secret/pki"
+    leak = libvirt.libvirtError("no /secret/pki/clientcert.pem for 10.1.1.21")
+
+    def fails() -> list[Guest]:
+        raise leak
+
+    models["two"].list = fails
+    for _ in range(3):
+        with pytest.raises(SerialConsoleError) as refused:
+            made.list("two")
+        assert refused.value.status == 503
+        assert "/secret/pki" not in refused.value.reason()
+        assert "no ***/clientcert.pem for 10.1.1.21" in refused.value.reason()
+    logged = [
+        r.getMessage() for r in caplog.records if r.name == "plugin_serialconsole.model.fleet"
+    ]
+    assert logged == ["hypervisor two: libvirtError: no ***/clientcert.pem for 10.1.1.21"]
+
+
+def test_listing_a_hypervisor_whose_list_call_fails_is_503_without_its_credentials():
+    class Refusing:
+        def listAllDomains(self) -> list:  # noqa: N802 (libvirt's name)
+            error = libvirt.libvirtError("refused")
+            message = "cannot read /secret/pki/clientkey.pem"
+            error.err = (libvirt.VIR_ERR_SYSTEM_ERROR, 0, message, 0, "", None, None, 0, 0)
+            raise error
+
+    uri = "qemu+tls://hv/system?pkipath=/secret/pki"
+    with pytest.raises(SerialConsoleError) as refused:
+        LibvirtGuests(uri, Refusing, "hv").list()
+    assert refused.value.status == 503
+    assert "/secret/pki" not in refused.value.reason()
+
+
+def test_a_stopped_hypervisors_calls_never_start_a_worker_again():
+    calls = HypervisorCalls("gone")
+    assert calls.submit(lambda: 1).result(timeout=5) == 1
+    calls.stop()
+    ran = threading.Event()
+    late = calls.submit(ran.set)
+    with pytest.raises(RuntimeError):
+        late.result(timeout=5)
+    assert not ran.is_set()
+
+
+def test_a_resume_queued_behind_stuck_calls_still_runs_after_the_504():
+    """A resume cancelled while queued left a guest started paused for good."""
+    calls = HypervisorCalls("busy", workers=1)
+    stuck = threading.Event()
+    calls.submit(stuck.wait)  # the only worker, held
+    resumed, late = threading.Event(), threading.Event()
+    with pytest.raises(NoAnswer):
+        calls.answer(resumed.set, BOUND, late=lambda _result: late.set())
+    assert not resumed.is_set()
+    stuck.set()
+    assert late.wait(5), "the queued resume never ran"
+    assert resumed.is_set()
+    calls.stop()

@@ -7,7 +7,11 @@ import pytest
 from plugin_serialconsole.host import cli
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host.config import ConfigError, load
-from plugin_serialconsole.hypervisor_uris import hypervisors_from_config, redact_uri
+from plugin_serialconsole.hypervisor_uris import (
+    hypervisors_from_config,
+    redact_message,
+    redact_uri,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +100,32 @@ def test_a_malformed_option_does_not_echo_credentials(capsys):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["--hypervisor", "qemu+tls://h/s?pkipath=/secret"])
     assert "/secret" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("message", "uri", "shown"),
+    [
+        (  # no_tty=1 once hid every "1" of the text
+            "unable to connect to host 10.1.1.21: no route",
+            "qemu+ssh://root@10.1.1.21/system?no_tty=1&known_hosts_verify=ignore",
+            "unable to connect to host 10.1.1.21: no route",
+        ),
+        (
+            "cannot read /etc/pki/hv1/clientcert.pem (mode=tls)",
+            "qemu+tls://hv1/system?pkipath=/etc/pki/hv1&mode=tls",
+            "cannot read ***/clientcert.pem (mode=tls)",
+        ),
+        (
+            "no key in /home/svc/.ssh/hv2 or /home/svc/.ssh/hv2.pub; see /home/svc/.ssh/kh",
+            "qemu+ssh://svc@hv2/system?keyfile=/home/svc/.ssh/hv2&known_hosts=/home/svc/.ssh/kh",
+            "no key in *** or ***.pub; see ***",
+        ),
+        (
+            "password s3cret refused, not s3cret2",
+            "qemu+tcp://svc:s3cret@hv3/system?authfile=/etc/auth.conf",
+            "password *** refused, not s3cret2",
+        ),
+    ],
+)
+def test_a_message_loses_credentials_and_only_them(message, uri, shown):
+    assert redact_message(message, uri) == shown

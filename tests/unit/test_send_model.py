@@ -136,3 +136,52 @@ def test_an_nmi_goes_over_the_connection_of_the_guests_own_hypervisor():
     copy = replace(GUEST, hypervisor="two")  # the same UUID on another hypervisor
     sender.send(copy, SendRequest("nmi"), Identity("op"))
     assert (domains["default"].nmis, domains["two"].nmis) == (0, 1)
+
+
+def test_sends_stuck_on_one_hypervisor_never_hold_a_send_to_another():
+    """Two NMIs stuck on hypervisor one (a hung QEMU monitor) once took every send slot:
+    an NMI to a guest on hypervisor two then waited the whole timeout and answered 504."""
+    stuck, other = HungDomain(), RecordingDomain()
+    domains = {"one": stuck, "two": other}
+    sender = GuestSender(
+        lambda hypervisor: Connection(domains[hypervisor]), None, False, timeout=5.0
+    )
+    on_one, on_two = replace(GUEST, hypervisor="one"), replace(GUEST, hypervisor="two")
+    entered = threading.Semaphore(0)
+    stuck.injectNMI = lambda flags: (entered.release(), stuck.release.wait(), 0)[-1]
+    senders = [
+        threading.Thread(target=sender.send, args=(on_one, SendRequest("nmi"), Identity("op")))
+        for _ in range(2)  # each answers once released: no 504 within the 5 s
+    ]
+    try:
+        for each in senders:
+            each.start()
+        for _ in senders:
+            assert entered.acquire(timeout=5.0), "the stuck sends never reached hypervisor one"
+        answer = sender.send(on_two, SendRequest("nmi"), Identity("op"))
+        assert stuck.release.is_set() is False  # answered while both still hang
+        assert (answer["guest"], other.nmis) == ("hung", 1)
+    finally:
+        stuck.release.set()
+        for each in senders:
+            each.join(10.0)
+
+
+def test_a_libvirt_error_of_a_send_never_shows_the_uris_credentials():
+    class Leaking:
+        def injectNMI(self, flags: int) -> int:  # noqa: N802
+            error = libvirt.libvirtError("refused")
+            message = "no key at /secret/pki/clientkey.pem"
+            error.err = (libvirt.VIR_ERR_INTERNAL_ERROR, 0, message, 0, "", None, None, 0, 0)
+            raise error
+
+    sender = GuestSender(
+        lambda _hypervisor: Connection(Leaking()),
+        None,
+        False,
+        uris=lambda _hypervisor: "qemu+tls://hv/system?pkipath=/secret/pki",
+    )
+    with pytest.raises(SerialConsoleError) as raised:
+        sender.send(GUEST, SendRequest("nmi"), Identity("op"))
+    assert "/secret/pki" not in raised.value.reason()
+    assert "no key at ***/clientkey.pem" in raised.value.reason()
