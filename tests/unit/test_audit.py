@@ -493,8 +493,11 @@ class TimedOutSender:
 
 
 class OneGuest:
-    def lookup(self, ident, hypervisor):
-        return GUEST
+    def candidates(self, ident, hypervisor):
+        return [GUEST]
+
+    def one_of(self, ident, guests):
+        return guests[0]
 
     def require_connected(self, guest):
         pass
