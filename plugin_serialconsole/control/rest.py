@@ -395,16 +395,19 @@ class RestApi:
         return http.respond(200, visible)
 
     def list_hypervisors(self) -> bytes:
-        """Each hypervisor as the host sees it now; never waits on one. Under rules, a
-        guest count is of the guests the operator may view, as last listed, so it tells
-        nothing of the others."""
+        """Each hypervisor as the host sees it now; never waits on one. A connected one's
+        guest count is of its last listing (of the guests the operator may view, so it
+        tells nothing of the others), else the count made when it connected; the host
+        makes no call of its own for it (see ``host.connection``)."""
         subject = subject_of(cherrypy.request.identity)
+        unrestricted = self.rights.everywhere(subject, VIEW)
         docs = [state.as_json() for state in self.hypervisor_states()]
-        if not self.rights.everywhere(subject, VIEW):
-            for doc in docs:
-                listed = self.guests.last_listed(doc["name"])
-                visible = [g for g in listed or [] if self.rights.allows(subject, g.name, VIEW)]
-                doc["guests"] = None if listed is None else len(visible)
+        for doc in docs:
+            listed = self.guests.last_listed(doc["name"])
+            if doc["guests"] is None or (listed is None and unrestricted):
+                continue
+            visible = [g for g in listed or [] if self.rights.allows(subject, g.name, VIEW)]
+            doc["guests"] = None if listed is None else len(visible)
         return http.respond(200, docs)
 
     def ws_url_prefix(self) -> str:

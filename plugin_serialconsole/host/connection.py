@@ -28,7 +28,6 @@ CONNECTED, CONNECTING, UNREACHABLE = "connected", "connecting", "unreachable"
 CONNECT_TIMEOUT = 10.0  # seconds a connect may take before the hypervisor shows unreachable
 BACKOFF_FIRST = 1.0  # seconds before the first retry; doubled on each failure ...
 BACKOFF_MAX = 30.0  # ... up to this
-REFRESH_INTERVAL = 5.0  # seconds between counts of a connected hypervisor's guests
 LIVENESS_INTERVAL = 1.0  # seconds between looks at whether libvirt closed the connection
 
 
@@ -174,27 +173,18 @@ class HypervisorConnection:
 
     def _watch(self, conn: libvirt.virConnect) -> None:
         """Until the connection is lost: whether libvirt closed it, every
-        ``LIVENESS_INTERVAL`` s, and its guests counted every ``REFRESH_INTERVAL`` s.
+        ``LIVENESS_INTERVAL`` s.
 
         When libvirt's keepalive closes a connection during a call another thread makes,
         the close callback is never called, and a call waiting behind it never returns and
         later crashes the process (measured, libvirt 9.0): so the connection is looked at
-        without a call (``isAlive``), and the guests are counted on a thread of their own,
-        at most one at a time, that does not keep this one from reconnecting.
+        without a call (``isAlive``), and no call is made here while others may use it
+        (the plugin makes its calls to a hypervisor one at a time, ``HypervisorCalls``).
         """
-        counting: threading.Thread | None = None
-        next_count = time.monotonic() + REFRESH_INTERVAL
         while not self._lost.wait(LIVENESS_INTERVAL):
             if not conn.isAlive():
                 self._broke("connection lost")
                 return
-            idle = counting is None or not counting.is_alive()
-            if idle and time.monotonic() >= next_count:
-                counting = threading.Thread(
-                    target=self._count_guests, args=(conn,), name="count guests", daemon=True
-                )
-                counting.start()
-                next_count = time.monotonic() + REFRESH_INTERVAL
 
     def _connect(self) -> libvirt.virConnect | None:
         with self._lock:
@@ -215,9 +205,9 @@ class HypervisorConnection:
         except libvirt.libvirtError as error:  # local drivers have neither
             message = redact_message(error.get_error_message() or str(error), self.uri)
             log.debug("hypervisor %s: %s", self.name, message)
+        self._count_guests(conn)  # before anyone else may call on it
         with self._lock:
             self._conn = conn
-        self._count_guests(conn)
         self._set(CONNECTED, "")
         log.info("connected to hypervisor %s (%s)", self.name, redact_uri(self.uri))
         return conn

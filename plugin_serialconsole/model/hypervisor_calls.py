@@ -21,7 +21,9 @@ from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
-WORKERS = 4  # threads per hypervisor at most
+# One call at a time on a hypervisor's connection: with two, libvirt 9.0 may never
+# return the second when its keepalive closes the connection, and later crashes.
+WORKERS = 1
 T = TypeVar("T")
 
 _Item = tuple[Callable[[], object], Future] | None
