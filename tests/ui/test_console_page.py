@@ -7,10 +7,11 @@ import os
 import re
 from pathlib import Path
 
-from tests.integration.helpers import UNICODE_GUEST
+from tests.integration.helpers import UNICODE_GUEST, wait_equal
 
 from .browser import (
     ARTIFACTS,
+    UI_TIMEOUT,
     focus_terminal,
     open_console,
     status_text,
@@ -100,6 +101,18 @@ def test_copy_and_paste_with_the_keyboard(host, open_context):
     wait_terminal_line(page, "pasted-2")
 
 
+# What a right click leaves behind: where the focus is, whether xterm's text area holds the
+# selected text, whether the terminal still has a selection (a resize or input clears it).
+MENU_STATE = """() => {
+  const term = window.serialconsole.term;
+  return {
+    focused: document.activeElement === term.textarea,
+    holds: term.textarea.value.includes("menu-copy"),
+    selected: term.hasSelection(),
+  };
+}"""
+
+
 def test_context_menu_gets_the_selection(host, page):
     """A right click puts xterm's text area, holding the selection, under the pointer, so
     the browser's own context menu Copy and Paste act on the terminal."""
@@ -108,8 +121,12 @@ def test_context_menu_gets_the_selection(host, page):
     wait_terminal_line(page, "menu-copy")
     page.evaluate("window.serialconsole.term.selectAll()")
     page.locator("#terminal .xterm-screen").click(button="right", position={"x": 40, "y": 40})
-    assert page.evaluate("document.activeElement === window.serialconsole.term.textarea")
-    assert "menu-copy" in page.evaluate("window.serialconsole.term.textarea.value")
+    wait_equal(
+        lambda: page.evaluate(MENU_STATE),
+        {"focused": True, "holds": True, "selected": True},
+        UI_TIMEOUT,
+        "the text area focused and holding the selection, the selection kept",
+    )
 
 
 # What a background tab does to a page (headless Chromium never hides one): no animation

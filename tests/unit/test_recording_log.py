@@ -13,7 +13,7 @@ import pytest
 
 from plugin_serialconsole import asciicast, inputlog
 from plugin_serialconsole.asciicast import Header
-from plugin_serialconsole.console.logwriter import LogWriter
+from plugin_serialconsole.console.logwriter import MAX_PENDING, LogWriter
 from plugin_serialconsole.ids import console_id
 from plugin_serialconsole.model.capture_logs import CaptureLogs
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
@@ -185,14 +185,18 @@ def wait_for_clock(moment: float) -> None:
 
 
 def test_a_large_log_exports_a_piece_at_a_time(logs):
-    limit = 8 * 1024 * 1024
-    writer = LogWriter(logs, CONSOLE, limit)
-    writer.open(booted=False)
     line = b"%07d\r\n"
     body = b"".join(line % n for n in range(600_000))  # 5.4 MB
-    for start in range(0, len(body), 65536):
-        writer.record(body[start : start + 65536])
-    writer.close("done")
+    # A writer queues at most MAX_PENDING bytes ahead of its thread and only counts the
+    # rest: the log is written as captures that each fit in that queue (close waits until
+    # one is written), so all of the body is in it however the threads are scheduled.
+    capture = MAX_PENDING // 2
+    for first in range(0, len(body), capture):
+        writer = LogWriter(logs, CONSOLE, 8 * 1024 * 1024)
+        writer.open(booted=False)
+        for start in range(first, min(first + capture, len(body)), 65536):
+            writer.record(body[start : min(start + 65536, first + capture)])
+        writer.close("done")
     tracemalloc.start()
     try:
         with timed(logs) as log:
