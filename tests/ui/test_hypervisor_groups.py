@@ -13,7 +13,7 @@ from playwright.sync_api import Page, Route
 
 from tests.integration.helpers import Host, idle_between_tests, shared_host, wait_for
 
-from .browser import wait_js, wait_state, wait_terminal_line
+from .browser import console_url, wait_js, wait_prompt_count, wait_state, wait_terminal_line
 
 # The second simulated hypervisor, with a copy of mock-vm (same name, same UUID).
 MOCK2 = "mock2"
@@ -196,3 +196,15 @@ def test_groups_and_the_console_title_speak_the_page_language(fleet_host, open_c
     console = opened.value
     wait_state(console, "connected")
     assert console.title() == f"{TWIN} auf {MOCK2} – serielle Konsole"
+
+
+def test_the_page_of_the_twin_on_a_named_hypervisor_opens_it(fleet_host, page):
+    """The console page's calls name the hypervisor of its URL, so a guest whose name
+    exists on two hypervisors opens."""
+    page.goto(console_url(fleet_host, TWIN, extra=f"&hypervisor={MOCK2}"))
+    wait_state(page, "connected")
+    wait_prompt_count(page, 1)
+    page.keyboard.type("echo on-mock2\r")
+    wait_terminal_line(page, "on-mock2")
+    (session,) = fleet_host.sessions()
+    assert (session["guest"], session["hypervisor"]) == (TWIN, MOCK2)
