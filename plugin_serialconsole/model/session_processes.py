@@ -64,6 +64,10 @@ class SessionProcesses:
         self.audit = audit or AuditTrail()  # without one, events go nowhere
         self._lock = threading.Lock()
         self._sessions: dict[str, ConsoleSession] = {}
+        # Consoles whose session ended because their hypervisor stopped answering: libvirtd
+        # there may still hold them for our dead connection (until its keepalive or our
+        # socket's retried close reaches it, some 30 s), so the next start takes them back.
+        self._held_by_the_lost: set[str] = set()
         self.recordings = RecordingIndex(settings.capture.logs_dir)
 
     def _start(
@@ -75,8 +79,11 @@ class SessionProcesses:
         escape: str,
         booted: bool = False,
     ) -> int:
+        with self._lock:
+            stale = session.console_id in self._held_by_the_lost
+            self._held_by_the_lost.discard(session.console_id)
         try:
-            spec = self._spec(session, mode, force, language, escape, booted)
+            spec = self._spec(session, mode, force or stale, language, escape, booted)
             process = ConsoleProcess.start(spec, self.launch)
         except BaseException:
             self._release(session)
@@ -226,6 +233,8 @@ class SessionProcesses:
         if reason == Reason.GUEST_STOPPED:  # before it is forgotten: nothing recaptures it
             self.guests.guest_stopped(session.guest)
         with self._lock:  # held while unlinking: a new session may bind the first socket
+            if reason == Reason.HYPERVISOR_UNREACHABLE:
+                self._held_by_the_lost.add(session.console_id)
             self._forget(session)
             claims = list(session.claims.values())
             reused = session.console_id in self._sessions  # a new session's first socket

@@ -597,3 +597,18 @@ def test_a_lost_hypervisor_ends_its_guests_sessions_saying_so_and_spares_the_oth
     assert lost.session.process.end == (Reason.HYPERVISOR_UNREACHABLE, why)
     assert [s.guest.hypervisor for s in manager.list()] == ["two"]
     assert launcher.consoles[1].stops == []
+
+
+def test_a_console_lost_with_its_hypervisor_is_taken_back_from_our_dead_connection_once(
+    manager, launcher
+):
+    """libvirtd may still hold the console for the connection that died with the link (until
+    its keepalive notices): the next start forced it, else it answered "in use"."""
+    lost = manager.open(GUEST, None)
+    manager.end_hypervisor(GUEST.hypervisor, hypervisor="qemu+tls://hv1/system", error="gone")
+    assert lost.session.ended.wait(TIMEOUT)
+    taken_back = manager.open(GUEST, None)
+    manager.close(GUEST, None)
+    assert taken_back.session.ended.wait(TIMEOUT)
+    manager.open(GUEST, None)
+    assert [console.spec.force for console in launcher.consoles] == [False, True, False]
