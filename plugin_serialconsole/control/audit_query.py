@@ -14,41 +14,44 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cherrypy
+
 from plugin_serialconsole import i18n
 from plugin_serialconsole.audit import AuditTrail, as_time
 from plugin_serialconsole.auditfile import Event
+from plugin_serialconsole.control import http
+from plugin_serialconsole.control.guest_access import GuestAccess
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME
 from plugin_serialconsole.model.capture_logs import parse_time
-from plugin_serialconsole.model.fleet import Fleet
-from plugin_serialconsole.model.guests import Guest
-from plugin_serialconsole.rights import AUDIT, Rights, subject_of
+from plugin_serialconsole.rights import AUDIT, subject_of
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000  # the schema's bound too: what one answer holds in memory
 
-Require = Callable[[Guest, str, str], None]
-VisibleAmong = Callable[[str, list[Guest], str], Guest]  # see ``RestApi.visible_among``
 Matches = Callable[[Event], bool]
 
 
 class AuditQuery:
-    def __init__(
-        self, trail: AuditTrail, rights: Rights, guests: Fleet, visible_among: VisibleAmong
-    ) -> None:
+    def __init__(self, trail: AuditTrail, access: GuestAccess) -> None:
         self.trail = trail
-        self.rights = rights
-        self.guests = guests
-        self.visible_among = visible_among
+        self.access = access
+        self.rights = access.rights
+        self.guests = access.guests
 
-    def answer(self, identity: Identity, query: dict[str, str], require: Require) -> list[Event]:
+    def events(self) -> bytes:
+        """``GET /audit``: the audit trail's events the operator has the ``audit`` right for."""
+        query = http.query_params("audit_query")
+        return http.respond(200, self.answer(cherrypy.request.identity, query))
+
+    def answer(self, identity: Identity, query: dict[str, str]) -> list[Event]:
         """The matching events, oldest first: the newest ``limit`` of them."""
         since, until = (
             parse_time("since", query.get("since")),
             parse_time("until", query.get("until")),
         )
-        of_guest = self._of_guest(query.get("guest"), query.get("hypervisor"), identity, require)
+        of_guest = self._of_guest(query.get("guest"), query.get("hypervisor"), identity)
         subject = subject_of(identity)
         everywhere = self.rights.everywhere(subject, AUDIT)
         granted: dict[str, bool] = {}
@@ -83,7 +86,7 @@ class AuditQuery:
         return events
 
     def _of_guest(
-        self, ident: str | None, hypervisor: str | None, identity: Identity, require: Require
+        self, ident: str | None, hypervisor: str | None, identity: Identity
     ) -> Matches | None:
         """Whether an event is about the guest ``ident`` names (on ``hypervisor``), once the
         operator's ``audit`` right on it is checked: its hypervisor and UUID; a guest that no
@@ -101,8 +104,8 @@ class AuditQuery:
                 raise
             self.rights.require(identity, ident, AUDIT, ident)
             return lambda event: event.get("guest") == ident and _on(event, hypervisor)
-        guest = self.visible_among(ident, candidates, AUDIT)
-        require(guest, AUDIT, ident)
+        guest = self.access.visible_among(ident, candidates, AUDIT)
+        self.access.require(guest, AUDIT, ident)
         return lambda event: event.get("uuid") == guest.uuid and _on(event, guest.hypervisor)
 
 

@@ -120,6 +120,14 @@ def _content_length(value: str | None) -> int:
         raise SerialConsoleError(i18n.BAD_FRAMING, 400, error=str(error)) from None
 
 
+def query_params(action: str) -> dict[str, str]:
+    """The request's query parameters (but ``lang``, which any call may carry), checked
+    against the schema of ``action``."""
+    params = {k: v for k, v in cherrypy.request.params.items() if k != "lang"}
+    validate(action, params)
+    return params
+
+
 def validate(action: str, document: Any) -> None:
     schema = api_schema()["properties"][action]
     error = jsonschema.exceptions.best_match(

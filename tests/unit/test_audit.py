@@ -527,7 +527,7 @@ def test_a_send_that_timed_out_is_audited_as_perhaps_delivered(tmp_path):
     cherrypy.serving.load(request, Response())
     try:
         with pytest.raises(SerialConsoleError) as refused:
-            api.send(GUEST.name)
+            api.sends.send(GUEST.name)
     finally:
         cherrypy.serving.clear()
     assert refused.value.status == 504
