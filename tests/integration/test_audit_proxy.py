@@ -86,3 +86,43 @@ def test_a_refused_token_names_the_real_client_behind_nginx(start_host, tmp_path
         server.stop()
     denied = wait_event(host, "denied", refused="token")
     assert (denied["client"], denied["code"]) == ("127.0.0.2", "SCONS0072E")
+
+
+def test_a_token_refused_for_its_login_or_right_names_its_operator_and_console(
+    start_host, tmp_path
+):
+    rights = tmp_path / "rights"
+    rights.write_text("alice mock-* all\n")
+    rights.chmod(0o600)
+    host = users_host(start_host, tmp_path, "alice", options=("--rights-file", str(rights)))
+    browser = login(host, "alice")
+    cookie = f"{SESSION_COOKIE}={browser.cookies[SESSION_COOKIE]}"
+    writer = browser.post(host.api("vms/mock-vm/serial"), timeout=HTTP_TIMEOUT).json()
+    viewer = browser.post(
+        host.api("vms/mock-dual/serial"), json={"mode": "view"}, timeout=HTTP_TIMEOUT
+    ).json()
+    new_rules = tmp_path / "rights.new"
+    new_rules.write_text("alice mock-vm all\n")
+    new_rules.chmod(0o600)
+    new_rules.replace(rights)
+
+    assert handshake_from("127.0.0.2", writer["ws_url"]) == 403  # without its login's cookie
+    assert handshake_from("127.0.0.2", viewer["ws_url"], cookie=cookie) == 403
+    no_login = wait_event(host, "denied", refused="login")
+    opened = wait_event(host, "opened", guest="mock-vm")
+    assert (no_login["operator"], no_login["client"], no_login["code"]) == (
+        "alice",
+        "127.0.0.2",
+        "SCONS0072E",
+    )
+    assert (no_login["guest"], no_login["device"], no_login["session"]) == (
+        "mock-vm",
+        "serial0",
+        opened["session"],
+    )
+    no_right = wait_event(host, "denied", refused="right")
+    assert (no_right["operator"], no_right["guest"], no_right["uuid"]) == (
+        "alice",
+        "mock-dual",
+        wait_event(host, "opened", guest="mock-dual")["uuid"],
+    )
