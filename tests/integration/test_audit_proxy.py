@@ -126,3 +126,13 @@ def test_a_token_refused_for_its_login_or_right_names_its_operator_and_console(
         "mock-dual",
         wait_event(host, "opened", guest="mock-dual")["uuid"],
     )
+
+
+def test_a_connection_refused_at_the_handler_cap_is_audited(start_host, connect):
+    host = start_host("--max-ws-handlers", "1")
+    served = connect(host.open("mock-vm")["ws_url"])
+    served.banner()
+    url = host.open("mock-dual", device="serial0")["ws_url"]
+    assert handshake_from("127.0.0.4", url, header=[f"X-Forwarded-For: {FORGED_CLIENT}"]) == 503
+    busy = wait_event(host, "denied", refused="busy")
+    assert (busy["client"], busy["status"], busy["code"]) == ("127.0.0.4", 503, "SCONS0070E")
