@@ -117,6 +117,27 @@ class WebsockifyBridge:
 
     def _spawn(self) -> None:
         assert self._listener is not None
+        command, passed = self._command(), [self._listener.fileno()]
+        if self.on_refusal is None:
+            self._start(command, passed)
+            return
+        self._join_reports()  # the last proxy's: it ended with that proxy
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)  # only the proxy inherits write_end
+        try:
+            self._start([*command, "--report-fd", str(write_end)], [*passed, write_end])
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)  # the proxy's alone: its exit ends the reader
+        self._reports = ReportReader(read_end, self.on_refusal).start()
+
+    def _start(self, command: list[str], passed: list[int]) -> None:
+        # stdin is a lifeline: the proxy stops when it reads end of file, i.e. when we die.
+        self._process = subprocess.Popen(command, pass_fds=passed, stdin=subprocess.PIPE)
+
+    def _command(self) -> list[str]:
+        assert self._listener is not None
         command = [
             sys.executable,
             "-m",
@@ -138,24 +159,7 @@ class WebsockifyBridge:
             command += ["--rights-file", self.rights_file]
         for origin in self.allowed_origins:
             command += ["--allowed-origin", origin]
-        passed = [self._listener.fileno()]
-        if self.on_refusal is not None:
-            self._join_reports()  # the last proxy's, ended with it
-            read_end, write_end = os.pipe2(os.O_CLOEXEC)  # the proxy alone holds write_end
-            command += ["--report-fd", str(write_end)]
-            passed.append(write_end)
-        try:
-            # stdin is a lifeline: the proxy stops when it reads end of file, i.e. when we die.
-            self._process = subprocess.Popen(command, pass_fds=passed, stdin=subprocess.PIPE)
-        except BaseException:
-            if self.on_refusal is not None:
-                os.close(read_end)
-            raise
-        finally:
-            if self.on_refusal is not None:
-                os.close(write_end)
-        if self.on_refusal is not None:
-            self._reports = ReportReader(read_end, self.on_refusal).start()
+        return command
 
     def _join_reports(self) -> None:
         """Wait for the reader of the last proxy's reports: it ends at the end of file

@@ -3,14 +3,18 @@ message code and the real client (behind nginx too), and never the token or cook
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import ssl
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import websocket
 
-from .helpers import HTTP_TIMEOUT, Host
+from .helpers import HTTP_TIMEOUT, STOP_TIMEOUT, Host, children_of, wait_for
 from .helpers.consoles import WS_TIMEOUT
 from .helpers.operators import OPERATOR_PASSWORD, SESSION_COOKIE, connect, login
 from .nginx import proxy_for
@@ -18,6 +22,15 @@ from .test_audit import audit_file, users_host, wait_event
 
 UNKNOWN_TOKEN = "Zq3v" * 11  # looks like a token, was never issued
 FORGED_CLIENT = "203.0.113.9"  # what a client says of itself: never believed
+
+
+def pipes_of(pid: int) -> int:
+    """How many of process ``pid``'s descriptors are pipes."""
+    pipes = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+            pipes += os.readlink(fd).startswith("pipe:")
+    return pipes
 
 
 def handshake_from(address: str, url: str, ssl_context: ssl.SSLContext | None = None, **options):
@@ -136,3 +149,19 @@ def test_a_connection_refused_at_the_handler_cap_is_audited(start_host, connect)
     assert handshake_from("127.0.0.4", url, header=[f"X-Forwarded-For: {FORGED_CLIENT}"]) == 503
     busy = wait_event(host, "denied", refused="busy")
     assert (busy["client"], busy["status"], busy["code"]) == ("127.0.0.4", 503, "SCONS0070E")
+
+
+def test_a_restarted_proxy_still_reports_its_refusals(start_host):
+    host = start_host()
+    (proxy,) = children_of(host.proc.pid, "bridge.proxy")
+    pipes = pipes_of(host.proc.pid)
+    os.kill(proxy, signal.SIGKILL)
+    wait_for(
+        lambda: [p for p in children_of(host.proc.pid, "bridge.proxy") if p != proxy],
+        STOP_TIMEOUT,
+        "a new websockify process",
+    )
+    assert handshake_from("127.0.0.5", f"{host.ws_url}?token={UNKNOWN_TOKEN}") == 403
+    assert wait_event(host, "denied", refused="token")["client"] == "127.0.0.5"
+    # the killed proxy's report pipe is closed with its reader: none piles up
+    wait_for(lambda: pipes_of(host.proc.pid) == pipes, STOP_TIMEOUT, "the old report pipe closed")
