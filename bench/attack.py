@@ -19,7 +19,9 @@ POLL = 0.05
 
 
 def proxy_of(host: Host) -> int:
-    proxies = [pid for pid in children(host.proc.pid) if pid in processes_mentioning("proxy")]
+    proxies = [
+        pid for pid in children(host.proc.pid) if pid in processes_mentioning("bridge.proxy_main")
+    ]
     if len(proxies) != 1:
         raise BenchFailure(f"expected one websockify process, found {proxies}")
     return proxies[0]

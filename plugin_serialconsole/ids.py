@@ -35,6 +35,11 @@ def invitation_name(console: str) -> str:
     return f"{console}-{secrets.token_hex(SUFFIX_LENGTH // 2)}"
 
 
+def console_of_socket(name: str) -> str:
+    """The console id of a socket name (``invitation_name`` adds a suffix to it)."""
+    return name.partition("-")[0]
+
+
 def is_socket_name(text: str) -> bool:
     """A console id, or a console id with an invitation suffix; nothing else."""
     return _SOCKET_NAME.fullmatch(text) is not None

@@ -15,6 +15,7 @@ from plugin_serialconsole.control.rest import ApiSettings, RestApi
 from plugin_serialconsole.control.root import PluginRoot
 from plugin_serialconsole.control.ui import UiFiles, find_ui_dir, report_unbuilt
 from plugin_serialconsole.hookspecs import Host, PluginApp, PluginInfo, Tab, hookimpl
+from plugin_serialconsole.host.forwarded import TrustedProxies
 from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.model.capture_logs import CaptureLogs, prepare_state_dir
 from plugin_serialconsole.model.captures import CaptureKeeper
@@ -23,6 +24,7 @@ from plugin_serialconsole.model.fleet import Fleet, members_of
 from plugin_serialconsole.model.hypervisor_loss import HypervisorLoss
 from plugin_serialconsole.model.send import GuestSender
 from plugin_serialconsole.netloc import url_host
+from plugin_serialconsole.proxy_audit import ProxyRefusals
 from plugin_serialconsole.rights import Rights
 from plugin_serialconsole.rundir import check_private_dir, remove_sockets
 from plugin_serialconsole.settings import SECTION, Settings
@@ -74,15 +76,6 @@ class SerialConsolePlugin:
         check_private_dir(host.run_dir)
         check_private_dir(self.sockets_dir, create=True)
         self.tokens = TokenStore(host.run_dir / "tokens").open(create=True)
-        self.bridge = WebsockifyBridge(
-            server["host"],
-            server.getint("ws_port"),
-            self.tokens.directory,
-            self.sockets_dir,
-            settings.allowed_origins,
-            settings.websocket_limits,
-            settings.rights_file,
-        )
         if settings.capture.enabled:
             prepare_state_dir(settings.capture)
         self.audit = make_audit_trail(settings.audit, settings.capture.state_dir)
@@ -91,6 +84,18 @@ class SerialConsolePlugin:
         self.launcher = ConsoleLauncher(self.sockets_dir)
         self.sessions = SessionManager(
             guests, self.tokens, settings, guests.uris, self.sockets_dir, self.launcher, self.audit
+        )
+        # the proxy's refusals: their clients resolved as the host resolves a request's
+        proxies = TrustedProxies.parse(server.get("trusted_proxies", ""))
+        self.bridge = WebsockifyBridge(
+            server["host"],
+            server.getint("ws_port"),
+            self.tokens.directory,
+            self.sockets_dir,
+            settings.allowed_origins,
+            settings.websocket_limits,
+            settings.rights_file,
+            ProxyRefusals(self.audit, self.sessions, proxies),
         )
         sender = GuestSender(
             guests.connection,

@@ -27,6 +27,7 @@ from plugin_serialconsole import i18n
 from plugin_serialconsole.bridge import refusals
 from plugin_serialconsole.bridge.fdbudget import max_handlers, max_waiting
 from plugin_serialconsole.bridge.relay import Relay
+from plugin_serialconsole.bridge.reports import BUSY, ReportWriter, head_forwarding
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,18 @@ class AcceptLoop:
     """Serves ``listener`` until SIGTERM/SIGINT or end of file on ``lifeline``."""
 
     def __init__(
-        self, listener: socket.socket, lifeline: int, serve: Serve, limits: HandlerLimits
+        self,
+        listener: socket.socket,
+        lifeline: int,
+        serve: Serve,
+        limits: HandlerLimits,
+        reports: ReportWriter | None = None,
     ) -> None:
         self.listener = listener
         self.lifeline = lifeline
         self.serve = serve
         self.limits = limits
+        self.reports = reports or ReportWriter()
         self.max_waiting = max_waiting()
         self.max_handlers = max_handlers(limits.max_handlers, self.max_waiting)
         self.waiting: dict[int, Waiting] = {}  # by fd, oldest first
@@ -176,12 +183,14 @@ class AcceptLoop:
                     self.served, i18n.WS_HANDLERS_BUSY,
                 )  # fmt: skip
             self.refused += 1
-            refusals.refuse(
+            head = refusals.refuse(
                 waiting.sock,
                 "503 Service Unavailable",
                 i18n.WS_HANDLERS_BUSY,
                 limit=self.served,
             )
+            peer, forwarded = waiting.address[0], head_forwarding(head)
+            self.reports.refused(BUSY, 503, i18n.WS_HANDLERS_BUSY, peer, forwarded)
             return
         waiting.sock.settimeout(HANDSHAKE_IO_TIMEOUT)
         try:

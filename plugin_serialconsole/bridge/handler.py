@@ -19,7 +19,7 @@ from websockify.websocketproxy import ProxyRequestHandler
 from websockify.websockifyserver import CompatibleWebSocket
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.bridge import refusals
+from plugin_serialconsole.bridge import refusals, reports
 from plugin_serialconsole.bridge.relay import INTERNAL_ERROR_CLOSE, Relay
 from plugin_serialconsole.languages import request_language
 
@@ -145,13 +145,32 @@ class ConsoleRequestHandler(ProxyRequestHandler):
 
     def get_target(self, target_plugin):
         tokens = parse_qs(urlsplit(self.path).query).get("token") or [""]
-        target = target_plugin.lookup(tokens[0].strip(), self.headers.get("Cookie", ""))
-        if target is None:
+        found = target_plugin.resolve(tokens[0].strip(), self.headers.get("Cookie", ""))
+        if found.target is None:
             self._answer("403 Forbidden", i18n.CONSOLE_TOKEN_REFUSED)
+            self._report(
+                found.refused, 403, i18n.CONSOLE_TOKEN_REFUSED, found.socket, found.operator
+            )
             raise self.server.EClose(
                 f"refused: {i18n.CONSOLE_TOKEN_REFUSED} unknown, used or expired token"
             )
-        return target
+        return found.target
+
+    def send_auth_error(self, ex) -> None:
+        """websockify's answer to a foreign Origin, reported to the host."""
+        super().send_auth_error(ex)
+        self._report(reports.ORIGIN, ex.code, None)
+
+    def _report(
+        self,
+        refused: str,
+        status: int,
+        code: str | None,
+        socket_name: str | None = None,
+        operator: str | None = None,
+    ) -> None:
+        peer, forwarded = self.client_address[0], reports.forwarding(self.headers)
+        self.server.reports.refused(refused, status, code, peer, forwarded, socket_name, operator)
 
     def _answer(self, status: str, code: str, **params: object) -> None:
         """Refuse the upgrade: ``status`` with ``{"code", "reason"}`` in the client's language."""

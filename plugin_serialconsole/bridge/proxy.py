@@ -15,14 +15,18 @@ import socket
 import stat
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from websockify import auth_plugins
 from websockify.websocketproxy import WebSocketProxy
 
+from plugin_serialconsole.bridge import reports
 from plugin_serialconsole.bridge.accept import AcceptLoop, HandlerLimits
 from plugin_serialconsole.bridge.handler import ConsoleRequestHandler
 from plugin_serialconsole.bridge.relay import Relay
+from plugin_serialconsole.bridge.reports import ReportWriter
 from plugin_serialconsole.bridge.tokens import LoginBinding, TokenStore
 from plugin_serialconsole.ids import is_socket_name
 from plugin_serialconsole.logfmt import configure_stderr
@@ -56,6 +60,17 @@ def _carries_session(cookie_header: str, binding: LoginBinding) -> bool:
     return hmac.compare_digest(presented, binding.digest)
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What a token opens (``target``), or why it opens nothing (``refused``, a kind of
+    ``reports``), with the console socket and operator it was issued for once read."""
+
+    target: list[str] | None
+    refused: str | None = None
+    socket: str | None = None
+    operator: str | None = None
+
+
 class ConsoleTokens:
     """websockify token plugin: a one-time token -> the Unix socket made for it."""
 
@@ -67,21 +82,27 @@ class ConsoleTokens:
     def lookup(self, token: str, cookie_header: str = "") -> list[str] | None:
         """The console's socket, if ``token`` is valid and, when it was issued to a login
         session, the handshake carries that session's cookie. A token is spent either way."""
+        return self.resolve(token, cookie_header).target
+
+    def resolve(self, token: str, cookie_header: str = "") -> Lookup:
+        """``lookup``, saying why a token opens nothing."""
         record = self.tokens.consume(token)
         if record is None or not is_socket_name(record.socket):
-            return None
+            return Lookup(None, reports.UNKNOWN_TOKEN)
+        refused = partial(Lookup, None, socket=record.socket)
+        operator = record.access.subject.user if record.access is not None else None
         if record.binding is not None and not _carries_session(cookie_header, record.binding):
             log.warning("refused a console token presented without its login session")
-            return None
+            return refused(reports.NO_LOGIN, operator=operator)
         if not self._still_allowed(record):
-            return None
+            return refused(reports.NO_RIGHT, operator=operator)
         path = self.sockets_dir / record.socket
         try:
             if not stat.S_ISSOCK(os.lstat(path).st_mode):
-                return None
+                return refused(reports.NO_CONSOLE, operator=operator)
         except FileNotFoundError:
-            return None
-        return ["unix_socket", str(path)]
+            return refused(reports.NO_CONSOLE, operator=operator)
+        return Lookup(["unix_socket", str(path)], socket=record.socket, operator=operator)
 
     def _still_allowed(self, record) -> bool:
         """Whether the operator the token was issued to still has the right it needs."""
@@ -106,15 +127,18 @@ class ConsoleProxy(WebSocketProxy):
     the upgraded ones. It ends when the host does: its stdin is the host's lifeline, and
     end of file there means the host is gone (even killed with SIGKILL)."""
 
-    def __init__(self, limits: HandlerLimits, **kwargs) -> None:
+    def __init__(
+        self, limits: HandlerLimits, reports: ReportWriter | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.limits = limits
+        self.reports = reports or ReportWriter()
 
     def start_server(self) -> None:
         listener = socket.socket(fileno=os.dup(self.listen_fd))  # its own family: IPv4 or 6
         self.started()
         os.close(self.listen_fd)
-        AcceptLoop(listener, sys.stdin.fileno(), self.serve, self.limits).run()
+        AcceptLoop(listener, sys.stdin.fileno(), self.serve, self.limits, self.reports).run()
 
     def serve(self, sock: socket.socket, address: tuple) -> Relay | None:
         """Run the request handler on ``sock`` (what ``top_new_client`` does, without its
@@ -141,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-handlers", type=int, required=True)
     parser.add_argument("--handshake-timeout", type=float, required=True)
     parser.add_argument("--rights-file", type=Path, help="rules checked when a token is used")
+    parser.add_argument("--report-fd", type=int, help="pipe to report refusals to the host on")
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -154,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = TokenStore(args.tokens_dir).open()
     proxy = ConsoleProxy(
         HandlerLimits(args.max_handlers, args.handshake_timeout),
+        ReportWriter(args.report_fd),
         RequestHandlerClass=ConsoleRequestHandler,
         listen_fd=args.listen_fd,
         token_plugin=ConsoleTokens(tokens, args.sockets_dir, rights),

@@ -39,10 +39,10 @@ def close_reason(code: str, params: dict[str, object], language: str) -> str:
     return text[:MAX_CLOSE_REASON].decode(errors="ignore")
 
 
-def refuse(sock: socket.socket, status: str, code: str, **params: object) -> None:
+def refuse(sock: socket.socket, status: str, code: str, **params: object) -> bytes:
     """Answer ``status`` with message ``code`` (in the language the request asks for) and
     close, reading what was sent first so the close is a FIN, not a reset that would
-    swallow the answer."""
+    swallow the answer; returns what was read of the request."""
     sock.setblocking(False)
     head = b""
     with contextlib.suppress(OSError):
@@ -51,3 +51,4 @@ def refuse(sock: socket.socket, status: str, code: str, **params: object) -> Non
         sock.send(http_answer(status, code, params, head_language(head)))
         sock.shutdown(socket.SHUT_WR)
     sock.close()
+    return head

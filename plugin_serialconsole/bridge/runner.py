@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from plugin_serialconsole.bridge.accept import HandlerLimits
+from plugin_serialconsole.bridge.reports import Refusal, ReportReader
 from plugin_serialconsole.logfmt import level_name
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ class WebsockifyBridge:
     returns, reports a busy port in the host's own startup, and supports port 0. As the
     socket stays open here, a proxy that dies is restarted on the same port, and
     connections that arrive meanwhile wait in the backlog instead of being refused.
+
+    With ``on_refusal``, each connection the proxy refuses is handed to it (on a thread of
+    this object): every proxy process reports over a pipe of its own (``reports``).
     """
 
     def __init__(
@@ -50,6 +55,7 @@ class WebsockifyBridge:
         allowed_origins: Sequence[str],
         limits: HandlerLimits,
         rights_file: str = "",
+        on_refusal: Callable[[Refusal], None] | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -58,6 +64,8 @@ class WebsockifyBridge:
         self.allowed_origins = tuple(allowed_origins)
         self.limits = limits
         self.rights_file = rights_file
+        self.on_refusal = on_refusal
+        self._reports: ReportReader | None = None
         self.port: int | None = None
         self._listener: socket.socket | None = None
         self._process: subprocess.Popen | None = None
@@ -109,6 +117,27 @@ class WebsockifyBridge:
 
     def _spawn(self) -> None:
         assert self._listener is not None
+        command, passed = self._command(), [self._listener.fileno()]
+        if self.on_refusal is None:
+            self._start(command, passed)
+            return
+        self._join_reports()  # the last proxy's: it ended with that proxy
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)  # only the proxy inherits write_end
+        try:
+            self._start([*command, "--report-fd", str(write_end)], [*passed, write_end])
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)  # the proxy's alone: its exit ends the reader
+        self._reports = ReportReader(read_end, self.on_refusal).start()
+
+    def _start(self, command: list[str], passed: list[int]) -> None:
+        # stdin is a lifeline: the proxy stops when it reads end of file, i.e. when we die.
+        self._process = subprocess.Popen(command, pass_fds=passed, stdin=subprocess.PIPE)
+
+    def _command(self) -> list[str]:
+        assert self._listener is not None
         command = [
             sys.executable,
             "-m",
@@ -130,10 +159,14 @@ class WebsockifyBridge:
             command += ["--rights-file", self.rights_file]
         for origin in self.allowed_origins:
             command += ["--allowed-origin", origin]
-        # stdin is a lifeline: the proxy stops when it reads end of file, i.e. when we die.
-        self._process = subprocess.Popen(
-            command, pass_fds=(self._listener.fileno(),), stdin=subprocess.PIPE
-        )
+        return command
+
+    def _join_reports(self) -> None:
+        """Wait for the reader of the last proxy's reports: it ends at the end of file
+        the proxy's exit makes."""
+        if self._reports is not None:
+            self._reports.join(STOP_TIMEOUT)
+            self._reports = None
 
     @property
     def pid(self) -> int | None:
@@ -154,6 +187,7 @@ class WebsockifyBridge:
         if self._supervisor is not None:
             self._supervisor.join(STOP_TIMEOUT)
             self._supervisor = None
+        self._join_reports()
         self._process = None
         if self._listener is not None:
             self._listener.close()

@@ -30,7 +30,7 @@ from plugin_serialconsole.errors import (
     too_many_viewers,
 )
 from plugin_serialconsole.hookspecs import Identity
-from plugin_serialconsole.ids import console_id, invitation_name
+from plugin_serialconsole.ids import console_id, console_of_socket, invitation_name
 from plugin_serialconsole.model.console_session import (
     JOIN,
     START,
@@ -246,6 +246,16 @@ class SessionManager(SessionCaptures):
         finally:
             with self._lock:
                 session.release(name)
+
+    def socket_owner(self, socket: str) -> tuple[Guest, str, str | None] | None:
+        """The guest, device alias and console session id (None: its client is gone) of
+        console socket ``socket``, while its console is open."""
+        with self._lock:
+            session = self._sessions.get(console_of_socket(socket))
+            if session is None:
+                return None
+            claim = session.claims.get(socket)
+            return session.guest, session.device.alias, claim.session_id if claim else None
 
     def describe(self, guest: Guest | None = None) -> list[dict[str, Any]]:
         """The JSON of the sessions (of ``guest``'s, if given)."""

@@ -33,7 +33,9 @@ MEMORY_SLACK_KIB = 4 * 1024
 
 
 def proxy_of(host) -> int:
-    (proxy,) = [pid for pid in children(host.proc.pid) if pid in processes_mentioning("proxy")]
+    (proxy,) = [
+        pid for pid in children(host.proc.pid) if pid in processes_mentioning("bridge.proxy_main")
+    ]
     return proxy
 
 
