@@ -1,19 +1,10 @@
 """The audit trail: who did what with which console, as typed events.
 
-Every event is one JSON object with the same fields (``FIELDS``; null where one does not
-apply) and a few of its own, appended to the audit log's file (``auditfile``) and, under
-systemd, sent to the journal with structured fields (``journal``). Never a token, a
-password or a cookie: a login is named by ``login``, the first 16 hex digits of the
-SHA-256 of its cookie's digest, which ties a login's events together and tells nothing
-of the cookie.
-
-Text from outside (a request's path and method, a login's user name, a guest's name, a
-reason) is cut to ``MAX_TEXT`` characters where an event is built (``document``), its
-field named in ``truncated``: a line stays a few KiB whatever a client sends (at most
-12 bytes a character, escaped), well within what the file's reader takes, and so the
-noise limit (``auditlimit``), which counts bytes as well as events, bounds what anyone
-can add to the file. The journal's MESSAGE has its control characters escaped as the
-host log's lines do (``logfmt``).
+Every event is one JSON object with the same fields, its text cut to a bound
+(``auditevent``), appended to the audit log's file (``auditfile``) and, under systemd,
+sent to the journal with structured fields (``journal``). Never a token, a password or a
+cookie: a login is named by ``login``, the first 16 hex digits of the SHA-256 of its
+cookie's digest, which ties a login's events together and tells nothing of the cookie.
 
 A console session is one client's use of a console (``Claim.session_id``): it begins when
 its token is issued (``opened``) and ends once (``ended``, with a reason kind) when the
@@ -35,11 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plugin_serialconsole import journal
+from plugin_serialconsole.auditevent import FIELDS as FIELDS  # re-exported: the trail's form
+from plugin_serialconsole.auditevent import MAX_TEXT as MAX_TEXT
+from plugin_serialconsole.auditevent import document, journal_fields
 from plugin_serialconsole.auditfile import AuditFile, Event, encode
 from plugin_serialconsole.auditlimit import EVERYONE as EVERYONE_CLIENTS
 from plugin_serialconsole.auditlimit import NoiseLimit, Suppressed
 from plugin_serialconsole.journal import Journal
-from plugin_serialconsole.logfmt import escape_controls
 from plugin_serialconsole.rundir import UnsafeDirectory, check_private_dir
 
 if TYPE_CHECKING:
@@ -68,32 +61,11 @@ EVENTS = (LOGIN, LOGIN_FAILED, LOGIN_THROTTLED, LOGOUT, OPENED, CONNECTED, LEFT,
 EVENTS += (ENDED, START, SEND, DOWNLOAD, DENIED, SUPPRESSED)
 WARNINGS = frozenset({LOGIN_FAILED, LOGIN_THROTTLED, DENIED, SUPPRESSED})
 NOISE = frozenset({LOGIN_FAILED, LOGIN_THROTTLED, DENIED})  # anyone can cause these
-# Every event has these, in this order.
-FIELDS = ("time", "event", "operator", "client", "hypervisor", "guest", "uuid", "device")
-FIELDS += ("session", "login")
 # Why a console session ended, beside the console's own reasons (``consoles.Reason``).
 EXPIRED = "expired"  # its token lapsed unused
 REMOVED = "removed"  # why a logout: the operator left the users file
 # ``wok_login_attempt`` outcomes as events
 LOGIN_EVENTS = {"ok": LOGIN, "failed": LOGIN_FAILED, "throttled": LOGIN_THROTTLED}
-MAX_TEXT = 256  # characters of one field's text; the rest is cut
-TRUNCATED = "truncated"  # the names of the fields cut
-
-
-def document(event: str, fields: dict[str, Any]) -> Event:
-    """Event ``event`` with ``FIELDS`` first (null where not given), then its own
-    ``fields``; each text longer than ``MAX_TEXT`` cut, and named in ``truncated``. Fields
-    hold texts, numbers, booleans or null."""
-    built: Event = {name: None for name in FIELDS}
-    built.update(fields, event=event)
-    cut = [
-        name for name, value in built.items() if isinstance(value, str) and len(value) > MAX_TEXT
-    ]
-    for name in cut:
-        built[name] = built[name][:MAX_TEXT]
-    if cut:
-        built[TRUNCATED] = cut
-    return built
 
 
 def login_id(digest: str | None) -> str | None:
@@ -180,7 +152,7 @@ class AuditTrail:
             if self.file is not None:
                 self.file.append(event)
         if self.journal is not None:  # never waits (``journal``): sent outside the lock
-            self.journal.send(_journal_fields(event))
+            self.journal.send(journal_fields(event, event["event"] in WARNINGS))
 
     def login_event(self, event: str, user: str, client: str | None, digest: str | None) -> None:
         self.record(event, operator=user, client=client, login=login_id(digest))
@@ -276,21 +248,6 @@ def _guest_fields(guest: Guest) -> dict[str, str]:
 def _context_fields(context: SessionContext) -> dict[str, Any]:
     fields = asdict(context)
     del fields["displaced_by"], fields["connected"]
-    return fields
-
-
-def _journal_fields(event: Event) -> dict[str, str]:
-    """The journal entry of ``event``: a readable MESSAGE, and each field that has a value
-    as ``SERIALCONSOLE_<NAME>``."""
-    named = [f"{k}={v}" for k, v in event.items() if k not in ("time", "event") and v]
-    fields = {
-        "MESSAGE": escape_controls(f"audit: {event['event']} " + " ".join(named)),
-        "PRIORITY": "4" if event["event"] in WARNINGS else "5",
-        "SYSLOG_IDENTIFIER": "serialconsole",
-    }
-    for name, value in event.items():
-        if value is not None and name != "time":
-            fields[f"SERIALCONSOLE_{name}"] = str(value)
     return fields
 
 

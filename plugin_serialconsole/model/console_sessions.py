@@ -43,7 +43,7 @@ from plugin_serialconsole.model.console_session import (
 )
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.model.session_captures import SessionCaptures
-from plugin_serialconsole.model.session_processes import STOP_TIMEOUT
+from plugin_serialconsole.model.session_processes import STOP_TIMEOUT, StartChoices
 from plugin_serialconsole.rights import Access
 from plugin_serialconsole.sendkeys import SendRequest
 from plugin_serialconsole.supervisor.process import STARTUP_TIMEOUT, InviteFailed
@@ -100,7 +100,8 @@ class SessionManager(SessionCaptures):
                 continue
             try:
                 if action == START:
-                    replay, at = self._start(session, mode, force, language, escape), 0.0
+                    choices = StartChoices(mode, force, language, escape)
+                    replay, at = self._start(session, choices), 0.0
                 else:
                     invited = self._invite(session, socket, mode, language, escape)
                     replay, at = invited.replay, invited.at

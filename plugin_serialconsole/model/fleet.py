@@ -3,10 +3,9 @@ read through that hypervisor's own shared connection.
 
 A request never waits long on a hypervisor: every hypervisor is asked in parallel (on
 its own ``HypervisorCalls`` threads) and what has not answered within ``ANSWER_BOUND``
-counts as unreachable. Each hypervisor's last good listing is kept, so the guests of one
-that does not answer are still listed, with the state ``unreachable``, not vanished. A
-hypervisor whose listing has been in flight for longer than the bound hangs: requests do
-not wait on it (nor ask it anything more) until that listing returns.
+counts as unreachable. The guests of one that does not answer are still listed, as it
+last listed them, with the state ``unreachable``, not vanished; one that hangs is not
+waited on (see ``fleet_member``).
 
 A UUID finds a guest on any hypervisor; a name (or UUID: a copied definition) on two is
 ambiguous, 409, unless the hypervisor is given (``candidates`` are all of them, for the
@@ -18,11 +17,8 @@ too, waited for at most ``call_bound``.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import libvirt
@@ -31,7 +27,8 @@ from plugin_serialconsole import i18n
 from plugin_serialconsole.consoles import is_mock_uri
 from plugin_serialconsole.errors import SerialConsoleError, not_found
 from plugin_serialconsole.hypervisor_uris import redact_message
-from plugin_serialconsole.model.guests import Guest, GuestModel, make_guest_model
+from plugin_serialconsole.model.fleet_member import UNREACHABLE, Member
+from plugin_serialconsole.model.guests import Guest, make_guest_model
 from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
 
 log = logging.getLogger(__name__)
@@ -39,24 +36,6 @@ T = TypeVar("T")
 
 ANSWER_BOUND = 0.75  # seconds a request waits for the hypervisors' answers
 CALL_BOUND = 15.0  # seconds a request waits for a call on one guest (start, resume)
-UNREACHABLE = "unreachable"  # the state of a guest whose hypervisor does not answer
-
-
-@dataclass
-class Member:
-    """One hypervisor of the fleet: its name, URI, guests and connection."""
-
-    name: str
-    uri: str
-    guests: GuestModel
-    connection: Callable[[], Any]  # the live connection, or libvirtError at once
-    reason: Callable[[], str]  # why it has no connection (redacted)
-    shown_uri: str  # redacted
-    calls: HypervisorCalls
-    last: list[Guest] | None = None  # its last good listing
-    listing: Future | None = None  # the listing in flight, shared by requests
-    listing_since: float = 0.0  # when it was asked (time.monotonic())
-    failure_logged: str = ""  # the last failure logged: each is logged once, not per request
 
 
 def members_of(hypervisors: Any) -> list[Member]:
@@ -87,7 +66,6 @@ class Fleet:
         self._members = {member.name: member for member in members}
         self.bound = bound
         self.call_bound = call_bound
-        self._lock = threading.Lock()
 
     @property
     def uris(self) -> Mapping[str, str]:
@@ -129,8 +107,8 @@ class Fleet:
         in time as they are, the others' as last listed, ``unreachable``. 503 when no
         hypervisor answered and none was ever listed."""
         members = self._selected(hypervisor)
-        asked = {member.name: self._listing(member) for member in members}
-        hung = {member.name for member in members if self._hung(member)}
+        asked = {member.name: member.asked_listing() for member in members}
+        hung = {member.name for member in members if member.hung(self.bound)}
         wait([f for name, f in asked.items() if name not in hung], timeout=self.bound)
         guests: list[Guest] = []
         failures: list[SerialConsoleError] = []
@@ -147,41 +125,20 @@ class Fleet:
             raise failures[0]
         return guests
 
-    def _listing(self, member: Member) -> Future:
-        """The member's listing in flight, or a new one: never two at once."""
-        with self._lock:
-            if member.listing is None or member.listing.done():
-                member.listing = member.calls.submit(lambda: self._list_and_keep(member))
-                member.listing_since = time.monotonic()
-            return member.listing
-
-    def _hung(self, member: Member) -> bool:
-        """Whether ``member``'s listing has been in flight for longer than the bound."""
-        with self._lock:
-            listing, since = member.listing, member.listing_since
-        return listing is not None and not listing.done() and time.monotonic() - since > self.bound
-
-    @staticmethod
-    def _list_and_keep(member: Member) -> list[Guest]:
-        """``member``'s guests, kept as its last good listing (also when it answers after
-        the request that asked stopped waiting)."""
-        member.last = member.guests.list()
-        return member.last
-
     def _listed(
         self, member: Member, future: Future
     ) -> tuple[list[Guest], SerialConsoleError | None]:
         if future.done() and future.exception() is None:
             return future.result(), None
         failure = self._failure(member, future)
-        return [replace(guest, state=UNREACHABLE) for guest in member.last or []], failure
+        return member.unreachable(), failure
 
     def _failure(self, member: Member, future: Future) -> SerialConsoleError:
         """Why ``member`` did not answer: not connected, its model's error, or no answer
         in time."""
         error = future.exception() if future.done() and not future.cancelled() else None
-        if not self._connected(member):
-            return self._unavailable(member, member.reason())
+        if not member.connected():
+            return member.unavailable(member.reason())
         if isinstance(error, SerialConsoleError):
             return error
         if error is not None:  # not the model's: a libvirt error it let through, or a bug
@@ -189,8 +146,8 @@ class Fleet:
             if reason != member.failure_logged:
                 member.failure_logged = reason
                 log.warning("hypervisor %s: %s: %s", member.name, type(error).__name__, reason)
-            return self._unavailable(member, reason)
-        return self._unavailable(member, f"no answer within {self.bound:g} s")
+            return member.unavailable(reason)
+        return member.unavailable(f"no answer within {self.bound:g} s")
 
     def last_listed(self, hypervisor: str) -> list[Guest] | None:
         """``hypervisor``'s last good listing, without asking it; None before the first."""
@@ -210,7 +167,7 @@ class Fleet:
         members = self._selected(hypervisor)
         asked = {
             m.name: _not_asked()
-            if self._hung(m)
+            if m.hung(self.bound)
             else m.calls.submit(lambda m=m: m.guests.lookup(ident))
             for m in members
         }
@@ -228,7 +185,7 @@ class Fleet:
                 continue
             if member.last is None:
                 unknown.append(self._failure(member, future))
-            found += [replace(g, state=UNREACHABLE) for g in member.last or [] if _is(g, ident)]
+            found += member.unreachable(ident)
         if found:
             return found
         if unknown:
@@ -252,26 +209,10 @@ class Fleet:
         """503 at once unless ``guest``'s hypervisor has a live connection now and
         answered for ``guest`` (it is not ``unreachable``)."""
         member = self._member(guest.hypervisor)
-        if not self._connected(member):
-            raise self._unavailable(member, member.reason())
+        if not member.connected():
+            raise member.unavailable(member.reason())
         if guest.state == UNREACHABLE:
-            raise self._unavailable(member, f"no answer within {self.bound:g} s")
-
-    def _connected(self, member: Member) -> bool:
-        try:
-            member.connection()
-        except libvirt.libvirtError:
-            return False
-        return True
-
-    def _unavailable(self, member: Member, reason: str) -> SerialConsoleError:
-        return SerialConsoleError(
-            i18n.HYPERVISOR_UNAVAILABLE,
-            503,
-            hypervisor=member.name,
-            uri=member.shown_uri,
-            reason=reason,
-        )
+            raise member.unavailable(f"no answer within {self.bound:g} s")
 
     def guest_stopped(self, guest: Guest) -> None:
         """A console process saw ``guest`` stop."""
@@ -328,7 +269,3 @@ def _message(error: BaseException) -> str:
     if isinstance(error, libvirt.libvirtError):
         return error.get_error_message() or str(error)
     return str(error)
-
-
-def _is(guest: Guest, ident: str) -> bool:
-    return ident in (guest.name, guest.uuid) or ident.lower() == guest.uuid.lower()

@@ -13,7 +13,11 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.ids import console_id
 from plugin_serialconsole.model.console_session import ConsoleSession
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
-from plugin_serialconsole.model.session_processes import STOP_TIMEOUT, SessionProcesses
+from plugin_serialconsole.model.session_processes import (
+    STOP_TIMEOUT,
+    SessionProcesses,
+    StartChoices,
+)
 from plugin_serialconsole.supervisor.process import STARTUP_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -47,14 +51,9 @@ class SessionCaptures(SessionProcesses):
                     captured.append(device.alias)
                 continue
             try:
-                self._start(
-                    session,
-                    consoles.VIEW,
-                    False,
-                    i18n.DEFAULT_LANGUAGE,
-                    self.settings.escape_key,
-                    booted,
-                )
+                escape = self.settings.escape_key
+                view = StartChoices(consoles.VIEW, False, i18n.DEFAULT_LANGUAGE, escape, booted)
+                self._start(session, view)
             except SerialConsoleError as error:  # the keeper says so once, at INFO
                 log.debug(
                     "console %s of guest %s not captured: %s",

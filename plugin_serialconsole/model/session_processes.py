@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,17 @@ from plugin_serialconsole.supervisor.process import ConsoleProcess, InviteFailed
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class StartChoices:
+    """What a console process is started with that its session does not say."""
+
+    mode: str  # its first client's
+    force: bool  # take the device over from another libvirt client
+    language: str  # of its first client's final line
+    escape: str  # its first client's escape key
+    booted: bool = False  # the guest has just started: a capture's log gets a boot line
 
 
 def _opener(claims: Iterable[Claim]) -> str | None:
@@ -70,21 +82,16 @@ class SessionProcesses:
         self._held_by_the_lost: set[str] = set()
         self.recordings = RecordingIndex(settings.capture.logs_dir)
 
-    def _start(
-        self,
-        session: ConsoleSession,
-        mode: str,
-        force: bool,
-        language: str,
-        escape: str,
-        booted: bool = False,
-    ) -> int:
+    def _start(self, session: ConsoleSession, choices: StartChoices) -> int:
+        """Start ``session``'s console process as ``choices`` ask; if it does not start
+        (its spec refused included), the session is forgotten. Returns how many bytes of
+        recent output its first client gets first."""
         with self._lock:
-            stale = session.console_id in self._held_by_the_lost
-            self._held_by_the_lost.discard(session.console_id)
+            if session.console_id in self._held_by_the_lost:
+                self._held_by_the_lost.discard(session.console_id)
+                choices = replace(choices, force=True)
         try:
-            spec = self._spec(session, mode, force or stale, language, escape, booted)
-            process = ConsoleProcess.start(spec, self.launch)
+            process = ConsoleProcess.start(self._spec(session, choices), self.launch)
         except BaseException:
             self._release(session)
             session.started.set()
@@ -107,15 +114,9 @@ class SessionProcesses:
         done = Activity(code, {**session.where(), **params}, user)
         log.info("%s", i18n.translate(done.code, done.params), extra=done.extra())
 
-    def _spec(
-        self,
-        session: ConsoleSession,
-        mode: str,
-        force: bool,
-        language: str,
-        escape: str,
-        booted: bool = False,
-    ) -> ConsoleSpec:
+    def _spec(self, session: ConsoleSession, choices: StartChoices) -> ConsoleSpec:
+        """What ``session``'s console process is told: ``choices``, and the rest from the
+        session and the settings."""
         logs = self.settings.capture.logs_dir if session.captured else None
         return ConsoleSpec(
             settings=self.settings.console,
@@ -124,13 +125,13 @@ class SessionProcesses:
             guest_name=session.guest.name,
             device=session.device.alias,
             socket_path=self.sockets_dir / session.console_id,
-            mode=mode,
-            force=force,
-            language=language,
+            mode=choices.mode,
+            force=choices.force,
+            language=choices.language,
             log_level=level_name("plugin_serialconsole.console"),
-            escape=escape,
+            escape=choices.escape,
             capture=session.captured,
-            booted=booted,
+            booted=choices.booted,
             log_dir=str(logs) if logs is not None else "",
         )
 

@@ -24,7 +24,7 @@ from plugin_serialconsole.audit import AuditTrail
 from plugin_serialconsole.auditfile import AuditFile
 from plugin_serialconsole.bridge.tokens import TokenStore
 from plugin_serialconsole.console import protocol
-from plugin_serialconsole.console.spec import ConsoleSpec
+from plugin_serialconsole.console.spec import ConsoleSpec, SpecError
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity
@@ -297,6 +297,15 @@ def test_a_refused_invitation_is_a_clear_error_and_frees_the_slot(manager, launc
     (claim,) = [c for c in first.session.claims.values() if c.mode == "view"]
     assert claim.state == "gone" and claim.token is None
     assert manager.describe()[0]["viewers"] == []
+
+
+def test_a_spec_refused_at_the_start_leaves_no_session_behind(manager, launcher):
+    """The session is reserved before its spec is built: a spec refused (an escape key
+    no client may have) must not keep the console taken for the next request."""
+    with pytest.raises(SpecError):
+        manager.open(GUEST, None, escape="ctrl-x")
+    assert not manager._sessions and launcher.consoles == []  # none reserved, none started
+    assert manager.open(GUEST, None).session.process is not None
 
 
 def test_a_process_ending_removes_its_tokens(manager, launcher, tmp_path):
