@@ -73,6 +73,7 @@ class LogRoutes:
         if since is not None and until is not None and until < since:
             raise SerialConsoleError(i18n.LOG_BAD_RANGE, 400)
         device, lines = log_cast(self.logs, guest, query.get("device"), since, until)
+        self._downloaded(guest, device, "log", None)  # streamed: its size is not known yet
         name = http.safe_filename(f"{guest.name}-{device}-boot-log-{_stamp()}", ".cast")
         return http.respond_stream(lines, name, asciicast.MEDIA_TYPE)
 
@@ -89,12 +90,17 @@ class LogRoutes:
                 i18n.RECORDING_NOT_FOUND, 404, guest=guest.name, session=session
             )
         name, lines = self.recordings.cast(guest, session)
+        self._downloaded(guest, None, "recording", None, recording=session)
         return http.respond_stream(lines, http.safe_filename(name, ".cast"), asciicast.MEDIA_TYPE)
 
-    def _downloaded(self, guest: Guest, device: str, what: str, size: int) -> None:
+    def _downloaded(
+        self, guest: Guest, device: str | None, what: str, size: int | None, **fields: str
+    ) -> None:
+        """Audit a download (``size`` None: streamed, its size not known when it starts)."""
         self.audit.guest_event(
-            audit.DOWNLOAD, guest, cherrypy.request.identity, device=device, what=what, bytes=size
-        )
+            audit.DOWNLOAD, guest, cherrypy.request.identity,
+            device=device, what=what, bytes=size, **fields,
+        )  # fmt: skip
 
 
 def _stamp() -> str:

@@ -177,3 +177,23 @@ def test_recordings_need_the_audit_right(capturing, connect, tmp_path):
     assert host.get(f"vms/mock-vm/recordings/{session}", auth=auditor).status_code == 200
     hidden = host.get("vms/mock-dual/recordings", auth=auditor)  # not even viewable
     assert (hidden.status_code, hidden.json()["code"]) == (404, "SCONS0001E")
+
+
+def test_playing_a_recording_and_exporting_the_log_are_audited(capturing, connect, tmp_path):
+    """A recording (typed passwords too, with record_input) and the log as asciicast were
+    downloaded with no trace in the audit trail, unlike the plain log."""
+    host = capturing()
+    listed, received, _ = a_session(host, connect, {"echo audited": "audited"})
+    fetch_cast(host, f"vms/mock-vm/recordings/{listed['session']}", received[-20:])
+    fetch_cast(host, "vms/mock-vm/serial/log", received[-20:], format="cast")
+    trail = tmp_path / "state" / "audit.log"  # in the state dir the host was given
+    downloads = [
+        event
+        for event in map(json.loads, trail.read_text().splitlines())
+        if event["event"] == "download"
+    ]
+    assert {(e["what"], e.get("recording")) for e in downloads} == {
+        ("recording", listed["session"]),
+        ("log", None),
+    }
+    assert all(e["operator"] == "operator" and e["guest"] == "mock-vm" for e in downloads)
