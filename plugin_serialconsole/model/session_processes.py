@@ -35,6 +35,9 @@ from plugin_serialconsole.supervisor.process import ConsoleProcess, InviteFailed
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
+# How long after a console ended with its hypervisor's loss its next start takes it back
+# from our dead connection: past that, whoever holds it is another client.
+HELD_BY_THE_LOST = 60.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class SessionProcesses:
         # Consoles whose session ended because their hypervisor stopped answering: libvirtd
         # there may still hold them for our dead connection (until its keepalive or our
         # socket's retried close reaches it, some 30 s), so the next start takes them back.
-        self._held_by_the_lost: set[str] = set()
+        self._held_by_the_lost: dict[str, float] = {}  # console id: when (monotonic)
         self.recordings = RecordingIndex(settings.capture.logs_dir)
 
     def _start(self, session: ConsoleSession, choices: StartChoices) -> int:
@@ -87,9 +90,11 @@ class SessionProcesses:
         (its spec refused included), the session is forgotten. Returns how many bytes of
         recent output its first client gets first."""
         with self._lock:
-            if session.console_id in self._held_by_the_lost:
-                self._held_by_the_lost.discard(session.console_id)
-                choices = replace(choices, force=True)
+            lost_at = self._held_by_the_lost.pop(session.console_id, None)
+        if lost_at is not None and time.monotonic() - lost_at < HELD_BY_THE_LOST:
+            log.info("console %s: taken back from the connection lost with its hypervisor",
+                     where_of(session))  # fmt: skip
+            choices = replace(choices, force=True)
         try:
             process = ConsoleProcess.start(self._spec(session, choices), self.launch)
         except BaseException:
@@ -235,7 +240,13 @@ class SessionProcesses:
             self.guests.guest_stopped(session.guest)
         with self._lock:  # held while unlinking: a new session may bind the first socket
             if reason == Reason.HYPERVISOR_UNREACHABLE:
-                self._held_by_the_lost.add(session.console_id)
+                now = time.monotonic()
+                self._held_by_the_lost = {
+                    key: when
+                    for key, when in self._held_by_the_lost.items()
+                    if now - when < HELD_BY_THE_LOST
+                }
+                self._held_by_the_lost[session.console_id] = now
             self._forget(session)
             claims = list(session.claims.values())
             reused = session.console_id in self._sessions  # a new session's first socket

@@ -28,7 +28,7 @@ from plugin_serialconsole.console.spec import ConsoleSpec, SpecError
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity
-from plugin_serialconsole.model import console_sessions
+from plugin_serialconsole.model import console_sessions, session_processes
 from plugin_serialconsole.model.console_session import CONNECTED, DETACHED, WAITING
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
@@ -621,3 +621,16 @@ def test_a_console_lost_with_its_hypervisor_is_taken_back_from_our_dead_connecti
     assert taken_back.session.ended.wait(TIMEOUT)
     manager.open(GUEST, None)
     assert [console.spec.force for console in launcher.consoles] == [False, True, False]
+
+
+def test_a_console_lost_long_ago_is_not_forced_from_whoever_holds_it_now(
+    manager, launcher, monkeypatch
+):
+    """Past the window, the console's holder is another client (an admin's virsh console),
+    not our dead connection: a start must not take it over."""
+    lost = manager.open(GUEST, None)
+    manager.end_hypervisor(GUEST.hypervisor, hypervisor="qemu+tls://hv1/system", error="gone")
+    assert lost.session.ended.wait(TIMEOUT)
+    monkeypatch.setattr(session_processes, "HELD_BY_THE_LOST", 0.0)
+    manager.open(GUEST, None)
+    assert [console.spec.force for console in launcher.consoles] == [False, False]
