@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from email.message import Message
 from http.client import parse_headers
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,15 @@ def forwarding(headers: Mapping[str, str] | None) -> dict[str, str]:
     characters, from a comma on: whole addresses, the nearest hops."""
     if headers is None:
         return {}
-    found = {name: headers.get(name) for name in FORWARDING_HEADERS}
+    found = {name: _last_line(headers, name) for name in FORWARDING_HEADERS}
     return {name: _tail(value) for name, value in found.items() if value}
+
+
+def _last_line(headers: Mapping[str, str], name: str) -> str | None:
+    """The header's last line, the one the REST side (cheroot) keeps of a repeated header:
+    a line the client wrote before its proxy's own must not name the client."""
+    every = headers.get_all(name) if isinstance(headers, Message) else None
+    return every[-1] if every else headers.get(name)
 
 
 def _tail(value: str) -> str:

@@ -94,6 +94,14 @@ def test_a_refused_heads_forwarding_headers_are_read():
     assert head_forwarding(b"\xff\xfe garbage") == {}
 
 
+def test_a_repeated_forwarding_header_counts_by_its_last_line_as_for_rest_requests():
+    """A client's own X-Forwarded-For line before its proxy's named the client's choice."""
+    head = (
+        b"GET /?token=x HTTP/1.1\r\nX-Forwarded-For: 10.0.0.5\r\nX-Forwarded-For: 192.0.2.7\r\n\r\n"
+    )
+    assert head_forwarding(head) == {"X-Forwarded-For": "192.0.2.7"}
+
+
 def test_the_reader_hands_on_each_refusal_and_ends_with_the_proxy():
     read_end, write_end = os.pipe()
     got: list[Refusal] = []
