@@ -220,8 +220,9 @@ class SessionProcesses:
             self.audit.ended(claim.session_id, EXPIRED)
 
     def _recording_opened(self, session: ConsoleSession, claim: Claim, at: float) -> None:
-        """A client's console session of a capture opened: its recording starts ``at``."""
-        if session.captured and claim.mode in consoles.CLIENT_MODES:
+        """A client's console session of a capture opened: its recording starts ``at``
+        (0: the capture keeps no log, so it has no recording; not one from the epoch)."""
+        if session.captured and at > 0 and claim.mode in consoles.CLIENT_MODES:
             alias, key = session.device.alias, session.console_id
             self.recordings.opened(key, claim.session_id, claim.user, claim.mode, alias, at)
 

@@ -32,6 +32,7 @@ from plugin_serialconsole.model import console_sessions, session_processes
 from plugin_serialconsole.model.console_session import CONNECTED, DETACHED, WAITING
 from plugin_serialconsole.model.console_sessions import SessionManager
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
+from plugin_serialconsole.model.recording_index import RecordingIndex
 from plugin_serialconsole.settings import Settings
 
 TIMEOUT = 5.0
@@ -634,3 +635,16 @@ def test_a_console_lost_long_ago_is_not_forced_from_whoever_holds_it_now(
     monkeypatch.setattr(session_processes, "HELD_BY_THE_LOST", 0.0)
     manager.open(GUEST, None)
     assert [console.spec.force for console in launcher.consoles] == [False, False]
+
+
+def test_a_capture_that_keeps_no_log_lists_no_recording_from_the_epoch(manager, launcher, tmp_path):
+    """An invitation with no cut time (the capture could not open its log) was indexed as a
+    session opened at 0: its recording was the whole log, other sessions' output too."""
+    (tmp_path / "logs").mkdir(mode=0o700)
+    manager.recordings = RecordingIndex(tmp_path / "logs")
+    manager.settings = replace(
+        manager.settings, capture=replace(manager.settings.capture, enabled=True)
+    )
+    opened = manager.open(GUEST, None)  # the fake console's invitation names no cut time
+    assert opened.session.captured
+    assert list((tmp_path / "logs").iterdir()) == []
