@@ -37,9 +37,9 @@ class SessionCuts:
             start, self._pending = max(_ms(now), self._pending + STEP), None
             self._latest = max(self._latest, start)
             return start, True
-        if due:
+        if due:  # never before a cut or input already stamped a moment ahead of the clock
             self._latest = max(self._latest, _ms(now))
-            return now, False
+            return self._latest, False
         return None, False
 
     def ended(self, now: float) -> float:

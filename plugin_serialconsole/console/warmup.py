@@ -128,7 +128,7 @@ def warm_up() -> None:
                 _capture_log(Path(state_dir) / "state")
             for _ in range(ROUNDS):
                 asyncio.run(_serve_capture(Path(state_dir) / "state"))
+    except TimeoutError:  # before OSError, of which it is a kind
+        log.warning("capture not warmed up: no boot output within %g s", BOOT_TIMEOUT)
     except OSError as error:  # only costs captures some memory: the zygote goes on
         log.warning("capture log not warmed up (temporary directory): %s", error)
-    except TimeoutError:
-        log.warning("capture not warmed up: no boot output within %g s", BOOT_TIMEOUT)
