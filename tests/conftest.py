@@ -14,6 +14,16 @@ from tests.integration.helpers import WS_TIMEOUT, Console, Host, idle_between_te
 from tests.integration.nginx import Nginx
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_state_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What falls back on the default state directory (/var/lib/serialconsole as root:
+    capture logs, recording indexes, the audit log) writes in one of this run's own, never
+    in the machine's (systemd's $STATE_DIRECTORY comes first)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STATE_DIRECTORY", str(tmp_path_factory.mktemp("state-directory")))
+        yield
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A failed test's report carries the end of the log of each host it used: a host
