@@ -63,7 +63,7 @@ def test_open_console_from_the_list_by_keyboard_only(host, page):
     wait_terminal_line(console, "typed")
     console.keyboard.press("F6")
     wait_js(console, "document.activeElement.id === 'disconnect'")
-    for _ in range(10):
+    for _ in range(30):  # through the toolbar, the back link, and round again
         console.keyboard.press("Tab")
         if console.evaluate("document.activeElement === window.serialconsole.term.textarea"):
             break
