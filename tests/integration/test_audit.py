@@ -3,12 +3,10 @@ real client address behind nginx, no secret in the file, and ``GET /audit``'s ri
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +15,8 @@ import requests
 from plugin_serialconsole.auditlimit import PER_CLIENT
 from plugin_serialconsole.host.throttle import FREE_TRIES_PER_NAME
 
-from .helpers import HTTP_TIMEOUT, Host, run_refused_host, wait_for
+from .helpers import HTTP_TIMEOUT, Host, run_refused_host, write_rights_file
+from .helpers.audit import audit_file, events, users_host, wait_event
 from .helpers.operators import (
     OPERATOR_PASSWORD,
     SESSION_COOKIE,
@@ -29,33 +28,6 @@ from .helpers.operators import (
 from .nginx import FromAddress, client_at, proxy_for
 
 WRONG_PASSWORD = "not-the-pw-7f3a"
-AUDIT_TIMEOUT = 10.0
-
-
-def audit_file(host: Host) -> Path:
-    return host.run_dir / "state" / "audit.log"
-
-
-def events(host: Host) -> list[dict[str, Any]]:
-    path = audit_file(host)
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def wait_event(host: Host, what: str, **fields: Any) -> dict[str, Any]:
-    """The first audit event ``what`` with ``fields``, once it is written."""
-
-    def found() -> dict[str, Any] | None:
-        for event in events(host):
-            if event["event"] == what and all(event.get(k) == v for k, v in fields.items()):
-                return event
-        return None
-
-    return wait_for(found, AUDIT_TIMEOUT, f"audit event {what} {fields}")
-
-
-def users_host(start_host, tmp_path: Path, *names: str, options: tuple[str, ...] = ()) -> Host:
-    users = write_users_file(tmp_path / "users", *names)
-    return start_host("--auth", "users", "--users-file", str(users), *options)
 
 
 def test_a_console_sessions_events_are_tied_by_its_session_id(start_host, tmp_path):
@@ -141,9 +113,7 @@ def test_no_token_password_or_cookie_reaches_the_audit_file(start_host, tmp_path
 
 
 def test_a_failed_login_and_a_denial_name_the_real_client_behind_nginx(start_host, tmp_path):
-    rights = tmp_path / "rights"
-    rights.write_text("alice mock-vm view\n")
-    rights.chmod(0o600)
+    rights = write_rights_file(tmp_path / "rights", "alice mock-vm view")
     host = users_host(
         start_host,
         tmp_path,
@@ -192,10 +162,8 @@ def test_a_failed_login_and_a_denial_name_the_real_client_behind_nginx(start_hos
 @pytest.fixture
 def audited_host(start_host, tmp_path) -> Host:
     """Operators with and without ``audit``; alice has worked on both guests."""
-    rights = tmp_path / "rights"
     rules = ("alice * takeover", "carol mock-vm view audit", "dave mock-vm view", "eve * audit")
-    rights.write_text("".join(f"{rule}\n" for rule in rules))
-    rights.chmod(0o600)
+    rights = write_rights_file(tmp_path / "rights", *rules)
     host = users_host(
         start_host,
         tmp_path,
@@ -367,9 +335,7 @@ def test_an_audit_log_that_cannot_be_written_stops_the_host_at_start(tmp_path):
 def test_the_audit_api_names_a_guest_on_two_hypervisors_and_keeps_them_apart(start_host, tmp_path):
     """``guest=mock-vm`` could only answer 409, the schema refused ``hypervisor``, and a
     guest was matched by name or UUID: its copy on another hypervisor was mixed in."""
-    rights = tmp_path / "rights"
-    rights.write_text("alice * takeover\neve * audit\n")
-    rights.chmod(0o600)
+    rights = write_rights_file(tmp_path / "rights", "alice * takeover", "eve * audit")
     host = users_host(
         start_host,
         tmp_path,

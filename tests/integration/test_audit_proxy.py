@@ -14,11 +14,18 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from .helpers import HTTP_TIMEOUT, STOP_TIMEOUT, Host, children_of, wait_for
+from .helpers import (
+    HTTP_TIMEOUT,
+    STOP_TIMEOUT,
+    Host,
+    children_of,
+    wait_for,
+    write_rights_file,
+)
+from .helpers.audit import audit_file, users_host, wait_event
 from .helpers.consoles import WS_TIMEOUT
 from .helpers.operators import OPERATOR_PASSWORD, SESSION_COOKIE, connect, login
 from .nginx import proxy_for
-from .test_audit import audit_file, users_host, wait_event
 
 UNKNOWN_TOKEN = "Zq3v" * 11  # looks like a token, was never issued
 FORGED_CLIENT = "203.0.113.9"  # what a client says of itself: never believed
@@ -104,9 +111,7 @@ def test_a_refused_token_names_the_real_client_behind_nginx(start_host, tmp_path
 def test_a_token_refused_for_its_login_or_right_names_its_operator_and_console(
     start_host, tmp_path
 ):
-    rights = tmp_path / "rights"
-    rights.write_text("alice mock-* all\n")
-    rights.chmod(0o600)
+    rights = write_rights_file(tmp_path / "rights", "alice mock-* all")
     host = users_host(start_host, tmp_path, "alice", options=("--rights-file", str(rights)))
     browser = login(host, "alice")
     cookie = f"{SESSION_COOKIE}={browser.cookies[SESSION_COOKIE]}"
@@ -114,10 +119,7 @@ def test_a_token_refused_for_its_login_or_right_names_its_operator_and_console(
     viewer = browser.post(
         host.api("vms/mock-dual/serial"), json={"mode": "view"}, timeout=HTTP_TIMEOUT
     ).json()
-    new_rules = tmp_path / "rights.new"
-    new_rules.write_text("alice mock-vm all\n")
-    new_rules.chmod(0o600)
-    new_rules.replace(rights)
+    write_rights_file(tmp_path / "rights.new", "alice mock-vm all").replace(rights)
 
     assert handshake_from("127.0.0.2", writer["ws_url"]) == 403  # without its login's cookie
     assert handshake_from("127.0.0.2", viewer["ws_url"], cookie=cookie) == 403

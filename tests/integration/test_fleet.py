@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from .helpers import HTTP_TIMEOUT, PROMPT, Host, shared_host, wait_for
+from .helpers import HTTP_TIMEOUT, PROMPT, Host, shared_host, wait_for, write_rights_file
 from .helpers.consoles import Console
 from .helpers.operators import login, write_users_file
 
@@ -188,9 +188,7 @@ def test_the_twins_capture_logs_are_their_own(start_host, connect):
 def test_a_name_on_both_that_the_operator_may_not_view_is_404_naming_nothing(start_host, tmp_path):
     """The 409 listing the hypervisors came before the view check: an operator without
     view on the twins learnt that they exist, and where."""
-    rights = tmp_path / "rights"
-    rights.write_text("alice * view\ncarol mock2-web view audit\n")
-    rights.chmod(0o600)
+    rights = write_rights_file(tmp_path / "rights", "alice * view", "carol mock2-web view audit")
     users = write_users_file(tmp_path / "users", "alice", "carol")
     host = start_host(
         "--mock-hypervisors", "2", "--auth", "users", "--users-file", str(users),

@@ -35,6 +35,7 @@ from .operators import (
     auth_url,
     connect,
     login,
+    write_rights_file,
     write_users_file,
 )
 from .procs import (
@@ -60,7 +61,7 @@ from .waiting import POLL_INTERVAL, WaitTimeout, wait_equal, wait_for
 
 __all__ = [
     "OPERATOR_PASSWORD", "SESSION_COOKIE", "auth_url", "config_file", "connect", "login",
-    "run_refused_host", "ui_without_xterm", "write_users_file",
+    "run_refused_host", "ui_without_xterm", "write_rights_file", "write_users_file",
     "FINAL_LINE", "HTTP_TIMEOUT", "POLL_INTERVAL", "PROMPT", "READY_TIMEOUT", "STOP_TIMEOUT",
     "UNICODE_GUEST", "WS_TIMEOUT", "WaitTimeout", "Console", "Host", "Session", "assert_final_line",
     "assert_pid_gone", "assert_unbroken_run", "children", "children_of", "connection_handlers",

@@ -28,6 +28,13 @@ def write_users_file(path: Path, *names: str, groups: dict[str, str] | None = No
     return path
 
 
+def write_rights_file(path: Path, *rules: str) -> Path:
+    """A rights file (mode 0600, as the host requires) of ``rules``, one a line."""
+    path.write_text("".join(f"{rule}\n" for rule in rules))
+    path.chmod(0o600)
+    return path
+
+
 def auth_url(host: Host, path: str) -> str:
     return host.url.split("/plugins/")[0] + "/auth/" + path
 
