@@ -91,8 +91,12 @@ def test_a_logout_ends_its_clients_not_the_capture(capturing, tmp_path: Path):
     users = write_users_file(tmp_path / "users", "alice")
     host = capturing("--auth", "users", "--users-file", str(users))
     alice = login(host)
-    listed = alice.get(host.api("sessions"), timeout=HTTP_TIMEOUT).json()
-    (pid,) = [s["pid"] for s in listed if s["guest"] == "mock-vm" and s["capture"]]
+
+    def capture_pids() -> list[int]:
+        listed = alice.get(host.api("sessions"), timeout=HTTP_TIMEOUT).json()
+        return [s["pid"] for s in listed if s["guest"] == "mock-vm" and s["capture"]]
+
+    (pid,) = wait_for(capture_pids, 10.0, "mock-vm's capture")  # it starts in the background
     opened = alice.post(host.api("vms/mock-vm/serial"), timeout=HTTP_TIMEOUT)
     assert opened.status_code == 201, opened.text
     writer = connect(opened.json()["ws_url"], alice.cookies[SESSION_COOKIE])
