@@ -122,6 +122,8 @@ HYPERVISOR_TIMEOUT = "SCONS0083E"
 RECORDING_NOT_FOUND = "SCONS0030E"
 # A hypervisor lost while its consoles are open (issue 16).
 HYPERVISOR_UNREACHABLE = "SCONS0132L"
+# A WebSocket from a page of a foreign Origin.
+ORIGIN_REFUSED = "SCONS0025E"
 
 messages: dict[str, str | Plural] = {
     GUEST_NOT_FOUND: N_("Guest %(guest)s does not exist."),
@@ -280,6 +282,10 @@ messages: dict[str, str | Plural] = {
     AUDIT_LOG_OFF: N_("No audit log is kept here (audit_log = no)."),
     RECORDING_NOT_FOUND: N_("Guest %(guest)s has no recording of console session %(session)s."),
     HYPERVISOR_UNREACHABLE: N_("The hypervisor %(hypervisor)s is unreachable: %(error)s"),
+    ORIGIN_REFUSED: N_(
+        "Pages from this origin may not open consoles here. "
+        "Open the console from this host's own web page."
+    ),
 }
 
 

@@ -14,6 +14,7 @@ import re
 import socket
 from urllib.parse import parse_qs, urlsplit
 
+from websockify.auth_plugins import InvalidOriginError
 from websockify.websocket import WebSocketWantWriteError
 from websockify.websocketproxy import ProxyRequestHandler
 from websockify.websockifyserver import CompatibleWebSocket
@@ -29,11 +30,19 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 1024 * 1024
 TOO_BIG = 1009
 TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s'\"]*")
+# Characters of a refused Origin (client text, up to a whole request head) that are logged.
+MAX_LOGGED_ORIGIN = 100
 
 
 def redact(text: str) -> str:
     """``text`` with the value of every ``token=`` replaced."""
     return TOKEN_IN_TEXT.sub(r"\1<redacted>", text)
+
+
+def quoted(text: str) -> str:
+    """Client text for a log line: quoted, escaped, cut to ``MAX_LOGGED_ORIGIN`` characters."""
+    cut = "..." if len(text) > MAX_LOGGED_ORIGIN else ""
+    return repr(text[:MAX_LOGGED_ORIGIN]) + cut
 
 
 def announced_frame(buffer: bytes) -> tuple[int, int] | None:
@@ -123,7 +132,8 @@ class BoundedWebSocket(CompatibleWebSocket):
 
 
 class ConsoleRequestHandler(ProxyRequestHandler):
-    """Checks Origin before the token is spent, never logs a token, hands over a ``Relay``."""
+    """Checks Origin before the token is spent, refuses either with a message code, never
+    logs a token, hands over a ``Relay``."""
 
     SocketClass = BoundedWebSocket
     _origin_checked = False
@@ -156,16 +166,22 @@ class ConsoleRequestHandler(ProxyRequestHandler):
             )
         return found.target
 
-    def send_auth_error(self, ex) -> None:
-        """websockify's answer to a foreign Origin, reported to the host."""
-        super().send_auth_error(ex)
-        self._report(reports.ORIGIN, ex.code, None)
+    def send_auth_error(self, ex: InvalidOriginError) -> None:
+        """Refuse a page of a foreign Origin (the auth plugin's one refusal) as a token is
+        refused: 403 with a message code in the client's language, reported to the host,
+        and a log line naming the Origin quoted and cut, as client text is."""
+        self._answer("403 Forbidden", i18n.ORIGIN_REFUSED)
+        self._report(reports.ORIGIN, 403, i18n.ORIGIN_REFUSED)
+        raise self.server.EClose(
+            f"refused: {i18n.ORIGIN_REFUSED} Origin {quoted(ex.actual_origin or '')}, "
+            f"expected {ex.expected_origin}"
+        )
 
     def _report(
         self,
         refused: str,
         status: int,
-        code: str | None,
+        code: str,
         socket_name: str | None = None,
         operator: str | None = None,
     ) -> None:

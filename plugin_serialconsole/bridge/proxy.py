@@ -146,12 +146,9 @@ class ConsoleProxy(WebSocketProxy):
         or None once the request was answered or refused."""
         try:
             handler = self.RequestHandlerClass(sock, (*address[:2], False), self)
-        except self.EClose as refused:
+        except self.EClose as refused:  # answered and reported; logged here once
             if refused.args[0]:
                 log.info("%s: %s", address[0], refused.args[0])
-            return None
-        except auth_plugins.AuthenticationError as refused:
-            log.info("%s: %s", address[0], refused)
             return None
         return handler.relay
 

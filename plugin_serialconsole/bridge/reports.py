@@ -47,7 +47,7 @@ class Refusal:
 
     refused: str  # the kind, above
     status: int  # the HTTP status answered
-    code: str | None  # its message code (an Origin refusal has none)
+    code: str  # its message code
     peer: str  # the address the connection came from
     forwarded: dict[str, str] = field(default_factory=dict)  # ``FORWARDING_HEADERS`` sent
     socket: str | None = None  # the console socket the token was for
@@ -61,7 +61,7 @@ class Refusal:
         if not isinstance(fields, dict) or fields.pop("event", None) != "denied":
             raise ValueError("not a refusal")
         refusal = cls(**fields)
-        texts = (refusal.refused, refusal.peer)
+        texts = (refusal.refused, refusal.code, refusal.peer)
         if not all(isinstance(text, str) for text in texts) or not isinstance(refusal.status, int):
             raise ValueError("a refusal with fields of the wrong type")
         if not isinstance(refusal.forwarded, dict):
@@ -121,7 +121,7 @@ class ReportWriter:
         self,
         refused: str,
         status: int,
-        code: str | None,
+        code: str,
         peer: str,
         forwarded: dict[str, str],
         socket: str | None = None,

@@ -80,7 +80,7 @@ def test_a_refused_origin_is_audited_without_the_token_or_cookie(start_host, tmp
     )
     assert status == 403
     denied = wait_event(host, "denied", refused="origin")
-    assert (denied["client"], denied["status"], denied["code"]) == ("127.0.0.3", 403, None)
+    assert (denied["client"], denied["status"], denied["code"]) == ("127.0.0.3", 403, "SCONS0025E")
     # the token, left unspent, is used once: a second use is refused and named with its console
     token = opened.json()["token"]
     connect(opened.json()["ws_url"], cookie).close()

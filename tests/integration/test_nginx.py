@@ -68,12 +68,16 @@ def test_console_round_trip_through_nginx(nginx_host, nginx, connect):
 
 def test_a_foreign_origin_is_refused_through_nginx(nginx_host, nginx):
     answer = https(nginx, "POST", API + "vms/mock-vm/serial").json()
-    expect_refused(
+    refused = expect_refused(
         answer["ws_url"],
         403,
         origin="https://evil.example",
+        header=["Accept-Language: fr"],
         sslopt={"ca_certs": str(nginx.cert)},
     )
+    # nginx hands the proxy's answer on as it is: the code, the reason in French
+    assert refused["code"] == "SCONS0025E"
+    assert refused["reason"].startswith("Les pages de cette origine")
     # the token was not spent by the refused handshake: the right origin still gets in
     ws = websocket.create_connection(
         answer["ws_url"],

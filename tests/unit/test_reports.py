@@ -79,7 +79,7 @@ def test_the_hostile_longest_report_is_one_atomic_line_with_the_nearest_hops():
     try:
         writer = ReportWriter(write_end)
         hostile = "\x02" * 1000
-        writer.refused(ORIGIN, 403, None, hostile, forwarded, hostile, hostile)
+        writer.refused(ORIGIN, 403, "SCONS0025E", hostile, forwarded, hostile, hostile)
         line = os.read(read_end, 2 * MAX_LINE)
         assert writer.dropped == 0 and len(line) <= MAX_LINE and line.endswith(b"\n")
         assert Refusal.from_json(line).forwarded == forwarded

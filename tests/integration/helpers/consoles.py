@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import struct
@@ -135,12 +136,13 @@ def assert_final_line(data: bytes, code: str, text: str | None = None) -> str:
     return match.group(1).decode()
 
 
-def expect_refused(url: str, status: int = 403, **options: Any) -> None:
-    """The WebSocket handshake to ``url`` is refused with HTTP ``status``."""
+def expect_refused(url: str, status: int = 403, **options: Any) -> dict[str, Any]:
+    """The WebSocket handshake to ``url`` is refused with HTTP ``status``; its JSON answer."""
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         ws = websocket.create_connection(url, timeout=WS_TIMEOUT, **options)
         ws.close()
     assert refused.value.status_code == status
+    return json.loads(refused.value.resp_body)
 
 
 def seq_bytes(last: int) -> bytes:
