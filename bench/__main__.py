@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import attack, capture, load, mock, real, recording, remote, report, rest
+from bench import attack, capture, load, machine, mock, real, recording, remote, report, rest
 from bench.terminal import BenchFailure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         build_parser().error(f"unknown parts: {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.WARNING)
-    info = report.machine()
+    info = machine.describe()
     with tempfile.TemporaryDirectory(prefix="scbench") as workdir:
         results, skipped, failures = run_parts(args, Path(workdir))
     document = report.build(results, skipped, failures, info, args)

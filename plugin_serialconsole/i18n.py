@@ -1,5 +1,5 @@
-"""Every message the plugin shows, by code, and their translation (which language a
-request gets is `languages.py`).
+"""Every message the plugin shows, by code (how a text is translated is `translation.py`;
+which language a request gets is `languages.py`).
 
 Codes are ``SCONS`` + 4 digits + severity: ``E`` for errors returned to clients, ``L`` for
 activity (session ends, told to the console client and logged). Texts use ``%(name)s``
@@ -9,38 +9,9 @@ an ``Nn_`` message, with the plural forms each language has.
 
 from __future__ import annotations
 
-import gettext
-from functools import lru_cache
-from typing import NamedTuple
-
 # DEFAULT_LANGUAGE stays reachable here: the language of every message by default.
 from plugin_serialconsole.languages import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
-from plugin_serialconsole.languages import DOMAIN, LOCALE_DIR
-
-
-def N_(text: str) -> str:
-    """Mark a string for extraction without translating it here."""
-    return text
-
-
-class Plural(NamedTuple):
-    """A message whose words follow a number: English singular and plural, and the name of
-    the parameter that holds the number (each language has its own forms in its catalog)."""
-
-    singular: str
-    plural: str
-    count: str
-
-
-def Nn_(singular: str, plural: str, count: str) -> Plural:
-    """Mark a message with plural forms for extraction; ``count`` names its number."""
-    return Plural(singular, plural, count)
-
-
-def english_forms(message: str | Plural) -> tuple[str, ...]:
-    """A message's English texts: the one, or its singular and plural."""
-    return (message.singular, message.plural) if isinstance(message, Plural) else (message,)
-
+from plugin_serialconsole.translation import N_, Nn_, Plural, translated
 
 # Each message's code, named once: code refers to a message by its name.
 GUEST_NOT_FOUND = "SCONS0001E"
@@ -289,39 +260,6 @@ messages: dict[str, str | Plural] = {
 }
 
 
-@lru_cache(maxsize=64)
-def _translation(language: str) -> gettext.NullTranslations:
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
-
-
-class _Params(dict):
-    """Message parameters; one that is missing shows as ``?`` instead of failing."""
-
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-def plural_count(value: object) -> int:
-    """The number that picks a plural form: a whole number as it is; a fraction (``"0.5"``)
-    or no number at all as 2, which every catalog reads as "more than one"."""
-    try:
-        number = float(str(value))
-    except ValueError:
-        return 2
-    return int(number) if number.is_integer() and number >= 0 else 2
-
-
-def _text(message: str | Plural, values: _Params, catalog: gettext.NullTranslations) -> str:
-    if isinstance(message, Plural):
-        count = plural_count(values[message.count])
-        return catalog.ngettext(message.singular, message.plural, count)
-    return catalog.gettext(message)
-
-
 def translate(code: str, params: dict[str, object] | None = None, language: str = "en") -> str:
     """The text of message ``code`` in ``language`` (English when untranslated)."""
-    values = _Params(params or {})
-    try:
-        return _text(messages[code], values, _translation(language)) % values
-    except (TypeError, ValueError):  # a broken translation: fall back to English
-        return _text(messages[code], values, gettext.NullTranslations()) % values
+    return translated(messages[code], params, language)

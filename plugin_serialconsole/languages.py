@@ -100,7 +100,7 @@ def _same_language(wanted: str, have: list[str]) -> str | None:
 def catalog_languages(directory: Path = LOCALE_DIR) -> frozenset[str]:
     """Languages with a compiled server catalog (``<lang>/LC_MESSAGES/<domain>.mo``).
 
-    Read once per process, like the catalogs themselves (``i18n._translation``)."""
+    Read once per process, like the catalogs themselves (``translation._catalog``)."""
     return frozenset(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
 
 

@@ -6,7 +6,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from plugin_serialconsole import audit, i18n
+from plugin_serialconsole import audit, languages
 from plugin_serialconsole.audit import AuditTrail, make_audit_trail
 from plugin_serialconsole.bridge.runner import WebsockifyBridge
 from plugin_serialconsole.bridge.tokens import TokenStore
@@ -63,7 +63,7 @@ class SerialConsolePlugin:
             name=NAME,
             version=_version(),
             mount_point=MOUNT_POINT,
-            gettext_domain=i18n.DOMAIN,
+            gettext_domain=languages.DOMAIN,
             tabs=(Tab(title="Serial console", path=f"{MOUNT_POINT}/"),),
         )
 

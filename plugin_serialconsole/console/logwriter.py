@@ -15,31 +15,22 @@ A console session opening or ending cuts the log (``cut``; times: ``sessioncuts`
 output after it starts a stretch of its own, so the session's stretch of the log is
 found by time exactly. With ``keeps_input``, what a writer typed is written beside the
 log (``record_input``; format: ``inputlog``) by the same thread, and rotates with it.
+This module is the queue in front of the files and the thread that empties it; the files
+themselves, their rotation and their index are ``logfiles``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
 from plugin_serialconsole import capturelog, i18n, inputlog
-from plugin_serialconsole.capturelog import (
-    INDEX,
-    INPUT,
-    LOG,
-    OLDER,
-    STRETCH,
-    banner,
-    file_name,
-    utc,
-)
+from plugin_serialconsole.capturelog import STRETCH, banner, utc
 from plugin_serialconsole.console.logbatch import Batch
+from plugin_serialconsole.console.logfiles import LogFiles
 from plugin_serialconsole.console.sessioncuts import SessionCuts
-from plugin_serialconsole.rundir import check_private_dir, open_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +40,6 @@ LINGER = 0.1  # seconds the writer gathers output before writing it
 QUIET = 1.0  # seconds without output after which a flood's buffers are given back
 CLOSE_TIMEOUT = 5.0
 BOOT_DEBOUNCE = 2.0  # seconds: no guest reboots twice within them
-INDEX_SHARE = 4  # an index grows past 1/INDEX_SHARE of its log's size (+ INDEX_SLACK) by
-INDEX_SLACK = 4096  # capture ends only: stretch starts are marked while it is smaller
-_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
 
 class LogWriter:
@@ -61,20 +49,12 @@ class LogWriter:
     def __init__(
         self, directory: Path, console: str, limit: int, keeps_input: bool = False
     ) -> None:
-        self.directory = directory
         self.console = console
         self.limit = limit
         self.keeps_input = keeps_input
-        self._dir_fd = -1
-        self._log_fd = -1
-        self._index_fd = -1
-        self._size = 0
-        self._index_size = 0
-        self._input = inputlog.InputFile()
+        self._files = LogFiles(directory, console, limit, keeps_input)
         self._typed = inputlog.PendingInput(MAX_PENDING)
         self._cuts = SessionCuts()
-        self._marked = False  # whether this capture has marked a stretch yet
-        self._stretch_time = 0.0  # the writer's: when the stretch being written started
         self._queued_stretch = -STRETCH  # when the last stretch queued started
         self._filling = Batch(MAX_PENDING)
         self._spare = Batch(MAX_PENDING)  # the writer's, while it does not write
@@ -88,15 +68,7 @@ class LogWriter:
     def open(self, booted: bool) -> None:
         """Open the files (raises OSError / ``UnsafeDirectory``) and start the writer; the
         log first gets a boot line (``booted``) or a line saying what it missed."""
-        self.directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        check_private_dir(self.directory.parent, create=True)  # the state directory
-        self._dir_fd = open_private_dir(self.directory, create=True)
-        try:
-            previous = capturelog.last_mark(self._dir_fd, self.console)
-            self._open_files()
-        except BaseException:
-            self._close_files()
-            raise
+        previous = self._files.open()
         self._queue_line(self._opening_line(booted, previous))
         self._thread = threading.Thread(target=self._write_all, name="capture-log", daemon=True)
         self._thread.start()
@@ -109,14 +81,6 @@ class LogWriter:
             return banner(i18n.CAPTURE_ATTACHED, time=now)
         why = previous.ended or i18n.translate(i18n.CAPTURE_HOST_DOWN)
         return banner(i18n.CAPTURE_GAP, start=utc(previous.time), end=now, reason=why)
-
-    def _open_files(self) -> None:
-        self._log_fd = capturelog.open_file(self._dir_fd, file_name(self.console, LOG), _APPEND)
-        self._index_fd = capturelog.open_file(self._dir_fd, file_name(self.console, INDEX), _APPEND)
-        self._size = os.fstat(self._log_fd).st_size
-        self._index_size = os.fstat(self._index_fd).st_size
-        if self.keeps_input:
-            self._input.open(self._dir_fd, file_name(self.console, INPUT))
 
     def mark_boot(self) -> None:
         """The guest rebooted: a boot line, in order with the output around it. One per
@@ -204,7 +168,7 @@ class LogWriter:
             if self._thread.is_alive():
                 log.warning("the capture log of %s was not finished in time", self.console)
                 return
-        self._close_files()
+        self._files.close()
 
     # the writer thread -------------------------------------------------------
 
@@ -222,11 +186,10 @@ class LogWriter:
                 typed = self._typed.take()
                 closing = self._closing
             try:
-                self._write_batch(batch)
-                self._write_input(typed)
+                self._files.write_batch(batch)
+                self._files.write_input(typed)
                 if lost:
-                    self._start_stretch(time.time())
-                    self._append(memoryview(self._lost_line(lost)))
+                    self._files.write_stretch(time.time(), self._lost_line(lost))
             except OSError as error:
                 log.error("capture log of %s: %s; not logging any more", self.console, error)
                 return
@@ -238,95 +201,7 @@ class LogWriter:
     def _holds_memory(self) -> bool:
         return self._filling.holds_memory() or self._spare.holds_memory()
 
-    def _write_batch(self, batch: Batch) -> None:
-        for data, mark in batch.pieces():
-            self._append(data)
-            if mark is None:
-                continue
-            if mark.ended is None:
-                self._start_stretch(mark.time, mark.cut)
-            else:
-                self._mark(mark.time, f" end {mark.ended}")
-
     def _lost_line(self, lost: int) -> bytes:
         why = i18n.translate(i18n.OUTPUT_SKIPPED, {"bytes": lost})
         start, end = utc(self._lost_since), utc(time.time())
         return banner(i18n.CAPTURE_GAP, start=start, end=end, reason=why)
-
-    def _start_stretch(self, when: float, cut: bool = False) -> None:
-        """A stretch of output starts: marked in the index while that stays small beside the
-        log (a guest printing a byte a second would otherwise make the index many times the
-        log's size; past that, its output counts to the stretch before), and always for the
-        capture's first line and at a cut (sessions are few beside output)."""
-        self._stretch_time = when
-        if self._size >= self.limit:
-            self._rotate()  # marks the new file's start
-        elif cut or not self._marked or self._index_size < self._size // INDEX_SHARE + INDEX_SLACK:
-            self._mark(when)
-
-    def _write_input(self, typed: list[inputlog.InputEvent]) -> None:
-        for event in typed:
-            if self._input.size >= self.limit:
-                self._rotate()
-            self._input.append(event)
-
-    def _append(self, data: memoryview) -> None:
-        if skip := self._rotated_away(len(data)):
-            self._rotate()
-            data = data[skip:]
-        while data:
-            if self._size >= self.limit:
-                self._rotate()
-            piece = data[: self.limit - self._size]
-            written = 0
-            while written < len(piece):
-                written += os.write(self._log_fd, piece[written:])
-            self._size += written
-            data = data[written:]
-
-    def _rotated_away(self, length: int) -> int:
-        """How many leading bytes of ``length`` about to be appended the rest of them would
-        rotate away (a flood of more than two generations): those are never written, and
-        the files end up as if they had been."""
-        room = max(0, self.limit - self._size)
-        rest = length - room
-        if rest <= self.limit:
-            return 0
-        generations = -(-rest // self.limit)  # the last one possibly partial
-        return room + (generations - 2) * self.limit
-
-    def _mark(self, when: float, suffix: str = "") -> None:
-        line = f"{self._size} {when:.3f}{suffix.replace(chr(10), ' ')}\n".encode()
-        os.write(self._index_fd, line)
-        self._index_size += len(line)
-        self._marked = True
-
-    def _rotate(self) -> None:
-        self._close_log_files()
-        for suffix in (LOG, INDEX, INPUT):
-            # Not renamed over the older one: ext4 would then start writing the renamed
-            # file out at once (auto_da_alloc), a few ms per rotation under a flood.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(file_name(self.console, suffix, OLDER), dir_fd=self._dir_fd)
-            with contextlib.suppress(FileNotFoundError):  # an input record: if kept
-                os.rename(
-                    file_name(self.console, suffix),
-                    file_name(self.console, suffix, OLDER),
-                    src_dir_fd=self._dir_fd,
-                    dst_dir_fd=self._dir_fd,
-                )
-        self._open_files()
-        self._mark(self._stretch_time)
-
-    def _close_log_files(self) -> None:
-        for fd in (self._log_fd, self._index_fd):
-            if fd >= 0:
-                os.close(fd)
-        self._log_fd = self._index_fd = -1
-        self._input.close()
-
-    def _close_files(self) -> None:
-        self._close_log_files()
-        if self._dir_fd >= 0:
-            os.close(self._dir_fd)
-            self._dir_fd = -1

@@ -11,7 +11,8 @@ period, so that a new writer can reattach and see what it missed. It ends on the
 of: Ctrl+Q from the writer, idle timeout, nobody within an invitation's time to live,
 nobody back within the grace period (with grace 0: the writer leaving), the guest
 console ending, a ``stop`` from the host, end of file from the host, SIGTERM. Every
-client still attached is told why in a final line.
+client still attached is told why in a final line. When it ends for want of clients or
+of activity is ``lifetime``'s to decide.
 
 A capture (started by the host for a running guest, with no client) lives while the
 guest runs: its clients come and go (Ctrl+Q, the idle timeout and the grace period end
@@ -32,6 +33,7 @@ from plugin_serialconsole.console import protocol
 from plugin_serialconsole.console.clients import CHUNK, Client
 from plugin_serialconsole.console.fanout import Fanout, GuestConsole
 from plugin_serialconsole.console.invitations import Invitation
+from plugin_serialconsole.console.lifetime import Lifetime
 from plugin_serialconsole.console.logwriter import LogWriter
 from plugin_serialconsole.console.protocol import Invite
 from plugin_serialconsole.console.spec import ConsoleSettings
@@ -63,17 +65,14 @@ class ConsoleServer:
         self.directory = directory
         self._report = report
         self.settings = settings
-        self.fanout = Fanout(guest, settings.ring_size, self._touch, record)
+        self._lifetime = Lifetime(
+            settings, capture, self._occupied, self.finish, self._send_all_away
+        )
+        self.fanout = Fanout(guest, settings.ring_size, self._lifetime.touch, record)
         self._finished: asyncio.Future[tuple[Reason, dict]] = loop.create_future()
         self._invitations: dict[str, Invitation] = {}
         self._clients: dict[str, Client] = {}
         self._writer: Client | None = None
-        self._someone_came = False
-        self._withdrawn: Reason | None = None  # why the last invitation to go was withdrawn
-        self._first_ttl = 0.0
-        self._deadline = 0.0
-        self._deadline_timer: asyncio.TimerHandle | None = None
-        self._last_activity = loop.time()
         self._background: set[asyncio.Task] = set()
 
     def report(self, event: str, **fields: object) -> None:
@@ -88,20 +87,19 @@ class ConsoleServer:
         """Serve until the end; ``first`` is the invitation the process starts with (a
         capture starts with none)."""
         if first is not None:
-            self._first_ttl = first.ttl
+            self._lifetime.first_invited(first.ttl)
             await self._open(first, replace=True)
         socket = first.socket if first is not None else ""
         self.report(protocol.READY, socket=socket, replay=len(self.fanout.ring))
         tasks = [asyncio.create_task(self._pump())]
         if self.settings.idle_timeout > 0:
-            tasks.append(asyncio.create_task(self._watch_idle()))
+            tasks.append(asyncio.create_task(self._lifetime.watch_idle()))
         try:
             reason, params = await self._finished
         finally:
             for task in tasks:
                 task.cancel()
-            if self._deadline_timer is not None:
-                self._deadline_timer.cancel()
+            self._lifetime.stop()
             for invitation in list(self._invitations.values()):
                 invitation.close()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -140,7 +138,7 @@ class ConsoleServer:
         invitation = Invitation(self.directory, invite)
         await invitation.open(self._admit, self._expired, replace)
         self._invitations[invite.socket] = invitation
-        self._reconsider()  # a pending invitation keeps the process
+        self._lifetime.reconsider()  # a pending invitation keeps the process
 
     def send_away(self, name: str, reason: Reason) -> None:
         """The host's ``drop``: the client of socket ``name`` goes, after a last line saying
@@ -148,17 +146,17 @@ class ConsoleServer:
         (the grace period applies), like a writer that left; a viewer is just gone."""
         if (invitation := self._invitations.pop(name, None)) is not None:
             invitation.close()
-            self._withdrawn = reason
+            self._lifetime.invitation_gone(reason)
             self.report(protocol.EXPIRED, socket=name, mode=invitation.mode, **self._cut())
-            self._reconsider()
+            self._lifetime.reconsider()
         elif (client := self._clients.get(name)) is not None:
             self._drop(client, reason)
 
     def _expired(self, invitation: Invitation) -> None:
         self._invitations.pop(invitation.name, None)
-        self._withdrawn = None  # the last invitation to go lapsed unused
+        self._lifetime.invitation_gone(None)  # lapsed unused
         self.report(protocol.EXPIRED, socket=invitation.name, mode=invitation.mode, **self._cut())
-        self._reconsider()
+        self._lifetime.reconsider()
 
     def _admit(
         self, invitation: Invitation, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -168,7 +166,7 @@ class ConsoleServer:
             writer.close()
         elif invitation.mode == TRANSCRIPT:
             self._spawn(_send_and_close(writer, self.fanout.ring.pieces(CHUNK)))
-            self._reconsider()
+            self._lifetime.reconsider()
         else:
             self._attach(invitation, reader, writer)
 
@@ -177,7 +175,7 @@ class ConsoleServer:
     ) -> None:
         writes = invitation.mode == WRITE
         client = Client(invitation, reader, writer, self.fanout.attach(holds=writes))
-        self._someone_came = True
+        self._lifetime.came()
         self._clients[client.name] = client
         if writes:
             self._writer = client
@@ -194,7 +192,7 @@ class ConsoleServer:
                 self._drop(client, ESCAPE_REASONS[client.escape])
                 return False
             return True
-        self._touch()
+        self._lifetime.touch()
         if quit_at >= 0:
             if quit_at:
                 self._typed(client, data[:quit_at])
@@ -223,7 +221,7 @@ class ConsoleServer:
         if self._finished.done():
             return
         if request.action == CONTROL:
-            self._touch()
+            self._lifetime.touch()
             await self.guest.write(control_byte(request.key))
         else:
             self.guest.signal(request)
@@ -237,55 +235,14 @@ class ConsoleServer:
         client.hang_up(reason.message_code if reason else None)
         why = {"reason": str(reason)} if reason else {}
         self.report(protocol.LEFT, socket=client.name, mode=client.mode, **why, **self._cut())
-        if client is self._writer:
+        writer = client is self._writer
+        if writer:
             self._writer = None
-            if self.settings.grace == 0 and not self.capture:
-                self.finish(Reason.CLIENT_CLOSED)
-                return
-        self._keep_for(self.settings.grace)
+        self._lifetime.client_left(writer)
 
-    # when to end -------------------------------------------------------------
-
-    def _keep_for(self, seconds: float) -> None:
-        """Do not end for lack of clients within the next ``seconds``."""
-        self._deadline = max(self._deadline, asyncio.get_running_loop().time() + seconds)
-        self._reconsider()
-
-    def _reconsider(self) -> None:
-        """End once nobody is attached or invited and the deadline has passed."""
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-            self._deadline_timer = None
-        if self._clients or self._invitations or self._finished.done() or self.capture:
-            return
-        loop = asyncio.get_running_loop()
-        if (delay := self._deadline - loop.time()) > 0:
-            self._deadline_timer = loop.call_later(delay, self._reconsider)
-            return
-        if not self._someone_came and self._withdrawn is not None:
-            self.finish(self._withdrawn)
-        elif not self._someone_came:
-            self.finish(Reason.NOBODY_CAME, seconds=f"{self._first_ttl:g}")
-        elif self.settings.grace == 0:
-            self.finish(Reason.CLIENT_CLOSED)
-        else:
-            self.finish(Reason.NOBODY_REATTACHED, seconds=f"{self.settings.grace:g}")
-
-    def _touch(self) -> None:
-        self._last_activity = asyncio.get_running_loop().time()
-
-    async def _watch_idle(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            remaining = self._last_activity + self.settings.idle_timeout - loop.time()
-            if remaining <= 0 and self.capture:
-                self._send_all_away(Reason.IDLE, seconds=f"{self.settings.idle_timeout:g}")
-                self._touch()
-                continue
-            if remaining <= 0:
-                self.finish(Reason.IDLE, seconds=f"{self.settings.idle_timeout:g}")
-                return
-            await asyncio.sleep(remaining)
+    def _occupied(self) -> bool:
+        """A client is attached or invited, or the console already ends."""
+        return bool(self._clients or self._invitations) or self._finished.done()
 
     def _send_all_away(self, reason: Reason, **params: object) -> None:
         """Every client of a capture goes, told why; the capture reads on."""

@@ -1,13 +1,13 @@
 """A simulated guest serial console for the mock model: a tiny line shell, never a real one.
 
-It echoes what is typed (Enter arrives as ``\\r`` and is answered with ``\\r\\n``) and knows
-``echo``, ``seq``, ``sha256sum`` (of what is typed until Ctrl+D, as on a tty that turns
-``\\r`` into ``\\n``), ``help`` and ``poweroff``. A simulated guest that is captured
-(``boot``) prints a short simulated boot first; guest ``FAILING_GUEST``'s boot fails
-and ends in an emergency shell. Output is produced lazily as the reader asks
-for it, so ``seq`` runs as fast as the client takes it and never piles up in memory.
-What the hypervisor sends it (SysRq, NMI, Ctrl+Alt+Del, Break) its kernel answers the way
-Linux does (``simulated_kernel``).
+It is the guest's tty: it echoes what is typed (Enter arrives as ``\\r`` and is answered
+with ``\\r\\n``), edits the line, keeps what is typed while a command runs, and feeds
+``sha256sum`` what is typed until Ctrl+D (as a tty that turns ``\\r`` into ``\\n``). What a
+command line does is the shell's (``simulated_shell``). A simulated guest that is
+captured (``boot``) prints a short simulated boot first; guest ``FAILING_GUEST``'s boot
+fails and ends in an emergency shell. Output is produced lazily as the reader asks for
+it. What the hypervisor sends it (SysRq, NMI, Ctrl+Alt+Del, Break) its kernel answers
+the way Linux does (``simulated_kernel``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import asyncio
 import codecs
 import hashlib
 import re
-import shlex
 import time
 from collections import deque
 from collections.abc import Iterator
 
 from plugin_serialconsole.console import simulated_kernel as kernel
+from plugin_serialconsole.console import simulated_shell as shell
+from plugin_serialconsole.console.simulated_shell import CHUNK
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.sendkeys import SYSRQ, SYSRQ_KEYS, SendRequest
 
@@ -48,42 +49,8 @@ NOT_PLAIN_INPUT = re.compile("[\x03\x04\x1b]")
 # What the line editor takes as typed text (echoed, added to the line): printables and tab,
 # written as "no other control character" (a class up to U+10FFFF takes 4 ms to compile).
 TYPED_TEXT = re.compile("[^\x00-\x08\x0a-\x1f\x7f]+")
-# A line without quotes or backslashes splits like shlex.split, only much faster.
-PLAIN_WORDS = re.compile("[^ \t\r\n]+")
 BACKSPACES = ("\x7f", "\x08")
-CHUNK = 64 * 1024
-SEQ_BATCH = 4096  # numbers per chunk outside whole blocks of 1000
 TYPEAHEAD_LIMIT = 64 * 1024
-HELP = "commands: echo ARGS, seq N, sha256sum (input ends with Ctrl+D), help, poweroff\r\n"
-
-
-# The lines of a block of 1000 numbers k000..k999, the prefix k left as a placeholder:
-# one bytes.replace makes a whole block, so seq runs at memory speed, not per-number speed.
-_BLOCK = 1000
-_PREFIX = b"K"
-_BLOCK_LINES = b"".join(b"K%03d\r\n" % n for n in range(_BLOCK))
-
-
-def _lines(start: int, stop: int) -> bytes:
-    return (b"%d\r\n" * (stop - start)) % tuple(range(start, stop))
-
-
-def seq_output(last: int) -> Iterator[bytes]:
-    """``seq LAST`` with terminal line endings, in chunks of at most about CHUNK bytes."""
-    head = min(last + 1, _BLOCK)
-    for start in range(1, head, SEQ_BATCH):
-        yield _lines(start, min(start + SEQ_BATCH, head))
-    blocks = (last + 1) // _BLOCK
-    per_chunk = max(1, CHUNK // len(_BLOCK_LINES.replace(_PREFIX, b"%d" % blocks)))
-    for k in range(1, blocks, per_chunk):
-        stop = min(k + per_chunk, blocks)
-        yield b"".join([_BLOCK_LINES.replace(_PREFIX, b"%d" % n) for n in range(k, stop)])
-    for start in range(max(head, blocks * _BLOCK), last + 1, SEQ_BATCH):
-        yield _lines(start, min(start + SEQ_BATCH, last + 1))
-
-
-def _quoted(line: str) -> bool:
-    return "'" in line or '"' in line or "\\" in line
 
 
 class SimulatedConsole:
@@ -284,36 +251,20 @@ class SimulatedConsole:
         return line
 
     def _run(self, line: str) -> None:
-        try:
-            words = shlex.split(line) if _quoted(line) else PLAIN_WORDS.findall(line)
-        except ValueError as error:
-            self._reply(f"sh: syntax error: {error}")
-            return
-        if not words:
-            self._emit(self.prompt)
-            return
-        command, args = words[0], words[1:]
-        if command == "echo":
-            self._reply(" ".join(args))
-        elif command == "seq":
-            self._seq(args)
-        elif command == "sha256sum" and not args:
-            self._hashing = hashlib.sha256()
-        elif command == "help":
-            self._emit(HELP.encode() + self.prompt)
-        elif command == "poweroff":
+        command = shell.run(line)
+        if command.powers_off:
             self._power_off()
+        elif command.hashes_input:
+            self._hashing = hashlib.sha256()
+        elif command.output is not None:
+            self._running = command.output
+        elif command.reply is not None:
+            self._reply(command.reply)
         else:
-            self._reply(f"sh: {command}: not found")
+            self._emit(self.prompt)
 
     def _reply(self, text: str) -> None:
         self._emit(text.encode() + b"\r\n" + self.prompt)
-
-    def _seq(self, args: list[str]) -> None:
-        if len(args) != 1 or not args[0].isdigit():
-            self._reply("usage: seq N")
-            return
-        self._running = seq_output(int(args[0]))
 
     def _power_off(self) -> None:
         self._emit(b"reboot: Power down\r\n")

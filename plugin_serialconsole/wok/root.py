@@ -18,7 +18,7 @@ from typing import Any
 import cherrypy
 from cherrypy.process.plugins import SimplePlugin
 
-from plugin_serialconsole import i18n
+from plugin_serialconsole import i18n, languages
 from plugin_serialconsole.control import http
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import PluginApp
@@ -97,7 +97,7 @@ class Serialconsole:
         # What Wok reads from every mounted root.
         self.domain = info.gettext_domain
         self.messages = dict(i18n.messages)
-        self.paths = WokPaths(str(i18n.LOCALE_DIR), str(HERE), str(conf_file))
+        self.paths = WokPaths(str(languages.LOCALE_DIR), str(HERE), str(conf_file))
         self.extends = None
         self.depends: list[str] = []
         self.lifecycle = Lifecycle(

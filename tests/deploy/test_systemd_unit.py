@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from plugin_serialconsole.host import cli
+from plugin_serialconsole.host.options import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "contrib" / "serialconsole.service"
@@ -95,7 +95,7 @@ def test_exec_start_is_a_command_line_the_host_accepts():
     (exec_start,) = settings()["ExecStart"]
     program, *arguments = shlex.split(exec_start)
     assert program == INSTALLED_BINARY
-    args = cli.build_parser().parse_args(arguments)
+    args = build_parser().parse_args(arguments)
     assert args.config == Path("/etc/serialconsole/serialconsole.conf")
 
 

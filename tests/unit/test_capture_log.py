@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from plugin_serialconsole import capturelog
-from plugin_serialconsole.console import logwriter
+from plugin_serialconsole.console import logfiles, logwriter
 from plugin_serialconsole.console.logwriter import MAX_PENDING, LogWriter
 from plugin_serialconsole.model.capture_policy import CapturePolicy
 from plugin_serialconsole.rundir import UnsafeDirectory
@@ -171,7 +171,7 @@ def test_a_trickling_flood_is_written_in_few_large_writes(logs, monkeypatch):
 
     writer = LogWriter(logs, CONSOLE, 64 * 1024 * 1024)
     writer.open(booted=True)
-    monkeypatch.setattr(logwriter.os, "write", counting_write)
+    monkeypatch.setattr(logfiles.os, "write", counting_write)
     chunks = 300
     started = time.monotonic()
     for n in range(chunks):
@@ -217,7 +217,7 @@ def test_a_guest_printing_a_byte_a_second_keeps_the_index_bounded(logs, monkeypa
     writer.close("done")
     for generation in ("", ".1"):
         index = (logs / f"{CONSOLE}.idx{generation}").read_bytes()
-        assert len(index) <= LIMIT // logwriter.INDEX_SHARE + logwriter.INDEX_SLACK + 64
+        assert len(index) <= LIMIT // logfiles.INDEX_SHARE + logfiles.INDEX_SLACK + 64
     assert read(logs, since=clock[0] - 4 * LIMIT).count(b".") >= LIMIT // 2
 
 

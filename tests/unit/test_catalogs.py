@@ -15,6 +15,7 @@ from plugin_serialconsole import i18n, languages  # noqa: E402
 from plugin_serialconsole.control.http import prefers_html  # noqa: E402
 from plugin_serialconsole.control.ui import find_ui_dir  # noqa: E402
 from plugin_serialconsole.plugin import SerialConsolePlugin  # noqa: E402
+from plugin_serialconsole.translation import english_forms  # noqa: E402
 from tools import catalogs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ def test_a_template_read_back_is_the_template_written(tmp_path):
 def test_every_server_message_is_in_the_template():
     template = catalogs.read_catalog(catalogs.POT)
     ids = {catalogs.forms(m.id) for m in template if m.id}
-    assert {i18n.english_forms(message) for message in i18n.messages.values()} <= ids
+    assert {english_forms(message) for message in i18n.messages.values()} <= ids
 
 
 def test_template_has_the_pages_strings():

@@ -15,6 +15,7 @@ from plugin_serialconsole.console.spec import ConsoleSettings
 from plugin_serialconsole.host import cli
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host.config import ConfigError, load
+from plugin_serialconsole.host.options import OPTION_KEYS, OPTION_SECTIONS, build_parser, overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "contrib" / "serialconsole.conf"
@@ -35,8 +36,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def parse(*argv: str) -> configparser.ConfigParser:
-    args = cli.build_parser().parse_args(argv)
-    return load(args.config, cli.overrides(args))
+    args = build_parser().parse_args(argv)
+    return load(args.config, overrides(args))
 
 
 def known_keys() -> dict[tuple[str, str], str]:
@@ -238,13 +239,11 @@ def test_empty_plugin_values_mean_the_default():
 
 def test_every_option_has_a_key_and_every_key_is_in_the_sample():
     options = {
-        action.dest
-        for action in cli.build_parser()._actions
-        if action.dest not in ("help", "config")
+        action.dest for action in build_parser()._actions if action.dest not in ("help", "config")
     }
-    assert options == set(cli.OPTION_KEYS) | set(cli.OPTION_SECTIONS)
+    assert options == set(OPTION_KEYS) | set(OPTION_SECTIONS)
     documented = sample_keys()
-    assert set(cli.OPTION_KEYS.values()) <= set(known_keys())
+    assert set(OPTION_KEYS.values()) <= set(known_keys())
     assert set(known_keys()) <= set(documented), "keys missing from the sample"
     assert set(documented) <= set(known_keys()), "keys nobody reads"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_serialconsole.host import cli
 from plugin_serialconsole.host import config as host_config
 from plugin_serialconsole.host.config import ConfigError, load
+from plugin_serialconsole.host.options import build_parser, overrides
 from plugin_serialconsole.hypervisor_uris import (
     hypervisors_from_config,
     redact_message,
@@ -21,8 +21,8 @@ def no_default_file(monkeypatch, tmp_path):
 
 
 def parse(*argv: str):
-    args = cli.build_parser().parse_args(argv)
-    return load(args.config, cli.overrides(args))
+    args = build_parser().parse_args(argv)
+    return load(args.config, overrides(args))
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_a_default_hypervisor_besides_uri_is_refused():
 @pytest.mark.parametrize("option", ["nouri", "=test:///x", "a/b=test:///x", "x="])
 def test_a_malformed_hypervisor_option_is_a_usage_error(option, capsys):
     with pytest.raises(SystemExit) as exit_:
-        cli.build_parser().parse_args(["--hypervisor", option])
+        build_parser().parse_args(["--hypervisor", option])
     assert exit_.value.code == 2
     assert "--hypervisor" in capsys.readouterr().err
 
@@ -98,7 +98,7 @@ def test_a_bad_name_or_empty_uri_in_the_file_is_refused(tmp_path):
 
 def test_a_malformed_option_does_not_echo_credentials(capsys):
     with pytest.raises(SystemExit):
-        cli.build_parser().parse_args(["--hypervisor", "qemu+tls://h/s?pkipath=/secret"])
+        build_parser().parse_args(["--hypervisor", "qemu+tls://h/s?pkipath=/secret"])
     assert "/secret" not in capsys.readouterr().err
 
 

@@ -8,8 +8,9 @@ import string
 import pytest
 
 from plugin_serialconsole import i18n
-from plugin_serialconsole.i18n import Plural, english_forms, messages, translate
+from plugin_serialconsole.i18n import messages, translate
 from plugin_serialconsole.languages import negotiate, normalize_language
+from plugin_serialconsole.translation import Plural, english_forms
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from plugin_serialconsole.console.simulated import CHUNK, SimulatedConsole, seq_output
+from plugin_serialconsole.console.simulated import SimulatedConsole
+from plugin_serialconsole.console.simulated_shell import CHUNK, seq_output
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.sendkeys import SendRequest
 
