@@ -15,6 +15,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from plugin_serialconsole.ids import check_socket_dir
+
 PRIVATE_MODE = 0o700
 _OPEN_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -115,3 +117,10 @@ def _not_a_directory(path: Path) -> str:
             "directory's path"
         )
     return f"{path} is not a directory"
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Make the run directory (0700) unless it exists; refuse one that is not private."""
+    check_socket_dir(run_dir / "consoles")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    check_private_dir(run_dir, create=True)

@@ -18,18 +18,10 @@ from plugin_serialconsole.host.fdlimit import raise_open_files_limit
 from plugin_serialconsole.host.options import build_parser, overrides
 from plugin_serialconsole.hypervisor_uris import SECTION as HYPERVISORS
 from plugin_serialconsole.hypervisor_uris import redact_uri
-from plugin_serialconsole.ids import check_socket_dir
 from plugin_serialconsole.logfmt import configure_stderr
-from plugin_serialconsole.rundir import check_private_dir
+from plugin_serialconsole.rundir import prepare_run_dir
 
 log = logging.getLogger(__name__)
-
-
-def prepare_run_dir(run_dir: Path) -> None:
-    """Make the run directory (0700) unless it exists; refuse one that is not private."""
-    check_socket_dir(run_dir / "consoles")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    check_private_dir(run_dir, create=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,10 +22,10 @@ from plugin_serialconsole import i18n, languages
 from plugin_serialconsole.control import http
 from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import PluginApp
-from plugin_serialconsole.host.cli import prepare_run_dir
 from plugin_serialconsole.host.connection import log_libvirt_errors
 from plugin_serialconsole.host.plugins import get_plugin_manager
 from plugin_serialconsole.plugin import NAME, SerialConsolePlugin
+from plugin_serialconsole.rundir import prepare_run_dir
 from plugin_serialconsole.wok.activity_log import ActivityLog
 from plugin_serialconsole.wok.host import WokHost, load_config
 from plugin_serialconsole.wok.identity import needs_csrf_header
