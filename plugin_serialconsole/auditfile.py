@@ -102,14 +102,20 @@ class AuditFile:
         self._open()
 
     def read(
-        self, matches: Callable[[Event], bool], limit: int, since: str | None = None
+        self,
+        matches: Callable[[Event], bool],
+        limit: int,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Event]:
         """The newest ``limit`` events that ``matches`` accepts, oldest first, none older
         than ``since`` (a ``time``). The files are opened together, between two appends
         (where each ends then is noted), and read after, newest line first: a rotation
         meanwhile renames what is being read, and no write waits for the reading. Events
         are written in time order, so the reading stops at the first one older than
-        ``since``, or once ``limit`` are found: a query costs what it answers."""
+        ``since``, or once ``limit`` are found: a query costs what it answers. A file whose
+        first event is newer than ``until`` is not read (``matches`` judges the others'
+        events)."""
         found: list[Event] = []
         with contextlib.ExitStack() as stack:
             files = []  # (path, descriptor, end), newest first
@@ -118,6 +124,8 @@ class AuditFile:
                     if (fd := _open(path)) is not None:
                         stack.callback(os.close, fd)
                         files.append((path, fd, os.fstat(fd).st_size))
+            if until is not None:
+                files = [file for file in files if not _starts_after(*file, until)]
             events = (event for file in files for event in _events_backward(*file))
             for event in events if limit > 0 else ():
                 time = event.get("time")
@@ -139,6 +147,17 @@ def _open(path: Path) -> int | None:
     except OSError as error:
         log.error("audit log %s: cannot read: %s", path, error)
         return None
+
+
+def _starts_after(path: Path, fd: int, end: int, until: str) -> bool:
+    """Whether the file's first event is newer than ``until`` (False when its first line
+    is no event)."""
+    first = os.pread(fd, min(end, MAX_LINE), 0).split(b"\n", 1)[0]
+    try:
+        time = json.loads(first).get("time")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(time, str) and time > until
 
 
 def _events_backward(path: Path, fd: int, end: int) -> Iterator[Event]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from plugin_serialconsole import auditfile
@@ -85,3 +86,27 @@ def test_a_limit_of_nothing_reads_nothing(tmp_path):
     file = AuditFile(tmp_path / "audit.log", 4096).open()
     file.append({"n": 1})
     assert file.read(everything, 0) == []
+
+
+def test_a_reading_up_to_a_time_skips_the_files_that_begin_after_it(tmp_path):
+    path = tmp_path / "audit.log"
+    file = AuditFile(path, 4096).open()
+    for number in range(2000):
+        stamp = f"2026-01-01T00:{number // 60:02d}:{number % 60:02d}.000Z"
+        file.append({"time": stamp, "n": number})
+
+    def events_in(name: str) -> list[dict]:
+        return [json.loads(line) for line in (tmp_path / name).read_bytes().splitlines()]
+
+    until = events_in("audit.log.3")[5]
+    looked_at = []
+
+    def matches(event: dict) -> bool:
+        looked_at.append(event["n"])
+        return event["time"] <= until["time"]
+
+    found = file.read(matches, 3, until=until["time"])
+    assert numbers(found) == [until["n"] - 2, until["n"] - 1, until["n"]]
+    newer_files = ("audit.log", "audit.log.1", "audit.log.2")
+    newer = [event["n"] for name in newer_files for event in events_in(name)]
+    assert not set(looked_at) & set(newer), "a file all newer than until was read"
