@@ -198,6 +198,8 @@ def figure_rows(results: dict, args: Any) -> list[tuple[str, str, str]]:
          ("rest.rss_mb_before", "rest.rss_mb_peak", "rest.rss_mb_after"), ()),
         ("audit log: one append p50 / p99 (what a request waits for)", "{:.1f}", " µs",
          ("rest.audit.append_p50_us", "rest.audit.append_p99_us"), ()),
+        ("audit log: GET /audit?limit=100 over 6 full files: s / peak Python MB", "{:.3f}",
+         "", ("rest.audit.read_limit100_s", "rest.audit.read_limit100_peak_python_mb"), ()),
         ("audit log: GET /audit, 1000 found in the newest file (s)", "{:.2f}", "",
          ("rest.audit.read_newest_s",), ()),
         ("audit log: GET /audit reading all 6 full files: s / peak Python MB", "{:.1f}",

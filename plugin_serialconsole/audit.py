@@ -219,11 +219,16 @@ class AuditTrail:
     # reading ---------------------------------------------------------------
 
     def read(
-        self, matches: Callable[[Event], bool], limit: int, since: str | None = None
+        self,
+        matches: Callable[[Event], bool],
+        limit: int,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Event] | None:
-        """The newest ``limit`` events ``matches`` accepts, oldest first, looking only
-        at files with events from ``since`` on; None when the trail has no file."""
-        return None if self.file is None else self.file.read(matches, limit, since)
+        """The newest ``limit`` events ``matches`` accepts, oldest first, reading only
+        as far back as ``since`` and skipping files that begin after ``until``; None
+        when the trail has no file."""
+        return None if self.file is None else self.file.read(matches, limit, since, until)
 
     def close(self) -> None:
         self._suppressed(self.noise.flush())

@@ -7,9 +7,9 @@ would take the file past ``max_size``, ``audit.log`` becomes ``audit.log.1`` (``
 becomes ``.2``, ... up to ``KEEP`` old files; the oldest goes) and a new file begins.
 
 ``read`` opens the old files and the current one together (between two appends), then
-reads them newest first without holding up writers, keeping at most ``limit`` matching
-events in memory, and stops at the file where it has found ``limit`` (or whose events
-are all older than ``since``): the older files are not read at all.
+reads them backwards, newest line first, a chunk at a time (``backlines``), without
+holding up writers, and stops once it has found ``limit`` matching events or reached one
+older than ``since``: a query costs what it answers, and holds that answer and one chunk.
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ import json
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+
+from plugin_serialconsole.backlines import lines_backward
 
 log = logging.getLogger(__name__)
 
 KEEP = 5  # old files kept beside the current one
 MIN_SIZE = 4096
 MAX_SIZE = 1024 * 1024 * 1024
-MAX_LINE = 64 * 1024  # a longer line (never written by us) is skipped when read
+MAX_LINE = 64 * 1024  # a line this long (never one of ours) is skipped when read
 
 Event = dict[str, Any]
 
@@ -101,33 +102,46 @@ class AuditFile:
         self._open()
 
     def read(
-        self, matches: Callable[[Event], bool], limit: int, since: str | None = None
+        self,
+        matches: Callable[[Event], bool],
+        limit: int,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Event]:
-        """The newest ``limit`` events that ``matches`` accepts, oldest first; a file
-        whose last event is older than ``since`` (a ``time``) is not read. The files are
-        opened together, between two appends, and read after, newest first: a rotation
-        meanwhile renames what is being read, and no write waits for the reading."""
-        found: list[list[Event]] = []  # each file's newest matching events, newest file first
-        count = 0
+        """The newest ``limit`` events that ``matches`` accepts, oldest first, none older
+        than ``since`` (a ``time``). The files are opened together, between two appends
+        (where each ends then is noted), and read after, newest line first: a rotation
+        meanwhile renames what is being read, and no write waits for the reading. Events
+        are written in time order, so the reading stops at the first one older than
+        ``since``, or once ``limit`` are found: a query costs what it answers. A file whose
+        first event is newer than ``until`` is not read (``matches`` judges the others'
+        events)."""
+        found: list[Event] = []
         with contextlib.ExitStack() as stack:
+            files = []  # (path, descriptor, end), newest first
             with self._lock:
-                paths = [*self.old_files(), self.path]
-                files = [stack.enter_context(f) for p in paths if (f := _open(p)) is not None]
-            for file in reversed(files):
-                if count >= limit:
+                for path in (self.path, *reversed(self.old_files())):
+                    if (fd := _open(path)) is not None:
+                        stack.callback(os.close, fd)
+                        files.append((path, fd, os.fstat(fd).st_size))
+            if until is not None:
+                files = [file for file in files if not _starts_after(*file, until)]
+            events = (event for file in files for event in _events_backward(*file))
+            for event in events if limit > 0 else ():
+                time = event.get("time")
+                if since is not None and isinstance(time, str) and time < since:
                     break
-                last = _last_time(file) if since is not None else None
-                if last is not None and last < since:
-                    break  # events are written in time order: this file's and older ones'
-                kept = deque((e for e in _events(file) if matches(e)), maxlen=limit - count)
-                found.append(list(kept))
-                count += len(kept)
-        return [event for events in reversed(found) for event in events]
+                if matches(event):
+                    found.append(event)
+                    if len(found) == limit:
+                        break
+        found.reverse()
+        return found
 
 
-def _open(path: Path) -> BinaryIO | None:
+def _open(path: Path) -> int | None:
     try:
-        return open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -135,40 +149,26 @@ def _open(path: Path) -> BinaryIO | None:
         return None
 
 
-def _last_time(file: BinaryIO) -> str | None:
-    """The time of the file's last event, None when that cannot be told (no event within
-    its last ``MAX_LINE`` bytes can be read: the file must be read); the file is left at
-    its start."""
-    size = os.fstat(file.fileno()).st_size
-    file.seek(max(0, size - MAX_LINE))
-    lines = file.read().split(b"\n")
-    file.seek(0)
-    for line in reversed(lines):
-        try:
-            time = json.loads(line).get("time")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(time, str):
-            return time
-    return None
+def _starts_after(path: Path, fd: int, end: int, until: str) -> bool:
+    """Whether the file's first event is newer than ``until`` (False when its first line
+    is no event)."""
+    first = os.pread(fd, min(end, MAX_LINE), 0).split(b"\n", 1)[0]
+    try:
+        time = json.loads(first).get("time")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(time, str) and time > until
 
 
-def _events(file: BinaryIO) -> Iterator[Event]:
-    for line in _lines(file):
+def _events_backward(path: Path, fd: int, end: int) -> Iterator[Event]:
+    """The events of the file's first ``end`` bytes, the last first; a line that is not
+    one (cut short while written, or by a full disk) is skipped."""
+    for line in lines_backward(fd, end, MAX_LINE):
         try:
             event = json.loads(line)
         except ValueError:
-            continue  # a line cut short by a full disk
+            event = None
         if isinstance(event, dict):
             yield event
-
-
-def _lines(file: BinaryIO) -> Iterator[bytes]:
-    """The file's lines, each read at most ``MAX_LINE`` bytes at a time: a longer one
-    (never one of ours) is skipped, so memory stays bounded whatever the file holds."""
-    while line := file.readline(MAX_LINE):
-        if line.endswith(b"\n") or len(line) < MAX_LINE:
-            yield line
-            continue
-        while (rest := file.readline(MAX_LINE)) and not rest.endswith(b"\n"):
-            pass
+        else:
+            log.debug("audit log %s: a line that is no event skipped: %.80r", path, line)

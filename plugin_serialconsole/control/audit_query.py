@@ -80,7 +80,7 @@ class AuditQuery:
                 return False
             return may_read(event)
 
-        events = self.trail.read(matches, int(query.get("limit", DEFAULT_LIMIT)), first)
+        events = self.trail.read(matches, int(query.get("limit", DEFAULT_LIMIT)), first, last)
         if events is None:
             raise SerialConsoleError(i18n.AUDIT_LOG_OFF, 404)
         return events

@@ -101,11 +101,20 @@ class RecordingIndex:
 
     def sessions(self, directory: int, console: str) -> list[SessionRecord]:
         """The sessions of ``console`` the index holds, oldest first (``directory``: the
-        logs directory's descriptor)."""
+        logs directory's descriptor). Read without the writer's lock (the host's session
+        bookkeeping writes through an index of its own), so the current file is opened
+        before the rotated one: a rotation between the two openings leaves the file that
+        was current at both descriptors (read twice, its records the same), where the
+        other order would find the generation before it and the new, empty, current file,
+        and miss the sessions just rotated."""
         opened: dict[str, SessionRecord] = {}
         ends: dict[str, tuple[float, str]] = {}
-        for generation in GENERATIONS:
-            for record in _records(directory, file_name(console, SUFFIX, generation)):
+        names = [file_name(console, SUFFIX, generation) for generation in GENERATIONS]
+        with contextlib.ExitStack() as files:
+            fds = {name: _open(directory, name, files) for name in reversed(names)}
+            generations = [_records(fds[name]) for name in names]  # oldest first
+        for records in generations:
+            for record in records:
                 session, at = record.get("session"), record.get("at")
                 if not isinstance(session, str) or not isinstance(at, int | float):
                     continue
@@ -127,15 +136,20 @@ class RecordingIndex:
         ]
 
 
-def _records(directory: int, name: str) -> list[dict[str, Any]]:
+def _open(directory: int, name: str, files: contextlib.ExitStack) -> int | None:
+    """A descriptor of ``name``, closed with ``files``; None when there is no such file."""
     try:
         fd = capturelog.open_file(directory, name, os.O_RDONLY)
     except FileNotFoundError:
+        return None
+    files.callback(os.close, fd)
+    return fd
+
+
+def _records(fd: int | None) -> list[dict[str, Any]]:
+    if fd is None:
         return []
-    try:
-        data = os.pread(fd, 2 * LIMIT, 0)
-    finally:
-        os.close(fd)
+    data = os.pread(fd, 2 * LIMIT, 0)
     records = []
     for line in data.splitlines():
         with contextlib.suppress(ValueError):
