@@ -91,9 +91,9 @@ def test_all_means_every_right():
 
 def test_patterns_are_case_sensitive_and_quoted_names_may_hold_spaces():
     (rule,) = parse_rules('alice "my guest #1" view\n')
-    assert rule.applies(ALICE, "my guest #1")
+    assert rule.covers("my guest #1")
     (rule,) = parse_rules("alice Web-* view\n")
-    assert not rule.applies(ALICE, "web-1")
+    assert not rule.covers("web-1")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_a_broken_change_keeps_the_rules_read_last(policy, rules_path, caplog, b
         rules_path.chmod(0o666)
     else:
         rewrite(rules_path, b"* * all\n# \xff\n")
-    with caplog.at_level(logging.ERROR, logger="plugin_serialconsole.rights"):
+    with caplog.at_level(logging.ERROR, logger="plugin_serialconsole.rights_file"):
         assert policy.of(BOB, "web-1") == frozenset()
         assert policy.of(ALICE, "web-1") == {VIEW, CONSOLE}
     (reported,) = caplog.records  # once per version of the file, not on every check
@@ -161,7 +161,7 @@ def test_a_file_unusable_from_the_first_read_grants_nothing(tmp_path, caplog):
     path = tmp_path / "rights"
     path.write_text("* * all\nbroken\n")
     policy = Rights(RightsFile(path))  # the proxy's way: read when a token is used
-    with caplog.at_level(logging.ERROR, logger="plugin_serialconsole.rights"):
+    with caplog.at_level(logging.ERROR, logger="plugin_serialconsole.rights_file"):
         assert policy.of(ALICE, "web-1") == frozenset()
     assert "nothing is granted" in caplog.text
 
