@@ -1,8 +1,11 @@
 """Who may do what to which guest: the rights policy the REST API and the token check share.
 
 Rights are granted, never denied, by the rules of a rights file (``rights_file``: the
-rules' syntax, and the file read again when it changes). An operator's rights on a guest
-are those of every rule that matches.
+rules' syntax, and the file read again when it changes). A rule names the guests it is
+about by name, and optionally by hypervisor (``prod:web-*``); the policy is asked about
+one guest of one hypervisor, so a same-named guest, or a copy with its UUID, on another
+hypervisor has rights of its own. An operator's rights on a guest are those of every rule
+that matches.
 
 No rights file configured: every operator has every right. A rights file configured: what
 no rule grants is denied. A file that cannot be read or used never grants more (see
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,9 +72,11 @@ def mode_right(mode: str) -> str:
 @dataclass(frozen=True)
 class Access:
     """What a console token was issued for, checked again when it is used: ``subject``
-    needs ``right`` on the guest named ``guest``. Carried in the token's record."""
+    needs ``right`` on the guest named ``guest`` of ``hypervisor``. Carried in the token's
+    record; a record without a hypervisor is none (it grants nothing)."""
 
     subject: Subject
+    hypervisor: str
     guest: str
     right: str
 
@@ -80,6 +86,7 @@ class Access:
             "user": subject.user,
             "groups": sorted(subject.groups),
             "all_rights": subject.all_rights,
+            "hypervisor": self.hypervisor,
             "guest": self.guest,
             "right": self.right,
         }
@@ -92,18 +99,21 @@ class Access:
                 return None
             groups = frozenset(fields["groups"])
             subject = Subject(fields["user"], groups, fields["all_rights"] is True)
-            access = cls(subject, fields["guest"], fields["right"])
+            access = cls(subject, fields["hypervisor"], fields["guest"], fields["right"])
         except (TypeError, KeyError):
             return None
-        texts = (subject.user, access.guest, access.right, *groups)
+        texts = (subject.user, access.hypervisor, access.guest, access.right, *groups)
         return access if all(isinstance(text, str) for text in texts) else None
 
     @classmethod
-    def of_client(cls, identity: Identity | None, guest: str, mode: str) -> Access | None:
-        """What a token for a ``mode`` client of ``identity`` on ``guest`` needs."""
+    def of_client(
+        cls, identity: Identity | None, hypervisor: str, guest: str, mode: str
+    ) -> Access | None:
+        """What a token for a ``mode`` client of ``identity`` on the guest named ``guest``
+        of ``hypervisor`` needs."""
         if identity is None:
             return None
-        return cls(subject_of(identity), guest, mode_right(mode))
+        return cls(subject_of(identity), hypervisor, guest, mode_right(mode))
 
 
 def _names(rule: Rule, subject: Subject) -> bool:
@@ -122,22 +132,23 @@ class Rights:
         self.rights_file = rights_file
 
     @classmethod
-    def from_path(cls, path: str | Path | None) -> Rights:
+    def from_path(cls, path: str | Path | None, hypervisors: Iterable[str] = ()) -> Rights:
         """The policy of the rights file at ``path`` (read now; RulesError if unusable),
-        or, without a path, everyone's every right."""
-        return cls(RightsFile(Path(path)).load() if path else None)
+        or, without a path, everyone's every right. Its rules for none of the host's
+        ``hypervisors`` are logged, each time the file is read."""
+        return cls(RightsFile(Path(path), hypervisors).load() if path else None)
 
     @property
     def enforced(self) -> bool:
         return self.rights_file is not None
 
-    def of(self, subject: Subject, guest: str) -> frozenset[str]:
-        """The rights ``subject`` has on the guest named ``guest``."""
+    def of(self, subject: Subject, hypervisor: str, guest: str) -> frozenset[str]:
+        """The rights ``subject`` has on the guest named ``guest`` of ``hypervisor``."""
         if subject.all_rights or self.rights_file is None:
             return EVERY_RIGHT
         granted: set[str] = set()
         for rule in self.rights_file.rules():
-            if _names(rule, subject) and rule.covers(guest):
+            if _names(rule, subject) and rule.covers(hypervisor, guest):
                 granted |= rule.rights
         return frozenset(granted)
 
@@ -152,27 +163,33 @@ class Rights:
             named = frozenset(r.who[1:] for r in rules if r.who.startswith(GROUP_PREFIX))
         return dataclasses.replace(identity, groups=identity.groups & named)
 
-    def everywhere(self, subject: Subject, right: str) -> bool:
-        """Whether ``subject`` has ``right`` on every guest: by a rule for ``*`` guests,
-        every right, or no rules at all."""
+    def everywhere(self, subject: Subject, right: str, hypervisor: str | None = None) -> bool:
+        """Whether ``subject`` has ``right`` on every guest of ``hypervisor`` (None: of
+        every hypervisor): by a rule for ``*`` guests (``hypervisor:*``, or ``*`` for
+        every hypervisor), every right, or no rules at all."""
         if subject.all_rights or self.rights_file is None:
             return True
         return any(
-            rule.guests == EVERYONE and right in rule.rights and _names(rule, subject)
+            right in rule.rights and _names(rule, subject) and rule.covers_every_guest(hypervisor)
             for rule in self.rights_file.rules()
         )
 
-    def allows(self, subject: Subject, guest: str, right: str) -> bool:
-        return right in self.of(subject, guest)
+    def allows(self, subject: Subject, hypervisor: str, guest: str, right: str) -> bool:
+        return right in self.of(subject, hypervisor, guest)
 
-    def require(self, identity: Identity, guest: str, right: str, asked_as: str = "") -> None:
-        """Raise unless ``identity`` has ``right`` on the guest named ``guest``: 404 (as
-        for a guest that does not exist, named ``asked_as`` as the client did) without
-        ``view``, else 403. Every check of a request goes through here."""
-        granted = self.of(subject_of(identity), guest)
+    def require(
+        self, identity: Identity, hypervisor: str, guest: str, right: str, asked_as: str = ""
+    ) -> None:
+        """Raise unless ``identity`` has ``right`` on the guest named ``guest`` of
+        ``hypervisor``: 404 (as for a guest that does not exist, named ``asked_as`` as the
+        client did) without ``view``, else 403. Every check of a request goes through here."""
+        granted = self.of(subject_of(identity), hypervisor, guest)
         if right in granted:
             return
-        log.warning("operator %s denied %s on guest %s", identity.user, right, guest)
+        log.warning(
+            "operator %s denied %s on guest %s (hypervisor %s)",
+            identity.user, right, guest, hypervisor,
+        )  # fmt: skip
         if VIEW not in granted:
             raise not_found(asked_as or guest)
         raise SerialConsoleError(

@@ -3,32 +3,43 @@ whenever it changes. What the rules grant to whom is ``rights``'s policy.
 
 One rule a line::
 
-    # who        guests       rights
-    alice        web-*        console
-    @ops         *            takeover power
-    @auditors    *            view audit
-    *            demo         view
+    # who        guests           rights
+    alice        web-*            console
+    @ops         prod:*           takeover power
+    @lab         lab:*            all
+    @auditors    *                view audit
+    *            demo             view
 
 *who* is an operator, ``@group`` (a group the users file gives operators) or ``*``
 (every operator); *guests* a pattern on the guest's name (``guestpatterns``: ``*``, ``?``,
-``[...]``; quote it with ``"`` when it holds spaces or ``#``); *rights* any of ``view``,
-``console``, ``takeover``, ``power``, ``audit`` or ``all``. Every right includes ``view``
-(one acts only on a guest one sees) and ``takeover`` includes ``console``.
+``[...]``; quoted with ``"`` when it holds spaces or ``#``), optionally after the
+hypervisor's: ``hypervisor:guest``, both patterns. The first ``:`` written bare
+(neither quoted nor escaped) separates them: hypervisor names never hold one, so
+``prod:web:1`` is guest ``web:1`` on ``prod``, and a guest name holding a ``:`` on any
+hypervisor is quoted, ``"web:1"``. Without a hypervisor a rule is about the guests of
+that name on every hypervisor. Hypervisor names are matched in lower case, as the
+configuration spells them. *rights* are any of ``view``, ``console``, ``takeover``,
+``power``, ``audit`` or ``all``; every right includes ``view`` (one acts only on a guest
+one sees) and ``takeover`` includes ``console``.
 
-A file that cannot be read or used (a bad line, writable by others) never grants more:
-the rules read last stay, and the log says why.
+A rule whose hypervisor pattern matches none of the host's hypervisors is kept (it grants
+nothing until one of that name is configured) and the log says so each time the file is
+read. A file that cannot be read or used (a bad line, writable by others) never grants
+more: the rules read last stay, and the log says why.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugin_serialconsole.guestpatterns import matches, split_words
+from plugin_serialconsole.guestpatterns import Word, matches, scan_words
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +52,11 @@ RIGHTS = (VIEW, CONSOLE, TAKEOVER, POWER, AUDIT)
 ALL = "all"
 EVERY_RIGHT = frozenset(RIGHTS)
 _IMPLIED = {VIEW: {VIEW}, CONSOLE: {VIEW, CONSOLE}, TAKEOVER: {VIEW, CONSOLE, TAKEOVER}}
-EVERYONE = "*"  # every operator; as a pattern, every guest
+EVERYONE = "*"  # every operator; as a pattern, every guest or hypervisor
 GROUP_PREFIX = "@"
+# What a hypervisor pattern may hold: a name's characters (``hypervisor_uris.check_name``)
+# and the pattern's own.
+_HYPERVISOR_PATTERN = re.compile(r"[a-z0-9_.*?\[\]!-]+")
 
 
 class RulesError(ValueError):
@@ -52,12 +66,23 @@ class RulesError(ValueError):
 @dataclass(frozen=True)
 class Rule:
     who: str  # an operator, @group or *
+    hypervisors: str  # a pattern on the hypervisor's name: * when the rule names none
     guests: str  # a pattern on the guest's name
     rights: frozenset[str]
+    line: int = 0  # where in the file
 
-    def covers(self, guest: str) -> bool:
-        """Whether the rule is about the guest named ``guest``."""
-        return matches(guest, self.guests)
+    def covers(self, hypervisor: str, guest: str) -> bool:
+        """Whether the rule is about the guest named ``guest`` on ``hypervisor``."""
+        return matches(hypervisor, self.hypervisors) and matches(guest, self.guests)
+
+    def covers_every_guest(self, hypervisor: str | None) -> bool:
+        """Whether the rule is about every guest of ``hypervisor`` (None: of every one,
+        those to come included)."""
+        if self.guests != EVERYONE:
+            return False
+        if hypervisor is None:
+            return self.hypervisors == EVERYONE
+        return matches(hypervisor, self.hypervisors)
 
 
 def expand(names: list[str]) -> frozenset[str]:
@@ -73,26 +98,64 @@ def expand(names: list[str]) -> frozenset[str]:
     return frozenset(granted)
 
 
+def split_target(word: Word) -> tuple[str, str]:
+    """The hypervisor and guest patterns of a rule's *guests* word (``[hv:]guests``);
+    RulesError if either side of its bare ``:`` is empty or the hypervisor pattern can
+    match no hypervisor name."""
+    if word.colon is None:
+        return EVERYONE, word.text
+    hypervisors, guests = word.text[: word.colon].lower(), word.text[word.colon + 1 :]
+    if not hypervisors or not guests:
+        raise RulesError(
+            f"{word.text!r}: a hypervisor and a guest pattern around ':' "
+            f"(every hypervisor: *:guest; every guest: hypervisor:*; "
+            f'a guest name holding a colon is quoted: "{word.text}")'
+        )
+    if not _HYPERVISOR_PATTERN.fullmatch(hypervisors):
+        raise RulesError(
+            f"{word.text!r}: {hypervisors!r} cannot match a hypervisor name (letters, "
+            f"digits, '.', '_', '-'); a guest name holding a colon is quoted: "
+            f'"{word.text}"'
+        )
+    return hypervisors, guests
+
+
 def parse_rules(text: str) -> tuple[Rule, ...]:
     """The rules of a rights file's ``text``; RulesError naming the first bad line."""
     rules = []
     for number, line in enumerate(text.splitlines(), 1):
         try:
-            words = split_words(line, comments=True)
-        except ValueError as error:
-            raise RulesError(f"line {number}: {error}") from None
-        if not words:
-            continue
-        if len(words) < 3:
-            raise RulesError(f"line {number}: expected: who guests right...")
-        who, guests, *names = words
-        if who in ("", GROUP_PREFIX) or not guests:
-            raise RulesError(f"line {number}: empty operator, group or guest pattern")
-        try:
-            rules.append(Rule(who, guests, expand(names)))
-        except RulesError as error:
+            words = scan_words(line)
+            if not words:
+                continue
+            rules.append(_rule(words, number))
+        except ValueError as error:  # RulesError too
             raise RulesError(f"line {number}: {error}") from None
     return tuple(rules)
+
+
+def _rule(words: list[Word], number: int) -> Rule:
+    if len(words) < 3:
+        raise RulesError("expected: who guests right...")
+    who, target, *names = words
+    if who.text in ("", GROUP_PREFIX) or not target.text:
+        raise RulesError("empty operator, group or guest pattern")
+    hypervisors, guests = split_target(target)
+    return Rule(who.text, hypervisors, guests, expand([name.text for name in names]), number)
+
+
+def report_unmatched(rules: Iterable[Rule], hypervisors: Iterable[str], where: str) -> int:
+    """Log each rule of ``rules`` whose hypervisor pattern matches none of ``hypervisors``
+    (the host's): it grants nothing until one is configured. Returns how many."""
+    names = sorted(hypervisors)
+    unmatched = [r for r in rules if not any(matches(name, r.hypervisors) for name in names)]
+    for rule in unmatched:
+        log.warning(
+            "%s, line %d: no hypervisor matches %r (hypervisors: %s): the rule grants "
+            'nothing (for a guest whose name holds the colon, quote it: "%s:%s")',
+            where, rule.line, rule.hypervisors, ", ".join(names), rule.hypervisors, rule.guests,
+        )  # fmt: skip
+    return len(unmatched)
 
 
 Stamp = tuple[int, int, int, int]  # a file's change and modification times, size, inode
@@ -101,10 +164,12 @@ _UNSEEN = object()
 
 class RightsFile:
     """The rules of the file at ``path``, read again whenever it changes; a version of the
-    file that cannot be used keeps the rules read last, and is reported once."""
+    file that cannot be used keeps the rules read last, and is reported once. Given the
+    host's ``hypervisors``, each version's rules for none of them are reported too."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, hypervisors: Iterable[str] = ()) -> None:
         self.path = path
+        self.hypervisors = tuple(hypervisors)
         self._lock = threading.Lock()
         self._seen: object = _UNSEEN  # the stamp of the file last looked at; None: missing
         self._rules: tuple[Rule, ...] = ()
@@ -148,9 +213,12 @@ class RightsFile:
         try:
             with open(self.path, "rb") as file:
                 _check_private(os.fstat(file.fileno()))
-                return parse_rules(file.read().decode("utf-8"))
+                rules = parse_rules(file.read().decode("utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             raise RulesError(str(error)) from None
+        if self.hypervisors:
+            report_unmatched(rules, self.hypervisors, f"rights file {self.path}")
+        return rules
 
 
 def _check_private(status: os.stat_result) -> None:
