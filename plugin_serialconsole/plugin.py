@@ -121,7 +121,7 @@ class SerialConsolePlugin:
             sender,
             CaptureLogs(settings.capture.logs_dir),
             self.captures,
-            Rights.from_path(settings.rights_file),
+            Rights.from_path(settings.rights_file, guests.names()),
             host.hypervisors().states,
             self.audit,
         )

@@ -112,11 +112,12 @@ class ConsoleTokens:
         if access is None:
             log.warning("refused a console token that names no operator")
             return False
-        if self.rights.allows(access.subject, access.guest, access.right):
+        if self.rights.allows(access.subject, access.hypervisor, access.guest, access.right):
             return True
         log.warning(
-            "refused the console token of operator %s: no %s right on guest %s any more",
-            access.subject.user, access.right, access.guest,
+            "refused the console token of operator %s: no %s right on guest %s "
+            "(hypervisor %s) any more",
+            access.subject.user, access.right, access.guest, access.hypervisor,
         )  # fmt: skip
         return False
 

@@ -25,7 +25,7 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME
 from plugin_serialconsole.model.capture_logs import parse_time
-from plugin_serialconsole.rights import AUDIT, subject_of
+from plugin_serialconsole.rights import AUDIT, VIEW, subject_of
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000  # the schema's bound too: what one answer holds in memory
@@ -54,15 +54,16 @@ class AuditQuery:
         of_guest = self._of_guest(query.get("guest"), query.get("hypervisor"), identity)
         subject = subject_of(identity)
         everywhere = self.rights.everywhere(subject, AUDIT)
-        granted: dict[str, bool] = {}
+        granted: dict[tuple[str, str], bool] = {}
 
         def may_read(event: Event) -> bool:
-            guest = event.get("guest")
-            if not isinstance(guest, str):
+            guest, hypervisor = event.get("guest"), event.get("hypervisor", DEFAULT_NAME)
+            if not isinstance(guest, str) or not isinstance(hypervisor, str):
                 return everywhere
-            if guest not in granted:
-                granted[guest] = self.rights.allows(subject, guest, AUDIT)
-            return granted[guest]
+            if (hypervisor, guest) not in granted:
+                allowed = self.rights.allows(subject, hypervisor, guest, AUDIT)
+                granted[hypervisor, guest] = allowed
+            return granted[hypervisor, guest]
 
         first = as_time(since) if since is not None else None
         last = as_time(until) if until is not None else None
@@ -102,11 +103,23 @@ class AuditQuery:
         except SerialConsoleError as error:
             if error.status != 404 or error.code != i18n.GUEST_NOT_FOUND:
                 raise
-            self.rights.require(identity, ident, AUDIT, ident)
+            self._require_somewhere(identity, ident, hypervisor)
             return lambda event: event.get("guest") == ident and _on(event, hypervisor)
         guest = self.access.visible_among(ident, candidates, AUDIT)
         self.access.require(guest, AUDIT, ident)
         return lambda event: event.get("uuid") == guest.uuid and _on(event, guest.hypervisor)
+
+    def _require_somewhere(self, identity: Identity, ident: str, hypervisor: str | None) -> None:
+        """Raise unless the operator has ``audit`` on the guest named ``ident`` that no
+        longer exists, on ``hypervisor`` or else on one hypervisor at least (each event is
+        still checked on its own): 404 without ``view`` on it anywhere, else 403."""
+        where = [hypervisor] if hypervisor is not None else self.guests.names()
+        subject = subject_of(identity)
+        granted = {name: self.rights.of(subject, name, ident) for name in where}
+        if any(AUDIT in rights for rights in granted.values()):
+            return
+        seen = next((name for name, rights in granted.items() if VIEW in rights), where[0])
+        self.rights.require(identity, seen, ident, AUDIT, ident)
 
 
 def _on(event: Event, hypervisor: str | None) -> bool:

@@ -89,7 +89,7 @@ class ConsoleRoutes:
         subject = subject_of(cherrypy.request.identity)
         sessions = self.sessions.describe()
         rights = self.access.rights
-        visible = [s for s in sessions if rights.allows(subject, s["guest"], VIEW)]
+        visible = [s for s in sessions if rights.allows(subject, s["hypervisor"], s["guest"], VIEW)]
         return http.respond(200, visible)
 
     def _ws_url(self, token: str) -> str:

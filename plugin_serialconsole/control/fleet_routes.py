@@ -48,7 +48,8 @@ class FleetRoutes:
     def list_guests(self, hypervisor: str | None = None) -> bytes:
         subject = subject_of(cherrypy.request.identity)
         guests = self.guests.list(hypervisor)
-        granted = [(guest, self.access.rights.of(subject, guest.name)) for guest in guests]
+        rights = self.access.rights
+        granted = [(guest, rights.of(subject, guest.hypervisor, guest.name)) for guest in guests]
         return http.respond(200, self._guests_json([(g, r) for g, r in granted if VIEW in r]))
 
     def show_guest(self, ident: str, hypervisor: str | None = None) -> bytes:
@@ -83,12 +84,12 @@ class FleetRoutes:
         makes no call of its own for it (see ``host.connection``)."""
         subject = subject_of(cherrypy.request.identity)
         rights = self.access.rights
-        unrestricted = rights.everywhere(subject, VIEW)
         docs = [state.as_json() for state in self.hypervisor_states()]
         for doc in docs:
-            listed = self.guests.last_listed(doc["name"])
-            if doc["guests"] is None or (listed is None and unrestricted):
+            name = doc["name"]
+            listed = self.guests.last_listed(name)
+            if doc["guests"] is None or (listed is None and rights.everywhere(subject, VIEW, name)):
                 continue
-            visible = [g for g in listed or [] if rights.allows(subject, g.name, VIEW)]
+            visible = [g for g in listed or [] if rights.allows(subject, name, g.name, VIEW)]
             doc["guests"] = None if listed is None else len(visible)
         return http.respond(200, docs)

@@ -33,7 +33,9 @@ class GuestAccess:
         guest they cannot see; 404 (recorded) if none is left."""
         subject = subject_of(cherrypy.request.identity)
         visible = [
-            guest for guest in candidates if {VIEW, right} & self.rights.of(subject, guest.name)
+            guest
+            for guest in candidates
+            if {VIEW, right} & self.rights.of(subject, guest.hypervisor, guest.name)
         ]
         if not visible:
             self.require(candidates[0], right, ident)
@@ -44,7 +46,7 @@ class GuestAccess:
         for starting it or sending it keys): 404 without ``view``, else 403."""
         identity = cherrypy.request.identity
         try:
-            self.rights.require(identity, guest.name, right, asked_as)
+            self.rights.require(identity, guest.hypervisor, guest.name, right, asked_as)
         except SerialConsoleError as error:
             self.audit.guest_event(
                 audit.DENIED, guest, identity, right=right, status=error.status, code=error.code
@@ -53,4 +55,4 @@ class GuestAccess:
 
     def granted(self, guest: Guest) -> frozenset[str]:
         """The request's operator's rights on ``guest``."""
-        return self.rights.of(subject_of(cherrypy.request.identity), guest.name)
+        return self.rights.of(subject_of(cherrypy.request.identity), guest.hypervisor, guest.name)

@@ -105,7 +105,7 @@ class SessionManager(SessionCaptures):
                 else:
                     invited = self._invite(session, socket, mode, language, escape)
                     replay, at = invited.replay, invited.at
-                access = Access.of_client(identity, guest.name, mode)
+                access = Access.of_client(identity, guest.hypervisor, guest.name, mode)
                 # before its token exists: whatever ends the session then ends an open one
                 opened_id = session.claims[socket].session_id
                 self.audit.opened(opened_id, guest, device.alias, mode, identity)

@@ -182,14 +182,14 @@ def test_a_token_whose_right_was_taken_away_opens_nothing(
 ):
     policy = _rights(tmp_path, "alice web-* console\n")
     lookup = ConsoleTokens(tokens, short_dir, policy).lookup
-    writer = Access(Subject("alice"), "web-1", rights.CONSOLE)
+    writer = Access(Subject("alice"), "default", "web-1", rights.CONSOLE)
     assert lookup(tokens.issue(CONSOLE, ttl=60, access=writer).token) is not None
     kept = tokens.issue(CONSOLE, ttl=60, access=writer).token
     stamp = policy.rights_file.path.stat().st_mtime_ns + 10**9
     policy.rights_file.path.write_text("alice web-* view\n")
     os.utime(policy.rights_file.path, ns=(stamp, stamp))
     assert lookup(kept) is None
-    viewer = Access(Subject("alice"), "web-1", rights.VIEW)
+    viewer = Access(Subject("alice"), "default", "web-1", rights.VIEW)
     assert lookup(tokens.issue(CONSOLE, ttl=60, access=viewer).token) is not None
 
 

@@ -238,6 +238,6 @@ def test_symlinked_token_directory_is_refused(tmp_path):
 
 def test_a_token_carries_whom_it_was_issued_to_and_for_what(tmp_path):
     store = TokenStore(tmp_path / "tokens").open(create=True)
-    access = Access(Subject("alice", frozenset({"ops"})), "web-1 ✓", CONSOLE)
+    access = Access(Subject("alice", frozenset({"ops"})), "default", "web-1 ✓", CONSOLE)
     token = store.issue(SOCKET, 60, access=access).token
     assert store.consume(token).access == access
