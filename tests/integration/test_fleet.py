@@ -171,6 +171,7 @@ def test_a_connected_hypervisor_slower_than_the_bound_is_listed_as_last_listed(
     slow = [sys.executable, "-m", "tests.integration.helpers.slow_listing", str(gate), "mock2"]
     host = start_host("--mock-hypervisors", "2", command=slow)
     try:
+        release(gate)
         first = host.get("hypervisors/mock2/vms")  # its first listing answers at once
         assert first.status_code == 200, first.text
         last_states = {g["name"]: g["state"] for g in first.json()}
