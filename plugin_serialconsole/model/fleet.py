@@ -108,8 +108,9 @@ class Fleet:
 
     def list(self, hypervisor: str | None = None) -> list[Guest]:
         """Every guest (of ``hypervisor``, if given): those of hypervisors that answered
-        in time as they are, a late one's as last listed, the others' as last listed,
-        ``unreachable``. 503 when no hypervisor answered and none was ever listed."""
+        in time as they are, the others' as last listed: in their states then while
+        only late, else ``unreachable`` (see ``_last_known``). 503 when no hypervisor
+        answered and none was ever listed."""
         members = self._selected(hypervisor)
         asked = {member.name: member.asked_listing() for member in members}
         hung = {member.name for member in members if member.hung(self.bound)}
