@@ -253,3 +253,19 @@ def test_a_slow_hypervisor_says_it_is_listing_and_its_guests_stay_openable(slow_
     console = opened.value
     wait_state(console, "connected")
     assert hypervisor(host, MOCK2)["listing"] == "late"  # opened while it still lists
+
+
+def mark_timed_out(route: Route, hypervisor: str) -> None:
+    """GET hypervisors as the host answers it once `hypervisor`'s listing timed out."""
+    hypervisors = route.fetch().json()
+    for each in hypervisors:
+        if each["name"] == hypervisor:
+            each["listing"] = "timed-out"
+    route.fulfill(status=200, content_type="application/json", body=json.dumps(hypervisors))
+
+
+def test_a_hypervisor_whose_listing_timed_out_says_so(fleet_host, page):
+    page.route(re.compile(r"/hypervisors(\?.*)?$"), lambda route: mark_timed_out(route, MOCK2))
+    open_list(page, fleet_host.url)
+    assert "its listing does not answer" in heading(page, MOCK2)
+    assert "listing" not in heading(page, "default")
