@@ -188,7 +188,7 @@ class Fleet:
         is late is not asked."""
         members = self._selected(hypervisor)
         asked = {
-            m.name: _not_asked()
+            m.name: not_asked()
             if m.hung(self.bound)
             else m.calls.submit(lambda m=m: m.guests.lookup(ident))
             for m in members
@@ -280,11 +280,13 @@ class Fleet:
             ) from None
 
 
-def _not_asked() -> Future:
-    """The future of a call not made (to a hypervisor that hangs): cancelled already, so
-    nobody waits for it."""
+def not_asked() -> Future:
+    """The future of a call not made (to a hypervisor whose listing is late): cancelled
+    and notified already, so ``wait`` counts it done and nobody waits for it (a future
+    only cancelled is not done for ``wait``, which then waited its whole timeout)."""
     future: Future = Future()
     future.cancel()
+    future.set_running_or_notify_cancel()
     return future
 
 
