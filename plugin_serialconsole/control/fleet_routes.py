@@ -24,7 +24,7 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.model.capture_logs import CaptureLogs
 from plugin_serialconsole.model.captures import CaptureKeeper
 from plugin_serialconsole.model.fleet import Fleet
-from plugin_serialconsole.model.guests import Guest
+from plugin_serialconsole.model.guests import Guest, iso_time
 from plugin_serialconsole.rights import POWER, VIEW, ordered, subject_of
 
 
@@ -81,12 +81,17 @@ class FleetRoutes:
         """Each hypervisor as the host sees it now; never waits on one. A connected one's
         guest count is of its last listing (of the guests the operator may view, so it
         tells nothing of the others), else the count made when it connected; the host
-        makes no call of its own for it (see ``host.connection``)."""
+        makes no call of its own for it (see ``host.connection``). ``listed_at`` says
+        when its last listing was read, ``listing`` whether the one in flight is late
+        (its guests are listed as of ``listed_at``) or timed out (they are unreachable)."""
         subject = subject_of(cherrypy.request.identity)
         rights = self.access.rights
         docs = [state.as_json() for state in self.hypervisor_states()]
         for doc in docs:
             name = doc["name"]
+            listed_at, lateness = self.guests.listing(name)
+            doc["listed_at"] = None if listed_at is None else iso_time(listed_at)
+            doc["listing"] = lateness
             listed = self.guests.last_listed(name)
             if doc["guests"] is None or (listed is None and rights.everywhere(subject, VIEW, name)):
                 continue

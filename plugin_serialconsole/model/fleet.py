@@ -2,10 +2,14 @@
 read through that hypervisor's own shared connection.
 
 A request never waits long on a hypervisor: every hypervisor is asked in parallel (on
-its own ``HypervisorCalls`` threads) and what has not answered within ``ANSWER_BOUND``
-counts as unreachable. The guests of one that does not answer are still listed, as it
-last listed them, with the state ``unreachable``, not vanished; one that hangs is not
-waited on (see ``fleet_member``).
+its own ``HypervisorCalls`` threads) and waited for at most ``ANSWER_BOUND``. One that has
+not answered by then is late, not unreachable: while it is connected and its listing has
+been in flight for less than ``call_bound`` (the bound of any call to it), its guests are
+listed as it last listed them, in their states then and with when that was
+(``listed_at``), and they can be acted on (the action waits on its own bound). Only a
+hypervisor without a connection, whose listing failed or has timed out, has its last
+listed guests shown ``unreachable``, not vanished. One that is late is not waited on
+again until its listing returns (see ``fleet_member``).
 
 A UUID finds a guest on any hypervisor; a name (or UUID: a copied definition) on two is
 ambiguous, 409, unless the hypervisor is given (``candidates`` are all of them, for the
@@ -104,8 +108,9 @@ class Fleet:
 
     def list(self, hypervisor: str | None = None) -> list[Guest]:
         """Every guest (of ``hypervisor``, if given): those of hypervisors that answered
-        in time as they are, the others' as last listed, ``unreachable``. 503 when no
-        hypervisor answered and none was ever listed."""
+        in time as they are, the others' as last listed: in their states then while
+        only late, else ``unreachable`` (see ``_last_known``). 503 when no hypervisor
+        answered and none was ever listed."""
         members = self._selected(hypervisor)
         asked = {member.name: member.asked_listing() for member in members}
         hung = {member.name for member in members if member.hung(self.bound)}
@@ -131,7 +136,16 @@ class Fleet:
         if future.done() and future.exception() is None:
             return future.result(), None
         failure = self._failure(member, future)
-        return member.unreachable(), failure
+        return self._last_known(member, future), failure
+
+    def _last_known(self, member: Member, future: Future, ident: str | None = None) -> list[Guest]:
+        """``member``'s last listed guests (named ``ident``, if given) when its answer
+        (``future``) did not come in time: in their states then while it is only late
+        (connected, no error, its listing not timed out), else ``unreachable``."""
+        failed = future.done() and not future.cancelled() and future.exception() is not None
+        if failed or member.hung(self.call_bound) or not member.connected():
+            return member.unreachable(ident)
+        return member.last_listed(ident)
 
     def _failure(self, member: Member, future: Future) -> SerialConsoleError:
         """Why ``member`` did not answer: not connected, its model's error, or no answer
@@ -153,6 +167,12 @@ class Fleet:
         """``hypervisor``'s last good listing, without asking it; None before the first."""
         return self._member(hypervisor).last
 
+    def listing(self, hypervisor: str) -> tuple[float | None, str | None]:
+        """When ``hypervisor``'s last good listing was read (None before the first), and
+        whether the one in flight is ``late`` or ``timed-out`` (None: neither)."""
+        member = self._member(hypervisor)
+        return member.listed_at, member.lateness(self.bound, self.call_bound)
+
     # lookup ---------------------------------------------------------------------
 
     def lookup(self, ident: str, hypervisor: str | None = None) -> Guest:
@@ -163,10 +183,12 @@ class Fleet:
     def candidates(self, ident: str, hypervisor: str | None = None) -> list[Guest]:
         """Every guest named ``ident``, else with UUID ``ident``, on ``hypervisor`` or on
         any one (never empty): 404 if none has it, 503 when none has it and one that may
-        have it did not answer (and never listed its guests)."""
+        have it did not answer (and never listed its guests). A hypervisor that does not
+        answer in time gives its guests as last listed (see ``list``); one whose listing
+        is late is not asked."""
         members = self._selected(hypervisor)
         asked = {
-            m.name: _not_asked()
+            m.name: not_asked()
             if m.hung(self.bound)
             else m.calls.submit(lambda m=m: m.guests.lookup(ident))
             for m in members
@@ -185,7 +207,7 @@ class Fleet:
                 continue
             if member.last is None:
                 unknown.append(self._failure(member, future))
-            found += member.unreachable(ident)
+            found += self._last_known(member, future, ident)
         if found:
             return found
         if unknown:
@@ -207,7 +229,8 @@ class Fleet:
 
     def require_connected(self, guest: Guest) -> None:
         """503 at once unless ``guest``'s hypervisor has a live connection now and
-        answered for ``guest`` (it is not ``unreachable``)."""
+        ``guest`` is not ``unreachable`` (its hypervisor answered for it, or is only
+        late: the action's own call waits on its own bound)."""
         member = self._member(guest.hypervisor)
         if not member.connected():
             raise member.unavailable(member.reason())
@@ -257,11 +280,13 @@ class Fleet:
             ) from None
 
 
-def _not_asked() -> Future:
-    """The future of a call not made (to a hypervisor that hangs): cancelled already, so
-    nobody waits for it."""
+def not_asked() -> Future:
+    """The future of a call not made (to a hypervisor whose listing is late): cancelled
+    and notified already, so ``wait`` counts it done and nobody waits for it (a future
+    only cancelled is not done for ``wait``, which then waited its whole timeout)."""
     future: Future = Future()
     future.cancel()
+    future.set_running_or_notify_cancel()
     return future
 
 

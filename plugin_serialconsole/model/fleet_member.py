@@ -1,11 +1,12 @@
 """One hypervisor of the fleet, and what the fleet keeps of it between requests.
 
 A member is its guests (one ``GuestModel``), read through its own shared connection on its
-own ``HypervisorCalls`` threads. Its last good listing is kept, so its guests are still
-known, ``unreachable``, while it does not answer; its listing in flight is shared by every
-request that asks meanwhile, never two at once; once that listing has been in flight for
-longer than the fleet's bound, the member hangs, and nobody waits on it (nor asks it
-anything more) until the listing returns.
+own ``HypervisorCalls`` threads. Its last good listing is kept, with when it was read, so
+its guests are still known while a listing is late: as last listed while the member is
+connected and its calls have not timed out, else ``unreachable``. Its listing in flight is
+shared by every request that asks meanwhile, never two at once; once that listing has been
+in flight for longer than the fleet's bound, the member is late, and nobody waits on it
+(nor asks it anything more) until the listing returns.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from plugin_serialconsole.model.guests import Guest, GuestModel
 from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls
 
 UNREACHABLE = "unreachable"  # the state of a guest whose hypervisor does not answer
+LATE = "late"  # a listing in flight for longer than the fleet's answer bound
+TIMED_OUT = "timed-out"  # ... for longer than its call bound: the hypervisor does not answer
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Member:
     shown_uri: str  # redacted
     calls: HypervisorCalls
     last: list[Guest] | None = None  # its last good listing
+    listed_at: float | None = None  # when it was read (time.time())
     listing: Future | None = None  # the listing in flight, shared by requests
     listing_since: float = 0.0  # when it was asked (time.monotonic())
     failure_logged: str = ""  # the last failure logged: each is logged once, not per request
@@ -58,20 +62,36 @@ class Member:
             listing, since = self.listing, self.listing_since
         return listing is not None and not listing.done() and time.monotonic() - since > bound
 
+    def lateness(self, bound: float, call_bound: float) -> str | None:
+        """``TIMED_OUT`` while the listing has been in flight for longer than
+        ``call_bound`` seconds, ``LATE`` for longer than ``bound``, else None."""
+        if self.hung(call_bound):
+            return TIMED_OUT
+        return LATE if self.hung(bound) else None
+
     def _list_and_keep(self) -> list[Guest]:
         """The guests, kept as the last good listing (also when they come after the
         request that asked stopped waiting)."""
-        self.last = self.guests.list()
-        return self.last
+        listed_at = time.time()
+        guests = self.guests.list()
+        with self._lock:
+            self.last, self.listed_at = guests, listed_at
+        return guests
 
-    def unreachable(self, ident: str | None = None) -> list[Guest]:
-        """The guests of the last good listing (those ``ident`` names, if given), each
-        ``unreachable``; none before the first listing."""
+    def last_listed(self, ident: str | None = None) -> list[Guest]:
+        """The guests of the last good listing (those ``ident`` names, if given) in their
+        states then, each with when it was listed; none before the first listing."""
+        with self._lock:
+            last, listed_at = self.last, self.listed_at
         return [
-            replace(guest, state=UNREACHABLE)
-            for guest in self.last or []
+            replace(guest, listed_at=listed_at)
+            for guest in last or []
             if ident is None or _named(guest, ident)
         ]
+
+    def unreachable(self, ident: str | None = None) -> list[Guest]:
+        """``last_listed``, each ``unreachable``."""
+        return [replace(guest, state=UNREACHABLE) for guest in self.last_listed(ident)]
 
     def connected(self) -> bool:
         """Whether the member has a live connection now."""

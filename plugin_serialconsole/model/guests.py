@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import libvirt
@@ -50,6 +51,9 @@ class Guest:
     consoles: tuple[ConsoleDevice, ...]
     hypervisor: str = DEFAULT_NAME  # the name of the hypervisor it runs on
     run_id: int = -1  # libvirt's domain ID: new for each start, -1 while shut off
+    # when its hypervisor listed it, if that was before the request that shows it (seconds
+    # since the epoch); None when read for this request
+    listed_at: float | None = field(default=None, compare=False)
 
     @property
     def running(self) -> bool:
@@ -70,13 +74,21 @@ class Guest:
         )
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "name": self.name,
             "uuid": self.uuid,
             "state": self.state,
             "consoles": [c.as_json() for c in self.consoles],
             "hypervisor": self.hypervisor,
         }
+        if self.listed_at is not None:
+            document["listed_at"] = iso_time(self.listed_at)
+        return document
+
+
+def iso_time(seconds: float) -> str:
+    """``seconds`` since the epoch as an ISO time (UTC), as the API shows times."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def console_devices(domain_xml: str) -> tuple[ConsoleDevice, ...]:

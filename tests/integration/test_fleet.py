@@ -6,7 +6,9 @@ shares nothing with its original."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -15,6 +17,7 @@ import pytest
 from .helpers import HTTP_TIMEOUT, PROMPT, Host, shared_host, wait_for, write_rights_file
 from .helpers.consoles import Console
 from .helpers.operators import login, write_users_file
+from .helpers.slow_listing import release
 
 TWIN = "mock-vm"  # on both: mock2's is a copy, with the same UUID
 TWIN_UUID = "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001"
@@ -156,6 +159,44 @@ def test_the_list_answers_while_a_hypervisor_hangs(start_host):
             held.setblocking(False)
             with contextlib.suppress(BlockingIOError):  # still open: the hang goes on
                 assert held.recv(65536) != b"", "the host gave up on the silent hypervisor"
+
+
+def test_a_connected_hypervisor_slower_than_the_bound_is_listed_as_last_listed(
+    start_host, connect, tmp_path
+):
+    """A healthy hypervisor whose listing takes longer than the bound (hundreds of guests
+    over a WAN link) had its guests listed unreachable every time, and refused."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    slow = [sys.executable, "-m", "tests.integration.helpers.slow_listing", str(gate), "mock2"]
+    host = start_host("--mock-hypervisors", "2", command=slow)
+    try:
+        release(gate)
+        first = host.get("hypervisors/mock2/vms")  # its first listing answers at once
+        assert first.status_code == 200, first.text
+        last_states = {g["name"]: g["state"] for g in first.json()}
+        assert last_states["mock2-web"] == "running"
+        listed = host.get("vms")  # its next listing is held until the gate is released
+        assert listed.status_code == 200, listed.text
+        mock2 = {g["name"]: g for g in listed.json() if g["hypervisor"] == "mock2"}
+        assert {name: g["state"] for name, g in mock2.items()} == last_states
+        assert all("listed_at" not in g for g in listed.json() if g["hypervisor"] == "default")
+        hypervisors = {hv["name"]: hv for hv in host.get("hypervisors").json()}
+        assert (hypervisors["mock2"]["state"], hypervisors["mock2"]["listing"]) == (
+            "connected",
+            "late",
+        )  # answered while mock2's listing is still outstanding
+        assert {g["listed_at"] for g in mock2.values()} == {hypervisors["mock2"]["listed_at"]}
+        assert hypervisors["default"]["listing"] is None
+        assert host.get("vms/mock2-web").json()["state"] == "running"  # unqualified too
+        console = connect(open_on(host, "mock2", "mock2-web")["ws_url"])
+        console.banner()
+        echo(console, "opened-while-listing")
+        still = {hv["name"]: hv["listing"] for hv in host.get("hypervisors").json()}
+        assert still["mock2"] == "late"  # opened while the listing is still outstanding
+    finally:
+        release(gate, 100)  # the held listing and any later one
+    host.close_all()
 
 
 def test_the_twins_capture_logs_are_their_own(start_host, connect):

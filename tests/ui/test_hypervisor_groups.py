@@ -5,13 +5,17 @@ opens each one's own console, and the console page names the hypervisor."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Route
 
 from tests.integration.helpers import Host, idle_between_tests, shared_host, wait_for
+from tests.integration.helpers.slow_listing import release
 
 from .browser import console_url, wait_js, wait_prompt_count, wait_state, wait_terminal_line
 
@@ -53,6 +57,23 @@ def gone_host(gone_module_host: Host) -> Iterator[Host]:
         f"{GONE} unreachable",
     )
     yield from idle_between_tests(gone_module_host)
+
+
+@pytest.fixture
+def slow_host(tmp_path: Path) -> Iterator[tuple[Host, Path]]:
+    """A host whose mock2 is connected but lists its guests only when the test releases
+    the gate it returns (see ``slow_listing``)."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    slow = [sys.executable, "-m", "tests.integration.helpers.slow_listing", str(gate), MOCK2]
+    host = Host("--mock-hypervisors", "2", command=slow)
+    try:
+        host.start()
+        yield host, gate
+    finally:
+        if host.running:
+            release(gate, 100)  # a held listing and any later one
+        host.finish()
 
 
 def open_list(page: Page, url: str) -> Page:
@@ -208,3 +229,43 @@ def test_the_page_of_the_twin_on_a_named_hypervisor_opens_it(fleet_host, page):
     wait_terminal_line(page, "on-mock2")
     (session,) = fleet_host.sessions()
     assert (session["guest"], session["hypervisor"]) == (TWIN, MOCK2)
+
+
+def test_a_slow_hypervisor_says_it_is_listing_and_its_guests_stay_openable(slow_host, page):
+    """A connected hypervisor slower than the bound had its guests shown unreachable, their
+    consoles refused."""
+    host, gate = slow_host
+    open_list(page, host.url)  # mock2's first listing is held
+    text = heading(page, MOCK2)
+    assert text.startswith(f"{MOCK2} connected since ") and "listing…" in text, text
+    assert "as listed at" not in text and guest_names(page, MOCK2) == []
+    release(gate)  # the first listing answers, after the page stopped waiting for it
+    wait_for(lambda: hypervisor(host, MOCK2)["listed_at"], 10, f"{MOCK2}'s first listing")
+    page.locator("#refresh").click()  # its next listing is held
+    group(page, MOCK2).locator(".listing", has_text="as listed at").wait_for()
+    assert heading(page, MOCK2).count("listing…") == 1
+    row = group(page, MOCK2).locator("tr", has=page.get_by_role("rowheader", name="mock2-web"))
+    state = row.locator("td.state").inner_text()
+    assert state.startswith("running as listed at "), state
+    link = row.get_by_role("link", name=f"Open console serial0 of mock2-web on {MOCK2}")
+    with page.context.expect_page() as opened:
+        link.click()
+    console = opened.value
+    wait_state(console, "connected")
+    assert hypervisor(host, MOCK2)["listing"] == "late"  # opened while it still lists
+
+
+def mark_timed_out(route: Route, hypervisor: str) -> None:
+    """GET hypervisors as the host answers it once `hypervisor`'s listing timed out."""
+    hypervisors = route.fetch().json()
+    for each in hypervisors:
+        if each["name"] == hypervisor:
+            each["listing"] = "timed-out"
+    route.fulfill(status=200, content_type="application/json", body=json.dumps(hypervisors))
+
+
+def test_a_hypervisor_whose_listing_timed_out_says_so(fleet_host, page):
+    page.route(re.compile(r"/hypervisors(\?.*)?$"), lambda route: mark_timed_out(route, MOCK2))
+    open_list(page, fleet_host.url)
+    assert "its listing does not answer" in heading(page, MOCK2)
+    assert "listing" not in heading(page, "default")

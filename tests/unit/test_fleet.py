@@ -1,22 +1,26 @@
 """The fleet (issue 16): guests of every hypervisor in one place; a hypervisor that does
-not answer never holds a request beyond the bound, and its guests stay listed,
-``unreachable``; a name or UUID on two hypervisors is ambiguous."""
+not answer never holds a request beyond the bound, and its guests stay listed: as last
+listed while it is connected and only late, ``unreachable`` once it has no connection or
+its listing timed out; a name or UUID on two hypervisors is ambiguous."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import wait
 from dataclasses import replace
 
 import libvirt
 import pytest
 
 from plugin_serialconsole.errors import SerialConsoleError, not_found
-from plugin_serialconsole.model.fleet import Fleet, Member
+from plugin_serialconsole.model.fleet import Fleet, Member, not_asked
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest, LibvirtGuests
 from plugin_serialconsole.model.hypervisor_calls import HypervisorCalls, NoAnswer
+from tests.integration.helpers import wait_for
 
 BOUND = 0.2
+CALL_BOUND = 0.5  # a listing in flight for longer has timed out
 SERIAL = (ConsoleDevice("serial0", "pty"),)
 UUID = "00000000-0000-4000-8000-000000000001"
 
@@ -84,7 +88,7 @@ def fleet() -> Iterator[tuple[Fleet, dict[str, Guests]]]:
         )  # fmt: skip
         for name, model in models.items()
     ]
-    made = Fleet(members, bound=BOUND)
+    made = Fleet(members, bound=BOUND, call_bound=CALL_BOUND)
     yield made, models
     for model in models.values():
         if model.hang is not None:
@@ -107,21 +111,64 @@ def test_the_list_has_every_hypervisors_guests(fleet):
     assert names(made.list("two")) == [("two", "db", "running"), ("two", "twin", "running")]
 
 
-def test_a_hanging_hypervisor_is_listed_unreachable_while_it_still_hangs(fleet):
+def timed_out(made: Fleet, hypervisor: str) -> None:
+    """Wait until ``hypervisor``'s listing in flight has timed out."""
+    wait_for(lambda: made.listing(hypervisor)[1] == "timed-out", 5, "the listing to time out")
+
+
+def test_a_connected_hypervisor_whose_listing_is_late_is_listed_as_last_listed(fleet):
+    """A healthy hypervisor slower than the bound had its guests listed unreachable, and
+    refused, though it was connected."""
     made, models = fleet
     made.list()  # a good listing of each, kept
     models["two"].hang = threading.Event()
     listed = made.list()
-    assert not models["two"].hang.is_set()  # answered while the call still hangs
+    assert not models["two"].hang.is_set()  # answered while the listing is outstanding
     assert names(listed) == [
         ("one", "web", "running"),
         ("one", "twin", "running"),
-        ("two", "db", "unreachable"),
-        ("two", "twin", "unreachable"),
+        ("two", "db", "running"),
+        ("two", "twin", "running"),
     ]
+    listed_at = made.listing("two")[0]
+    assert listed_at is not None
+    assert [g.listed_at for g in listed] == [None, None, listed_at, listed_at]
+    assert listed[2].as_json()["listed_at"].startswith("20")
+    assert "listed_at" not in listed[0].as_json()
+    assert made.listing("two") == (listed_at, "late")
+    db = made.lookup("db")
+    assert (db.state, db.listed_at) == ("running", listed_at)
+    made.require_connected(db)  # it can be opened
+    assert not models["two"].hang.is_set()
+
+
+def test_a_late_hypervisor_never_listed_lists_nothing_yet_and_says_so(fleet):
+    made, models = fleet
+    models["two"].hang = threading.Event()
+    assert names(made.list()) == [("one", "web", "running"), ("one", "twin", "running")]
+    assert made.listing("two") == (None, "late")
+    assert made.listing("one")[1] is None
+
+
+def test_a_hypervisor_whose_listing_timed_out_is_listed_unreachable(fleet):
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    made.list()
+    timed_out(made, "two")
+    listed = made.list()
+    assert names(listed)[2:] == [("two", "db", "unreachable"), ("two", "twin", "unreachable")]
     assert listed[2].consoles == SERIAL  # its last-known consoles
     assert made.lookup("db").state == "unreachable"
-    models["two"].hang.set()
+
+
+def test_a_disconnected_hypervisor_is_listed_unreachable(fleet):
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    models["two"].connected = False
+    assert names(made.list())[2:] == [("two", "db", "unreachable"), ("two", "twin", "unreachable")]
+    assert made.lookup("db").state == "unreachable"
 
 
 def test_many_requests_on_a_hanging_hypervisor_share_one_listing(fleet):
@@ -187,7 +234,8 @@ def test_a_listing_that_answers_after_the_bound_is_kept_for_the_next_request(fle
     models["two"].hang.set()
     late.result(timeout=5)  # it answers, after the request stopped waiting
     models["two"].hang = threading.Event()  # and hangs again
-    assert ("two", "db", "unreachable") in names(made.list())
+    db = next(g for g in made.list() if g.name == "db")
+    assert (db.state, db.listed_at) == ("running", made.listing("two")[0])
 
 
 def test_once_a_listing_hangs_past_the_bound_nothing_more_waits_on_that_hypervisor(fleet):
@@ -197,11 +245,20 @@ def test_once_a_listing_hangs_past_the_bound_nothing_more_waits_on_that_hypervis
     made.list()  # waits the bound once: two hangs
     asked = models["two"].lookups
     assert made.lookup("web").hypervisor == "one"  # two's last listing has no web
-    assert made.lookup("db").state == "unreachable"
+    assert made.lookup("db").listed_at is not None  # as last listed
     assert models["two"].lookups == asked  # two was not asked: nothing queues behind it
     models["two"].hang.set()
     made._members["two"].listing.result(timeout=5)
-    assert made.lookup("db").state == "running"  # answering again: asked again
+    assert made.lookup("db").listed_at is None  # answering again: asked again
+    assert models["two"].lookups == asked + 1
+
+
+def test_a_call_not_made_is_never_waited_for():
+    """A lookup on a hypervisor whose listing is late is not made, yet its future only
+    cancelled kept ``wait`` waiting the whole bound: every open on that hypervisor, and
+    every unqualified lookup, took 0.75 s more."""
+    done, pending = wait([not_asked()], timeout=0)
+    assert (len(done), pending) == (1, set())
 
 
 def test_a_guest_listed_unreachable_is_refused_though_its_connection_object_lives(fleet):
@@ -210,6 +267,8 @@ def test_a_guest_listed_unreachable_is_refused_though_its_connection_object_live
     made, models = fleet
     made.list()
     models["two"].hang = threading.Event()
+    made.list()
+    timed_out(made, "two")
     db = made.lookup("db")
     assert db.state == "unreachable"
     with pytest.raises(SerialConsoleError) as refused:

@@ -1,12 +1,14 @@
 // One row of the guest list: the guest with its state and console devices, and an "Open
 // console" link per device; the action is disabled, with the reason shown, when it can't
-// work (a guest whose hypervisor does not answer can't be opened). A shut-off guest has a
+// work (a guest whose hypervisor does not answer can't be opened; one whose hypervisor is
+// only late in listing can, and its state says when it was listed). A shut-off guest has a
 // "Start" link: its console page starts it and shows the boot live. A device whose boot log
 // was ever written has a "Boot log" download.
 
 import { logPath } from "./api.js";
 import { element } from "./dom.js";
 import { consoleHref, guestLabel } from "./guest-ref.js";
+import { listedAtText } from "./hypervisor-groups.js";
 import { _, format } from "./i18n.js";
 
 // States in which a console can be opened (the server's LIVE_STATES).
@@ -129,10 +131,11 @@ export function guestRow(guest, ref, index) {
   if (ref.hypervisor) {
     row.dataset.hypervisor = ref.hypervisor;
   }
-  row.append(
-    element("th", { scope: "row" }, guest.name),
-    element("td", { class: `state state-${guest.state}` }, stateLabel(guest.state)),
-    devicesCell(guest, ref, index),
-  );
+  const state = element("td", { class: `state state-${guest.state}` }, stateLabel(guest.state));
+  const listed = guest.state === UNREACHABLE ? null : listedAtText(guest.listed_at);
+  if (listed !== null) {
+    state.append(" ", element("span", { class: "listed-at" }, listed));
+  }
+  row.append(element("th", { scope: "row" }, guest.name), state, devicesCell(guest, ref, index));
   return row;
 }

@@ -62,7 +62,8 @@ async function refresh() {
   const status = $("list-status");
   status.textContent = _("Loading guests…");
   try {
-    const [guests, hypervisors] = await Promise.all([listGuests(), listHypervisors()]);
+    const guests = await listGuests();
+    const hypervisors = await listHypervisors(); // after: how late this very listing was
     render(guests, hypervisors);
     status.textContent = guests.length
       ? format(_("Guests: %(count)s"), { count: guests.length })

@@ -1,7 +1,8 @@
 // The guest list's hypervisors. With more than one, the guests are grouped by hypervisor,
 // one table body each, headed by the hypervisor's name, its state (connected, connecting
-// or unreachable, since when, and why) and its number of guests; a filter shows one
-// hypervisor's group, or all of them. The filter's choice is kept in the page's address
+// or unreachable, since when, and why), how late its listing is (still listing, the
+// guests shown as listed at some time, or a listing that does not answer) and its number
+// of guests; a filter shows one hypervisor's group, or all of them. The filter's choice is kept in the page's address
 // (`?hypervisor=`), so a reload or a bookmark shows the same group.
 
 import { element } from "./dom.js";
@@ -33,16 +34,38 @@ export function groupByHypervisor(guests, hypervisors) {
   return [...groups.values()];
 }
 
+/** `iso` (an ISO time from the API) as the page's language writes it; null if none. */
+export function localTime(iso) {
+  const time = iso ? new Date(iso) : null;
+  if (!time || Number.isNaN(time.getTime())) {
+    return null;
+  }
+  return time.toLocaleString(currentLanguage());
+}
+
+/** "as listed at <time>" for a guest (or hypervisor) listed earlier; null if not. */
+export function listedAtText(listedAt) {
+  const time = localTime(listedAt);
+  return time === null ? null : format(_("as listed at %(time)s"), { time });
+}
+
 function stateText(hypervisor) {
   const state = hypervisorStateLabel(hypervisor.state);
-  const since = hypervisor.since ? new Date(hypervisor.since) : null;
-  if (!since || Number.isNaN(since.getTime())) {
-    return state;
+  const time = localTime(hypervisor.since);
+  return time === null ? state : format(_("%(state)s since %(time)s"), { state, time });
+}
+
+/** How late the hypervisor's listing is (GET hypervisors' `listing`), or null: a late one
+ * is still listing, its guests as listed at `listed_at`, if ever. */
+function listingText(hypervisor) {
+  if (hypervisor.listing === "timed-out") {
+    return _("its listing does not answer");
   }
-  return format(_("%(state)s since %(time)s"), {
-    state,
-    time: since.toLocaleString(currentLanguage()),
-  });
+  if (hypervisor.listing !== "late") {
+    return null;
+  }
+  const listed = listedAtText(hypervisor.listed_at);
+  return listed === null ? _("listing…") : `${listed}, ${_("listing…")}`;
 }
 
 /** The heading row of a hypervisor's group of `count` guests. */
@@ -55,6 +78,10 @@ export function groupHeading(hypervisor, count) {
   );
   if (hypervisor.reason) {
     cell.append(" ", element("span", { class: "reason" }, hypervisor.reason));
+  }
+  const listing = listingText(hypervisor);
+  if (listing !== null) {
+    cell.append(" ", element("span", { class: `listing listing-${hypervisor.listing}` }, listing));
   }
   cell.append(" ", element("span", { class: "count" }, format(_("Guests: %(count)s"), { count })));
   const row = element("tr", { class: "hypervisor-heading" });
