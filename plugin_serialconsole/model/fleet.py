@@ -161,7 +161,13 @@ class Fleet:
                 member.failure_logged = reason
                 log.warning("hypervisor %s: %s: %s", member.name, type(error).__name__, reason)
             return member.unavailable(reason)
-        return member.unavailable(f"no answer within {self.bound:g} s")
+        return member.unavailable(self._silence(member))
+
+    def _silence(self, member: Member) -> str:
+        """How long ``member`` has not answered: past the call bound once its listing
+        timed out (then its guests are unreachable), else past the request's bound."""
+        waited = self.call_bound if member.hung(self.call_bound) else self.bound
+        return f"no answer within {waited:g} s"
 
     def last_listed(self, hypervisor: str) -> list[Guest] | None:
         """``hypervisor``'s last good listing, without asking it; None before the first."""
@@ -235,7 +241,7 @@ class Fleet:
         if not member.connected():
             raise member.unavailable(member.reason())
         if guest.state == UNREACHABLE:
-            raise member.unavailable(f"no answer within {self.bound:g} s")
+            raise member.unavailable(self._silence(member))
 
     def guest_stopped(self, guest: Guest) -> None:
         """A console process saw ``guest`` stop."""

@@ -275,6 +275,7 @@ def test_a_guest_listed_unreachable_is_refused_though_its_connection_object_live
         made.require_connected(db)
     assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
     assert "two (qemu+tls://two/system) is not connected" in refused.value.reason()
+    assert f"no answer within {CALL_BOUND:g} s" in refused.value.reason()  # not the 0.75
 
 
 def test_starting_a_guest_on_a_hypervisor_that_hangs_answers_504_at_the_bound(fleet):
