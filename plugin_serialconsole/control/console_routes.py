@@ -47,7 +47,7 @@ class ConsoleRoutes:
             self.access.require(guest, CONSOLE)
         if body.get("force", False):
             self.access.require(guest, TAKEOVER)
-        self.guests.require_connected(guest)
+        guest = self.guests.fresh(guest)
         opened = self.sessions.open(
             guest,
             body.get("device"),

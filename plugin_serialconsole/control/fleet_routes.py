@@ -62,7 +62,7 @@ class FleetRoutes:
         self.access.require(guest, POWER)
         if self.captures is None:
             raise SerialConsoleError(i18n.METHOD_NOT_ALLOWED, 405, method="POST")
-        self.guests.require_connected(guest)
+        guest = self.guests.fresh(guest)
         started, captured = self.captures.start_guest(guest)
         self.audit.guest_event(audit.START, started, cherrypy.request.identity, captured=captured)
         document = self._guests_json([(started, self.access.granted(started))])[0]

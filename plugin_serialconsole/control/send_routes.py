@@ -53,7 +53,7 @@ class SendRoutes:
         request = SendRequest.from_json(http.json_body("vm_send"))
         guest = self.access.visible_guest(ident, hypervisor)
         self.access.require(guest, _send_right(request.action))
-        self.guests.require_connected(guest)
+        guest = self.guests.fresh(guest)
         identity = cherrypy.request.identity
         try:
             answer = self.sender.send(guest, request, identity)

@@ -193,9 +193,10 @@ class Fleet:
         answer in time gives its guests as last listed (see ``list``); one whose listing
         is late is not asked."""
         members = self._selected(hypervisor)
+        late = {m.name for m in members if m.hung(self.bound)}
         asked = {
             m.name: not_asked()
-            if m.hung(self.bound)
+            if m.name in late
             else m.calls.submit(lambda m=m: m.guests.lookup(ident))
             for m in members
         }
@@ -213,7 +214,10 @@ class Fleet:
                 continue
             if member.last is None:
                 unknown.append(self._failure(member, future))
-            found += self._last_known(member, future, ident)
+            if member.name in late:  # not asked: as last listed (see ``fresh``)
+                found += self._last_known(member, future, ident)
+            else:  # asked and silent, like one whose link is gone and not yet known
+                found += member.unreachable(ident)
         if found:
             return found
         if unknown:
@@ -233,15 +237,23 @@ class Fleet:
 
     # acting on one guest ----------------------------------------------------------
 
-    def require_connected(self, guest: Guest) -> None:
-        """503 at once unless ``guest``'s hypervisor has a live connection now and
-        ``guest`` is not ``unreachable`` (its hypervisor answered for it, or is only
-        late: the action's own call waits on its own bound)."""
+    def fresh(self, guest: Guest) -> Guest:
+        """``guest`` as its hypervisor has it now, to act on: 503 at once unless the
+        hypervisor has a live connection and ``guest`` is not ``unreachable``. A guest as
+        last listed (its hypervisor late) is looked up again by UUID, bounded by
+        ``call_bound`` (504): its name may have gone to another guest, which rights
+        checked on the old name must not reach (404), and its state may have changed."""
         member = self._member(guest.hypervisor)
         if not member.connected():
             raise member.unavailable(member.reason())
         if guest.state == UNREACHABLE:
             raise member.unavailable(self._silence(member))
+        if guest.listed_at is None:
+            return guest
+        now = self.call(guest, lambda: member.guests.lookup(guest.uuid))
+        if (now.uuid, now.name) != (guest.uuid, guest.name):
+            raise not_found(guest.name)
+        return now
 
     def guest_stopped(self, guest: Guest) -> None:
         """A console process saw ``guest`` stop."""

@@ -498,8 +498,8 @@ class OneGuest:
     def one_of(self, ident, guests):
         return guests[0]
 
-    def require_connected(self, guest):
-        pass
+    def fresh(self, guest):
+        return guest
 
 
 class NoWriter:

@@ -138,8 +138,40 @@ def test_a_connected_hypervisor_whose_listing_is_late_is_listed_as_last_listed(f
     assert made.listing("two") == (listed_at, "late")
     db = made.lookup("db")
     assert (db.state, db.listed_at) == ("running", listed_at)
-    made.require_connected(db)  # it can be opened
     assert not models["two"].hang.is_set()
+    models["two"].hang.set()  # it answers the action's own call: it can be opened
+    now = made.fresh(db)
+    assert (now.name, now.state, now.listed_at) == ("db", "running", None)
+
+
+def test_a_guest_renamed_since_the_last_listing_is_not_acted_on_by_its_old_name(fleet):
+    """Rights are checked on the name a late hypervisor last listed; the action then
+    reached the guest by UUID, whatever its name is now (a rule on ``db`` reached
+    ``secret``)."""
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    made.list()  # late now: the lookup gives db as last listed
+    db = made.lookup("db")
+    assert db.listed_at is not None
+    models["two"].guests[0] = replace(db, name="secret", listed_at=None)
+    models["two"].hang.set()
+    with pytest.raises(SerialConsoleError) as refused:
+        made.fresh(db)
+    assert (refused.value.status, refused.value.code) == (404, "SCONS0001E")
+
+
+def test_a_lookup_that_gets_no_answer_gives_the_guest_unreachable(fleet):
+    """Not a late listing but a lookup asked and unanswered (a link gone, not yet
+    known): the guest as last listed was acted on, each action waiting the call bound."""
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    db = made.lookup("db")
+    assert db.state == "unreachable"
+    with pytest.raises(SerialConsoleError) as refused:
+        made.fresh(db)
+    assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
 
 
 def test_a_late_hypervisor_never_listed_lists_nothing_yet_and_says_so(fleet):
@@ -208,10 +240,10 @@ def test_an_unknown_hypervisor_is_404(fleet):
 
 def test_acting_on_a_guest_of_an_unconnected_hypervisor_is_503_naming_it(fleet):
     made, models = fleet
-    made.require_connected(guest("db", "two"))
+    made.fresh(guest("db", "two"))
     models["two"].connected = False
     with pytest.raises(SerialConsoleError) as refused:
-        made.require_connected(replace(guest("db", "two"), state="unreachable"))
+        made.fresh(replace(guest("db", "two"), state="unreachable"))
     assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
     assert "two (qemu+tls://two/system) is not connected: link down" in refused.value.reason()
 
@@ -272,7 +304,7 @@ def test_a_guest_listed_unreachable_is_refused_though_its_connection_object_live
     db = made.lookup("db")
     assert db.state == "unreachable"
     with pytest.raises(SerialConsoleError) as refused:
-        made.require_connected(db)
+        made.fresh(db)
     assert (refused.value.status, refused.value.code) == (503, "SCONS0081E")
     assert "two (qemu+tls://two/system) is not connected" in refused.value.reason()
     assert f"no answer within {CALL_BOUND:g} s" in refused.value.reason()  # not the 0.75
