@@ -112,8 +112,8 @@ class AuditFile:
         than ``since`` (a ``time``). The files are opened together, between two appends
         (where each ends then is noted), and read after, newest line first: a rotation
         meanwhile renames what is being read, and no write waits for the reading. Events
-        are written in time order, so the reading stops at the first one older than
-        ``since``, or once ``limit`` are found: a query costs what it answers. A file whose
+        are written in time order, so the reading stops at the end of the file that holds
+        the first one older than ``since``, or once ``limit`` are found. A file whose
         first event is newer than ``until`` is not read (``matches`` judges the others'
         events)."""
         found: list[Event] = []
@@ -126,17 +126,35 @@ class AuditFile:
                         files.append((path, fd, os.fstat(fd).st_size))
             if until is not None:
                 files = [file for file in files if not _starts_after(*file, until)]
-            events = (event for file in files for event in _events_backward(*file))
-            for event in events if limit > 0 else ():
-                time = event.get("time")
-                if since is not None and isinstance(time, str) and time < since:
+            for file in files if limit > 0 else ():
+                older = self._read_file(file, matches, limit, since, found)
+                if older or len(found) == limit:
                     break
-                if matches(event):
-                    found.append(event)
-                    if len(found) == limit:
-                        break
         found.reverse()
         return found
+
+    @staticmethod
+    def _read_file(
+        file: tuple[Path, int, int],
+        matches: Callable[[Event], bool],
+        limit: int,
+        since: str | None,
+        found: list[Event],
+    ) -> bool:
+        """Add ``file``'s matching events to ``found``, newest first, up to ``limit``;
+        whether one older than ``since`` was met. That file is still read to its start,
+        as a clock stepped back (NTP) puts older times after newer ones within it."""
+        older = False
+        for event in _events_backward(*file):
+            time = event.get("time")
+            if since is not None and isinstance(time, str) and time < since:
+                older = True
+                continue
+            if matches(event):
+                found.append(event)
+                if len(found) == limit:
+                    break
+        return older
 
 
 def _open(path: Path) -> int | None:

@@ -306,7 +306,7 @@ def test_events_are_stamped_in_the_order_they_are_written(tmp_path):
     assert len(stamps) == 2 and stamps == sorted(stamps)
 
 
-def test_a_reading_from_a_time_on_stops_at_the_first_older_event(tmp_path):
+def test_a_reading_from_a_time_on_stops_with_the_file_of_the_first_older_event(tmp_path):
     times = iter(f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}.000Z" for n in range(3600))
     trail = AuditTrail(AuditFile(tmp_path / "audit.log", 4096).open(), clock=lambda: next(times))
     for _ in range(100):
@@ -320,6 +320,19 @@ def test_a_reading_from_a_time_on_stops_at_the_first_older_event(tmp_path):
 
     assert [e["time"] for e in trail.read(matches, 10, since=newest)] == [newest]
     assert [e["time"] for e in looked_at] == [newest], "no older event was looked at"
+
+
+def test_a_reading_from_a_time_on_keeps_what_came_before_a_clock_step_back(tmp_path):
+    """The clock stepped back five minutes (NTP): the reading stopped at the first event
+    after the step, older than ``since``, and lost the ones in range written before it."""
+    times = iter(
+        ["2026-01-01T10:00:00.000Z", "2026-01-01T10:01:00.000Z", "2026-01-01T09:57:00.000Z"]
+    )
+    trail = AuditTrail(AuditFile(tmp_path / "audit.log", 1 << 20).open(), clock=lambda: next(times))
+    for guest in ("before-1", "before-2", "after-step"):
+        trail.record(audit.SEND, guest=guest)
+    found = trail.read(lambda event: True, 10, since="2026-01-01T09:59:00.000Z")
+    assert [event["guest"] for event in found] == ["before-1", "before-2"]
 
 
 def file_trail(tmp_path: Path, **options) -> AuditTrail:
