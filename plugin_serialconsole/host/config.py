@@ -133,9 +133,9 @@ def _resolve(config: configparser.ConfigParser) -> None:
         raise ConfigError(f"[server] mock: not a boolean: {server['mock']!r}") from None
     if mock:
         server["uri"] = mock_uri()
-    _resolve_hypervisors(config)
+    resolve_hypervisors(config)
     if mock:
-        _add_mock_hypervisors(config)
+        add_mock_hypervisors(config)
     server["run_dir"] = str(Path(server["run_dir"] or default_run_dir()).absolute())
     server["users_file"] = str(Path(server["users_file"] or default_users_file()).absolute())
     if server["auth"] not in AUTH_MODES:
@@ -166,9 +166,11 @@ def _resolve(config: configparser.ConfigParser) -> None:
     logger_levels(logs)
 
 
-def _resolve_hypervisors(config: configparser.ConfigParser) -> None:
+def resolve_hypervisors(config: configparser.ConfigParser) -> None:
     """``[hypervisors]`` gets ``[server] uri`` as its ``default`` when the URI is given, or
-    when no hypervisor is named; else ``[server] uri`` is the first named one's URI."""
+    when no hypervisor is named; else ``[server] uri`` is the first named one's URI.
+
+    The one reading of hypervisors, the standalone host's and the Wok adapter's."""
     server = config["server"]
     if not config.has_section(SECTION):
         config.add_section(SECTION)
@@ -193,7 +195,7 @@ def _resolve_hypervisors(config: configparser.ConfigParser) -> None:
         raise ConfigError(f"[{SECTION}] {error}") from None
 
 
-def _add_mock_hypervisors(config: configparser.ConfigParser) -> None:
+def add_mock_hypervisors(config: configparser.ConfigParser) -> None:
     """``mock_hypervisors = 2``: a second simulated hypervisor (``mock2``) beside
     ``default``, with other guests and one of the same name and UUID (a copied guest)."""
     value = config["server"]["mock_hypervisors"]

@@ -4,29 +4,36 @@ Wok hands a plugin its options (``wok.utils.get_plugin_config_options``: ``cherr
 ``test``, ...) and finds the plugin's ``serialconsole.conf`` (``[wok] enable = True``) in
 the plugin's directory or ``/etc/wok/plugins.d/``. The same file holds our sections:
 ``[server]`` for what the standalone host's command line would give (``ws_port``, ``uri``,
-``run_dir``) and the plugin's own ``[serialconsole]``. Wok's ``--test`` gives the mock
-model, as ``serialconsole-host --mock`` does.
+``run_dir``, ``mock_hypervisors``), ``[hypervisors]`` read as the standalone host reads it
+(``host.config.resolve_hypervisors``) and the plugin's own ``[serialconsole]``. Wok's
+``--test`` gives the mock model, as ``serialconsole-host --mock`` does.
 """
 
 from __future__ import annotations
 
 import configparser
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from plugin_serialconsole.hookspecs import Identity
-from plugin_serialconsole.host.config import DEFAULT_URI, HOST_DEFAULTS, default_run_dir, mock_uri
+from plugin_serialconsole.host.config import (
+    HOST_DEFAULTS,
+    ConfigError,
+    add_mock_hypervisors,
+    default_run_dir,
+    mock_uri,
+    resolve_hypervisors,
+)
 from plugin_serialconsole.host.hypervisors import Hypervisors
-from plugin_serialconsole.hypervisor_uris import DEFAULT_NAME
+from plugin_serialconsole.hypervisor_uris import hypervisors_from_config
 from plugin_serialconsole.wok.identity import current_identity
 
 log = logging.getLogger(__name__)
 
 WOK_LISTEN_HOST = "127.0.0.1"  # wok.server: cherrypy.server.socket_host, behind nginx
 # Keys of [server] the file may set; ws_port must not be Wok's own websockify port (64667).
-SERVER_KEYS = ("ws_port", "uri", "run_dir")
+SERVER_KEYS = ("ws_port", "uri", "run_dir", "mock_hypervisors")
 WOK_WS_PORT = "64668"
 
 
@@ -42,33 +49,61 @@ def wok_test_mode(options: Any) -> bool:
 
 def load_config(options: Any, conf_file: Path | None) -> configparser.ConfigParser:
     """The host's config the plugin reads: ``[server]`` filled in from Wok's options and
-    the file's ``[server]``, the file's other sections as written."""
-    # Wok reads the same file with interpolation (SafeConfigParser): a literal % is %%.
-    config = configparser.ConfigParser()
-    if conf_file is not None and conf_file.is_file():
-        try:
-            with open(conf_file, encoding="utf-8") as file:
-                config.read_file(file, str(conf_file))
-        except (OSError, configparser.Error) as error:
-            raise WokConfigError(f"{conf_file}: {error}") from None
+    the file's ``[server]``, ``[hypervisors]`` resolved as the standalone host resolves it,
+    the file's other sections as written."""
+    config = _read_as_wok_does(conf_file)
     given = dict(config["server"]) if config.has_section("server") else {}
     unknown = sorted(set(given) - set(SERVER_KEYS))
     if unknown:
         raise WokConfigError(f"{conf_file}: [server] takes only {', '.join(SERVER_KEYS)}")
+    defaults = HOST_DEFAULTS["server"]
     server = {
         "host": WOK_LISTEN_HOST,
-        "port": str(getattr(options, "cherrypy_port", HOST_DEFAULTS["server"]["port"])),
+        "port": str(getattr(options, "cherrypy_port", defaults["port"])),
         "ws_port": given.get("ws_port", "").strip() or WOK_WS_PORT,
         "uri": given.get("uri", "").strip(),
         "run_dir": given.get("run_dir", "").strip(),
+        "mock_hypervisors": given.get("mock_hypervisors", "").strip()
+        or defaults["mock_hypervisors"],
     }
-    if wok_test_mode(options):
+    test_mode = wok_test_mode(options)
+    if test_mode:
         server["uri"] = mock_uri()
-    elif not server["uri"]:
-        server["uri"] = os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
     server["run_dir"] = str(Path(server["run_dir"] or f"{default_run_dir()}-wok").absolute())
     _check_port(server["ws_port"], getattr(options, "websockets_port", None))
     config.read_dict({"server": server})
+    try:
+        resolve_hypervisors(config)
+        if test_mode:
+            add_mock_hypervisors(config)
+    except ConfigError as error:
+        raise WokConfigError(f"{conf_file}: {error}") from None
+    return config
+
+
+def _read_as_wok_does(conf_file: Path | None) -> configparser.ConfigParser:
+    """The file's values as Wok reads them (with interpolation, SafeConfigParser's: a
+    literal % is %%), then plain, as the standalone host's are: a value is never
+    interpolated twice."""
+    config = configparser.ConfigParser(interpolation=None)
+    if conf_file is None or not conf_file.is_file():
+        return config
+    as_wok = configparser.ConfigParser()
+    try:
+        with open(conf_file, encoding="utf-8") as file:
+            as_wok.read_file(file, str(conf_file))
+        defaults = {key: as_wok.get(as_wok.default_section, key) for key in as_wok.defaults()}
+        sections = {
+            section: {
+                key: value
+                for key, value in as_wok.items(section)
+                if key not in defaults or value != defaults[key]
+            }
+            for section in as_wok.sections()
+        }
+    except (OSError, configparser.Error) as error:
+        raise WokConfigError(f"{conf_file}: {error}") from None
+    config.read_dict({as_wok.default_section: defaults, **sections})
     return config
 
 
@@ -93,8 +128,7 @@ class WokHost:
         self.config = config
         self.run_dir = run_dir
         self.logger = logging.getLogger("serialconsole.wok")
-        # under Wok, the one hypervisor of [server] uri (for now)
-        self._hypervisors = Hypervisors({DEFAULT_NAME: config["server"]["uri"]})
+        self._hypervisors = Hypervisors(hypervisors_from_config(config))
         self._hypervisors.start()
 
     def connection(self) -> Any:

@@ -24,6 +24,7 @@ from plugin_serialconsole.errors import SerialConsoleError
 from plugin_serialconsole.hookspecs import PluginApp
 from plugin_serialconsole.host.connection import log_libvirt_errors
 from plugin_serialconsole.host.plugins import get_plugin_manager
+from plugin_serialconsole.hypervisor_uris import hypervisors_from_config, redact_uri
 from plugin_serialconsole.plugin import NAME, SerialConsolePlugin
 from plugin_serialconsole.rundir import prepare_run_dir
 from plugin_serialconsole.wok.activity_log import ActivityLog
@@ -88,7 +89,8 @@ class Serialconsole:
         config = load_config(wok_options, conf_file)
         run_dir = Path(config["server"]["run_dir"])
         prepare_run_dir(run_dir)
-        log_libvirt_errors([config["server"]["uri"]])
+        uris = hypervisors_from_config(config)
+        log_libvirt_errors(uris.values())
         self.host = WokHost(config, run_dir)
         manager = get_plugin_manager(load_entry_points=False)
         manager.register(SerialConsolePlugin(), name=NAME)
@@ -104,7 +106,10 @@ class Serialconsole:
             cherrypy.engine, manager.hook, self.host, ActivityLog(info.mount_point, log_request)
         )
         self.lifecycle.subscribe()
-        log.info("serial consoles of %s mounted for Wok", config["server"]["uri"])
+        log.info(
+            "serial consoles of %s mounted for Wok",
+            ", ".join(f"{name} ({redact_uri(uri)})" for name, uri in uris.items()),
+        )
 
     def get_custom_conf(self) -> dict[str, dict[str, Any]]:
         """The plugin's config merged into Wok's ``PluginConfig``: Wok updates its dict with

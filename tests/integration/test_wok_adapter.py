@@ -4,6 +4,7 @@ logged in by Wok, its activity in Wok's request log (issue 19)."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ import requests
 import websocket
 
 from plugin_serialconsole import i18n
+from plugin_serialconsole.host.config import mock_uri
 
 from .helpers import PROMPT, WS_TIMEOUT, Console, assert_final_line, expect_refused
 from .helpers.host import HTTP_TIMEOUT
@@ -180,3 +182,72 @@ def test_inside_wok_the_plugins_console_events_reach_its_audit_log(wok):
             "127.0.0.1",
         )
         assert len(event["login"]) == 16 and event["login"] not in browser.headers["Cookie"]
+
+
+SECRET = "/secret/pki-under-wok"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connects to it are refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def wok_fleet() -> Iterator[WokStandin]:
+    """A stand-in Wok whose conf file names a second simulated hypervisor and one that
+    refuses connections, its URI carrying a credentials path."""
+    gone = f"qemu+tcp://127.0.0.1:{closed_port()}/system?pkipath={SECRET}"
+    standin = WokStandin(hypervisors={"second": mock_uri("mock/mock2.xml"), "gone": gone})
+    try:
+        yield standin.start()
+    finally:
+        standin.finish()
+
+
+def test_under_wok_every_hypervisor_of_the_conf_file_is_served(wok_fleet):
+    browser = wok_fleet.login("bob")
+    answer = browser.get(wok_fleet.plugin("hypervisors"), headers=JSON, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    states = {hv["name"]: hv["state"] for hv in answer.json()}
+    assert states == {"default": "connected", "second": "connected", "gone": "unreachable"}
+    assert SECRET not in answer.text
+    assert SECRET not in wok_fleet.log()
+    assert "gone (qemu+tcp://127.0.0.1:" in wok_fleet.log()  # named in the mount line
+
+
+def test_under_wok_the_guest_list_holds_each_hypervisor_guests(wok_fleet):
+    browser = wok_fleet.login("bob")
+    answer = browser.get(wok_fleet.plugin("vms"), headers=JSON, timeout=HTTP_TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    where = {(guest["hypervisor"], guest["name"]) for guest in answer.json()}
+    assert {("default", "mock-vm"), ("second", "mock-vm"), ("second", "mock2-web")} <= where
+
+
+def test_under_wok_a_console_of_the_second_hypervisor_opens_qualified(wok_fleet):
+    browser = wok_fleet.login("alice")
+    route = wok_fleet.plugin("hypervisors/second/vms/mock-vm/serial")
+    opened = browser.post(route, json={}, headers=XHR, timeout=HTTP_TIMEOUT)
+    assert opened.status_code == 201, opened.text
+    assert "hypervisor=second" in opened.json()["page"]
+    cookie = browser.headers["Cookie"]
+    ws = websocket.create_connection(opened.json()["ws_url"], timeout=WS_TIMEOUT, cookie=cookie)
+    console = Console(ws)
+    console.read_until(PROMPT)
+    console.send("echo on-second\r")
+    assert console.read_until(b"\r\n" + PROMPT).endswith(b"on-second\r\n# ")
+    assert browser.delete(route, headers=XHR, timeout=HTTP_TIMEOUT).status_code == 204
+    console.read_until_close()
+
+
+def test_a_hypervisor_the_adapter_cannot_use_is_refused_with_why():
+    """A bad ``[hypervisors]`` line is a bad conf file: Wok logs why, leaves the plugin out."""
+    standin = WokStandin(hypervisors={"no/slash": mock_uri("mock/mock2.xml")})
+    try:
+        standin.start()
+        answer = requests.get(standin.plugin("vms"), headers=JSON, timeout=HTTP_TIMEOUT)
+        assert answer.status_code == 404
+        assert "[hypervisors] hypervisor name 'no/slash'" in standin.log()
+    finally:
+        standin.finish()

@@ -10,9 +10,15 @@ import pytest
 
 from plugin_serialconsole import i18n
 from plugin_serialconsole.activity import Activity
-from plugin_serialconsole.host.config import mock_uri
+from plugin_serialconsole.host.config import load, mock_uri
+from plugin_serialconsole.hypervisor_uris import hypervisors_from_config
 from plugin_serialconsole.wok.activity_log import ActivityLog
-from plugin_serialconsole.wok.host import WOK_WS_PORT, WokConfigError, load_config
+from plugin_serialconsole.wok.host import (
+    WOK_WS_PORT,
+    WokConfigError,
+    WokHost,
+    load_config,
+)
 from plugin_serialconsole.wok.identity import identity_of, needs_csrf_header
 
 COOKIE = {"Cookie": "wok=abc123"}
@@ -94,6 +100,92 @@ def test_a_conf_file_the_adapter_cannot_use_is_refused(tmp_path, server, message
     conf.write_text(f"[server]\n{server}\n")
     with pytest.raises(WokConfigError, match=message):
         load_config(options(), conf)
+
+
+MOCK2 = mock_uri("mock/mock2.xml")
+
+
+def wok_hypervisors(tmp_path, text: str, **values: str) -> dict[str, str]:
+    """The hypervisors the adapter connects to with ``text`` as its conf file."""
+    conf = tmp_path / "serialconsole.conf"
+    conf.write_text(text)
+    host = WokHost(load_config(options(**values), conf), tmp_path)
+    try:
+        hypervisors = host.hypervisors()
+        return {name: hypervisors.get(name).uri for name in hypervisors.names()}
+    finally:
+        host.close()
+
+
+def test_under_wok_the_conf_file_names_hypervisors_beside_uri(tmp_path):
+    text = f"[server]\nuri = test:///default\n[hypervisors]\nHV2 = {MOCK2}\n"
+    assert wok_hypervisors(tmp_path, text) == {"default": "test:///default", "hv2": MOCK2}
+
+
+def test_under_wok_named_hypervisors_without_uri_are_all(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "test:///default")
+    text = f"[hypervisors]\none = {mock_uri()}\ntwo = {MOCK2}\n"
+    assert wok_hypervisors(tmp_path, text) == {"one": mock_uri(), "two": MOCK2}
+
+
+def test_wok_test_mode_keeps_the_mock_as_default_beside_named_hypervisors(tmp_path):
+    text = f"[server]\nuri = qemu:///system\n[hypervisors]\nsecond = {MOCK2}\n"
+    assert wok_hypervisors(tmp_path, text, test="True") == {
+        "default": mock_uri(),
+        "second": MOCK2,
+    }
+
+
+def test_wok_test_mode_gives_a_second_mock_hypervisor_as_the_standalone_mock_does(tmp_path):
+    text = "[server]\nmock_hypervisors = 2\n"
+    assert wok_hypervisors(tmp_path, text, test="True") == {
+        "default": mock_uri(),
+        "mock2": MOCK2,
+    }
+
+
+def test_a_literal_percent_in_a_hypervisor_uri_is_written_as_wok_reads_it(tmp_path):
+    """Wok reads the file with interpolation: what it means by %% is what we connect to."""
+    conf = tmp_path / "serialconsole.conf"
+    conf.write_text("[server]\nuri = test:///default\n[hypervisors]\nhv = test:///a%%20b\n")
+    config = load_config(options(), conf)
+    assert hypervisors_from_config(config)["hv"] == "test:///a%20b"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[hypervisors]\nbad/name = test:///default\n", "hypervisor name 'bad/name'"),
+        ("[hypervisors]\nhv =\n", "hv: no URI"),
+        ("[server]\nuri = test:///a\n[hypervisors]\ndefault = test:///b\n", "default"),
+        ("[server]\nmock_hypervisors = 3\n", "mock_hypervisors: 1 to 2"),
+    ],
+)
+def test_hypervisors_the_adapter_cannot_use_are_refused(tmp_path, text, message):
+    conf = tmp_path / "serialconsole.conf"
+    conf.write_text(text)
+    with pytest.raises(WokConfigError, match=message):
+        load_config(options(test="True"), conf)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[server]\nuri = test:///default\n",
+        "[hypervisors]\nhv1 = test:///one\nHV2 = test:///two\n",
+        "[server]\nuri = test:///default\n[hypervisors]\nb = test:///b\n",
+        "",
+    ],
+)
+def test_wok_and_the_standalone_host_read_hypervisors_alike(tmp_path, monkeypatch, text):
+    monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
+    conf = tmp_path / "serialconsole.conf"
+    conf.write_text(text)
+    standalone = load(conf)
+    assert hypervisors_from_config(load_config(options(), conf)) == hypervisors_from_config(
+        standalone
+    )
+    assert hypervisors_from_config(standalone)  # never none
 
 
 def test_activity_goes_to_wok_request_log_and_other_records_do_not():

@@ -34,11 +34,15 @@ OPERATORS = {
 
 
 def install_plugin(
-    plugins_dir: Path, run_dir: Path, plugin: dict[str, str] | None = None, **server: str
+    plugins_dir: Path,
+    run_dir: Path,
+    plugin: dict[str, str] | None = None,
+    hypervisors: dict[str, str] | None = None,
+    **server: str,
 ) -> Path:
     """The shim as ``<plugins_dir>/serialconsole/`` with the shipped conf file, its
     ``[server]`` given a run dir, a free WebSocket port and ``server``'s keys, its
-    ``[serialconsole]`` ``plugin``'s."""
+    ``[serialconsole]`` ``plugin``'s, its ``[hypervisors]`` ``hypervisors``."""
     plugin_dir = plugins_dir / "serialconsole"
     plugin_dir.mkdir(parents=True)
     shutil.copy(SHIM / "__init__.py", plugin_dir / "__init__.py")
@@ -50,6 +54,8 @@ def install_plugin(
     conf["serialconsole"].setdefault("capture", "none")
     conf["serialconsole"]["state_dir"] = str(run_dir.parent / "state")
     conf["serialconsole"].update(plugin or {})
+    if hypervisors:
+        conf["hypervisors"] = hypervisors
     with open(plugin_dir / "serialconsole.conf", "w") as file:
         conf.write(file)
     return plugin_dir
@@ -58,11 +64,19 @@ def install_plugin(
 class WokStandin:
     """One stand-in Wok with the plugin, on a free loopback port (``--test``: mock model)."""
 
-    def __init__(self, *options: str, plugin: dict[str, str] | None = None, **server: str) -> None:
+    def __init__(
+        self,
+        *options: str,
+        plugin: dict[str, str] | None = None,
+        hypervisors: dict[str, str] | None = None,
+        **server: str,
+    ) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="wok", dir="/tmp"))
         self.run_dir = self.base / "run"
         self.request_log = self.base / "requests.log"
-        self.plugin_dir = install_plugin(self.base / "plugins", self.run_dir, plugin, **server)
+        self.plugin_dir = install_plugin(
+            self.base / "plugins", self.run_dir, plugin, hypervisors, **server
+        )
         self.options = options or ("--test",)
         self.proc: subprocess.Popen | None = None
         self.url = ""
