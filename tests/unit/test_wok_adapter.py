@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,7 @@ from plugin_serialconsole.host.config import load, mock_uri
 from plugin_serialconsole.hypervisor_uris import hypervisors_from_config
 from plugin_serialconsole.wok.activity_log import ActivityLog
 from plugin_serialconsole.wok.host import (
+    SERVER_KEYS,
     WOK_WS_PORT,
     WokConfigError,
     WokHost,
@@ -22,6 +24,7 @@ from plugin_serialconsole.wok.host import (
 from plugin_serialconsole.wok.identity import identity_of, needs_csrf_header
 
 COOKIE = {"Cookie": "wok=abc123"}
+SHIPPED_CONF = Path(__file__).resolve().parents[2] / "contrib" / "wok" / "serialconsole.conf"
 
 
 def test_a_wok_admin_has_every_right_and_a_user_their_groups():
@@ -186,6 +189,15 @@ def test_wok_and_the_standalone_host_read_hypervisors_alike(tmp_path, monkeypatc
         standalone
     )
     assert hypervisors_from_config(standalone)  # never none
+
+
+def test_the_shipped_conf_file_shows_every_key_the_adapter_reads_and_loads_as_is(tmp_path):
+    text = SHIPPED_CONF.read_text()
+    for key in SERVER_KEYS:
+        assert f"\n# {key} =" in text, f"contrib/wok/serialconsole.conf lacks {key}"
+    assert "\n[hypervisors]\n" in text
+    config = load_config(options(test="True"), SHIPPED_CONF)
+    assert hypervisors_from_config(config) == {"default": mock_uri()}
 
 
 def test_activity_goes_to_wok_request_log_and_other_records_do_not():
