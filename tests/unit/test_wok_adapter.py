@@ -162,6 +162,7 @@ def test_a_literal_percent_in_a_hypervisor_uri_is_written_as_wok_reads_it(tmp_pa
         ("[hypervisors]\nhv =\n", "hv: no URI"),
         ("[server]\nuri = test:///a\n[hypervisors]\ndefault = test:///b\n", "default"),
         ("[server]\nmock_hypervisors = 3\n", "mock_hypervisors: 1 to 2"),
+        ("[hypervisors]\nhv = test:///a%b\n", "'%' must be followed by"),  # as Wok says
     ],
 )
 def test_hypervisors_the_adapter_cannot_use_are_refused(tmp_path, text, message):
