@@ -37,6 +37,9 @@ def test_a_console_sessions_events_are_tied_by_its_session_id(start_host, tmp_pa
     assert opened.status_code == 201, opened.text
     console = connect(opened.json()["ws_url"], alice.cookies[SESSION_COOKIE])
     console.banner()
+    # The host learns of the connection from the console process: its event may follow
+    # one the test causes at once; the trail's order is checked from here on.
+    wait_event(host, "connected", operator="alice")
     sysrq = alice.post(
         host.api("vms/mock-vm/send"), json={"action": "sysrq", "key": "h"}, timeout=HTTP_TIMEOUT
     )

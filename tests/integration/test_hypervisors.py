@@ -20,7 +20,7 @@ def closed_port() -> int:
 def test_each_hypervisor_is_listed_with_its_state_and_no_credentials(start_host):
     gone = f"qemu+tcp://127.0.0.1:{closed_port()}/system?pkipath={SECRET}"
     host = start_host("--hypervisor", "two=test:///default", "--hypervisor", f"gone={gone}")
-    states = {hv["name"]: hv for hv in host.get("/hypervisors").json()}
+    states = host.settled_hypervisors()  # a start waits for the first connects 2 s at most
     assert list(states) == ["default", "two", "gone"]
     assert states["default"]["state"] == "connected"
     assert states["default"]["guests"] == len(host.get("/hypervisors/default/vms").json())

@@ -21,6 +21,7 @@ from .helpers import Host, expect_refused
 FORGED = "SCONS forged"
 GUESTS = [f"evil\r{FORGED}", f"evil\u2028{FORGED}"]
 NOT_A_GUEST = f"evil\n{FORGED}"
+REFUSED_ORIGIN = "http://x\\x1b[31m.example"  # as logged: the escape written out
 # a record: <priority>tag LEVEL ...; a traceback's lines are indented
 RECORD = re.compile(r"<[0-7]>(\S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) |  )")
 
@@ -59,10 +60,11 @@ def test_guest_names_and_origin_headers_cannot_forge_log_lines(journal_host):
     expect_refused(opened["ws_url"], 403, origin="http://x\x1b[31m.example")
     host.close(GUESTS[0])
     host.assert_idle()
+    host.wait_log(REFUSED_ORIGIN)  # websockify logs it after the client has its 403
 
     log = host.log_path.read_text()
     strays = [line for line in log.split("\n")[:-1] if not RECORD.match(line)]
     assert not strays, "lines that are no record of the host's own"
     assert "\x1b" not in log
     assert "evil\\rSCONS forged" in log and "evil\\u2028SCONS forged" in log
-    assert "http://x\\x1b[31m.example" in log
+    assert REFUSED_ORIGIN in log

@@ -12,6 +12,7 @@ import pytest
 from .helpers import (
     OPERATOR_PASSWORD,
     PROMPT,
+    WaitTimeout,
     assert_final_line,
     wait_for,
     write_users_file,
@@ -30,17 +31,28 @@ def joined(events: list[list], kind: str) -> str:
     return "".join(text for _, event_kind, text in events if event_kind == kind)
 
 
-def fetch_cast(host, path: str, last: bytes, **params: str):
-    """The response for ``path`` once its output ends with ``last``: the capture log is
-    written a moment after the guest printed it."""
+def fetch_cast(host, path: str, last: bytes, typed: str | None = None, **params: str):
+    """The response for ``path`` once its output ends with ``last`` (and, with ``typed``,
+    its input events hold that): the capture log is written a moment after the guest
+    printed it, and a batch's input after its output, so the output that answered what
+    was typed may be there a moment before the input."""
+    seen: list[tuple[bytes, str]] = []
 
     def written():
         response = host.get(path, params=params or None)
         assert response.status_code == 200, response.text
-        output = joined(parse_cast(response.content)[1], "o").encode()
-        return response if output.endswith(last) else None
+        events = parse_cast(response.content)[1]
+        output, keys = joined(events, "o").encode(), joined(events, "i")
+        seen[:] = [(output[-80:], keys)]
+        return response if output.endswith(last) and typed in (None, keys) else None
 
-    return wait_for(written, 10.0, f"{last!r} at the end of {path}")
+    what = f"{last!r} at the end of {path}" + (f" and input {typed!r}" if typed else "")
+    try:
+        return wait_for(written, 10.0, what)
+    except WaitTimeout:
+        raise WaitTimeout(
+            f"timed out waiting for {what}; last (output end, input): {seen}"
+        ) from None
 
 
 @pytest.fixture
@@ -109,16 +121,18 @@ def test_with_record_input_the_input_events_hold_what_was_typed(capturing, conne
         {"echo secret-passw0rd": "secret-passw0rd", "uptime": "sh: uptime: not found"},
     )
     path = f"vms/mock-vm/recordings/{listed['session']}"
-    response = fetch_cast(host, path, received[-40:])
+    typed = "echo secret-passw0rd\ruptime\r"  # Ctrl+Q never reached it
+    response = fetch_cast(host, path, received[-40:], typed)
     _, events = parse_cast(response.content)
-    assert joined(events, "i") == "echo secret-passw0rd\ruptime\r"  # Ctrl+Q never reached it
+    assert joined(events, "i") == typed
     typed = [e for e in events if e[1] == "i"]
     assert typed[0][0] <= typed[1][0]
 
     # A later session's recording holds its own input only.
     second, received, replay = a_session(host, connect, {"echo two": "two"})
     assert second["session"] != listed["session"]
-    response = fetch_cast(host, f"vms/mock-vm/recordings/{second['session']}", received[replay:])
+    second_path = f"vms/mock-vm/recordings/{second['session']}"
+    response = fetch_cast(host, second_path, received[replay:], "echo two\r")
     assert joined(parse_cast(response.content)[1], "i") == "echo two\r"
 
 

@@ -97,7 +97,7 @@ def test_a_console_through_a_wok_login_lands_in_wok_activity_log(wok):
     console.read_until(PROMPT)
     console.send("echo through-wok\r")
     assert console.read_until(b"\r\n" + PROMPT).endswith(b"through-wok\r\n# ")
-    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=5)
+    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=HTTP_TIMEOUT)
     assert closed.status_code == 204
     console.read_until_close()
 
@@ -122,7 +122,7 @@ def test_a_console_token_is_bound_to_the_wok_login_that_asked_for_it(wok):
     assert opened.status_code == 201, opened.text
     other = wok.login("alice").headers["Cookie"]
     expect_refused(opened.json()["ws_url"], cookie=other)
-    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=5)
+    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=HTTP_TIMEOUT)
     assert closed.status_code == 204
 
 
@@ -161,7 +161,7 @@ def test_inside_wok_the_plugins_console_events_reach_its_audit_log(wok):
         wok.plugin("vms/mock-vm/serial"), json={}, headers=XHR, timeout=HTTP_TIMEOUT
     )
     assert opened.status_code == 201, opened.text
-    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=5)
+    closed = browser.delete(wok.plugin("vms/mock-vm/serial"), headers=XHR, timeout=HTTP_TIMEOUT)
     assert closed.status_code == 204
     audit_log = wok.base / "state" / "audit.log"
 

@@ -127,6 +127,7 @@ def fleet_host(hypervisors: dict[str, RemoteDaemon]) -> Iterator[Host]:
     )  # fmt: skip
     host.start()
     try:
+        host.settled_hypervisors()  # the first connects may outlast the host's start
         yield host
     finally:
         host.finish()

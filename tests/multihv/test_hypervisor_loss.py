@@ -38,7 +38,8 @@ def two_hypervisor_host(hypervisors: dict[str, RemoteDaemon]) -> Iterator[Callab
         source = ("--hypervisor", f"{TLS}={hypervisors[TLS].uri}",
                   "--hypervisor", f"{TCP}={hypervisors[TCP].uri}")  # fmt: skip
         hosts.append(Host(*options, source=source))
-        return hosts[-1].start()
+        hosts[-1].start().settled_hypervisors()  # the first connects may outlast the start
+        return hosts[-1]
 
     yield start
     for host in reversed(hosts):

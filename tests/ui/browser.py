@@ -120,6 +120,30 @@ def open_console(page, host, guest: str = "mock-vm", device: str = "serial0"):
     return page
 
 
+# Buttons the console page shows once a request of its own answers (the Send menu's options,
+# the operator's rights for Recordings), and whether the terminal then fills what is left.
+TOOLBAR_COMPLETE = """() => {
+  const shown = (id) => !document.getElementById(id).hidden;
+  const { term, fit } = window.serialconsole;
+  const size = term && fit.proposeDimensions();
+  return shown("send-area") && shown("recordings") && !!size
+    && size.cols === term.cols && size.rows === term.rows;
+}"""
+
+
+def wait_toolbar_complete(page) -> None:
+    """Until the console page of an operator with every right shows its whole toolbar and
+    the terminal is fitted to the space left. Those buttons come a moment after the console
+    connects (later still on a busy machine); when the toolbar then wraps, the terminal
+    loses a row, and xterm.js clears its selection on such a resize: a test that selects
+    text waits for this first."""
+    wait_for(
+        lambda: page.evaluate(TOOLBAR_COMPLETE),
+        UI_TIMEOUT,
+        "the Send and Recordings buttons shown and the terminal fitted below them",
+    )
+
+
 def wait_recorded(host, guest: str, text: str, timeout: float = UI_TIMEOUT) -> None:
     """Until the newest recording of ``guest`` holds ``text`` (the capture log is written a
     moment after the guest printed it)."""

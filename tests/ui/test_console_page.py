@@ -21,6 +21,7 @@ from .browser import (
     wait_prompt_count,
     wait_state,
     wait_terminal_line,
+    wait_toolbar_complete,
 )
 
 
@@ -85,6 +86,7 @@ def test_font_size_control_is_kept(host, page):
 def test_copy_and_paste_with_the_keyboard(host, open_context):
     context = open_context(permissions=["clipboard-read", "clipboard-write"])
     page = open_console(context.new_page(), host)
+    wait_toolbar_complete(page)  # a resize after the selection would clear it
     page.keyboard.type("echo copy-me\r")
     wait_terminal_line(page, "copy-me")
     page.evaluate("window.serialconsole.term.selectAll()")
@@ -117,6 +119,7 @@ def test_context_menu_gets_the_selection(host, page):
     """A right click puts xterm's text area, holding the selection, under the pointer, so
     the browser's own context menu Copy and Paste act on the terminal."""
     open_console(page, host)
+    wait_toolbar_complete(page)  # a resize after the selection would clear it
     page.keyboard.type("echo menu-copy\r")
     wait_terminal_line(page, "menu-copy")
     page.evaluate("window.serialconsole.term.selectAll()")

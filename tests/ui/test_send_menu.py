@@ -28,7 +28,10 @@ def wait_status(page, text: str) -> None:
 
 
 def tab_to(page, element_id: str, presses: int = 20) -> None:
-    """From the terminal: F6 leaves it, then Tab until ``element_id`` has the focus."""
+    """From the terminal: F6 leaves it, then Tab until ``element_id`` has the focus. The
+    Send button is shown once the page has the send options, a moment after the console
+    connected (later on a busy machine): a hidden button is no Tab stop, so wait for it."""
+    page.locator(f"#{element_id}").wait_for(state="visible", timeout=UI_TIMEOUT * 1000)
     focus_terminal(page)
     page.keyboard.press("F6")
     for _ in range(presses):

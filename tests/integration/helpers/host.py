@@ -22,6 +22,9 @@ from .procs import kill_pids, processes_mentioning, run_dir_leftovers
 from .waiting import WaitTimeout, wait_equal, wait_for
 
 READY_TIMEOUT = 20.0
+# A starting host waits 2 s at most for its hypervisors' first connects, then serves while
+# the rest go on in the background (a TLS or SSH handshake on a shared machine may take longer)
+FIRST_CONNECT_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 15.0
 SESSION_TIMEOUT = 5.0
@@ -273,6 +276,16 @@ class Host:
             return log if text in log else None
 
         return wait_for(logged, timeout, f"{text!r} in the host's log")
+
+    def settled_hypervisors(self, timeout: float = FIRST_CONNECT_TIMEOUT) -> dict[str, Any]:
+        """Each hypervisor (by name) as GET /hypervisors lists it, once none is still
+        ``connecting``: connected or unreachable, as the test then asserts."""
+
+        def settled() -> dict[str, Any] | None:
+            listed = {hv["name"]: hv for hv in self.get("hypervisors").json()}
+            return None if any(hv["state"] == "connecting" for hv in listed.values()) else listed
+
+        return wait_for(settled, timeout, "every hypervisor connected or unreachable")
 
     # cleanliness -------------------------------------------------------------
 
