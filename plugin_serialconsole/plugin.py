@@ -106,6 +106,7 @@ class SerialConsolePlugin:
             uris=guests.uris.__getitem__,
         )
         connections = {name: hypervisors.get(name).get for name in hypervisors.names()}
+        settings.capture.report_unmatched(guests.names())
         self.captures = CaptureKeeper(guests, self.sessions, settings.capture, connections)
         api = RestApi(
             ApiSettings(

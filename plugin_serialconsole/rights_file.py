@@ -11,14 +11,10 @@ One rule a line::
     *            demo             view
 
 *who* is an operator, ``@group`` (a group the users file gives operators) or ``*``
-(every operator); *guests* a pattern on the guest's name (``guestpatterns``: ``*``, ``?``,
+(every operator); *guests* a guest pattern as ``guestpatterns`` reads it (``*``, ``?``,
 ``[...]``; quoted with ``"`` when it holds spaces or ``#``), optionally after the
-hypervisor's: ``hypervisor:guest``, both patterns. The first ``:`` written bare
-(neither quoted nor escaped) separates them: hypervisor names never hold one, so
-``prod:web:1`` is guest ``web:1`` on ``prod``, and a guest name holding a ``:`` on any
-hypervisor is quoted, ``"web:1"``. Without a hypervisor a rule is about the guests of
-that name on every hypervisor. Hypervisor names are matched in lower case, as the
-configuration spells them. *rights* are any of ``view``, ``console``, ``takeover``,
+hypervisor's: ``hypervisor:guest``. Without a hypervisor a rule is about the guests of
+that name on every hypervisor. *rights* are any of ``view``, ``console``, ``takeover``,
 ``power``, ``audit`` or ``all``; every right includes ``view`` (one acts only on a guest
 one sees) and ``takeover`` includes ``console``.
 
@@ -32,14 +28,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugin_serialconsole.guestpatterns import Word, matches, scan_words
+from plugin_serialconsole.guestpatterns import ANY, GuestPattern, Word, guest_pattern, scan_words
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +49,6 @@ EVERY_RIGHT = frozenset(RIGHTS)
 _IMPLIED = {VIEW: {VIEW}, CONSOLE: {VIEW, CONSOLE}, TAKEOVER: {VIEW, CONSOLE, TAKEOVER}}
 EVERYONE = "*"  # every operator; as a pattern, every guest or hypervisor
 GROUP_PREFIX = "@"
-# What a hypervisor pattern may hold: a name's characters (``hypervisor_uris.check_name``)
-# and the pattern's own.
-_HYPERVISOR_PATTERN = re.compile(r"[a-z0-9_.*?\[\]!-]+")
 
 
 class RulesError(ValueError):
@@ -66,23 +58,22 @@ class RulesError(ValueError):
 @dataclass(frozen=True)
 class Rule:
     who: str  # an operator, @group or *
-    hypervisors: str  # a pattern on the hypervisor's name: * when the rule names none
-    guests: str  # a pattern on the guest's name
+    target: GuestPattern  # the guests it is about (its hypervisors: * when it names none)
     rights: frozenset[str]
     line: int = 0  # where in the file
 
     def covers(self, hypervisor: str, guest: str) -> bool:
         """Whether the rule is about the guest named ``guest`` on ``hypervisor``."""
-        return matches(hypervisor, self.hypervisors) and matches(guest, self.guests)
+        return self.target.covers(hypervisor, guest)
 
     def covers_every_guest(self, hypervisor: str | None) -> bool:
         """Whether the rule is about every guest of ``hypervisor`` (None: of every one,
         those to come included)."""
-        if self.guests != EVERYONE:
+        if self.target.guests != EVERYONE:
             return False
         if hypervisor is None:
-            return self.hypervisors == EVERYONE
-        return matches(hypervisor, self.hypervisors)
+            return self.target.hypervisors == ANY
+        return self.target.names_any([hypervisor])
 
 
 def expand(names: list[str]) -> frozenset[str]:
@@ -98,34 +89,12 @@ def expand(names: list[str]) -> frozenset[str]:
     return frozenset(granted)
 
 
-def split_target(word: Word) -> tuple[str, str]:
-    """The hypervisor and guest patterns of a rule's *guests* word (``[hv:]guests``);
-    RulesError if either side of its bare ``:`` is empty or the hypervisor pattern can
-    match no hypervisor name."""
-    if word.colon is None:
-        return EVERYONE, word.text
-    hypervisors, guests = word.text[: word.colon].lower(), word.text[word.colon + 1 :]
-    if not hypervisors or not guests:
-        raise RulesError(
-            f"{word.text!r}: a hypervisor and a guest pattern around ':' "
-            f"(every hypervisor: *:guest; every guest: hypervisor:*; "
-            f'a guest name holding a colon is quoted: "{word.text}")'
-        )
-    if not _HYPERVISOR_PATTERN.fullmatch(hypervisors):
-        raise RulesError(
-            f"{word.text!r}: {hypervisors!r} cannot match a hypervisor name (letters, "
-            f"digits, '.', '_', '-'); a guest name holding a colon is quoted: "
-            f'"{word.text}"'
-        )
-    return hypervisors, guests
-
-
 def parse_rules(text: str) -> tuple[Rule, ...]:
     """The rules of a rights file's ``text``; RulesError naming the first bad line."""
     rules = []
     for number, line in enumerate(text.splitlines(), 1):
         try:
-            words = scan_words(line)
+            words = scan_words(line, comments=True)
             if not words:
                 continue
             rules.append(_rule(words, number))
@@ -140,20 +109,19 @@ def _rule(words: list[Word], number: int) -> Rule:
     who, target, *names = words
     if who.text in ("", GROUP_PREFIX) or not target.text:
         raise RulesError("empty operator, group or guest pattern")
-    hypervisors, guests = split_target(target)
-    return Rule(who.text, hypervisors, guests, expand([name.text for name in names]), number)
+    return Rule(who.text, guest_pattern(target), expand([name.text for name in names]), number)
 
 
 def report_unmatched(rules: Iterable[Rule], hypervisors: Iterable[str], where: str) -> int:
     """Log each rule of ``rules`` whose hypervisor pattern matches none of ``hypervisors``
     (the host's): it grants nothing until one is configured. Returns how many."""
     names = sorted(hypervisors)
-    unmatched = [r for r in rules if not any(matches(name, r.hypervisors) for name in names)]
+    unmatched = [rule for rule in rules if not rule.target.names_any(names)]
     for rule in unmatched:
         log.warning(
             "%s, line %d: no hypervisor matches %r (hypervisors: %s): the rule grants "
-            'nothing (for a guest whose name holds the colon, quote it: "%s:%s")',
-            where, rule.line, rule.hypervisors, ", ".join(names), rule.hypervisors, rule.guests,
+            'nothing (for a guest whose name holds the colon, quote it: "%s")',
+            where, rule.line, rule.target.hypervisors, ", ".join(names), rule.target,
         )  # fmt: skip
     return len(unmatched)
 

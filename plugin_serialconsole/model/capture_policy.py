@@ -1,20 +1,24 @@
 """Which guests' consoles the host captures, and where their logs are kept.
 
-``capture = all`` captures every running guest's console devices whose guest name
-matches one of ``capture_include`` (all, when empty) and none of ``capture_exclude``
-(patterns as ``guestpatterns`` reads them, e.g. ``web-* db-?``); ``capture = none``
-captures nothing. The
-logs live under the state directory (``state_dir``): systemd's ``StateDirectory``, else
+``capture = all`` captures every running guest's console devices when the guest matches
+one of ``capture_include`` (all, when empty) and none of ``capture_exclude``: guest
+patterns as ``guestpatterns`` reads them for the rights file too, optionally naming the
+hypervisor (e.g. ``prod:* *:db-? web-*``); ``capture = none`` captures nothing. The logs
+live under the state directory (``state_dir``): systemd's ``StateDirectory``, else
 ``/var/lib/serialconsole`` for root, else the user's XDG state directory.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugin_serialconsole.guestpatterns import matches_any, parse_patterns
+from plugin_serialconsole.guestpatterns import GuestPattern, covers_any, parse_patterns
+
+log = logging.getLogger(__name__)
 
 CAPTURE_MODES = ("all", "none")
 LOGS = "logs"  # the state directory's sub-directory of capture logs
@@ -34,8 +38,8 @@ def default_state_dir() -> Path:
 @dataclass(frozen=True)
 class CapturePolicy:
     enabled: bool
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
+    include: tuple[GuestPattern, ...]
+    exclude: tuple[GuestPattern, ...]
     state_dir: Path
 
     @classmethod
@@ -58,10 +62,27 @@ class CapturePolicy:
     def logs_dir(self) -> Path:
         return self.state_dir / LOGS
 
-    def captures(self, guest_name: str) -> bool:
-        """Whether the consoles of the guest named ``guest_name`` are captured."""
+    def captures(self, hypervisor: str, guest_name: str) -> bool:
+        """Whether the consoles of the guest named ``guest_name`` on ``hypervisor`` are
+        captured."""
         if not self.enabled:
             return False
-        if self.include and not matches_any(guest_name, self.include):
+        if self.include and not covers_any(self.include, hypervisor, guest_name):
             return False
-        return not matches_any(guest_name, self.exclude)
+        return not covers_any(self.exclude, hypervisor, guest_name)
+
+    def report_unmatched(self, hypervisors: Iterable[str]) -> int:
+        """Log each pattern whose hypervisor pattern matches none of ``hypervisors`` (the
+        host's): it selects nothing until one is configured. Returns how many."""
+        names = sorted(hypervisors)
+        count = 0
+        for key, patterns in (("capture_include", self.include), ("capture_exclude", self.exclude)):
+            for pattern in patterns:
+                if not pattern.names_any(names):
+                    count += 1
+                    log.warning(
+                        "%s: no hypervisor matches %r (hypervisors: %s): the pattern selects "
+                        'no guest (for a guest whose name holds the colon, quote it: "%s")',
+                        key, pattern.hypervisors, ", ".join(names), pattern,
+                    )  # fmt: skip
+        return count

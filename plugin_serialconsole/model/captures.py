@@ -113,7 +113,7 @@ class CaptureKeeper:
         paused = self.guests.start_paused(guest)
         captured: list[str] = []
         try:
-            if self.policy.captures(guest.name):
+            if self.policy.captures(guest.hypervisor, guest.name):
                 captured = self.sessions.capture(paused, booted=True)
         finally:  # whatever failed while capturing, the guest must not stay paused
             resumed = self.guests.resume(paused)
@@ -210,7 +210,9 @@ class CaptureKeeper:
         wanted = [
             guest
             for guest in guests
-            if guest.running and guest.consoles and self.policy.captures(guest.name)
+            if guest.running
+            and guest.consoles
+            and self.policy.captures(guest.hypervisor, guest.name)
         ]
         if guest_uuid == _ALL:  # an event (a start) is tried at once, a recheck when due
             self._waiting.keep_only(wanted)

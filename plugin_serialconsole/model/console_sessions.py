@@ -80,7 +80,7 @@ class SessionManager(SessionCaptures):
         if not guest.running:
             raise not_running(guest.name, guest.state)
         device = guest.device(alias)
-        if self.settings.capture.captures(guest.name):
+        if self.settings.capture.captures(guest.hypervisor, guest.name):
             self._capture_first(guest, device)
         user, login = (identity.user if identity else ""), _login(identity)
         may_take_over = force  # once: a console taken meanwhile by another request stays

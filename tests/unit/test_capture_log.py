@@ -3,6 +3,7 @@ by, lines for boots and gaps, files that are never links; and the capture patter
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import time
@@ -135,7 +136,29 @@ def test_file_names_only_from_console_ids():
 )
 def test_capture_patterns(mode, include, exclude, name, captured):
     policy = CapturePolicy.from_values(mode, include, exclude, "/var/lib/x")
-    assert policy.captures(name) is captured
+    assert policy.captures("default", name) is captured
+
+
+@pytest.mark.parametrize(
+    ("include", "exclude", "hypervisor", "name", "captured"),
+    [
+        ("prod:*", "", "prod", "web-1", True),
+        ("prod:*", "", "lab", "web-1", False),  # only the production hypervisor's guests
+        ("PROD:web-*", "", "prod", "web-1", True),  # hypervisor names in lower case
+        ("", "*:db-*", "lab", "db-1", False),
+        ("", "*:db-*", "lab", "web-1", True),
+        ("web-1", "", "lab", "web-1", True),  # no hypervisor: on any
+        ("prod:*,lab:db-?", "prod:db-2", "prod", "db-2", False),
+        ("prod:*,lab:db-?", "prod:db-2", "lab", "db-2", True),
+        ("prod:web:1", "", "prod", "web:1", True),  # the first bare colon separates
+        ('"web:1"', "", "lab", "web:1", True),  # a quoted colon is the guest's
+        ("web\\:1", "", "lab", "web:1", True),  # so is an escaped one
+        ('"web:1"', "", "web", "1", False),
+    ],
+)
+def test_capture_patterns_naming_a_hypervisor(include, exclude, hypervisor, name, captured):
+    policy = CapturePolicy.from_values("all", include, exclude, "/var/lib/x")
+    assert policy.captures(hypervisor, name) is captured
 
 
 def test_capture_settings_are_checked():
@@ -145,6 +168,31 @@ def test_capture_settings_are_checked():
         CapturePolicy.from_values("some", "", "", "")
     with pytest.raises(ValueError):
         CapturePolicy.from_values("all", "", "", "relative/dir")
+
+
+@pytest.mark.parametrize(
+    ("include", "why"),
+    [
+        (":web", "a hypervisor and a guest pattern around ':'"),
+        ("prod:", "a hypervisor and a guest pattern around ':'"),
+        ('web-1 "prod hv":web', "cannot match a hypervisor name"),
+        ("pr/od:web", "cannot match a hypervisor name"),
+    ],
+)
+def test_a_malformed_hypervisor_part_is_a_bad_capture_setting(include, why):
+    with pytest.raises(ValueError, match=f"capture_include: .*{why}") as refused:
+        CapturePolicy.from_values("all", include, "", "/var/lib/x")
+    assert "quoted" in str(refused.value)  # says how to write a guest name with a colon
+
+
+def test_a_pattern_for_no_configured_hypervisor_is_logged(caplog):
+    policy = CapturePolicy.from_values("all", "prdo:* web-1 prod*:db", "*:x lab:y", "/var/lib/x")
+    with caplog.at_level(logging.WARNING, logger="plugin_serialconsole.model.capture_policy"):
+        assert policy.report_unmatched(["prod", "default"]) == 2
+    include, exclude = (record.getMessage() for record in caplog.records)
+    assert "capture_include: no hypervisor matches 'prdo' (hypervisors: default, prod)" in include
+    assert "selects no guest" in include and '"prdo:*"' in include
+    assert "capture_exclude: no hypervisor matches 'lab'" in exclude
 
 
 def test_a_reset_reported_twice_gets_one_boot_line(logs):

@@ -252,3 +252,20 @@ def test_every_hypervisors_events_start_the_capture_of_its_own_guest():
     finally:
         keeper.stop()
     assert one.callbacks == {} and two.callbacks == {}
+
+
+def test_a_pattern_naming_a_hypervisor_captures_its_copy_of_a_guest_only():
+    one, two = Connection(), Connection()
+    sessions = HypervisorSessions()
+    policy = CapturePolicy.from_values("all", "two:web-*", "", "/var/lib/x")
+    keeper = CaptureKeeper(
+        TwoHypervisors(), sessions, policy, {DEFAULT_NAME: lambda: one, "two": lambda: two}
+    )
+    keeper.start()
+    try:
+        assert sessions.next() == ("two", False)  # at start: two's copy, not the original
+        one.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+        two.fire(WEB, libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+        assert sessions.next() == ("two", True)  # one's event, handled first, asked nothing
+    finally:
+        keeper.stop()

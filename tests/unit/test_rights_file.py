@@ -20,7 +20,7 @@ LOGGER = "plugin_serialconsole.rights_file"
 
 def target(guests: str) -> tuple[str, str]:
     (rule,) = parse_rules(f"alice {guests} view\n")
-    return rule.hypervisors, rule.guests
+    return rule.target.hypervisors, rule.target.guests
 
 
 @pytest.mark.parametrize(
