@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import Host, wait_for
+from tests.integration.helpers import Host
 
 from .remote_daemons import TCP, RemoteDaemon
 from .sshd import SshServer, make_key, missing_ssh_tools
 
-SETTLED_BOUND = 20.0  # the first connect of each (ssh, then libvirt), on a shared machine
 # /etc/ssh replaced by the test's directory, then the host
 _PRIVATE_ETC_SSH = 'mount --bind "$1" /etc/ssh; shift; exec "$@"'
 
@@ -77,11 +76,7 @@ def ssh_host(ssh_server: SshServer, keys: dict[str, Path], tmp_path: Path) -> It
 def test_the_documented_ssh_set_up_connects_and_a_stranger_key_says_why_without_its_path(
     ssh_host: Host, ssh_server: SshServer, keys: dict[str, Path]
 ):
-    def settled() -> dict[str, dict] | None:
-        states = {hv["name"]: hv for hv in ssh_host.get("/hypervisors").json()}
-        return None if any(hv["state"] == "connecting" for hv in states.values()) else states
-
-    states = wait_for(settled, SETTLED_BOUND, "every hypervisor connected or unreachable")
+    states = ssh_host.settled_hypervisors()  # the first connect of each: ssh, then libvirt
     assert {name: hv["state"] for name, hv in states.items()} == {
         "admitted": "connected",
         "stranger": "unreachable",

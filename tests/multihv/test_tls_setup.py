@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import Host, wait_for
+from tests.integration.helpers import Host
 
 from .pki import make_ca
 from .remote_daemons import TLS, RemoteDaemon
@@ -26,7 +26,6 @@ TEST_CLIENT_DN = "O=serialconsole tests,CN=serialconsole-host"
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "contrib" / "hypervisors" / "serialconsole-tls-client.py"
-SETTLED_BOUND = 15.0  # the first connect of each, and the slack of a shared machine
 # libvirt's words when the daemon hangs up on a client certificate it refused (README)
 REFUSED_BY_THE_DAEMON = "Unable to read TLS confirmation"
 
@@ -69,16 +68,6 @@ def started_host(address: str, pkipaths: dict[str, Path]) -> Host:
     return Host("--log-level", "debug", source=tuple(source)).start()
 
 
-def settled_states(host: Host) -> dict[str, dict]:
-    """Each hypervisor's state once none is still ``connecting``."""
-
-    def settled() -> dict[str, dict] | None:
-        states = {hv["name"]: hv for hv in host.get("/hypervisors").json()}
-        return None if any(hv["state"] == "connecting" for hv in states.values()) else states
-
-    return wait_for(settled, SETTLED_BOUND, "every hypervisor connected or unreachable")
-
-
 @pytest.fixture
 def tls_host(hypervisors: dict[str, RemoteDaemon], pkipaths: dict[str, Path]) -> Iterator[Host]:
     host = started_host(hypervisors[TLS].address, pkipaths)
@@ -91,7 +80,7 @@ def tls_host(hypervisors: dict[str, RemoteDaemon], pkipaths: dict[str, Path]) ->
 def test_the_documented_tls_set_up_connects_and_a_bad_one_says_why_without_its_paths(
     tls_host: Host, pkipaths: dict[str, Path]
 ):
-    states = settled_states(tls_host)
+    states = tls_host.settled_hypervisors()
     assert {name: hv["state"] for name, hv in states.items()} == {
         "good": "connected",
         "foreign": "unreachable",
@@ -147,7 +136,7 @@ def test_tls_allowed_dn_list_admits_the_name_written_as_the_readme_says(
     }
     host = started_host(dn_checking_daemon.address, pkipaths)
     try:
-        states = settled_states(host)
+        states = host.settled_hypervisors()
     finally:
         host.finish()
     assert {name: hv["state"] for name, hv in states.items()} == {
