@@ -1,10 +1,9 @@
 """A real guest console: a non-blocking libvirt stream from virDomainOpenConsole.
 
 libvirt's events come from its own event loop on a thread (``libvirt_events``) and are
-handled on the asyncio loop. READABLE is reported again once the stream is drained: at once
-for interactive output, after a short hold once output streams (``pacing``), and not while
-too much output waits for the client, so a slow client slows the stream instead of growing
-memory.
+handled on the asyncio loop. Interactive output is read as libvirt reports it; once output
+streams it is read after a short hold (``pacing``); and not while too much output waits for
+the client, so a slow client slows the stream instead of growing memory.
 
 When the stream ends and the guest still runs, the console is opened again (without
 force): that keeps a console across anything that makes libvirt close it, and tells a
@@ -80,7 +79,7 @@ class LibvirtConsole:
         self._recovery: asyncio.Task | None = None
         self._events: StreamEvents | None = None
         self._full = False  # reading stopped: HIGH_WATER bytes wait for the client
-        self._arm_later: asyncio.TimerHandle | None = None
+        self._read_later: asyncio.TimerHandle | None = None  # a read due after a hold
         self._guest = GuestConnection(uri, guest_uuid, opener)
         self._stream = None
         self.on_reboot: Callable[[], None] | None = None  # the guest rebooted (on the loop)
@@ -130,8 +129,11 @@ class LibvirtConsole:
             self._stream_failed("stream closed")
 
     def _drain_stream(self, stream) -> None:
-        """Read what libvirt holds, then report READABLE again (now, later or once the
-        client has caught up)."""
+        """Read what libvirt holds; while output streams, read again after a hold (at once:
+        arming READABLE costs a round trip between the threads for output that is nearly
+        always there by then), else when libvirt reports READABLE; not while the client
+        is a HIGH_WATER behind."""
+        self._cancel_held_read()
         received = 0
         while stream is self._stream and len(self._buffer) < HIGH_WATER:
             try:
@@ -154,21 +156,23 @@ class LibvirtConsole:
         now = self._events.loop.time()
         self._pacer.took(now, received)
         self._full = len(self._buffer) >= HIGH_WATER
-        if not self._full:
-            self._arm_reading(self._pacer.hold(now))
-
-    def _arm_reading(self, delay: float = 0.0) -> None:
-        if self._arm_later is not None:
+        if self._full:
             return
-        if delay > 0:
-            self._arm_later = self._events.loop.call_later(delay, self._arm_now)
-        elif self._stream is not None:
+        hold = self._pacer.hold(now) if received else 0.0
+        if hold > 0:
+            self._read_later = self._events.loop.call_later(hold, self._drain_stream, stream)
+        else:
+            self._arm_reading()
+
+    def _cancel_held_read(self) -> None:
+        if self._read_later is not None:
+            self._read_later.cancel()
+            self._read_later = None
+
+    def _arm_reading(self) -> None:
+        if self._read_later is None and self._stream is not None:  # not while a read is due
             with contextlib.suppress(libvirt.libvirtError):  # gone: its failure is reported
                 self._events.update(self._stream, read=True)
-
-    def _arm_now(self) -> None:
-        self._arm_later = None
-        self._arm_reading()
 
     def _on_lifecycle(self, event: int) -> None:
         if event in _STOP_EVENTS:
@@ -297,6 +301,7 @@ class LibvirtConsole:
         await self._writable.wait()
 
     def _drop_stream(self) -> None:
+        self._cancel_held_read()
         stream, self._stream = self._stream, None
         if stream is None:
             return
@@ -308,8 +313,6 @@ class LibvirtConsole:
     def close(self) -> None:
         if self._recovery is not None:
             self._recovery.cancel()
-        if self._arm_later is not None:
-            self._arm_later.cancel()
         self._drop_stream()
         release = self._guest.detach()
         if release is not None and not settled_in_time(release):
