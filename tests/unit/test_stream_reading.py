@@ -9,10 +9,11 @@ from collections import deque
 
 import pytest
 
-from plugin_serialconsole.console import libvirt_stream
+from plugin_serialconsole.console import libvirt_stream, stream_reader
 from plugin_serialconsole.console.libvirt_events import READABLE
-from plugin_serialconsole.console.libvirt_stream import HIGH_WATER, LibvirtConsole
+from plugin_serialconsole.console.libvirt_stream import LibvirtConsole
 from plugin_serialconsole.console.pacing import STREAM_BYTES
+from plugin_serialconsole.console.stream_reader import HIGH_WATER
 
 TIMEOUT = 5.0
 UUID = "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000002"
@@ -144,7 +145,7 @@ def test_streamed_output_is_read_after_each_hold_without_asking_libvirt_again():
 
 
 def test_reading_stops_a_high_water_behind_and_goes_on_once_the_client_caught_up(monkeypatch):
-    monkeypatch.setattr(libvirt_stream, "CHUNK", 1024)
+    monkeypatch.setattr(stream_reader, "CHUNK", 1024)
 
     async def scenario() -> None:
         stream = QueuedStream()
