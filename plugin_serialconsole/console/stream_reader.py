@@ -59,6 +59,8 @@ class StreamReader:
     def drain(self, stream) -> None:
         """Read what libvirt holds of ``stream`` (if it is still the one attached); then
         again after a hold while output streams, else once libvirt reports READABLE."""
+        if stream is not self.stream:  # a report about a stream replaced meanwhile
+            return
         self._cancel_held_read()
         received = 0
         while stream is self.stream and len(self._buffer) < HIGH_WATER:

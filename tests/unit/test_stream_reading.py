@@ -10,10 +10,10 @@ from collections import deque
 import pytest
 
 from plugin_serialconsole.console import libvirt_stream, stream_reader
-from plugin_serialconsole.console.libvirt_events import READABLE
+from plugin_serialconsole.console.libvirt_events import READABLE, StreamEvents
 from plugin_serialconsole.console.libvirt_stream import LibvirtConsole
 from plugin_serialconsole.console.pacing import STREAM_BYTES
-from plugin_serialconsole.console.stream_reader import HIGH_WATER
+from plugin_serialconsole.console.stream_reader import HIGH_WATER, StreamReader
 
 TIMEOUT = 5.0
 UUID = "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000002"
@@ -163,6 +163,30 @@ def test_reading_stops_a_high_water_behind_and_goes_on_once_the_client_caught_up
             assert data == b"y" * (HIGH_WATER + 8 * 1024)
         finally:
             console.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_late_report_about_a_replaced_stream_leaves_the_reading_of_the_new_one_alone():
+    async def scenario() -> None:
+        old, new = QueuedStream(), QueuedStream()
+        came = asyncio.Event()
+        reader = StreamReader(came.set, lambda error: None)
+        ignore = lambda _stream: None  # noqa: E731
+        events = StreamEvents(asyncio.get_running_loop(), reader.drain, ignore, ignore)
+        reader.attach(old, events)
+        reader.detach()
+        reader.attach(new, events)
+        new.put(BURST)  # streams: the next read is held
+        async with asyncio.timeout(TIMEOUT):
+            await came.wait()
+        assert reader.take() == BURST
+        reader.drain(old)  # libvirt's READABLE about the old stream, handed over late
+        came.clear()
+        new.put(b"z" * 10)
+        async with asyncio.timeout(TIMEOUT):
+            await came.wait()  # read after the hold all the same
+        assert reader.take() == b"z" * 10
 
     asyncio.run(scenario())
 
