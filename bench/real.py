@@ -14,7 +14,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,21 +23,12 @@ import libvirt
 from bench import capture, procs
 from bench.mock import start_host
 from bench.opening import Opened, close_console, open_console, open_first_byte, post_sysrq
-from bench.terminal import (
-    TIMEOUT,
-    BenchFailure,
-    Terminal,
-    bulk_rate,
-    echo_round_trips,
-    percentile,
-    sysrq_round_trips,
-    trip_figures,
-)
+from bench.sides import SHELL, DirectTerminal, side_by_side, summarize
+from bench.terminal import bulk_rate, percentile, sysrq_round_trips, trip_figures
 from tests.integration.helpers import Host, config_file, seq_bytes
 from tests.realguest.daemons import URI, Daemons, running_as_root, unreachable
-from tests.realguest.guests import SINGLE, DirectConsole, TinyGuest, build, prompt
+from tests.realguest.guests import SINGLE, TinyGuest, build
 
-SHELL = prompt(0)
 PTY_POLL = 1.0  # QEMU polls a pty console nobody has open once a second
 STEPS = ("rest", "handshake", "first_byte")
 IDLE_SETTLE = 2.0  # seconds an idle session is left before its memory is read
@@ -45,45 +36,6 @@ IDLE_SETTLE = 2.0  # seconds an idle session is left before its memory is read
 
 class Skipped(Exception):
     """The real part cannot run here; the message says why."""
-
-
-class DirectTerminal(DirectConsole):
-    """A direct libvirt console stream, as lean a client as the bench's WebSocket one.
-
-    libvirt's thread wakes the reader only once the awaited marker (or anything, when none
-    is awaited) has arrived, scanning each byte once: a reader woken for each of a UART's
-    tiny messages would take CPU from the guest and flatter the pipeline.
-    """
-
-    _marker: bytes | None = None
-    _scanned = 0
-
-    def _worth_waking(self) -> bool:
-        if self._marker is None:
-            return bool(self.buffer)
-        at = self.buffer.find(self._marker, self._scanned)
-        self._scanned = max(0, len(self.buffer) - len(self._marker) + 1)
-        return at >= 0
-
-    def read_until(self, marker: bytes, timeout: float = TIMEOUT) -> bytes:
-        with self._changed:
-            self._marker, self._scanned = marker, 0
-            try:
-                self._changed.wait_for(lambda: marker in self.buffer or self.error, timeout)
-            finally:
-                self._marker = None
-            at = self.buffer.find(marker)
-            if at < 0:
-                raise BenchFailure(f"{marker!r} not received ({self.error}): ...{self.tail()!r}")
-            end = at + len(marker)
-            data = bytes(self.buffer[:end])
-            del self.buffer[:end]
-            return data
-
-    def first_byte(self, timeout: float = TIMEOUT) -> None:
-        with self._changed:
-            if not self._changed.wait_for(lambda: self.buffer or self.error, timeout):
-                raise BenchFailure("direct console: no first byte")
 
 
 @contextmanager
@@ -122,6 +74,15 @@ def _guest_dir() -> Path:
         return build()
     except Exception as error:  # noqa: BLE001 (any failure of the builder means: skip)
         raise Skipped(f"the tiny guest could not be built: {error}") from error
+
+
+def local_pids(guest: TinyGuest) -> dict[str, int]:
+    """libvirtd and the guest's QEMU at qemu:///system, from their pid files (where found)."""
+    files = {
+        "libvirtd": Path("/run/libvirtd.pid"),
+        "qemu": Path(f"/run/libvirt/qemu/{guest.name}.pid"),
+    }
+    return {name: int(path.read_text()) for name, path in files.items() if path.is_file()}
 
 
 def direct_first_byte(guest: TinyGuest) -> float:
@@ -165,66 +126,6 @@ def open_figures(host: Host, guest: TinyGuest, reps: int) -> dict[str, float]:
         **{f"{step}_s": statistics.median(getattr(o, step) for o in pipeline) for step in STEPS},
         "direct_p50_s": percentile(direct, 0.5),
         "direct_p90_s": percentile(direct, 0.9),
-    }
-
-
-class Side:
-    """What one side (pipeline or direct) measured over all repetitions."""
-
-    def __init__(self) -> None:
-        self.trips: list[float] = []
-        self.rates: list[float] = []
-
-    def measure(self, term: Terminal, args: argparse.Namespace, body: bytes) -> None:
-        self.trips += echo_round_trips(term, args.echoes, SHELL)
-        self.rates.append(bulk_rate(term, args.real_seq, SHELL, body) / 1000)
-
-
-def side_by_side(host: Host, guest: TinyGuest, args: argparse.Namespace) -> dict[str, Side]:
-    """Echo and throughput, pipeline and direct in turn (order alternating), ``args.reps``
-    times."""
-    body = seq_bytes(args.real_seq)
-    sides = {"pipeline": Side(), "direct": Side()}
-
-    def pipeline() -> None:
-        opened = open_console(host, guest.name)
-        try:
-            sides["pipeline"].measure(opened.term, args, body)
-        finally:
-            close_console(host, opened.term, guest.name)
-
-    def direct() -> None:
-        term = DirectTerminal(guest.conn, guest.domain)
-        try:
-            sides["direct"].measure(term, args, body)
-        finally:
-            term.close()
-
-    turns: dict[str, Callable[[], None]] = {"pipeline": pipeline, "direct": direct}
-    for rep in range(args.reps):
-        for name in sorted(turns, reverse=rep % 2 == 1):
-            turns[name]()
-    return sides
-
-
-def summarize(sides: dict[str, Side]) -> dict[str, dict[str, float]]:
-    """Echo percentiles over all round trips of a side; throughput medians of repetitions.
-    Alternating the order spreads any drift over both sides alike."""
-    echo = {
-        f"{name}_{k}": v
-        for name, side in sides.items()
-        for k, v in trip_figures(side.trips).items()
-    }
-    echo["overhead_p50_ms"] = echo["pipeline_p50_ms"] - echo["direct_p50_ms"]
-    rates = {name: statistics.median(side.rates) for name, side in sides.items()}
-    return {
-        "echo": echo,
-        "throughput": {
-            "pipeline_kb_s": rates["pipeline"],
-            "direct_kb_s": rates["direct"],
-            "ratio": rates["pipeline"] / rates["direct"],
-            **{f"{name}_runs_kb_s": side.rates for name, side in sides.items()},
-        },
     }
 
 
@@ -318,7 +219,7 @@ def run(args: argparse.Namespace) -> dict:
         host = start_host(source=("--uri", URI))
         try:
             figures = {"open": open_figures(host, guest, args.opens)}
-            figures.update(summarize(side_by_side(host, guest, args)))
+            figures.update(summarize(side_by_side(host, guest, args, local_pids(guest))))
             figures["sysrq"] = sysrq_figures(host, guest, args.reps)
             figures["idle"] = idle_session_memory(host, guest)
         finally:

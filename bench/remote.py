@@ -2,7 +2,7 @@
 reached over ``qemu+tls://`` on a veth pair; a second libvirtd, reached over ``qemu+tcp://``
 and without guests, is the host's other hypervisor. Through the plugin's whole pipeline
 (host, console process, proxy, WebSocket) side by side with a libvirt console stream opened
-right here over the same URI, in alternating order (``bench.real``): open → first byte,
+right here over the same URI, in alternating order (``bench.sides``): open → first byte,
 echo round trips and ``seq`` throughput. Then the TLS daemon's link is pulled: ``GET /vms``
 once the host shows the hypervisor unreachable.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import libvirt
 import requests
 
-from bench import real
+from bench import real, sides
 from bench.mock import start_host
 from bench.real import Skipped
 from bench.terminal import BenchFailure, percentile
@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> dict:
         host = start_host(source=("--uri", tls.uri, "--hypervisor", f"tcp={tcp.uri}"))
         try:
             figures: dict = {"open": real.open_figures(host, guest, args.opens)}
-            figures.update(real.summarize(real.side_by_side(host, guest, args)))
+            shared = {"libvirtd": tls.process.pid, "qemu": tls.guest_pid(guest.name)}
+            figures.update(sides.summarize(sides.side_by_side(host, guest, args, shared)))
             figures["unreachable"] = unreachable_figures(host, tls, args.rest_requests)
         finally:
             host.finish()

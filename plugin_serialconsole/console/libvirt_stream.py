@@ -1,10 +1,7 @@
 """A real guest console: a non-blocking libvirt stream from virDomainOpenConsole.
 
 libvirt's events come from its own event loop on a thread (``libvirt_events``) and are
-handled on the asyncio loop. READABLE is reported again once the stream is drained: at once
-for interactive output, after a short hold once output streams (``pacing``), and not while
-too much output waits for the client, so a slow client slows the stream instead of growing
-memory.
+handled on the asyncio loop; its output is read by ``stream_reader`` (paced, bounded).
 
 When the stream ends and the guest still runs, the console is opened again (without
 force): that keeps a console across anything that makes libvirt close it, and tells a
@@ -36,8 +33,8 @@ from plugin_serialconsole.console.libvirt_calls import (
 )
 from plugin_serialconsole.console.libvirt_events import StreamEvents
 from plugin_serialconsole.console.libvirt_guest import GuestConnection, is_busy
-from plugin_serialconsole.console.pacing import OutputPacer
 from plugin_serialconsole.console.protocol import ConsoleOpenError
+from plugin_serialconsole.console.stream_reader import CHUNK, StreamReader
 from plugin_serialconsole.consoles import Reason
 from plugin_serialconsole.hypervisor_uris import redact_uri
 from plugin_serialconsole.libvirtloop import close_reason, start_event_thread
@@ -45,8 +42,6 @@ from plugin_serialconsole.sendkeys import SendRequest
 
 log = logging.getLogger(__name__)
 
-CHUNK = 64 * 1024
-HIGH_WATER = 1024 * 1024
 # Reopens in a row that brought no output before the console is given up.
 MAX_QUIET_REOPENS = 3
 # How long a console that cannot be reopened waits for the guest's STOPPED event.
@@ -70,19 +65,15 @@ class LibvirtConsole:
         self.device = device
         self.force = force
         self.end_reason: tuple[Reason, dict] | None = None
-        self._buffer = bytearray()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
         self._stopped = asyncio.Event()
         self._eof = False
         self._quiet_reopens = 0
-        self._pacer = OutputPacer()
         self._recovery: asyncio.Task | None = None
         self._events: StreamEvents | None = None
-        self._full = False  # reading stopped: HIGH_WATER bytes wait for the client
-        self._arm_later: asyncio.TimerHandle | None = None
         self._guest = GuestConnection(uri, guest_uuid, opener)
-        self._stream = None
+        self._reads = StreamReader(self._output_came, self._stream_failed)
         self.on_reboot: Callable[[], None] | None = None  # the guest rebooted (on the loop)
 
     # opening -----------------------------------------------------------------
@@ -90,24 +81,19 @@ class LibvirtConsole:
     def open(self) -> None:
         """Connect and open the console; call from inside the running event loop."""
         self._events = StreamEvents(
-            asyncio.get_running_loop(), self._drain_stream, self._on_writable, self._on_failed
+            asyncio.get_running_loop(), self._on_readable, self._on_writable, self._on_failed
         )
         start_event_thread()
         try:
             self._guest.connect(
                 self._lifecycle_event, self._reboot_event, self._connection_closed_event
             )
-            self._attach(self._guest.open_console(self.device, self.force))
+            self._reads.attach(self._guest.open_console(self.device, self.force), self._events)
         except libvirt.libvirtError as error:
             self.close()
             if is_busy(error) and not self.force:
                 raise ConsoleOpenError(Reason.IN_USE, device=self.device) from error
             raise ConsoleOpenError(Reason.OPEN_FAILED, error=error.get_error_message()) from error
-
-    def _attach(self, stream) -> None:
-        self._full = len(self._buffer) >= HIGH_WATER
-        self._events.attach(stream, read=not self._full)
-        self._stream = stream
 
     # events (handed over by libvirt's thread) ------------------------------------------
 
@@ -121,54 +107,20 @@ class LibvirtConsole:
     def _connection_closed_event(self, reason: int) -> None:
         self._events.to_loop(self._on_connection_closed, reason)
 
+    def _on_readable(self, stream) -> None:
+        self._reads.drain(stream)
+
+    def _output_came(self) -> None:
+        self._quiet_reopens = 0
+        self._readable.set()
+
     def _on_writable(self, stream) -> None:
-        if stream is self._stream:
+        if stream is self._reads.stream:
             self._writable.set()
 
     def _on_failed(self, stream) -> None:
-        if stream is self._stream:
+        if stream is self._reads.stream:
             self._stream_failed("stream closed")
-
-    def _drain_stream(self, stream) -> None:
-        """Read what libvirt holds, then report READABLE again (now, later or once the
-        client has caught up)."""
-        received = 0
-        while stream is self._stream and len(self._buffer) < HIGH_WATER:
-            try:
-                data = stream.recv(CHUNK)
-            except libvirt.libvirtError as error:
-                self._stream_failed(error.get_error_message())
-                return
-            if data == -2:
-                break
-            if not data:
-                self._stream_failed("end of stream")
-                return
-            self._buffer += data
-            received += len(data)
-        if stream is not self._stream:
-            return
-        if received:
-            self._quiet_reopens = 0
-            self._readable.set()
-        now = self._events.loop.time()
-        self._pacer.took(now, received)
-        self._full = len(self._buffer) >= HIGH_WATER
-        if not self._full:
-            self._arm_reading(self._pacer.hold(now))
-
-    def _arm_reading(self, delay: float = 0.0) -> None:
-        if self._arm_later is not None:
-            return
-        if delay > 0:
-            self._arm_later = self._events.loop.call_later(delay, self._arm_now)
-        elif self._stream is not None:
-            with contextlib.suppress(libvirt.libvirtError):  # gone: its failure is reported
-                self._events.update(self._stream, read=True)
-
-    def _arm_now(self) -> None:
-        self._arm_later = None
-        self._arm_reading()
 
     def _on_lifecycle(self, event: int) -> None:
         if event in _STOP_EVENTS:
@@ -214,7 +166,7 @@ class LibvirtConsole:
                 with contextlib.suppress(libvirt.libvirtError):
                     stream.abort()
                 return
-            self._attach(stream)
+            self._reads.attach(stream, self._events)
             log.info("console %s of %s reopened", self.device, self.guest_uuid)
             self._writable.set()
         except (libvirt.libvirtError, LibvirtCallTimeout) as failure:  # no answer at all
@@ -258,20 +210,15 @@ class LibvirtConsole:
     # the GuestConsole interface ----------------------------------------------------
 
     async def read(self) -> bytes:
-        while not self._buffer and not self._eof:
+        while not self._reads.has_output and not self._eof:
             self._readable.clear()
             await self._readable.wait()
-        data = bytes(self._buffer[:CHUNK])
-        del self._buffer[:CHUNK]
-        if self._full and len(self._buffer) < HIGH_WATER // 2:
-            self._full = False
-            self._arm_reading()
-        return data
+        return self._reads.take()
 
     async def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view and not self._eof:
-            stream = self._stream
+            stream = self._reads.stream
             if stream is None:  # being reopened
                 self._writable.clear()
                 await self._writable.wait()
@@ -297,7 +244,7 @@ class LibvirtConsole:
         await self._writable.wait()
 
     def _drop_stream(self) -> None:
-        stream, self._stream = self._stream, None
+        stream = self._reads.detach()
         if stream is None:
             return
         with contextlib.suppress(libvirt.libvirtError):
@@ -308,8 +255,6 @@ class LibvirtConsole:
     def close(self) -> None:
         if self._recovery is not None:
             self._recovery.cancel()
-        if self._arm_later is not None:
-            self._arm_later.cancel()
         self._drop_stream()
         release = self._guest.detach()
         if release is not None and not settled_in_time(release):
