@@ -75,12 +75,12 @@ class ConsoleRoutes:
         )
 
     def guest_sessions(self, ident: str, hypervisor: str | None = None) -> bytes:
-        guest = self.access.visible_guest(ident, hypervisor)
+        guest = self.access.current_guest(ident, hypervisor)
         return http.respond(200, self.sessions.describe(guest))
 
     def close_console(self, ident: str, hypervisor: str | None = None) -> bytes:
         body = http.json_body("serial_close")
-        guest = self.access.visible_guest(ident, hypervisor)
+        guest = self.access.current_guest(ident, hypervisor)
         self.access.require(guest, TAKEOVER)
         self.sessions.close(guest, body.get("device") or cherrypy.request.params.get("device"))
         return http.respond(204)

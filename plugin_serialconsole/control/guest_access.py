@@ -27,6 +27,11 @@ class GuestAccess:
         it; else 404."""
         return self.visible_among(ident, self.guests.candidates(ident, hypervisor))
 
+    def current_guest(self, ident: str, hypervisor: str | None) -> Guest:
+        """``visible_guest``, as its hypervisor has it now (``Fleet.current``): for what
+        is found by its UUID (sessions, logs, recordings), never by a name it had."""
+        return self.guests.current(self.visible_guest(ident, hypervisor))
+
     def visible_among(self, ident: str, candidates: list[Guest], right: str = VIEW) -> Guest:
         """The one of the guests ``ident`` names that the operator may view (or has
         ``right`` on): the others are dropped first, so an ambiguity (409) never names a

@@ -44,7 +44,7 @@ class LogRoutes:
 
     def transcript(self, ident: str, hypervisor: str | None = None) -> bytes:
         query = http.query_params("serial_transcript")
-        guest = self.access.visible_guest(ident, hypervisor)
+        guest = self.access.current_guest(ident, hypervisor)
         session, data = self.sessions.transcript(guest, query.get("device"))
         self._downloaded(guest, session.device.alias, "transcript", len(data))
         name = http.safe_filename(f"{guest.name}-{session.device.alias}-{_stamp()}", ".log")
@@ -56,7 +56,7 @@ class LogRoutes:
             parse_time("since", query.get("since")),
             parse_time("until", query.get("until")),
         )
-        guest = self.access.visible_guest(ident, hypervisor)
+        guest = self.access.current_guest(ident, hypervisor)
         if self.logs is None:
             raise SerialConsoleError(i18n.LOG_NOT_FOUND, 404, guest=guest.name, device="")
         if query.get("format") == "cast":
@@ -78,12 +78,12 @@ class LogRoutes:
         return http.respond_stream(lines, name, asciicast.MEDIA_TYPE)
 
     def list_recordings(self, ident: str, hypervisor: str | None = None) -> bytes:
-        guest = self.access.visible_guest(ident, hypervisor)
+        guest = self.access.current_guest(ident, hypervisor)
         self.access.require(guest, AUDIT)
         return http.respond(200, self.recordings.list(guest) if self.recordings else [])
 
     def recording(self, ident: str, session: str, hypervisor: str | None = None) -> Iterator[bytes]:
-        guest = self.access.visible_guest(ident, hypervisor)
+        guest = self.access.current_guest(ident, hypervisor)
         self.access.require(guest, AUDIT)
         if self.recordings is None:
             raise SerialConsoleError(

@@ -239,17 +239,24 @@ class Fleet:
 
     def fresh(self, guest: Guest) -> Guest:
         """``guest`` as its hypervisor has it now, to act on: 503 at once unless the
-        hypervisor has a live connection and ``guest`` is not ``unreachable``. A guest as
-        last listed (its hypervisor late) is looked up again by UUID, bounded by
-        ``call_bound`` (504): its name may have gone to another guest, which rights
-        checked on the old name must not reach (404), and its state may have changed."""
+        hypervisor has a live connection and ``guest`` is not ``unreachable``; see
+        ``current``."""
         member = self._member(guest.hypervisor)
         if not member.connected():
             raise member.unavailable(member.reason())
         if guest.state == UNREACHABLE:
             raise member.unavailable(self._silence(member))
-        if guest.listed_at is None:
+        return self.current(guest)
+
+    def current(self, guest: Guest) -> Guest:
+        """``guest`` as its hypervisor has it now where it can be asked: one as last
+        listed by a late hypervisor is looked up again by UUID, bounded by ``call_bound``
+        (504). Its name may have gone to another guest since, which rights checked on the
+        old name must not reach (404), and its state may have changed. An unreachable
+        one stays as last known (what the host keeps of it: logs, recordings)."""
+        if guest.listed_at is None or guest.state == UNREACHABLE:
             return guest
+        member = self._member(guest.hypervisor)
         now = self.call(guest, lambda: member.guests.lookup(guest.uuid))
         if (now.uuid, now.name) != (guest.uuid, guest.name):
             raise not_found(guest.name)

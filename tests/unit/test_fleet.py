@@ -161,6 +161,23 @@ def test_a_guest_renamed_since_the_last_listing_is_not_acted_on_by_its_old_name(
     assert (refused.value.status, refused.value.code) == (404, "SCONS0001E")
 
 
+def test_what_the_host_keeps_of_a_renamed_guest_is_not_found_by_its_old_name(fleet):
+    """Transcripts, logs, recordings and sessions are found by UUID: with rights checked on
+    the name a late hypervisor last listed, they were another guest's."""
+    made, models = fleet
+    made.list()
+    models["two"].hang = threading.Event()
+    made.list()
+    db = made.lookup("db")
+    models["two"].guests[0] = replace(db, name="secret", listed_at=None)
+    models["two"].hang.set()
+    with pytest.raises(SerialConsoleError) as refused:
+        made.current(db)
+    assert refused.value.status == 404
+    gone = replace(db, state="unreachable")  # its hypervisor does not answer: as last known
+    assert made.current(gone) is gone
+
+
 def test_a_lookup_that_gets_no_answer_gives_the_guest_unreachable(fleet):
     """Not a late listing but a lookup asked and unanswered (a link gone, not yet
     known): the guest as last listed was acted on, each action waiting the call bound."""
