@@ -101,6 +101,11 @@ def _read_as_wok_does(conf_file: Path | None) -> configparser.ConfigParser:
             }
             for section in as_wok.sections()
         }
+    except configparser.InterpolationError as error:  # its text quotes the value: a URI's secrets
+        raise WokConfigError(
+            f"{conf_file}: [{error.section}] {error.option}: a '%' that is not '%%' or "
+            "'%(name)s' (Wok reads this file with interpolation: write a literal '%' as '%%')"
+        ) from None
     except (OSError, configparser.Error) as error:
         raise WokConfigError(f"{conf_file}: {error}") from None
     config.read_dict({as_wok.default_section: defaults, **sections})
