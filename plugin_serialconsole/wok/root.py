@@ -95,7 +95,11 @@ class Serialconsole:
         manager = get_plugin_manager(load_entry_points=False)
         manager.register(SerialConsolePlugin(), name=NAME)
         info = manager.hook.wok_plugin_info()[0]
-        self.app: PluginApp = manager.hook.wok_plugin_app(host=self.host)[0]
+        try:
+            self.app: PluginApp = manager.hook.wok_plugin_app(host=self.host)[0]
+        except BaseException:  # Wok leaves the plugin out and goes on: leave nothing running
+            self.host.close()
+            raise
         # What Wok reads from every mounted root.
         self.domain = info.gettext_domain
         self.messages = dict(i18n.messages)

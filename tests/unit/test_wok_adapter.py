@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -248,3 +251,25 @@ def test_activity_off_any_request_has_no_address_whatever_the_shared_request_hol
     finally:
         handler.remove()
     assert [entry["ip"] for entry in entries] == ["N/A"]
+
+
+def test_a_plugin_wok_leaves_out_leaves_no_hypervisor_connection_running(tmp_path, monkeypatch):
+    """The hypervisors were connected before the plugin's own keys were checked: a bad
+    key made Wok leave the plugin out, and wokd went on connecting to every hypervisor."""
+    standin = Path(__file__).resolve().parents[1] / "integration" / "wokstandin"
+    monkeypatch.syspath_prepend(str(standin))
+    monkeypatch.setenv("WOKSTANDIN_PLUGINS_DIR", str(tmp_path))
+    (tmp_path / "serialconsole").mkdir()
+    run_dir = Path(tempfile.mkdtemp(prefix="scw", dir="/tmp"))  # short: socket paths
+    (tmp_path / "serialconsole" / "serialconsole.conf").write_text(
+        f"[server]\nrun_dir = {run_dir}/run\nuri = test:///default\n"
+        "[hypervisors]\nleft-out = test:///default\n"
+        "[serialconsole]\ncapture_include = :no-hypervisor\n"
+    )
+    from plugin_serialconsole.wok.root import Serialconsole
+
+    with pytest.raises(ValueError, match="capture_include"):
+        Serialconsole(options())
+    running = [t.name for t in threading.enumerate() if t.name.startswith("libvirt ")]
+    shutil.rmtree(run_dir)
+    assert running == []
