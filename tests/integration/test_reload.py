@@ -129,3 +129,23 @@ def opened_with_force(browser: requests.Session, host: Host) -> dict:
     response = post(browser, host, force=True)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def test_with_no_grace_period_a_reload_gets_a_fresh_console(start_host, tmp_path):
+    users = write_users_file(tmp_path / "users", "alice")
+    options = ("--auth", "users", "--users-file", str(users), "--reattach-grace", "0")
+    host = start_host(*options)
+    host.auth = ("alice", OPERATOR_PASSWORD)
+    alice = login(host)
+    old = page(alice, opened(alice, host))
+    old.banner()
+    pid = host.wait_session_state("connected")["pid"]
+
+    again = opened(alice, host)  # the old page's WebSocket is still open
+
+    assert not again["reattached"]  # its writer sent away ended that console, as leaving does
+    assert_final_line(old.read_until_close(), REOPENED)
+    new = page(alice, again)
+    new.banner()
+    assert host.wait_session_state("connected")["pid"] != pid
+    new.close()
