@@ -2,9 +2,11 @@
 
 A request for a console either starts a process, invites one more client to the running
 one (a writer reattaching within the grace period, or a viewer), takes the console over
-(ending the session that holds it) or is refused. Every client gets a token of its own,
-naming a socket of its own. When the process ends, for whatever reason, its watcher
-thread reaps it and removes its sockets and tokens, so nothing outlives a session.
+(ending the session that holds it), reopens it (the writer's own login asking again, a
+reloaded page: that login's earlier client is sent away and the request joins) or is
+refused. Every client gets a token of its own, naming a socket of its own. When the
+process ends, for whatever reason, its watcher thread reaps it and removes its sockets
+and tokens, so nothing outlives a session.
 
 A capture (``capture``) is such a process started by the host for a running guest, with
 no client: requests join it like a reattach, a takeover sends its writer away instead of
