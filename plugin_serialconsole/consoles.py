@@ -52,6 +52,7 @@ class Reason(StrEnum):
     CONSOLE_CLOSED = "console-closed"  # the guest console's stream ended otherwise
     LOGIN_ENDED = "login-ended"  # the client's operator logged out or was removed
     HYPERVISOR_UNREACHABLE = "hypervisor-unreachable"  # the guest's hypervisor stopped answering
+    REOPENED = "reopened"  # the writer's own login opened the console again (a reload)
 
     @property
     def message_code(self) -> str:
@@ -74,6 +75,7 @@ _MESSAGES = {
     Reason.CONSOLE_CLOSED: i18n.CONSOLE_CLOSED,
     Reason.LOGIN_ENDED: i18n.LOGIN_ENDED,
     Reason.HYPERVISOR_UNREACHABLE: i18n.HYPERVISOR_UNREACHABLE,
+    Reason.REOPENED: i18n.REOPENED,
 }
 
 

@@ -93,6 +93,8 @@ HYPERVISOR_TIMEOUT = "SCONS0083E"
 RECORDING_NOT_FOUND = "SCONS0030E"
 # A hypervisor lost while its consoles are open (issue 16).
 HYPERVISOR_UNREACHABLE = "SCONS0132L"
+# A writer's own login opened its console again (a reloaded page, another tab).
+REOPENED = "SCONS0134L"
 # A WebSocket from a page of a foreign Origin.
 ORIGIN_REFUSED = "SCONS0025E"
 
@@ -253,6 +255,7 @@ messages: dict[str, str | Plural] = {
     AUDIT_LOG_OFF: N_("No audit log is kept here (audit_log = no)."),
     RECORDING_NOT_FOUND: N_("Guest %(guest)s has no recording of console session %(session)s."),
     HYPERVISOR_UNREACHABLE: N_("The hypervisor %(hypervisor)s is unreachable: %(error)s"),
+    REOPENED: N_("The console was opened again by your login, in another page or tab."),
     ORIGIN_REFUSED: N_(
         "Pages from this origin may not open consoles here. "
         "Open the console from this host's own web page."

@@ -10,6 +10,13 @@ The writer slot is the claim of the one writer not gone; a session without one i
 ``detached`` (within the grace period after the writer left, or only viewers were ever
 invited). What the process reports (``apply``) moves claims on; ``plan`` decides what a
 new request does.
+
+A writer's claim knows the login session its token was issued to. The same login asking
+for the console again is that operator's page reloaded (or another tab of theirs): the
+host hears that the old page's client left only a moment later, from the process, so the
+request does not wait for it; it takes the seat over from its own earlier page (the newer
+page wins) and reattaches. Any other login, the same operator's included, still finds the
+console in use and needs a takeover.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ START = "start"  # no session: start a console process
 WAIT = "wait"  # the session's process is still starting: ask again once it is up
 JOIN = "join"  # invite one more client to the running process
 TAKE_OVER = "take over"  # end the session that holds the console, then start anew
+REOPEN = "reopen"  # the writer's own login asks again (a reload): its writer goes, it joins
 IN_USE = "in use"  # refused: the console has a writer
 
 
@@ -117,6 +125,14 @@ class ConsoleSession:
         elif event in (protocol.LEFT, protocol.EXPIRED):
             claim.state = GONE
 
+    def writer_of_login(self, user: str, login: LoginBinding | None) -> Claim | None:
+        """The writer, if its token was issued to login session ``login`` of ``user``: that
+        login asking again is the same operator's page reloaded, or another tab of it."""
+        writer = self.writer
+        if login is None or writer is None or not _made_by(writer, user, login.digest):
+            return None
+        return writer
+
     def written_by(self, identity: Identity) -> bool:
         """Whether the writer's seat is held by ``identity`` (its login session, if any)."""
         writer = self.writer
@@ -179,12 +195,15 @@ class Opened:
     escape: str = consoles.CTRL_Q_KEY  # the key that ends this client's session
 
 
-def plan(holder: ConsoleSession | None, mode: str, force: bool) -> str:
-    """What a request for a ``mode`` client does, given the session holding the console."""
+def plan(holder: ConsoleSession | None, mode: str, force: bool, own: bool = False) -> str:
+    """What a request for a ``mode`` client does, given the session holding the console;
+    ``own``: its writer is the requesting login's (which the host may not have heard leave)."""
     if holder is None:
         return START
     if holder.process is None:
         return WAIT
     if mode == consoles.VIEW or holder.state == DETACHED:
         return JOIN
+    if own:
+        return REOPEN
     return TAKE_OVER if force else IN_USE

@@ -2,9 +2,11 @@
 
 A request for a console either starts a process, invites one more client to the running
 one (a writer reattaching within the grace period, or a viewer), takes the console over
-(ending the session that holds it) or is refused. Every client gets a token of its own,
-naming a socket of its own. When the process ends, for whatever reason, its watcher
-thread reaps it and removes its sockets and tokens, so nothing outlives a session.
+(ending the session that holds it), reopens it (the writer's own login asking again, a
+reloaded page: that login's earlier client is sent away and the request joins) or is
+refused. Every client gets a token of its own, naming a socket of its own. When the
+process ends, for whatever reason, its watcher thread reaps it and removes its sockets
+and tokens, so nothing outlives a session.
 
 A capture (``capture``) is such a process started by the host for a running guest, with
 no client: requests join it like a reattach, a takeover sends its writer away instead of
@@ -33,17 +35,19 @@ from plugin_serialconsole.hookspecs import Identity
 from plugin_serialconsole.ids import console_id, console_of_socket, invitation_name
 from plugin_serialconsole.model.console_session import (
     JOIN,
+    REOPEN,
     START,
     TAKE_OVER,
     WAIT,
     WAITING,
+    Claim,
     ConsoleSession,
     Opened,
     plan,
 )
 from plugin_serialconsole.model.guests import ConsoleDevice, Guest
 from plugin_serialconsole.model.session_captures import SessionCaptures
-from plugin_serialconsole.model.session_processes import STOP_TIMEOUT, StartChoices
+from plugin_serialconsole.model.session_processes import STOP_TIMEOUT, StartChoices, where_of
 from plugin_serialconsole.rights import Access
 from plugin_serialconsole.sendkeys import SendRequest
 from plugin_serialconsole.supervisor.process import STARTUP_TIMEOUT, InviteFailed
@@ -86,7 +90,8 @@ class SessionManager(SessionCaptures):
         may_take_over = force  # once: a console taken meanwhile by another request stays
         displaced: tuple[str, str | None] | None = None  # (console session, its operator)
         for _ in range(ATTEMPTS):
-            session, action, socket = self._claim(guest, device, mode, may_take_over, user, login)
+            place = self._claim(guest, device, mode, may_take_over, user, login)
+            session, action, socket, reopened = place
             if action == WAIT:
                 session.started.wait(STARTUP_TIMEOUT)
                 continue
@@ -98,6 +103,9 @@ class SessionManager(SessionCaptures):
                     self._end(session, Reason.TAKEN_OVER)
                 may_take_over = False
                 continue
+            if reopened is not None:  # its own earlier page, maybe not heard to leave yet
+                log.info("console %s: reopened by its writer's login", where_of(session))
+                self._send_away(session, reopened, Reason.REOPENED)
             try:
                 if action == START:
                     choices = StartChoices(mode, force, language, escape)
@@ -119,7 +127,7 @@ class SessionManager(SessionCaptures):
                 self._recording_opened(session, session.claims[socket], at)
             if displaced is not None:
                 self.audit.took_over(opened_id, *displaced)
-            return Opened(session, token, mode, action == JOIN, replay, escape)
+            return Opened(session, token, mode, action in (JOIN, REOPEN), replay, escape)
         raise console_in_use(guest.name, device.alias)
 
     def _issue_audited(
@@ -149,29 +157,33 @@ class SessionManager(SessionCaptures):
         force: bool,
         user: str,
         login: LoginBinding | None,
-    ) -> tuple[ConsoleSession, str, str]:
-        """Decide what the request does and reserve its place: (session, action, socket)."""
+    ) -> tuple[ConsoleSession, str, str, Claim | None]:
+        """Decide what the request does and reserve its place: (session, action, socket,
+        the writer of the same login whose seat it takes, released here)."""
         key = console_id(guest.uuid, device.alias, guest.hypervisor)
         with self._lock:
             holder = self._sessions.get(key)
-            action = plan(holder, mode, force)
+            own = holder.writer_of_login(user, login) if holder is not None else None
+            action = plan(holder, mode, force, own is not None)
             if action == START:
                 started = [s for s in self._sessions.values() if not s.captured]
                 if len(started) >= self.settings.max_sessions:
                     raise too_many_sessions(self.settings.max_sessions)
                 holder = self._sessions[key] = ConsoleSession(guest, device, key)
                 socket = key
-            elif action == JOIN:
+            elif action in (JOIN, REOPEN):
                 limit = self.settings.max_viewers
                 if mode == consoles.VIEW and len(holder.viewers) >= limit:
                     raise too_many_viewers(guest.name, device.alias, limit)
                 socket = invitation_name(key)
             elif action in (WAIT, TAKE_OVER):
-                return holder, action, ""
+                return holder, action, "", None
             else:
                 raise console_in_use(guest.name, device.alias)
+            if action == REOPEN:
+                holder.release(own.socket)
             holder.claim(mode, socket, user, login)
-            return holder, action, socket
+            return holder, action, socket, own if action == REOPEN else None
 
     def close(self, guest: Guest, alias: str | None = None) -> int:
         """End the guest's sessions (one device's, if given); return how many ended."""

@@ -113,11 +113,7 @@ class SessionCaptures(SessionProcesses):
             if writer is None:
                 return
             session.release(writer.socket)
-            digest = writer.token
-        self.audit.ended(writer.session_id, Reason.TAKEN_OVER.value)
-        session.process.drop(writer.socket, Reason.TAKEN_OVER)
-        if digest is not None:
-            self.tokens.revoke(digest)
+        self._send_away(session, writer, Reason.TAKEN_OVER)
 
     def _send_clients_away(self, session: ConsoleSession, reason: Reason) -> None:
         """End a capture's clients (and withdraw its invitations); the capture stays."""
@@ -127,7 +123,4 @@ class SessionCaptures(SessionProcesses):
             for claim in claims:
                 session.release(claim.socket)
         for claim in claims:
-            self.audit.ended(claim.session_id, reason.value)
-            session.process.drop(claim.socket, reason)
-            if claim.token is not None:
-                self.tokens.revoke(claim.token)
+            self._send_away(session, claim, reason)

@@ -177,6 +177,14 @@ class SessionProcesses:
             raise authentication_required()
         raise InviteFailed("the console process ended")  # its cleanup has run already
 
+    def _send_away(self, session: ConsoleSession, claim: Claim, reason: Reason) -> None:
+        """The client of ``claim`` (released already) goes, told why, or its invitation
+        is withdrawn; its console session ends for ``reason`` and its token is revoked."""
+        self.audit.ended(claim.session_id, reason.value)
+        session.process.drop(claim.socket, reason)
+        if claim.token is not None:
+            self.tokens.revoke(claim.token)
+
     def _release(self, session: ConsoleSession) -> None:
         with self._lock:
             self._forget(session)

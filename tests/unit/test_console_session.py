@@ -14,6 +14,7 @@ from plugin_serialconsole.model.console_session import (
     GONE,
     IN_USE,
     JOIN,
+    REOPEN,
     START,
     TAKE_OVER,
     WAIT,
@@ -63,6 +64,44 @@ def test_plan(holder, mode, force, action):
     elif holder is not None:
         holder = session(holder)
     assert plan(holder, mode, force) == action
+
+
+@pytest.mark.parametrize(
+    ("state", "mode", "force", "action"),
+    [
+        (CONNECTED, "write", False, REOPEN),  # a reload the host has not heard leave yet
+        (CONNECTED, "write", True, REOPEN),  # its own seat: nobody else's to end
+        (WAITING, "write", False, REOPEN),  # reloaded before it connected
+        (CONNECTED, "view", False, JOIN),
+        (DETACHED, "write", False, JOIN),
+    ],
+)
+def test_plan_for_the_writers_own_login(state, mode, force, action):
+    holder = session()
+    holder.claim("write", FIRST, "alice", LoginBinding("serialconsole_session", "a" * 64))
+    if state != WAITING:
+        holder.apply({"event": "connected", "socket": FIRST, "mode": "write"})
+    if state == DETACHED:
+        holder.apply({"event": "left", "socket": FIRST, "mode": "write"})
+    same = LoginBinding("serialconsole_session", "a" * 64)
+    own = holder.writer_of_login("alice", same) is not None
+    assert plan(holder, mode, force, own) == action
+
+
+@pytest.mark.parametrize(
+    ("user", "login"),
+    [
+        ("alice", LoginBinding("serialconsole_session", "b" * 64)),  # another login of hers
+        ("alice", None),  # HTTP Basic or no auth: no login to tell
+        ("bob", LoginBinding("serialconsole_session", "a" * 64)),
+    ],
+)
+def test_no_other_login_holds_the_writers_seat(user, login):
+    holder = session()
+    holder.claim("write", FIRST, "alice", LoginBinding("serialconsole_session", "a" * 64))
+    assert holder.writer_of_login(user, login) is None
+    unbound = session(CONNECTED)  # a writer whose token no login session was issued to
+    assert unbound.writer_of_login("alice", login) is None
 
 
 def test_a_pending_writer_token_makes_the_console_in_use():

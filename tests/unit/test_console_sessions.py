@@ -61,6 +61,7 @@ class FakeConsole:
         self.exited = threading.Event()
         self.invites: list[dict] = []
         self.drops: list[tuple[str, str]] = []
+        self.heard: list[str] = []  # the events of the host's lines, in order
         self.stops: list[str] = []
         self.report(protocol.READY, socket=spec.socket_path.name, replay=0)
         threading.Thread(target=self._obey, daemon=True).start()
@@ -74,6 +75,7 @@ class FakeConsole:
         with self._in:
             for line in self._in:
                 message = protocol.decode(line)
+                self.heard.append(message.get("event"))
                 if message.get("event") == protocol.STOP:
                     self.stops.append(message["reason"])
                     self.end(Reason(message["reason"]), **message.get("params", {}))
@@ -648,3 +650,64 @@ def test_a_capture_that_keeps_no_log_lists_no_recording_from_the_epoch(manager, 
     opened = manager.open(GUEST, None)  # the fake console's invitation names no cut time
     assert opened.session.captured
     assert list((tmp_path / "logs").iterdir()) == []
+
+
+def test_the_writers_login_opening_again_reattaches_before_the_host_hears_it_left(
+    manager, launcher, tmp_path
+):
+    # A reloaded page: its old client's "left" is still on its way (this fake never sends
+    # it), so the host still sees that login's writer connected when the new page asks.
+    trail = audited(manager, tmp_path)
+    alice = login("alice", "a")
+    first = manager.open(GUEST, None, identity=alice)
+    (console,) = launcher.consoles
+    connect(manager, console, first.session.console_id, "write")
+    again = manager.open(GUEST, None, identity=alice)
+    assert again.reattached and again.session is first.session
+    assert len(launcher.consoles) == 1
+    wait_until(lambda: console.drops, "the drop line")
+    assert console.drops == [(first.session.console_id, "reopened")]
+    # the old page goes before the new one is invited, which the process would refuse
+    assert console.heard == [protocol.DROP, protocol.INVITE]
+    assert tokens_left(tmp_path) == {again.token.digest}
+    assert state_of(manager) == WAITING
+    assert trail_of(trail)[-2:] == [("ended", "reopened"), ("opened", None)]
+
+
+def test_an_unused_writer_token_of_the_same_login_is_withdrawn_by_its_reload(
+    manager, launcher, tmp_path
+):
+    alice = login("alice", "a")
+    manager.open(GUEST, None, identity=alice)
+    (console,) = launcher.consoles
+    again = manager.open(GUEST, None, identity=alice)  # reloaded before it connected
+    assert again.reattached
+    wait_until(lambda: console.drops, "the drop line")
+    assert console.drops == [(console.spec.socket_path.name, "reopened")]
+    assert tokens_left(tmp_path) == {again.token.digest}
+
+
+def test_other_logins_still_find_the_console_in_use_and_need_force(manager, launcher):
+    first = manager.open(GUEST, None, identity=login("alice", "a"))
+    (console,) = launcher.consoles
+    connect(manager, console, first.session.console_id, "write")
+    others = (login("alice", "b"), Identity("alice"), login("bob", "a"), None)
+    for other in others:  # another login of hers, HTTP Basic, another operator, no auth
+        with pytest.raises(SerialConsoleError) as refused:
+            manager.open(GUEST, None, identity=other)
+        assert (refused.value.status, refused.value.code) == (409, "SCONS0003E")
+    viewer = manager.open(GUEST, None, identity=login("alice", "a"), mode="view")
+    assert viewer.reattached and console.drops == [] and state_of(manager) == CONNECTED
+
+
+def test_the_writers_login_opening_a_capture_again_keeps_the_capture(manager, launcher):
+    capturing(manager)
+    alice = login("alice", "a")
+    first = manager.open(GUEST, None, identity=alice)
+    (console,) = launcher.consoles
+    (socket,) = [invite["socket"] for invite in console.invites]
+    connect(manager, console, socket, "write")
+    again = manager.open(GUEST, None, identity=alice)
+    assert again.reattached and again.session is first.session and first.session.captured
+    wait_until(lambda: console.drops, "the drop line")
+    assert console.drops == [(socket, "reopened")] and console.stops == []

@@ -1,6 +1,7 @@
-// Opening the console through the REST API (POST …/serial). The console may still be "in
-// use" by this page's own previous session (before a reload or a Reconnect), which takes a
-// moment to end: for that long the page asks again.
+// Opening the console through the REST API (POST …/serial). With a login session the host
+// knows this page's own previous session (before a reload or a Reconnect) by its login and
+// reattaches at once. Without one (`--auth none`) the console may still be "in use" by that
+// session, which takes a moment to end: for that long the page asks again.
 
 import { ApiError, openConsole } from "./api.js";
 
