@@ -197,8 +197,9 @@ class AuditTrail:
             session, TAKEOVER, displaced=displaced_operator, displaced_session=displaced
         )
 
-    def ended(self, session: str, reason: str) -> None:
-        """Console session ``session`` ended, its client (if it came) gone, for ``reason``:
+    def ended(self, session: str, reason: str, replaced_by: str | None = None) -> None:
+        """Console session ``session`` ended, its client (if it came) gone, for ``reason``
+        (``replaced_by``: the console session of the same login that took its seat):
         written once, later calls do nothing."""
         with self._lock:
             context = self._sessions.pop(session, None)
@@ -208,6 +209,8 @@ class AuditTrail:
         if context.connected:
             self.record(LEFT, **fields, reason=reason)
         extra = {"by": context.displaced_by} if context.displaced_by else {}
+        if replaced_by is not None:
+            extra["replaced_by"] = replaced_by
         self.record(ENDED, **fields, reason=reason, **extra)
 
     def _session_event(self, session: str, event: str, **fields: Any) -> None:

@@ -127,11 +127,13 @@ class ConsoleSession:
 
     def writer_of_login(self, user: str, login: LoginBinding | None) -> Claim | None:
         """The writer, if its token was issued to login session ``login`` of ``user``: that
-        login asking again is the same operator's page reloaded, or another tab of it."""
+        login asking again is the same operator's page reloaded, or another tab of it. Not
+        while its own request is still issuing the token (two tabs of one login opening
+        at once): taking it then would fail that request as if its login had ended."""
         writer = self.writer
         if login is None or writer is None or not _made_by(writer, user, login.digest):
             return None
-        return writer
+        return writer if writer.token is not None else None
 
     def written_by(self, identity: Identity) -> bool:
         """Whether the writer's seat is held by ``identity`` (its login session, if any)."""

@@ -105,7 +105,8 @@ class SessionManager(SessionCaptures):
                 continue
             if reopened is not None:  # its own earlier page, maybe not heard to leave yet
                 log.info("console %s: reopened by its writer's login", where_of(session))
-                self._send_away(session, reopened, Reason.REOPENED)
+                successor = session.claims[socket].session_id
+                self._send_away(session, reopened, Reason.REOPENED, successor)
             try:
                 if action == START:
                     choices = StartChoices(mode, force, language, escape)

@@ -177,10 +177,13 @@ class SessionProcesses:
             raise authentication_required()
         raise InviteFailed("the console process ended")  # its cleanup has run already
 
-    def _send_away(self, session: ConsoleSession, claim: Claim, reason: Reason) -> None:
+    def _send_away(
+        self, session: ConsoleSession, claim: Claim, reason: Reason, replaced_by: str | None = None
+    ) -> None:
         """The client of ``claim`` (released already) goes, told why, or its invitation
-        is withdrawn; its console session ends for ``reason`` and its token is revoked."""
-        self.audit.ended(claim.session_id, reason.value)
+        is withdrawn; its console session ends for ``reason`` (its seat taken by console
+        session ``replaced_by``, if given) and its token is revoked."""
+        self.audit.ended(claim.session_id, reason.value, replaced_by)
         session.process.drop(claim.socket, reason)
         if claim.token is not None:
             self.tokens.revoke(claim.token)

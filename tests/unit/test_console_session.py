@@ -79,6 +79,7 @@ def test_plan(holder, mode, force, action):
 def test_plan_for_the_writers_own_login(state, mode, force, action):
     holder = session()
     holder.claim("write", FIRST, "alice", LoginBinding("serialconsole_session", "a" * 64))
+    holder.claims[FIRST].token = "d" * 64  # its request issued its token
     if state != WAITING:
         holder.apply({"event": "connected", "socket": FIRST, "mode": "write"})
     if state == DETACHED:
@@ -102,6 +103,18 @@ def test_no_other_login_holds_the_writers_seat(user, login):
     assert holder.writer_of_login(user, login) is None
     unbound = session(CONNECTED)  # a writer whose token no login session was issued to
     assert unbound.writer_of_login("alice", login) is None
+
+
+def test_a_writer_of_the_same_login_still_being_issued_its_token_is_not_taken():
+    """Two tabs of one login opening at once: the later took the earlier's seat while its
+    request was still issuing the token, and the earlier was answered 401 "log in"."""
+    holder = session()
+    same = LoginBinding("serialconsole_session", "a" * 64)
+    holder.claim("write", FIRST, "alice", same)
+    assert holder.writer_of_login("alice", same) is None
+    assert plan(holder, "write", False, False) == IN_USE  # the page tries again
+    holder.claims[FIRST].token = "d" * 64
+    assert holder.writer_of_login("alice", same) is holder.claims[FIRST]
 
 
 def test_a_pending_writer_token_makes_the_console_in_use():

@@ -672,6 +672,8 @@ def test_the_writers_login_opening_again_reattaches_before_the_host_hears_it_lef
     assert tokens_left(tmp_path) == {again.token.digest}
     assert state_of(manager) == WAITING
     assert trail_of(trail)[-2:] == [("ended", "reopened"), ("opened", None)]
+    ended, opened = trail.read(lambda event: True, 100)[-2:]
+    assert ended["replaced_by"] == opened["session"] != ended["session"]
 
 
 def test_an_unused_writer_token_of_the_same_login_is_withdrawn_by_its_reload(
