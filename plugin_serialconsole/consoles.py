@@ -13,7 +13,7 @@ from enum import StrEnum
 from plugin_serialconsole import i18n
 
 # What a client of a console may do.
-WRITE = "write"  # input reaches the guest; holds the output back while it is behind
+WRITE = "write"  # input reaches the guest; holds back a guest that can wait (fanout)
 VIEW = "view"  # output only; input other than the escape key is dropped
 TRANSCRIPT = "transcript"  # the recent output once, then the socket closes (for the host)
 MODES = (WRITE, VIEW, TRANSCRIPT)

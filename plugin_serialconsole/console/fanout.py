@@ -1,10 +1,16 @@
 """Guest output: read all the time into the ring, taken by each client at its own pace.
 
 One pump reads the guest from the start, whether or not anybody is attached, so the ring
-always holds the most recent output. The writer's cursor holds the pump back: bytes not
-yet given to the writer are never dropped, and once the writer is a whole ring behind the
-pump stops reading, so a slow writer slows the guest down as before instead of piling
-output up. Viewers never hold it back: one that falls behind the ring's start skips ahead.
+always holds the most recent output (and the capture log, when there is one, every byte).
+A client that falls behind the ring's start skips ahead and is told how much it missed.
+
+The writer is held to that rule too unless the guest can wait for it: a simulated guest
+makes its output as it is read, so there the writer's cursor holds the pump back (bytes
+not yet given to the writer are never dropped; once it is a whole ring behind the pump
+stops reading and the guest waits). A libvirt console cannot wait: libvirtd drains the
+guest's pty and libvirt's client queues every message whether the stream is read or not,
+so a held pump would only move the output into that queue, without bound, and hold the
+capture log. Viewers never hold the pump back.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ class GuestConsole(Protocol):
 
     end_reason: tuple[Reason, dict] | None  # why its output ended, once it has
     on_reboot: Callable[[], None] | None  # called when the guest reboots, if it can tell
+    waits_for_reader: bool  # output nobody read waits in the guest (does not pile up)
 
     async def read(self) -> bytes:
         """The next output of the guest; b'' once its console has ended."""
@@ -90,9 +97,12 @@ class Fanout:
         self._room = asyncio.Event()
 
     def attach(self, holds: bool = False) -> Cursor:
-        """A cursor at the ring's start (the recent history first); at most one holds."""
+        """A cursor at the ring's start (the recent history first). One that ``holds``
+        (the writer's; at most one) holds the pump back while it is a whole ring behind,
+        if the guest can wait; else it skips ahead like any other."""
         if holds and self._holder is not None:
             raise ValueError("the output is already held by another cursor")
+        holds = holds and self.guest.waits_for_reader
         cursor = Cursor(self, self.ring.start, holds)
         self._cursors.add(cursor)
         if holds:

@@ -75,6 +75,8 @@ class LibvirtConsole:
         self._guest = GuestConnection(uri, guest_uuid, opener)
         self._reads = StreamReader(self._output_came, self._stream_failed)
         self.on_reboot: Callable[[], None] | None = None  # the guest rebooted (on the loop)
+        # libvirtd sends the guest's output whether it is read or not (stream_reader).
+        self.waits_for_reader = False
 
     # opening -----------------------------------------------------------------
 

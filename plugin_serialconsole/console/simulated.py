@@ -63,6 +63,7 @@ class SimulatedConsole:
         self.powered_off = False
         self.end_reason: tuple[Reason, dict] | None = None
         self.on_reboot = None  # a simulated guest does not reboot
+        self.waits_for_reader = True  # its output is made as it is read
         self._pending: deque[bytes] = deque()
         self._running: Iterator[bytes] | None = None
         self._line: list[str] = []

@@ -1,13 +1,16 @@
 """The output side of a real guest console: its libvirt stream read into a buffer that the
-console's client takes from.
+console's pump (``fanout``) takes from.
 
 Interactive output is read as libvirt reports it (READABLE). Once output streams it is read
 again after a short hold (``pacing``), straight from the loop: asking libvirt's thread for
 READABLE would cost a round trip between the threads for output that is nearly always
-there by then. Reading stops while HIGH_WATER bytes wait for the client, so a slow client
-slows the stream down instead of growing this buffer. (Over libvirt's remote protocol —
-any URI but the embedded and test drivers — the daemon sends on regardless and libvirt's
-client queues what comes: see ``virnetclientstream.c``.)
+there by then. Reading stops while HIGH_WATER bytes wait for the pump, which bounds this
+buffer should the loop fall behind. It cannot slow the guest down: libvirtd drains the
+guest's pty and sends each message once the last is written to its socket
+(``remote_daemon_stream.c``), and libvirt's client queues every message that comes whether
+the stream is read or not (``virnetclientstream.c``) — over ``qemu:///system`` and
+``qemu+tls://`` alike. So the pump never waits for a client of a libvirt console: what is
+not read here would pile up in that queue.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class StreamReader:
         self._events: StreamEvents | None = None
         self._buffer = bytearray()
         self._pacer = OutputPacer()
-        self._full = False  # reading stopped: HIGH_WATER bytes wait for the client
+        self._full = False  # reading stopped: HIGH_WATER bytes wait for the pump
         self._read_later: asyncio.TimerHandle | None = None  # a read due after a hold
 
     @property
@@ -92,7 +95,7 @@ class StreamReader:
             self._ask_readable()
 
     def take(self) -> bytes:
-        """Up to CHUNK bytes of the output read; reading goes on once the client caught up."""
+        """Up to CHUNK bytes of the output read; reading goes on once the pump caught up."""
         data = bytes(self._buffer[:CHUNK])
         del self._buffer[:CHUNK]
         if self._full and len(self._buffer) < HIGH_WATER // 2:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,15 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from tests.integration.helpers import Host, assert_final_line, config_file, wait_for
+from tests.integration.helpers import (
+    Host,
+    assert_final_line,
+    config_file,
+    console_processes,
+    rss_kib,
+    seq_bytes,
+    wait_for,
+)
 
 from .consoles import SEQ_TIMEOUT, SHELL_TIMEOUT, answer_42, open_console, shell
 from .daemons import URI
@@ -27,6 +36,14 @@ KERNEL_FIRST_LINE = b"Linux version"
 TAKEN_OVER = "SCONS0107L"
 GAP = re.compile(rb"-- serialconsole: not captured from (\S+) to (\S+): ([^\r\n]+?) --")
 FINAL_LINE = re.compile(rb"\r\n\[serialconsole\] [^\r\n]*\(SCONS\d{4}L\)\r\n$")
+# A writer that stops reading while the guest floods: ~7.9 MB of output, of which the
+# pipeline's buffers take ~3.5 MB before the console process sees the stall, all of it into a
+# log big enough to keep it; the console process may grow by a few buffers (old: +14 MB).
+STALLED_SEQ = 1_000_000
+STALLED_LOG_SIZE = 16 * 1024 * 1024
+STALLED_GROWTH_KIB = 8 * 1024
+STALLED_TIMEOUT = 300.0
+SKIPPED = re.compile(rb"\r\n\[serialconsole\] [^\r\n]*?(\d+) bytes[^\r\n]*\(SCONS0113L\)\r\n")
 
 
 @pytest.fixture
@@ -40,15 +57,15 @@ def verbose_guest_xml(guest_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def capture_host(libvirt_daemons, tmp_path: Path) -> Iterator[Callable[[], Host]]:
     """Hosts capturing this test process's guests, logging to one state directory."""
-    config = config_file(
-        tmp_path,
-        "serialconsole",
-        capture_include=f"{NAME_PREFIX}{os.getpid()}-*",
-        log_size=str(LOG_SIZE),
-    )
     hosts: list[Host] = []
 
-    def start() -> Host:
+    def start(log_size: int = LOG_SIZE) -> Host:
+        config = config_file(
+            tmp_path,
+            "serialconsole",
+            capture_include=f"{NAME_PREFIX}{os.getpid()}-*",
+            log_size=str(log_size),
+        )
         state = str(tmp_path / "state")
         host = Host("--config", str(config), "--capture", "all", "--state-dir", state,
                     source=("--uri", URI))  # fmt: skip
@@ -277,3 +294,45 @@ def test_a_recording_of_a_seq_session_is_byte_exact(capture_host, direct_guest, 
         return output.encode() if output.encode().endswith(seen[-64:]) else None
 
     assert wait_for(recorded, 10.0, "the session's recording") == seen
+
+
+def test_a_stalled_writer_never_grows_the_console_process_nor_stops_the_log(
+    capture_host, new_guest, connect, tmp_path
+):
+    """A writer whose browser stops reading (a frozen tab, a stalled link) while the guest
+    floods. libvirtd drains the guest's pty whatever the console process reads, and libvirt's
+    client queues every message: holding the output back for the writer only moved it into
+    that queue, unbounded, and held the capture log too. The console process reads and logs
+    on; the writer skips ahead, told how many bytes it missed."""
+    host = capture_host(log_size=STALLED_LOG_SIZE)
+    guest = new_guest(boot=False)  # the quiet kernel: nothing but seq's lines in its output
+    wait_captured(host, guest.name)
+    guest.domain.resume()
+    wait_log(host, guest.name, prompt(0))
+    (process,) = console_processes(host)
+    (log_file,) = (tmp_path / "state" / "logs").glob("*.log")
+    small_window = ((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
+    console = connect(host.open(guest.name)["ws_url"], sockopt=small_window)
+    shell(console)
+    before = rss_kib(process)
+    end = f"\r\n{STALLED_SEQ}\r\n".encode() + prompt(0)
+    console.send(f"seq {STALLED_SEQ}\r")  # then reads nothing until the guest is done
+
+    def logged_to_the_end() -> bool:
+        growth = rss_kib(process) - before
+        logged = log_file.stat().st_size
+        assert growth < STALLED_GROWTH_KIB, f"grew by {growth} KiB, {logged} bytes logged"
+        with log_file.open("rb") as log:
+            log.seek(max(0, logged - 256))
+            return end in log.read()
+
+    wait_for(logged_to_the_end, STALLED_TIMEOUT, "the whole seq in the capture log")
+    log = log_of(host, guest.name).content
+    first = log.index(b"\r\n1\r\n2\r\n3\r\n") + 2
+    output = log[first : log.index(end, first) + len(end)]
+    assert output == seq_bytes(STALLED_SEQ) + prompt(0)  # every byte in the log
+    received = console.read_until(end, SEQ_TIMEOUT)
+    (skip,) = SKIPPED.finditer(received)
+    got_before = received[received.index(b"\r\n1\r\n2\r\n3\r\n") + 2 : skip.start()]
+    assert output.startswith(got_before)
+    assert output[len(got_before) + int(skip.group(1)) :] == received[skip.end() :]

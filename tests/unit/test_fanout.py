@@ -1,4 +1,5 @@
-"""The guest's output fanned out: the writer holds the guest back, viewers skip ahead."""
+"""The guest's output fanned out: the writer holds back a guest that can wait, everybody
+else (and the writer of a guest that cannot) skips ahead."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ CHUNK = 1000
 
 
 class EndlessGuest:
-    """Output as fast as it is read, numbered chunks of CHUNK bytes."""
+    """Output as fast as it is read, numbered chunks of CHUNK bytes; one that does not
+    ``wait`` stands for a libvirt console, whose output comes whether it is read or not."""
 
     end_reason = None
 
-    def __init__(self, chunks: int | None = None) -> None:
+    def __init__(self, chunks: int | None = None, wait: bool = True) -> None:
         self.reads = 0
         self.chunks = chunks
+        self.waits_for_reader = wait
 
     async def read(self) -> bytes:
         if self.chunks is not None and self.reads >= self.chunks:
@@ -51,7 +54,7 @@ def test_nobody_attached_the_guest_runs_and_the_ring_stays_bounded():
     assert end == reads * CHUNK
 
 
-def test_a_writer_that_does_not_read_holds_the_guest_back():
+def test_a_writer_that_does_not_read_holds_back_a_guest_that_can_wait():
     async def scenario():
         guest = EndlessGuest()
         fanout = Fanout(guest, 5 * CHUNK)
@@ -72,6 +75,25 @@ def test_a_writer_that_does_not_read_holds_the_guest_back():
     assert taken == (0, 2 * CHUNK)
     assert after_take == 7  # room for what the writer took, and no more
     assert after_detach > 20  # no writer: the guest runs free
+
+
+def test_a_writer_that_does_not_read_skips_ahead_past_a_guest_that_cannot_wait():
+    async def scenario():
+        guest = EndlessGuest(wait=False)
+        recorded: list[bytes] = []
+        fanout = Fanout(guest, 5 * CHUNK, record=recorded.append)
+        writer = fanout.attach(holds=True)
+        pump = asyncio.create_task(fanout.pump())
+        await settle()
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        return guest.reads, b"".join(recorded), await writer.take(CHUNK)
+
+    reads, recorded, (skipped, data) = asyncio.run(scenario())
+    assert reads > 10  # the pump never waited for the writer
+    assert recorded == b"".join(bytes([n % 256]) * CHUNK for n in range(1, reads + 1))
+    assert skipped == (reads - 5) * CHUNK  # what the writer missed, counted
+    assert data == bytes([(reads - 4) % 256]) * CHUNK  # then the oldest output kept
 
 
 def test_a_late_reader_gets_the_history_first():
