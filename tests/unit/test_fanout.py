@@ -4,8 +4,16 @@ else (and the writer of a guest that cannot) skips ahead."""
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
+from pathlib import Path
 
+from plugin_serialconsole import i18n
+from plugin_serialconsole.console.clients import Client
 from plugin_serialconsole.console.fanout import Fanout
+from plugin_serialconsole.console.invitations import Invitation
+from plugin_serialconsole.console.protocol import Invite
+from plugin_serialconsole.consoles import WRITE
 
 CHUNK = 1000
 
@@ -94,6 +102,46 @@ def test_a_writer_that_does_not_read_skips_ahead_past_a_guest_that_cannot_wait()
     assert recorded == b"".join(bytes([n % 256]) * CHUNK for n in range(1, reads + 1))
     assert skipped == (reads - 5) * CHUNK  # what the writer missed, counted
     assert data == bytes([(reads - 4) % 256]) * CHUNK  # then the oldest output kept
+
+
+SKIP_NOTICE = re.compile(rb"\r\n\[serialconsole\] ([^\r\n]*) \(SCONS0113L\)\r\n")
+
+
+def test_a_stalled_writer_of_a_guest_that_cannot_wait_is_told_in_its_language_what_it_missed():
+    chunks = 2000  # 2 MB: far more than the socket, the transport's buffer and the ring hold
+    everything = b"".join(bytes([n % 256]) * CHUNK for n in range(1, chunks + 1))
+
+    async def scenario() -> bytes:
+        fanout = Fanout(EndlessGuest(chunks=chunks, wait=False), 5 * CHUNK)
+        ours, theirs = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        invite = Invite("writer", WRITE, 60.0, language="de_DE")
+        client = Client(Invitation(Path("unused"), invite), reader, writer, fanout.attach(True))
+
+        async def on_input(_client: Client, _data: bytes) -> bool:
+            return True
+
+        client.start(on_input, lambda _client: None)
+        # The guest's whole output goes by while the writer reads nothing.
+        await asyncio.wait_for(fanout.pump(), 10)
+        theirs.setblocking(False)
+        received = bytearray()
+        async with asyncio.timeout(10):
+            while not received.endswith(everything[-CHUNK:]):
+                received += await asyncio.get_running_loop().sock_recv(theirs, 65536)
+        client.stop()
+        writer.close()
+        theirs.close()
+        return bytes(received)
+
+    received = asyncio.run(scenario())
+    (notice,) = SKIP_NOTICE.finditer(received)
+    before, after = received[: notice.start()], received[notice.end() :]
+    skipped = len(everything) - len(before) - len(after)
+    assert everything.startswith(before) and everything.endswith(after)
+    assert skipped > 0 and notice.group(1).decode() == i18n.translate(
+        i18n.OUTPUT_SKIPPED, {"bytes": skipped}, "de_DE"
+    )
 
 
 def test_a_late_reader_gets_the_history_first():
