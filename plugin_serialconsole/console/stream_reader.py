@@ -70,12 +70,12 @@ class StreamReader:
             try:
                 data = stream.recv(CHUNK)
             except libvirt.libvirtError as error:
-                self._on_failed(error.get_error_message())
+                self._failed(received, error.get_error_message())
                 return
             if data == -2:
                 break
             if not data:
-                self._on_failed("end of stream")
+                self._failed(received, "end of stream")
                 return
             self._buffer += data
             received += len(data)
@@ -93,6 +93,13 @@ class StreamReader:
             self._read_later = self._events.loop.call_later(hold, self.drain, stream)
         else:
             self._ask_readable()
+
+    def _failed(self, received: int, error: str) -> None:
+        """The stream failed or ended after ``received`` bytes of this read: they are
+        the client's too (its reader is woken, the reopen counts them as output)."""
+        if received:
+            self._on_output()
+        self._on_failed(error)
 
     def take(self) -> bytes:
         """Up to CHUNK bytes of the output read; reading goes on once the pump caught up."""

@@ -191,6 +191,27 @@ def test_a_late_report_about_a_replaced_stream_leaves_the_reading_of_the_new_one
     asyncio.run(scenario())
 
 
+def test_output_read_just_before_the_stream_ends_reaches_the_client():
+    """Bytes read in the same drain as the end were left in the buffer unannounced: the
+    client's reader slept on until the reopened stream brought more."""
+
+    async def scenario() -> None:
+        stream = QueuedStream()
+        came = asyncio.Event()
+        failures: list[str] = []
+        reader = StreamReader(came.set, failures.append)
+        ignore = lambda _stream: None  # noqa: E731
+        events = StreamEvents(asyncio.get_running_loop(), reader.drain, ignore, ignore)
+        reader.attach(stream, events)
+        stream.put(b"last words\r\n", b"")  # b"": libvirt's end of stream
+        async with asyncio.timeout(TIMEOUT):
+            await came.wait()
+        assert failures == ["end of stream"]
+        assert reader.take() == b"last words\r\n"
+
+    asyncio.run(scenario())
+
+
 @pytest.fixture(autouse=True)
 def _no_event_thread(monkeypatch):
     """The fake stream reports its events itself: no libvirt event loop is needed."""
