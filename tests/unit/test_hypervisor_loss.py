@@ -19,85 +19,12 @@ from plugin_serialconsole.host.connection import CONNECTED, UNREACHABLE, Hypervi
 from plugin_serialconsole.libvirtloop import KEEPALIVE
 from plugin_serialconsole.model.hypervisor_loss import HypervisorLoss
 
+from .libvirt_fakes import FakeConnection
+
 TIMEOUT = 5.0
 SECRET_URI = "qemu+tls://hv1.example.org/system?pkipath=/secret/pki"
 SHOWN_URI = "qemu+tls://hv1.example.org/system?pkipath=***"
 UUID = "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000001"
-
-
-class FakeStream:
-    def eventAddCallback(self, events, callback, opaque) -> None:  # noqa: N802 (libvirt's names)
-        pass
-
-    def eventUpdateCallback(self, events) -> None:  # noqa: N802
-        pass
-
-    def eventRemoveCallback(self) -> None:  # noqa: N802
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-class FakeDomain:
-    """A running guest whose ``isActive`` fails once the connection is gone."""
-
-    def __init__(self, conn: FakeConnection) -> None:
-        self.conn = conn
-
-    def openConsole(self, device, stream, flags) -> None:  # noqa: N802
-        pass
-
-    def isActive(self) -> int:  # noqa: N802
-        if not self.conn.alive:
-            raise libvirt.libvirtError("internal error: client socket is closed")
-        return 1
-
-
-class FakeConnection:
-    """What a console process's connection does, and what was asked of it."""
-
-    def __init__(self) -> None:
-        self.alive = True
-        self.keepalive: tuple[int, int] | None = None
-        self.on_close = None
-
-    def setKeepAlive(self, interval: int, count: int) -> int:  # noqa: N802
-        self.keepalive = (interval, count)
-        return 0
-
-    def lookupByUUIDString(self, uuid: str) -> FakeDomain:  # noqa: N802
-        assert uuid == UUID
-        return FakeDomain(self)
-
-    def registerCloseCallback(self, callback, opaque) -> int:  # noqa: N802
-        self.on_close = callback
-        return 0
-
-    def unregisterCloseCallback(self) -> int:  # noqa: N802
-        return 0
-
-    def domainEventRegisterAny(self, domain, event, callback, opaque) -> int:  # noqa: N802
-        return event
-
-    def domainEventDeregisterAny(self, callback_id: int) -> int:  # noqa: N802
-        return 0
-
-    def newStream(self, flags: int) -> FakeStream:  # noqa: N802
-        return FakeStream()
-
-    def isAlive(self) -> int:  # noqa: N802
-        return int(self.alive)
-
-    def close(self) -> int:
-        return 0
-
-    def closed_by_libvirt(self, reason: int) -> None:
-        """libvirt closes the connection (keepalive, EOF...): on its own event thread."""
-        self.alive = False
-        thread = threading.Thread(target=self.on_close, args=(self, reason, None))
-        thread.start()
-        thread.join(TIMEOUT)
 
 
 def opened_console(conn: FakeConnection) -> LibvirtConsole:
@@ -113,7 +40,7 @@ def unreachable_line(console: LibvirtConsole) -> str:
 
 
 def test_the_console_connection_has_the_same_keepalive_as_the_hosts():
-    conn = FakeConnection()
+    conn = FakeConnection(UUID)
 
     async def scenario() -> None:
         opened_console(conn).close()
@@ -130,7 +57,7 @@ def test_the_console_connection_has_the_same_keepalive_as_the_hosts():
     ],
 )
 def test_a_connection_closed_by_libvirt_ends_the_console_naming_the_hypervisor(reason, why):
-    conn = FakeConnection()
+    conn = FakeConnection(UUID)
 
     async def scenario() -> str:
         console = opened_console(conn)
@@ -147,7 +74,7 @@ def test_a_connection_closed_by_libvirt_ends_the_console_naming_the_hypervisor(r
 def test_a_stream_failing_before_the_close_callback_still_says_the_hypervisor_is_gone():
     """The stream's error may come before libvirt reports the connection closed: the
     recovery's call then fails on a dead connection."""
-    conn = FakeConnection()
+    conn = FakeConnection(UUID)
 
     async def scenario() -> str:
         console = opened_console(conn)
@@ -189,7 +116,7 @@ class HostConnection(FakeConnection):
 
 
 def test_the_host_ends_a_lost_hypervisors_sessions_once_from_its_state_change():
-    conn = HostConnection()
+    conn = HostConnection(UUID)
     hypervisor = HypervisorConnection("hv1", SECRET_URI, lambda uri: conn)
     sessions = RecordingSessions()
     heard: list[str] = []

@@ -15,6 +15,8 @@ from plugin_serialconsole.console.libvirt_stream import LibvirtConsole
 from plugin_serialconsole.console.pacing import STREAM_BYTES
 from plugin_serialconsole.console.stream_reader import HIGH_WATER, StreamReader
 
+from .libvirt_fakes import FakeConnection
+
 TIMEOUT = 5.0
 UUID = "3d1a9a4c-5e2b-4b7a-9f60-0c0de0000002"
 BURST = b"x" * (2 * STREAM_BYTES)  # more than an interactive answer: output streams
@@ -67,46 +69,9 @@ class QueuedStream:
         pass
 
 
-class Domain:
-    def openConsole(self, device, stream, flags) -> None:  # noqa: N802
-        pass
-
-
-class Connection:
-    def __init__(self, stream: QueuedStream) -> None:
-        self.stream = stream
-
-    def setKeepAlive(self, interval: int, count: int) -> int:  # noqa: N802
-        return 0
-
-    def lookupByUUIDString(self, uuid: str) -> Domain:  # noqa: N802
-        return Domain()
-
-    def registerCloseCallback(self, callback, opaque) -> int:  # noqa: N802
-        return 0
-
-    def unregisterCloseCallback(self) -> int:  # noqa: N802
-        return 0
-
-    def domainEventRegisterAny(self, domain, event, callback, opaque) -> int:  # noqa: N802
-        return event
-
-    def domainEventDeregisterAny(self, callback_id: int) -> int:  # noqa: N802
-        return 0
-
-    def newStream(self, flags: int) -> QueuedStream:  # noqa: N802
-        return self.stream
-
-    def isAlive(self) -> int:  # noqa: N802
-        return 1
-
-    def close(self) -> int:
-        return 0
-
-
 def opened(stream: QueuedStream) -> LibvirtConsole:
     console = LibvirtConsole(
-        "qemu:///system", UUID, "serial0", opener=lambda _uri: Connection(stream)
+        "qemu:///system", UUID, "serial0", opener=lambda _uri: FakeConnection(UUID, stream)
     )
     console.open()
     return console
