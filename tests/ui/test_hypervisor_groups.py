@@ -178,14 +178,20 @@ def test_the_filter_shows_one_hypervisor_by_keyboard_and_keeps_it(gone_host, pag
     assert group(page, GONE).is_visible() and group(page, "default").is_hidden()
 
 
+def answer_changed(route: Route, match: tuple[str, str], change: tuple[str, str]) -> None:
+    """The host's JSON list answer, with field ``change[0]`` set to ``change[1]`` in the
+    items whose field ``match[0]`` is ``match[1]``."""
+    items = route.fetch().json()
+    for item in items:
+        if item[match[0]] == match[1]:
+            item[change[0]] = change[1]
+    route.fulfill(status=200, content_type="application/json", body=json.dumps(items))
+
+
 def mark_unreachable(route: Route, hypervisor: str) -> None:
     """GET vms as the host answers it while `hypervisor` does not: its guests listed as
     last seen, in state "unreachable"."""
-    guests = route.fetch().json()
-    for guest in guests:
-        if guest["hypervisor"] == hypervisor:
-            guest["state"] = "unreachable"
-    route.fulfill(status=200, content_type="application/json", body=json.dumps(guests))
+    answer_changed(route, ("hypervisor", hypervisor), ("state", "unreachable"))
 
 
 def test_guests_of_an_unreachable_hypervisor_cannot_be_opened(fleet_host, page):
@@ -257,11 +263,7 @@ def test_a_slow_hypervisor_says_it_is_listing_and_its_guests_stay_openable(slow_
 
 def mark_timed_out(route: Route, hypervisor: str) -> None:
     """GET hypervisors as the host answers it once `hypervisor`'s listing timed out."""
-    hypervisors = route.fetch().json()
-    for each in hypervisors:
-        if each["name"] == hypervisor:
-            each["listing"] = "timed-out"
-    route.fulfill(status=200, content_type="application/json", body=json.dumps(hypervisors))
+    answer_changed(route, ("name", hypervisor), ("listing", "timed-out"))
 
 
 def test_a_hypervisor_whose_listing_timed_out_says_so(fleet_host, page):
